@@ -1,0 +1,470 @@
+using O2RL.Kernels;
+
+namespace O2RL.Engine;
+
+/// <summary>Which kind of compute device a backend runs on.</summary>
+public enum DeviceKind
+{
+    /// <summary>Managed SIMD kernels on the host CPU (the default without a GPU).</summary>
+    Cpu,
+    /// <summary>ILGPU kernels on an NVIDIA GPU.</summary>
+    Cuda,
+    /// <summary>ILGPU kernels on an OpenCL device (PoCL in CI).</summary>
+    OpenCL,
+    /// <summary>ILGPU kernels on ILGPU's CPU accelerator, a SIMT simulator used to test the GPU kernels.</summary>
+    IlgpuCpu,
+}
+
+/// <summary>
+/// One interface of fused ops on preallocated device buffers. Public methods validate shapes and throw with
+/// the offending values; the protected <c>…Core</c> methods do the work and may assume valid arguments.
+/// Ops are enqueued in order on one stream; host reads (<see cref="Download"/>) synchronise.
+/// Aliasing: elementwise ops allow the output to be one of the inputs; GEMM's C must not alias A or B.
+/// </summary>
+public abstract class Backend : IDisposable
+{
+    /// <summary>Human-readable device name, e.g. "cpu (2 threads, AVX-512)".</summary>
+    public abstract string Name { get; }
+
+    /// <summary>Device family.</summary>
+    public abstract DeviceKind Kind { get; }
+
+    // ───────────────────────────── memory ─────────────────────────────
+
+    /// <summary>A new zero-filled tensor.</summary>
+    public Tensor Allocate(params int[] shape)
+    {
+        int length = Tensor.ShapeLength(shape);
+        return new Tensor(this, AllocateStorage(length), 0, (int[])shape.Clone());
+    }
+
+    /// <summary>A new tensor holding a copy of <paramref name="values"/>.</summary>
+    public Tensor FromArray(float[] values, params int[] shape)
+    {
+        var t = Allocate(shape.Length == 0 ? [values.Length] : shape);
+        Upload(values, t);
+        return t;
+    }
+
+    /// <summary>A new zero-filled index vector.</summary>
+    public IndexTensor AllocateIndices(int length) => new(this, AllocateIndexStorage(length), length);
+
+    /// <summary>Copies host values into a tensor (lengths must match).</summary>
+    public void Upload(ReadOnlySpan<float> source, Tensor destination)
+    {
+        Own(destination, nameof(destination));
+        if (source.Length != destination.Length)
+            throw new ArgumentException($"upload of {source.Length} values into a tensor of {destination.Length} ([{destination.ShapeText}])");
+        UploadCore(source, destination);
+    }
+
+    /// <summary>Copies a tensor to host memory (lengths must match); waits for pending work.</summary>
+    public void Download(Tensor source, Span<float> destination)
+    {
+        Own(source, nameof(source));
+        if (source.Length != destination.Length)
+            throw new ArgumentException($"download of a tensor of {source.Length} ([{source.ShapeText}]) into {destination.Length} values");
+        DownloadCore(source, destination);
+    }
+
+    /// <summary>Copies host indices into an index vector.</summary>
+    public void UploadIndices(ReadOnlySpan<int> source, IndexTensor destination)
+    {
+        if (destination.Backend != this) throw new ArgumentException("index tensor belongs to another backend");
+        if (source.Length != destination.Length)
+            throw new ArgumentException($"upload of {source.Length} indices into an index tensor of {destination.Length}");
+        UploadIndicesCore(source, destination);
+    }
+
+    /// <summary>Copies an index vector to host memory.</summary>
+    public void DownloadIndices(IndexTensor source, Span<int> destination)
+    {
+        if (source.Backend != this) throw new ArgumentException("index tensor belongs to another backend");
+        if (source.Length != destination.Length)
+            throw new ArgumentException($"download of {source.Length} indices into {destination.Length} values");
+        DownloadIndicesCore(source, destination);
+    }
+
+    /// <summary>Reads one element (synchronises; for logging, not hot loops).</summary>
+    public float ReadScalar(Tensor source, int index = 0)
+    {
+        Span<float> one = stackalloc float[1];
+        Download(source.Slice(index, 1), one);
+        return one[0];
+    }
+
+    /// <summary>dst ← src (same length).</summary>
+    public void Copy(Tensor source, Tensor destination)
+    {
+        SameLength(source, destination);
+        CopyCore(source, destination);
+    }
+
+    /// <summary>Sets every element to a value.</summary>
+    public void Fill(Tensor tensor, float value)
+    {
+        Own(tensor, nameof(tensor));
+        FillCore(tensor, value);
+    }
+
+    /// <summary>Waits until all enqueued work has finished.</summary>
+    public abstract void Synchronize();
+
+    // ───────────────────────────── GEMM ─────────────────────────────
+
+    /// <summary>
+    /// C ← act(α·op(A)·op(B) + β·C + bias). A is [M, K] ([K, M] when transposeA), B is [K, N] ([N, K] when
+    /// transposeB), C is [M, N], bias (optional) has N elements per batch. Rank-3 operands form a batched GEMM
+    /// over the leading dimension of C; an operand of rank 2 (or batch 1) is shared by every batch entry.
+    /// A bias of shape [batch, N] gives each batch entry its own bias.
+    /// </summary>
+    public void Gemm(Tensor a, bool transposeA, Tensor b, bool transposeB, Tensor c,
+        float alpha = 1f, float beta = 0f, Tensor? bias = null, Activation activation = Activation.Identity)
+    {
+        Own(a, nameof(a)); Own(b, nameof(b)); Own(c, nameof(c));
+        var shape = GemmShape.Of(a, transposeA, b, transposeB, c, bias);
+        if (ReferenceEquals(a.Storage, c.Storage) && Overlaps(a, c) || ReferenceEquals(b.Storage, c.Storage) && Overlaps(b, c))
+            throw new ArgumentException("GEMM output C must not overlap A or B");
+        GemmCore(shape, a, b, c, alpha, beta, bias, activation);
+    }
+
+    // ───────────────────────────── activations and LayerNorm ─────────────────────────────
+
+    /// <summary>y ← act(x).</summary>
+    public void ActivationForward(Activation activation, Tensor x, Tensor y)
+    {
+        SameLength(x, y);
+        ActivationForwardCore(activation, x, y);
+    }
+
+    /// <summary>dx ← dy ⊙ act′, with act′ read from the forward output y (ReLU: y &gt; 0; Tanh: 1 − y²).</summary>
+    public void ActivationBackward(Activation activation, Tensor y, Tensor dy, Tensor dx)
+    {
+        SameLength(y, dy); SameLength(y, dx);
+        ActivationBackwardCore(activation, y, dy, dx);
+    }
+
+    /// <summary>
+    /// LayerNorm over the last axis: y = γ ⊙ (x − μ)/√(σ² + ε) + β, with μ and σ² the mean and (biased)
+    /// variance of each row. x, y: [rows, cols]; γ, β: [cols] shared by all rows, or [groups, cols] where the
+    /// rows split into equal consecutive groups (ensembles); mean, rstd: [rows] saved for the backward pass.
+    /// </summary>
+    public void LayerNormForward(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor mean, Tensor rstd, float epsilon = 1e-5f)
+    {
+        SameLength(x, y);
+        int groups = LayerNormGroups(x, gamma, beta, mean, rstd);
+        LayerNormForwardCore(x, gamma, beta, y, mean, rstd, epsilon, groups);
+    }
+
+    /// <summary>
+    /// LayerNorm backward: dx ← ∂L/∂x (overwritten); dγ += Σ_rows dy ⊙ x̂; dβ += Σ_rows dy (accumulated).
+    /// </summary>
+    public void LayerNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor mean, Tensor rstd, Tensor dx, Tensor dgamma, Tensor dbeta)
+    {
+        SameLength(x, dy); SameLength(x, dx); SameLength(gamma, dgamma); SameLength(gamma, dbeta);
+        int groups = LayerNormGroups(x, gamma, dbeta, mean, rstd);
+        LayerNormBackwardCore(x, dy, gamma, mean, rstd, dx, dgamma, dbeta, groups);
+    }
+
+    // ───────────────────────────── elementwise ─────────────────────────────
+
+    /// <summary>y ← f(x; a, b) elementwise (see <see cref="UnaryOp"/>).</summary>
+    public void Unary(UnaryOp op, Tensor x, Tensor y, float a = 0f, float b = 0f)
+    {
+        SameLength(x, y);
+        UnaryCore(op, x, y, a, b);
+    }
+
+    /// <summary>z ← f(α·x, β·y) elementwise; y is broadcast as stated (x and z are read as [rows, cols]).</summary>
+    public void Binary(BinaryOp op, Tensor x, Tensor y, Tensor z, float alpha = 1f, float beta = 1f, Broadcast broadcast = Broadcast.None)
+    {
+        SameLength(x, z); Own(y, nameof(y));
+        int expected = broadcast switch
+        {
+            Broadcast.None => x.Length,
+            Broadcast.Row => x.Cols,
+            Broadcast.Column => x.Rows,
+            _ => 1,
+        };
+        if (y.Length != expected)
+            throw new ArgumentException($"{op} with {broadcast} broadcast over x [{x.ShapeText}] needs y of {expected} elements, got [{y.ShapeText}]");
+        BinaryCore(op, x, y, z, alpha, beta, broadcast);
+    }
+
+    /// <summary>z ← condition &gt; 0 ? x : y elementwise.</summary>
+    public void Select(Tensor condition, Tensor x, Tensor y, Tensor z)
+    {
+        SameLength(condition, x); SameLength(x, y); SameLength(x, z);
+        SelectCore(condition, x, y, z);
+    }
+
+    /// <summary>
+    /// Copies a block of columns: dst[r, dstColumn + j] ← src[r, srcColumn + j] for j &lt; columnCount.
+    /// Concatenation of column blocks is two calls; its backward (split) is two calls the other way.
+    /// </summary>
+    public void CopyColumns(Tensor source, int sourceColumn, Tensor destination, int destinationColumn, int columnCount)
+    {
+        Own(source, nameof(source)); Own(destination, nameof(destination));
+        if (source.Rows != destination.Rows)
+            throw new ArgumentException($"column copy between [{source.ShapeText}] and [{destination.ShapeText}]: row counts differ");
+        if (sourceColumn < 0 || columnCount < 0 || sourceColumn + columnCount > source.Cols || destinationColumn < 0 || destinationColumn + columnCount > destination.Cols)
+            throw new ArgumentOutOfRangeException(nameof(columnCount), $"columns [{sourceColumn}, +{columnCount}) of [{source.ShapeText}] into columns [{destinationColumn}, +{columnCount}) of [{destination.ShapeText}]");
+        CopyColumnsCore(source, sourceColumn, destination, destinationColumn, columnCount);
+    }
+
+    // ───────────────────────────── reductions ─────────────────────────────
+
+    /// <summary>y[r] ← β·y[r] + α·Σ_c x[r, c]. Use α = 1/cols for the row mean.</summary>
+    public void RowSum(Tensor x, Tensor y, float alpha = 1f, float beta = 0f)
+    {
+        Own(x, nameof(x)); Own(y, nameof(y));
+        if (y.Length != x.Rows) throw new ArgumentException($"row sum of [{x.ShapeText}] needs {x.Rows} outputs, got [{y.ShapeText}]");
+        RowSumCore(x, y, alpha, beta);
+    }
+
+    /// <summary>
+    /// y[c] ← β·y[c] + α·Σ_r x[r, c] (bias gradients, with β = 1 to accumulate). A rank-3 x [batch, rows, cols]
+    /// with y [batch, cols] sums each batch entry separately (ensemble bias gradients).
+    /// </summary>
+    public void ColumnSum(Tensor x, Tensor y, float alpha = 1f, float beta = 0f)
+    {
+        Own(x, nameof(x)); Own(y, nameof(y));
+        int batch = x.Rank == 3 ? x.Shape[0] : 1;
+        if (y.Length != batch * x.Cols) throw new ArgumentException($"column sum of [{x.ShapeText}] needs {batch * x.Cols} outputs, got [{y.ShapeText}]");
+        ColumnSumCore(x, y, alpha, beta, batch);
+    }
+
+    /// <summary>y[0] ← α·Σ x (a device scalar; no host round trip).</summary>
+    public void Sum(Tensor x, Tensor y, float alpha = 1f)
+    {
+        Own(x, nameof(x)); Own(y, nameof(y));
+        if (y.Length != 1) throw new ArgumentException($"sum needs a 1-element output, got [{y.ShapeText}]");
+        SumCore(x, y, alpha);
+    }
+
+    /// <summary>
+    /// Minimum across an ensemble: x is [members, n], y[i] ← min_e x[e, i] and argMin[i] ← the first e that
+    /// attains it (as a float, for the backward pass).
+    /// </summary>
+    public void EnsembleMin(Tensor x, Tensor y, Tensor argMin)
+    {
+        Own(x, nameof(x)); SameLength(y, argMin);
+        int members = x.Length / Math.Max(1, y.Length);
+        if (members * y.Length != x.Length || members < 1)
+            throw new ArgumentException($"ensemble min of [{x.ShapeText}] into [{y.ShapeText}]: x must hold a whole number of members of {y.Length}");
+        EnsembleMinCore(x, y, argMin, members);
+    }
+
+    /// <summary>Backward of <see cref="EnsembleMin"/>: dx[e, i] ← (e == argMin[i]) ? dy[i] : 0 (overwrites dx).</summary>
+    public void EnsembleMinBackward(Tensor argMin, Tensor dy, Tensor dx)
+    {
+        SameLength(argMin, dy); Own(dx, nameof(dx));
+        int members = dx.Length / Math.Max(1, dy.Length);
+        if (members * dy.Length != dx.Length || members < 1)
+            throw new ArgumentException($"ensemble min backward into [{dx.ShapeText}] from [{dy.ShapeText}]");
+        EnsembleMinBackwardCore(argMin, dy, dx, members);
+    }
+
+    // ───────────────────────────── losses ─────────────────────────────
+
+    /// <summary>
+    /// Mean squared error L = scale · mean_i (p_i − t_i)²: writes L to loss[0] and ∂L/∂p = scale·2(p − t)/n to
+    /// gradient (overwritten). The target receives no gradient.
+    /// </summary>
+    public void MseLoss(Tensor prediction, Tensor target, Tensor gradient, Tensor loss, float scale = 1f)
+    {
+        SameLength(prediction, target); SameLength(prediction, gradient); ScalarOut(loss);
+        MseLossCore(prediction, target, gradient, loss, scale);
+    }
+
+    /// <summary>
+    /// Expectile (asymmetric L2) loss of IQL: u = t − p, L = mean_i |τ − 1(u_i &lt; 0)|·u_i²; writes L to loss[0]
+    /// and ∂L/∂p = −2·|τ − 1(u &lt; 0)|·u/n to gradient.
+    /// </summary>
+    public void ExpectileLoss(Tensor prediction, Tensor target, float tau, Tensor gradient, Tensor loss)
+    {
+        SameLength(prediction, target); SameLength(prediction, gradient); ScalarOut(loss);
+        if (!(tau > 0f && tau < 1f)) throw new ArgumentOutOfRangeException(nameof(tau), tau, "expectile τ must be in (0, 1)");
+        ExpectileLossCore(prediction, target, tau, gradient, loss);
+    }
+
+    // ───────────────────────────── optimisation ─────────────────────────────
+
+    /// <summary>
+    /// One fused Adam step over flat buffers, as PyTorch computes it (no weight decay):
+    /// m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; p ← p − (lr/(1−β1^t))·m/(√v/√(1−β2^t) + ε).
+    /// <paramref name="step"/> is t, starting at 1.
+    /// </summary>
+    public void Adam(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment,
+        float learningRate, float beta1, float beta2, float epsilon, long step)
+    {
+        SameLength(parameters, gradients); SameLength(parameters, firstMoment); SameLength(parameters, secondMoment);
+        if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, "Adam steps count from 1");
+        float stepSize = (float)(learningRate / (1.0 - Math.Pow(beta1, step)));
+        float rootBiasCorrection2 = (float)Math.Sqrt(1.0 - Math.Pow(beta2, step));
+        AdamCore(parameters, gradients, firstMoment, secondMoment, stepSize, beta1, beta2, epsilon, rootBiasCorrection2);
+    }
+
+    /// <summary>Polyak averaging θ̄ ← (1 − τ)·θ̄ + τ·θ.</summary>
+    public void Polyak(Tensor target, Tensor source, float tau)
+    {
+        SameLength(target, source);
+        PolyakCore(target, source, tau);
+    }
+
+    /// <summary>
+    /// Global L2 norm clipping as PyTorch's clip_grad_norm_: writes ‖g‖ to norm[0] and, when ‖g‖ exceeds
+    /// maxNorm, scales g by maxNorm/(‖g‖ + 1e-6). Stays on the device.
+    /// </summary>
+    public void ClipGradientNorm(Tensor gradients, float maxNorm, Tensor norm)
+    {
+        Own(gradients, nameof(gradients)); ScalarOut(norm);
+        if (!(maxNorm > 0f)) throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "max norm must be positive");
+        ClipGradientNormCore(gradients, maxNorm, norm);
+    }
+
+    // ───────────────────────────── sampling ─────────────────────────────
+
+    /// <summary>dst[i, :] ← src[indices[i], :]. src is [n, cols], dst is [indices.Length, cols].</summary>
+    public void GatherRows(Tensor source, IndexTensor indices, Tensor destination)
+    {
+        Own(source, nameof(source)); Own(destination, nameof(destination));
+        if (indices.Backend != this) throw new ArgumentException("indices belong to another backend");
+        if (destination.Rows != indices.Length || destination.Cols != source.Cols)
+            throw new ArgumentException($"gather of {indices.Length} rows of [{source.ShapeText}] into [{destination.ShapeText}]");
+        GatherRowsCore(source, indices, destination);
+    }
+
+    /// <summary>x[i] ← U[low, high) from Philox(seed, counter + i). Identical bits on every backend.</summary>
+    public void RandomUniform(Tensor x, ulong seed, ulong counter, float low = 0f, float high = 1f)
+    {
+        Own(x, nameof(x));
+        RandomUniformCore(x, seed, counter, low, high);
+    }
+
+    /// <summary>x[i] ← mean + std·N(0, 1) from Philox(seed, counter + i) (Box–Muller).</summary>
+    public void RandomNormal(Tensor x, ulong seed, ulong counter, float mean = 0f, float std = 1f)
+    {
+        Own(x, nameof(x));
+        RandomNormalCore(x, seed, counter, mean, std);
+    }
+
+    /// <summary>indices[i] ← uniform integer in [offset, offset + count) from Philox(seed, counter + i).</summary>
+    public void RandomIndices(IndexTensor indices, ulong seed, ulong counter, int count, int offset = 0)
+    {
+        if (indices.Backend != this) throw new ArgumentException("indices belong to another backend");
+        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "need at least one index to draw from");
+        RandomIndicesCore(indices, seed, counter, count, offset);
+    }
+
+    // ───────────────────────────── the backend's work ─────────────────────────────
+
+    protected abstract DeviceStorage AllocateStorage(int length);
+    protected abstract DeviceStorage AllocateIndexStorage(int length);
+    protected abstract void UploadCore(ReadOnlySpan<float> source, Tensor destination);
+    protected abstract void DownloadCore(Tensor source, Span<float> destination);
+    protected abstract void UploadIndicesCore(ReadOnlySpan<int> source, IndexTensor destination);
+    protected abstract void DownloadIndicesCore(IndexTensor source, Span<int> destination);
+    protected abstract void CopyCore(Tensor source, Tensor destination);
+    protected abstract void FillCore(Tensor tensor, float value);
+    protected abstract void GemmCore(in GemmShape shape, Tensor a, Tensor b, Tensor c, float alpha, float beta, Tensor? bias, Activation activation);
+    protected abstract void ActivationForwardCore(Activation activation, Tensor x, Tensor y);
+    protected abstract void ActivationBackwardCore(Activation activation, Tensor y, Tensor dy, Tensor dx);
+    protected abstract void LayerNormForwardCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor mean, Tensor rstd, float epsilon, int groups);
+    protected abstract void LayerNormBackwardCore(Tensor x, Tensor dy, Tensor gamma, Tensor mean, Tensor rstd, Tensor dx, Tensor dgamma, Tensor dbeta, int groups);
+    protected abstract void UnaryCore(UnaryOp op, Tensor x, Tensor y, float a, float b);
+    protected abstract void BinaryCore(BinaryOp op, Tensor x, Tensor y, Tensor z, float alpha, float beta, Broadcast broadcast);
+    protected abstract void SelectCore(Tensor condition, Tensor x, Tensor y, Tensor z);
+    protected abstract void CopyColumnsCore(Tensor source, int sourceColumn, Tensor destination, int destinationColumn, int columnCount);
+    protected abstract void RowSumCore(Tensor x, Tensor y, float alpha, float beta);
+    protected abstract void ColumnSumCore(Tensor x, Tensor y, float alpha, float beta, int batch);
+    protected abstract void SumCore(Tensor x, Tensor y, float alpha);
+    protected abstract void EnsembleMinCore(Tensor x, Tensor y, Tensor argMin, int members);
+    protected abstract void EnsembleMinBackwardCore(Tensor argMin, Tensor dy, Tensor dx, int members);
+    protected abstract void MseLossCore(Tensor prediction, Tensor target, Tensor gradient, Tensor loss, float scale);
+    protected abstract void ExpectileLossCore(Tensor prediction, Tensor target, float tau, Tensor gradient, Tensor loss);
+    protected abstract void AdamCore(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment,
+        float stepSize, float beta1, float beta2, float epsilon, float rootBiasCorrection2);
+    protected abstract void PolyakCore(Tensor target, Tensor source, float tau);
+    protected abstract void ClipGradientNormCore(Tensor gradients, float maxNorm, Tensor norm);
+    protected abstract void GatherRowsCore(Tensor source, IndexTensor indices, Tensor destination);
+    protected abstract void RandomUniformCore(Tensor x, ulong seed, ulong counter, float low, float high);
+    protected abstract void RandomNormalCore(Tensor x, ulong seed, ulong counter, float mean, float std);
+    protected abstract void RandomIndicesCore(IndexTensor indices, ulong seed, ulong counter, int count, int offset);
+
+    /// <summary>Releases device resources.</summary>
+    public virtual void Dispose() => GC.SuppressFinalize(this);
+
+    // ───────────────────────────── validation helpers ─────────────────────────────
+
+    void Own(Tensor t, string name)
+    {
+        if (t is null) throw new ArgumentNullException(name);
+        if (t.Backend != this) throw new ArgumentException($"{name} [{t.ShapeText}] lives on {t.Backend.Name}, not on {Name}", name);
+    }
+
+    void SameLength(Tensor x, Tensor y)
+    {
+        Own(x, nameof(x)); Own(y, nameof(y));
+        if (x.Length != y.Length)
+            throw new ArgumentException($"tensor lengths differ: [{x.ShapeText}] ({x.Length}) vs [{y.ShapeText}] ({y.Length})");
+    }
+
+    void ScalarOut(Tensor t)
+    {
+        Own(t, nameof(t));
+        if (t.Length != 1) throw new ArgumentException($"expected a 1-element output, got [{t.ShapeText}]");
+    }
+
+    static bool Overlaps(Tensor x, Tensor y) => x.Offset < y.Offset + y.Length && y.Offset < x.Offset + x.Length;
+
+    int LayerNormGroups(Tensor x, Tensor gamma, Tensor beta, Tensor mean, Tensor rstd)
+    {
+        Own(x, nameof(x)); SameLength(gamma, beta); SameLength(mean, rstd);
+        if (mean.Length != x.Rows) throw new ArgumentException($"LayerNorm of [{x.ShapeText}] needs {x.Rows} saved means, got [{mean.ShapeText}]");
+        if (gamma.Length % x.Cols != 0 || gamma.Length == 0)
+            throw new ArgumentException($"LayerNorm over {x.Cols} features needs γ of [{x.Cols}] or [groups, {x.Cols}], got [{gamma.ShapeText}]");
+        int groups = gamma.Length / x.Cols;
+        if (x.Rows % groups != 0) throw new ArgumentException($"{x.Rows} rows do not split into {groups} LayerNorm groups");
+        return groups;
+    }
+}
+
+/// <summary>Resolved dimensions of a (batched) GEMM: C[batch][M, N] = op(A)[M, K]·op(B)[K, N].</summary>
+public readonly record struct GemmShape(
+    int Batch, int M, int N, int K, bool TransposeA, bool TransposeB,
+    int StrideA, int StrideB, int StrideC, int StrideBias)
+{
+    /// <summary>Leading dimension (row length in memory) of A.</summary>
+    public int Lda => TransposeA ? M : K;
+
+    /// <summary>Leading dimension of B.</summary>
+    public int Ldb => TransposeB ? K : N;
+
+    internal static GemmShape Of(Tensor a, bool transposeA, Tensor b, bool transposeB, Tensor c, Tensor? bias)
+    {
+        if (a.Rank < 2 || b.Rank < 2 || c.Rank < 2 || a.Rank > 3 || b.Rank > 3 || c.Rank > 3)
+            throw new ArgumentException($"GEMM operands must have rank 2 or 3: A [{a.ShapeText}], B [{b.ShapeText}], C [{c.ShapeText}]");
+        int batch = c.Rank == 3 ? c.Shape[0] : 1;
+        int aBatch = a.Rank == 3 ? a.Shape[0] : 1, bBatch = b.Rank == 3 ? b.Shape[0] : 1;
+        if (aBatch != batch && aBatch != 1 || bBatch != batch && bBatch != 1)
+            throw new ArgumentException($"GEMM batch sizes disagree: A [{a.ShapeText}], B [{b.ShapeText}], C [{c.ShapeText}]");
+        int aRows = a.Shape[^2], aCols = a.Shape[^1], bRows = b.Shape[^2], bCols = b.Shape[^1];
+        int m = transposeA ? aCols : aRows, k = transposeA ? aRows : aCols;
+        int kB = transposeB ? bCols : bRows, n = transposeB ? bRows : bCols;
+        if (k != kB || c.Shape[^2] != m || c.Shape[^1] != n)
+            throw new ArgumentException(
+                $"GEMM shapes do not chain: op(A) is [{m}, {k}] from A [{a.ShapeText}]{(transposeA ? "ᵀ" : "")}, " +
+                $"op(B) is [{kB}, {n}] from B [{b.ShapeText}]{(transposeB ? "ᵀ" : "")}, C is [{c.ShapeText}]");
+        int strideBias = 0;
+        if (bias is not null)
+        {
+            if (bias.Backend != c.Backend) throw new ArgumentException("bias lives on another backend");
+            if (bias.Length == n) strideBias = 0;
+            else if (bias.Length == batch * n) strideBias = n;
+            else throw new ArgumentException($"GEMM bias must have {n} or {batch}×{n} elements, got [{bias.ShapeText}]");
+        }
+        return new GemmShape(batch, m, n, k, transposeA, transposeB,
+            aBatch == 1 ? 0 : m * k, bBatch == 1 ? 0 : k * n, m * n, strideBias);
+    }
+}
