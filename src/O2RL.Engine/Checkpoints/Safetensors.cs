@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace O2RL.Engine.Checkpoints;
 
@@ -378,6 +379,9 @@ public static class SafetensorsFile
 
         private (List<Entry> Entries, Dictionary<string, string> Metadata) ParseHeader(byte[] header, long bufferLength)
         {
+            // JsonDocument only checks UTF-8 when a string is decoded, and then throws InvalidOperationException.
+            if (!Utf8.IsValid(header))
+                throw Fail("the header is not valid UTF-8");
             JsonDocument document;
             try
             {
