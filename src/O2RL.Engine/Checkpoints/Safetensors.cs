@@ -185,11 +185,12 @@ public static class SafetensorsFile
         }
         json.Append('}');
 
-        int length = StrictUtf8.GetByteCount(json.ToString());
+        string text = json.ToString();
+        int length = StrictUtf8.GetByteCount(text);
         // Pad with spaces (valid JSON whitespace) so 8 + N is a multiple of 8 and every tensor is aligned.
         int padded = (length + 7) / 8 * 8;
         byte[] header = new byte[padded];
-        StrictUtf8.GetBytes(json.ToString(), header);
+        StrictUtf8.GetBytes(text, header);
         header.AsSpan(length).Fill((byte)' ');
         return header;
     }
