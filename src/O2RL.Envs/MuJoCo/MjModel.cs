@@ -49,14 +49,21 @@ internal sealed unsafe class MjModel : IDisposable
                 fixed (byte* fileNamePointer = fileName)
                 {
                     MuJoCoLibrary.mj_defaultVFS(vfs);
-                    int status = MuJoCoLibrary.mj_makeEmptyFileVFS(vfs, fileNamePointer, bytes.Length);
-                    if (status != 0)
-                        throw new MuJoCoException($"{name}: could not create an in-memory file of {bytes.Length} bytes for the model (status {status})");
-                    int index = MuJoCoLibrary.mj_findFileVFS(vfs, fileNamePointer);
-                    void* fileData = ((void**)((byte*)vfs + MjLayout.VfsFileData))[index];
-                    bytes.AsSpan().CopyTo(new Span<byte>(fileData, bytes.Length));
-                    model = MuJoCoLibrary.mj_loadXML(fileNamePointer, vfs, error, errorLength);
-                    MuJoCoLibrary.mj_deleteVFS(vfs);
+                    try
+                    {
+                        int status = MuJoCoLibrary.mj_makeEmptyFileVFS(vfs, fileNamePointer, bytes.Length);
+                        MuJoCoLibrary.ThrowIfError("storing in memory the model", name);
+                        if (status != 0)
+                            throw new MuJoCoException($"{name}: could not create an in-memory file of {bytes.Length} bytes for the model (status {status})");
+                        int index = MuJoCoLibrary.mj_findFileVFS(vfs, fileNamePointer);
+                        void* fileData = ((void**)((byte*)vfs + MjLayout.VfsFileData))[index];
+                        bytes.AsSpan().CopyTo(new Span<byte>(fileData, bytes.Length));
+                        model = MuJoCoLibrary.mj_loadXML(fileNamePointer, vfs, error, errorLength);
+                    }
+                    finally
+                    {
+                        MuJoCoLibrary.mj_deleteVFS(vfs);
+                    }
                 }
             }
         }
@@ -64,7 +71,7 @@ internal sealed unsafe class MjModel : IDisposable
         {
             NativeMemory.Free(vfs);
         }
-        MuJoCoLibrary.ThrowIfError($"compiling {name}");
+        MuJoCoLibrary.ThrowIfError("compiling", name);
         if (model == null)
             throw new MuJoCoException($"{name}: MuJoCo could not compile the model: {Marshal.PtrToStringUTF8((IntPtr)error)}");
         return new MjModel(model, name);

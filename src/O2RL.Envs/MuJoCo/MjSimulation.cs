@@ -14,7 +14,7 @@ internal sealed unsafe class MjSimulation : IDisposable
     {
         this.model = model;
         data = MuJoCoLibrary.mj_makeData(model.Handle);
-        MuJoCoLibrary.ThrowIfError($"allocating the state of {model.Name}");
+        MuJoCoLibrary.ThrowIfError("allocating the state of", model.Name);
         if (data == null) throw new MuJoCoException($"{model.Name}: mj_makeData returned null");
     }
 
@@ -81,14 +81,14 @@ internal sealed unsafe class MjSimulation : IDisposable
     public void Reset()
     {
         MuJoCoLibrary.mj_resetData(model.Handle, DataPointer);
-        MuJoCoLibrary.ThrowIfError($"resetting {model.Name}");
+        MuJoCoLibrary.ThrowIfError("mj_resetData of", model.Name);
     }
 
     /// <summary>mj_forward: recompute derived quantities (positions, contacts) from qpos/qvel.</summary>
     public void Forward()
     {
         MuJoCoLibrary.mj_forward(model.Handle, DataPointer);
-        MuJoCoLibrary.ThrowIfError($"mj_forward of {model.Name}");
+        MuJoCoLibrary.ThrowIfError("mj_forward of", model.Name);
     }
 
     /// <summary>
@@ -104,7 +104,7 @@ internal sealed unsafe class MjSimulation : IDisposable
         {
             double timeBefore = *(double*)(d + MjLayout.DataTime);
             MuJoCoLibrary.mj_step(m, d);
-            MuJoCoLibrary.ThrowIfError($"mj_step of {model.Name}");
+            MuJoCoLibrary.ThrowIfError("mj_step of", model.Name);
             // The warning counter is the primary signal; time running backwards catches a reset whose counter
             // was already non-zero.
             if (InstabilityCount != before || *(double*)(d + MjLayout.DataTime) <= timeBefore) return false;
@@ -116,7 +116,7 @@ internal sealed unsafe class MjSimulation : IDisposable
     public void ComputeContactForces()
     {
         MuJoCoLibrary.mj_rnePostConstraint(model.Handle, DataPointer);
-        MuJoCoLibrary.ThrowIfError($"mj_rnePostConstraint of {model.Name}");
+        MuJoCoLibrary.ThrowIfError("mj_rnePostConstraint of", model.Name);
     }
 
     /// <summary>Frees the native state.</summary>

@@ -229,17 +229,18 @@ public static unsafe class MuJoCoLibrary
 
     /// <summary>Throws the error MuJoCo reported on this thread during the last native call, if any.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void ThrowIfError(string context)
+    internal static void ThrowIfError(string operation, string modelName)
     {
-        if (pendingError is not null) ThrowPending(context);
+        // Both arguments are constants or stored strings, so the check allocates nothing unless it throws.
+        if (pendingError is not null) ThrowPending(operation, modelName);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ThrowPending(string context)
+    private static void ThrowPending(string operation, string modelName)
     {
         var message = pendingError;
         pendingError = null;
-        throw new MuJoCoException($"MuJoCo error in {context}: {message}");
+        throw new MuJoCoException($"MuJoCo error in {operation} {modelName}: {message}");
     }
 
     /// <summary>Compiling is serialised: the 2.2.2 XML parser and compiler keep global state.</summary>
