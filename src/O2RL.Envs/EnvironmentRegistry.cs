@@ -1,4 +1,5 @@
 using O2RL.Envs.ClassicControl;
+using O2RL.Envs.Maze;
 using O2RL.Envs.MuJoCo;
 using O2RL.Envs.Wrappers;
 
@@ -41,19 +42,39 @@ public static class EnvironmentRegistry
             () => new HalfCheetahEnvironment(), () => MuJoCoModels.GetXml("half_cheetah")),
         (new EnvironmentSpec("Ant-v2", 111, 8, 1000, "Gym mujoco-py Ant-v2 (D4RL ant-*-v2; contact forces zero as in the data)", "ant", true),
             () => new AntEnvironment(), () => MuJoCoModels.GetXml("ant")),
+        .. PointMaze("umaze", MazeLayout.PointUMaze, 300),
+        .. PointMaze("medium", MazeLayout.PointMedium, 600),
+        .. PointMaze("large", MazeLayout.PointLarge, 800),
+        .. AntMaze("umaze", ["umaze", "umaze-diverse"], MazeLayout.AntUMaze, 700),
+        .. AntMaze("medium", ["medium-play", "medium-diverse"], MazeLayout.AntMedium, 1000),
+        .. AntMaze("large", ["large-play", "large-diverse"], MazeLayout.AntLarge, 1000),
     ];
 
-    private static readonly List<(EnvironmentSpec Spec, Func<IEnvironment> Create, Func<string>? Xml)> Extra = [];
+    private static IEnumerable<(EnvironmentSpec, Func<IEnvironment>, Func<string>?)> PointMaze(string name, MazeLayout layout, int limit)
+    {
+        string sparse = $"maze2d-{name}-v1", dense = $"maze2d-{name}-dense-v1";
+        Func<string> xml = () => MazeModels.PointMazeXml(layout);
+        yield return (new EnvironmentSpec(sparse, 4, 2, limit, $"D4RL {sparse} (sparse reward)", $"maze2d-{name}", true),
+            () => new Maze2DEnvironment(sparse, layout), xml);
+        yield return (new EnvironmentSpec(dense, 4, 2, limit, $"D4RL {dense} (reward exp(-distance))", $"maze2d-{name}", true),
+            () => new Maze2DEnvironment(dense, layout, denseReward: true), xml);
+    }
+
+    // The dataset variants (plain/diverse/play) share one evaluation environment; only their datasets differ.
+    private static IEnumerable<(EnvironmentSpec, Func<IEnvironment>, Func<string>?)> AntMaze(string name, string[] variants, MazeLayout layout, int limit)
+    {
+        foreach (var variant in variants)
+        {
+            string id = $"antmaze-{variant}-v2";
+            yield return (new EnvironmentSpec(id, 29, 8, limit, $"D4RL {id} evaluation env (goal resampled at every reset)", $"antmaze-{name}", true),
+                () => new AntMazeEnvironment(id, layout), () => MazeModels.AntMazeXml(layout));
+        }
+    }
 
     /// <summary>Every registered environment.</summary>
-    public static IReadOnlyList<EnvironmentSpec> Specs => [.. All().Select(e => e.Spec)];
+    public static IReadOnlyList<EnvironmentSpec> Specs => [.. Entries.Select(e => e.Spec)];
 
-    private static IEnumerable<(EnvironmentSpec Spec, Func<IEnvironment> Create, Func<string>? Xml)> All() => Entries.Concat(Extra);
-
-    internal static void Register(EnvironmentSpec spec, Func<IEnvironment> create, Func<string>? xml)
-    {
-        lock (Extra) Extra.Add((spec, create, xml));
-    }
+    private static IEnumerable<(EnvironmentSpec Spec, Func<IEnvironment> Create, Func<string>? Xml)> All() => Entries;
 
     /// <summary>The spec of <paramref name="id"/> (case-sensitive, as Gymnasium's).</summary>
     public static EnvironmentSpec GetSpec(string id) => Find(id).Spec;
