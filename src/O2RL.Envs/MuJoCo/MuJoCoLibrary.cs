@@ -145,7 +145,12 @@ public static unsafe class MuJoCoLibrary
     private static IEnumerable<string> CandidateNames()
     {
         var explicitPath = Environment.GetEnvironmentVariable("O2RL_MUJOCO_LIBRARY");
-        if (!string.IsNullOrWhiteSpace(explicitPath)) yield return explicitPath;
+        if (!string.IsNullOrWhiteSpace(explicitPath))
+        {
+            // An explicit choice is not second-guessed: if it fails, the error names it.
+            yield return explicitPath;
+            yield break;
+        }
         if (OperatingSystem.IsWindows())
         {
             yield return "mujoco.dll";
