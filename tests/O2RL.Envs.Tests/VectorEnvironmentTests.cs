@@ -83,4 +83,30 @@ public class VectorEnvironmentTests
         var error = Assert.Throws<ArgumentException>(() => vector.Step(new float[2]));
         Assert.Contains("3 copies", error.Message);
     }
+
+    [Fact]
+    public void ExceptionsInWorkerThreadsReachTheCaller()
+    {
+        // Copy 1 (run by a worker thread) produces a NaN observation on its third step.
+        using var vector = new VectorEnvironment(
+            i => new FiniteGuard(new ScriptedEnvironment(nanObservationAt: i == 1 ? 3 : -1)), 2, maxParallelism: 2);
+        vector.Reset(0);
+        var actions = new float[4];
+        vector.Step(actions);
+        vector.Step(actions);
+        var error = Assert.Throws<NonFiniteValueException>(() => vector.Step(actions));
+        Assert.Contains("step 3", error.Message);
+    }
+
+    [Fact]
+    public void ParallelStepAllocatesNothing()
+    {
+        using var vector = new VectorEnvironment(MakePendulum, 4, maxParallelism: 2);
+        vector.Reset(0);
+        var actions = new float[4];
+        for (int i = 0; i < 50; i++) vector.Step(actions);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 200; i++) vector.Step(actions);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }

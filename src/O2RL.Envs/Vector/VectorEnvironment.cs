@@ -12,7 +12,9 @@ namespace O2RL.Envs.Vector;
 /// stream) and row i of <see cref="Observations"/> holds the new episode's first observation.
 /// <see cref="Terminated"/>, <see cref="Truncated"/>, <see cref="Rewards"/> and <see cref="Infos"/> still describe the
 /// step that ended the episode.</para>
-/// <para>Buffers are owned by this object and overwritten by every call; a step allocates nothing.</para>
+/// <para>Buffers are owned by this object and overwritten by every call; a step allocates nothing. Copies are
+/// split into contiguous blocks, one per worker thread of a dedicated pool (the caller runs block 0). Parallelism
+/// pays for the MuJoCo tasks; for microsecond-cheap tasks such as Pendulum pass maxParallelism: 1.</para>
 /// </remarks>
 public sealed class VectorEnvironment : IDisposable
 {
@@ -27,8 +29,7 @@ public sealed class VectorEnvironment : IDisposable
     private readonly int observationDim;
     private readonly int actionDim;
     private readonly int workerCount;
-    private readonly Action<int> stepWorker;
-    private readonly ParallelOptions parallelOptions;
+    private readonly WorkerPool? pool;
     private bool resetDone;
 
     /// <summary>
@@ -62,8 +63,7 @@ public sealed class VectorEnvironment : IDisposable
         truncated = new bool[count];
         infos = new StepInfo[count];
         workerCount = Math.Min(threads, count);
-        parallelOptions = new ParallelOptions { MaxDegreeOfParallelism = workerCount };
-        stepWorker = StepWorker;
+        pool = workerCount > 1 ? new WorkerPool(workerCount, StepWorker, "VectorEnvironment") : null;
     }
 
     /// <summary>Number of copies.</summary>
@@ -126,14 +126,8 @@ public sealed class VectorEnvironment : IDisposable
         if (!resetDone)
             throw new InvalidOperationException("call Reset before the first Step");
         actionRows.CopyTo(actions);
-        if (workerCount == 1)
-        {
-            StepRange(0, copies.Length);
-        }
-        else
-        {
-            Parallel.For(0, workerCount, parallelOptions, stepWorker);
-        }
+        if (pool is null) StepRange(0, copies.Length);
+        else pool.Run();
     }
 
     private void StepWorker(int worker)
@@ -165,6 +159,7 @@ public sealed class VectorEnvironment : IDisposable
     /// <summary>Disposes every copy.</summary>
     public void Dispose()
     {
+        pool?.Dispose();
         foreach (var copy in copies) copy.Dispose();
     }
 }
