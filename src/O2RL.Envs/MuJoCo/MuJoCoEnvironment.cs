@@ -7,7 +7,8 @@ namespace O2RL.Envs.MuJoCo;
 /// When MuJoCo meets a NaN or huge value it prints a warning and silently resets the state to the default pose.
 /// Continuing from there would splice an unrelated state into the episode, so the step that hits it ends the
 /// episode: Terminated with <see cref="StepFlags.SimulatorInstability"/>, reward 0, and the observation of the
-/// state MuJoCo reset to.
+/// state MuJoCo reset to. It is reported as terminated rather than truncated because that observation does not
+/// continue the trajectory, so a learner must not bootstrap from it.
 /// </remarks>
 public abstract class MuJoCoEnvironment : EnvironmentBase
 {
