@@ -232,17 +232,23 @@ public static class D4rlHdf5
             : throw new NotSupportedException($"has an enumeration type of {dataset.Type.Size} bytes; only 1-byte enumerations (numpy bool) are supported");
     }
 
-    /// <summary>Turns PureHDF's failure to decode a chunk into a message that says what to do.</summary>
-    static string DescribeReadFailure(Exception ex)
+    /// <summary>
+    /// Turns PureHDF's failure to decode a chunk into a message that says what to do. PureHDF 2.2.0 reports a missing
+    /// filter as "Could not find filter '…' with ID '…'"; LZF (32000, h5py's own) and SZIP (4) are the ones met in
+    /// practice.
+    /// </summary>
+    internal static string DescribeReadFailure(Exception ex)
     {
-        string all = ex.ToString();
-        if (all.Contains($"'{LzfFilterId}'") || all.Contains($" {LzfFilterId}") || all.Contains("lzf", StringComparison.OrdinalIgnoreCase))
-            return "is compressed with the LZF filter (HDF5 filter 32000), which this reader does not support; re-save the file with gzip, e.g. in h5py: f.create_dataset(name, data=..., compression='gzip')";
-        if (all.Contains($"'{SzipFilterId}'") || all.Contains($" {SzipFilterId} ") || all.Contains("szip", StringComparison.OrdinalIgnoreCase))
-            return "is compressed with the SZIP filter (HDF5 filter 4), which this reader does not support; re-save the file with gzip compression";
+        var messages = new List<string>();
+        for (Exception? e = ex; e is not null; e = e.InnerException) messages.Add(e.Message);
+        string all = string.Join(" | ", messages);
+        if (all.Contains($"ID '{LzfFilterId}'") || all.Contains("'lzf'", StringComparison.OrdinalIgnoreCase))
+            return $"is compressed with the LZF filter (HDF5 filter {LzfFilterId}), which this reader does not support; re-save the file with gzip, e.g. in h5py: f.create_dataset(name, data=..., compression='gzip')";
+        if (all.Contains($"ID '{SzipFilterId}'") || all.Contains("'szip'", StringComparison.OrdinalIgnoreCase))
+            return $"is compressed with the SZIP filter (HDF5 filter {SzipFilterId}), which this reader does not support; re-save the file with gzip compression";
         if (all.Contains("filter", StringComparison.OrdinalIgnoreCase))
-            return $"uses an HDF5 filter this reader does not support (supported: gzip/deflate, shuffle, fletcher32, scale-offset): {ex.Message}";
-        return $"could not be read: {ex.Message}";
+            return $"uses an HDF5 filter this reader does not support (supported: gzip/deflate, shuffle, fletcher32, scale-offset): {all}";
+        return $"could not be read: {all}";
     }
 
     static DatasetMetadata ReadMetadata(NativeFile file)
