@@ -1,4 +1,5 @@
 using System.Text;
+using static System.FormattableString;
 
 namespace O2RL.Data;
 
@@ -152,7 +153,7 @@ public static class DatasetValidator
         {
             if (float.IsFinite(values[k])) continue;
             long row = k / cols;
-            rows.Add(row, cols == 1 ? $"value {values[k]} is not finite" : $"value {values[k]} in column {k % cols} is not finite");
+            rows.Add(row, cols == 1 ? Invariant($"value {values[k]} is not finite") : Invariant($"value {values[k]} in column {k % cols} is not finite"));
             k = (row + 1) * cols - 1; // one message per row
         }
         rows.Finish();
@@ -171,7 +172,7 @@ public static class DatasetValidator
                 // NaN is reported by the finiteness check, not here.
                 if (a[j] < low[j] || a[j] > high[j])
                 {
-                    rows.Add(i, $"value {a[j]} in column {j} is outside [{low[j]}, {high[j]}]");
+                    rows.Add(i, Invariant($"value {a[j]} in column {j} is outside [{low[j]}, {high[j]}]"));
                     break;
                 }
             }
