@@ -48,14 +48,14 @@ public class ReplayBufferTests
         Assert.Equal((3, 3), (buffer.Count, buffer.WritePosition));
         buffer.AddRange(Marked(4, 3, 0));
         Assert.Equal((5, 2), (buffer.Count, buffer.WritePosition));
-        Assert.Equal(new float[] { 5, 6, 2, 3, 4 }, buffer.Actions.ToArray());
+        Assert.Equal(new float[] { 5, 6, 2, 3, 4 }, buffer.DownloadColumns(buffer.Layout.ActionColumn, 1));
         buffer.Add([7f, 14f], [7f], 1f, [8f, 16f], terminal: true);
-        Assert.Equal(new float[] { 5, 6, 7, 3, 4 }, buffer.Actions.ToArray());
-        Assert.Equal(new float[] { 0, 0, 1, 0, 0 }, buffer.Terminals.ToArray());
+        Assert.Equal(new float[] { 5, 6, 7, 3, 4 }, buffer.DownloadColumns(buffer.Layout.ActionColumn, 1));
+        Assert.Equal(new float[] { 0, 0, 1, 0, 0 }, buffer.DownloadColumns(buffer.Layout.TerminalColumn, 1));
         // More rows than the capacity: only the newest five survive, in ring order.
         buffer.AddRange(Marked(12, 100, 0));
         Assert.Equal(20L, buffer.TotalAdded);
-        var kept = buffer.Actions.ToArray().OrderBy(v => v).ToArray();
+        var kept = buffer.DownloadColumns(buffer.Layout.ActionColumn, 1).OrderBy(v => v).ToArray();
         Assert.Equal(new float[] { 107, 108, 109, 110, 111 }, kept);
         Assert.Throws<ArgumentException>(() => buffer.Add([1f], [1f], 0f, [1f, 2f], false));
     }
@@ -159,7 +159,7 @@ public class ReplayBufferTests
         using var sampler = new MixedReplaySampler(backend, OfflineMixing.Part, offline, 2, 1, onlineCapacity: 100, batchSize: 64, seed: 1, partTopTrajectories: 2);
         Assert.Equal([5, 15], sampler.CopiedTrajectories.Select(t => t.Start));
         Assert.Equal(10, sampler.Online.Count);
-        var held = sampler.Online.Rewards.ToArray().Take(10).ToArray();
+        var held = sampler.Online.DownloadColumns(sampler.Online.Layout.RewardColumn, 1).Take(10).ToArray();
         Assert.Equal(new float[] { 4, 4, 4, 4, 4, 3, 3, 3, 3, 3 }, held);
         var batch = sampler.Sample();
         AssertRowsConsistent(batch);

@@ -37,8 +37,8 @@ public sealed class MixedReplaySampler : IDisposable
     readonly IndexTensor allIndices;
     readonly IndexTensor? onlineIndices;
     readonly IndexTensor? offlineIndices;
-    readonly TransitionBatch? onlineHalf;
-    readonly TransitionBatch? offlineHalf;
+    readonly Tensor? onlineHalf;
+    readonly Tensor? offlineHalf;
 
     /// <summary>
     /// Builds the buffers for <paramref name="mode"/>. <paramref name="offline"/> is the (already normalised,
@@ -66,7 +66,7 @@ public sealed class MixedReplaySampler : IDisposable
         Seed = seed;
         BatchSize = batchSize;
         Online = new DeviceReplayBuffer(backend, onlineCapacity, observationDim, actionDim);
-        Batch = TransitionBatch.Allocate(backend, batchSize, observationDim, actionDim);
+        Batch = new TransitionBatch(backend, batchSize, observationDim, actionDim);
         allIndices = backend.AllocateIndices(batchSize);
 
         switch (mode)
@@ -89,8 +89,9 @@ public sealed class MixedReplaySampler : IDisposable
                 int onlineRows = batchSize / 2;
                 onlineIndices = backend.AllocateIndices(onlineRows);
                 offlineIndices = backend.AllocateIndices(batchSize - onlineRows);
-                onlineHalf = Batch.Rows(0, onlineRows);
-                offlineHalf = Batch.Rows(onlineRows, batchSize - onlineRows);
+                // Both halves are gathered into row ranges of one packed batch, then split into fields once.
+                onlineHalf = Batch.Packed.SliceRows(0, onlineRows);
+                offlineHalf = Batch.Packed.SliceRows(onlineRows, batchSize - onlineRows);
                 break;
             case OfflineMixing.None:
                 break;
@@ -143,10 +144,11 @@ public sealed class MixedReplaySampler : IDisposable
         {
             if (Online.Count == 0)
                 throw new InvalidOperationException("half mode draws half of every batch from the online buffer, which is still empty; collect warm-up steps first");
-            Online.SampleInto(onlineIndices!, onlineHalf!, Seed, Counter);
+            Online.SamplePackedInto(onlineIndices!, onlineHalf!, Seed, Counter);
             Counter += (ulong)onlineIndices!.Length;
-            Offline!.SampleInto(offlineIndices!, offlineHalf!, Seed, Counter);
+            Offline!.SamplePackedInto(offlineIndices!, offlineHalf!, Seed, Counter);
             Counter += (ulong)offlineIndices!.Length;
+            Batch.Unpack();
         }
         else
         {
@@ -162,8 +164,7 @@ public sealed class MixedReplaySampler : IDisposable
     {
         Online.Dispose();
         Offline?.Dispose();
-        foreach (var t in new[] { Batch.Observations, Batch.Actions, Batch.Rewards, Batch.NextObservations, Batch.Terminals })
-            t.Storage.Dispose();
+        Batch.Dispose();
         allIndices.Storage.Dispose();
         onlineIndices?.Storage.Dispose();
         offlineIndices?.Storage.Dispose();
