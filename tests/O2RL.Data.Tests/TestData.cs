@@ -1,4 +1,7 @@
 using O2RL.Data;
+using Xunit;
+
+[assembly: AssemblyFixture(typeof(O2RL.Data.Tests.TempDirectory))]
 
 namespace O2RL.Data.Tests;
 
@@ -34,10 +37,22 @@ static class TestData
         return new TransitionDataset(2, 1, obs, act, rew, term, timeouts, withNext ? next : null, metadata);
     }
 
+    /// <summary>A fresh path in this test run's temporary directory (deleted when the run ends).</summary>
     public static string TempFile(string name)
     {
-        string dir = Path.Combine(Path.GetTempPath(), "o2rl-data-tests", Guid.NewGuid().ToString("N"));
+        string dir = Path.Combine(TempDirectory.Root, Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         return Path.Combine(dir, name);
+    }
+}
+
+/// <summary>One temporary directory per test run, removed when the assembly's tests finish.</summary>
+public sealed class TempDirectory : IDisposable
+{
+    public static string Root { get; } = Path.Combine(Path.GetTempPath(), "o2rl-data-tests-" + Environment.ProcessId);
+
+    public void Dispose()
+    {
+        if (Directory.Exists(Root)) Directory.Delete(Root, recursive: true);
     }
 }
