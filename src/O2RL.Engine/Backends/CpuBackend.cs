@@ -1,0 +1,165 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using O2RL.Kernels;
+
+namespace O2RL.Engine;
+
+/// <summary>
+/// The CPU backend: our own managed SIMD kernels (the <c>Cpu.cs</c> file of each op) on pinned host arrays.
+/// Deterministic: every op has a fixed work split and a fixed reduction order, so two runs with one seed are
+/// bit-identical. Ops run synchronously on the calling thread (GEMM may fan out to the worker pool).
+/// </summary>
+public sealed unsafe class CpuBackend : Backend
+{
+    readonly int threadCount;
+
+    /// <summary>A CPU backend using all cores (or <c>O2RL_THREADS</c>).</summary>
+    public CpuBackend() : this(DefaultThreadCount()) { }
+
+    /// <summary>A CPU backend using the given number of threads for large GEMMs.</summary>
+    public CpuBackend(int threads)
+    {
+        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "need at least one thread");
+        threadCount = threads;
+    }
+
+    /// <inheritdoc/>
+    public override string Name => $"cpu ({threadCount} thread{(threadCount == 1 ? "" : "s")}, {SimdDescription()})";
+
+    /// <inheritdoc/>
+    public override DeviceKind Kind => DeviceKind.Cpu;
+
+    /// <summary>Threads used for large GEMMs.</summary>
+    public int ThreadCount => threadCount;
+
+    /// <summary>Threads a default CPU backend uses (for reports).</summary>
+    public static int DefaultThreadCountForDisplay => DefaultThreadCount();
+
+    internal static int DefaultThreadCount()
+    {
+        string? text = Environment.GetEnvironmentVariable("O2RL_THREADS");
+        if (text is not null && int.TryParse(text, out int threads) && threads > 0) return threads;
+        return Environment.ProcessorCount;
+    }
+
+    static string SimdDescription() =>
+        System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512"
+        : System.Runtime.Intrinsics.X86.Fma.IsSupported ? "AVX2+FMA"
+        : System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated ? "128-bit SIMD" : "scalar";
+
+    /// <summary>Pinned host memory; the pointer stays valid for the storage's lifetime.</summary>
+    sealed class CpuStorage<T> : DeviceStorage where T : unmanaged
+    {
+        public readonly T[] Array;
+        public readonly T* Pointer;
+
+        public CpuStorage(int length)
+        {
+            Array = GC.AllocateArray<T>(Math.Max(length, 1), pinned: true);
+            Pointer = (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(Array));
+            Length = length;
+        }
+
+        public override int Length { get; }
+
+        public override void Dispose() { }
+    }
+
+    static float* P(Tensor t) => ((CpuStorage<float>)t.Storage).Pointer + t.Offset;
+    static float* P(Tensor? t, float* whenNull) => t is null ? whenNull : P(t);
+    static int* P(IndexTensor t) => ((CpuStorage<int>)t.Storage).Pointer;
+    static Span<float> S(Tensor t) => new(P(t), t.Length);
+
+    /// <summary>The host span behind a tensor of this backend (tests and host-side tools).</summary>
+    public static Span<float> HostSpan(Tensor tensor)
+    {
+        if (tensor.Backend is not CpuBackend) throw new ArgumentException($"{tensor} is not on the CPU backend");
+        return S(tensor);
+    }
+
+    /// <inheritdoc/>
+    protected override DeviceStorage AllocateStorage(int length) => new CpuStorage<float>(length);
+    /// <inheritdoc/>
+    protected override DeviceStorage AllocateIndexStorage(int length) => new CpuStorage<int>(length);
+    /// <inheritdoc/>
+    protected override void UploadCore(ReadOnlySpan<float> source, Tensor destination) => source.CopyTo(S(destination));
+    /// <inheritdoc/>
+    protected override void DownloadCore(Tensor source, Span<float> destination) => S(source).CopyTo(destination);
+    /// <inheritdoc/>
+    protected override void UploadIndicesCore(ReadOnlySpan<int> source, IndexTensor destination) => source.CopyTo(new Span<int>(P(destination), destination.Length));
+    /// <inheritdoc/>
+    protected override void DownloadIndicesCore(IndexTensor source, Span<int> destination) => new Span<int>(P(source), source.Length).CopyTo(destination);
+    /// <inheritdoc/>
+    protected override void CopyCore(Tensor source, Tensor destination) => S(source).CopyTo(S(destination));
+    /// <inheritdoc/>
+    protected override void FillCore(Tensor tensor, float value) => S(tensor).Fill(value);
+    /// <inheritdoc/>
+    public override void Synchronize() { }
+
+    /// <inheritdoc/>
+    protected override void GemmCore(in GemmShape shape, Tensor a, Tensor b, Tensor c, float alpha, float beta, Tensor? bias, Activation activation)
+    {
+        for (int batch = 0; batch < shape.Batch; batch++)
+        {
+            var aSpan = new ReadOnlySpan<float>(P(a) + (long)batch * shape.StrideA, shape.M * shape.K);
+            var bSpan = new ReadOnlySpan<float>(P(b) + (long)batch * shape.StrideB, shape.K * shape.N);
+            var cSpan = new Span<float>(P(c) + (long)batch * shape.StrideC, shape.M * shape.N);
+            var biasSpan = bias is null ? default : new ReadOnlySpan<float>(P(bias) + (long)batch * shape.StrideBias, shape.N);
+            GemmReference.Gemm(shape.TransposeA, shape.TransposeB, shape.M, shape.N, shape.K, alpha, aSpan, bSpan, beta, cSpan, biasSpan, activation);
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void ActivationForwardCore(Activation activation, Tensor x, Tensor y) => ActivationCpu.Forward(activation, P(x), P(y), x.Length);
+    /// <inheritdoc/>
+    protected override void ActivationBackwardCore(Activation activation, Tensor y, Tensor dy, Tensor dx) => ActivationCpu.Backward(activation, P(y), P(dy), P(dx), y.Length);
+    /// <inheritdoc/>
+    protected override void LayerNormForwardCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor mean, Tensor rstd, float epsilon, int groups) =>
+        LayerNormCpu.Forward(x.Rows, x.Cols, groups, P(x), P(gamma), P(beta), P(y), P(mean), P(rstd), epsilon);
+    /// <inheritdoc/>
+    protected override void LayerNormBackwardCore(Tensor x, Tensor dy, Tensor gamma, Tensor mean, Tensor rstd, Tensor dx, Tensor dgamma, Tensor dbeta, int groups) =>
+        LayerNormCpu.Backward(x.Rows, x.Cols, groups, P(x), P(dy), P(gamma), P(mean), P(rstd), P(dx), P(dgamma), P(dbeta));
+    /// <inheritdoc/>
+    protected override void UnaryCore(UnaryOp op, Tensor x, Tensor y, float a, float b) => ElementwiseCpu.Unary(op, P(x), P(y), x.Length, a, b);
+    /// <inheritdoc/>
+    protected override void BinaryCore(BinaryOp op, Tensor x, Tensor y, Tensor z, float alpha, float beta, Broadcast broadcast) =>
+        ElementwiseCpu.Binary(op, P(x), P(y), P(z), x.Rows, x.Cols, alpha, beta, broadcast);
+    /// <inheritdoc/>
+    protected override void SelectCore(Tensor condition, Tensor x, Tensor y, Tensor z) => ElementwiseCpu.Select(P(condition), P(x), P(y), P(z), x.Length);
+    /// <inheritdoc/>
+    protected override void CopyColumnsCore(Tensor source, int sourceColumn, Tensor destination, int destinationColumn, int columnCount) =>
+        ElementwiseCpu.CopyColumns(source.Rows, P(source), source.Cols, sourceColumn, P(destination), destination.Cols, destinationColumn, columnCount);
+    /// <inheritdoc/>
+    protected override void RowSumCore(Tensor x, Tensor y, float alpha, float beta) => ReduceCpu.RowSum(x.Rows, x.Cols, P(x), P(y), alpha, beta);
+    /// <inheritdoc/>
+    protected override void ColumnSumCore(Tensor x, Tensor y, float alpha, float beta, int batch) =>
+        ReduceCpu.ColumnSum(batch, x.Rows / batch, x.Cols, P(x), P(y), alpha, beta);
+    /// <inheritdoc/>
+    protected override void SumCore(Tensor x, Tensor y, float alpha) => *P(y) = ReduceCpu.Sum(P(x), x.Length, alpha);
+    /// <inheritdoc/>
+    protected override void EnsembleMinCore(Tensor x, Tensor y, Tensor argMin, int members) => ReduceCpu.EnsembleMin(members, y.Length, P(x), P(y), P(argMin));
+    /// <inheritdoc/>
+    protected override void EnsembleMinBackwardCore(Tensor argMin, Tensor dy, Tensor dx, int members) => ReduceCpu.EnsembleMinBackward(members, dy.Length, P(argMin), P(dy), P(dx));
+    /// <inheritdoc/>
+    protected override void MseLossCore(Tensor prediction, Tensor target, Tensor gradient, Tensor loss, float scale) =>
+        *P(loss) = LossCpu.Mse(P(prediction), P(target), P(gradient), prediction.Length, scale);
+    /// <inheritdoc/>
+    protected override void ExpectileLossCore(Tensor prediction, Tensor target, float tau, Tensor gradient, Tensor loss) =>
+        *P(loss) = LossCpu.Expectile(P(prediction), P(target), tau, P(gradient), prediction.Length);
+    /// <inheritdoc/>
+    protected override void AdamCore(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment, float stepSize, float beta1, float beta2, float epsilon, float rootBiasCorrection2) =>
+        AdamCpu.Step(P(parameters), P(gradients), P(firstMoment), P(secondMoment), parameters.Length, stepSize, beta1, beta2, epsilon, rootBiasCorrection2);
+    /// <inheritdoc/>
+    protected override void PolyakCore(Tensor target, Tensor source, float tau) => PolyakCpu.Update(P(target), P(source), target.Length, tau);
+    /// <inheritdoc/>
+    protected override void ClipGradientNormCore(Tensor gradients, float maxNorm, Tensor norm) => *P(norm) = GradNormCpu.Clip(P(gradients), gradients.Length, maxNorm);
+    /// <inheritdoc/>
+    protected override void GatherRowsCore(Tensor source, IndexTensor indices, Tensor destination) =>
+        GatherCpu.Rows(P(source), source.Rows, source.Cols, P(indices), indices.Length, P(destination));
+    /// <inheritdoc/>
+    protected override void RandomUniformCore(Tensor x, ulong seed, ulong counter, float low, float high) => RandomCpu.Uniform(P(x), x.Length, seed, counter, low, high);
+    /// <inheritdoc/>
+    protected override void RandomNormalCore(Tensor x, ulong seed, ulong counter, float mean, float std) => RandomCpu.Normal(P(x), x.Length, seed, counter, mean, std);
+    /// <inheritdoc/>
+    protected override void RandomIndicesCore(IndexTensor indices, ulong seed, ulong counter, int count, int offset) => RandomCpu.Indices(P(indices), indices.Length, seed, counter, count, offset);
+}

@@ -1,0 +1,121 @@
+namespace O2RL.Engine;
+
+/// <summary>
+/// LayerNorm over the feature axis with learnable gain γ (init 1) and bias β (init 0), ε = 1e-5, placed after a
+/// Linear and before its activation. For an ensemble, γ and β are [E, features] and input is [E, B, features].
+/// </summary>
+public sealed class LayerNormLayer : ILayer
+{
+    readonly Backend backend;
+    readonly BufferCache<Buffers> buffers = new();
+
+    sealed class Buffers
+    {
+        public required Tensor Output, Mean, InverseStd, InputGradient;
+        public Tensor Input = null!;
+    }
+
+    /// <summary>Creates the layer on views named <c>{name}.weight</c> (γ) and <c>{name}.bias</c> (β).</summary>
+    public LayerNormLayer(ParameterSet parameters, string name, int features, int members = 1, float epsilon = 1e-5f)
+    {
+        backend = parameters.Backend;
+        Name = name; Features = features; Members = members; Epsilon = epsilon;
+        int[] shape = members == 1 ? [features] : [members, features];
+        (Gain, GainGradient) = parameters.Take(name + ".weight", shape);
+        (Shift, ShiftGradient) = parameters.Take(name + ".bias", shape);
+        backend.Fill(Gain, 1f);
+    }
+
+    /// <summary>Number of scalars taken from a parameter set.</summary>
+    public static int ParameterCount(int features, int members = 1) => 2 * members * features;
+
+    /// <summary>Parameter name prefix.</summary>
+    public string Name { get; }
+    /// <summary>Normalised features.</summary>
+    public int Features { get; }
+    /// <summary>Ensemble members.</summary>
+    public int Members { get; }
+    /// <summary>Variance floor ε.</summary>
+    public float Epsilon { get; }
+    /// <summary>γ.</summary>
+    public Tensor Gain { get; }
+    /// <summary>β.</summary>
+    public Tensor Shift { get; }
+    /// <summary>∂L/∂γ, accumulated.</summary>
+    public Tensor GainGradient { get; }
+    /// <summary>∂L/∂β, accumulated.</summary>
+    public Tensor ShiftGradient { get; }
+
+    /// <inheritdoc/>
+    public Tensor Forward(Tensor input, int slot = 0)
+    {
+        if (input.Cols != Features) throw new ArgumentException($"LayerNorm {Name}: input [{input.ShapeText}] has {input.Cols} features, expected {Features}");
+        int rows = input.Rows;
+        if (!buffers.TryGet(slot, rows, out var b))
+        {
+            b = new Buffers
+            {
+                Output = backend.Allocate(input.Shape),
+                Mean = backend.Allocate(rows),
+                InverseStd = backend.Allocate(rows),
+                InputGradient = backend.Allocate(input.Shape),
+            };
+            buffers.Add(slot, rows, b);
+        }
+        b.Input = input;
+        backend.LayerNormForward(input, Gain, Shift, b.Output, b.Mean, b.InverseStd, Epsilon);
+        return b.Output;
+    }
+
+    /// <inheritdoc/>
+    public Tensor? Backward(Tensor outputGradient, int slot = 0, bool needInputGradient = true)
+    {
+        var b = buffers.Last(slot, Name);
+        // The kernel computes dx together with dγ, dβ; it is cheap, so it always runs.
+        backend.LayerNormBackward(b.Input, outputGradient, Gain, b.Mean, b.InverseStd, b.InputGradient, GainGradient, ShiftGradient);
+        return needInputGradient ? b.InputGradient : null;
+    }
+}
+
+/// <summary>A parameter-free activation layer (used after LayerNorm, where it cannot be fused into the GEMM).</summary>
+public sealed class ActivationLayer : ILayer
+{
+    readonly Backend backend;
+    readonly BufferCache<Buffers> buffers = new();
+
+    sealed class Buffers
+    {
+        public required Tensor Output, InputGradient;
+    }
+
+    /// <summary>Creates the layer.</summary>
+    public ActivationLayer(Backend backend, O2RL.Kernels.Activation activation)
+    {
+        this.backend = backend;
+        Activation = activation;
+    }
+
+    /// <summary>The nonlinearity.</summary>
+    public O2RL.Kernels.Activation Activation { get; }
+
+    /// <inheritdoc/>
+    public Tensor Forward(Tensor input, int slot = 0)
+    {
+        if (!buffers.TryGet(slot, input.Length, out var b))
+        {
+            b = new Buffers { Output = backend.Allocate(input.Shape), InputGradient = backend.Allocate(input.Shape) };
+            buffers.Add(slot, input.Length, b);
+        }
+        backend.ActivationForward(Activation, input, b.Output);
+        return b.Output;
+    }
+
+    /// <inheritdoc/>
+    public Tensor? Backward(Tensor outputGradient, int slot = 0, bool needInputGradient = true)
+    {
+        var b = buffers.Last(slot, $"activation {Activation}");
+        if (!needInputGradient) return null;
+        backend.ActivationBackward(Activation, b.Output, outputGradient, b.InputGradient);
+        return b.InputGradient;
+    }
+}

@@ -1,0 +1,113 @@
+using O2RL.Kernels;
+
+namespace O2RL.Engine;
+
+/// <summary>
+/// y = act(x·Wᵀ + b) for one network, or for E stacked members at once (an ensemble: W [E, outDim, inDim],
+/// one batched GEMM). Input x: [B, inDim] (shared by all members) or [E, B, inDim]; output [B, outDim]
+/// (E = 1) or [E, B, outDim]. The activation is fused into the GEMM epilogue.
+/// </summary>
+public sealed class Linear : ILayer
+{
+    readonly Backend backend;
+    readonly BufferCache<Buffers> buffers = new();
+
+    sealed class Buffers
+    {
+        public required Tensor Output, OutputGradientScratch, InputGradient;
+        public Tensor? SharedInputGradient;
+        public Tensor Input = null!;
+    }
+
+    /// <summary>Creates the layer on views taken from a parameter set (names <c>{name}.weight</c>, <c>{name}.bias</c>).</summary>
+    public Linear(ParameterSet parameters, string name, int inDim, int outDim, Activation activation = Activation.Identity, int members = 1)
+    {
+        if (inDim < 1 || outDim < 1 || members < 1)
+            throw new ArgumentOutOfRangeException(nameof(inDim), $"Linear {name}: inDim {inDim}, outDim {outDim}, members {members} must be positive");
+        backend = parameters.Backend;
+        InDim = inDim; OutDim = outDim; Members = members; Activation = activation; Name = name;
+        int[] weightShape = members == 1 ? [outDim, inDim] : [members, outDim, inDim];
+        int[] biasShape = members == 1 ? [outDim] : [members, outDim];
+        (Weight, WeightGradient) = parameters.Take(name + ".weight", weightShape);
+        (Bias, BiasGradient) = parameters.Take(name + ".bias", biasShape);
+    }
+
+    /// <summary>Number of scalars a layer of this shape takes from a parameter set.</summary>
+    public static int ParameterCount(int inDim, int outDim, int members = 1) => members * (outDim * inDim + outDim);
+
+    /// <summary>Parameter name prefix.</summary>
+    public string Name { get; }
+    /// <summary>Input features.</summary>
+    public int InDim { get; }
+    /// <summary>Output features.</summary>
+    public int OutDim { get; }
+    /// <summary>Ensemble members (1 for a plain layer).</summary>
+    public int Members { get; }
+    /// <summary>Fused output activation.</summary>
+    public Activation Activation { get; }
+    /// <summary>W: [outDim, inDim] or [E, outDim, inDim].</summary>
+    public Tensor Weight { get; }
+    /// <summary>b: [outDim] or [E, outDim].</summary>
+    public Tensor Bias { get; }
+    /// <summary>∂L/∂W, accumulated.</summary>
+    public Tensor WeightGradient { get; }
+    /// <summary>∂L/∂b, accumulated.</summary>
+    public Tensor BiasGradient { get; }
+
+    /// <inheritdoc/>
+    public Tensor Forward(Tensor input, int slot = 0)
+    {
+        int batch = BatchOf(input);
+        if (!buffers.TryGet(slot, batch, out var b))
+        {
+            b = Create(batch, input.Rank == 2 && Members > 1);
+            buffers.Add(slot, batch, b);
+        }
+        b.Input = input;
+        backend.Gemm(input, false, Weight, true, b.Output, bias: Bias, activation: Activation);
+        return b.Output;
+    }
+
+    /// <inheritdoc/>
+    public Tensor? Backward(Tensor outputGradient, int slot = 0, bool needInputGradient = true)
+    {
+        var b = buffers.Last(slot, Name);
+        // δz = δy ⊙ act′(y): the pre-activation gradient.
+        Tensor dz = outputGradient;
+        if (Activation != Activation.Identity)
+        {
+            backend.ActivationBackward(Activation, b.Output, outputGradient, b.OutputGradientScratch);
+            dz = b.OutputGradientScratch;
+        }
+        backend.Gemm(dz, true, b.Input, false, WeightGradient, beta: 1f);   // dW += δzᵀ·x
+        backend.ColumnSum(dz, BiasGradient, beta: 1f);                        // db += Σ_batch δz
+        if (!needInputGradient) return null;
+        backend.Gemm(dz, false, Weight, false, b.InputGradient);              // dx = δz·W
+        if (b.SharedInputGradient is null) return b.InputGradient;
+        // A shared input fed every member: its gradient is the sum over members.
+        backend.ColumnSum(b.InputGradient.Reshape(Members, b.SharedInputGradient.Length), b.SharedInputGradient);
+        return b.SharedInputGradient;
+    }
+
+    int BatchOf(Tensor input)
+    {
+        if (input.Cols != InDim)
+            throw new ArgumentException($"Linear {Name}: input [{input.ShapeText}] has {input.Cols} features, expected {InDim}");
+        if (input.Rank == 2) return input.Rows;
+        if (input.Rank == 3 && input.Shape[0] == Members) return input.Shape[1];
+        throw new ArgumentException($"Linear {Name}: input [{input.ShapeText}] must be [B, {InDim}] or [{Members}, B, {InDim}]");
+    }
+
+    Buffers Create(int batch, bool sharedInput)
+    {
+        int[] outShape = Members == 1 ? [batch, OutDim] : [Members, batch, OutDim];
+        int[] inShape = Members == 1 ? [batch, InDim] : [Members, batch, InDim];
+        return new Buffers
+        {
+            Output = backend.Allocate(outShape),
+            OutputGradientScratch = backend.Allocate(outShape),
+            InputGradient = backend.Allocate(inShape),
+            SharedInputGradient = sharedInput ? backend.Allocate(batch, InDim) : null,
+        };
+    }
+}

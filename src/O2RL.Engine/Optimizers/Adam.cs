@@ -1,0 +1,58 @@
+namespace O2RL.Engine;
+
+/// <summary>
+/// Adam over one flat parameter buffer (PyTorch defaults β1 = 0.9, β2 = 0.999, ε = 1e-8, no weight decay), with
+/// optional global-norm gradient clipping before the step. Its moments persist across training stages.
+/// </summary>
+public sealed class Adam
+{
+    readonly Backend backend;
+
+    /// <summary>Adam for a network's parameter set.</summary>
+    public Adam(ParameterSet parameters, float learningRate, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-8f)
+        : this(parameters.Values, parameters.Gradients, learningRate, beta1, beta2, epsilon) { }
+
+    /// <summary>Adam for any parameter/gradient pair of equal length.</summary>
+    public Adam(Tensor parameters, Tensor gradients, float learningRate, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-8f)
+    {
+        if (!(learningRate >= 0f)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "learning rate must be ≥ 0");
+        backend = parameters.Backend;
+        Parameters = parameters;
+        Gradients = gradients;
+        FirstMoment = backend.Allocate(parameters.Length);
+        SecondMoment = backend.Allocate(parameters.Length);
+        GradientNorm = backend.Allocate(1);
+        LearningRate = learningRate; Beta1 = beta1; Beta2 = beta2; Epsilon = epsilon;
+    }
+
+    /// <summary>Parameters updated in place.</summary>
+    public Tensor Parameters { get; }
+    /// <summary>Gradients read by the step.</summary>
+    public Tensor Gradients { get; }
+    /// <summary>m.</summary>
+    public Tensor FirstMoment { get; }
+    /// <summary>v.</summary>
+    public Tensor SecondMoment { get; }
+    /// <summary>‖g‖ before clipping, written when clipping is on (device scalar).</summary>
+    public Tensor GradientNorm { get; }
+    /// <summary>Learning rate used by the next step (schedules set it per step).</summary>
+    public float LearningRate { get; set; }
+    /// <summary>β1.</summary>
+    public float Beta1 { get; }
+    /// <summary>β2.</summary>
+    public float Beta2 { get; }
+    /// <summary>ε.</summary>
+    public float Epsilon { get; }
+    /// <summary>Clip the global gradient norm to this before each step (null: no clipping).</summary>
+    public float? MaxGradientNorm { get; set; }
+    /// <summary>Steps taken (t of the bias correction).</summary>
+    public long StepCount { get; set; }
+
+    /// <summary>Clips (if configured) and applies one Adam step.</summary>
+    public void Step()
+    {
+        if (MaxGradientNorm is float maxNorm) backend.ClipGradientNorm(Gradients, maxNorm, GradientNorm);
+        StepCount++;
+        backend.Adam(Parameters, Gradients, FirstMoment, SecondMoment, LearningRate, Beta1, Beta2, Epsilon, StepCount);
+    }
+}

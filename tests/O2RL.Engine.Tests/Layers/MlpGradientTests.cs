@@ -1,0 +1,112 @@
+using Xunit;
+using O2RL.Engine;
+using O2RL.Kernels;
+
+namespace O2RL.Engine.Tests;
+
+/// <summary>
+/// Finite-difference checks of every layer through whole networks: the engine's float backward against central
+/// differences of an independent double-precision forward, for L = Σ output ⊙ R with a fixed random R.
+/// </summary>
+public sealed class MlpGradientTests
+{
+    public static TheoryData<bool, Activation, Activation, int, bool> Cases => new()
+    {
+        { false, Activation.Relu, Activation.Identity, 1, false },
+        { true, Activation.Relu, Activation.Identity, 1, false },
+        { false, Activation.Tanh, Activation.Tanh, 1, false },
+        { true, Activation.Tanh, Activation.Identity, 1, false },
+        { false, Activation.Relu, Activation.Identity, 2, true },
+        { true, Activation.Relu, Activation.Tanh, 3, true },
+        { true, Activation.Relu, Activation.Identity, 2, false },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void BackwardMatchesFiniteDifferencesInDouble(bool layerNorm, Activation hidden, Activation output, int members, bool sharedInput)
+    {
+        const int batch = 5, inDim = 4, outDim = 3;
+        using var backend = new CpuBackend(1);
+        var spec = new MlpSpec(inDim, [7, 6], outDim)
+        {
+            LayerNorm = layerNorm, HiddenActivation = hidden, OutputActivation = output,
+            HiddenInit = new LayerInit(InitScheme.Orthogonal, 1.3f),
+        };
+        var net = new Mlp(backend, spec, seed: 11, members);
+        if (layerNorm) // move γ, β off their trivial init so their gradients are exercised
+            foreach (var entry in net.Parameters.Entries.Where(e => e.Name.EndsWith(".weight") && e.Shape[^1] != inDim && e.Shape.Length <= 2 && e.Length % 7 == 0 && e.Length < 49))
+                net.Parameters.Write(entry.Name, Enumerable.Range(0, entry.Length).Select(i => 0.8f + 0.05f * i).ToArray());
+
+        var rng = new HostRandom(5);
+        int inputRows = sharedInput || members == 1 ? batch : members * batch;
+        float[] x = Enumerable.Range(0, inputRows * inDim).Select(_ => rng.Normal()).ToArray();
+        float[] r = Enumerable.Range(0, members * batch * outDim).Select(_ => rng.Normal()).ToArray();
+        var input = members > 1 && !sharedInput ? backend.FromArray(x, members, batch, inDim) : backend.FromArray(x, batch, inDim);
+        var dOut = members > 1 ? backend.FromArray(r, members, batch, outDim) : backend.FromArray(r, batch, outDim);
+
+        var y = net.Forward(input);
+        net.ZeroGradients();
+        var dx = net.Backward(dOut, needInputGradient: true)!;
+        float[] gradients = net.Parameters.Gradients.ToArray();
+        float[] inputGradient = dx.ToArray();
+
+        var parameters = net.Parameters.Entries.ToDictionary(e => e.Name, e => DoubleReference.ToDouble(net.Parameters.Read(e.Name)));
+        double[] xd = DoubleReference.ToDouble(x);
+        double[] forward = DoubleReference.MlpForward(spec, members, parameters, xd, batch, sharedInput || members == 1);
+        DoubleReference.AssertClose(forward, y.ToArray(), 1e-4, 1e-5, "forward");
+
+        double Loss() => DoubleReference.Dot(DoubleReference.MlpForward(spec, members, parameters, xd, batch, sharedInput || members == 1), r);
+        foreach (var entry in net.Parameters.Entries)
+        {
+            var values = parameters[entry.Name];
+            var expected = new double[values.Length];
+            for (int i = 0; i < values.Length; i++) expected[i] = DoubleReference.CentralDifference(_ => Loss(), values, i);
+            DoubleReference.AssertClose(expected, gradients.AsSpan(entry.Offset, entry.Length), 2e-3, 2e-4, entry.Name);
+        }
+        var inputExpected = new double[xd.Length];
+        for (int i = 0; i < xd.Length; i++) inputExpected[i] = DoubleReference.CentralDifference(_ => Loss(), xd, i);
+        DoubleReference.AssertClose(inputExpected, inputGradient, 2e-3, 2e-4, "input gradient");
+    }
+
+    [Fact]
+    public void GradientsAccumulateAcrossBackwardPassesInDifferentSlots()
+    {
+        using var backend = new CpuBackend(1);
+        var net = new Mlp(backend, new MlpSpec(3, [8], 2), seed: 3);
+        var a = backend.FromArray([1, 2, 3, -1, 0.5f, 2], 2, 3);
+        var b = backend.FromArray([0.3f, -2, 1, 4, 0.1f, -0.2f], 2, 3);
+        var d = backend.FromArray([1, -1, 0.5f, 2], 2, 2);
+
+        net.ZeroGradients();
+        net.Forward(a, slot: 0); net.Backward(d, slot: 0);
+        float[] fromA = net.Parameters.Gradients.ToArray();
+        net.ZeroGradients();
+        net.Forward(b, slot: 1); net.Backward(d, slot: 1);
+        float[] fromB = net.Parameters.Gradients.ToArray();
+
+        net.ZeroGradients();
+        net.Forward(a, slot: 0); net.Forward(b, slot: 1);
+        net.Backward(d, slot: 1); net.Backward(d, slot: 0);
+        float[] both = net.Parameters.Gradients.ToArray();
+        for (int i = 0; i < both.Length; i++) Assert.Equal(fromA[i] + fromB[i], both[i], 5);
+    }
+
+    [Fact]
+    public void BackwardWithoutForwardInSlotFailsClearly()
+    {
+        using var backend = new CpuBackend(1);
+        var net = new Mlp(backend, new MlpSpec(3, [4], 1), seed: 1);
+        var ex = Assert.Throws<InvalidOperationException>(() => net.Backward(backend.Allocate(2, 1), slot: 3));
+        Assert.Contains("slot 3", ex.Message);
+    }
+
+    [Fact]
+    public void WrongInputWidthNamesTheLayer()
+    {
+        using var backend = new CpuBackend(1);
+        var net = new Mlp(backend, new MlpSpec(3, [4], 1), seed: 1);
+        var ex = Assert.Throws<ArgumentException>(() => net.Forward(backend.Allocate(2, 5)));
+        Assert.Contains("net.0", ex.Message);
+        Assert.Contains("expected 3", ex.Message);
+    }
+}
