@@ -10,9 +10,18 @@ namespace O2RL.Kernels;
 /// </summary>
 internal static class RandomGpu
 {
-    /// <summary>x[i] ← U[low, high) from counter + i.</summary>
-    public static void Uniform(Index1D i, ArrayView<float> x, ulong seed, ulong counter, float low, float high) =>
-        x[i] = Philox.Uniform(seed, counter + (ulong)(long)i.X, low, high);
+    /// <summary>
+    /// x[i] ← U[low, high) from counter + i: the reference's low + (high − low)·u, with the product formed in double
+    /// (exact for two floats) and rounded once to float. CUDA's assembler may fuse a float multiply and add into
+    /// one FMA, which rounds once instead of twice and can move the result by an ulp; forming the product this way
+    /// leaves nothing to fuse, so the draw is bit-identical to <see cref="Philox.Uniform"/> on every device.
+    /// </summary>
+    public static void Uniform(Index1D i, ArrayView<float> x, ulong seed, ulong counter, float low, float high)
+    {
+        Philox.Block(seed, counter + (ulong)(long)i.X, 0u, out uint r0, out _, out _, out _);
+        float scaled = (float)((double)(high - low) * Philox.ToUnitFloat(r0));
+        x[i] = low + scaled;
+    }
 
     /// <summary>x[i] ← mean + std·N(0, 1) from counter + i (Box–Muller on words 0 and 1 of stream 1, as the reference).</summary>
     public static void Normal(Index1D i, ArrayView<float> x, ulong seed, ulong counter, float mean, float std)

@@ -21,7 +21,8 @@ namespace O2RL.Engine;
 /// double-accumulating <c>Reference.cs</c> kernels by float rounding only.</para>
 /// <para>Random numbers: <see cref="Backend.RandomUniform"/> and <see cref="Backend.RandomIndices"/> use only integer
 /// Philox rounds and the reference's float mapping, and are bit-identical to <see cref="RandomReference"/> on
-/// every device (checked on the ILGPU CPU accelerator and on PoCL). <see cref="Backend.RandomNormal"/> goes through
+/// every device (checked on the ILGPU CPU accelerator and on PoCL; on CUDA the kernel leaves the assembler no
+/// multiply-add to fuse, so the same holds there). <see cref="Backend.RandomNormal"/> goes through
 /// the device's log, sqrt and cos: a draw z agrees with the reference to within 4·10⁻⁶·(1 + |z|) absolute
 /// (measured differences on PoCL are at most 2.4·10⁻⁷, about 2 ulps at |z| ≈ 1; the CPU accelerator is exact).</para>
 /// <para>Reductions that produce one scalar (<see cref="Backend.Sum"/>, the losses, <see cref="Backend.ClipGradientNorm"/>)
