@@ -12,25 +12,38 @@ internal interface IGpuGeometry
     /// <summary>Threads along each side of a GEMM thread block; the block computes a (4·T)×(4·T) tile of C.</summary>
     int TileThreads { get; }
 
-    /// <summary>Threads in the single group of a reduction kernel (a power of two).</summary>
+    /// <summary>Threads in the group of a reduction kernel: one group per row, or the single group of a full sum (a power of two).</summary>
     int ReduceThreads { get; }
+
+    /// <summary>Columns handled by one group of a column-reduction kernel (threads along x).</summary>
+    int ColumnThreads { get; }
+
+    /// <summary>Row slices of a column-reduction group (threads along y): thread y sums rows y, y + slices, …</summary>
+    int RowSlices { get; }
 }
 
-/// <summary>Geometry for real GPUs and OpenCL devices: 16×16-thread GEMM blocks (64×64 tiles), 256-thread reductions.</summary>
+/// <summary>
+/// Geometry for real GPUs and OpenCL devices: 16×16-thread GEMM blocks (64×64 tiles), 256-thread row reductions,
+/// 32-column × 8-slice column reductions.
+/// </summary>
 internal readonly struct DeviceGeometry : IGpuGeometry
 {
     public int TileThreads => 16;
     public int ReduceThreads => 256;
+    public int ColumnThreads => 32;
+    public int RowSlices => 8;
 }
 
 /// <summary>
 /// Geometry for ILGPU's CPU accelerator, whose default device allows at most 16 threads per group:
-/// 4×4-thread GEMM blocks (16×16 tiles) and 16-thread reductions.
+/// 4×4-thread GEMM blocks (16×16 tiles), 16-thread reductions and 4-column × 4-slice column reductions.
 /// </summary>
 internal readonly struct SimulatorGeometry : IGpuGeometry
 {
     public int TileThreads => 4;
     public int ReduceThreads => 16;
+    public int ColumnThreads => 4;
+    public int RowSlices => 4;
 }
 
 /// <summary>
@@ -111,6 +124,25 @@ internal static class GpuMath
         }
         float total = scratch[0];
         // Keep every thread's read of the total ahead of any later reuse of the scratch memory.
+        Group.Barrier();
+        return total;
+    }
+
+    /// <summary>
+    /// Finishes a column reduction in a group of ColumnThreads × RowSlices threads: each thread has summed its
+    /// slice of rows for column Group.IdxX; the slices are then added in slice order (deterministic). Returns the
+    /// column total on the threads with Group.IdxY == 0 (0 elsewhere). <paramref name="scratch"/> holds at least
+    /// Group.DimX · Group.DimY floats of shared memory.
+    /// </summary>
+    public static float ColumnTotal(ArrayView<float> scratch, float slicePartial)
+    {
+        int columns = Group.DimX;
+        scratch[Group.IdxY * columns + Group.IdxX] = slicePartial;
+        Group.Barrier();
+        float total = 0f;
+        if (Group.IdxY == 0)
+            for (int slice = 0; slice < Group.DimY; slice++) total += scratch[slice * columns + Group.IdxX];
+        // Keep the reads ahead of any later reuse of the scratch memory.
         Group.Barrier();
         return total;
     }

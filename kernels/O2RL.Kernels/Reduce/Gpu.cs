@@ -8,22 +8,39 @@ namespace O2RL.Kernels;
 /// </summary>
 internal static class ReduceGpu
 {
-    /// <summary>Index: row. y[r] ← α·Σ_c x[r, c] + β·y[r] (y is not read when β = 0).</summary>
-    public static void RowSum(Index1D row, ArrayView<float> x, ArrayView<float> y, int cols, float alpha, float beta)
+    /// <summary>
+    /// Grid: one group per row. y[r] ← α·Σ_c x[r, c] + β·y[r] (y is not read when β = 0); the group's threads
+    /// stride over the columns and combine in a fixed tree.
+    /// </summary>
+    public static void RowSum<TGeometry>(ArrayView<float> x, ArrayView<float> y, int cols, float alpha, float beta)
+        where TGeometry : struct, IGpuGeometry
     {
-        float sum = 0f;
-        for (int c = 0; c < cols; c++) sum += x[row * cols + c];
+        var scratch = SharedMemory.Allocate<float>(default(TGeometry).ReduceThreads);
+        int row = Grid.IdxX;
+        float partial = 0f;
+        for (int c = Group.IdxX; c < cols; c += Group.DimX) partial += x[row * cols + c];
+        float sum = GpuMath.GroupSum(scratch, partial);
+        if (Group.IdxX != 0) return;
         float value = alpha * sum;
         if (beta != 0f) value += beta * y[row];
         y[row] = value;
     }
 
-    /// <summary>Index (column, batch). y[b, c] ← α·Σ_r x[b, r, c] + β·y[b, c]; neighbouring threads read neighbouring columns.</summary>
-    public static void ColumnSum(Index2D index, ArrayView<float> x, ArrayView<float> y, int rows, int cols, float alpha, float beta)
+    /// <summary>
+    /// Grid (⌈cols / ColumnThreads⌉, batch), groups of ColumnThreads × RowSlices threads.
+    /// y[b, c] ← α·Σ_r x[b, r, c] + β·y[b, c]; thread (j, s) sums rows s, s + RowSlices, … of its column, then the
+    /// slices are added in order.
+    /// </summary>
+    public static void ColumnSum<TGeometry>(ArrayView<float> x, ArrayView<float> y, int rows, int cols, float alpha, float beta)
+        where TGeometry : struct, IGpuGeometry
     {
-        int c = index.X, b = index.Y;
-        float sum = 0f;
-        for (int r = 0; r < rows; r++) sum += x[(b * rows + r) * cols + c];
+        var scratch = SharedMemory.Allocate<float>(default(TGeometry).ColumnThreads * default(TGeometry).RowSlices);
+        int c = Grid.IdxX * Group.DimX + Group.IdxX, b = Grid.IdxY;
+        float partial = 0f;
+        if (c < cols)
+            for (int r = Group.IdxY; r < rows; r += Group.DimY) partial += x[(b * rows + r) * cols + c];
+        float sum = GpuMath.ColumnTotal(scratch, partial);
+        if (Group.IdxY != 0 || c >= cols) return;
         float value = alpha * sum;
         if (beta != 0f) value += beta * y[b * cols + c];
         y[b * cols + c] = value;

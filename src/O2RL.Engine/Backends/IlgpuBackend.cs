@@ -35,7 +35,7 @@ public sealed class IlgpuBackend : Backend
     readonly Accelerator accelerator;
     readonly AcceleratorStream stream;
     readonly bool simulatorGeometry;
-    readonly int tileThreads, reduceThreads;
+    readonly int tileThreads, reduceThreads, columnThreads, rowSlices;
     readonly MemoryBuffer1D<float, Stride1D.Dense> noBias;
     long kernelLaunches;
 
@@ -51,6 +51,8 @@ public sealed class IlgpuBackend : Backend
         simulatorGeometry = accelerator.MaxNumThreadsPerGroup < 256;
         tileThreads = simulatorGeometry ? default(SimulatorGeometry).TileThreads : default(DeviceGeometry).TileThreads;
         reduceThreads = simulatorGeometry ? default(SimulatorGeometry).ReduceThreads : default(DeviceGeometry).ReduceThreads;
+        columnThreads = simulatorGeometry ? default(SimulatorGeometry).ColumnThreads : default(DeviceGeometry).ColumnThreads;
+        rowSlices = simulatorGeometry ? default(SimulatorGeometry).RowSlices : default(DeviceGeometry).RowSlices;
         noBias = accelerator.Allocate1D<float>(1);
         Name = kind switch
         {
@@ -184,15 +186,15 @@ public sealed class IlgpuBackend : Backend
     Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? gemmTiled;
     Action<Index1D, ArrayView<float>, ArrayView<float>, int>? activationForward;
     Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? activationBackward;
-    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>? layerNormForward;
-    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>? layerNormBackwardInput;
-    Action<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>? layerNormBackwardParameters;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>? layerNormForward;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>? layerNormBackwardInput;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>? layerNormBackwardParameters;
     Action<Index1D, ArrayView<float>, ArrayView<float>, int, float, float>? unary;
     Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, BinaryArguments>? binary;
     Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>? select;
     Action<Index2D, ArrayView<float>, ArrayView<float>, CopyColumnsArguments>? copyColumns;
-    Action<Index1D, ArrayView<float>, ArrayView<float>, int, float, float>? rowSum;
-    Action<Index2D, ArrayView<float>, ArrayView<float>, int, int, float, float>? columnSum;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, float, float>? rowSum;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int, float, float>? columnSum;
     Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, float>? sum;
     Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>? ensembleMin;
     Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? ensembleMinBackward;
@@ -214,6 +216,13 @@ public sealed class IlgpuBackend : Backend
 
     /// <summary>One group of the reduction size.</summary>
     KernelConfig SingleGroup => new(new Index1D(1), new Index1D(reduceThreads));
+
+    /// <summary>One reduction-size group per row.</summary>
+    KernelConfig GroupPerRow(int rows) => new(new Index1D(rows), new Index1D(reduceThreads));
+
+    /// <summary>Column-reduction groups covering <paramref name="cols"/> columns, for each of <paramref name="blocks"/> row blocks.</summary>
+    KernelConfig ColumnGroups(int cols, int blocks) =>
+        new(new Index2D((cols + columnThreads - 1) / columnThreads, blocks), new Index2D(columnThreads, rowSlices));
 
     // ───────────────────────────── GEMM ─────────────────────────────
 
@@ -270,9 +279,11 @@ public sealed class IlgpuBackend : Backend
     {
         if (x.Rows == 0) return;
         var arguments = new LayerNormArguments { Rows = x.Rows, Cols = x.Cols, RowsPerGroup = x.Rows / groups, Epsilon = epsilon };
+        layerNormForward ??= LoadGrouped(
+            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.Forward<DeviceGeometry>),
+            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.Forward<SimulatorGeometry>));
         Launched();
-        (layerNormForward ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.Forward))(
-            x.Rows, View(x), View(gamma), View(beta), View(y), View(mean), View(rstd), arguments);
+        layerNormForward(GroupPerRow(x.Rows), View(x), View(gamma), View(beta), View(y), View(mean), View(rstd), arguments);
     }
 
     protected override void LayerNormBackwardCore(Tensor x, Tensor dy, Tensor gamma, Tensor mean, Tensor rstd, Tensor dx, Tensor dgamma, Tensor dbeta, int groups)
@@ -280,12 +291,16 @@ public sealed class IlgpuBackend : Backend
         if (x.Rows == 0) return;
         var arguments = new LayerNormArguments { Rows = x.Rows, Cols = x.Cols, RowsPerGroup = x.Rows / groups, Epsilon = 0f };
         // Parameter gradients first: they read dy and x, which dx may alias.
+        layerNormBackwardParameters ??= LoadGrouped(
+            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.BackwardParameters<DeviceGeometry>),
+            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.BackwardParameters<SimulatorGeometry>));
+        layerNormBackwardInput ??= LoadGrouped(
+            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.BackwardInput<DeviceGeometry>),
+            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.BackwardInput<SimulatorGeometry>));
         Launched();
-        (layerNormBackwardParameters ??= accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.BackwardParameters))(
-            new Index2D(x.Cols, groups), View(x), View(dy), View(mean), View(rstd), View(dgamma), View(dbeta), arguments);
+        layerNormBackwardParameters(ColumnGroups(x.Cols, groups), View(x), View(dy), View(mean), View(rstd), View(dgamma), View(dbeta), arguments);
         Launched();
-        (layerNormBackwardInput ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.BackwardInput))(
-            x.Rows, View(x), View(dy), View(gamma), View(mean), View(rstd), View(dx), arguments);
+        layerNormBackwardInput(GroupPerRow(x.Rows), View(x), View(dy), View(gamma), View(mean), View(rstd), View(dx), arguments);
     }
 
     // ───────────────────────────── elementwise ─────────────────────────────
@@ -331,18 +346,22 @@ public sealed class IlgpuBackend : Backend
     protected override void RowSumCore(Tensor x, Tensor y, float alpha, float beta)
     {
         if (x.Rows == 0) return;
+        rowSum ??= LoadGrouped(
+            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float, float>(ReduceGpu.RowSum<DeviceGeometry>),
+            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float, float>(ReduceGpu.RowSum<SimulatorGeometry>));
         Launched();
-        (rowSum ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, float, float>(ReduceGpu.RowSum))(
-            x.Rows, View(x), View(y), x.Cols, alpha, beta);
+        rowSum(GroupPerRow(x.Rows), View(x), View(y), x.Cols, alpha, beta);
     }
 
     protected override void ColumnSumCore(Tensor x, Tensor y, float alpha, float beta, int batch)
     {
         if (y.Length == 0) return;
         int rows = x.Length / Math.Max(1, batch * x.Cols);
+        columnSum ??= LoadGrouped(
+            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, float, float>(ReduceGpu.ColumnSum<DeviceGeometry>),
+            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, float, float>(ReduceGpu.ColumnSum<SimulatorGeometry>));
         Launched();
-        (columnSum ??= accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, int, int, float, float>(ReduceGpu.ColumnSum))(
-            new Index2D(x.Cols, batch), x.Length == 0 ? noBias.View : View(x), View(y), rows, x.Cols, alpha, beta);
+        columnSum(ColumnGroups(x.Cols, batch), x.Length == 0 ? noBias.View : View(x), View(y), rows, x.Cols, alpha, beta);
     }
 
     protected override void SumCore(Tensor x, Tensor y, float alpha)
