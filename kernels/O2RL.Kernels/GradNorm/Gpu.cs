@@ -4,8 +4,10 @@ using ILGPU.Algorithms;
 namespace O2RL.Kernels;
 
 /// <summary>
-/// Global-norm gradient clipping in one launch of one group: the group sums g² in a fixed order, every thread
-/// learns ‖g‖ from shared memory and scales its own elements, so the norm never leaves the device.
+/// Global-norm gradient clipping, never leaving the device. Small buffers: one launch of one group, which sums g²
+/// in a fixed order, learns ‖g‖ from shared memory and scales its own elements. Large buffers: per-group partial
+/// sums of g² (<see cref="ReduceGpu.PartialSums"/>), <see cref="FinishNorm"/> in one group, then <see cref="Scale"/>
+/// over all elements reading the norm from device memory.
 /// </summary>
 internal static class GradNormGpu
 {
@@ -21,5 +23,23 @@ internal static class GradNormGpu
         float coefficient = maxNorm / (total + 1e-6f);
         if (coefficient < 1f)
             for (int i = Group.IdxX; i < n; i += Group.DimX) gradients[i] *= coefficient;
+    }
+
+    /// <summary>One group: norm[0] ← √(Σ partials[0..count)) in a fixed order.</summary>
+    public static void FinishNorm<TGeometry>(ArrayView<float> partials, int count, ArrayView<float> norm)
+        where TGeometry : struct, IGpuGeometry
+    {
+        var scratch = SharedMemory.Allocate<float>(default(TGeometry).ReduceThreads);
+        float partial = 0f;
+        for (int i = Group.IdxX; i < count; i += Group.DimX) partial += partials[i];
+        float total = GpuMath.GroupSum(scratch, partial);
+        if (Group.IdxX == 0) norm[0] = XMath.Sqrt(total);
+    }
+
+    /// <summary>g[i] ← g[i]·maxNorm/(norm[0] + 1e-6) when that factor is below 1.</summary>
+    public static void Scale(Index1D i, ArrayView<float> gradients, ArrayView<float> norm, float maxNorm)
+    {
+        float coefficient = maxNorm / (norm[0] + 1e-6f);
+        if (coefficient < 1f) gradients[i] *= coefficient;
     }
 }

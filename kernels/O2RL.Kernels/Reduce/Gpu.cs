@@ -57,6 +57,37 @@ internal static class ReduceGpu
         if (Group.IdxX == 0) y[0] = alpha * total;
     }
 
+    /// <summary>
+    /// First stage of a large sum: group g of Grid.DimX groups sums x[i] (or x[i]² when <paramref name="square"/> is
+    /// 1) over i = g·T + t, stepping by Grid.DimX·T, and writes its total to partials[g]. The split depends only on
+    /// n and the grid, so the result is repeatable.
+    /// </summary>
+    public static void PartialSums<TGeometry>(ArrayView<float> x, ArrayView<float> partials, int n, int square)
+        where TGeometry : struct, IGpuGeometry
+    {
+        var scratch = SharedMemory.Allocate<float>(default(TGeometry).ReduceThreads);
+        float partial = 0f;
+        int step = Grid.DimX * Group.DimX;
+        for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < n; i += step)
+        {
+            float v = x[i];
+            partial += square != 0 ? v * v : v;
+        }
+        float total = GpuMath.GroupSum(scratch, partial);
+        if (Group.IdxX == 0) partials[Grid.IdxX] = total;
+    }
+
+    /// <summary>Second stage of a large sum, one group: y[0] ← α·Σ partials[0..count) in a fixed order.</summary>
+    public static void FinishSum<TGeometry>(ArrayView<float> partials, int count, ArrayView<float> y, float alpha)
+        where TGeometry : struct, IGpuGeometry
+    {
+        var scratch = SharedMemory.Allocate<float>(default(TGeometry).ReduceThreads);
+        float partial = 0f;
+        for (int i = Group.IdxX; i < count; i += Group.DimX) partial += partials[i];
+        float total = GpuMath.GroupSum(scratch, partial);
+        if (Group.IdxX == 0) y[0] = alpha * total;
+    }
+
     /// <summary>Index: i &lt; n. y[i] ← min_e x[e, i]; argMin[i] ← first e attaining it.</summary>
     public static void EnsembleMin(Index1D i, ArrayView<float> x, ArrayView<float> y, ArrayView<float> argMin, int n, int members)
     {

@@ -25,9 +25,10 @@ namespace O2RL.Engine;
 /// multiply-add to fuse, so the same holds there). <see cref="Backend.RandomNormal"/> goes through
 /// the device's log, sqrt and cos: a draw z agrees with the reference to within 4·10⁻⁶·(1 + |z|) absolute
 /// (measured differences on PoCL are at most 2.4·10⁻⁷, about 2 ulps at |z| ≈ 1; the CPU accelerator is exact).</para>
-/// <para>Reductions that produce one scalar (<see cref="Backend.Sum"/>, the losses, <see cref="Backend.ClipGradientNorm"/>)
-/// run as one thread group so that the result never needs a second pass or a host round trip; that suits the
-/// batch sizes and parameter counts of this engine (up to a few hundred thousand elements).</para>
+/// <para>Launches per op: one for every op except <see cref="Backend.LayerNormBackward"/> (two: parameter gradients,
+/// then the input gradient) and, above 64 × 256 elements (64 × 16 on the CPU accelerator), <see cref="Backend.Sum"/>
+/// (two: per-group partial sums, then their sum) and <see cref="Backend.ClipGradientNorm"/> (three: partial sums of
+/// g², the norm, the scaling). Smaller sums, and the losses, run as a single thread group in one launch.</para>
 /// </remarks>
 public sealed class IlgpuBackend : Backend
 {
@@ -37,6 +38,10 @@ public sealed class IlgpuBackend : Backend
     readonly bool simulatorGeometry;
     readonly int tileThreads, reduceThreads, columnThreads, rowSlices;
     readonly MemoryBuffer1D<float, Stride1D.Dense> noBias;
+    readonly MemoryBuffer1D<float, Stride1D.Dense> partials;
+
+    /// <summary>Most groups in the first stage of a two-stage sum (the size of the partial-sum buffer).</summary>
+    const int MaxPartialGroups = 1024;
     long kernelLaunches;
 
     internal IlgpuBackend(Context context, Device device, DeviceKind kind)
@@ -54,6 +59,7 @@ public sealed class IlgpuBackend : Backend
         columnThreads = simulatorGeometry ? default(SimulatorGeometry).ColumnThreads : default(DeviceGeometry).ColumnThreads;
         rowSlices = simulatorGeometry ? default(SimulatorGeometry).RowSlices : default(DeviceGeometry).RowSlices;
         noBias = accelerator.Allocate1D<float>(1);
+        partials = accelerator.Allocate1D<float>(MaxPartialGroups);
         Name = kind switch
         {
             DeviceKind.Cuda => $"cuda ({accelerator.Name})",
@@ -203,6 +209,10 @@ public sealed class IlgpuBackend : Backend
     Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArguments>? adam;
     Action<Index1D, ArrayView<float>, ArrayView<float>, float>? polyak;
     Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, float>? clip;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int>? partialSums;
+    Action<KernelConfig, ArrayView<float>, int, ArrayView<float>, float>? finishSum;
+    Action<KernelConfig, ArrayView<float>, int, ArrayView<float>>? finishNorm;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, float>? scale;
     Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int>? gather;
     Action<Index1D, ArrayView<float>, ulong, ulong, float, float>? uniform;
     Action<Index1D, ArrayView<float>, ulong, ulong, float, float>? normal;
@@ -216,6 +226,28 @@ public sealed class IlgpuBackend : Backend
 
     /// <summary>One group of the reduction size.</summary>
     KernelConfig SingleGroup => new(new Index1D(1), new Index1D(reduceThreads));
+
+    /// <summary>
+    /// Sums of at most this many elements run as one group (one launch); larger ones in two stages, since a single
+    /// group is bound by memory latency on a GPU once each thread walks thousands of elements.
+    /// </summary>
+    int SingleGroupSumLimit => 64 * reduceThreads;
+
+    /// <summary>
+    /// First stage of a two-stage sum of x (or of x² when <paramref name="square"/>) into the partial-sum buffer;
+    /// returns the number of partials. The group count is a function of the length alone, so results repeat.
+    /// </summary>
+    int LaunchPartialSums(ArrayView<float> x, int length, bool square)
+    {
+        partialSums ??= LoadGrouped(
+            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int>(ReduceGpu.PartialSums<DeviceGeometry>),
+            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int>(ReduceGpu.PartialSums<SimulatorGeometry>));
+        // About 16 elements per thread, at most MaxPartialGroups groups.
+        int groups = (int)Math.Clamp((length + 16L * reduceThreads - 1) / (16L * reduceThreads), 1, MaxPartialGroups);
+        Launched();
+        partialSums(new KernelConfig(new Index1D(groups), new Index1D(reduceThreads)), x, partials.View, length, square ? 1 : 0);
+        return groups;
+    }
 
     /// <summary>One reduction-size group per row.</summary>
     KernelConfig GroupPerRow(int rows) => new(new Index1D(rows), new Index1D(reduceThreads));
@@ -366,6 +398,16 @@ public sealed class IlgpuBackend : Backend
 
     protected override void SumCore(Tensor x, Tensor y, float alpha)
     {
+        if (x.Length > SingleGroupSumLimit)
+        {
+            int count = LaunchPartialSums(View(x), x.Length, square: false);
+            finishSum ??= LoadGrouped(
+                d => d.LoadStreamKernel<ArrayView<float>, int, ArrayView<float>, float>(ReduceGpu.FinishSum<DeviceGeometry>),
+                s => s.LoadStreamKernel<ArrayView<float>, int, ArrayView<float>, float>(ReduceGpu.FinishSum<SimulatorGeometry>));
+            Launched();
+            finishSum(SingleGroup, partials.View, count, View(y), alpha);
+            return;
+        }
         sum ??= LoadGrouped(
             d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float>(ReduceGpu.Sum<DeviceGeometry>),
             s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float>(ReduceGpu.Sum<SimulatorGeometry>));
@@ -435,6 +477,19 @@ public sealed class IlgpuBackend : Backend
 
     protected override void ClipGradientNormCore(Tensor gradients, float maxNorm, Tensor norm)
     {
+        if (gradients.Length > SingleGroupSumLimit)
+        {
+            int count = LaunchPartialSums(View(gradients), gradients.Length, square: true);
+            finishNorm ??= LoadGrouped(
+                d => d.LoadStreamKernel<ArrayView<float>, int, ArrayView<float>>(GradNormGpu.FinishNorm<DeviceGeometry>),
+                s => s.LoadStreamKernel<ArrayView<float>, int, ArrayView<float>>(GradNormGpu.FinishNorm<SimulatorGeometry>));
+            Launched();
+            finishNorm(SingleGroup, partials.View, count, View(norm));
+            Launched();
+            (scale ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float>(GradNormGpu.Scale))(
+                gradients.Length, View(gradients), View(norm), maxNorm);
+            return;
+        }
         clip ??= LoadGrouped(
             d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float>(GradNormGpu.Clip<DeviceGeometry>),
             s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float>(GradNormGpu.Clip<SimulatorGeometry>));
@@ -480,6 +535,7 @@ public sealed class IlgpuBackend : Backend
     public override void Dispose()
     {
         noBias.Dispose();
+        partials.Dispose();
         accelerator.Dispose();
         context.Dispose();
         base.Dispose();
