@@ -109,6 +109,45 @@ public abstract class IlgpuConformanceTests : BackendConformanceTests
     }
 
     [Fact]
+    public void EnsembleMlpTrainingStepsMatchTheCpuBackend()
+    {
+        // Whole layers on this backend (GEMM epilogues, LayerNorm, ensemble bias sums, MSE, Adam) against the
+        // managed CPU backend: same initial weights, same batch, three steps.
+        const int members = 2, batch = 8, inDim = 5, outDim = 2;
+        var spec = new MlpSpec(inDim, [16, 16], outDim) { LayerNorm = true, HiddenActivation = Activation.Tanh };
+        using var cpu = new CpuBackend(1);
+        var host = new HostRandom(3);
+        float[] x = Enumerable.Range(0, batch * inDim).Select(_ => host.Normal()).ToArray();
+        float[] target = Enumerable.Range(0, members * batch * outDim).Select(_ => host.Normal()).ToArray();
+
+        float[] Train(Backend backend, float[] initialParameters)
+        {
+            var net = new Mlp(backend, spec, seed: 7, members);
+            backend.Upload(initialParameters, net.Parameters.Values);
+            var adam = new Adam(net.Parameters, 1e-2f);
+            var input = backend.FromArray(x, batch, inDim);
+            var targets = backend.FromArray(target, members, batch, outDim);
+            var gradient = backend.Allocate(members, batch, outDim);
+            var loss = backend.Allocate(1);
+            for (int step = 0; step < 3; step++)
+            {
+                var prediction = net.Forward(input);
+                backend.MseLoss(prediction, targets, gradient, loss);
+                net.ZeroGradients();
+                net.Backward(gradient);
+                adam.Step();
+            }
+            return net.Parameters.Values.ToArray();
+        }
+
+        float[] initial = new Mlp(cpu, spec, seed: 7, members).Parameters.Values.ToArray();
+        float[] expected = Train(cpu, initial);
+        float[] actual = Train(Device, initial);
+        AssertClose(expected, actual, 1e-3f, 1e-4f, "parameters after three Adam steps");
+        Assert.NotEqual(initial, actual);
+    }
+
+    [Fact]
     public void ReductionsRepeatBitForBit()
     {
         var backend = Ilgpu;
