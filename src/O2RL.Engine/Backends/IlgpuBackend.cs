@@ -16,8 +16,9 @@ namespace O2RL.Engine;
 /// wait until the host span has been read, so the caller may reuse it at once.</para>
 /// <para>Kernels are compiled on first use and cached for the life of the backend (ILGPU compiles each in roughly
 /// 60–170 ms; OpenCL drivers add their own compile on top).</para>
-/// <para>Determinism: no op uses float atomics. Sums run in a fixed order (per-thread strided partial sums, then a
-/// fixed tree over one group), so repeated runs on the same device give identical bits. Results differ from the
+/// <para>Determinism: no op uses float atomics. Every sum runs in a fixed order (per-thread strided partial sums,
+/// then a fixed tree or fixed slice order within a group, then, for large sums, the group totals in index order), so
+/// repeated runs on the same device give identical bits. Results differ from the
 /// double-accumulating <c>Reference.cs</c> kernels by float rounding only.</para>
 /// <para>Random numbers: <see cref="Backend.RandomUniform"/> and <see cref="Backend.RandomIndices"/> use only integer
 /// Philox rounds and the reference's float mapping, and are bit-identical to <see cref="RandomReference"/> on
@@ -25,6 +26,8 @@ namespace O2RL.Engine;
 /// multiply-add to fuse, so the same holds there). <see cref="Backend.RandomNormal"/> goes through
 /// the device's log, sqrt and cos: a draw z agrees with the reference to within 4·10⁻⁶·(1 + |z|) absolute
 /// (measured differences on PoCL are at most 2.4·10⁻⁷, about 2 ulps at |z| ≈ 1; the CPU accelerator is exact).</para>
+/// <para>Index values are not checked on the device: <see cref="Backend.GatherRows"/> with an index outside the source
+/// rows reads out of bounds (draw indices with <see cref="Backend.RandomIndices"/>, or validate them on the host).</para>
 /// <para>Launches per op: one for every op except <see cref="Backend.LayerNormBackward"/> (two: parameter gradients,
 /// then the input gradient) and, above 64 × 256 elements (64 × 16 on the CPU accelerator), <see cref="Backend.Sum"/>
 /// (two: per-group partial sums, then their sum) and <see cref="Backend.ClipGradientNorm"/> (three: partial sums of
@@ -37,7 +40,8 @@ public sealed class IlgpuBackend : Backend
     readonly AcceleratorStream stream;
     readonly bool simulatorGeometry;
     readonly int tileThreads, reduceThreads, columnThreads, rowSlices;
-    readonly MemoryBuffer1D<float, Stride1D.Dense> noBias;
+    /// <summary>A one-element buffer passed where a kernel parameter has no tensor (no bias, an empty input): ILGPU views must not be empty.</summary>
+    readonly MemoryBuffer1D<float, Stride1D.Dense> placeholder;
     readonly MemoryBuffer1D<float, Stride1D.Dense> partials;
 
     /// <summary>Most groups in the first stage of a two-stage sum (the size of the partial-sum buffer).</summary>
@@ -51,14 +55,14 @@ public sealed class IlgpuBackend : Backend
         Kind = kind;
         accelerator = device.CreateAccelerator(context);
         stream = accelerator.DefaultStream;
-        // A real device takes 16×16-thread GEMM blocks and 256-thread reductions; the CPU accelerator's default
-        // device (and any device with small groups) gets the 4×4 / 16-thread geometry.
+        // A real device takes 16×16-thread GEMM blocks, 256-thread row reductions and 32×8 column reductions; the CPU
+        // accelerator's default device (and any device with groups under 256 threads) gets the 16-thread geometry.
         simulatorGeometry = accelerator.MaxNumThreadsPerGroup < 256;
         tileThreads = simulatorGeometry ? default(SimulatorGeometry).TileThreads : default(DeviceGeometry).TileThreads;
         reduceThreads = simulatorGeometry ? default(SimulatorGeometry).ReduceThreads : default(DeviceGeometry).ReduceThreads;
         columnThreads = simulatorGeometry ? default(SimulatorGeometry).ColumnThreads : default(DeviceGeometry).ColumnThreads;
         rowSlices = simulatorGeometry ? default(SimulatorGeometry).RowSlices : default(DeviceGeometry).RowSlices;
-        noBias = accelerator.Allocate1D<float>(1);
+        placeholder = accelerator.Allocate1D<float>(1);
         partials = accelerator.Allocate1D<float>(MaxPartialGroups);
         Name = kind switch
         {
@@ -269,9 +273,9 @@ public sealed class IlgpuBackend : Backend
             Activation = (int)activation, Alpha = alpha, Beta = beta,
         };
         // K = 0 leaves nothing to read in A or B; give the kernels a valid one-element view instead of an empty one.
-        var aView = a.Length == 0 ? noBias.View : View(a);
-        var bView = b.Length == 0 ? noBias.View : View(b);
-        var biasView = bias is null ? noBias.View : View(bias);
+        var aView = a.Length == 0 ? placeholder.View : View(a);
+        var bView = b.Length == 0 ? placeholder.View : View(b);
+        var biasView = bias is null ? placeholder.View : View(bias);
         Launched();
         if ((long)shape.M * shape.N * shape.K >= TiledGemmMinimumWork)
         {
@@ -393,7 +397,7 @@ public sealed class IlgpuBackend : Backend
             d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, float, float>(ReduceGpu.ColumnSum<DeviceGeometry>),
             s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, float, float>(ReduceGpu.ColumnSum<SimulatorGeometry>));
         Launched();
-        columnSum(ColumnGroups(x.Cols, batch), x.Length == 0 ? noBias.View : View(x), View(y), rows, x.Cols, alpha, beta);
+        columnSum(ColumnGroups(x.Cols, batch), x.Length == 0 ? placeholder.View : View(x), View(y), rows, x.Cols, alpha, beta);
     }
 
     protected override void SumCore(Tensor x, Tensor y, float alpha)
@@ -412,7 +416,7 @@ public sealed class IlgpuBackend : Backend
             d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float>(ReduceGpu.Sum<DeviceGeometry>),
             s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float>(ReduceGpu.Sum<SimulatorGeometry>));
         Launched();
-        sum(SingleGroup, x.Length == 0 ? noBias.View : View(x), View(y), x.Length, alpha);
+        sum(SingleGroup, x.Length == 0 ? placeholder.View : View(x), View(y), x.Length, alpha);
     }
 
     protected override void EnsembleMinCore(Tensor x, Tensor y, Tensor argMin, int members)
@@ -440,7 +444,7 @@ public sealed class IlgpuBackend : Backend
             s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(LossGpu.Mse<SimulatorGeometry>));
         bool empty = prediction.Length == 0;
         Launched();
-        mse(SingleGroup, empty ? noBias.View : View(prediction), empty ? noBias.View : View(target), empty ? noBias.View : View(gradient),
+        mse(SingleGroup, empty ? placeholder.View : View(prediction), empty ? placeholder.View : View(target), empty ? placeholder.View : View(gradient),
             View(loss), prediction.Length, scale);
     }
 
@@ -451,7 +455,7 @@ public sealed class IlgpuBackend : Backend
             s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(LossGpu.Expectile<SimulatorGeometry>));
         bool empty = prediction.Length == 0;
         Launched();
-        expectile(SingleGroup, empty ? noBias.View : View(prediction), empty ? noBias.View : View(target), empty ? noBias.View : View(gradient),
+        expectile(SingleGroup, empty ? placeholder.View : View(prediction), empty ? placeholder.View : View(target), empty ? placeholder.View : View(gradient),
             View(loss), prediction.Length, tau);
     }
 
@@ -494,7 +498,7 @@ public sealed class IlgpuBackend : Backend
             d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float>(GradNormGpu.Clip<DeviceGeometry>),
             s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float>(GradNormGpu.Clip<SimulatorGeometry>));
         Launched();
-        clip(SingleGroup, gradients.Length == 0 ? noBias.View : View(gradients), View(norm), gradients.Length, maxNorm);
+        clip(SingleGroup, gradients.Length == 0 ? placeholder.View : View(gradients), View(norm), gradients.Length, maxNorm);
     }
 
     // ───────────────────────────── sampling ─────────────────────────────
@@ -534,7 +538,7 @@ public sealed class IlgpuBackend : Backend
     /// <inheritdoc/>
     public override void Dispose()
     {
-        noBias.Dispose();
+        placeholder.Dispose();
         partials.Dispose();
         accelerator.Dispose();
         context.Dispose();
