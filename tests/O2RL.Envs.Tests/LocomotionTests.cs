@@ -333,3 +333,37 @@ public class LocomotionTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 }
+
+public class MuJoCoStateTests
+{
+    [Theory]
+    [InlineData("Hopper-v2")]
+    [InlineData("Ant-v2")]
+    [InlineData("HalfCheetah-v2")]
+    public void RestoredStateReplaysBitForBit(string id)
+    {
+        RequireMuJoCo.OrSkip();
+        using var env = (MuJoCoEnvironment)EnvironmentRegistry.Make(id, timeLimit: false);
+        var observation = env.Reset(9);
+        var action = new float[env.ActionSpace.Dimension];
+        for (int i = 0; i < action.Length; i++) action[i] = 0.3f * (i % 3 - 1);
+        for (int t = 0; t < 5; t++) env.Step(action, observation);
+        var saved = env.SaveState();
+
+        var first = new List<(float[], StepResult)>();
+        for (int t = 0; t < 5; t++)
+        {
+            var result = env.Step(action, observation);
+            first.Add((observation.ToArray(), result));
+            if (result.Done) break;
+        }
+        env.RestoreState(saved);
+        for (int t = 0; t < first.Count; t++)
+        {
+            var result = env.Step(action, observation);
+            Assert.Equal(first[t].Item2, result);
+            Assert.Equal(first[t].Item1, observation);
+        }
+        Assert.Throws<ArgumentException>(() => env.RestoreState(saved with { Qpos = new double[1] }));
+    }
+}

@@ -166,4 +166,16 @@ public class WrapperTests
         Assert.Contains("action has 2 entries but the space has 1", error.Message);
         Assert.Throws<ArgumentException>(() => env.Step([0f], new float[2]));
     }
+
+    [Fact]
+    public void FindWalksInwardsThroughTheChain()
+    {
+        var scripted = new ScriptedEnvironment();
+        var limit = new TimeLimit(scripted, 10);
+        using var outer = new EpisodeStatistics(limit);
+        Assert.Same(limit, outer.Find<TimeLimit>());
+        Assert.Same(scripted, outer.Find<ScriptedEnvironment>());
+        Assert.Same(outer, outer.Find<EpisodeStatistics>());
+        Assert.Null(outer.Find<FiniteGuard>());
+    }
 }

@@ -2,10 +2,11 @@
 # Times bare mj_step on our MJCF models with MuJoCo's own sample program (mujoco-testspeed, from the
 # libmujoco-samples package) and with our interop (RawMjStepBenchmarks), so the P/Invoke layer's overhead can be
 # read off directly. Run from the repository root on an otherwise idle machine:
-#   benchmarks/O2RL.Benchmarks/Envs/compare-testspeed.sh [nstep]
-# Our number is BenchmarkDotNet's mean time per mj_step; steps/s = 1e6 / mean(µs).
+#   benchmarks/O2RL.Benchmarks/Envs/compare-testspeed.sh
+# Both start from the default pose and run 1000 steps with ±0.01 control noise (the benchmark repeats that
+# trajectory). Our number is BenchmarkDotNet's mean time per mj_step; steps/s = 1e6 / mean(µs).
 set -euo pipefail
-nstep="${1:-20000}"
+nstep=1000
 models_dir="src/O2RL.Envs/MuJoCo/Models"
 command -v mujoco-testspeed >/dev/null || { echo "mujoco-testspeed not found: apt-get install libmujoco-samples" >&2; exit 1; }
 

@@ -90,6 +90,9 @@ internal sealed unsafe class MjModel : IDisposable
     /// <summary>Number of actuators (ctrl length).</summary>
     public int Nu => ReadInt(MjLayout.ModelNu);
 
+    /// <summary>Number of activation states (act length).</summary>
+    public int Na => ReadInt(MjLayout.ModelNa);
+
     /// <summary>Number of bodies, world included.</summary>
     public int Nbody => ReadInt(MjLayout.ModelNbody);
 

@@ -38,6 +38,12 @@ internal sealed unsafe class MjSimulation : IDisposable
     /// <summary>Velocities, [nv].</summary>
     public Span<double> Qvel => Array(MjLayout.DataQvel, model.Nv);
 
+    /// <summary>Actuator activations, [na].</summary>
+    public Span<double> Act => Array(MjLayout.DataAct, model.Na);
+
+    /// <summary>Accelerations the solver warm-starts from, [nv].</summary>
+    public Span<double> QaccWarmstart => Array(MjLayout.DataQaccWarmstart, model.Nv);
+
     /// <summary>Controls, [nu].</summary>
     public Span<double> Ctrl => Array(MjLayout.DataCtrl, model.Nu);
 

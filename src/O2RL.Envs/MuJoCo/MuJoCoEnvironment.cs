@@ -1,5 +1,14 @@
 namespace O2RL.Envs.MuJoCo;
 
+/// <summary>A saved MuJoCo simulation state (see <see cref="MuJoCoEnvironment.SaveState"/>).</summary>
+/// <param name="Qpos">Positions, [nq].</param>
+/// <param name="Qvel">Velocities, [nv].</param>
+/// <param name="Act">Actuator activations, [na].</param>
+/// <param name="QaccWarmstart">Solver warm start, [nv].</param>
+/// <param name="Time">Simulation time.</param>
+/// <param name="BodyPositions">Body frame positions as MuJoCo last computed them, [nbody, 3].</param>
+public sealed record MuJoCoState(double[] Qpos, double[] Qvel, double[] Act, double[] QaccWarmstart, double Time, double[] BodyPositions);
+
 /// <summary>
 /// Base of the MuJoCo tasks: one mjData on a shared compiled model, frame skipping, and the instability guard.
 /// </summary>
@@ -50,6 +59,34 @@ public abstract class MuJoCoEnvironment : EnvironmentBase
         qpos.CopyTo(Simulation.Qpos);
         qvel.CopyTo(Simulation.Qvel);
         Simulation.Forward();
+    }
+
+    /// <summary>
+    /// Captures the full simulation state: qpos, qvel, act, time and the solver's warm-start accelerations (MuJoCo
+    /// 2.2.2 has no mj_getState), plus the body positions: after mj_step they still describe the state before the
+    /// last substep, and the Ant's forward reward reads them. With these, a restored state replays bit for bit.
+    /// </summary>
+    public MuJoCoState SaveState() => new(
+        Simulation.Qpos.ToArray(), Simulation.Qvel.ToArray(), Simulation.Act.ToArray(),
+        Simulation.QaccWarmstart.ToArray(), Simulation.Time, Simulation.Xpos.ToArray());
+
+    /// <summary>Restores a state captured by <see cref="SaveState"/> on the same task and recomputes derived quantities.</summary>
+    public void RestoreState(MuJoCoState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Qpos.Length != Model.Nq || state.Qvel.Length != Model.Nv || state.Act.Length != Model.Na
+            || state.QaccWarmstart.Length != Model.Nv || state.BodyPositions.Length != Model.Nbody * 3)
+            throw new ArgumentException($"the state has sizes qpos {state.Qpos.Length}, qvel {state.Qvel.Length}, act {state.Act.Length}, "
+                + $"qacc_warmstart {state.QaccWarmstart.Length}, body positions {state.BodyPositions.Length} but {Id} needs "
+                + $"{Model.Nq}, {Model.Nv}, {Model.Na}, {Model.Nv}, {Model.Nbody * 3}");
+        state.Qpos.CopyTo(Simulation.Qpos);
+        state.Qvel.CopyTo(Simulation.Qvel);
+        state.Act.CopyTo(Simulation.Act);
+        Simulation.Time = state.Time;
+        Simulation.Forward();
+        // mj_forward overwrites the warm start and recomputes body positions from qpos; both are put back as saved.
+        state.QaccWarmstart.CopyTo(Simulation.QaccWarmstart);
+        state.BodyPositions.CopyTo(Simulation.Xpos);
     }
 
     /// <summary>Writes the observation of the current state.</summary>

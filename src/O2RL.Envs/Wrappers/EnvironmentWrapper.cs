@@ -27,7 +27,7 @@ public abstract class EnvironmentWrapper : IEnvironment
     /// <inheritdoc />
     public virtual StepResult Step(ReadOnlySpan<float> action, Span<float> observation) => Inner.Step(action, observation);
 
-    /// <summary>Finds the innermost-first wrapper or environment of type <typeparamref name="T"/> in the chain, or null.</summary>
+    /// <summary>The first wrapper or environment of type <typeparamref name="T"/> found going inwards from this one, or null.</summary>
     public T? Find<T>() where T : class, IEnvironment
     {
         IEnvironment current = this;
