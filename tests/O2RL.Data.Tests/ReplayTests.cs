@@ -173,6 +173,26 @@ public class ReplayBufferTests
     }
 
     [Fact]
+    public void OfflineUniformSamplerCoversTheDatasetAndKeepsItsCounter()
+    {
+        using var backend = new CpuBackend(1);
+        using var sampler = UniformReplaySampler.OverTransitions(backend, Marked(8, 0, 0), batchSize: 32, seed: 21);
+        Assert.Equal(8, sampler.Buffer.Capacity);
+        var seen = new HashSet<float>();
+        for (int i = 0; i < 10; i++)
+        {
+            var batch = sampler.Sample();
+            AssertRowsConsistent(batch);
+            seen.UnionWith(batch.Actions.ToArray());
+        }
+        Assert.Equal(320UL, sampler.Counter);
+        Assert.Equal(Enumerable.Range(0, 8).Select(i => (float)i), seen.OrderBy(v => v));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        sampler.Sample();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void SamplingAllocatesNothingOnTheHost()
     {
         using var backend = new CpuBackend(1);
