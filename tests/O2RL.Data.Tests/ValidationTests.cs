@@ -149,3 +149,27 @@ public class ValidationTests
         Assert.Contains("expected float32 or float64", issue.Message);
     }
 }
+
+public class MetadataTests
+{
+    [Fact]
+    public void AttributeOfTheWrongTypeIsAWarningAndTheRestLoads()
+    {
+        var file = new H5File();
+        file["observations"] = new H5Dataset(new float[4], fileDims: [2, 2]);
+        file["actions"] = new H5Dataset(new float[2], fileDims: [2, 1]);
+        file["rewards"] = new H5Dataset(new float[2], fileDims: [2]);
+        file["terminals"] = new H5Dataset(new byte[2], fileDims: [2]);
+        file["timeouts"] = new H5Dataset(new byte[2], fileDims: [2]);
+        file.Attributes["seed"] = "not a number";
+        file.Attributes["level"] = "expert";
+        string path = TestData.TempFile("attrs.hdf5");
+        file.Write(path);
+        var result = D4rlHdf5.Load(path);
+        Assert.NotNull(result.Dataset);
+        Assert.Equal("expert", result.Dataset.Metadata.Level);
+        Assert.Null(result.Dataset.Metadata.Seed);
+        var issue = Assert.Single(result.Report.Issues);
+        Assert.Equal(("@seed", IssueSeverity.Warning), (issue.Key, issue.Severity));
+    }
+}
