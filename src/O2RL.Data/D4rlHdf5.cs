@@ -271,13 +271,43 @@ public static class D4rlHdf5
         };
     }
 
-    /// <summary>A root attribute, or null when absent; an attribute of the wrong type is a warning, not a failure.</summary>
+    /// <summary>
+    /// A root attribute as a string, double or long, or null when absent. Numbers are read at their stored width
+    /// (PureHDF does not widen: an int32 seed must be read as int) and converted. An attribute of another type is a
+    /// warning, not a failure.
+    /// </summary>
     static object? Attribute<T>(NativeFile file, string name, ValidationReport report)
     {
         if (!file.AttributeExists(name)) return null;
         try
         {
-            return file.Attribute(name).Read<T>();
+            var attribute = file.Attribute(name);
+            var type = attribute.Type;
+            if (typeof(T) == typeof(string)) return attribute.Read<string>();
+            object? number = (type.Class, type.Size, type.Class == H5DataTypeClass.FixedPoint && type.FixedPoint.IsSigned) switch
+            {
+                (H5DataTypeClass.FloatingPoint, 4, _) => (double)attribute.Read<float>(),
+                (H5DataTypeClass.FloatingPoint, 8, _) => attribute.Read<double>(),
+                (H5DataTypeClass.FixedPoint, 1, true) => (long)attribute.Read<sbyte>(),
+                (H5DataTypeClass.FixedPoint, 1, false) => (long)attribute.Read<byte>(),
+                (H5DataTypeClass.FixedPoint, 2, true) => (long)attribute.Read<short>(),
+                (H5DataTypeClass.FixedPoint, 2, false) => (long)attribute.Read<ushort>(),
+                (H5DataTypeClass.FixedPoint, 4, true) => (long)attribute.Read<int>(),
+                (H5DataTypeClass.FixedPoint, 4, false) => (long)attribute.Read<uint>(),
+                (H5DataTypeClass.FixedPoint, 8, true) => attribute.Read<long>(),
+                (H5DataTypeClass.FixedPoint, 8, false) => unchecked((long)attribute.Read<ulong>()),
+                _ => null,
+            };
+            object? converted = (number, typeof(T)) switch
+            {
+                (double d, var t) when t == typeof(double) => d,
+                (long l, var t) when t == typeof(double) => (double)l,
+                (long l, var t) when t == typeof(long) => l,
+                _ => null,
+            };
+            if (converted is null)
+                report.Add(IssueSeverity.Warning, "@" + name, null, $"attribute of HDF5 type {type.Class} ({type.Size} bytes) is not a {(typeof(T) == typeof(long) ? "integer" : "number")}; ignored");
+            return converted;
         }
         catch (Exception ex)
         {
