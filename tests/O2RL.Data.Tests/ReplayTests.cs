@@ -64,7 +64,7 @@ public class ReplayBufferTests
     public void UniformSamplingDrawsEveryHeldRowAndOnlyThose()
     {
         using var backend = new CpuBackend(1);
-        using var sampler = new MixedReplaySampler(backend, OfflineMixing.None, null, 2, 1, onlineCapacity: 100, batchSize: 64, seed: 11);
+        using var sampler = new MixedReplaySampler(backend, OfflineMixing.None, null, 2, 1, onlineCapacity: 100, batchSize: 64, new DeviceRandom(11));
         Assert.Throws<InvalidOperationException>(() => sampler.Sample());
         sampler.Online.AddRange(Marked(10, 0, 0));
         var seen = new int[10];
@@ -74,7 +74,7 @@ public class ReplayBufferTests
             AssertRowsConsistent(batch);
             foreach (float a in batch.Actions.ToArray()) seen[(int)a]++;
         }
-        Assert.Equal(50UL * 64, sampler.Counter);
+        Assert.Equal(50UL * 64, sampler.Random.Counter);
         // 3,200 draws over 10 rows: each expected 320 with std ≈ 17; ±6σ.
         Assert.All(seen, c => Assert.InRange(c, 220, 420));
     }
@@ -83,14 +83,14 @@ public class ReplayBufferTests
     public void SamplingIsReproducibleFromSeedAndCounter()
     {
         using var backend = new CpuBackend(1);
-        using var a = new MixedReplaySampler(backend, OfflineMixing.None, null, 2, 1, 50, 16, seed: 5);
-        using var b = new MixedReplaySampler(backend, OfflineMixing.None, null, 2, 1, 50, 16, seed: 5);
+        using var a = new MixedReplaySampler(backend, OfflineMixing.None, null, 2, 1, 50, 16, new DeviceRandom(5));
+        using var b = new MixedReplaySampler(backend, OfflineMixing.None, null, 2, 1, 50, 16, new DeviceRandom(5));
         a.Online.AddRange(Marked(50, 0, 0));
         b.Online.AddRange(Marked(50, 0, 0));
         var first = a.Sample().Actions.ToArray();
         Assert.NotEqual(first, a.Sample().Actions.ToArray());
         Assert.Equal(first, b.Sample().Actions.ToArray());
-        b.Counter = 0;
+        b.Random.Counter = 0;
         Assert.Equal(first, b.Sample().Actions.ToArray());
     }
 
@@ -99,7 +99,7 @@ public class ReplayBufferTests
     {
         using var backend = new CpuBackend(1);
         var offline = Marked(1000, 0, -1f);
-        using var sampler = new MixedReplaySampler(backend, OfflineMixing.Half, offline, 2, 1, onlineCapacity: 100, batchSize: 256, seed: 3);
+        using var sampler = new MixedReplaySampler(backend, OfflineMixing.Half, offline, 2, 1, onlineCapacity: 100, batchSize: 256, new DeviceRandom(3));
         Assert.Equal(1000, sampler.Size); // both buffers count toward "size > B"
         var ex = Assert.Throws<InvalidOperationException>(() => sampler.Sample());
         Assert.Contains("online buffer", ex.Message);
@@ -121,7 +121,7 @@ public class ReplayBufferTests
     public void HalfModeWithAnOddBatchGivesTheExtraRowToOffline()
     {
         using var backend = new CpuBackend(1);
-        using var sampler = new MixedReplaySampler(backend, OfflineMixing.Half, Marked(10, 0, -1f), 2, 1, 10, batchSize: 5, seed: 3);
+        using var sampler = new MixedReplaySampler(backend, OfflineMixing.Half, Marked(10, 0, -1f), 2, 1, 10, batchSize: 5, new DeviceRandom(3));
         sampler.Add([0f, 0f], [0f], 1f, [1f, 2f], false);
         float[] r = sampler.Sample().Rewards.ToArray();
         Assert.Equal(new float[] { 1, 1, -1, -1, -1 }, r);
@@ -131,7 +131,7 @@ public class ReplayBufferTests
     public void AllModeSamplesTheUnionInProportion()
     {
         using var backend = new CpuBackend(1);
-        using var sampler = new MixedReplaySampler(backend, OfflineMixing.All, Marked(300, 0, -1f), 2, 1, onlineCapacity: 1000, batchSize: 256, seed: 9);
+        using var sampler = new MixedReplaySampler(backend, OfflineMixing.All, Marked(300, 0, -1f), 2, 1, onlineCapacity: 1000, batchSize: 256, new DeviceRandom(9));
         Assert.Equal(300, sampler.Online.Count);
         sampler.Online.AddRange(Marked(100, 5000, 1f));
         int online = 0, total = 0;
@@ -143,7 +143,7 @@ public class ReplayBufferTests
         }
         // p = 100/400 = 0.25 over 10,240 draws: std ≈ 0.0043; allow ±5σ.
         Assert.InRange(online / (double)total, 0.25 - 0.0215, 0.25 + 0.0215);
-        Assert.Throws<ArgumentException>(() => new MixedReplaySampler(backend, OfflineMixing.All, Marked(300, 0, 0), 2, 1, 299, 8, 1));
+        Assert.Throws<ArgumentException>(() => new MixedReplaySampler(backend, OfflineMixing.All, Marked(300, 0, 0), 2, 1, 299, 8, new DeviceRandom(1)));
     }
 
     [Fact]
@@ -156,7 +156,7 @@ public class ReplayBufferTests
         var offline = Concat(parts);
         var split = OfflineTrajectories.Split(offline);
         Assert.Equal([(0, 5, 5.0), (5, 5, 20.0), (10, 5, 10.0), (15, 5, 15.0)], split.Select(t => (t.Start, t.Length, t.Return)));
-        using var sampler = new MixedReplaySampler(backend, OfflineMixing.Part, offline, 2, 1, onlineCapacity: 100, batchSize: 64, seed: 1, partTopTrajectories: 2);
+        using var sampler = new MixedReplaySampler(backend, OfflineMixing.Part, offline, 2, 1, onlineCapacity: 100, batchSize: 64, new DeviceRandom(1), partTopTrajectories: 2);
         Assert.Equal([5, 15], sampler.CopiedTrajectories.Select(t => t.Start));
         Assert.Equal(10, sampler.Online.Count);
         var held = sampler.Online.DownloadColumns(sampler.Online.Layout.RewardColumn, 1).Take(10).ToArray();
@@ -176,7 +176,7 @@ public class ReplayBufferTests
     public void OfflineUniformSamplerCoversTheDatasetAndKeepsItsCounter()
     {
         using var backend = new CpuBackend(1);
-        using var sampler = UniformReplaySampler.OverTransitions(backend, Marked(8, 0, 0), batchSize: 32, seed: 21);
+        using var sampler = UniformReplaySampler.OverTransitions(backend, Marked(8, 0, 0), batchSize: 32, new DeviceRandom(21));
         Assert.Equal(8, sampler.Buffer.Capacity);
         var seen = new HashSet<float>();
         for (int i = 0; i < 10; i++)
@@ -185,7 +185,7 @@ public class ReplayBufferTests
             AssertRowsConsistent(batch);
             seen.UnionWith(batch.Actions.ToArray());
         }
-        Assert.Equal(320UL, sampler.Counter);
+        Assert.Equal(320UL, sampler.Random.Counter);
         Assert.Equal(Enumerable.Range(0, 8).Select(i => (float)i), seen.OrderBy(v => v));
         long before = GC.GetAllocatedBytesForCurrentThread();
         sampler.Sample();
@@ -196,7 +196,7 @@ public class ReplayBufferTests
     public void SamplingAllocatesNothingOnTheHost()
     {
         using var backend = new CpuBackend(1);
-        using var half = new MixedReplaySampler(backend, OfflineMixing.Half, Marked(1000, 0, -1f), 2, 1, 1000, 256, seed: 2);
+        using var half = new MixedReplaySampler(backend, OfflineMixing.Half, Marked(1000, 0, -1f), 2, 1, 1000, 256, new DeviceRandom(2));
         half.Online.AddRange(Marked(500, 0, 1f));
         half.Sample();
         long before = GC.GetAllocatedBytesForCurrentThread();
@@ -209,9 +209,9 @@ public class ReplayBufferTests
     public void RejectsMismatchedDimensions()
     {
         using var backend = new CpuBackend(1);
-        var ex = Assert.Throws<ArgumentException>(() => new MixedReplaySampler(backend, OfflineMixing.Half, Marked(10, 0, 0), 3, 1, 10, 8, 1));
+        var ex = Assert.Throws<ArgumentException>(() => new MixedReplaySampler(backend, OfflineMixing.Half, Marked(10, 0, 0), 3, 1, 10, 8, new DeviceRandom(1)));
         Assert.Contains("obs 2 / action 1", ex.Message);
-        Assert.Throws<ArgumentNullException>(() => new MixedReplaySampler(backend, OfflineMixing.All, null, 2, 1, 10, 8, 1));
+        Assert.Throws<ArgumentNullException>(() => new MixedReplaySampler(backend, OfflineMixing.All, null, 2, 1, 10, 8, new DeviceRandom(1)));
     }
 }
 
@@ -263,8 +263,9 @@ public class GaeTests
         // By hand: step 3 is a true terminal (δ = 1, no bootstrap, recursion cut); steps 6 and 7 bootstrap (δ = 1 + 0.5·2)
         // and step 6's done cuts the recursion from step 7.
         Assert.Equal((1f, 2f, 2f), (expectedA[3], expectedA[6], expectedA[7]));
-        ulong next = rollout.ShuffleEpoch(seed: 4, counter: 0);
-        Assert.Equal(7UL, next);
+        var shuffle = new HostRandom(4);
+        rollout.ShuffleEpoch(shuffle);
+        Assert.Equal(7UL, shuffle.Counter);
         var permutation = rollout.Permutation.ToArray();
         Assert.Equal(Enumerable.Range(0, 8), permutation.OrderBy(i => i));
         var gathered = new List<float>();
