@@ -24,8 +24,9 @@ public sealed record QLearningOptions
     public QLearningMode Mode { get; init; } = QLearningMode.D4rl;
 
     /// <summary>
-    /// Episode step limit used to infer time-limit ends when the file has no timeouts key (1000 for the MuJoCo
-    /// locomotion tasks, as D4RL does). Null infers none.
+    /// Episode step limit used to infer time-limit ends when the file has no timeouts key, as D4RL does with the
+    /// environment's limit: 1000 for the MuJoCo locomotion tasks (the default); Maze2D v1 files (which have no
+    /// timeouts key) need their env's limit: umaze 300, medium 600, large 800. Null infers none.
     /// </summary>
     public int? TimeLimitWithoutTimeouts { get; init; } = 1000;
 }
