@@ -32,6 +32,9 @@ public sealed unsafe class CpuBackend : Backend
     /// <summary>Threads used for large GEMMs.</summary>
     public int ThreadCount => threadCount;
 
+    /// <summary>Threads a default CPU backend uses (for reports).</summary>
+    public static int DefaultThreadCountForDisplay => DefaultThreadCount();
+
     internal static int DefaultThreadCount()
     {
         string? text = Environment.GetEnvironmentVariable("O2RL_THREADS");

@@ -21,6 +21,9 @@ public sealed record MlpSpec(int InDim, int[] HiddenDims, int OutDim)
     public LayerInit OutputInit { get; init; } = LayerInit.Default;
     /// <summary>Prefix of parameter names.</summary>
     public string NamePrefix { get; init; } = "net";
+    /// <summary>Extra trainable tensors stored after the layers in the same flat buffer (e.g. a state-independent
+    /// log-std vector, or the log-std multiplier/offset scalars of the tanh-Gaussian actor).</summary>
+    public ExtraParameter[] Extras { get; init; } = [];
 
     /// <summary>Checks dimensions.</summary>
     public void Validate()
@@ -29,6 +32,9 @@ public sealed record MlpSpec(int InDim, int[] HiddenDims, int OutDim)
             throw new ArgumentException($"MLP dimensions must be positive: in {InDim}, hidden [{string.Join(", ", HiddenDims)}], out {OutDim}");
     }
 }
+
+/// <summary>A named trainable tensor that is not part of a layer, with its initial value.</summary>
+public sealed record ExtraParameter(string Name, int[] Shape, float InitialValue);
 
 /// <summary>
 /// An MLP with one flat parameter buffer and explicit forward/backward. With <c>members</c> &gt; 1 it is an
@@ -71,7 +77,20 @@ public class Mlp
         linears.Add(output);
         layers = [.. list];
         Linears = linears;
+        foreach (var extra in spec.Extras)
+        {
+            var (value, gradient) = Parameters.Take(extra.Name, members == 1 ? extra.Shape : [members, .. extra.Shape]);
+            backend.Fill(value, extra.InitialValue);
+            extras[extra.Name] = (value, gradient);
+        }
     }
+
+    readonly Dictionary<string, (Tensor Value, Tensor Gradient)> extras = [];
+
+    /// <summary>An extra parameter's value and gradient views (see <see cref="MlpSpec.Extras"/>).</summary>
+    public (Tensor Value, Tensor Gradient) Extra(string name) =>
+        extras.TryGetValue(name, out var views) ? views
+        : throw new KeyNotFoundException($"no extra parameter '{name}'; present: {string.Join(", ", extras.Keys)}");
 
     /// <summary>Number of scalars in a network of this spec.</summary>
     public static int CountParameters(MlpSpec spec, int members = 1)
@@ -83,7 +102,9 @@ public class Mlp
             if (spec.LayerNorm) count += LayerNormLayer.ParameterCount(hidden, members);
             inDim = hidden;
         }
-        return count + Linear.ParameterCount(inDim, spec.OutDim, members);
+        count += Linear.ParameterCount(inDim, spec.OutDim, members);
+        foreach (var extra in spec.Extras) count += members * Tensor.ShapeLength(extra.Shape);
+        return count;
     }
 
     /// <summary>The architecture.</summary>

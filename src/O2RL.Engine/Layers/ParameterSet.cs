@@ -92,3 +92,32 @@ public sealed class ParameterSet
             throw new ArgumentException($"parameter layouts differ: {other.Length} scalars in {other.entries.Count} entries vs {Length} in {entries.Count}");
     }
 }
+
+/// <summary>Moves parameter sets to and from checkpoint tensors, with PyTorch-style names.</summary>
+public static class ParameterSetCheckpoints
+{
+    /// <summary>Host copies of every parameter, named <c>{prefix}.{entry name}</c> (or the entry name when prefix is empty).</summary>
+    public static IEnumerable<Checkpoints.NamedTensor> ToNamedTensors(this ParameterSet parameters, string prefix)
+    {
+        float[] all = parameters.Values.ToArray();
+        foreach (var entry in parameters.Entries)
+            yield return new Checkpoints.NamedTensor(Join(prefix, entry.Name), (int[])entry.Shape.Clone(), all.AsSpan(entry.Offset, entry.Length).ToArray());
+    }
+
+    /// <summary>
+    /// Loads every parameter from a checkpoint (names <c>{prefix}.{entry name}</c>), checking shapes; fails on the
+    /// first missing or mis-shaped tensor with both shapes and the names present in the message.
+    /// </summary>
+    public static void LoadFrom(this ParameterSet parameters, Checkpoints.Checkpoint checkpoint, string prefix)
+    {
+        var all = new float[parameters.Length];
+        foreach (var entry in parameters.Entries)
+        {
+            var tensor = checkpoint.GetTensor(Join(prefix, entry.Name), entry.Shape);
+            tensor.Data.CopyTo(all, entry.Offset);
+        }
+        parameters.Backend.Upload(all, parameters.Values);
+    }
+
+    static string Join(string prefix, string name) => prefix.Length == 0 ? name : prefix + "." + name;
+}

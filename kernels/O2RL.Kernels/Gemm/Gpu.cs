@@ -1,0 +1,123 @@
+using ILGPU;
+
+namespace O2RL.Kernels;
+
+/// <summary>Scalar arguments of a (batched) GEMM kernel: C[b] ← act(α·op(A[b])·op(B[b]) + β·C[b] + bias[b]).</summary>
+internal struct GemmArguments
+{
+    public int M, N, K;
+    /// <summary>Row lengths in memory of A ([M, K], or [K, M] when transposed) and B ([K, N], or [N, K]).</summary>
+    public int Lda, Ldb;
+    /// <summary>Element strides between batch entries; 0 shares an operand across the batch.</summary>
+    public int StrideA, StrideB, StrideC, StrideBias;
+    /// <summary>1 when the operand is stored transposed.</summary>
+    public int TransposeA, TransposeB;
+    /// <summary>1 when a bias vector is added.</summary>
+    public int HasBias;
+    /// <summary>The <see cref="Activation"/> applied last, as its integer value.</summary>
+    public int Activation;
+    public float Alpha, Beta;
+}
+
+/// <summary>
+/// GEMM kernels for ILGPU: a naive one (one thread per element of C, for small shapes and as the plain check)
+/// and a tiled one staging 4T×T panels of op(A) and op(B) through shared memory, each of T×T threads computing
+/// a 4×4 block of C. Both accumulate in float over k in increasing order, so they are deterministic, and both
+/// apply the same epilogue: β = 0 never reads C (garbage or NaN there is ignored).
+/// </summary>
+internal static class GemmGpu
+{
+    /// <summary>op(A)[row, p] for batch entry b.</summary>
+    static float LoadA(ArrayView<float> a, in GemmArguments g, int b, int row, int p) =>
+        g.TransposeA != 0 ? a[b * g.StrideA + p * g.Lda + row] : a[b * g.StrideA + row * g.Lda + p];
+
+    /// <summary>op(B)[p, col] for batch entry b.</summary>
+    static float LoadB(ArrayView<float> bMatrix, in GemmArguments g, int b, int p, int col) =>
+        g.TransposeB != 0 ? bMatrix[b * g.StrideB + col * g.Ldb + p] : bMatrix[b * g.StrideB + p * g.Ldb + col];
+
+    /// <summary>The shared epilogue: act(α·sum + β·C + bias), with C read only when β ≠ 0.</summary>
+    static void Store(ArrayView<float> c, ArrayView<float> bias, in GemmArguments g, int b, int row, int col, float sum)
+    {
+        int at = b * g.StrideC + row * g.N + col;
+        float value = g.Alpha * sum;
+        if (g.Beta != 0f) value += g.Beta * c[at];
+        if (g.HasBias != 0) value += bias[b * g.StrideBias + col];
+        c[at] = GpuMath.Activate(g.Activation, value);
+    }
+
+    /// <summary>One thread per element: index (col, row, batch).</summary>
+    public static void Naive(Index3D index, ArrayView<float> a, ArrayView<float> bMatrix, ArrayView<float> c, ArrayView<float> bias, GemmArguments g)
+    {
+        int col = index.X, row = index.Y, b = index.Z;
+        float sum = 0f;
+        for (int p = 0; p < g.K; p++) sum += LoadA(a, g, b, row, p) * LoadB(bMatrix, g, b, p, col);
+        Store(c, bias, g, b, row, col, sum);
+    }
+
+    /// <summary>
+    /// Tiled GEMM. Grid (⌈N/4T⌉, ⌈M/4T⌉, batch), groups of T×T threads with T = TGeometry.TileThreads.
+    /// Thread (tx, ty) owns rows ty + T·i and columns tx + T·j (i, j &lt; 4) of the block's tile, so stores to C
+    /// and reads of the shared panels are contiguous across neighbouring threads.
+    /// </summary>
+    public static void Tiled<TGeometry>(ArrayView<float> a, ArrayView<float> bMatrix, ArrayView<float> c, ArrayView<float> bias, GemmArguments g)
+        where TGeometry : struct, IGpuGeometry
+    {
+        int t = default(TGeometry).TileThreads;
+        int tile = 4 * t;
+        // Panels: aPanel[p, r] = op(A)[row0 + r, k0 + p] and bPanel[p, q] = op(B)[k0 + p, col0 + q], p < T.
+        var aPanel = SharedMemory.Allocate<float>(4 * default(TGeometry).TileThreads * default(TGeometry).TileThreads);
+        var bPanel = SharedMemory.Allocate<float>(4 * default(TGeometry).TileThreads * default(TGeometry).TileThreads);
+
+        int tx = Group.IdxX, ty = Group.IdxY, thread = ty * t + tx;
+        int col0 = Grid.IdxX * tile, row0 = Grid.IdxY * tile, b = Grid.IdxZ;
+
+        float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f;
+        float c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
+        float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f;
+        float c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
+
+        for (int k0 = 0; k0 < g.K; k0 += t)
+        {
+            // Each thread loads 4 elements of each panel; the element order follows memory order of the operand.
+            for (int l = 0; l < 4; l++)
+            {
+                int e = thread + l * t * t;
+                int r, p;
+                if (g.TransposeA != 0) { p = e / tile; r = e % tile; } else { r = e / t; p = e % t; }
+                aPanel[p * tile + r] = row0 + r < g.M && k0 + p < g.K ? LoadA(a, g, b, row0 + r, k0 + p) : 0f;
+                int q;
+                if (g.TransposeB != 0) { q = e / t; p = e % t; } else { p = e / tile; q = e % tile; }
+                bPanel[p * tile + q] = col0 + q < g.N && k0 + p < g.K ? LoadB(bMatrix, g, b, k0 + p, col0 + q) : 0f;
+            }
+            Group.Barrier();
+
+            int depth = g.K - k0 < t ? g.K - k0 : t;
+            for (int p = 0; p < depth; p++)
+            {
+                int ar = p * tile + ty, bq = p * tile + tx;
+                float a0 = aPanel[ar], a1 = aPanel[ar + t], a2 = aPanel[ar + 2 * t], a3 = aPanel[ar + 3 * t];
+                float b0 = bPanel[bq], b1 = bPanel[bq + t], b2 = bPanel[bq + 2 * t], b3 = bPanel[bq + 3 * t];
+                c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+                c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+                c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+                c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+            }
+            Group.Barrier();
+        }
+
+        StoreRow(c, bias, g, b, row0 + ty, col0 + tx, t, c00, c01, c02, c03);
+        StoreRow(c, bias, g, b, row0 + ty + t, col0 + tx, t, c10, c11, c12, c13);
+        StoreRow(c, bias, g, b, row0 + ty + 2 * t, col0 + tx, t, c20, c21, c22, c23);
+        StoreRow(c, bias, g, b, row0 + ty + 3 * t, col0 + tx, t, c30, c31, c32, c33);
+    }
+
+    static void StoreRow(ArrayView<float> c, ArrayView<float> bias, in GemmArguments g, int b, int row, int col, int step,
+        float s0, float s1, float s2, float s3)
+    {
+        if (row >= g.M) return;
+        if (col < g.N) Store(c, bias, g, b, row, col, s0);
+        if (col + step < g.N) Store(c, bias, g, b, row, col + step, s1);
+        if (col + 2 * step < g.N) Store(c, bias, g, b, row, col + 2 * step, s2);
+        if (col + 3 * step < g.N) Store(c, bias, g, b, row, col + 3 * step, s3);
+    }
+}

@@ -1,0 +1,144 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using YamlDotNet.Serialization;
+using YamlDotNet.Serialization.NamingConventions;
+
+namespace O2RL.Algorithms.Configs;
+
+/// <summary>
+/// Resolves an algorithm config: the record's defaults (the paper's), then the shipped per-task file
+/// <c>configs/&lt;algorithm&gt;/&lt;env&gt;/&lt;dataset&gt;.yaml</c> if one exists, then a user file (<c>--config</c>),
+/// then <c>key=value</c> overrides (<c>--set</c>). Keys are snake_case (<c>actor_lr</c> ↔ ActorLr). Unknown
+/// keys and unparsable values fail with the key, the value and the known keys.
+/// </summary>
+public static class ConfigLoader
+{
+    static readonly IDeserializer Yaml = new DeserializerBuilder().WithNamingConvention(UnderscoredNamingConvention.Instance).Build();
+
+    /// <summary>The folder holding the shipped per-task configs (beside the assembly).</summary>
+    public static string ShippedConfigRoot => Path.Combine(AppContext.BaseDirectory, "configs");
+
+    /// <summary>Path of the shipped per-task file, or null when there is none.</summary>
+    public static string? ShippedConfigPath(string algorithm, string environment, string? dataset)
+    {
+        if (dataset is null) return null;
+        string path = Path.Combine(ShippedConfigRoot, algorithm.ToLowerInvariant(), Slug(environment), Slug(dataset) + ".yaml");
+        return File.Exists(path) ? path : null;
+    }
+
+    /// <summary>Applies the layers in order and returns the resolved config.</summary>
+    public static T Resolve<T>(T defaults, string? shippedFile, string? userFile, IEnumerable<string> overrides) where T : class
+    {
+        var config = defaults;
+        if (shippedFile is not null) config = ApplyYaml(config, shippedFile);
+        if (userFile is not null)
+        {
+            if (!File.Exists(userFile)) throw new FileNotFoundException($"config file '{userFile}' does not exist", userFile);
+            config = ApplyYaml(config, userFile);
+        }
+        foreach (string assignment in overrides)
+        {
+            int eq = assignment.IndexOf('=');
+            if (eq <= 0) throw new ArgumentException($"override '{assignment}' is not key=value");
+            config = Set(config, assignment[..eq].Trim(), assignment[(eq + 1)..].Trim(), "--set");
+        }
+        return config;
+    }
+
+    /// <summary>Applies the scalar keys of a YAML mapping file.</summary>
+    public static T ApplyYaml<T>(T config, string path) where T : class
+    {
+        Dictionary<string, object?>? map;
+        try
+        {
+            using var reader = new StreamReader(path);
+            map = Yaml.Deserialize<Dictionary<string, object?>>(reader);
+        }
+        catch (YamlDotNet.Core.YamlException ex)
+        {
+            throw new InvalidDataException($"config '{path}' is not valid YAML: {ex.Message}", ex);
+        }
+        if (map is null) return config;
+        foreach (var (key, value) in map)
+            config = Set(config, key, value switch { null => "", List<object> list => string.Join(",", list), _ => Convert.ToString(value, CultureInfo.InvariantCulture)! }, path);
+        return config;
+    }
+
+    /// <summary>Returns a copy of the record with one property (by snake_case key) set from text.</summary>
+    public static T Set<T>(T config, string key, string text, string source) where T : class
+    {
+        var property = FindProperty(typeof(T), key)
+            ?? throw new ArgumentException($"{source}: unknown key '{key}' for {typeof(T).Name}; known: {string.Join(", ", Keys(typeof(T)))}");
+        object value = Parse(property.PropertyType, text, key, source);
+        // Records are immutable: clone through the compiler-generated copy constructor, then set the init-only property.
+        var clone = (T)typeof(T).GetMethod("<Clone>$")!.Invoke(config, null)!;
+        property.SetValue(clone, value);
+        return clone;
+    }
+
+    /// <summary>The snake_case keys of a config type.</summary>
+    public static IEnumerable<string> Keys(Type type) => WritableProperties(type).Select(p => SnakeCase(p.Name));
+
+    /// <summary>The resolved config as indented JSON with snake_case keys (saved in every run folder).</summary>
+    public static string ToJson<T>(T config) where T : class
+    {
+        var map = new SortedDictionary<string, object?>();
+        foreach (var p in WritableProperties(typeof(T))) map[SnakeCase(p.Name)] = p.GetValue(config);
+        return JsonSerializer.Serialize(map, new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    /// <summary>PascalCase → snake_case.</summary>
+    public static string SnakeCase(string name)
+    {
+        var sb = new System.Text.StringBuilder();
+        for (int i = 0; i < name.Length; i++)
+        {
+            char c = name[i];
+            if (char.IsUpper(c) && i > 0 && (char.IsLower(name[i - 1]) || char.IsDigit(name[i - 1]))) sb.Append('_');
+            sb.Append(char.ToLowerInvariant(c));
+        }
+        return sb.ToString();
+    }
+
+    static string Slug(string name) => name.ToLowerInvariant().Replace(' ', '-');
+
+    static IEnumerable<PropertyInfo> WritableProperties(Type type) =>
+        type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite && p.Name != "EqualityContract");
+
+    static PropertyInfo? FindProperty(Type type, string key) =>
+        WritableProperties(type).FirstOrDefault(p => SnakeCase(p.Name) == key.ToLowerInvariant() || p.Name == key);
+
+    static object Parse(Type type, string text, string key, string source)
+    {
+        var underlying = Nullable.GetUnderlyingType(type);
+        if (underlying is not null)
+            return text is "" or "null" or "none" ? null! : Parse(underlying, text, key, source);
+        try
+        {
+            if (type == typeof(string)) return text;
+            if (type == typeof(bool)) return text.ToLowerInvariant() switch
+            {
+                "true" or "1" or "yes" or "on" => true,
+                "false" or "0" or "no" or "off" => false,
+                _ => throw new FormatException(),
+            };
+            if (type == typeof(int)) return int.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+            if (type == typeof(long)) return (long)double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+            if (type == typeof(float)) return float.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+            if (type == typeof(double)) return double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+            if (type.IsEnum) return Enum.Parse(type, text.Replace("_", ""), ignoreCase: true);
+            if (type == typeof(int[]))
+                return text.Trim('[', ']').Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToArray();
+        }
+        catch (Exception ex) when (ex is FormatException or OverflowException or ArgumentException)
+        {
+            throw new ArgumentException($"{source}: '{key}' expects {Describe(type)}, got '{text}'", ex);
+        }
+        throw new ArgumentException($"{source}: '{key}' has a type ({type.Name}) that configs cannot set");
+    }
+
+    static string Describe(Type type) =>
+        type.IsEnum ? "one of " + string.Join(", ", Enum.GetNames(type).Select(n => SnakeCase(n))) : type == typeof(int[]) ? "a list of integers" : "a " + type.Name.ToLowerInvariant();
+}

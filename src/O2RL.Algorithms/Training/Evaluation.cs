@@ -1,0 +1,77 @@
+using O2RL.Data;
+using O2RL.Envs;
+
+namespace O2RL.Algorithms.Training;
+
+/// <summary>Returns of N evaluation episodes, raw and D4RL-normalised (when the task has reference scores).</summary>
+public sealed record EvaluationResult(double[] Returns, double MeanReturn, double StdReturn, double? NormalizedMean, double? NormalizedStd, double MeanLength)
+{
+    /// <summary>The headline number: normalised mean when available, else the raw mean.</summary>
+    public double Score => NormalizedMean ?? MeanReturn;
+}
+
+/// <summary>
+/// Runs evaluation episodes on its own environment instance (never the training one, so training episodes are
+/// never cut short), with the deterministic policy by default, seeds derived from one evaluation seed.
+/// </summary>
+public sealed class Evaluator : IDisposable
+{
+    readonly IEnvironment environment;
+    readonly float[] observation, action;
+    readonly string? scoreTaskId;
+    int episodesRun;
+
+    /// <summary>
+    /// Evaluates on <paramref name="environment"/> (already wrapped with the observation normalisation the policy
+    /// expects and a time limit). <paramref name="scoreTaskId"/> names the reference-score entry (e.g.
+    /// "hopper-medium-v2" or "Pendulum-v1"); null for raw returns only.
+    /// </summary>
+    public Evaluator(IEnvironment environment, string? scoreTaskId, int seed)
+    {
+        this.environment = environment;
+        this.scoreTaskId = scoreTaskId;
+        Seed = seed;
+        observation = new float[environment.ObservationSpace.Dimension];
+        action = new float[environment.ActionSpace.Dimension];
+    }
+
+    /// <summary>Base seed of evaluation episodes.</summary>
+    public int Seed { get; }
+
+    /// <summary>Runs <paramref name="episodes"/> episodes and summarises them.</summary>
+    public EvaluationResult Evaluate(IPolicy policy, int episodes, bool deterministic = true)
+    {
+        if (episodes < 1) throw new ArgumentOutOfRangeException(nameof(episodes), episodes, "need at least one evaluation episode");
+        var returns = new double[episodes];
+        double lengths = 0;
+        for (int e = 0; e < episodes; e++)
+        {
+            environment.Reset(observation, EnvRandom.DeriveSeed(Seed, episodesRun++));
+            double total = 0;
+            int length = 0;
+            while (true)
+            {
+                policy.Act(observation, action, deterministic);
+                var result = environment.Step(action, observation);
+                total += result.Reward;
+                length++;
+                if (result.Done) break;
+            }
+            returns[e] = total;
+            lengths += length;
+        }
+        double mean = returns.Average();
+        double std = Math.Sqrt(returns.Select(r => (r - mean) * (r - mean)).Average());
+        double? normalizedMean = null, normalizedStd = null;
+        if (scoreTaskId is not null && NormalizedScores.TryGet(scoreTaskId, out _))
+        {
+            var normalized = returns.Select(r => NormalizedScores.Normalize(scoreTaskId, r)).ToArray();
+            normalizedMean = normalized.Average();
+            normalizedStd = Math.Sqrt(normalized.Select(r => (r - normalizedMean.Value) * (r - normalizedMean.Value)).Average());
+        }
+        return new EvaluationResult(returns, mean, std, normalizedMean, normalizedStd, lengths / episodes);
+    }
+
+    /// <summary>Disposes the environment.</summary>
+    public void Dispose() => environment.Dispose();
+}

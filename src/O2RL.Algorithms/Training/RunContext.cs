@@ -1,0 +1,39 @@
+using O2RL.Engine;
+
+namespace O2RL.Algorithms.Training;
+
+/// <summary>
+/// Everything a training run needs from its caller (the CLI, a sweep, a test): device, task, seed, where to write,
+/// where to log, and the config layers. Algorithms resolve their own config from it with
+/// <see cref="Configs.ConfigLoader"/> (defaults → shipped per-task file → <see cref="ConfigFile"/> → <see cref="Overrides"/>).
+/// </summary>
+public sealed record RunContext
+{
+    /// <summary>The compute device.</summary>
+    public required Backend Backend { get; init; }
+    /// <summary>Environment id from the registry (e.g. "Pendulum-v1", "Hopper-v2").</summary>
+    public required string EnvironmentId { get; init; }
+    /// <summary>Seed of networks, sampling and environments.</summary>
+    public int Seed { get; init; }
+    /// <summary>Dataset file (D4RL HDF5 layout) for offline learning or offline mixing; null for pure online runs.</summary>
+    public string? DatasetPath { get; init; }
+    /// <summary>Dataset level used to pick per-task configs and reference scores (e.g. "medium", "medium-replay").</summary>
+    public string? DatasetName { get; init; }
+    /// <summary>Task id for normalised scores (e.g. "hopper-medium-v2", "Pendulum-v1"); null = environment id.</summary>
+    public string? ScoreTaskId { get; init; }
+    /// <summary>Run folder for checkpoints and the resolved config; null = write nothing.</summary>
+    public string? OutputDirectory { get; init; }
+    /// <summary>A user config file (--config).</summary>
+    public string? ConfigFile { get; init; }
+    /// <summary>key=value overrides (--set), applied last.</summary>
+    public IReadOnlyList<string> Overrides { get; init; } = [];
+    /// <summary>Metrics destination.</summary>
+    public IMetricsSink Metrics { get; init; } = new MemoryMetrics();
+    /// <summary>Where progress lines go; null = quiet.</summary>
+    public TextWriter? Progress { get; init; }
+    /// <summary>Checkpoint to start from (fine-tuning, naive baselines); null = from scratch.</summary>
+    public string? InitialCheckpoint { get; init; }
+}
+
+/// <summary>What a run produced.</summary>
+public sealed record RunResult(EvaluationResult? FinalEvaluation, string? CheckpointPath, string ResolvedConfigJson);

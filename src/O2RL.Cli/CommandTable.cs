@@ -1,0 +1,124 @@
+namespace O2RL.Cli;
+
+/// <summary>The o2rl subcommands and the dispatcher: one clear line and a non-zero exit for bad arguments.</summary>
+public static class CommandTable
+{
+    /// <summary>A subcommand: name, one-line summary, and its entry point (args after the name).</summary>
+    public sealed record Command(string Name, string Summary, Func<string[], TextWriter, TextWriter, int> Run);
+
+    /// <summary>Every command, in the order help lists them.</summary>
+    public static IReadOnlyList<Command> All { get; } =
+    [
+        new("doctor", "list compute devices and check every kernel on each against its reference", Commands.DoctorCommand.Run),
+        new("bench", "measure FMA peak, GEMM throughput and training-step latency (--json)", Commands.BenchCommand.Run),
+    ];
+
+    /// <summary>Runs the command named by args[0]; returns the process exit code.</summary>
+    public static int Dispatch(string[] args, TextWriter output, TextWriter error)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            PrintHelp(output);
+            return args.Length == 0 ? 2 : 0;
+        }
+        if (args[0] is "--version")
+        {
+            output.WriteLine(typeof(CommandTable).Assembly.GetName().Version);
+            return 0;
+        }
+        var command = All.FirstOrDefault(c => c.Name == args[0]);
+        if (command is null)
+        {
+            error.WriteLine($"o2rl: unknown command '{args[0]}'; commands: {string.Join(", ", All.Select(c => c.Name))} (o2rl --help)");
+            return 2;
+        }
+        try
+        {
+            return command.Run(args[1..], output, error);
+        }
+        catch (UsageException ex)
+        {
+            error.WriteLine($"o2rl {command.Name}: {ex.Message}");
+            return 2;
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or ArgumentException or InvalidOperationException
+                                       or KeyNotFoundException or UnauthorizedAccessException or PlatformNotSupportedException)
+        {
+            error.WriteLine($"o2rl {command.Name}: {ex.Message}");
+            return 1;
+        }
+    }
+
+    static void PrintHelp(TextWriter output)
+    {
+        output.WriteLine("o2rl — offline-to-online reinforcement learning (OCR-CFT) on a native .NET engine");
+        output.WriteLine();
+        output.WriteLine("usage: o2rl <command> [options]      (o2rl <command> --help for its options)");
+        output.WriteLine();
+        foreach (var c in All) output.WriteLine($"  {c.Name,-10} {c.Summary}");
+        output.WriteLine();
+        output.WriteLine("common options: --device auto|cpu|cuda|opencl|ilgpu-cpu (or O2RL_DEVICE), --seed N, --json");
+    }
+}
+
+/// <summary>Bad command-line input: reported as one line with exit code 2.</summary>
+public sealed class UsageException(string message) : Exception(message);
+
+/// <summary>
+/// A small, strict argument reader: <c>--name value</c> options, <c>--flag</c> switches and positionals; an
+/// unknown option is an error naming it and listing the known ones.
+/// </summary>
+public sealed class ArgumentReader
+{
+    readonly Dictionary<string, string?> values = [];
+    readonly List<string> positionals = [];
+
+    /// <summary>Parses args against the known options (take a value) and flags (take none).</summary>
+    public ArgumentReader(string[] args, IReadOnlyCollection<string> options, IReadOnlyCollection<string> flags)
+    {
+        for (int i = 0; i < args.Length; i++)
+        {
+            string arg = args[i];
+            if (!arg.StartsWith("--", StringComparison.Ordinal) || arg == "--") { positionals.Add(arg); continue; }
+            string name = arg[2..], inline = "";
+            int eq = name.IndexOf('=');
+            bool hasInline = eq >= 0;
+            if (hasInline) { inline = name[(eq + 1)..]; name = name[..eq]; }
+            if (flags.Contains(name))
+            {
+                if (hasInline) throw new UsageException($"--{name} takes no value");
+                values[name] = null;
+            }
+            else if (options.Contains(name))
+            {
+                if (hasInline) values[name] = inline;
+                else if (i + 1 < args.Length) values[name] = args[++i];
+                else throw new UsageException($"--{name} needs a value");
+            }
+            else
+            {
+                var known = options.Select(o => "--" + o).Concat(flags.Select(f => "--" + f));
+                throw new UsageException($"unknown option --{name} (known: {string.Join(", ", known)})");
+            }
+        }
+    }
+
+    /// <summary>Positional arguments in order.</summary>
+    public IReadOnlyList<string> Positionals => positionals;
+
+    /// <summary>Whether a flag or option was given.</summary>
+    public bool Has(string name) => values.ContainsKey(name);
+
+    /// <summary>An option's text, or the default.</summary>
+    public string? Get(string name, string? defaultValue = null) => values.TryGetValue(name, out var v) ? v : defaultValue;
+
+    /// <summary>An integer option within a range, or the default.</summary>
+    public int GetInt(string name, int defaultValue, int min = int.MinValue, int max = int.MaxValue)
+    {
+        string? text = Get(name);
+        if (text is null) return defaultValue;
+        if (!int.TryParse(text, out int value) || value < min || value > max)
+            throw new UsageException($"--{name} must be an integer in [{min}, {max}], got '{text}'");
+        return value;
+    }
+}

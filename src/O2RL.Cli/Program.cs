@@ -1,0 +1,3 @@
+using O2RL.Cli;
+
+return CommandTable.Dispatch(args, Console.Out, Console.Error);

@@ -1,0 +1,547 @@
+using ILGPU;
+using ILGPU.Runtime;
+using O2RL.Kernels;
+
+namespace O2RL.Engine;
+
+/// <summary>
+/// The GPU backend: the <c>Gpu.cs</c> kernels of O2RL.Kernels run through ILGPU on CUDA, on OpenCL, or on ILGPU's
+/// CPU accelerator (a SIMT simulator, for testing the kernels without a GPU). Create one with
+/// <see cref="Devices.Create"/>.
+/// </summary>
+/// <remarks>
+/// <para>Storage is one <c>MemoryBuffer1D</c> per allocation; tensors are views (offset, length) into it. Every op
+/// is enqueued on the accelerator's default stream in call order and never copies to the host; only
+/// <see cref="Backend.Download"/>, <see cref="Backend.DownloadIndices"/> and <see cref="Synchronize"/> wait. Uploads
+/// wait until the host span has been read, so the caller may reuse it at once.</para>
+/// <para>Kernels are compiled on first use and cached for the life of the backend (ILGPU compiles each in roughly
+/// 60–170 ms; OpenCL drivers add their own compile on top).</para>
+/// <para>Determinism: no op uses float atomics. Every sum runs in a fixed order (per-thread strided partial sums,
+/// then a fixed tree or fixed slice order within a group, then, for large sums, the group totals in index order), so
+/// repeated runs on the same device give identical bits. Results differ from the
+/// double-accumulating <c>Reference.cs</c> kernels by float rounding only.</para>
+/// <para>Random numbers: <see cref="Backend.RandomUniform"/> and <see cref="Backend.RandomIndices"/> use only integer
+/// Philox rounds and the reference's float mapping, and are bit-identical to <see cref="RandomReference"/> on
+/// every device (checked on the ILGPU CPU accelerator and on PoCL; on CUDA the kernel leaves the assembler no
+/// multiply-add to fuse, so the same holds there). <see cref="Backend.RandomNormal"/> goes through
+/// the device's log, sqrt and cos: a draw z agrees with the reference to within 4·10⁻⁶·(1 + |z|) absolute
+/// (measured differences on PoCL are at most 2.4·10⁻⁷, about 2 ulps at |z| ≈ 1; the CPU accelerator is exact).</para>
+/// <para>Index values are not checked on the device: <see cref="Backend.GatherRows"/> with an index outside the source
+/// rows reads out of bounds (draw indices with <see cref="Backend.RandomIndices"/>, or validate them on the host).</para>
+/// <para>Launches per op: one for every op except <see cref="Backend.LayerNormBackward"/> (two: parameter gradients,
+/// then the input gradient) and, above 64 × 256 elements (64 × 16 on the CPU accelerator), <see cref="Backend.Sum"/>
+/// (two: per-group partial sums, then their sum) and <see cref="Backend.ClipGradientNorm"/> (three: partial sums of
+/// g², the norm, the scaling). Smaller sums, and the losses, run as a single thread group in one launch.</para>
+/// </remarks>
+public sealed class IlgpuBackend : Backend
+{
+    readonly Context context;
+    readonly Accelerator accelerator;
+    readonly AcceleratorStream stream;
+    readonly bool simulatorGeometry;
+    readonly int tileThreads, reduceThreads, columnThreads, rowSlices;
+    /// <summary>A one-element buffer passed where a kernel parameter has no tensor (no bias, an empty input): ILGPU views must not be empty.</summary>
+    readonly MemoryBuffer1D<float, Stride1D.Dense> placeholder;
+    readonly MemoryBuffer1D<float, Stride1D.Dense> partials;
+
+    /// <summary>Most groups in the first stage of a two-stage sum (the size of the partial-sum buffer).</summary>
+    const int MaxPartialGroups = 1024;
+    long kernelLaunches;
+
+    internal IlgpuBackend(Context context, Device device, DeviceKind kind)
+    {
+        if (kind == DeviceKind.Cpu) throw new ArgumentException("the ILGPU backend runs on CUDA, OpenCL or the ILGPU CPU accelerator, not on DeviceKind.Cpu", nameof(kind));
+        this.context = context;
+        Kind = kind;
+        accelerator = device.CreateAccelerator(context);
+        stream = accelerator.DefaultStream;
+        // A real device takes 16×16-thread GEMM blocks, 256-thread row reductions and 32×8 column reductions; the CPU
+        // accelerator's default device (and any device with groups under 256 threads) gets the 16-thread geometry.
+        simulatorGeometry = accelerator.MaxNumThreadsPerGroup < 256;
+        tileThreads = simulatorGeometry ? default(SimulatorGeometry).TileThreads : default(DeviceGeometry).TileThreads;
+        reduceThreads = simulatorGeometry ? default(SimulatorGeometry).ReduceThreads : default(DeviceGeometry).ReduceThreads;
+        columnThreads = simulatorGeometry ? default(SimulatorGeometry).ColumnThreads : default(DeviceGeometry).ColumnThreads;
+        rowSlices = simulatorGeometry ? default(SimulatorGeometry).RowSlices : default(DeviceGeometry).RowSlices;
+        placeholder = accelerator.Allocate1D<float>(1);
+        partials = accelerator.Allocate1D<float>(MaxPartialGroups);
+        Name = kind switch
+        {
+            DeviceKind.Cuda => $"cuda ({accelerator.Name})",
+            DeviceKind.OpenCL => $"opencl ({accelerator.Name})",
+            _ => $"ilgpu-cpu ({accelerator.Name})",
+        };
+    }
+
+    /// <inheritdoc/>
+    public override string Name { get; }
+
+    /// <inheritdoc/>
+    public override DeviceKind Kind { get; }
+
+    /// <summary>Number of kernels launched so far (copies and fills by the driver not counted). For launch budgets in tests and benchmarks.</summary>
+    public long KernelLaunchCount => Interlocked.Read(ref kernelLaunches);
+
+    /// <summary>
+    /// GEMMs with M·N·K at least this large use the tiled shared-memory kernel; smaller ones the naive kernel.
+    /// Tests set it to 0 or <see cref="long.MaxValue"/> to check each kernel on its own.
+    /// </summary>
+    internal long TiledGemmMinimumWork { get; set; } = 32L * 32 * 32;
+
+    // ───────────────────────────── memory ─────────────────────────────
+
+    sealed class FloatStorage(MemoryBuffer1D<float, Stride1D.Dense> buffer, int length) : DeviceStorage
+    {
+        public readonly MemoryBuffer1D<float, Stride1D.Dense> Buffer = buffer;
+        public override int Length => length;
+        public override void Dispose() => Buffer.Dispose();
+    }
+
+    sealed class IndexStorage(MemoryBuffer1D<int, Stride1D.Dense> buffer, int length) : DeviceStorage
+    {
+        public readonly MemoryBuffer1D<int, Stride1D.Dense> Buffer = buffer;
+        public override int Length => length;
+        public override void Dispose() => Buffer.Dispose();
+    }
+
+    static ArrayView1D<float, Stride1D.Dense> View(Tensor t) => ((FloatStorage)t.Storage).Buffer.View.SubView(t.Offset, t.Length);
+
+    static ArrayView1D<int, Stride1D.Dense> View(IndexTensor t) => ((IndexStorage)t.Storage).Buffer.View.SubView(0, t.Length);
+
+    protected override DeviceStorage AllocateStorage(int length)
+    {
+        // ILGPU buffers cannot be empty; an empty tensor still owns one (unused) element.
+        var buffer = accelerator.Allocate1D<float>(Math.Max(1, length));
+        buffer.View.MemSetToZero(stream);
+        return new FloatStorage(buffer, length);
+    }
+
+    protected override DeviceStorage AllocateIndexStorage(int length)
+    {
+        var buffer = accelerator.Allocate1D<int>(Math.Max(1, length));
+        buffer.View.MemSetToZero(stream);
+        return new IndexStorage(buffer, length);
+    }
+
+    protected override void UploadCore(ReadOnlySpan<float> source, Tensor destination)
+    {
+        if (source.IsEmpty) return;
+        View(destination).CopyFromCPU(stream, source);
+        stream.Synchronize();
+    }
+
+    protected override void DownloadCore(Tensor source, Span<float> destination)
+    {
+        if (destination.IsEmpty) return;
+        View(source).CopyToCPU(stream, destination);
+        stream.Synchronize();
+    }
+
+    protected override void UploadIndicesCore(ReadOnlySpan<int> source, IndexTensor destination)
+    {
+        if (source.IsEmpty) return;
+        View(destination).CopyFromCPU(stream, source);
+        stream.Synchronize();
+    }
+
+    protected override void DownloadIndicesCore(IndexTensor source, Span<int> destination)
+    {
+        if (destination.IsEmpty) return;
+        View(source).CopyToCPU(stream, destination);
+        stream.Synchronize();
+    }
+
+    protected override void CopyCore(Tensor source, Tensor destination)
+    {
+        int length = source.Length;
+        if (length == 0) return;
+        int shift = destination.Offset - source.Offset;
+        bool sameStorage = ReferenceEquals(source.Storage, destination.Storage);
+        if (sameStorage && shift == 0) return;
+        if (!sameStorage || Math.Abs(shift) >= length)
+        {
+            View(source).CopyTo(stream, View(destination));
+            return;
+        }
+        // Overlapping ranges of one buffer (memmove semantics): copy in chunks no longer than the shift, starting
+        // from the end that is not overwritten before it is read.
+        int chunk = Math.Abs(shift);
+        var buffer = ((FloatStorage)source.Storage).Buffer.View;
+        for (int done = 0; done < length; done += chunk)
+        {
+            int size = Math.Min(chunk, length - done);
+            int at = shift > 0 ? length - done - size : done;
+            buffer.SubView(source.Offset + at, size).CopyTo(stream, buffer.SubView(destination.Offset + at, size));
+        }
+    }
+
+    protected override void FillCore(Tensor tensor, float value)
+    {
+        if (tensor.Length == 0) return;
+        if (BitConverter.SingleToInt32Bits(value) == 0)
+        {
+            View(tensor).MemSetToZero(stream);
+            return;
+        }
+        Launched();
+        (fill ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, float>(ElementwiseGpu.Fill))(tensor.Length, View(tensor), value);
+    }
+
+    /// <inheritdoc/>
+    public override void Synchronize() => stream.Synchronize();
+
+    // ───────────────────────────── kernels (compiled on first use) ─────────────────────────────
+
+    Action<Index1D, ArrayView<float>, float>? fill;
+    Action<Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? gemmNaive;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? gemmTiled;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, int>? activationForward;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? activationBackward;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>? layerNormForward;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>? layerNormBackwardInput;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>? layerNormBackwardParameters;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, int, float, float>? unary;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, BinaryArguments>? binary;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>? select;
+    Action<Index2D, ArrayView<float>, ArrayView<float>, CopyColumnsArguments>? copyColumns;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, float, float>? rowSum;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int, float, float>? columnSum;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, float>? sum;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>? ensembleMin;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? ensembleMinBackward;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>? mse;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>? expectile;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArguments>? adam;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, float>? polyak;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, float>? clip;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int>? partialSums;
+    Action<KernelConfig, ArrayView<float>, int, ArrayView<float>, float>? finishSum;
+    Action<KernelConfig, ArrayView<float>, int, ArrayView<float>>? finishNorm;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, float>? scale;
+    Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int>? gather;
+    Action<Index1D, ArrayView<float>, ulong, ulong, float, float>? uniform;
+    Action<Index1D, ArrayView<float>, ulong, ulong, float, float>? normal;
+    Action<Index1D, ArrayView<int>, ulong, ulong, int, int>? indices;
+
+    /// <summary>Loads an explicitly grouped kernel specialised for this device's geometry.</summary>
+    TDelegate LoadGrouped<TDelegate>(Func<Accelerator, TDelegate> device, Func<Accelerator, TDelegate> simulator) =>
+        simulatorGeometry ? simulator(accelerator) : device(accelerator);
+
+    void Launched() => Interlocked.Increment(ref kernelLaunches);
+
+    /// <summary>One group of the reduction size.</summary>
+    KernelConfig SingleGroup => new(new Index1D(1), new Index1D(reduceThreads));
+
+    /// <summary>
+    /// Sums of at most this many elements run as one group (one launch); larger ones in two stages, since a single
+    /// group is bound by memory latency on a GPU once each thread walks thousands of elements.
+    /// </summary>
+    int SingleGroupSumLimit => 64 * reduceThreads;
+
+    /// <summary>
+    /// First stage of a two-stage sum of x (or of x² when <paramref name="square"/>) into the partial-sum buffer;
+    /// returns the number of partials. The group count is a function of the length alone, so results repeat.
+    /// </summary>
+    int LaunchPartialSums(ArrayView<float> x, int length, bool square)
+    {
+        partialSums ??= LoadGrouped(
+            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int>(ReduceGpu.PartialSums<DeviceGeometry>),
+            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int>(ReduceGpu.PartialSums<SimulatorGeometry>));
+        // About 16 elements per thread, at most MaxPartialGroups groups.
+        int groups = (int)Math.Clamp((length + 16L * reduceThreads - 1) / (16L * reduceThreads), 1, MaxPartialGroups);
+        Launched();
+        partialSums(new KernelConfig(new Index1D(groups), new Index1D(reduceThreads)), x, partials.View, length, square ? 1 : 0);
+        return groups;
+    }
+
+    /// <summary>One reduction-size group per row.</summary>
+    KernelConfig GroupPerRow(int rows) => new(new Index1D(rows), new Index1D(reduceThreads));
+
+    /// <summary>Column-reduction groups covering <paramref name="cols"/> columns, for each of <paramref name="blocks"/> row blocks.</summary>
+    KernelConfig ColumnGroups(int cols, int blocks) =>
+        new(new Index2D((cols + columnThreads - 1) / columnThreads, blocks), new Index2D(columnThreads, rowSlices));
+
+    // ───────────────────────────── GEMM ─────────────────────────────
+
+    protected override void GemmCore(in GemmShape shape, Tensor a, Tensor b, Tensor c, float alpha, float beta, Tensor? bias, Activation activation)
+    {
+        if (shape.M == 0 || shape.N == 0 || shape.Batch == 0) return;
+        var arguments = new GemmArguments
+        {
+            M = shape.M, N = shape.N, K = shape.K, Lda = shape.Lda, Ldb = shape.Ldb,
+            StrideA = shape.StrideA, StrideB = shape.StrideB, StrideC = shape.StrideC, StrideBias = shape.StrideBias,
+            TransposeA = shape.TransposeA ? 1 : 0, TransposeB = shape.TransposeB ? 1 : 0, HasBias = bias is null ? 0 : 1,
+            Activation = (int)activation, Alpha = alpha, Beta = beta,
+        };
+        // K = 0 leaves nothing to read in A or B; give the kernels a valid one-element view instead of an empty one.
+        var aView = a.Length == 0 ? placeholder.View : View(a);
+        var bView = b.Length == 0 ? placeholder.View : View(b);
+        var biasView = bias is null ? placeholder.View : View(bias);
+        Launched();
+        if ((long)shape.M * shape.N * shape.K >= TiledGemmMinimumWork)
+        {
+            gemmTiled ??= LoadGrouped(
+                x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.Tiled<DeviceGeometry>),
+                x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.Tiled<SimulatorGeometry>));
+            int tile = 4 * tileThreads;
+            var grid = new Index3D((shape.N + tile - 1) / tile, (shape.M + tile - 1) / tile, shape.Batch);
+            gemmTiled(new KernelConfig(grid, new Index3D(tileThreads, tileThreads, 1)), aView, bView, View(c), biasView, arguments);
+        }
+        else
+        {
+            gemmNaive ??= accelerator.LoadAutoGroupedStreamKernel<Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.Naive);
+            gemmNaive(new Index3D(shape.N, shape.M, shape.Batch), aView, bView, View(c), biasView, arguments);
+        }
+    }
+
+    // ───────────────────────────── activations and LayerNorm ─────────────────────────────
+
+    protected override void ActivationForwardCore(Activation activation, Tensor x, Tensor y)
+    {
+        if (x.Length == 0) return;
+        Launched();
+        (activationForward ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(ActivationGpu.Forward))(
+            x.Length, View(x), View(y), (int)activation);
+    }
+
+    protected override void ActivationBackwardCore(Activation activation, Tensor y, Tensor dy, Tensor dx)
+    {
+        if (y.Length == 0) return;
+        Launched();
+        (activationBackward ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ActivationGpu.Backward))(
+            y.Length, View(y), View(dy), View(dx), (int)activation);
+    }
+
+    protected override void LayerNormForwardCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor mean, Tensor rstd, float epsilon, int groups)
+    {
+        if (x.Rows == 0) return;
+        var arguments = new LayerNormArguments { Rows = x.Rows, Cols = x.Cols, RowsPerGroup = x.Rows / groups, Epsilon = epsilon };
+        layerNormForward ??= LoadGrouped(
+            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.Forward<DeviceGeometry>),
+            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.Forward<SimulatorGeometry>));
+        Launched();
+        layerNormForward(GroupPerRow(x.Rows), View(x), View(gamma), View(beta), View(y), View(mean), View(rstd), arguments);
+    }
+
+    protected override void LayerNormBackwardCore(Tensor x, Tensor dy, Tensor gamma, Tensor mean, Tensor rstd, Tensor dx, Tensor dgamma, Tensor dbeta, int groups)
+    {
+        if (x.Rows == 0) return;
+        var arguments = new LayerNormArguments { Rows = x.Rows, Cols = x.Cols, RowsPerGroup = x.Rows / groups, Epsilon = 0f };
+        // Parameter gradients first: they read dy and x, which dx may alias.
+        layerNormBackwardParameters ??= LoadGrouped(
+            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.BackwardParameters<DeviceGeometry>),
+            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.BackwardParameters<SimulatorGeometry>));
+        layerNormBackwardInput ??= LoadGrouped(
+            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.BackwardInput<DeviceGeometry>),
+            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.BackwardInput<SimulatorGeometry>));
+        Launched();
+        layerNormBackwardParameters(ColumnGroups(x.Cols, groups), View(x), View(dy), View(mean), View(rstd), View(dgamma), View(dbeta), arguments);
+        Launched();
+        layerNormBackwardInput(GroupPerRow(x.Rows), View(x), View(dy), View(gamma), View(mean), View(rstd), View(dx), arguments);
+    }
+
+    // ───────────────────────────── elementwise ─────────────────────────────
+
+    protected override void UnaryCore(UnaryOp op, Tensor x, Tensor y, float a, float b)
+    {
+        if (!Enum.IsDefined(op)) throw new ArgumentOutOfRangeException(nameof(op), op, "unknown unary op");
+        if (x.Length == 0) return;
+        Launched();
+        (unary ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, float, float>(ElementwiseGpu.Unary))(
+            x.Length, View(x), View(y), (int)op, a, b);
+    }
+
+    protected override void BinaryCore(BinaryOp op, Tensor x, Tensor y, Tensor z, float alpha, float beta, Broadcast broadcast)
+    {
+        if (!Enum.IsDefined(op)) throw new ArgumentOutOfRangeException(nameof(op), op, "unknown binary op");
+        if (x.Length == 0) return;
+        var arguments = new BinaryArguments { Op = (int)op, Broadcast = (int)broadcast, Cols = x.Cols, Alpha = alpha, Beta = beta };
+        Launched();
+        (binary ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, BinaryArguments>(ElementwiseGpu.Binary))(
+            x.Length, View(x), View(y), View(z), arguments);
+    }
+
+    protected override void SelectCore(Tensor condition, Tensor x, Tensor y, Tensor z)
+    {
+        if (x.Length == 0) return;
+        Launched();
+        (select ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseGpu.Select))(
+            x.Length, View(condition), View(x), View(y), View(z));
+    }
+
+    protected override void CopyColumnsCore(Tensor source, int sourceColumn, Tensor destination, int destinationColumn, int columnCount)
+    {
+        if (columnCount == 0 || source.Rows == 0) return;
+        var arguments = new CopyColumnsArguments { SourceCols = source.Cols, SourceColumn = sourceColumn, DestinationCols = destination.Cols, DestinationColumn = destinationColumn };
+        Launched();
+        (copyColumns ??= accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, CopyColumnsArguments>(ElementwiseGpu.CopyColumns))(
+            new Index2D(columnCount, source.Rows), View(source), View(destination), arguments);
+    }
+
+    // ───────────────────────────── reductions ─────────────────────────────
+
+    protected override void RowSumCore(Tensor x, Tensor y, float alpha, float beta)
+    {
+        if (x.Rows == 0) return;
+        rowSum ??= LoadGrouped(
+            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float, float>(ReduceGpu.RowSum<DeviceGeometry>),
+            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float, float>(ReduceGpu.RowSum<SimulatorGeometry>));
+        Launched();
+        rowSum(GroupPerRow(x.Rows), View(x), View(y), x.Cols, alpha, beta);
+    }
+
+    protected override void ColumnSumCore(Tensor x, Tensor y, float alpha, float beta, int batch)
+    {
+        if (y.Length == 0) return;
+        int rows = x.Length / Math.Max(1, batch * x.Cols);
+        columnSum ??= LoadGrouped(
+            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, float, float>(ReduceGpu.ColumnSum<DeviceGeometry>),
+            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, float, float>(ReduceGpu.ColumnSum<SimulatorGeometry>));
+        Launched();
+        columnSum(ColumnGroups(x.Cols, batch), x.Length == 0 ? placeholder.View : View(x), View(y), rows, x.Cols, alpha, beta);
+    }
+
+    protected override void SumCore(Tensor x, Tensor y, float alpha)
+    {
+        if (x.Length > SingleGroupSumLimit)
+        {
+            int count = LaunchPartialSums(View(x), x.Length, square: false);
+            finishSum ??= LoadGrouped(
+                d => d.LoadStreamKernel<ArrayView<float>, int, ArrayView<float>, float>(ReduceGpu.FinishSum<DeviceGeometry>),
+                s => s.LoadStreamKernel<ArrayView<float>, int, ArrayView<float>, float>(ReduceGpu.FinishSum<SimulatorGeometry>));
+            Launched();
+            finishSum(SingleGroup, partials.View, count, View(y), alpha);
+            return;
+        }
+        sum ??= LoadGrouped(
+            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float>(ReduceGpu.Sum<DeviceGeometry>),
+            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float>(ReduceGpu.Sum<SimulatorGeometry>));
+        Launched();
+        sum(SingleGroup, x.Length == 0 ? placeholder.View : View(x), View(y), x.Length, alpha);
+    }
+
+    protected override void EnsembleMinCore(Tensor x, Tensor y, Tensor argMin, int members)
+    {
+        if (y.Length == 0) return;
+        Launched();
+        (ensembleMin ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(ReduceGpu.EnsembleMin))(
+            y.Length, View(x), View(y), View(argMin), y.Length, members);
+    }
+
+    protected override void EnsembleMinBackwardCore(Tensor argMin, Tensor dy, Tensor dx, int members)
+    {
+        if (dx.Length == 0) return;
+        Launched();
+        (ensembleMinBackward ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ReduceGpu.EnsembleMinBackward))(
+            dx.Length, View(argMin), View(dy), View(dx), dy.Length);
+    }
+
+    // ───────────────────────────── losses ─────────────────────────────
+
+    protected override void MseLossCore(Tensor prediction, Tensor target, Tensor gradient, Tensor loss, float scale)
+    {
+        mse ??= LoadGrouped(
+            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(LossGpu.Mse<DeviceGeometry>),
+            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(LossGpu.Mse<SimulatorGeometry>));
+        bool empty = prediction.Length == 0;
+        Launched();
+        mse(SingleGroup, empty ? placeholder.View : View(prediction), empty ? placeholder.View : View(target), empty ? placeholder.View : View(gradient),
+            View(loss), prediction.Length, scale);
+    }
+
+    protected override void ExpectileLossCore(Tensor prediction, Tensor target, float tau, Tensor gradient, Tensor loss)
+    {
+        expectile ??= LoadGrouped(
+            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(LossGpu.Expectile<DeviceGeometry>),
+            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(LossGpu.Expectile<SimulatorGeometry>));
+        bool empty = prediction.Length == 0;
+        Launched();
+        expectile(SingleGroup, empty ? placeholder.View : View(prediction), empty ? placeholder.View : View(target), empty ? placeholder.View : View(gradient),
+            View(loss), prediction.Length, tau);
+    }
+
+    // ───────────────────────────── optimisation ─────────────────────────────
+
+    protected override void AdamCore(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment,
+        float stepSize, float beta1, float beta2, float epsilon, float rootBiasCorrection2)
+    {
+        if (parameters.Length == 0) return;
+        var arguments = new AdamArguments { StepSize = stepSize, Beta1 = beta1, Beta2 = beta2, Epsilon = epsilon, RootBiasCorrection2 = rootBiasCorrection2 };
+        Launched();
+        (adam ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArguments>(AdamGpu.Step))(
+            parameters.Length, View(parameters), View(gradients), View(firstMoment), View(secondMoment), arguments);
+    }
+
+    protected override void PolyakCore(Tensor target, Tensor source, float tau)
+    {
+        if (target.Length == 0) return;
+        Launched();
+        (polyak ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float>(PolyakGpu.Update))(
+            target.Length, View(target), View(source), tau);
+    }
+
+    protected override void ClipGradientNormCore(Tensor gradients, float maxNorm, Tensor norm)
+    {
+        if (gradients.Length > SingleGroupSumLimit)
+        {
+            int count = LaunchPartialSums(View(gradients), gradients.Length, square: true);
+            finishNorm ??= LoadGrouped(
+                d => d.LoadStreamKernel<ArrayView<float>, int, ArrayView<float>>(GradNormGpu.FinishNorm<DeviceGeometry>),
+                s => s.LoadStreamKernel<ArrayView<float>, int, ArrayView<float>>(GradNormGpu.FinishNorm<SimulatorGeometry>));
+            Launched();
+            finishNorm(SingleGroup, partials.View, count, View(norm));
+            Launched();
+            (scale ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float>(GradNormGpu.Scale))(
+                gradients.Length, View(gradients), View(norm), maxNorm);
+            return;
+        }
+        clip ??= LoadGrouped(
+            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float>(GradNormGpu.Clip<DeviceGeometry>),
+            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float>(GradNormGpu.Clip<SimulatorGeometry>));
+        Launched();
+        clip(SingleGroup, gradients.Length == 0 ? placeholder.View : View(gradients), View(norm), gradients.Length, maxNorm);
+    }
+
+    // ───────────────────────────── sampling ─────────────────────────────
+
+    protected override void GatherRowsCore(Tensor source, IndexTensor indices, Tensor destination)
+    {
+        if (destination.Length == 0) return;
+        Launched();
+        (gather ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int>(GatherGpu.Rows))(
+            destination.Length, View(source), View(indices), View(destination), destination.Cols);
+    }
+
+    protected override void RandomUniformCore(Tensor x, ulong seed, ulong counter, float low, float high)
+    {
+        if (x.Length == 0) return;
+        Launched();
+        (uniform ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ulong, ulong, float, float>(RandomGpu.Uniform))(
+            x.Length, View(x), seed, counter, low, high);
+    }
+
+    protected override void RandomNormalCore(Tensor x, ulong seed, ulong counter, float mean, float std)
+    {
+        if (x.Length == 0) return;
+        Launched();
+        (normal ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ulong, ulong, float, float>(RandomGpu.Normal))(
+            x.Length, View(x), seed, counter, mean, std);
+    }
+
+    protected override void RandomIndicesCore(IndexTensor indices, ulong seed, ulong counter, int count, int offset)
+    {
+        if (indices.Length == 0) return;
+        Launched();
+        (this.indices ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ulong, ulong, int, int>(RandomGpu.Indices))(
+            indices.Length, View(indices), seed, counter, count, offset);
+    }
+
+    /// <inheritdoc/>
+    public override void Dispose()
+    {
+        placeholder.Dispose();
+        partials.Dispose();
+        accelerator.Dispose();
+        context.Dispose();
+        base.Dispose();
+    }
+}

@@ -1,0 +1,738 @@
+using O2RL.Kernels;
+using Xunit;
+
+namespace O2RL.Engine.Tests.Backends;
+
+/// <summary>
+/// Every <see cref="Backend"/> op checked against the <c>Reference.cs</c> kernels over awkward shapes (1, 3, 17,
+/// 255, 257), all GEMM transposes, α/β, broadcasts, in-place use and validation errors. One concrete subclass per
+/// backend supplies the backend; a subclass for an absent device skips with the reason.
+/// </summary>
+public abstract class BackendConformanceTests : IDisposable
+{
+    Backend? backend;
+
+    /// <summary>The backend under test (may call <see cref="Assert.Skip(string)"/> when its device is absent).</summary>
+    protected abstract Backend CreateBackend();
+
+    /// <summary>False when <see cref="CreateBackend"/> hands out a backend shared by the whole class (not disposed per test).</summary>
+    protected virtual bool OwnsBackend => true;
+
+    /// <summary>Largest GEMM dimension tried; slow simulators lower it. Larger shapes are clamped to it.</summary>
+    protected virtual int MaxGemmDim => 257;
+
+    /// <summary>Largest row count tried by the row-wise ops (LayerNorm, reductions); slow simulators lower it.</summary>
+    protected virtual int MaxRows => 257;
+
+    protected Backend Device => backend ??= CreateBackend();
+
+    public void Dispose()
+    {
+        if (OwnsBackend) backend?.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    // ───────────────────────────── helpers ─────────────────────────────
+
+    protected static float[] RandomValues(int count, int seed, float low = -1f, float high = 1f)
+    {
+        var random = new Random(seed);
+        var values = new float[count];
+        for (int i = 0; i < count; i++) values[i] = low + (high - low) * random.NextSingle();
+        return values;
+    }
+
+    protected Tensor Upload(float[] values, params int[] shape) => Device.FromArray(values, shape);
+
+    protected static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, float relative, float absolute, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            float e = expected[i], a = actual[i];
+            if (float.IsNaN(e) && float.IsNaN(a) || e == a) continue;
+            float tolerance = absolute + relative * MathF.Abs(e);
+            if (!(MathF.Abs(e - a) <= tolerance))
+                Assert.Fail($"{what}: element {i} of {expected.Length} is {a:R}, expected {e:R} (tolerance {tolerance:G3})");
+        }
+    }
+
+    protected static void AssertBitwiseEqual(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
+                Assert.Fail($"{what}: element {i} is {actual[i]:R}, expected exactly {expected[i]:R}");
+    }
+
+    int Clamp(int dimension) => Math.Min(dimension, MaxGemmDim);
+
+    int ClampRows(int rows) => Math.Min(rows, MaxRows);
+
+    // ───────────────────────────── memory ─────────────────────────────
+
+    [Fact]
+    public void AllocateIsZeroAndUploadDownloadRoundTripsThroughViews()
+    {
+        var t = Device.Allocate(5, 17);
+        Assert.All(t.ToArray(), v => Assert.Equal(0f, v));
+        var values = RandomValues(85, 1);
+        Device.Upload(values, t);
+        Assert.Equal(values, t.ToArray());
+        var rows = t.SliceRows(2, 3);
+        Assert.Equal(values.AsSpan(34, 51).ToArray(), rows.ToArray());
+        Device.Upload(new float[] { 7f, 8f }, t.Slice(83, 2));
+        Assert.Equal(7f, Device.ReadScalar(t, 83));
+        Assert.Equal(8f, Device.ReadScalar(t, 84));
+        Assert.Equal(values[82], Device.ReadScalar(t, 82));
+    }
+
+    [Fact]
+    public void IndicesRoundTrip()
+    {
+        var indices = Device.AllocateIndices(17);
+        var values = Enumerable.Range(0, 17).Select(i => i * 3 - 5).ToArray();
+        Device.UploadIndices(values, indices);
+        Assert.Equal(values, indices.ToArray());
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(17)]
+    [InlineData(257)]
+    public void FillAndCopy(int length)
+    {
+        var t = Device.Allocate(length);
+        Device.Fill(t, 2.5f);
+        Assert.All(t.ToArray(), v => Assert.Equal(2.5f, v));
+        Device.Fill(t, 0f);
+        Assert.All(t.ToArray(), v => Assert.Equal(0f, v));
+        var source = Upload(RandomValues(length, length));
+        Device.Copy(source, t);
+        Assert.Equal(source.ToArray(), t.ToArray());
+    }
+
+    [Theory]
+    [InlineData(3)]
+    [InlineData(-3)]
+    [InlineData(40)]
+    public void CopyBetweenOverlappingViewsActsAsMemmove(int shift)
+    {
+        var values = RandomValues(100, 5);
+        var t = Upload(values);
+        int length = 50, from = 10;
+        Device.Copy(t.Slice(from, length), t.Slice(from + shift, length));
+        var expected = (float[])values.Clone();
+        Array.Copy(values, from, expected, from + shift, length);
+        Assert.Equal(expected, t.ToArray());
+    }
+
+    // ───────────────────────────── GEMM ─────────────────────────────
+
+    public static TheoryData<int, int, int, bool, bool> GemmShapes()
+    {
+        var data = new TheoryData<int, int, int, bool, bool>();
+        int[][] shapes = [[1, 1, 1], [3, 17, 5], [17, 3, 255], [1, 257, 17], [257, 1, 3], [64, 64, 64], [255, 257, 33], [33, 17, 257]];
+        foreach (var s in shapes)
+            foreach (bool ta in new[] { false, true })
+                foreach (bool tb in new[] { false, true })
+                    data.Add(s[0], s[1], s[2], ta, tb);
+        return data;
+    }
+
+    static void ReferenceBatchedGemm(int batch, int m, int n, int k, bool ta, bool tb, float alpha, float[] a, int strideA,
+        float[] b, int strideB, float beta, float[] c, float[]? bias, int strideBias, Activation activation)
+    {
+        for (int e = 0; e < batch; e++)
+            GemmReference.Gemm(ta, tb, m, n, k, alpha, a.AsSpan(e * strideA, m * k), b.AsSpan(e * strideB, k * n), beta,
+                c.AsSpan(e * m * n, m * n), bias is null ? ReadOnlySpan<float>.Empty : bias.AsSpan(e * strideBias, n), activation);
+    }
+
+    static float GemmTolerance(int k) => 2e-6f * k + 1e-6f;
+
+    [Theory]
+    [MemberData(nameof(GemmShapes))]
+    public void GemmMatchesReference(int m, int n, int k, bool transposeA, bool transposeB)
+    {
+        m = Clamp(m); n = Clamp(n); k = Clamp(k);
+        var a = RandomValues(m * k, 11 + m);
+        var b = RandomValues(k * n, 13 + n);
+        var c0 = RandomValues(m * n, 17 + k);
+        var bias = RandomValues(n, 19);
+        var ta = Upload(a, transposeA ? [k, m] : [m, k]);
+        var tb = Upload(b, transposeB ? [n, k] : [k, n]);
+
+        // Plain product, β = 0 over NaN garbage in C.
+        var c = Upload(Enumerable.Repeat(float.NaN, m * n).ToArray(), m, n);
+        Device.Gemm(ta, transposeA, tb, transposeB, c);
+        var expected = new float[m * n];
+        GemmReference.Gemm(transposeA, transposeB, m, n, k, 1f, a, b, 0f, expected, default, Activation.Identity);
+        AssertClose(expected, c.ToArray(), 1e-5f, GemmTolerance(k), $"C = A·B [{m}, {n}, {k}] tA={transposeA} tB={transposeB}");
+
+        // α, β, bias and ReLU epilogue.
+        var cb = Upload(c0, m, n);
+        Device.Gemm(ta, transposeA, tb, transposeB, cb, alpha: 0.75f, beta: -0.5f, bias: Upload(bias), activation: Activation.Relu);
+        expected = (float[])c0.Clone();
+        GemmReference.Gemm(transposeA, transposeB, m, n, k, 0.75f, a, b, -0.5f, expected, bias, Activation.Relu);
+        AssertClose(expected, cb.ToArray(), 1e-5f, GemmTolerance(k), $"C = relu(αAB + βC + bias) [{m}, {n}, {k}] tA={transposeA} tB={transposeB}");
+    }
+
+    [Theory]
+    [InlineData(Activation.Identity)]
+    [InlineData(Activation.Relu)]
+    [InlineData(Activation.Tanh)]
+    public void GemmEpilogueActivations(Activation activation)
+    {
+        int m = Clamp(37), n = Clamp(19), k = Clamp(23);
+        var a = RandomValues(m * k, 1); var b = RandomValues(k * n, 2); var bias = RandomValues(n, 3);
+        var c = Device.Allocate(m, n);
+        Device.Gemm(Upload(a, m, k), false, Upload(b, k, n), false, c, bias: Upload(bias), activation: activation);
+        var expected = new float[m * n];
+        GemmReference.Gemm(false, false, m, n, k, 1f, a, b, 0f, expected, bias, activation);
+        AssertClose(expected, c.ToArray(), 1e-5f, GemmTolerance(k), $"GEMM with {activation}");
+    }
+
+    [Theory]
+    [InlineData(false, false, false, false)]
+    [InlineData(true, false, true, true)]
+    [InlineData(false, true, false, true)]
+    [InlineData(true, true, true, false)]
+    public void BatchedGemmSharesRankTwoOperands(bool sharedA, bool sharedB, bool transposeB, bool perBatchBias)
+    {
+        int batch = 3, m = Clamp(17), n = Clamp(33), k = Clamp(65);
+        var a = RandomValues((sharedA ? 1 : batch) * m * k, 5);
+        var b = RandomValues((sharedB ? 1 : batch) * k * n, 6);
+        var bias = RandomValues((perBatchBias ? batch : 1) * n, 7);
+        var c0 = RandomValues(batch * m * n, 8);
+        var ta = sharedA ? Upload(a, m, k) : Upload(a, batch, m, k);
+        var tb = transposeB
+            ? (sharedB ? Upload(b, n, k) : Upload(b, batch, n, k))
+            : (sharedB ? Upload(b, k, n) : Upload(b, batch, k, n));
+        var c = Upload(c0, batch, m, n);
+        Device.Gemm(ta, false, tb, transposeB, c, alpha: 1.5f, beta: 1f, bias: perBatchBias ? Upload(bias, batch, n) : Upload(bias), activation: Activation.Tanh);
+        var expected = (float[])c0.Clone();
+        ReferenceBatchedGemm(batch, m, n, k, false, transposeB, 1.5f, a, sharedA ? 0 : m * k, b, sharedB ? 0 : k * n, 1f,
+            expected, bias, perBatchBias ? n : 0, Activation.Tanh);
+        AssertClose(expected, c.ToArray(), 1e-5f, GemmTolerance(k), "batched GEMM");
+    }
+
+    [Fact]
+    public void GemmReadsViewsAtOffsets()
+    {
+        int m = 5, n = 7, k = 3;
+        var storage = Upload(RandomValues(200, 9));
+        var a = storage.Slice(3, m, k);
+        var b = storage.Slice(40, k, n);
+        var c = storage.Slice(100, m, n);
+        var all = storage.ToArray();
+        Device.Gemm(a, false, b, false, c, beta: 1f);
+        var expected = (float[])all.Clone();
+        GemmReference.Gemm(false, false, m, n, k, 1f, all.AsSpan(3, m * k), all.AsSpan(40, k * n), 1f, expected.AsSpan(100, m * n), default, Activation.Identity);
+        AssertClose(expected, storage.ToArray(), 1e-6f, 1e-6f, "GEMM on views of one storage");
+    }
+
+    [Fact]
+    public void GemmValidatesShapesAndAliasing()
+    {
+        var a = Device.Allocate(3, 4);
+        var b = Device.Allocate(5, 6);
+        var c = Device.Allocate(3, 6);
+        var error = Assert.Throws<ArgumentException>(() => Device.Gemm(a, false, b, false, c));
+        Assert.Contains("do not chain", error.Message);
+        var square = Device.Allocate(4, 4);
+        Assert.Throws<ArgumentException>(() => Device.Gemm(square, false, Device.Allocate(4, 4), false, square));
+        Assert.Throws<ArgumentException>(() => Device.Gemm(Device.Allocate(3, 5), false, b, false, c, bias: Device.Allocate(5)));
+    }
+
+    // ───────────────────────────── activations and LayerNorm ─────────────────────────────
+
+    [Theory]
+    [InlineData(Activation.Identity, 1)]
+    [InlineData(Activation.Relu, 17)]
+    [InlineData(Activation.Tanh, 771)]
+    [InlineData(Activation.Relu, 257)]
+    [InlineData(Activation.Tanh, 3)]
+    public void ActivationForwardAndBackward(Activation activation, int length)
+    {
+        var x = RandomValues(length, length, -3f, 3f);
+        var dy = RandomValues(length, length + 1);
+        var y = Device.Allocate(length);
+        Device.ActivationForward(activation, Upload(x), y);
+        var expectedY = new float[length];
+        ActivationReference.Forward(activation, x, expectedY);
+        AssertClose(expectedY, y.ToArray(), 2e-6f, 1e-7f, $"{activation} forward");
+
+        var dx = Device.Allocate(length);
+        Device.ActivationBackward(activation, y, Upload(dy), dx);
+        var expectedDx = new float[length];
+        ActivationReference.Backward(activation, y.ToArray(), dy, expectedDx);
+        AssertClose(expectedDx, dx.ToArray(), 2e-6f, 1e-7f, $"{activation} backward");
+
+        // In place: y ← act(y).
+        var inPlace = Upload(x);
+        Device.ActivationForward(activation, inPlace, inPlace);
+        AssertClose(expectedY, inPlace.ToArray(), 2e-6f, 1e-7f, $"{activation} forward in place");
+    }
+
+    [Theory]
+    [InlineData(1, 3, 1)]
+    [InlineData(17, 1, 1)]
+    [InlineData(6, 17, 2)]
+    [InlineData(255, 33, 3)]
+    [InlineData(257, 64, 1)]
+    [InlineData(3, 300, 1)]
+    public void LayerNormForwardAndBackward(int rows, int cols, int groups)
+    {
+        rows = ClampRows(rows) / groups * groups;
+        var x = RandomValues(rows * cols, rows, -2f, 3f);
+        var gamma = RandomValues(groups * cols, 2, 0.5f, 1.5f);
+        var beta = RandomValues(groups * cols, 3);
+        var dy = RandomValues(rows * cols, 4);
+        var dgamma0 = RandomValues(groups * cols, 5);
+        var dbeta0 = RandomValues(groups * cols, 6);
+        int[] parameterShape = groups == 1 ? [cols] : [groups, cols];
+
+        var tx = Upload(x, rows, cols);
+        var tGamma = Upload(gamma, parameterShape);
+        var y = Device.Allocate(rows, cols);
+        var mean = Device.Allocate(rows);
+        var rstd = Device.Allocate(rows);
+        Device.LayerNormForward(tx, tGamma, Upload(beta, parameterShape), y, mean, rstd);
+        var expectedY = new float[rows * cols];
+        var expectedMean = new float[rows];
+        var expectedRstd = new float[rows];
+        LayerNormReference.Forward(rows, cols, groups, x, gamma, beta, expectedY, expectedMean, expectedRstd, 1e-5f);
+        AssertClose(expectedMean, mean.ToArray(), 1e-5f, 1e-6f, "LayerNorm mean");
+        AssertClose(expectedRstd, rstd.ToArray(), 1e-4f, 1e-6f, "LayerNorm rstd");
+        AssertClose(expectedY, y.ToArray(), 1e-4f, 2e-5f, "LayerNorm y");
+
+        var dx = Device.Allocate(rows, cols);
+        var dgamma = Upload(dgamma0, parameterShape);
+        var dbeta = Upload(dbeta0, parameterShape);
+        Device.LayerNormBackward(tx, Upload(dy, rows, cols), tGamma, mean, rstd, dx, dgamma, dbeta);
+        var expectedDx = new float[rows * cols];
+        var expectedDgamma = (float[])dgamma0.Clone();
+        var expectedDbeta = (float[])dbeta0.Clone();
+        LayerNormReference.Backward(rows, cols, groups, x, dy, gamma, mean.ToArray(), rstd.ToArray(), expectedDx, expectedDgamma, expectedDbeta);
+        float columnTolerance = 2e-6f * rows;
+        AssertClose(expectedDx, dx.ToArray(), 1e-4f, 5e-5f, "LayerNorm dx");
+        AssertClose(expectedDgamma, dgamma.ToArray(), 1e-4f, columnTolerance, "LayerNorm dγ");
+        AssertClose(expectedDbeta, dbeta.ToArray(), 1e-4f, columnTolerance, "LayerNorm dβ");
+    }
+
+    [Fact]
+    public void LayerNormBackwardAllowsDxToAliasDy()
+    {
+        int rows = 9, cols = 17;
+        var x = RandomValues(rows * cols, 1);
+        var gamma = RandomValues(cols, 2);
+        var dy = RandomValues(rows * cols, 3);
+        var tx = Upload(x, rows, cols);
+        var tGamma = Upload(gamma);
+        var mean = Device.Allocate(rows); var rstd = Device.Allocate(rows);
+        Device.LayerNormForward(tx, tGamma, Device.Allocate(cols), Device.Allocate(rows, cols), mean, rstd);
+
+        var separate = Device.Allocate(rows, cols);
+        var dgammaSeparate = Device.Allocate(cols); var dbetaSeparate = Device.Allocate(cols);
+        Device.LayerNormBackward(tx, Upload(dy, rows, cols), tGamma, mean, rstd, separate, dgammaSeparate, dbetaSeparate);
+
+        var shared = Upload(dy, rows, cols);
+        var dgammaShared = Device.Allocate(cols); var dbetaShared = Device.Allocate(cols);
+        Device.LayerNormBackward(tx, shared, tGamma, mean, rstd, shared, dgammaShared, dbetaShared);
+        Assert.Equal(separate.ToArray(), shared.ToArray());
+        Assert.Equal(dgammaSeparate.ToArray(), dgammaShared.ToArray());
+        Assert.Equal(dbetaSeparate.ToArray(), dbetaShared.ToArray());
+    }
+
+    [Fact]
+    public void LayerNormValidatesShapes()
+    {
+        var x = Device.Allocate(6, 4);
+        var error = Assert.Throws<ArgumentException>(() =>
+            Device.LayerNormForward(x, Device.Allocate(5), Device.Allocate(5), Device.Allocate(6, 4), Device.Allocate(6), Device.Allocate(6)));
+        Assert.Contains("4 features", error.Message);
+        Assert.Throws<ArgumentException>(() =>
+            Device.LayerNormForward(x, Device.Allocate(4, 4), Device.Allocate(4, 4), Device.Allocate(6, 4), Device.Allocate(6), Device.Allocate(6)));
+        Assert.Throws<ArgumentException>(() =>
+            Device.LayerNormForward(x, Device.Allocate(4), Device.Allocate(4), Device.Allocate(6, 4), Device.Allocate(5), Device.Allocate(5)));
+    }
+
+    // ───────────────────────────── elementwise ─────────────────────────────
+
+    public static TheoryData<UnaryOp> UnaryOps() => new(Enum.GetValues<UnaryOp>());
+
+    [Theory]
+    [MemberData(nameof(UnaryOps))]
+    public void UnaryMatchesReference(UnaryOp op)
+    {
+        int length = 257 * 3;
+        (float low, float high) = op switch
+        {
+            UnaryOp.Log or UnaryOp.Sqrt => (0.01f, 10f),
+            UnaryOp.Atanh => (-0.99f, 0.99f),
+            _ => (-5f, 5f),
+        };
+        var x = RandomValues(length, (int)op, low, high);
+        float a = op == UnaryOp.Clamp ? -1f : 0.3f, b = op == UnaryOp.Clamp ? 2f : -1.25f;
+        var y = Device.Allocate(3, 257);
+        Device.Unary(op, Upload(x, 3, 257), y, a, b);
+        var expected = new float[length];
+        ElementwiseReference.Unary(op, x, expected, a, b);
+        AssertClose(expected, y.ToArray(), 4e-6f, 1e-7f, op.ToString());
+
+        var inPlace = Upload(x);
+        Device.Unary(op, inPlace, inPlace, a, b);
+        AssertClose(expected, inPlace.ToArray(), 4e-6f, 1e-7f, $"{op} in place");
+    }
+
+    public static TheoryData<BinaryOp, Broadcast> BinaryCases()
+    {
+        var data = new TheoryData<BinaryOp, Broadcast>();
+        foreach (var op in Enum.GetValues<BinaryOp>())
+            foreach (var broadcast in Enum.GetValues<Broadcast>())
+                data.Add(op, broadcast);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(BinaryCases))]
+    public void BinaryMatchesReference(BinaryOp op, Broadcast broadcast)
+    {
+        int rows = 17, cols = 255;
+        int yLength = broadcast switch { Broadcast.None => rows * cols, Broadcast.Row => cols, Broadcast.Column => rows, _ => 1 };
+        var x = RandomValues(rows * cols, 1);
+        var yValues = RandomValues(yLength, 2, 0.5f, 2f);
+        var ty = Upload(yValues);
+        var z = Device.Allocate(rows, cols);
+        Device.Binary(op, Upload(x, rows, cols), ty, z, 1.5f, -0.5f, broadcast);
+        var expected = new float[rows * cols];
+        ElementwiseReference.Binary(op, x, yValues, expected, 1.5f, -0.5f, broadcast, cols);
+        AssertClose(expected, z.ToArray(), 2e-6f, 1e-7f, $"{op} {broadcast}");
+
+        // z = x in place.
+        var inPlace = Upload(x, rows, cols);
+        Device.Binary(op, inPlace, ty, inPlace, 1.5f, -0.5f, broadcast);
+        AssertClose(expected, inPlace.ToArray(), 2e-6f, 1e-7f, $"{op} {broadcast} in place");
+    }
+
+    [Fact]
+    public void BinaryOutputMayAliasSecondOperand()
+    {
+        var x = RandomValues(257, 1);
+        var y = RandomValues(257, 2);
+        var ty = Upload(y);
+        Device.Binary(BinaryOp.Add, Upload(x), ty, ty, 2f, 3f);
+        var expected = new float[257];
+        ElementwiseReference.Binary(BinaryOp.Add, x, y, expected, 2f, 3f, Broadcast.None, 257);
+        AssertClose(expected, ty.ToArray(), 1e-7f, 0f, "z = y in place");
+    }
+
+    [Fact]
+    public void BinaryValidatesBroadcastLength()
+    {
+        var error = Assert.Throws<ArgumentException>(() =>
+            Device.Binary(BinaryOp.Add, Device.Allocate(3, 5), Device.Allocate(3), Device.Allocate(3, 5), broadcast: Broadcast.Row));
+        Assert.Contains("needs y of 5 elements", error.Message);
+        Assert.Throws<ArgumentException>(() => Device.Unary(UnaryOp.Exp, Device.Allocate(4), Device.Allocate(5)));
+    }
+
+    [Fact]
+    public void SelectMatchesReference()
+    {
+        int n = 255;
+        var condition = RandomValues(n, 1);
+        condition[0] = 0f;
+        var x = RandomValues(n, 2); var y = RandomValues(n, 3);
+        var z = Device.Allocate(n);
+        Device.Select(Upload(condition), Upload(x), Upload(y), z);
+        var expected = new float[n];
+        ElementwiseReference.Select(condition, x, y, expected);
+        Assert.Equal(expected, z.ToArray());
+    }
+
+    [Theory]
+    [InlineData(1, 3, 0, 5, 2, 3)]
+    [InlineData(17, 17, 4, 9, 1, 8)]
+    [InlineData(257, 6, 3, 6, 3, 3)]
+    public void CopyColumnsMatchesReference(int rows, int sourceCols, int sourceColumn, int destinationCols, int destinationColumn, int count)
+    {
+        rows = ClampRows(rows);
+        var source = RandomValues(rows * sourceCols, 1);
+        var destination0 = RandomValues(rows * destinationCols, 2);
+        var destination = Upload(destination0, rows, destinationCols);
+        Device.CopyColumns(Upload(source, rows, sourceCols), sourceColumn, destination, destinationColumn, count);
+        var expected = (float[])destination0.Clone();
+        ElementwiseReference.CopyColumns(rows, source, sourceCols, sourceColumn, expected, destinationCols, destinationColumn, count);
+        Assert.Equal(expected, destination.ToArray());
+        Assert.Throws<ArgumentOutOfRangeException>(() => Device.CopyColumns(Upload(source, rows, sourceCols), sourceColumn + 1, destination, 0, sourceCols));
+    }
+
+    // ───────────────────────────── reductions ─────────────────────────────
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(3, 257)]
+    [InlineData(257, 17)]
+    [InlineData(255, 1)]
+    public void RowSumMatchesReference(int rows, int cols)
+    {
+        rows = ClampRows(rows);
+        var x = RandomValues(rows * cols, 1);
+        var y = Upload(Enumerable.Repeat(float.NaN, rows).ToArray());
+        Device.RowSum(Upload(x, rows, cols), y, 1f / cols);
+        var expected = new float[rows];
+        ReduceReference.RowSum(rows, cols, x, expected, 1f / cols, 0f);
+        AssertClose(expected, y.ToArray(), 1e-5f, 1e-6f, "row mean over NaN output (β = 0)");
+
+        var y0 = RandomValues(rows, 2);
+        var yAccumulate = Upload(y0);
+        Device.RowSum(Upload(x, rows, cols), yAccumulate, 2f, 0.5f);
+        expected = (float[])y0.Clone();
+        ReduceReference.RowSum(rows, cols, x, expected, 2f, 0.5f);
+        AssertClose(expected, yAccumulate.ToArray(), 1e-5f, 2e-6f * cols, "row sum with β");
+    }
+
+    [Theory]
+    [InlineData(1, 1, 1)]
+    [InlineData(1, 257, 17)]
+    [InlineData(2, 255, 3)]
+    [InlineData(3, 17, 257)]
+    public void ColumnSumMatchesReference(int batch, int rows, int cols)
+    {
+        rows = ClampRows(rows);
+        var x = RandomValues(batch * rows * cols, 1);
+        var y0 = RandomValues(batch * cols, 2);
+        var tx = batch == 1 ? Upload(x, rows, cols) : Upload(x, batch, rows, cols);
+        var y = batch == 1 ? Upload(y0, cols) : Upload(y0, batch, cols);
+        Device.ColumnSum(tx, y, 1f, 1f);
+        var expected = (float[])y0.Clone();
+        ReduceReference.ColumnSum(batch, rows, cols, x, expected, 1f, 1f);
+        AssertClose(expected, y.ToArray(), 1e-5f, 2e-6f * rows, "column sum accumulating");
+
+        var overwrite = Upload(Enumerable.Repeat(float.NaN, batch * cols).ToArray());
+        Device.ColumnSum(tx, overwrite, -0.5f);
+        expected = new float[batch * cols];
+        ReduceReference.ColumnSum(batch, rows, cols, x, expected, -0.5f, 0f);
+        AssertClose(expected, overwrite.ToArray(), 1e-5f, 2e-6f * rows, "column sum over NaN output (β = 0)");
+        Assert.Throws<ArgumentException>(() => Device.ColumnSum(tx, Device.Allocate(batch * cols + 1)));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(17)]
+    [InlineData(257)]
+    [InlineData(66049)]
+    public void SumMatchesReferenceAndRepeatsExactly(int length)
+    {
+        var x = RandomValues(length, length);
+        var tx = Upload(x);
+        var y = Device.Allocate(1);
+        Device.Sum(tx, y, 0.5f);
+        float expected = ReduceReference.Sum(x, 0.5f);
+        AssertClose([expected], y.ToArray(), 1e-5f, 1e-6f * MathF.Sqrt(length), "sum");
+        float first = Device.ReadScalar(y);
+        Device.Sum(tx, y, 0.5f);
+        AssertBitwiseEqual([first], y.ToArray(), "repeated sum");
+        Assert.Throws<ArgumentException>(() => Device.Sum(tx, Device.Allocate(2)));
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 257)]
+    [InlineData(3, 17)]
+    public void EnsembleMinAndBackward(int members, int n)
+    {
+        var x = RandomValues(members * n, 1);
+        if (members > 1) x[n] = x[0]; // a tie: the first member wins
+        var y = Device.Allocate(n);
+        var argMin = Device.Allocate(n);
+        Device.EnsembleMin(Upload(x, members, n), y, argMin);
+        var expectedY = new float[n];
+        var expectedArg = new float[n];
+        ReduceReference.EnsembleMin(members, x, expectedY, expectedArg);
+        Assert.Equal(expectedY, y.ToArray());
+        Assert.Equal(expectedArg, argMin.ToArray());
+
+        var dy = RandomValues(n, 2);
+        var dx = Upload(Enumerable.Repeat(float.NaN, members * n).ToArray(), members, n);
+        Device.EnsembleMinBackward(argMin, Upload(dy), dx);
+        var expectedDx = new float[members * n];
+        ReduceReference.EnsembleMinBackward(members, expectedArg, dy, expectedDx);
+        Assert.Equal(expectedDx, dx.ToArray());
+        if (n > 1) Assert.Throws<ArgumentException>(() => Device.EnsembleMin(Device.Allocate(members * n + 1), y, argMin));
+    }
+
+    // ───────────────────────────── losses ─────────────────────────────
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(255)]
+    [InlineData(4099)]
+    public void MseLossMatchesReference(int n)
+    {
+        var p = RandomValues(n, 1); var t = RandomValues(n, 2);
+        var gradient = Device.Allocate(n);
+        var loss = Device.Allocate(1);
+        var tp = Upload(p);
+        var tt = Upload(t);
+        Device.MseLoss(tp, tt, gradient, loss, 0.5f);
+        var expectedGradient = new float[n];
+        float expectedLoss = LossReference.Mse(p, t, expectedGradient, 0.5f);
+        AssertClose([expectedLoss], loss.ToArray(), 1e-5f, 1e-7f, "MSE loss");
+        AssertClose(expectedGradient, gradient.ToArray(), 1e-6f, 1e-9f, "MSE gradient");
+        float first = Device.ReadScalar(loss);
+
+        // The gradient may overwrite the prediction.
+        Device.MseLoss(tp, tt, tp, loss, 0.5f);
+        AssertClose(expectedGradient, tp.ToArray(), 1e-6f, 1e-9f, "MSE gradient in place");
+        AssertBitwiseEqual([first], loss.ToArray(), "MSE loss repeated");
+        Assert.Throws<ArgumentException>(() => Device.MseLoss(tp, Device.Allocate(n + 1), gradient, loss));
+        Assert.Throws<ArgumentException>(() => Device.MseLoss(tp, tt, gradient, Device.Allocate(2)));
+    }
+
+    [Theory]
+    [InlineData(1, 0.7f)]
+    [InlineData(257, 0.9f)]
+    [InlineData(1000, 0.5f)]
+    public void ExpectileLossMatchesReference(int n, float tau)
+    {
+        var p = RandomValues(n, 3); var t = RandomValues(n, 4);
+        var gradient = Device.Allocate(n);
+        var loss = Device.Allocate(1);
+        Device.ExpectileLoss(Upload(p), Upload(t), tau, gradient, loss);
+        var expectedGradient = new float[n];
+        float expectedLoss = LossReference.Expectile(p, t, tau, expectedGradient);
+        AssertClose([expectedLoss], loss.ToArray(), 1e-5f, 1e-7f, "expectile loss");
+        AssertClose(expectedGradient, gradient.ToArray(), 1e-6f, 1e-9f, "expectile gradient");
+        Assert.Throws<ArgumentOutOfRangeException>(() => Device.ExpectileLoss(Upload(p), Upload(t), 1f, gradient, loss));
+    }
+
+    // ───────────────────────────── optimisation ─────────────────────────────
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4097)]
+    public void AdamMatchesReferenceOverSteps(int n)
+    {
+        var p = RandomValues(n, 1); var m = new float[n]; var v = new float[n];
+        var tp = Upload(p); var tm = Device.Allocate(n); var tv = Device.Allocate(n);
+        for (int step = 1; step <= 3; step++)
+        {
+            var g = RandomValues(n, 10 + step);
+            Device.Adam(tp, Upload(g), tm, tv, 3e-4f, 0.9f, 0.999f, 1e-8f, step);
+            float stepSize = (float)(3e-4 / (1.0 - Math.Pow(0.9, step)));
+            float rootBiasCorrection2 = (float)Math.Sqrt(1.0 - Math.Pow(0.999, step));
+            AdamReference.Step(p, g, m, v, stepSize, 0.9f, 0.999f, 1e-8f, rootBiasCorrection2);
+        }
+        AssertClose(p, tp.ToArray(), 1e-6f, 1e-7f, "Adam parameters");
+        AssertClose(m, tm.ToArray(), 1e-6f, 1e-9f, "Adam first moment");
+        AssertClose(v, tv.ToArray(), 1e-6f, 1e-12f, "Adam second moment");
+        Assert.Throws<ArgumentOutOfRangeException>(() => Device.Adam(tp, tp, tm, tv, 1e-3f, 0.9f, 0.999f, 1e-8f, 0));
+    }
+
+    [Fact]
+    public void PolyakMatchesReference()
+    {
+        var target = RandomValues(257, 1); var source = RandomValues(257, 2);
+        var tt = Upload(target);
+        Device.Polyak(tt, Upload(source), 0.005f);
+        PolyakReference.Update(target, source, 0.005f);
+        AssertClose(target, tt.ToArray(), 1e-6f, 1e-8f, "Polyak");
+    }
+
+    [Theory]
+    [InlineData(1, 0.1f)]
+    [InlineData(257, 100f)]
+    [InlineData(66049, 1f)]
+    public void ClipGradientNormMatchesReference(int n, float maxNorm)
+    {
+        var g = RandomValues(n, n);
+        var tg = Upload(g);
+        var norm = Device.Allocate(1);
+        Device.ClipGradientNorm(tg, maxNorm, norm);
+        float expectedNorm = GradNormReference.Clip(g, maxNorm);
+        AssertClose([expectedNorm], norm.ToArray(), 1e-5f, 0f, "gradient norm");
+        AssertClose(g, tg.ToArray(), 2e-5f, 1e-9f, "clipped gradients");
+        Assert.Throws<ArgumentOutOfRangeException>(() => Device.ClipGradientNorm(tg, 0f, norm));
+    }
+
+    // ───────────────────────────── sampling ─────────────────────────────
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(17, 3)]
+    [InlineData(257, 11)]
+    public void GatherRowsMatchesReference(int count, int cols)
+    {
+        int rows = 300;
+        var source = RandomValues(rows * cols, 1);
+        var indexValues = Enumerable.Range(0, count).Select(i => (i * 37 + 5) % rows).ToArray();
+        var indices = Device.AllocateIndices(count);
+        Device.UploadIndices(indexValues, indices);
+        var destination = Device.Allocate(count, cols);
+        Device.GatherRows(Upload(source, rows, cols), indices, destination);
+        var expected = new float[count * cols];
+        GatherReference.Rows(source, cols, indexValues, expected);
+        Assert.Equal(expected, destination.ToArray());
+        Assert.Throws<ArgumentException>(() => Device.GatherRows(Upload(source, rows, cols), indices, Device.Allocate(count, cols + 1)));
+    }
+
+    [Theory]
+    [InlineData(1, 0ul, 0f, 1f)]
+    [InlineData(257, 1ul << 40, -2f, 3f)]
+    [InlineData(4099, 12345ul, -1f, 1f)]
+    public void RandomUniformIsBitIdenticalToReference(int n, ulong counter, float low, float high)
+    {
+        var x = Device.Allocate(n);
+        Device.RandomUniform(x, 0x5EED_0000_0001ul, counter, low, high);
+        var expected = new float[n];
+        RandomReference.Uniform(expected, 0x5EED_0000_0001ul, counter, low, high);
+        AssertBitwiseEqual(expected, x.ToArray(), "uniform draws");
+    }
+
+    /// <summary>Absolute tolerance of a normal draw z: device log/sqrt/cos may differ from .NET's by a few ulps.</summary>
+    protected static float NormalTolerance(float z) => 4e-6f * (1f + MathF.Abs(z));
+
+    [Theory]
+    [InlineData(1, 0ul)]
+    [InlineData(4099, 777ul)]
+    public void RandomNormalMatchesReference(int n, ulong counter)
+    {
+        var x = Device.Allocate(n);
+        Device.RandomNormal(x, 42ul, counter, 0.5f, 2f);
+        var expected = new float[n];
+        RandomReference.Normal(expected, 42ul, counter, 0.5f, 2f);
+        var actual = x.ToArray();
+        for (int i = 0; i < n; i++)
+            Assert.True(MathF.Abs(actual[i] - expected[i]) <= 2f * NormalTolerance((expected[i] - 0.5f) / 2f),
+                $"normal draw {i}: {actual[i]:R}, expected {expected[i]:R}");
+    }
+
+    [Theory]
+    [InlineData(1, 1, 0)]
+    [InlineData(257, 1000, 5)]
+    [InlineData(4099, 3, -2)]
+    public void RandomIndicesAreIdenticalToReference(int n, int count, int offset)
+    {
+        var indices = Device.AllocateIndices(n);
+        Device.RandomIndices(indices, 9ul, 100ul, count, offset);
+        var expected = new int[n];
+        RandomReference.Indices(expected, 9ul, 100ul, count, offset);
+        Assert.Equal(expected, indices.ToArray());
+        Assert.Throws<ArgumentOutOfRangeException>(() => Device.RandomIndices(indices, 9ul, 100ul, 0));
+    }
+
+    // ───────────────────────────── validation and ownership ─────────────────────────────
+
+    [Fact]
+    public void LengthMismatchesThrowWithTheShapes()
+    {
+        var error = Assert.Throws<ArgumentException>(() => Device.Copy(Device.Allocate(2, 3), Device.Allocate(7)));
+        Assert.Contains("[2, 3]", error.Message);
+        Assert.Throws<ArgumentException>(() => Device.Upload(new float[5], Device.Allocate(4)));
+        Assert.Throws<ArgumentException>(() => Device.Download(Device.Allocate(4), new float[3]));
+        Assert.Throws<ArgumentException>(() => Device.Select(Device.Allocate(4), Device.Allocate(4), Device.Allocate(3), Device.Allocate(4)));
+        Assert.Throws<ArgumentException>(() => Device.Polyak(Device.Allocate(4), Device.Allocate(5), 0.1f));
+        Assert.Throws<ArgumentException>(() => Device.RowSum(Device.Allocate(4, 2), Device.Allocate(3)));
+    }
+}

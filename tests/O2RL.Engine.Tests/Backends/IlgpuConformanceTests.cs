@@ -1,0 +1,191 @@
+using O2RL.Kernels;
+using Xunit;
+
+namespace O2RL.Engine.Tests.Backends;
+
+/// <summary>
+/// Backends shared by every test of one class: creating an ILGPU accelerator and compiling its kernels takes
+/// seconds, so each device is opened once per test run (xunit runs the tests of one class one at a time).
+/// </summary>
+static class SharedIlgpuBackends
+{
+    static readonly Lazy<(IlgpuBackend? Backend, string Reason)> IlgpuCpu = new(() => Open("ilgpu-cpu", null));
+    static readonly Lazy<(IlgpuBackend? Backend, string Reason)> OpenCl = new(() =>
+        Open("opencl", new DeviceOptions { AllowOpenClWithoutGenericAddressSpace = true }));
+    static readonly Lazy<(IlgpuBackend? Backend, string Reason)> Cuda = new(() => Open("cuda", null));
+
+    static (IlgpuBackend?, string) Open(string device, DeviceOptions? options)
+    {
+        try
+        {
+            return ((IlgpuBackend)Devices.Create(device, options), "");
+        }
+        catch (InvalidOperationException absent)
+        {
+            return (null, absent.Message);
+        }
+    }
+
+    public static IlgpuBackend Get(DeviceKind kind)
+    {
+        var (backend, reason) = kind switch
+        {
+            DeviceKind.IlgpuCpu => IlgpuCpu.Value,
+            DeviceKind.OpenCL => OpenCl.Value,
+            _ => Cuda.Value,
+        };
+        if (backend is null) Assert.Skip($"{kind} device absent: {reason}");
+        return backend;
+    }
+}
+
+/// <summary>Checks that only ILGPU backends need: both GEMM kernels on their own, launch counts, repeatability.</summary>
+public abstract class IlgpuConformanceTests : BackendConformanceTests
+{
+    protected abstract DeviceKind Kind { get; }
+
+    protected override Backend CreateBackend() => SharedIlgpuBackends.Get(Kind);
+
+    protected override bool OwnsBackend => false;
+
+    IlgpuBackend Ilgpu => (IlgpuBackend)Device;
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void NaiveAndTiledGemmKernelsBothMatchReference(bool tiled)
+    {
+        var backend = Ilgpu;
+        long saved = backend.TiledGemmMinimumWork;
+        backend.TiledGemmMinimumWork = tiled ? 0 : long.MaxValue;
+        try
+        {
+            foreach (var (m, n, k) in new[] { (1, 1, 1), (3, 17, 5), (17, 33, 19), (Math.Min(65, MaxGemmDim), 31, 70) })
+                foreach (bool ta in new[] { false, true })
+                    foreach (bool tb in new[] { false, true })
+                    {
+                        var a = RandomValues(m * k, m + k); var b = RandomValues(k * n, n + k); var c0 = RandomValues(m * n, 3);
+                        var bias = RandomValues(2 * n, 4);
+                        var c = Upload([.. c0, .. c0], 2, m, n);
+                        backend.Gemm(Upload(a, ta ? [k, m] : [m, k]), ta, Upload([.. b, .. b], tb ? [2, n, k] : [2, k, n]), tb, c,
+                            alpha: -1.25f, beta: 0.5f, bias: Upload(bias, 2, n), activation: Activation.Tanh);
+                        var expected = new float[2 * m * n];
+                        for (int e = 0; e < 2; e++)
+                        {
+                            c0.CopyTo(expected, e * m * n);
+                            GemmReference.Gemm(ta, tb, m, n, k, -1.25f, a, b, 0.5f, expected.AsSpan(e * m * n, m * n), bias.AsSpan(e * n, n), Activation.Tanh);
+                        }
+                        AssertClose(expected, c.ToArray(), 1e-5f, 2e-6f * k + 1e-6f, $"{(tiled ? "tiled" : "naive")} GEMM [{m}, {n}, {k}] tA={ta} tB={tb}");
+                    }
+        }
+        finally
+        {
+            backend.TiledGemmMinimumWork = saved;
+        }
+    }
+
+    [Fact]
+    public void FusedOpsLaunchTheDocumentedNumberOfKernels()
+    {
+        var backend = Ilgpu;
+        var g = Upload(RandomValues(1000, 1));
+        var scalar = backend.Allocate(1);
+        AssertLaunches(1, () => backend.ClipGradientNorm(g, 0.5f, scalar));
+        AssertLaunches(1, () => backend.MseLoss(g, g, backend.Allocate(1000), scalar));
+        AssertLaunches(1, () => backend.Sum(g, scalar));
+        AssertLaunches(1, () => backend.Gemm(backend.Allocate(3, 8, 8), false, backend.Allocate(8, 8), false, backend.Allocate(3, 8, 8), bias: backend.Allocate(8), activation: Activation.Relu));
+        var large = Upload(RandomValues(70000, 2));
+        AssertLaunches(2, () => backend.Sum(large, scalar));
+        AssertLaunches(3, () => backend.ClipGradientNorm(large, 0.5f, scalar));
+        var x = backend.Allocate(8, 16);
+        AssertLaunches(2, () => backend.LayerNormBackward(x, x, backend.Allocate(16), backend.Allocate(8), backend.Allocate(8), backend.Allocate(8, 16), backend.Allocate(16), backend.Allocate(16)));
+    }
+
+    void AssertLaunches(int expected, Action op)
+    {
+        long before = Ilgpu.KernelLaunchCount;
+        op();
+        Assert.Equal(expected, Ilgpu.KernelLaunchCount - before);
+    }
+
+    [Fact]
+    public void EnsembleMlpTrainingStepsMatchTheCpuBackend()
+    {
+        // Whole layers on this backend (GEMM epilogues, LayerNorm, ensemble bias sums, MSE, Adam) against the
+        // managed CPU backend: same initial weights, same batch, three steps.
+        const int members = 2, batch = 8, inDim = 5, outDim = 2;
+        var spec = new MlpSpec(inDim, [16, 16], outDim) { LayerNorm = true, HiddenActivation = Activation.Tanh };
+        using var cpu = new CpuBackend(1);
+        var host = new HostRandom(3);
+        float[] x = Enumerable.Range(0, batch * inDim).Select(_ => host.Normal()).ToArray();
+        float[] target = Enumerable.Range(0, members * batch * outDim).Select(_ => host.Normal()).ToArray();
+
+        float[] Train(Backend backend, float[] initialParameters)
+        {
+            var net = new Mlp(backend, spec, seed: 7, members);
+            backend.Upload(initialParameters, net.Parameters.Values);
+            var adam = new Adam(net.Parameters, 1e-2f);
+            var input = backend.FromArray(x, batch, inDim);
+            var targets = backend.FromArray(target, members, batch, outDim);
+            var gradient = backend.Allocate(members, batch, outDim);
+            var loss = backend.Allocate(1);
+            for (int step = 0; step < 3; step++)
+            {
+                var prediction = net.Forward(input);
+                backend.MseLoss(prediction, targets, gradient, loss);
+                net.ZeroGradients();
+                net.Backward(gradient);
+                adam.Step();
+            }
+            return net.Parameters.Values.ToArray();
+        }
+
+        float[] initial = new Mlp(cpu, spec, seed: 7, members).Parameters.Values.ToArray();
+        float[] expected = Train(cpu, initial);
+        float[] actual = Train(Device, initial);
+        AssertClose(expected, actual, 1e-3f, 1e-4f, "parameters after three Adam steps");
+        Assert.NotEqual(initial, actual);
+    }
+
+    [Fact]
+    public void ReductionsRepeatBitForBit()
+    {
+        var backend = Ilgpu;
+        int rows = Math.Min(MaxRows, 129), cols = 33;
+        var x = Upload(RandomValues(rows * cols, 5), rows, cols);
+        var dy = Upload(RandomValues(rows * cols, 6), rows, cols);
+        var gamma = Upload(RandomValues(cols, 7));
+        var mean = backend.Allocate(rows); var rstd = backend.Allocate(rows);
+        backend.LayerNormForward(x, gamma, backend.Allocate(cols), backend.Allocate(rows, cols), mean, rstd);
+        float[]? firstGamma = null, firstColumns = null;
+        for (int run = 0; run < 2; run++)
+        {
+            var dgamma = backend.Allocate(cols); var dbeta = backend.Allocate(cols); var columns = backend.Allocate(cols);
+            backend.LayerNormBackward(x, dy, gamma, mean, rstd, backend.Allocate(rows, cols), dgamma, dbeta);
+            backend.ColumnSum(dy, columns);
+            if (firstGamma is null) { firstGamma = dgamma.ToArray(); firstColumns = columns.ToArray(); continue; }
+            AssertBitwiseEqual(firstGamma, dgamma.ToArray(), "dγ on a second run");
+            AssertBitwiseEqual(firstColumns!, columns.ToArray(), "column sum on a second run");
+        }
+    }
+}
+
+/// <summary>The GPU kernels on ILGPU's CPU accelerator (always present; a slow SIMT simulator, so shapes stay small).</summary>
+public sealed class IlgpuCpuConformanceTests : IlgpuConformanceTests
+{
+    protected override DeviceKind Kind => DeviceKind.IlgpuCpu;
+    protected override int MaxGemmDim => 48;
+    protected override int MaxRows => 64;
+}
+
+/// <summary>The GPU kernels on the first OpenCL device (PoCL in CI, enabled through the explicit generic-address-space option).</summary>
+public sealed class OpenClConformanceTests : IlgpuConformanceTests
+{
+    protected override DeviceKind Kind => DeviceKind.OpenCL;
+}
+
+/// <summary>The GPU kernels on the first CUDA device; skipped where there is none.</summary>
+public sealed class CudaConformanceTests : IlgpuConformanceTests
+{
+    protected override DeviceKind Kind => DeviceKind.Cuda;
+}
