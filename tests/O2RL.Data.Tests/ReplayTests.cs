@@ -5,10 +5,32 @@ using Xunit;
 
 namespace O2RL.Data.Tests;
 
-public class ReplayBufferTests
+/// <summary>
+/// Replay and rollout buffers on one backend; one concrete subclass per backend (CPU, and the GPU kernels on
+/// ILGPU's CPU accelerator, which must draw the same indices).
+/// </summary>
+public abstract class ReplayBufferTests : IDisposable
 {
+    Backend? backend;
+
+    protected abstract Backend CreateBackend();
+
+    /// <summary>False when the backend is shared by the whole class (ILGPU accelerators take seconds to open).</summary>
+    protected virtual bool OwnsBackend => true;
+
+    protected Backend Device => backend ??= CreateBackend();
+
+    /// <summary>Whether this backend's ops allocate nothing on the managed heap (ILGPU kernel launches may).</summary>
+    protected virtual bool OpsAllocateNothing => true;
+
+    public void Dispose()
+    {
+        if (OwnsBackend) backend?.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
     /// <summary>Transitions whose observation row k is (id + k, 2(id + k)) and reward is <paramref name="reward"/> (a source marker).</summary>
-    static Transitions Marked(int count, float firstId, float reward, int[]? terminalAt = null)
+    protected static Transitions Marked(int count, float firstId, float reward, int[]? terminalAt = null)
     {
         var obs = new float[count * 2];
         var next = new float[count * 2];
@@ -28,7 +50,7 @@ public class ReplayBufferTests
     }
 
     /// <summary>Every field of every sampled row must come from the same stored transition.</summary>
-    static void AssertRowsConsistent(TransitionBatch batch)
+    protected static void AssertRowsConsistent(TransitionBatch batch)
     {
         float[] obs = batch.Observations.ToArray(), act = batch.Actions.ToArray(), next = batch.NextObservations.ToArray();
         for (int i = 0; i < batch.Size; i++)
@@ -42,7 +64,7 @@ public class ReplayBufferTests
     [Fact]
     public void RingBufferWrapsAndKeepsTheNewestRows()
     {
-        using var backend = new CpuBackend(1);
+        var backend = Device;
         using var buffer = new DeviceReplayBuffer(backend, 5, 2, 1);
         buffer.AddRange(Marked(3, 0, 0));
         Assert.Equal((3, 3), (buffer.Count, buffer.WritePosition));
@@ -63,7 +85,7 @@ public class ReplayBufferTests
     [Fact]
     public void UniformSamplingDrawsEveryHeldRowAndOnlyThose()
     {
-        using var backend = new CpuBackend(1);
+        var backend = Device;
         using var sampler = new MixedReplaySampler(backend, OfflineMixing.None, null, 2, 1, onlineCapacity: 100, batchSize: 64, new DeviceRandom(11));
         Assert.Throws<InvalidOperationException>(() => sampler.Sample());
         sampler.Online.AddRange(Marked(10, 0, 0));
@@ -82,7 +104,7 @@ public class ReplayBufferTests
     [Fact]
     public void SamplingIsReproducibleFromSeedAndCounter()
     {
-        using var backend = new CpuBackend(1);
+        var backend = Device;
         using var a = new MixedReplaySampler(backend, OfflineMixing.None, null, 2, 1, 50, 16, new DeviceRandom(5));
         using var b = new MixedReplaySampler(backend, OfflineMixing.None, null, 2, 1, 50, 16, new DeviceRandom(5));
         a.Online.AddRange(Marked(50, 0, 0));
@@ -97,7 +119,7 @@ public class ReplayBufferTests
     [Fact]
     public void HalfModeFillsTheFirstHalfFromOnlineAndTheSecondFromOffline()
     {
-        using var backend = new CpuBackend(1);
+        var backend = Device;
         var offline = Marked(1000, 0, -1f);
         using var sampler = new MixedReplaySampler(backend, OfflineMixing.Half, offline, 2, 1, onlineCapacity: 100, batchSize: 256, new DeviceRandom(3));
         Assert.Equal(1000, sampler.Size); // both buffers count toward "size > B"
@@ -120,7 +142,7 @@ public class ReplayBufferTests
     [Fact]
     public void HalfModeWithAnOddBatchGivesTheExtraRowToOffline()
     {
-        using var backend = new CpuBackend(1);
+        var backend = Device;
         using var sampler = new MixedReplaySampler(backend, OfflineMixing.Half, Marked(10, 0, -1f), 2, 1, 10, batchSize: 5, new DeviceRandom(3));
         sampler.Add([0f, 0f], [0f], 1f, [1f, 2f], false);
         float[] r = sampler.Sample().Rewards.ToArray();
@@ -130,7 +152,7 @@ public class ReplayBufferTests
     [Fact]
     public void AllModeSamplesTheUnionInProportion()
     {
-        using var backend = new CpuBackend(1);
+        var backend = Device;
         using var sampler = new MixedReplaySampler(backend, OfflineMixing.All, Marked(300, 0, -1f), 2, 1, onlineCapacity: 1000, batchSize: 256, new DeviceRandom(9));
         Assert.Equal(300, sampler.Online.Count);
         sampler.Online.AddRange(Marked(100, 5000, 1f));
@@ -149,7 +171,7 @@ public class ReplayBufferTests
     [Fact]
     public void PartModeCopiesTheBestTrajectories()
     {
-        using var backend = new CpuBackend(1);
+        var backend = Device;
         // Four trajectories of 5: rewards 1, 4, 2, 3 per step. The first ends at a terminal; the others end where the
         // stored next state stops matching the following state (ids jump by 100).
         var parts = new[] { Marked(5, 0, 1f, [4]), Marked(5, 100, 4f), Marked(5, 200, 2f), Marked(5, 300, 3f) };
@@ -175,7 +197,7 @@ public class ReplayBufferTests
     [Fact]
     public void OfflineUniformSamplerCoversTheDatasetAndKeepsItsCounter()
     {
-        using var backend = new CpuBackend(1);
+        var backend = Device;
         using var sampler = UniformReplaySampler.OverTransitions(backend, Marked(8, 0, 0), batchSize: 32, new DeviceRandom(21));
         Assert.Equal(8, sampler.Buffer.Capacity);
         var seen = new HashSet<float>();
@@ -187,61 +209,25 @@ public class ReplayBufferTests
         }
         Assert.Equal(320UL, sampler.Random.Counter);
         Assert.Equal(Enumerable.Range(0, 8).Select(i => (float)i), seen.OrderBy(v => v));
+        if (!OpsAllocateNothing) return;
         long before = GC.GetAllocatedBytesForCurrentThread();
         sampler.Sample();
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
     [Fact]
-    public void SamplingAllocatesNothingOnTheHost()
-    {
-        using var backend = new CpuBackend(1);
-        using var half = new MixedReplaySampler(backend, OfflineMixing.Half, Marked(1000, 0, -1f), 2, 1, 1000, 256, new DeviceRandom(2));
-        half.Online.AddRange(Marked(500, 0, 1f));
-        half.Sample();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100; i++) half.Sample();
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(0, allocated);
-    }
-
-    [Fact]
     public void RejectsMismatchedDimensions()
     {
-        using var backend = new CpuBackend(1);
+        var backend = Device;
         var ex = Assert.Throws<ArgumentException>(() => new MixedReplaySampler(backend, OfflineMixing.Half, Marked(10, 0, 0), 3, 1, 10, 8, new DeviceRandom(1)));
         Assert.Contains("obs 2 / action 1", ex.Message);
         Assert.Throws<ArgumentNullException>(() => new MixedReplaySampler(backend, OfflineMixing.All, null, 2, 1, 10, 8, new DeviceRandom(1)));
-    }
-}
-
-public class GaeTests
-{
-    [Fact]
-    public void MatchesAHandComputation()
-    {
-        // γ = 0.9, λ = 0.5. Steps 0-1 one episode ending in a true terminal at 1; step 2 ends by time limit
-        // (done but not dw, so V(s') still bootstraps); step 3 is mid-episode (the rollout cut).
-        float[] r = [1, 2, 3, 4], v = [0.5f, 1, 2, 1], vNext = [1, 10, 5, 2], dw = [0, 1, 0, 0], done = [0, 1, 1, 0];
-        var a = new float[4];
-        var target = new float[4];
-        Gae.Compute(r, v, vNext, dw, done, 0.9, 0.5, a, target);
-        double d3 = 4 + 0.9 * 2 - 1;        // 4.8
-        double a3 = d3;                      // A_4 = 0
-        double d2 = 3 + 0.9 * 5 - 2;         // 5.5 (time limit: bootstraps)
-        double a2 = d2;                      // done cuts the recursion
-        double d1 = 2 + 0 - 1;               // 1.0 (true terminal: no bootstrap)
-        double a1 = d1;
-        double d0 = 1 + 0.9 * 1 - 0.5;       // 1.4
-        double a0 = d0 + 0.9 * 0.5 * a1;     // 1.85
-        Assert.Equal(new[] { a0, a1, a2, a3 }.Select(x => (float)x), a);
-        Assert.Equal(new[] { a0 + 0.5, a1 + 1, a2 + 2, a3 + 1 }.Select(x => (float)x), target);
     }
 
     [Fact]
     public void RolloutBufferUploadsRunsGaeAndGathersPermutedMinibatches()
     {
-        using var backend = new CpuBackend(1);
+        var backend = Device;
         using var rollout = new RolloutBuffer(backend, capacity: 8, observationDim: 2, actionDim: 1, minibatchSize: 4);
         for (int t = 0; t < 8; t++)
         {
@@ -287,5 +273,97 @@ public class GaeTests
         Assert.Equal(Enumerable.Range(0, 8).Select(i => (float)i), gathered.OrderBy(x => x));
         rollout.Clear();
         Assert.Equal(0, rollout.Count);
+}
+
+public class GaeTests
+{
+    [Fact]
+    public void MatchesAHandComputation()
+    {
+        // γ = 0.9, λ = 0.5. Steps 0-1 one episode ending in a true terminal at 1; step 2 ends by time limit
+        // (done but not dw, so V(s') still bootstraps); step 3 is mid-episode (the rollout cut).
+        float[] r = [1, 2, 3, 4], v = [0.5f, 1, 2, 1], vNext = [1, 10, 5, 2], dw = [0, 1, 0, 0], done = [0, 1, 1, 0];
+        var a = new float[4];
+        var target = new float[4];
+        Gae.Compute(r, v, vNext, dw, done, 0.9, 0.5, a, target);
+        double d3 = 4 + 0.9 * 2 - 1;        // 4.8
+        double a3 = d3;                      // A_4 = 0
+        double d2 = 3 + 0.9 * 5 - 2;         // 5.5 (time limit: bootstraps)
+        double a2 = d2;                      // done cuts the recursion
+        double d1 = 2 + 0 - 1;               // 1.0 (true terminal: no bootstrap)
+        double a1 = d1;
+        double d0 = 1 + 0.9 * 1 - 0.5;       // 1.4
+        double a0 = d0 + 0.9 * 0.5 * a1;     // 1.85
+        Assert.Equal(new[] { a0, a1, a2, a3 }.Select(x => (float)x), a);
+        Assert.Equal(new[] { a0 + 0.5, a1 + 1, a2 + 2, a3 + 1 }.Select(x => (float)x), target);
+    }
+
+}
+}
+
+public sealed class CpuReplayBufferTests : ReplayBufferTests
+{
+    protected override Backend CreateBackend() => new CpuBackend(1);
+
+    [Fact]
+    public void SamplingAllocatesNothingOnTheHost()
+    {
+        var backend = Device;
+        using var half = new MixedReplaySampler(backend, OfflineMixing.Half, Marked(1000, 0, -1f), 2, 1, 1000, 256, new DeviceRandom(2));
+        half.Online.AddRange(Marked(500, 0, 1f));
+        half.Sample();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) half.Sample();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
+    public void IlgpuCpuAcceleratorDrawsTheSameBatches()
+    {
+        var ilgpu = SharedIlgpuCpu.Get();
+        var transitions = Marked(500, 0, 0f);
+        using var onCpu = new MixedReplaySampler(Device, OfflineMixing.Half, transitions, 2, 1, 100, 64, new DeviceRandom(8));
+        using var onIlgpu = new MixedReplaySampler(ilgpu, OfflineMixing.Half, transitions, 2, 1, 100, 64, new DeviceRandom(8));
+        onCpu.Online.AddRange(transitions, 0, 50);
+        onIlgpu.Online.AddRange(transitions, 0, 50);
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(onCpu.Sample().Packed.ToArray(), onIlgpu.Sample().Packed.ToArray());
+            Assert.Equal(onCpu.Batch.NextObservations.ToArray(), onIlgpu.Batch.NextObservations.ToArray());
+        }
+    }
+}
+
+/// <summary>The buffers on the GPU kernels run by ILGPU's CPU accelerator (a slow simulator; always present).</summary>
+public sealed class IlgpuCpuReplayBufferTests : ReplayBufferTests
+{
+    protected override Backend CreateBackend() => SharedIlgpuCpu.Get();
+
+    protected override bool OwnsBackend => false;
+
+    protected override bool OpsAllocateNothing => false;
+}
+
+/// <summary>One ILGPU CPU accelerator for the whole run: opening one and compiling its kernels takes seconds.</summary>
+static class SharedIlgpuCpu
+{
+    static readonly Lazy<(Backend? Backend, string Reason)> Shared = new(() =>
+    {
+        try
+        {
+            return (Devices.Create("ilgpu-cpu"), "");
+        }
+        catch (InvalidOperationException absent)
+        {
+            return (null, absent.Message);
+        }
+    });
+
+    public static Backend Get()
+    {
+        var (backend, reason) = Shared.Value;
+        if (backend is null) Assert.Skip($"ILGPU CPU accelerator absent: {reason}");
+        return backend;
     }
 }
