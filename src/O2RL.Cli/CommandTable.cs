@@ -11,6 +11,8 @@ public static class CommandTable
     [
         new("doctor", "list compute devices and check every kernel on each against its reference", Commands.DoctorCommand.Run),
         new("bench", "measure FMA peak, GEMM throughput and training-step latency (--json)", Commands.BenchCommand.Run),
+        new("envs", "list environments (--json) or print a model's MJCF (envs xml ID)", Commands.EnvsCommand.Run),
+        new("dataset", "inspect (info FILE [--json]) or check (validate FILE [--strict]) a D4RL-layout HDF5 dataset", Commands.DatasetCommand.Run),
     ];
 
     /// <summary>Runs the command named by args[0]; returns the process exit code.</summary>

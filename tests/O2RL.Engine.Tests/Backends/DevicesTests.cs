@@ -2,6 +2,7 @@ using Xunit;
 
 namespace O2RL.Engine.Tests.Backends;
 
+[Collection(IlgpuCollection.Name)]
 public sealed class DevicesTests
 {
     static Func<string, string?> Environment(params (string Name, string Value)[] variables) =>

@@ -171,6 +171,7 @@ public abstract class IlgpuConformanceTests : BackendConformanceTests
 }
 
 /// <summary>The GPU kernels on ILGPU's CPU accelerator (always present; a slow SIMT simulator, so shapes stay small).</summary>
+[Collection(IlgpuCollection.Name)]
 public sealed class IlgpuCpuConformanceTests : IlgpuConformanceTests
 {
     protected override DeviceKind Kind => DeviceKind.IlgpuCpu;
@@ -179,13 +180,26 @@ public sealed class IlgpuCpuConformanceTests : IlgpuConformanceTests
 }
 
 /// <summary>The GPU kernels on the first OpenCL device (PoCL in CI, enabled through the explicit generic-address-space option).</summary>
+[Collection(IlgpuCollection.Name)]
 public sealed class OpenClConformanceTests : IlgpuConformanceTests
 {
     protected override DeviceKind Kind => DeviceKind.OpenCL;
 }
 
 /// <summary>The GPU kernels on the first CUDA device; skipped where there is none.</summary>
+[Collection(IlgpuCollection.Name)]
 public sealed class CudaConformanceTests : IlgpuConformanceTests
 {
     protected override DeviceKind Kind => DeviceKind.Cuda;
+}
+
+/// <summary>
+/// ILGPU accelerators (the CPU simulator's threads, PoCL's thread pool, CUDA) run one test class at a time and
+/// never beside other test classes: concurrent accelerator use from several xunit collections crashed the
+/// process now and then on a 2-core machine.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class IlgpuCollection
+{
+    public const string Name = "ILGPU accelerators";
 }
