@@ -273,6 +273,7 @@ public abstract class ReplayBufferTests : IDisposable
         Assert.Equal(Enumerable.Range(0, 8).Select(i => (float)i), gathered.OrderBy(x => x));
         rollout.Clear();
         Assert.Equal(0, rollout.Count);
+    }
 }
 
 public class GaeTests
@@ -297,8 +298,6 @@ public class GaeTests
         Assert.Equal(new[] { a0, a1, a2, a3 }.Select(x => (float)x), a);
         Assert.Equal(new[] { a0 + 0.5, a1 + 1, a2 + 2, a3 + 1 }.Select(x => (float)x), target);
     }
-
-}
 }
 
 public sealed class CpuReplayBufferTests : ReplayBufferTests
@@ -317,13 +316,28 @@ public sealed class CpuReplayBufferTests : ReplayBufferTests
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(0, allocated);
     }
+}
+
+/// <summary>
+/// The buffers on the GPU kernels run by ILGPU's CPU accelerator (a slow simulator; always present). Kept out of
+/// parallel runs: concurrent ILGPU accelerators have crashed test processes.
+/// </summary>
+[Collection(IlgpuCollection.Name)]
+public sealed class IlgpuCpuReplayBufferTests : ReplayBufferTests
+{
+    protected override Backend CreateBackend() => SharedIlgpuCpu.Get();
+
+    protected override bool OwnsBackend => false;
+
+    protected override bool OpsAllocateNothing => false;
 
     [Fact]
-    public void IlgpuCpuAcceleratorDrawsTheSameBatches()
+    public void DrawsTheSameBatchesAsTheCpuBackend()
     {
-        var ilgpu = SharedIlgpuCpu.Get();
+        var ilgpu = Device;
+        using var cpu = new CpuBackend(1);
         var transitions = Marked(500, 0, 0f);
-        using var onCpu = new MixedReplaySampler(Device, OfflineMixing.Half, transitions, 2, 1, 100, 64, new DeviceRandom(8));
+        using var onCpu = new MixedReplaySampler(cpu, OfflineMixing.Half, transitions, 2, 1, 100, 64, new DeviceRandom(8));
         using var onIlgpu = new MixedReplaySampler(ilgpu, OfflineMixing.Half, transitions, 2, 1, 100, 64, new DeviceRandom(8));
         onCpu.Online.AddRange(transitions, 0, 50);
         onIlgpu.Online.AddRange(transitions, 0, 50);
@@ -335,14 +349,11 @@ public sealed class CpuReplayBufferTests : ReplayBufferTests
     }
 }
 
-/// <summary>The buffers on the GPU kernels run by ILGPU's CPU accelerator (a slow simulator; always present).</summary>
-public sealed class IlgpuCpuReplayBufferTests : ReplayBufferTests
+/// <summary>ILGPU accelerators run one test class at a time and never beside other test classes.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class IlgpuCollection
 {
-    protected override Backend CreateBackend() => SharedIlgpuCpu.Get();
-
-    protected override bool OwnsBackend => false;
-
-    protected override bool OpsAllocateNothing => false;
+    public const string Name = "ILGPU devices";
 }
 
 /// <summary>One ILGPU CPU accelerator for the whole run: opening one and compiling its kernels takes seconds.</summary>
