@@ -223,7 +223,8 @@ public static unsafe class GemmCpu
         nint columnStride = p.TransposeA ? m : 1;
 
         float* packedB = PackBuffer.Get();
-        float* raggedA = stackalloc float[TileRows * kBlock];
+        // +2: the fast copy in PackAStrip writes two floats past the last row it fills.
+        float* packedA = stackalloc float[TileRows * kBlock + 2];
         float* tile = stackalloc float[TileRows * TileColumns];
 
         for (int panelBlock = panelBegin; panelBlock < panelEnd; panelBlock += panelsPerBlock)
@@ -253,7 +254,10 @@ public static unsafe class GemmCpu
                     int rows = Math.Min(TileRows, m - rowBegin);
                     float* aStrip;
                     nint aRowStride, aColumnStride;
-                    if (rows == TileRows)
+                    // A stored [k, m] (transposeA) is read one short run per row of A, m floats apart: those
+                    // runs alias to a few L1 sets and thrash, so strips reused across panels are copied first.
+                    bool copyStrip = p.TransposeA && panelBlockEnd - panelBlock > 1;
+                    if (rows == TileRows && !copyStrip)
                     {
                         aStrip = p.A + rowBegin * rowStride + kBegin * columnStride;
                         aRowStride = rowStride;
@@ -261,8 +265,8 @@ public static unsafe class GemmCpu
                     }
                     else
                     {
-                        PackRaggedA(p.A, rowStride, columnStride, rowBegin, rows, kBegin, kc, raggedA);
-                        aStrip = raggedA;
+                        PackAStrip(p.A, rowStride, columnStride, rowBegin, rows, kBegin, kc, packedA);
+                        aStrip = packedA;
                         aRowStride = 1;
                         aColumnStride = TileRows;
                     }
@@ -276,7 +280,10 @@ public static unsafe class GemmCpu
                         epilogue.Bias = lastK && p.Bias != null ? p.Bias + columnStart : null;
                         if (p.Kernel == Kernel.Avx2Fma)
                         {
-                            MicroKernelAvx2(kc, aStrip, aRowStride, aColumnStride, bPanel, cTile, n, rows, columns, tile, in epilogue);
+                            if (columns <= TileColumns / 2) MicroKernelAvx2Narrow(kc, aStrip, aRowStride, aColumnStride, bPanel, tile);
+                            else MicroKernelAvx2(kc, aStrip, aRowStride, aColumnStride, bPanel, tile);
+                            if (rows == TileRows && columns == TileColumns) StoreFullTileAvx(tile, cTile, n, in epilogue);
+                            else StoreTile(tile, cTile, n, rows, columns, in epilogue);
                         }
                         else
                         {
@@ -393,25 +400,40 @@ public static unsafe class GemmCpu
         Avx.Store(destination + 7 * destinationStride, Avx.Permute2x128(s3, s7, 0x31));
     }
 
-    /// <summary>Copies the last, short strip of op(A) into [kc, 6] order with zero rows below the matrix.</summary>
-    static void PackRaggedA(float* a, nint rowStride, nint columnStride, int rowBegin, int rows, int kBegin, int kc, float* packed)
+    /// <summary>
+    /// Copies a strip of op(A) (rows ≤ 6 rows from rowBegin, K from kBegin) into [kc, 6] order, with zero rows
+    /// below the matrix.
+    /// </summary>
+    static void PackAStrip(float* a, nint rowStride, nint columnStride, int rowBegin, int rows, int kBegin, int kc, float* packed)
     {
+        float* source = a + rowBegin * rowStride + kBegin * columnStride;
+        if (rows == TileRows && rowStride == 1)
+        {
+            // The six values of each K step are contiguous: one 4-float and one 2-float copy per step.
+            for (int q = 0; q < kc; q++)
+            {
+                Vector128.Store(Vector128.Load(source), packed);
+                *(ulong*)(packed + 4) = *(ulong*)(source + 4);
+                source += columnStride;
+                packed += TileRows;
+            }
+            return;
+        }
         for (int q = 0; q < kc; q++)
         {
-            float* source = a + rowBegin * rowStride + (kBegin + q) * columnStride;
             int i = 0;
-            for (; i < rows; i++) packed[q * TileRows + i] = source[i * rowStride];
-            for (; i < TileRows; i++) packed[q * TileRows + i] = 0f;
+            for (; i < rows; i++) packed[i] = source[i * rowStride];
+            for (; i < TileRows; i++) packed[i] = 0f;
+            source += columnStride;
+            packed += TileRows;
         }
     }
 
     /// <summary>
     /// The 6×16 AVX2/FMA micro-kernel: acc = Σ_q A[0..6, q] ⊗ Bpanel[q, 0..16] in twelve ymm accumulators,
-    /// then the epilogue straight from registers into C (full tiles) or through <paramref name="tile"/>
-    /// (ragged tiles, where only rows × columns of C exist).
+    /// written to <paramref name="tile"/> ([6, 16]) for the epilogue.
     /// </summary>
-    static void MicroKernelAvx2(int kc, float* a, nint rowStride, nint columnStride, float* bPanel, float* c, nint ldc,
-        int rows, int columns, float* tile, in Epilogue epilogue)
+    static void MicroKernelAvx2(int kc, float* a, nint rowStride, nint columnStride, float* bPanel, float* tile)
     {
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
@@ -443,30 +465,61 @@ public static unsafe class GemmCpu
             bp += TileColumns;
         }
 
-        if (rows == TileRows && columns == TileColumns)
-        {
-            Vector256<float> bias0 = Vector256<float>.Zero, bias1 = Vector256<float>.Zero;
-            if (epilogue.Bias != null)
-            {
-                bias0 = Avx.LoadVector256(epilogue.Bias);
-                bias1 = Avx.LoadVector256(epilogue.Bias + 8);
-            }
-            StoreRowAvx(c00, c01, c, in epilogue, bias0, bias1);
-            StoreRowAvx(c10, c11, c + ldc, in epilogue, bias0, bias1);
-            StoreRowAvx(c20, c21, c + 2 * ldc, in epilogue, bias0, bias1);
-            StoreRowAvx(c30, c31, c + 3 * ldc, in epilogue, bias0, bias1);
-            StoreRowAvx(c40, c41, c + 4 * ldc, in epilogue, bias0, bias1);
-            StoreRowAvx(c50, c51, c + 5 * ldc, in epilogue, bias0, bias1);
-            return;
-        }
-
+        // The sums go through the (L1-resident) tile: with the epilogue in this method the JIT would spill
+        // accumulators inside the loop.
         Avx.Store(tile, c00); Avx.Store(tile + 8, c01);
         Avx.Store(tile + 16, c10); Avx.Store(tile + 24, c11);
         Avx.Store(tile + 32, c20); Avx.Store(tile + 40, c21);
         Avx.Store(tile + 48, c30); Avx.Store(tile + 56, c31);
         Avx.Store(tile + 64, c40); Avx.Store(tile + 72, c41);
         Avx.Store(tile + 80, c50); Avx.Store(tile + 88, c51);
-        StoreTile(tile, c, ldc, rows, columns, in epilogue);
+    }
+
+    /// <summary>
+    /// The 6×8 variant for a last panel of at most 8 columns (n = 17, 24, … would otherwise do up to twice the
+    /// work); the panel keeps its 16-float row stride. Writes columns 0..8 of each tile row.
+    /// </summary>
+    static void MicroKernelAvx2Narrow(int kc, float* a, nint rowStride, nint columnStride, float* bPanel, float* tile)
+    {
+        Vector256<float> c0 = Vector256<float>.Zero, c1 = Vector256<float>.Zero, c2 = Vector256<float>.Zero;
+        Vector256<float> c3 = Vector256<float>.Zero, c4 = Vector256<float>.Zero, c5 = Vector256<float>.Zero;
+        float* a0 = a, a1 = a + rowStride, a2 = a + 2 * rowStride, a3 = a + 3 * rowStride, a4 = a + 4 * rowStride, a5 = a + 5 * rowStride;
+        nint offset = 0;
+        float* bp = bPanel;
+        for (int q = 0; q < kc; q++)
+        {
+            Vector256<float> b0 = Avx.LoadVector256(bp);
+            c0 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(a0 + offset), b0, c0);
+            c1 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(a1 + offset), b0, c1);
+            c2 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(a2 + offset), b0, c2);
+            c3 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(a3 + offset), b0, c3);
+            c4 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(a4 + offset), b0, c4);
+            c5 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(a5 + offset), b0, c5);
+            offset += columnStride;
+            bp += TileColumns;
+        }
+        Avx.Store(tile, c0);
+        Avx.Store(tile + TileColumns, c1);
+        Avx.Store(tile + 2 * TileColumns, c2);
+        Avx.Store(tile + 3 * TileColumns, c3);
+        Avx.Store(tile + 4 * TileColumns, c4);
+        Avx.Store(tile + 5 * TileColumns, c5);
+    }
+
+    /// <summary>Applies the epilogue to a full 6×16 tile of sums and stores it into C with 256-bit vectors.</summary>
+    static void StoreFullTileAvx(float* tile, float* c, nint ldc, in Epilogue epilogue)
+    {
+        Vector256<float> bias0 = Vector256<float>.Zero, bias1 = Vector256<float>.Zero;
+        if (epilogue.Bias != null)
+        {
+            bias0 = Avx.LoadVector256(epilogue.Bias);
+            bias1 = Avx.LoadVector256(epilogue.Bias + 8);
+        }
+        for (int row = 0; row < TileRows; row++)
+        {
+            StoreRowAvx(Avx.LoadVector256(tile + row * TileColumns), Avx.LoadVector256(tile + row * TileColumns + 8),
+                c + row * ldc, in epilogue, bias0, bias1);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

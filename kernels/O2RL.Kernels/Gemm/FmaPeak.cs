@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace O2RL.Kernels;
+
+/// <summary>The machine's measured FMA throughput, the yardstick for GEMM efficiency.</summary>
+/// <param name="SingleThreadGflops">GFLOP/s of one thread (an FMA counts as two flops).</param>
+/// <param name="PoolGflops">GFLOP/s of all the pool's threads running at once.</param>
+/// <param name="Threads">Threads used for <paramref name="PoolGflops"/>.</param>
+/// <param name="VectorBits">Width of the FMA instructions measured (256 with AVX2+FMA, 128 otherwise).</param>
+public readonly record struct FmaPeakResult(double SingleThreadGflops, double PoolGflops, int Threads, int VectorBits);
+
+/// <summary>
+/// Measures peak float32 FMA throughput: each thread runs 12 independent FMA dependency chains held in
+/// registers (enough to cover FMA latency × issue width on current x64 cores), so nothing but the FMA units
+/// limits it. The width matches what <see cref="GemmCpu"/> uses, so GEMM GFLOP/s ÷ this peak is the fraction
+/// of the machine the GEMM gets.
+/// </summary>
+public static class FmaPeak
+{
+    static volatile float sink;
+
+    /// <summary>Measures single-thread and whole-pool peak GFLOP/s, each for about <paramref name="duration"/>.</summary>
+    public static FmaPeakResult Measure(WorkerPool pool, TimeSpan duration)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        if (duration <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(duration), duration, "the measuring time must be positive");
+        double single = MeasureSingleThreadGflops(duration);
+        double all = MeasurePoolGflops(pool, duration);
+        return new FmaPeakResult(single, all, pool.ThreadCount, VectorBits);
+    }
+
+    /// <summary>Width of the FMA vectors measured.</summary>
+    public static int VectorBits => Fma.IsSupported ? 256 : 128;
+
+    /// <summary>Peak GFLOP/s of the calling thread, measured for about <paramref name="duration"/>.</summary>
+    public static double MeasureSingleThreadGflops(TimeSpan duration)
+    {
+        long iterations = Calibrate(duration);
+        long start = Stopwatch.GetTimestamp();
+        sink = RunChains(iterations);
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        return iterations * FlopsPerIteration / seconds / 1e9;
+    }
+
+    /// <summary>Peak GFLOP/s with every thread of <paramref name="pool"/> running FMA chains at once.</summary>
+    public static double MeasurePoolGflops(WorkerPool pool, TimeSpan duration)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        var work = new ChainsWork { Iterations = Calibrate(duration) };
+        pool.Run(work, pool.ThreadCount); // warm the workers up
+        long start = Stopwatch.GetTimestamp();
+        pool.Run(work, pool.ThreadCount);
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        return pool.ThreadCount * work.Iterations * FlopsPerIteration / seconds / 1e9;
+    }
+
+    sealed class ChainsWork : IParallelWork
+    {
+        public long Iterations;
+        public void Execute(int part, int partCount) => sink = RunChains(Iterations);
+    }
+
+    const int Chains = 12;
+    static double FlopsPerIteration => Chains * (VectorBits / 32) * 2.0;
+
+    /// <summary>Finds an iteration count that takes about the given time (after a JIT/clock warm-up run).</summary>
+    static long Calibrate(TimeSpan duration)
+    {
+        long iterations = 1 << 14;
+        while (true)
+        {
+            long start = Stopwatch.GetTimestamp();
+            sink = RunChains(iterations);
+            TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+            if (elapsed.TotalMilliseconds >= 10 || iterations > (1L << 40))
+                return Math.Max(1, (long)(iterations * (duration / elapsed)));
+            iterations *= 4;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static float RunChains(long iterations) => Fma.IsSupported ? RunChains256(iterations) : RunChains128(iterations);
+
+    // acc ← acc·0.99999 + 1e-6 converges towards 0.1 and never overflows or turns denormal.
+    static float RunChains256(long iterations)
+    {
+        Vector256<float> scale = Vector256.Create(0.99999f), shift = Vector256.Create(1e-6f);
+        Vector256<float> c0 = Vector256.Create(0.1f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+        Vector256<float> c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+        for (long i = 0; i < iterations; i++)
+        {
+            c0 = Fma.MultiplyAdd(c0, scale, shift); c1 = Fma.MultiplyAdd(c1, scale, shift);
+            c2 = Fma.MultiplyAdd(c2, scale, shift); c3 = Fma.MultiplyAdd(c3, scale, shift);
+            c4 = Fma.MultiplyAdd(c4, scale, shift); c5 = Fma.MultiplyAdd(c5, scale, shift);
+            c6 = Fma.MultiplyAdd(c6, scale, shift); c7 = Fma.MultiplyAdd(c7, scale, shift);
+            c8 = Fma.MultiplyAdd(c8, scale, shift); c9 = Fma.MultiplyAdd(c9, scale, shift);
+            c10 = Fma.MultiplyAdd(c10, scale, shift); c11 = Fma.MultiplyAdd(c11, scale, shift);
+        }
+        return Vector256.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
+    }
+
+    static float RunChains128(long iterations)
+    {
+        Vector128<float> scale = Vector128.Create(0.99999f), shift = Vector128.Create(1e-6f);
+        Vector128<float> c0 = Vector128.Create(0.1f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+        Vector128<float> c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+        for (long i = 0; i < iterations; i++)
+        {
+            c0 = Vector128.MultiplyAddEstimate(c0, scale, shift); c1 = Vector128.MultiplyAddEstimate(c1, scale, shift);
+            c2 = Vector128.MultiplyAddEstimate(c2, scale, shift); c3 = Vector128.MultiplyAddEstimate(c3, scale, shift);
+            c4 = Vector128.MultiplyAddEstimate(c4, scale, shift); c5 = Vector128.MultiplyAddEstimate(c5, scale, shift);
+            c6 = Vector128.MultiplyAddEstimate(c6, scale, shift); c7 = Vector128.MultiplyAddEstimate(c7, scale, shift);
+            c8 = Vector128.MultiplyAddEstimate(c8, scale, shift); c9 = Vector128.MultiplyAddEstimate(c9, scale, shift);
+            c10 = Vector128.MultiplyAddEstimate(c10, scale, shift); c11 = Vector128.MultiplyAddEstimate(c11, scale, shift);
+        }
+        return Vector128.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
+    }
+}
