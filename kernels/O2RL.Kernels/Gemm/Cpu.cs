@@ -128,6 +128,20 @@ public static unsafe class GemmCpu
             TransposeA = transposeA, TransposeB = transposeB, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
             A = a, B = b, C = c, Bias = bias, Activation = activation, Kernel = kernel,
         };
+        // A narrow C (n = 17: one full panel plus one mostly empty) wastes up to half the micro-kernel's work;
+        // computing Cᵀ = op(B)ᵀ·op(A)ᵀ instead tiles it tightly. Its tiles are stored transposed, element by
+        // element, which only pays when K is long enough to hide that.
+        if (k >= 32 && 5 * PaddedWork(n, m) < 4 * PaddedWork(m, n))
+        {
+            problem.TransposeA = !transposeB;
+            problem.TransposeB = !transposeA;
+            problem.M = n;
+            problem.N = m;
+            problem.A = b;
+            problem.B = a;
+            problem.TransposedOutput = true;
+            (m, n) = (n, m);
+        }
         int strips = (m + TileRows - 1) / TileRows;
         int panels = (n + TileColumns - 1) / TileColumns;
         int threads = pool is null || (long)m * n * k < ParallelThreshold ? 1 : pool.ThreadCount;
@@ -157,10 +171,24 @@ public static unsafe class GemmCpu
         }
     }
 
-    /// <summary>Everything a thread needs to compute its part of C.</summary>
+    /// <summary>
+    /// Micro-kernel work for an m×n output, counting padded rows and columns (a ≤ 8-column last panel runs the
+    /// 6×8 kernel at about 3/4 of its rate, so it costs like 11 columns).
+    /// </summary>
+    static long PaddedWork(int m, int n)
+    {
+        int remainder = n % TileColumns;
+        long columns = n - remainder + (remainder == 0 ? 0 : remainder <= TileColumns / 2 ? 11 : TileColumns);
+        return (long)((m + TileRows - 1) / TileRows) * TileRows * columns;
+    }
+
+    /// <summary>
+    /// Everything a thread needs to compute its part of C. With <see cref="TransposedOutput"/> the operands
+    /// describe Cᵀ (M and N swapped, bias indexed by row) and C is still the caller's row-major [N, M] matrix.
+    /// </summary>
     struct Problem
     {
-        public bool TransposeA, TransposeB;
+        public bool TransposeA, TransposeB, TransposedOutput;
         public int M, N, K;
         public float Alpha, Beta;
         public float* A, B, C, Bias;
@@ -276,25 +304,32 @@ public static unsafe class GemmCpu
                         int columnStart = panel * TileColumns;
                         int columns = Math.Min(TileColumns, n - columnStart);
                         float* bPanel = packedB + (nint)(panel - panelBlock) * kc * TileColumns;
+                        if (p.TransposedOutput)
+                        {
+                            // Tile (rowBegin, columnStart) of Cᵀ is block (columnStart, rowBegin) of C, whose rows hold m values.
+                            epilogue.Bias = lastK && p.Bias != null ? p.Bias + rowBegin : null;
+                            ComputeTile(p.Kernel, kc, aStrip, aRowStride, aColumnStride, bPanel, columns, tile);
+                            StoreTileTransposed(tile, p.C + (nint)columnStart * m + rowBegin, m, rows, columns, in epilogue);
+                            continue;
+                        }
                         float* cTile = p.C + (nint)rowBegin * n + columnStart;
                         epilogue.Bias = lastK && p.Bias != null ? p.Bias + columnStart : null;
-                        if (p.Kernel == Kernel.Avx2Fma)
-                        {
-                            if (columns <= TileColumns / 2) MicroKernelAvx2Narrow(kc, aStrip, aRowStride, aColumnStride, bPanel, tile);
-                            else MicroKernelAvx2(kc, aStrip, aRowStride, aColumnStride, bPanel, tile);
-                            if (rows == TileRows && columns == TileColumns) StoreFullTileAvx(tile, cTile, n, in epilogue);
-                            else StoreTile(tile, cTile, n, rows, columns, in epilogue);
-                        }
-                        else
-                        {
-                            MicroKernelPortable(kc, aStrip, aRowStride, aColumnStride, bPanel, tile);
-                            StoreTile(tile, cTile, n, rows, columns, in epilogue);
-                        }
+                        ComputeTile(p.Kernel, kc, aStrip, aRowStride, aColumnStride, bPanel, columns, tile);
+                        if (p.Kernel == Kernel.Avx2Fma && rows == TileRows && columns == TileColumns) StoreFullTileAvx(tile, cTile, n, in epilogue);
+                        else StoreTile(tile, cTile, n, rows, columns, in epilogue);
                     }
                 }
                 kBegin += kc;
             } while (kBegin < k);
         }
+    }
+
+    /// <summary>Runs the micro-kernel for one tile, leaving the raw sums in tile ([6, 16]).</summary>
+    static void ComputeTile(Kernel kernel, int kc, float* a, nint rowStride, nint columnStride, float* bPanel, int columns, float* tile)
+    {
+        if (kernel == Kernel.Portable) MicroKernelPortable(kc, a, rowStride, columnStride, bPanel, tile);
+        else if (columns <= TileColumns / 2) MicroKernelAvx2Narrow(kc, a, rowStride, columnStride, bPanel, tile);
+        else MicroKernelAvx2(kc, a, rowStride, columnStride, bPanel, tile);
     }
 
     /// <summary>What the store of a tile applies: C ← act(α·acc + β·C + bias); β = 0 never reads C.</summary>
@@ -609,6 +644,27 @@ public static unsafe class GemmCpu
                 if (beta != 0f) value += beta * cRow[j];
                 if (bias != null) value += bias[j];
                 cRow[j] = OpMath.Activate(activation, value);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Stores a tile of Cᵀ: tile element (i, j) goes to c[j·ldc + i]; the bias is indexed by the tile row.
+    /// </summary>
+    static void StoreTileTransposed(float* tile, float* c, nint ldc, int rows, int columns, in Epilogue epilogue)
+    {
+        float alpha = epilogue.Alpha, beta = epilogue.Beta;
+        float* bias = epilogue.Bias;
+        Activation activation = epilogue.Activation;
+        for (int j = 0; j < columns; j++)
+        {
+            float* cRow = c + j * ldc;
+            for (int i = 0; i < rows; i++)
+            {
+                float value = alpha * tile[i * TileColumns + j];
+                if (beta != 0f) value += beta * cRow[i];
+                if (bias != null) value += bias[i];
+                cRow[i] = OpMath.Activate(activation, value);
             }
         }
     }
