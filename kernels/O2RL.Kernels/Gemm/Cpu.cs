@@ -128,9 +128,9 @@ public static unsafe class GemmCpu
             TransposeA = transposeA, TransposeB = transposeB, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
             A = a, B = b, C = c, Bias = bias, Activation = activation, Kernel = kernel,
         };
-        // A narrow C (n = 17: one full panel plus one mostly empty) wastes up to half the micro-kernel's work;
-        // computing Cᵀ = op(B)ᵀ·op(A)ᵀ instead tiles it tightly. Its tiles are stored transposed, element by
-        // element, which only pays when K is long enough to hide that.
+        // A narrow C (n = 6: one mostly empty panel) wastes up to half the micro-kernel's work; computing
+        // Cᵀ = op(B)ᵀ·op(A)ᵀ instead tiles it tightly. Its tiles are stored transposed, element by element,
+        // which only pays when K is long enough to hide that (measured: 256×6×256 takes 20 µs instead of 25).
         if (k >= 32 && 5 * PaddedWork(n, m) < 4 * PaddedWork(m, n))
         {
             problem.TransposeA = !transposeB;
@@ -172,13 +172,17 @@ public static unsafe class GemmCpu
     }
 
     /// <summary>
-    /// Micro-kernel work for an m×n output, counting padded rows and columns (a ≤ 8-column last panel runs the
-    /// 6×8 kernel at about 3/4 of its rate, so it costs like 11 columns).
+    /// Micro-kernel work for an m×n output, counting padded rows and columns: a ≤ 8-column last panel runs the
+    /// 6×8 kernel at about 3/4 of its rate, so it costs like 11 columns; up to 4 leftover columns after full
+    /// panels are matrix–vector products at roughly half the kernel's rate (measured).
     /// </summary>
     static long PaddedWork(int m, int n)
     {
         int remainder = n % TileColumns;
-        long columns = n - remainder + (remainder == 0 ? 0 : remainder <= TileColumns / 2 ? 11 : TileColumns);
+        long leftover = remainder == 0 ? 0
+            : remainder <= 4 && n > TileColumns ? 2 * remainder
+            : remainder <= TileColumns / 2 ? 11 : TileColumns;
+        long columns = n - remainder + leftover;
         return (long)((m + TileRows - 1) / TileRows) * TileRows * columns;
     }
 
@@ -255,6 +259,15 @@ public static unsafe class GemmCpu
         float* packedA = stackalloc float[TileRows * kBlock + 2];
         float* tile = stackalloc float[TileRows * TileColumns];
 
+        // A last panel with at most 4 columns would waste ≥ 3/4 of the micro-kernel; those columns are
+        // matrix–vector products instead (done by whoever owns that panel, after its tiles).
+        int panels = (n + TileColumns - 1) / TileColumns;
+        int leftoverColumns = n % TileColumns;
+        bool leftoverAsVectors = p.Kernel == Kernel.Avx2Fma && n > TileColumns && leftoverColumns <= 4 && leftoverColumns > 0
+            && (p.TransposeB || k <= PackedBFloats);
+        if (leftoverAsVectors && panelEnd == panels) panelEnd--;
+        else leftoverAsVectors = false;
+
         for (int panelBlock = panelBegin; panelBlock < panelEnd; panelBlock += panelsPerBlock)
         {
             int panelBlockEnd = Math.Min(panelEnd, panelBlock + panelsPerBlock);
@@ -321,6 +334,32 @@ public static unsafe class GemmCpu
                 }
                 kBegin += kc;
             } while (kBegin < k);
+        }
+
+        if (leftoverAsVectors)
+        {
+            int rowBegin = stripBegin * TileRows;
+            int rows = Math.Min(m, stripEnd * TileRows) - rowBegin;
+            for (int column = n - leftoverColumns; column < n; column++)
+            {
+                // Column j of op(B) is contiguous in B: [n, k]; gather it from B: [k, n].
+                float* x = p.B + (nint)column * k;
+                if (!p.TransposeB)
+                {
+                    for (int q = 0; q < k; q++) packedB[q] = p.B[(nint)q * n + column];
+                    x = packedB;
+                }
+                if (p.TransposedOutput)
+                {
+                    MatrixVector(rows, k, p.A + rowBegin * rowStride, rowStride, columnStride, x, p.Alpha, p.Beta,
+                        p.C + (nint)column * m + rowBegin, 1, p.Bias == null ? null : p.Bias + rowBegin, 1, p.Activation);
+                }
+                else
+                {
+                    MatrixVector(rows, k, p.A + rowBegin * rowStride, rowStride, columnStride, x, p.Alpha, p.Beta,
+                        p.C + (nint)rowBegin * n + column, n, p.Bias == null ? null : p.Bias + column, 0, p.Activation);
+                }
+            }
         }
     }
 
@@ -679,17 +718,17 @@ public static unsafe class GemmCpu
         if (n == 1)
         {
             // x = B (k values either way); the single bias value applies to every row.
-            MatrixVector(m, k, a, transposeA ? 1 : k, transposeA ? m : 1, b, alpha, beta, c, bias, 0, activation);
+            MatrixVector(m, k, a, transposeA ? 1 : k, transposeA ? m : 1, b, alpha, beta, c, 1, bias, 0, activation);
         }
         else
         {
             // Row vector times op(B): output j is column j of op(B) dotted with A's single row.
-            MatrixVector(n, k, b, transposeB ? k : 1, transposeB ? 1 : n, a, alpha, beta, c, bias, 1, activation);
+            MatrixVector(n, k, b, transposeB ? k : 1, transposeB ? 1 : n, a, alpha, beta, c, 1, bias, 1, activation);
         }
     }
 
     static void MatrixVector(int rows, int k, float* mat, nint rowStride, nint columnStride, float* x,
-        float alpha, float beta, float* y, float* bias, nint biasStride, Activation activation)
+        float alpha, float beta, float* y, nint yStride, float* bias, nint biasStride, Activation activation)
     {
         if (columnStride == 1 || rows == 1)
         {
@@ -697,7 +736,7 @@ public static unsafe class GemmCpu
             for (int i = 0; i < rows; i++)
             {
                 float dot = Dot(mat + i * rowStride, x, k, columnStride);
-                y[i] = FinishScalar(dot, alpha, beta, y[i], bias == null ? null : bias + i * biasStride, activation);
+                y[i * yStride] = FinishScalar(dot, alpha, beta, y[i * yStride], bias == null ? null : bias + i * biasStride, activation);
             }
             return;
         }
@@ -720,7 +759,7 @@ public static unsafe class GemmCpu
             }
             Avx.Store(sums, s0); Avx.Store(sums + 8, s1); Avx.Store(sums + 16, s2); Avx.Store(sums + 24, s3);
             for (int i = 0; i < 32; i++)
-                y[i0 + i] = FinishScalar(sums[i], alpha, beta, y[i0 + i], bias == null ? null : bias + (i0 + i) * biasStride, activation);
+                y[(i0 + i) * yStride] = FinishScalar(sums[i], alpha, beta, y[(i0 + i) * yStride], bias == null ? null : bias + (i0 + i) * biasStride, activation);
         }
         for (; i0 + 8 <= rows; i0 += 8)
         {
@@ -732,13 +771,13 @@ public static unsafe class GemmCpu
                 column += columnStride;
             }
             for (int i = 0; i < 8; i++)
-                y[i0 + i] = FinishScalar(s.GetElement(i), alpha, beta, y[i0 + i], bias == null ? null : bias + (i0 + i) * biasStride, activation);
+                y[(i0 + i) * yStride] = FinishScalar(s.GetElement(i), alpha, beta, y[(i0 + i) * yStride], bias == null ? null : bias + (i0 + i) * biasStride, activation);
         }
         for (; i0 < rows; i0++)
         {
             float sum = 0f;
             for (int q = 0; q < k; q++) sum = MathF.FusedMultiplyAdd(mat[i0 + q * columnStride], x[q], sum);
-            y[i0] = FinishScalar(sum, alpha, beta, y[i0], bias == null ? null : bias + i0 * biasStride, activation);
+            y[i0 * yStride] = FinishScalar(sum, alpha, beta, y[i0 * yStride], bias == null ? null : bias + i0 * biasStride, activation);
         }
     }
 

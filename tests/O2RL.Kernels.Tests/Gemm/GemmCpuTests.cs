@@ -29,7 +29,7 @@ public sealed unsafe class GemmCpuTests : IDisposable
     [
         new(256, 256, 256), new(255, 257, 17), new(257, 255, 256), new(17, 257, 255), new(257, 17, 257),
         new(1, 257, 255), new(255, 1, 257), new(256, 256, 1), new(3, 255, 257), new(257, 3, 1), new(256, 1, 256),
-        new(1, 256, 17), new(19, 37, 600), new(6, 16, 800), new(256, 17, 256),
+        new(1, 256, 17), new(19, 37, 600), new(6, 16, 800), new(256, 17, 256), new(257, 6, 64), new(20, 33, 300),
     ];
 
     internal static GemmCpu.Kernel[] AvailableKernels() =>
@@ -70,11 +70,14 @@ public sealed unsafe class GemmCpuTests : IDisposable
             foreach (float beta in new[] { 0f, 1f, -0.75f })
                 foreach (bool withBias in new[] { false, true })
                 {
-                    // 37×48 tiles C directly; 31×35 and 13×40 are computed as Cᵀ (narrow last panel); k = 600
-                    // also exercises several K blocks; 1×40 and 40×1 take the matrix–vector path.
+                    // 37×48 and 31×35 tile C directly; 13×40 and 33×6 are computed as Cᵀ (narrow last panel), 33×6
+                    // and 40×19 with matrix–vector leftover columns; k = 600 also exercises several K blocks;
+                    // 1×40 and 40×1 take the matrix–vector path.
                     CheckAgainstReference(kernel, true, false, 37, 48, 50, 0.8f, beta, withBias, activation, twoThreads, seed: 6);
                     CheckAgainstReference(kernel, false, true, 37, 48, 600, 0.8f, beta, withBias, activation, null, seed: 5);
                     CheckAgainstReference(kernel, false, true, 31, 35, 40, 0.8f, beta, withBias, activation, null, seed: 7);
+                    CheckAgainstReference(kernel, false, false, 33, 6, 40, 0.8f, beta, withBias, activation, null, seed: 12);
+                    CheckAgainstReference(kernel, true, true, 40, 19, 50, 0.8f, beta, withBias, activation, twoThreads, seed: 13);
                     CheckAgainstReference(kernel, true, false, 13, 40, 600, 0.3f, beta, withBias, activation, twoThreads, seed: 8);
                     CheckAgainstReference(kernel, false, false, 1, 40, 20, 1.2f, beta, withBias, activation, null, seed: 9);
                     CheckAgainstReference(kernel, true, true, 40, 1, 20, 1.2f, beta, withBias, activation, null, seed: 10);
