@@ -289,6 +289,11 @@ public static unsafe class GemmCpu
                     Activation = lastK ? p.Activation : Activation.Identity,
                 };
 
+                // The common epilogues (α = 1, β ∈ {0, 1}, identity or ReLU) fit in the registers the micro-kernel
+                // leaves free, so full tiles with them skip the trip through the tile buffer.
+                bool simpleEpilogue = epilogue.Alpha == 1f && (epilogue.Beta == 0f || epilogue.Beta == 1f)
+                    && epilogue.Activation != Activation.Tanh;
+
                 for (int strip = stripBegin; strip < stripEnd; strip++)
                 {
                     int rowBegin = strip * TileRows;
@@ -327,8 +332,15 @@ public static unsafe class GemmCpu
                         }
                         float* cTile = p.C + (nint)rowBegin * n + columnStart;
                         epilogue.Bias = lastK && p.Bias != null ? p.Bias + columnStart : null;
+                        bool fullTile = rows == TileRows && columns == TileColumns;
+                        if (p.Kernel == Kernel.Avx2Fma && fullTile && simpleEpilogue)
+                        {
+                            MicroKernelAvx2Fused(kc, aStrip, aRowStride, aColumnStride, bPanel, cTile, n, epilogue.Bias,
+                                accumulate: epilogue.Beta == 1f, relu: epilogue.Activation == Activation.Relu);
+                            continue;
+                        }
                         ComputeTile(p.Kernel, kc, aStrip, aRowStride, aColumnStride, bPanel, columns, tile);
-                        if (p.Kernel == Kernel.Avx2Fma && rows == TileRows && columns == TileColumns) StoreFullTileAvx(tile, cTile, n, in epilogue);
+                        if (p.Kernel == Kernel.Avx2Fma && fullTile) StoreFullTileAvx(tile, cTile, n, in epilogue);
                         else StoreTile(tile, cTile, n, rows, columns, in epilogue);
                     }
                 }
@@ -547,6 +559,81 @@ public static unsafe class GemmCpu
         Avx.Store(tile + 48, c30); Avx.Store(tile + 56, c31);
         Avx.Store(tile + 64, c40); Avx.Store(tile + 72, c41);
         Avx.Store(tile + 80, c50); Avx.Store(tile + 88, c51);
+    }
+
+    /// <summary>
+    /// The 6×16 micro-kernel with the simple epilogues fused into its store: C ← acc (+ C when accumulate)
+    /// + bias, then ReLU when asked. Kept free of anything that needs more registers (α, β scaling, tanh) so
+    /// the JIT holds all twelve accumulators in registers through the loop.
+    /// </summary>
+    static void MicroKernelAvx2Fused(int kc, float* a, nint rowStride, nint columnStride, float* bPanel, float* c, nint ldc,
+        float* bias, bool accumulate, bool relu)
+    {
+        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
+        Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
+        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
+        Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
+        Vector256<float> c40 = Vector256<float>.Zero, c41 = Vector256<float>.Zero;
+        Vector256<float> c50 = Vector256<float>.Zero, c51 = Vector256<float>.Zero;
+
+        float* a0 = a, a1 = a + rowStride, a2 = a + 2 * rowStride, a3 = a + 3 * rowStride, a4 = a + 4 * rowStride, a5 = a + 5 * rowStride;
+        nint offset = 0;
+        float* bp = bPanel;
+        for (int q = 0; q < kc; q++)
+        {
+            Vector256<float> b0 = Avx.LoadVector256(bp);
+            Vector256<float> b1 = Avx.LoadVector256(bp + 8);
+            Vector256<float> x = Avx.BroadcastScalarToVector256(a0 + offset);
+            c00 = Fma.MultiplyAdd(x, b0, c00); c01 = Fma.MultiplyAdd(x, b1, c01);
+            x = Avx.BroadcastScalarToVector256(a1 + offset);
+            c10 = Fma.MultiplyAdd(x, b0, c10); c11 = Fma.MultiplyAdd(x, b1, c11);
+            x = Avx.BroadcastScalarToVector256(a2 + offset);
+            c20 = Fma.MultiplyAdd(x, b0, c20); c21 = Fma.MultiplyAdd(x, b1, c21);
+            x = Avx.BroadcastScalarToVector256(a3 + offset);
+            c30 = Fma.MultiplyAdd(x, b0, c30); c31 = Fma.MultiplyAdd(x, b1, c31);
+            x = Avx.BroadcastScalarToVector256(a4 + offset);
+            c40 = Fma.MultiplyAdd(x, b0, c40); c41 = Fma.MultiplyAdd(x, b1, c41);
+            x = Avx.BroadcastScalarToVector256(a5 + offset);
+            c50 = Fma.MultiplyAdd(x, b0, c50); c51 = Fma.MultiplyAdd(x, b1, c51);
+            offset += columnStride;
+            bp += TileColumns;
+        }
+
+        if (accumulate)
+        {
+            c00 = Avx.Add(c00, Avx.LoadVector256(c)); c01 = Avx.Add(c01, Avx.LoadVector256(c + 8));
+            c10 = Avx.Add(c10, Avx.LoadVector256(c + ldc)); c11 = Avx.Add(c11, Avx.LoadVector256(c + ldc + 8));
+            c20 = Avx.Add(c20, Avx.LoadVector256(c + 2 * ldc)); c21 = Avx.Add(c21, Avx.LoadVector256(c + 2 * ldc + 8));
+            c30 = Avx.Add(c30, Avx.LoadVector256(c + 3 * ldc)); c31 = Avx.Add(c31, Avx.LoadVector256(c + 3 * ldc + 8));
+            c40 = Avx.Add(c40, Avx.LoadVector256(c + 4 * ldc)); c41 = Avx.Add(c41, Avx.LoadVector256(c + 4 * ldc + 8));
+            c50 = Avx.Add(c50, Avx.LoadVector256(c + 5 * ldc)); c51 = Avx.Add(c51, Avx.LoadVector256(c + 5 * ldc + 8));
+        }
+        if (bias != null)
+        {
+            Vector256<float> bias0 = Avx.LoadVector256(bias), bias1 = Avx.LoadVector256(bias + 8);
+            c00 = Avx.Add(c00, bias0); c01 = Avx.Add(c01, bias1);
+            c10 = Avx.Add(c10, bias0); c11 = Avx.Add(c11, bias1);
+            c20 = Avx.Add(c20, bias0); c21 = Avx.Add(c21, bias1);
+            c30 = Avx.Add(c30, bias0); c31 = Avx.Add(c31, bias1);
+            c40 = Avx.Add(c40, bias0); c41 = Avx.Add(c41, bias1);
+            c50 = Avx.Add(c50, bias0); c51 = Avx.Add(c51, bias1);
+        }
+        if (relu)
+        {
+            Vector256<float> zero = Vector256<float>.Zero;
+            c00 = Avx.Max(c00, zero); c01 = Avx.Max(c01, zero);
+            c10 = Avx.Max(c10, zero); c11 = Avx.Max(c11, zero);
+            c20 = Avx.Max(c20, zero); c21 = Avx.Max(c21, zero);
+            c30 = Avx.Max(c30, zero); c31 = Avx.Max(c31, zero);
+            c40 = Avx.Max(c40, zero); c41 = Avx.Max(c41, zero);
+            c50 = Avx.Max(c50, zero); c51 = Avx.Max(c51, zero);
+        }
+        Avx.Store(c, c00); Avx.Store(c + 8, c01);
+        Avx.Store(c + ldc, c10); Avx.Store(c + ldc + 8, c11);
+        Avx.Store(c + 2 * ldc, c20); Avx.Store(c + 2 * ldc + 8, c21);
+        Avx.Store(c + 3 * ldc, c30); Avx.Store(c + 3 * ldc + 8, c31);
+        Avx.Store(c + 4 * ldc, c40); Avx.Store(c + 4 * ldc + 8, c41);
+        Avx.Store(c + 5 * ldc, c50); Avx.Store(c + 5 * ldc + 8, c51);
     }
 
     /// <summary>
