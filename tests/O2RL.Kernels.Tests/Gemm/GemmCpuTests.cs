@@ -75,6 +75,9 @@ public sealed unsafe class GemmCpuTests : IDisposable
                     // 1×40 and 40×1 take the matrix–vector path.
                     CheckAgainstReference(kernel, true, false, 37, 48, 50, 0.8f, beta, withBias, activation, twoThreads, seed: 6);
                     CheckAgainstReference(kernel, false, true, 37, 48, 600, 0.8f, beta, withBias, activation, null, seed: 5);
+                    // α = 1 with β ∈ {0, 1} and identity/ReLU takes the fused store.
+                    CheckAgainstReference(kernel, false, false, 37, 48, 50, 1f, beta, withBias, activation, null, seed: 14);
+                    CheckAgainstReference(kernel, true, true, 37, 48, 700, 1f, beta, withBias, activation, twoThreads, seed: 15);
                     CheckAgainstReference(kernel, false, true, 31, 35, 40, 0.8f, beta, withBias, activation, null, seed: 7);
                     CheckAgainstReference(kernel, false, false, 33, 6, 40, 0.8f, beta, withBias, activation, null, seed: 12);
                     CheckAgainstReference(kernel, true, true, 40, 19, 50, 0.8f, beta, withBias, activation, twoThreads, seed: 13);
