@@ -38,7 +38,7 @@ public static unsafe class GemmCpu
     /// Below this m·n·k a GEMM runs on the calling thread: waking a worker costs a few microseconds, which is
     /// more than a small GEMM takes. Measured on the 2-core Zen machines (see GemmBenchmarks).
     /// </summary>
-    internal const long ParallelThreshold = 48 * 1024;
+    internal const long ParallelThreshold = 1024;
 
     /// <summary>Which micro-kernel runs the tiles.</summary>
     internal enum Kernel

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 
 namespace O2RL.Kernels;
@@ -18,6 +19,12 @@ public interface IParallelWork
 /// next kernel of an update usually follows within microseconds) and then park on a semaphore so an idle
 /// pool costs no CPU. <see cref="Run"/> allocates nothing: callers keep one cached <see cref="IParallelWork"/>
 /// object and update its fields before each run.
+/// <para>
+/// Thread t is meant to run parts t, t + ThreadCount, … (the caller is thread 0). Each part is claimed
+/// before it runs, and a caller that has finished its own parts claims and runs the parts no worker has
+/// started yet: on a busy machine a worker may not get a core for milliseconds, and the caller should not
+/// sit waiting for it. Which thread runs a part never changes what the part computes.
+/// </para>
 /// </summary>
 public sealed class WorkerPool : IDisposable
 {
@@ -31,9 +38,12 @@ public sealed class WorkerPool : IDisposable
     readonly object runLock = new();
     readonly ExceptionDispatchInfo?[] failures;
 
+    /// <summary>Per part: +id while open for run id, −id once claimed in it (see <see cref="TryClaim"/>).</summary>
+    long[] partClaims = new long[64];
     IParallelWork? currentWork;
     int currentPartCount;
-    int pendingWorkers;
+    long currentRunId;
+    int remainingParts;
     volatile bool disposed;
 
     [ThreadStatic] static WorkerPool? poolOfCurrentWorker;
@@ -81,11 +91,9 @@ public sealed class WorkerPool : IDisposable
 
     /// <summary>
     /// Runs parts 0 … <paramref name="partCount"/> − 1 of <paramref name="work"/> and returns when all are done.
-    /// Thread t runs parts t, t + ThreadCount, … (the caller is thread 0), so the split is fixed. If parts
-    /// throw, every other part still runs, and the first exception of the lowest-numbered failing thread is
-    /// rethrown once all parts have finished.
-    /// A run started while the pool is busy (from another thread, or from inside a part) runs all its parts
-    /// on the calling thread instead of waiting.
+    /// If parts throw, every other part still runs, and the first exception of the lowest-numbered thread
+    /// that saw one is rethrown once all parts have finished. A run started while the pool is busy (from
+    /// another thread, or from inside a part) runs all its parts on the calling thread instead of waiting.
     /// </summary>
     public void Run(IParallelWork work, int partCount)
     {
@@ -105,17 +113,25 @@ public sealed class WorkerPool : IDisposable
 
         try
         {
+            // Growing happens only for part counts never seen before; steady-state runs allocate nothing.
+            if (partClaims.Length < partCount) Array.Resize(ref partClaims, Math.Max(partCount, 2 * partClaims.Length));
+            long runId = currentRunId + 1;
             currentWork = work;
             currentPartCount = partCount;
-            Volatile.Write(ref pendingWorkers, activeWorkers);
-            for (int w = 0; w < activeWorkers; w++) workers[w].Signal();
+            Volatile.Write(ref remainingParts, partCount);
+            for (int part = 0; part < partCount; part++) Volatile.Write(ref partClaims[part], runId);
+            // Publishing the run id (a full fence) makes the fields above visible to workers that see it.
+            Interlocked.Exchange(ref currentRunId, runId);
+            for (int w = 0; w < activeWorkers; w++) workers[w].WakeIfParked();
 
-            RunPartsOfThread(0, work, partCount);
+            RunPartsOfThread(0, runId, work, partCount);
+            // Then any part a worker has not claimed yet, in order.
+            for (int part = 0; part < partCount; part++) RunPartIfUnclaimed(0, runId, work, part, partCount);
 
-            // Wait for the workers. SpinWait yields the core after a few spins, which matters on a machine
-            // where the worker may be waiting for this very core.
+            // Wait for parts still running on workers. SpinWait yields the core after a few spins, which
+            // matters when the worker is waiting for this very core.
             var spinner = new SpinWait();
-            while (Volatile.Read(ref pendingWorkers) != 0) spinner.SpinOnce(sleep1Threshold: -1);
+            while (Volatile.Read(ref remainingParts) != 0) spinner.SpinOnce(sleep1Threshold: -1);
 
             currentWork = null;
             for (int t = 0; t < failures.Length; t++)
@@ -149,20 +165,35 @@ public sealed class WorkerPool : IDisposable
         firstFailure?.Throw();
     }
 
-    /// <summary>Runs thread t's parts; a failing part is recorded (the first per thread) and the others still run.</summary>
-    void RunPartsOfThread(int thread, IParallelWork work, int partCount)
+    /// <summary>Runs thread t's own parts t, t + ThreadCount, … of run <paramref name="runId"/> that are still unclaimed.</summary>
+    void RunPartsOfThread(int thread, long runId, IParallelWork work, int partCount)
     {
-        for (int part = thread; part < partCount; part += ThreadCount)
+        for (int part = thread; part < partCount; part += ThreadCount) RunPartIfUnclaimed(thread, runId, work, part, partCount);
+    }
+
+    void RunPartIfUnclaimed(int thread, long runId, IParallelWork work, int part, int partCount)
+    {
+        if (!TryClaim(part, runId)) return;
+        try
         {
-            try
-            {
-                work.Execute(part, partCount);
-            }
-            catch (Exception exception)
-            {
-                failures[thread] ??= ExceptionDispatchInfo.Capture(exception);
-            }
+            work.Execute(part, partCount);
         }
+        catch (Exception exception)
+        {
+            failures[thread] ??= ExceptionDispatchInfo.Capture(exception);
+        }
+        Interlocked.Decrement(ref remainingParts);
+    }
+
+    /// <summary>
+    /// Claims a part of run <paramref name="runId"/>: succeeds only while the part is open for exactly that
+    /// run, so a worker that wakes late for a finished run (its parts all claimed, or reopened for a newer
+    /// run) can claim nothing, whatever it read of the newer run's fields.
+    /// </summary>
+    bool TryClaim(int part, long runId)
+    {
+        long[] claims = partClaims;
+        return part < claims.Length && Interlocked.CompareExchange(ref claims[part], -runId, runId) == runId;
     }
 
     /// <summary>Stops the worker threads (they finish the run in progress first).</summary>
@@ -172,7 +203,8 @@ public sealed class WorkerPool : IDisposable
         lock (runLock)
         {
             disposed = true;
-            foreach (Worker worker in workers) worker.Signal();
+            Interlocked.Increment(ref currentRunId);
+            foreach (Worker worker in workers) worker.WakeIfParked();
         }
         foreach (Worker worker in workers) worker.Join();
     }
@@ -183,7 +215,6 @@ public sealed class WorkerPool : IDisposable
         readonly int threadIndex;
         readonly Thread thread;
         readonly SemaphoreSlim wake = new(0, int.MaxValue);
-        int generation;
         int parked;
 
         public Worker(WorkerPool pool, int threadIndex)
@@ -194,12 +225,11 @@ public sealed class WorkerPool : IDisposable
             thread.Start();
         }
 
-        /// <summary>Publishes a new run: bump the generation, then wake the worker if it parked.</summary>
-        public void Signal()
+        /// <summary>Called after a new run id is published: wakes the worker if it parked.</summary>
+        public void WakeIfParked()
         {
-            Interlocked.Increment(ref generation);
-            // Interlocked operations are full fences, so a worker that set 'parked' before we read it will
-            // see the new generation, and a worker that has not parked yet will see it while spinning.
+            // Interlocked operations are full fences: a worker that set 'parked' before this exchange will see
+            // the new run id when it re-checks, and one that has not parked yet sees it while spinning.
             if (Interlocked.Exchange(ref parked, 0) == 1) wake.Release();
         }
 
@@ -208,36 +238,37 @@ public sealed class WorkerPool : IDisposable
         void Loop()
         {
             poolOfCurrentWorker = pool;
-            int seenGeneration = 0;
+            long seenRunId = 0;
             while (true)
             {
-                seenGeneration = WaitForGeneration(seenGeneration);
+                seenRunId = WaitForRun(seenRunId);
                 if (pool.disposed) return;
-
-                pool.RunPartsOfThread(threadIndex, pool.currentWork!, pool.currentPartCount);
-                Interlocked.Decrement(ref pool.pendingWorkers);
+                // The run may already be over (the caller ran this worker's parts); then nothing is claimed
+                // and the fields read here are never used.
+                IParallelWork? work = pool.currentWork;
+                int partCount = pool.currentPartCount;
+                if (work is not null) pool.RunPartsOfThread(threadIndex, seenRunId, work, partCount);
             }
         }
 
-        int WaitForGeneration(int seenGeneration)
+        long WaitForRun(long seenRunId)
         {
-            long spinUntil = System.Diagnostics.Stopwatch.GetTimestamp()
-                + System.Diagnostics.Stopwatch.Frequency * SpinMicrosecondsBeforePark / 1_000_000;
+            long spinUntil = Stopwatch.GetTimestamp() + Stopwatch.Frequency * SpinMicrosecondsBeforePark / 1_000_000;
             for (int spin = 0; ; spin++)
             {
-                int current = Volatile.Read(ref generation);
-                if (current != seenGeneration) return current;
+                long current = Volatile.Read(ref pool.currentRunId);
+                if (current != seenRunId) return current;
                 Thread.SpinWait(1);
-                if ((spin & 31) == 31 && System.Diagnostics.Stopwatch.GetTimestamp() > spinUntil) break;
+                if ((spin & 31) == 31 && Stopwatch.GetTimestamp() > spinUntil) break;
             }
             while (true)
             {
                 Interlocked.Exchange(ref parked, 1);
-                int current = Volatile.Read(ref generation);
-                if (current != seenGeneration)
+                long current = Volatile.Read(ref pool.currentRunId);
+                if (current != seenRunId)
                 {
-                    // Work arrived while parking. If the signaller already cleared the flag it has released
-                    // (or will release) the semaphore once; consume that release so the counts stay paired.
+                    // Work arrived while parking. If the caller already cleared the flag it has released (or will
+                    // release) the semaphore once; consume that release so the counts stay paired.
                     if (Interlocked.Exchange(ref parked, 0) == 0) wake.Wait();
                     return current;
                 }

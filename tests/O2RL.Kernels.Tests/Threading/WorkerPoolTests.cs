@@ -43,17 +43,70 @@ public sealed class WorkerPoolTests
         }
     }
 
+    /// <summary>Part 0 (on the caller) waits for part 1, so part 1 can only have run on a worker.</summary>
+    sealed class RendezvousWork : IParallelWork
+    {
+        public readonly ManualResetEventSlim PartOneRan = new(false);
+        public bool PartZeroSawPartOne;
+        public int PartOneThread;
+
+        public void Execute(int part, int partCount)
+        {
+            if (part == 0) PartZeroSawPartOne = PartOneRan.Wait(TimeSpan.FromSeconds(30));
+            else
+            {
+                PartOneThread = Environment.CurrentManagedThreadId;
+                PartOneRan.Set();
+            }
+        }
+    }
+
     [Fact]
     public void WorkersParkAndWakeAgain()
     {
         using var pool = new WorkerPool(2);
-        var work = new CountingWork();
-        pool.Run(work, 2);
-        Thread.Sleep(50); // long enough for the worker to stop spinning and park
-        pool.Run(work, 2);
-        Assert.Equal(2, work.Runs[0]);
-        Assert.Equal(2, work.Runs[1]);
-        Assert.NotEqual(work.Threads[0], work.Threads[1]);
+        for (int round = 0; round < 3; round++)
+        {
+            var work = new RendezvousWork();
+            pool.Run(work, 2);
+            Assert.True(work.PartZeroSawPartOne);
+            Assert.NotEqual(Environment.CurrentManagedThreadId, work.PartOneThread);
+            Thread.Sleep(20); // long enough for the worker to stop spinning and park
+        }
+    }
+
+    [Fact]
+    public void RunWhileThePoolIsBusyRunsInline()
+    {
+        using var pool = new WorkerPool(2);
+        var blockWorker = new ManualResetEventSlim(false);
+        var workerBusy = new ManualResetEventSlim(false);
+        // Another thread holds the pool for a while.
+        var outer = new Thread(() => pool.Run(new BlockingWork(blockWorker, workerBusy), 2));
+        outer.Start();
+        Assert.True(workerBusy.Wait(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken));
+        try
+        {
+            // The pool is busy with the outer run, so this one runs inline; both parts run on this thread.
+            var work = new CountingWork();
+            pool.Run(work, 2);
+            Assert.Equal([1, 1], work.Runs[..2]);
+            Assert.Equal(work.Threads[0], work.Threads[1]);
+        }
+        finally
+        {
+            blockWorker.Set();
+            outer.Join();
+        }
+    }
+
+    sealed class BlockingWork(ManualResetEventSlim release, ManualResetEventSlim started) : IParallelWork
+    {
+        public void Execute(int part, int partCount)
+        {
+            started.Set();
+            release.Wait(TimeSpan.FromSeconds(30));
+        }
     }
 
     [Theory]
