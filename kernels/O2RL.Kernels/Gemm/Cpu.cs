@@ -9,17 +9,22 @@ namespace O2RL.Kernels;
 /// the same semantics as <see cref="GemmReference"/>.
 /// <para>
 /// How it works (the BLIS recipe, trimmed to our shapes): op(B) is packed into 16-column panels (transposes
-/// are absorbed by the packing), A is read in place six rows at a time (only a ragged last strip is copied
-/// into a zero-padded buffer), and a 6×16 register-blocked FMA micro-kernel keeps the 6×16 block of C in
-/// twelve 256-bit accumulators. The epilogue (α, β·C, bias, activation) is applied to the accumulators just
-/// before the single store of the last K block. K is blocked at 256 (so a packed panel stays in L1) and N
-/// so that the packed block of B stays in L2.
+/// are absorbed by the packing), A is read in place six rows at a time (a ragged last strip, and strips of a
+/// transposed A, are first copied into a small buffer), and a 6×16 register-blocked FMA micro-kernel keeps
+/// the 6×16 block of C in twelve 256-bit accumulators. The epilogue (α, β·C, bias, activation) is applied
+/// on the single store of the last K block; the common ones (α = 1, β ∈ {0, 1}, bias, ReLU) straight from
+/// the registers. K is blocked at 256 (a packed panel stays in L1), N so that the packed B stays in L2.
+/// </para>
+/// <para>
+/// Ragged shapes: a last panel of ≤ 8 columns runs a 6×8 kernel, ≤ 4 leftover columns after full panels are
+/// matrix–vector products, a narrow C (n = 6) is computed as Cᵀ when that tiles better, and GEMMs with one
+/// output row or column are matrix–vector products throughout.
 /// </para>
 /// <para>
 /// Threads split the output into contiguous ranges of whole column panels (or whole row strips for tall,
 /// narrow outputs). Every element of C is computed by the same sequence of operations whichever thread owns
-/// it, so results are bit-identical for any thread count, run to run. GEMMs with one output row or column
-/// take a matrix–vector path instead of wasting 5/6 or 15/16 of the micro-kernel.
+/// it (the path taken depends on the shape only), so results are bit-identical for any thread count, run to
+/// run.
 /// </para>
 /// </summary>
 public static unsafe class GemmCpu
@@ -35,10 +40,10 @@ public static unsafe class GemmCpu
     /// <summary>Floats in each thread's packed-B buffer (256 KiB, half of a Zen L2).</summary>
     const int PackedBFloats = 64 * 1024;
     /// <summary>
-    /// Below this m·n·k a GEMM runs on the calling thread: waking a worker costs a few microseconds, which is
-    /// more than a small GEMM takes. Measured on the 2-core Zen machines (see GemmBenchmarks).
+    /// Below this m·n·k (40³) a GEMM runs on the calling thread: handing a part to a worker costs about a
+    /// microsecond even when it is spinning, as much as such a GEMM takes. Measured on the 2-core Zen machines.
     /// </summary>
-    internal const long ParallelThreshold = 1024;
+    internal const long ParallelThreshold = 64 * 1000;
 
     /// <summary>Which micro-kernel runs the tiles.</summary>
     internal enum Kernel
