@@ -52,7 +52,7 @@ public unsafe class GemmBenchmarks
         bias = Allocate(4);
 
         using var callerOnly = new WorkerPool(1);
-        FmaPeakResult peak = FmaPeak.Measure(pool ?? callerOnly, TimeSpan.FromMilliseconds(300));
+        FmaPeakResult peak = FmaPeak.Measure(pool ?? callerOnly, TimeSpan.FromMilliseconds(40), windows: 10);
         double gflops = Threads == 1 ? peak.SingleThreadGflops : peak.PoolGflops;
         PeakGflops[Threads] = gflops;
         Console.WriteLine($"// FMA peak ({peak.VectorBits}-bit): {peak.SingleThreadGflops:F1} GFLOP/s on 1 thread, " +
@@ -146,7 +146,7 @@ public sealed class GemmRateColumn(bool fractionOfPeak) : IColumn
         double peak = GemmBenchmarks.PeakGflops.GetOrAdd(threads, t =>
         {
             using var pool = new WorkerPool(t);
-            FmaPeakResult result = FmaPeak.Measure(pool, TimeSpan.FromMilliseconds(300));
+            FmaPeakResult result = FmaPeak.Measure(pool, TimeSpan.FromMilliseconds(40), windows: 10);
             return t == 1 ? result.SingleThreadGflops : result.PoolGflops;
         });
         return (100 * gflops / peak).ToString("F1");
