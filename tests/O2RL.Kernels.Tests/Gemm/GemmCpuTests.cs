@@ -117,6 +117,34 @@ public sealed unsafe class GemmCpuTests : IDisposable
     }
 
     [Fact]
+    public void ConcurrentCallersSharingAPoolGetCorrectResults()
+    {
+        const int m = 70, n = 90, k = 50;
+        var random = new Random(21);
+        float[] a = RandomArray(random, m * k), b = RandomArray(random, k * n);
+        float[] expected = new float[m * n];
+        GemmReference.Gemm(false, true, m, n, k, 1f, a, b, 0f, expected, [], Activation.Identity);
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var threads = new Thread[3];
+        for (int t = 0; t < threads.Length; t++)
+        {
+            threads[t] = new Thread(() =>
+            {
+                float[] c = new float[m * n];
+                for (int repeat = 0; repeat < 50; repeat++)
+                {
+                    Run(GemmCpu.BestKernel, false, true, m, n, k, 1f, a, b, 0f, c, null, Activation.Identity, twoThreads);
+                    for (int i = 0; i < c.Length; i++)
+                        if (MathF.Abs(c[i] - expected[i]) > 1e-3f) failures.Enqueue($"element {i}: {c[i]} vs {expected[i]}");
+                }
+            });
+            threads[t].Start();
+        }
+        foreach (Thread thread in threads) thread.Join();
+        Assert.Empty(failures);
+    }
+
+    [Fact]
     public void BatchedMatchesReferenceWithSharedAndPerBatchOperands()
     {
         const int batch = 3, m = 37, n = 21, k = 19;
