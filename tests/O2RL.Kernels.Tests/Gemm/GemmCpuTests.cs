@@ -30,6 +30,8 @@ public sealed unsafe class GemmCpuTests : IDisposable
         new(256, 256, 256), new(255, 257, 17), new(257, 255, 256), new(17, 257, 255), new(257, 17, 257),
         new(1, 257, 255), new(255, 1, 257), new(256, 256, 1), new(3, 255, 257), new(257, 3, 1), new(256, 1, 256),
         new(1, 256, 17), new(19, 37, 600), new(6, 16, 800), new(256, 17, 256), new(257, 6, 64), new(20, 33, 300),
+        // Several blocks of packed B (N past one L2 block) with one and with several K blocks.
+        new(20, 300, 500), new(9, 260, 300),
     ];
 
     internal static GemmCpu.Kernel[] AvailableKernels() =>
