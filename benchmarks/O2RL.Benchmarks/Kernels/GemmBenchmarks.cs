@@ -52,10 +52,10 @@ public unsafe class GemmBenchmarks
         bias = Allocate(4);
 
         using var callerOnly = new WorkerPool(1);
-        FmaPeakResult peak = FmaPeak.Measure(pool ?? callerOnly, TimeSpan.FromMilliseconds(40), windows: 10);
+        FmaPeakResult peak = FmaPeak.Measure(pool ?? callerOnly, TimeSpan.FromMilliseconds(5), windows: 40);
         double gflops = Threads == 1 ? peak.SingleThreadGflops : peak.PoolGflops;
         PeakGflops[Threads] = gflops;
-        Console.WriteLine($"// FMA peak ({peak.VectorBits}-bit FMA, best of 10 windows): {gflops:F1} GFLOP/s on {Threads} thread(s)");
+        Console.WriteLine($"// FMA peak ({peak.VectorBits}-bit FMA, best of 40 windows): {gflops:F1} GFLOP/s on {Threads} thread(s)");
     }
 
     [GlobalCleanup]
@@ -145,7 +145,7 @@ public sealed class GemmRateColumn(bool fractionOfPeak) : IColumn
         double peak = GemmBenchmarks.PeakGflops.GetOrAdd(threads, t =>
         {
             using var pool = new WorkerPool(t);
-            FmaPeakResult result = FmaPeak.Measure(pool, TimeSpan.FromMilliseconds(40), windows: 10);
+            FmaPeakResult result = FmaPeak.Measure(pool, TimeSpan.FromMilliseconds(5), windows: 40);
             return t == 1 ? result.SingleThreadGflops : result.PoolGflops;
         });
         return (100 * gflops / peak).ToString("F1");

@@ -24,48 +24,52 @@ public static class FmaPeak
 
     /// <summary>
     /// Measures single-thread and whole-pool peak GFLOP/s: the best of <paramref name="windows"/> windows of
-    /// about <paramref name="window"/> each (on a shared machine a window can lose its core to another
-    /// process; the best window is the closest to what the hardware can do).
+    /// about <paramref name="window"/> each. On a shared machine a window can lose its core to another process
+    /// (and the pool's caller then runs the worker's share itself), so many short windows find the hardware's
+    /// rate better than one long one.
     /// </summary>
     public static FmaPeakResult Measure(WorkerPool pool, TimeSpan window, int windows = 1)
     {
         ArgumentNullException.ThrowIfNull(pool);
-        if (window <= TimeSpan.Zero)
-            throw new ArgumentOutOfRangeException(nameof(window), window, "the measuring window must be positive");
-        if (windows < 1)
-            throw new ArgumentOutOfRangeException(nameof(windows), windows, "at least one measuring window is needed");
-        double single = 0, all = 0;
-        for (int w = 0; w < windows; w++)
-        {
-            single = Math.Max(single, MeasureSingleThreadGflops(window));
-            all = Math.Max(all, MeasurePoolGflops(pool, window));
-        }
+        double single = MeasureSingleThreadGflops(window, windows);
+        double all = MeasurePoolGflops(pool, window, windows);
         return new FmaPeakResult(single, all, pool.ThreadCount, VectorBits);
     }
 
     /// <summary>Width of the FMA vectors measured.</summary>
     public static int VectorBits => Fma.IsSupported ? 256 : 128;
 
-    /// <summary>Peak GFLOP/s of the calling thread, measured for about <paramref name="duration"/>.</summary>
-    public static double MeasureSingleThreadGflops(TimeSpan duration)
+    /// <summary>Peak GFLOP/s of the calling thread: the best of <paramref name="windows"/> windows of about <paramref name="window"/>.</summary>
+    public static double MeasureSingleThreadGflops(TimeSpan window, int windows = 1)
     {
-        long iterations = Calibrate(duration);
-        long start = Stopwatch.GetTimestamp();
-        sink = RunChains(iterations);
-        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        return iterations * FlopsPerIteration / seconds / 1e9;
+        long iterations = Calibrate(window, windows);
+        double best = 0;
+        for (int w = 0; w < windows; w++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            sink = RunChains(iterations);
+            best = Math.Max(best, iterations * FlopsPerIteration / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9);
+        }
+        return best;
     }
 
-    /// <summary>Peak GFLOP/s with every thread of <paramref name="pool"/> running FMA chains at once.</summary>
-    public static double MeasurePoolGflops(WorkerPool pool, TimeSpan duration)
+    /// <summary>
+    /// Peak GFLOP/s with every thread of <paramref name="pool"/> running FMA chains at once: the best of
+    /// <paramref name="windows"/> windows of about <paramref name="window"/>.
+    /// </summary>
+    public static double MeasurePoolGflops(WorkerPool pool, TimeSpan window, int windows = 1)
     {
         ArgumentNullException.ThrowIfNull(pool);
-        var work = new ChainsWork { Iterations = Calibrate(duration) };
-        pool.Run(work, pool.ThreadCount); // warm the workers up
-        long start = Stopwatch.GetTimestamp();
-        pool.Run(work, pool.ThreadCount);
-        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        return pool.ThreadCount * work.Iterations * FlopsPerIteration / seconds / 1e9;
+        var work = new ChainsWork { Iterations = Calibrate(window, windows) };
+        pool.Run(work, pool.ThreadCount); // wake the workers up
+        double best = 0;
+        for (int w = 0; w < windows; w++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            pool.Run(work, pool.ThreadCount);
+            best = Math.Max(best, pool.ThreadCount * work.Iterations * FlopsPerIteration / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9);
+        }
+        return best;
     }
 
     sealed class ChainsWork : IParallelWork
@@ -77,17 +81,21 @@ public static class FmaPeak
     const int Chains = 12;
     static double FlopsPerIteration => Chains * (VectorBits / 32) * 2.0;
 
-    /// <summary>Finds an iteration count that takes about the given time (after a JIT/clock warm-up run).</summary>
-    static long Calibrate(TimeSpan duration)
+    /// <summary>Validates the window and finds an iteration count that takes about that long (timing grows runs from short to ≥ 2 ms).</summary>
+    static long Calibrate(TimeSpan window, int windows)
     {
-        long iterations = 1 << 14;
+        if (window <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(window), window, "the measuring window must be positive");
+        if (windows < 1)
+            throw new ArgumentOutOfRangeException(nameof(windows), windows, "at least one measuring window is needed");
+        long iterations = 1 << 12;
         while (true)
         {
             long start = Stopwatch.GetTimestamp();
             sink = RunChains(iterations);
             TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
-            if (elapsed.TotalMilliseconds >= 10 || iterations > (1L << 40))
-                return Math.Max(1, (long)(iterations * (duration / elapsed)));
+            if (elapsed.TotalMilliseconds >= 2 || iterations > (1L << 40))
+                return Math.Max(1, (long)(iterations * (window / elapsed)));
             iterations *= 4;
         }
     }
