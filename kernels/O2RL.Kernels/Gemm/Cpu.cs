@@ -60,8 +60,8 @@ public static unsafe class GemmCpu
     /// <summary>
     /// C ← act(α·op(A)·op(B) + β·C + bias). A: [m, k] row-major ([k, m] when <paramref name="transposeA"/>);
     /// B: [k, n] ([n, k] when <paramref name="transposeB"/>); C: [m, n]; bias: [n] or null. With β = 0, C is
-    /// write-only (whatever it holds, NaN included, is ignored). Runs on <paramref name="pool"/> when the
-    /// GEMM is large enough to pay for it (null = calling thread only).
+    /// write-only (whatever it holds, NaN included, is ignored); C must not overlap A, B or bias. Runs on
+    /// <paramref name="pool"/> when the GEMM is large enough to pay for it (null = calling thread only).
     /// </summary>
     public static void Gemm(bool transposeA, bool transposeB, int m, int n, int k, float alpha, float* a, float* b,
         float beta, float* c, float* bias, Activation activation, WorkerPool? pool)
