@@ -99,7 +99,7 @@ public sealed class Td3BcTests
         var dataset = new TransitionDataset(3, 1, obs, actions, rewards, terminals, timeouts);
         var (transitions, normalizer) = Td3BcRun.PrepareDataset(dataset, new Td3BcConfig());
         // Kept rows: 0, 1, 3, 4, 5 (row 2 is a timeout whose s′ is another episode's start; row 6 is the last raw sample).
-        Assert.Equal([0, 1, 3, 4, 5], transitions.SourceRows);
+        Assert.Equal([0, 1, 3, 4, 5], transitions.SourceRows!);
         Assert.Equal([0f, 0f, 0f, 0f, 1f], transitions.Terminals);
         Assert.Equal([1f, 2f, 4f, 5f, 6f], transitions.Rewards);
         for (int j = 0; j < 3; j++)

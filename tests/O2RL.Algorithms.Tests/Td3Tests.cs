@@ -195,7 +195,7 @@ public sealed class Td3Tests
         using var environment = Td3Environments.Make("Pendulum-v1", null);
         using var evaluator = new Evaluator(Td3Environments.Make("Pendulum-v1", null), null, 1);
         var pendulumAgent = new Td3Agent(backend, 3, 1, new Td3Config { BatchSize = 8, ActorHidden = [4], CriticHidden = [4] }, Seed);
-        using var sampler = new MixedReplaySampler(backend, OfflineMixing.None, null, 3, 1, 1000, 8, 1);
+        using var sampler = new MixedReplaySampler(backend, OfflineMixing.None, null, 3, 1, 1000, 8, new DeviceRandom(1));
         var options = new OffPolicyLoopOptions { TotalSteps = 250, WarmupSteps = 1000, RandomWarmup = true, EvaluateEvery = 0, LogEvery = 0, Seed = 3 };
         new OffPolicyTrainer(environment, evaluator, pendulumAgent, sampler, options, new MemoryMetrics()).Run();
         Assert.Equal(250, sampler.Online.Count);

@@ -139,20 +139,14 @@ public static class Td3BcRun
         if (spec.ObservationDim != obsDim || spec.ActionDim != actionDim)
             throw new ArgumentException($"dataset has obs {obsDim} / act {actionDim} but {context.EnvironmentId} has {spec.ObservationDim} / {spec.ActionDim}");
 
-        using var buffer = new DeviceReplayBuffer(backend, transitions.Count, obsDim, actionDim);
-        buffer.AddRange(transitions);
-        var batch = new TransitionBatch(backend, config.BatchSize, obsDim, actionDim);
-        var indices = backend.AllocateIndices(config.BatchSize);
-        ulong samplingSeed = Seeds.Derive(seed, 5), samplingCounter = 0;
+        using var sampler = UniformReplaySampler.OverTransitions(backend, transitions, config.BatchSize, new DeviceRandom(Seeds.Derive(seed, 5)));
 
         var agent = new Td3BcAgent(backend, obsDim, actionDim, config, seed);
         var progress = new ProgressReporter(context.Progress, "td3+bc", config.MaxSteps);
         EvaluationResult? last = null;
         for (long step = 1; step <= config.MaxSteps; step++)
         {
-            buffer.SampleInto(indices, batch, samplingSeed, samplingCounter);
-            samplingCounter += (ulong)indices.Length;
-            agent.Update(batch);
+            agent.Update(sampler.Sample());
             if (config.LogEvery > 0 && step % config.LogEvery == 0)
             {
                 agent.LogMetrics(context.Metrics, step);

@@ -56,7 +56,8 @@ public static class Td3Run
             if (rewardScale != 1f || rewardShift != 0f) offline.TransformRewards(rewardScale, rewardShift);
             normalizer?.NormalizeInPlace(offline);
         }
-        using var sampler = new MixedReplaySampler(backend, config.BufferMode, offline, obsDim, actionDim, config.BufferSize, config.BatchSize, Seeds.Derive(seed, 5));
+        using var sampler = new MixedReplaySampler(backend, config.BufferMode, offline, obsDim, actionDim, config.BufferSize, config.BatchSize,
+            new Engine.DeviceRandom(Seeds.Derive(seed, 5)));
 
         bool fromScratch = initial is null;
         var options = new OffPolicyLoopOptions
