@@ -99,6 +99,9 @@ public sealed class Td3Operators
     readonly Tensor targetPerCritic, criticGradient, actorQGradient;
     // [1]: mean|Q_1|, κ, the normalisation numerator, mean Q_1 (actor), the anchor loss.
     readonly Tensor meanAbsQ, kappa, normalizationNumerator, meanActorQ, anchorLoss;
+    // Row views made once (a view is an object: making it per update would allocate).
+    readonly Tensor targetRow1, targetRow2, actorQGradientRow1;
+    Tensor? criticOutput, criticOutputRow1, actorCriticOutput, actorCriticOutputRow1;
 
     /// <summary>Operators for minibatches of <paramref name="batchSize"/>; smoothing noise from <paramref name="random"/>.</summary>
     public Td3Operators(Td3Networks networks, int batchSize, DeviceRandom random)
@@ -130,6 +133,9 @@ public sealed class Td3Operators
         normalizationNumerator = backend.Allocate(1);
         meanActorQ = backend.Allocate(1);
         anchorLoss = backend.Allocate(1);
+        targetRow1 = targetPerCritic.Slice(0, batch);
+        targetRow2 = targetPerCritic.Slice(batch, batch);
+        actorQGradientRow1 = actorQGradient.Slice(0, batch);
         CriticLoss = backend.Allocate(1);
         ActorLoss = backend.Allocate(1);
         MeanQ = backend.Allocate(1);
@@ -190,11 +196,11 @@ public sealed class Td3Operators
     {
         if (y.Length != batch) throw new ArgumentException($"critic target must have {batch} elements, got [{y.ShapeText}]", nameof(y));
         var q = networks.Critic.Forward(observations, actions, slot: 0);
-        backend.Copy(y, targetPerCritic.Slice(0, batch));
-        backend.Copy(y, targetPerCritic.Slice(batch, batch));
+        backend.Copy(y, targetRow1);
+        backend.Copy(y, targetRow2);
         // One MSE over [2, B] is the mean of both critics' MSEs; scale 2 makes it their sum, as the paper writes it.
         backend.MseLoss(q, targetPerCritic, criticGradient, CriticLoss, scale: 2f);
-        backend.Sum(q.Slice(0, batch), MeanQ, 1f / batch);
+        backend.Sum(FirstRow(q, ref criticOutput, ref criticOutputRow1), MeanQ, 1f / batch);
         networks.Critic.Parameters.ZeroGradients();
         networks.Critic.Backward(criticGradient, slot: 0);
         networks.CriticOptimizer.Step();
@@ -223,7 +229,7 @@ public sealed class Td3Operators
         // q = Q_1(s, μ_θ(s))
         var mu = networks.Actor.Forward(observations, slot: 0);
         var q = networks.Critic.Forward(observations, mu, slot: 1);
-        var q1 = q.Slice(0, batch);
+        var q1 = FirstRow(q, ref actorCriticOutput, ref actorCriticOutputRow1);
         // κ = α / mean|q| (no gradient), or 1
         if (qNormalization is float a)
         {
@@ -236,7 +242,7 @@ public sealed class Td3Operators
         // −κ·mean(q): ∂/∂q_1 = −κ/B, ∂/∂q_2 = 0
         backend.Sum(q1, meanActorQ, 1f / batch);
         backend.Binary(BinaryOp.Mul, meanActorQ, kappa, ActorLoss, -1f, 1f);
-        backend.Binary(BinaryOp.Mul, ones, kappa, actorQGradient.Slice(0, batch), 1f, -1f / batch, Broadcast.Scalar);
+        backend.Binary(BinaryOp.Mul, ones, kappa, actorQGradientRow1, 1f, -1f / batch, Broadcast.Scalar);
         // The pathwise gradient passes through the critics; their parameter gradients are discarded (zeroed again
         // before the critic loss's own backward pass, pitfall 7).
         networks.Critic.Parameters.ZeroGradients();
@@ -257,6 +263,17 @@ public sealed class Td3Operators
         networks.Actor.Parameters.ZeroGradients();
         networks.Actor.Backward(actionGradient, slot: 0);
         networks.ActorOptimizer.Step();
+    }
+
+    // Q_1's row of a critic output [2, B]; the critic returns the same view object for a slot, so the row view is reused.
+    Tensor FirstRow(Tensor output, ref Tensor? cachedOutput, ref Tensor? cachedRow)
+    {
+        if (!ReferenceEquals(output, cachedOutput) || cachedRow is null)
+        {
+            cachedOutput = output;
+            cachedRow = output.Slice(0, batch);
+        }
+        return cachedRow;
     }
 
     void CheckBatch(Tensor rewards, Tensor nextObservations, Tensor terminals)
