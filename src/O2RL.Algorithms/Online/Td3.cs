@@ -58,9 +58,12 @@ public sealed class Td3Networks
     /// <summary>Polyak-averages Q̄_i ← (1 − τ)Q̄_i + τQ_i and μ̄ ← (1 − τ)μ̄ + τμ_θ (TD3's delayed target update).</summary>
     public void UpdateTargets(float tau)
     {
-        CriticTarget.Parameters.PolyakFrom(Critic.Parameters, tau);
+        UpdateCriticTargets(tau);
         ActorTarget.Parameters.PolyakFrom(Actor.Parameters, tau);
     }
+
+    /// <summary>Polyak-averages the critic targets only (O2TD3 stage A, where μ̄ stays the offline actor).</summary>
+    public void UpdateCriticTargets(float tau) => CriticTarget.Parameters.PolyakFrom(Critic.Parameters, tau);
 
     /// <summary>Hard copies online → target (end of O2TD3's stage B; loading a checkpoint without targets).</summary>
     public void CopyTargets()
