@@ -205,13 +205,15 @@ public sealed class Td3BcTests
             var policy = new DeterministicActorPolicy(actor, 0f, true, new DeviceRandom(0));
             Assert.Equal(first.FinalEvaluation.MeanReturn, evaluator.Evaluate(policy, 1).MeanReturn, 6);
 
-            // Naive fine-tuning starts from it (normalised observations, loaded critics).
+            // Naive fine-tuning starts from it (normalised observations, loaded critics), mixing the offline data half/half.
             var metrics = new MemoryMetrics();
             Td3Run.Run(new RunContext
             {
-                Backend = backend, EnvironmentId = "Pendulum-v1", Seed = 4, InitialCheckpoint = first.CheckpointPath, Metrics = metrics,
-                Overrides = ["total_steps=80", "fine_tune_warmup_steps=40", "batch_size=32", "actor_hidden=[16,16]", "critic_hidden=[16,16]", "evaluate_every=0", "evaluation_episodes=1"],
+                Backend = backend, EnvironmentId = "Pendulum-v1", Seed = 4, InitialCheckpoint = first.CheckpointPath, Metrics = metrics, DatasetPath = path,
+                Overrides = ["total_steps=80", "fine_tune_warmup_steps=40", "batch_size=32", "actor_hidden=[16,16]", "critic_hidden=[16,16]", "evaluate_every=0",
+                    "evaluation_episodes=1", "buffer_mode=half", "log_every=80"],
             });
+            Assert.Contains(metrics.Rows, r => r.Name == "losses/actor_loss" && double.IsFinite(r.Value));
             Assert.Equal(first.FinalEvaluation.MeanReturn, metrics.Series("eval/return")[0].Value, 6);
         }
         finally
