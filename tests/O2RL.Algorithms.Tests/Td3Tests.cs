@@ -113,7 +113,7 @@ public sealed class Td3Tests
         float[] gradient = actorParameters.Gradients.ToArray();
         float[] theta = actorParameters.Values.ToArray();
         double kappa = backend.ReadScalar(agent.Operators.Kappa);
-        foreach (int index in new[] { 0, 3, 7, theta.Length - 1 })
+        foreach (int index in new[] { 0, 3, 7, 22, theta.Length - 1 })
         {
             float[] plus = (float[])theta.Clone(), minus = (float[])theta.Clone();
             plus[index] += 1e-3f; minus[index] -= 1e-3f;
