@@ -38,7 +38,7 @@ public static class CqlRun
 
         var agent = new CqlAgent(context.Backend, obsDim, actionDim, config, (ulong)context.Seed);
         using var sampler = new MixedReplaySampler(context.Backend, OfflineMixing.All, transitions, obsDim, actionDim,
-            transitions.Count, config.BatchSize, (ulong)context.Seed * 7 + 5);
+            transitions.Count, config.BatchSize, new DeviceRandom((ulong)context.Seed * 7 + 5));
         using var evaluator = new Evaluator(SacCheckpoint.MakeEnvironment(context.EnvironmentId, normalizer),
             context.ScoreTaskId ?? context.EnvironmentId, context.Seed + 10_000);
         var progress = new ProgressReporter(context.Progress, "cql", config.Steps);

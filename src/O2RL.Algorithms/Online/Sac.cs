@@ -139,7 +139,7 @@ public static class SacRun
         using var environment = SacCheckpoint.MakeEnvironment(context.EnvironmentId, normalizer);
         using var evaluator = new Evaluator(SacCheckpoint.MakeEnvironment(context.EnvironmentId, normalizer), context.ScoreTaskId ?? context.EnvironmentId, context.Seed + 10_000);
         int capacity = (int)Math.Min(config.ReplayCapacity, Math.Max(config.TotalSteps, config.BatchSize + 1));
-        using var sampler = new MixedReplaySampler(context.Backend, OfflineMixing.None, null, obsDim, actionDim, capacity, config.BatchSize, (ulong)context.Seed * 7 + 5);
+        using var sampler = new MixedReplaySampler(context.Backend, OfflineMixing.None, null, obsDim, actionDim, capacity, config.BatchSize, new DeviceRandom((ulong)context.Seed * 7 + 5));
         var timed = new TimedAgent(agent);
         var trainer = new OffPolicyTrainer(environment, evaluator, timed, sampler, new OffPolicyLoopOptions
         {
