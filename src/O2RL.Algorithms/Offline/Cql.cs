@@ -336,7 +336,7 @@ public sealed class CqlAgent
             RepeatedMin = backend.Allocate(rows);
             RepeatedArgMin = backend.Allocate(rows);
             RepeatedMinByState = RepeatedMin.Reshape(batch, n);
-            BackupMax = backend.Allocate(batch);
+            BackupMax = backend.Allocate(batch, 1);
             BackupColumn = backend.Allocate(batch, 1);
             Scratch = backend.Allocate(batch);
             InverseBatch = backend.Allocate(batch); backend.Fill(InverseBatch, 1f / batch);
@@ -362,7 +362,7 @@ public sealed class CqlAgent
         public readonly Tensor GapMean, GapExcess, AlphaPrimeRaw, AlphaPrimeInside;
         /// <summary>∂L/∂Q of the sampled-action forwards [E, B·n] and their [E·B, n] views.</summary>
         public readonly Tensor RandomGradient, NextGradient, CurrentGradient, RandomGradientByState, NextGradientByState, CurrentGradientByState;
-        /// <summary>Max-backup buffers: [B·n], [B, n] view, [B], [B, 1].</summary>
+        /// <summary>Max-backup buffers: [B·n], [B, n] view, [B, 1], [B, 1].</summary>
         public readonly Tensor RepeatedMin, RepeatedArgMin, RepeatedMinByState, BackupMax, BackupColumn;
         /// <summary>[B].</summary>
         public readonly Tensor Scratch, InverseBatch, MinusInverseBatch;
