@@ -191,6 +191,40 @@ public sealed class CqlTests
     }
 
     [Fact]
+    public void ShippedAntMazeConfigSwitchesOnTheAntMazeColumn()
+    {
+        string? path = ConfigLoader.ShippedConfigPath(CqlRun.Algorithm, "antmaze-medium-play-v2", "default");
+        Assert.NotNull(path);
+        var config = ConfigLoader.Resolve(new CqlConfig(), path, null, []);
+        Assert.True(config.Lagrange && config.MaxTargetBackup);
+        Assert.Equal(5f, config.CqlAlpha);
+        Assert.Equal(-200f, config.GapClipLow);
+        Assert.Null(config.GapClipHigh);
+        Assert.Equal(5, config.CriticHidden.Length);
+        Assert.False(config.NormalizeStates);
+        Assert.Equal((10f, -5f), (config.RewardScale, config.RewardBias));
+        Assert.Equal(1e-4f, config.PolicyLr);
+    }
+
+    [Fact]
+    public void ClippedGapPassesNoGradientWhereTheClipIsActive()
+    {
+        using var backend = new CpuBackend(1);
+        // A lower clip far above any gap: every gap is clamped, so the conservative term is constant in the critics.
+        var clipped = new CqlAgent(backend, ObsDim, ActionDim, TinyConfig(false, true, false) with { GapClipLow = 1e4f }, seed: 3);
+        var plain = new CqlAgent(backend, ObsDim, ActionDim, TinyConfig(false, true, false) with { Tau = 0.005f }, seed: 3);
+        var batch = Ref.Batch(backend, S, A, R, S2, M, ObsDim, ActionDim);
+        clipped.Update(batch);
+        Assert.Equal(2 * 10f * 1e4f, backend.ReadScalar(clipped.ConservativeLoss), 1f);
+        // With the term constant, the critic gradient is the TD gradient alone: compare with a run whose weight is 0.
+        var tdOnly = new CqlAgent(backend, ObsDim, ActionDim, TinyConfig(false, true, false) with { CqlAlpha = 0f }, seed: 3);
+        tdOnly.Update(batch);
+        Assert.Equal(tdOnly.Learner.Critic.Parameters.Gradients.ToArray(), clipped.Learner.Critic.Parameters.Gradients.ToArray());
+        plain.Update(batch);
+        Assert.NotEqual(tdOnly.Learner.Critic.Parameters.Gradients.ToArray(), plain.Learner.Critic.Parameters.Gradients.ToArray());
+    }
+
+    [Fact]
     public void TwoRunsWithOneSeedAreBitIdenticalAndTheCheckpointLoads()
     {
         string root = Path.Combine(Path.GetTempPath(), "o2rl-cql-" + Guid.NewGuid().ToString("N"));
@@ -243,11 +277,11 @@ public sealed class CqlTests
             double collectSeconds = clock.Elapsed.TotalSeconds;
             using var backend = new CpuBackend();
             var metrics = new MemoryMetrics();
-            // Small networks (2 × 64, not the paper's 3 × 256) and 3k steps keep the test short; cql_alpha 10 as on MuJoCo.
+            // The shipped Pendulum-v1 "medium" settings: 2 × 64 networks (not the paper's 3 × 256) and 3k steps keep the
+            // test short; cql_alpha 10 as on MuJoCo.
             var result = CqlRun.Run(new RunContext
             {
-                Backend = backend, EnvironmentId = "Pendulum-v1", Seed = 3, DatasetPath = path, Metrics = metrics,
-                Overrides = ["steps=3000", "actor_hidden=[64,64]", "critic_hidden=[64,64]", "policy_lr=1e-3", "eval_every=1000", "eval_episodes=10"],
+                Backend = backend, EnvironmentId = "Pendulum-v1", DatasetName = "medium", Seed = 3, DatasetPath = path, Metrics = metrics,
             });
             var evals = metrics.Series("eval/return");
             string curve = string.Join(", ", evals.Select(e => $"{e.Step}:{e.Value:F0}"));
