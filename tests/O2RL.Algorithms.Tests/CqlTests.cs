@@ -257,6 +257,19 @@ public sealed class CqlTests
             Assert.Contains("critic_target.network.0.weight", file.Tensors.Keys);
             Assert.Contains("log_alpha_prime", file.Tensors.Keys);
             Assert.True(File.Exists(Path.Combine(root, "a", "config.json")));
+
+            // Naive fine-tuning baseline: SAC starts from the CQL checkpoint (architecture, weights and normalisation).
+            // With the warm-up longer than the run no update happens, so the saved networks are the loaded ones.
+            using var sacBackend = new CpuBackend(1);
+            var sac = SacRun.Run(new RunContext
+            {
+                Backend = sacBackend, EnvironmentId = "Pendulum-v1", Seed = 4, InitialCheckpoint = checkpoint, OutputDirectory = Path.Combine(root, "sac"),
+                Overrides = ["total_steps=50", "warmup_steps=1000", "eval_every=0", "eval_episodes=1"],
+            });
+            var fineTuned = Engine.Checkpoints.SafetensorsFile.Read(sac.CheckpointPath!);
+            foreach (var name in file.Tensors.Keys.Where(k => k.StartsWith("actor.", StringComparison.Ordinal) || k.StartsWith("critic", StringComparison.Ordinal)))
+                Assert.Equal(file.Tensors[name].Data, fineTuned.Tensors[name].Data);
+            Assert.Equal(file.Metadata["obs_mean"], fineTuned.Metadata["obs_mean"]);
         }
         finally
         {
