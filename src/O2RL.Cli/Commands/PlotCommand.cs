@@ -47,7 +47,13 @@ public static class PlotCommand
             if (metric is null && chosen == LearningCurves.RawReturn)
                 output.WriteLine($"note: no run has {LearningCurves.NormalizedReturn}; plotting {LearningCurves.RawReturn}");
             var methods = LearningCurves.Aggregate(curves);
-            CurvePlot.Render(methods, outPath, reader.Get("title") ?? chosen, chosen, width, height);
+            string yLabel = chosen switch
+            {
+                LearningCurves.NormalizedReturn => "normalised score (D4RL)",
+                LearningCurves.RawReturn => "evaluation return",
+                _ => chosen,
+            };
+            CurvePlot.Render(methods, outPath, reader.Get("title") ?? chosen, yLabel, width, height);
             output.WriteLine($"wrote {outPath}: {methods.Count} method(s), {curves.Count} run(s), metric {chosen}");
             return 0;
         }
