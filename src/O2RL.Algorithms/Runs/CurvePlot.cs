@@ -24,16 +24,28 @@ public static class CurvePlot
     /// ScottPlot draws no text at all when it finds no font file (the PNG would silently lack every label), so a
     /// missing font is an error that says what to install. Safe to call repeatedly and from several threads.
     /// </summary>
-    public static void EnsureFonts()
+    public static void EnsureFonts() => RegisterFonts(FontFolders);
+
+    /// <summary>
+    /// The regular and bold DejaVu Sans files under <paramref name="folders"/>; throws, naming the folders and the
+    /// package to install, when either is missing.
+    /// </summary>
+    internal static (string Regular, string Bold) LocateFonts(IReadOnlyList<string> folders)
+    {
+        string? regular = FindFontFile("DejaVuSans.ttf", folders), bold = FindFontFile("DejaVuSans-Bold.ttf", folders);
+        if (regular is null || bold is null)
+            throw new InvalidOperationException(
+                $"cannot draw plot text: DejaVuSans.ttf and DejaVuSans-Bold.ttf were not found under {string.Join(", ", folders)} " +
+                "(install the fonts-dejavu-core package)");
+        return (regular, bold);
+    }
+
+    static void RegisterFonts(IReadOnlyList<string> folders)
     {
         lock (RegistrationLock)
         {
             if (registered) return;
-            string? regular = FindFontFile("DejaVuSans.ttf"), bold = FindFontFile("DejaVuSans-Bold.ttf");
-            if (regular is null || bold is null)
-                throw new InvalidOperationException(
-                    $"cannot draw plot text: DejaVuSans.ttf and DejaVuSans-Bold.ttf were not found under {string.Join(", ", FontFolders)} " +
-                    "(install the fonts-dejavu-core package)");
+            var (regular, bold) = LocateFonts(folders);
             Fonts.AddFontFile(FontFamily, regular, bold: false, italic: false);
             Fonts.AddFontFile(FontFamily, bold, bold: true, italic: false);
             // ScottPlot's own default resolves to a serif face here; name ours explicitly.
@@ -43,7 +55,8 @@ public static class CurvePlot
     }
 
     /// <summary>Whether the font files <see cref="EnsureFonts"/> needs are present.</summary>
-    public static bool FontsAvailable => FindFontFile("DejaVuSans.ttf") is not null && FindFontFile("DejaVuSans-Bold.ttf") is not null;
+    public static bool FontsAvailable =>
+        FindFontFile("DejaVuSans.ttf", FontFolders) is not null && FindFontFile("DejaVuSans-Bold.ttf", FontFolders) is not null;
 
     /// <summary>
     /// Draws <paramref name="curves"/> into a <paramref name="width"/> × <paramref name="height"/> PNG at
@@ -83,21 +96,23 @@ public static class CurvePlot
         AtomicFile.WriteAllBytes(path, plot.GetImageBytes(width, height, ImageFormat.Png));
     }
 
-    static string? FindFontFile(string fileName)
+    static string? FindFontFile(string fileName, IReadOnlyList<string> folders)
     {
-        foreach (var folder in FontFolders)
+        foreach (var folder in folders)
         {
             string direct = Path.Combine(folder, fileName);
             if (File.Exists(direct)) return direct;
         }
-        if (!Directory.Exists("/usr/share/fonts")) return null;
-        try
+        // Distributions file DejaVu under different subfolders; search below each existing folder as a last resort.
+        foreach (var folder in folders.Where(Directory.Exists))
         {
-            return Directory.EnumerateFiles("/usr/share/fonts", fileName, SearchOption.AllDirectories).FirstOrDefault();
+            try
+            {
+                if (Directory.EnumerateFiles(folder, fileName, SearchOption.AllDirectories).FirstOrDefault() is string found) return found;
+            }
+            catch (UnauthorizedAccessException) { }
+            catch (IOException) { }
         }
-        catch (UnauthorizedAccessException)
-        {
-            return null;
-        }
+        return null;
     }
 }

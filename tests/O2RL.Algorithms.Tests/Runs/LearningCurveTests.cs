@@ -84,3 +84,29 @@ public class LearningCurveTests
         Assert.Throws<ArgumentException>(() => CurvePlot.Render([], temp.Combine("x.png"), "t", "y"));
     }
 }
+
+public class CurvePlotFontTests
+{
+    [Fact]
+    public void MissingFonts_FailWithAClearMessage()
+    {
+        using var temp = new TemporaryFolder();
+        File.WriteAllText(temp.Combine("DejaVuSans.ttf"), "regular only, no bold");
+        var ex = Assert.Throws<InvalidOperationException>(() => CurvePlot.LocateFonts([temp.Path]));
+        Assert.Contains("DejaVuSans-Bold.ttf", ex.Message);
+        Assert.Contains("fonts-dejavu-core", ex.Message);
+        Assert.Contains(temp.Path, ex.Message);
+    }
+
+    [Fact]
+    public void Fonts_AreFoundInSubfolders()
+    {
+        using var temp = new TemporaryFolder();
+        Directory.CreateDirectory(temp.Combine("truetype", "dejavu"));
+        File.WriteAllText(temp.Combine("truetype", "dejavu", "DejaVuSans.ttf"), "");
+        File.WriteAllText(temp.Combine("truetype", "dejavu", "DejaVuSans-Bold.ttf"), "");
+        var (regular, bold) = CurvePlot.LocateFonts([temp.Combine("missing"), temp.Path]);
+        Assert.Equal(temp.Combine("truetype", "dejavu", "DejaVuSans.ttf"), regular);
+        Assert.Equal(temp.Combine("truetype", "dejavu", "DejaVuSans-Bold.ttf"), bold);
+    }
+}
