@@ -22,6 +22,10 @@ public sealed class RunFolderMetrics : IMetricsSink, IDisposable
     internal RunFolderMetrics(RunFolder folder, bool flushToDisk)
     {
         this.flushToDisk = flushToDisk;
+        // Appending after a torn line would glue two rows together; only a resume may repair the files.
+        foreach (var path in new[] { folder.MetricsCsvPath, folder.MetricsJsonlPath })
+            if (EndsTorn(path))
+                throw new InvalidDataException($"{path} ends in the middle of a line (the run was killed while writing); reopen it with RunFolder.OpenForResume");
         bool newCsv = !File.Exists(folder.MetricsCsvPath) || new FileInfo(folder.MetricsCsvPath).Length == 0;
         csv = new FileStream(folder.MetricsCsvPath, FileMode.Append, FileAccess.Write, FileShare.Read);
         if (newCsv) csv.Write(Encoding.UTF8.GetBytes(RunFolder.CsvHeader + "\n"));
@@ -104,6 +108,15 @@ public sealed class RunFolderMetrics : IMetricsSink, IDisposable
         csv.Flush(flushToDisk);
         jsonl.Flush(flushToDisk);
         events.Flush(flushToDisk);
+    }
+
+    static bool EndsTorn(string path)
+    {
+        if (!File.Exists(path)) return false;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        if (stream.Length == 0) return false;
+        stream.Seek(-1, SeekOrigin.End);
+        return stream.ReadByte() != '\n';
     }
 
     static string UnusedEventFileName(string directory)

@@ -115,6 +115,18 @@ public class RunFolderTests
     }
 
     [Fact]
+    public void OpeningMetricsAfterATornWrite_WithoutResuming_IsRefused()
+    {
+        using var temp = new TemporaryFolder();
+        var folder = RunFolder.Create(temp.Combine("run"), Info(), "{}");
+        using (var metrics = folder.OpenMetrics(flushToDisk: false)) LogSteps(metrics, 0, 50);
+        File.AppendAllText(folder.MetricsCsvPath, "100,charts/s");
+        var ex = Assert.Throws<InvalidDataException>(() => folder.OpenMetrics());
+        Assert.Contains("OpenForResume", ex.Message);
+        using (RunFolder.OpenForResume(folder.Directory, 50).OpenMetrics()) { }
+    }
+
+    [Fact]
     public void ResumeWithoutCheckpoint_StartsTheMetricsOver()
     {
         using var temp = new TemporaryFolder();
