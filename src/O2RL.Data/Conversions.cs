@@ -24,8 +24,9 @@ public sealed record QLearningOptions
     public QLearningMode Mode { get; init; } = QLearningMode.D4rl;
 
     /// <summary>
-    /// Episode step limit used to infer time-limit ends when the file has no timeouts key (1000 for the MuJoCo
-    /// locomotion tasks, as D4RL does). Null infers none.
+    /// Episode step limit used to infer time-limit ends when the file has no timeouts key, as D4RL does with the
+    /// environment's limit: 1000 for the MuJoCo locomotion tasks (the default); Maze2D v1 files (which have no
+    /// timeouts key) need their env's limit: umaze 300, medium 600, large 800. Null infers none.
     /// </summary>
     public int? TimeLimitWithoutTimeouts { get; init; } = 1000;
 }
@@ -65,16 +66,19 @@ public static class DatasetConversions
         var act = new float[(long)n * ad];
         var rew = new float[n];
         var term = new float[n];
-        for (int k = 0; k < n; k++)
+        // Kept rows come in runs of consecutive rows (whole episodes minus their time-limit row): copy run by run.
+        for (int k = 0; k < n;)
         {
-            int i = rows[k];
-            Array.Copy(d.Observations, (long)i * od, obs, (long)k * od, od);
+            int first = rows[k], length = 1;
+            while (k + length < n && rows[k + length] == first + length) length++;
+            Array.Copy(d.Observations, (long)first * od, obs, (long)k * od, (long)length * od);
             // s' is the next stored observation, as D4RL does; on a terminal row it belongs to the next episode,
             // which is harmless because the target is masked by (1 − m).
-            Array.Copy(d.Observations, (long)(i + 1) * od, next, (long)k * od, od);
-            Array.Copy(d.Actions, (long)i * ad, act, (long)k * ad, ad);
-            rew[k] = d.Rewards[i];
-            term[k] = d.Terminals[i] ? 1f : 0f;
+            Array.Copy(d.Observations, (long)(first + 1) * od, next, (long)k * od, (long)length * od);
+            Array.Copy(d.Actions, (long)first * ad, act, (long)k * ad, (long)length * ad);
+            Array.Copy(d.Rewards, first, rew, k, length);
+            for (int j = 0; j < length; j++) term[k + j] = d.Terminals[first + j] ? 1f : 0f;
+            k += length;
         }
         return new Transitions(od, ad, obs, act, rew, next, term, rows);
     }

@@ -113,7 +113,7 @@ public static class D4rlHdf5
         if (report.ErrorCount > errorsBefore) return null;
 
         return new TransitionDataset((int)obs.Cols, (int)act.Cols, obs.Floats!, act.Floats!, rew.Floats!,
-            term.Flags!, timeouts?.Flags, next?.Floats, ReadMetadata(file));
+            term.Flags!, timeouts?.Flags, next?.Floats, ReadMetadata(file, report));
     }
 
     sealed record LoadedArray(long Rows, long Cols, float[]? Floats, bool[]? Flags);
@@ -251,28 +251,70 @@ public static class D4rlHdf5
         return $"could not be read: {all}";
     }
 
-    static DatasetMetadata ReadMetadata(NativeFile file)
+    static DatasetMetadata ReadMetadata(NativeFile file, ValidationReport report)
     {
         string? algorithm = null;
         if (file.LinkExists("metadata/algorithm"))
         {
-            // D4RL stores it as a scalar string dataset; an odd encoding there should not stop the load.
+            // D4RL stores it as a scalar string dataset; an odd encoding there only costs the field.
             try { algorithm = file.Dataset("metadata/algorithm").Read<string>(); }
-            catch (Exception) { algorithm = null; }
+            catch (Exception ex) { report.Add(IssueSeverity.Warning, "metadata/algorithm", null, $"could not be read as a string: {ex.Message}"); }
         }
         return new DatasetMetadata
         {
-            EnvironmentId = StringAttribute(file, EnvironmentIdAttribute),
-            Level = StringAttribute(file, LevelAttribute),
-            GeneratorVersion = StringAttribute(file, GeneratorVersionAttribute),
-            BehaviourReturn = file.AttributeExists(BehaviourReturnAttribute) ? file.Attribute(BehaviourReturnAttribute).Read<double>() : null,
-            Seed = file.AttributeExists(SeedAttribute) ? file.Attribute(SeedAttribute).Read<long>() : null,
+            EnvironmentId = Attribute<string>(file, EnvironmentIdAttribute, report) as string,
+            Level = Attribute<string>(file, LevelAttribute, report) as string,
+            GeneratorVersion = Attribute<string>(file, GeneratorVersionAttribute, report) as string,
+            BehaviourReturn = Attribute<double>(file, BehaviourReturnAttribute, report) as double?,
+            Seed = Attribute<long>(file, SeedAttribute, report) as long?,
             Algorithm = algorithm,
         };
     }
 
-    static string? StringAttribute(NativeFile file, string name) =>
-        file.AttributeExists(name) ? file.Attribute(name).Read<string>() : null;
+    /// <summary>
+    /// A root attribute as a string, double or long, or null when absent. Numbers are read at their stored width
+    /// (PureHDF does not widen: an int32 seed must be read as int) and converted. An attribute of another type is a
+    /// warning, not a failure.
+    /// </summary>
+    static object? Attribute<T>(NativeFile file, string name, ValidationReport report)
+    {
+        if (!file.AttributeExists(name)) return null;
+        try
+        {
+            var attribute = file.Attribute(name);
+            var type = attribute.Type;
+            if (typeof(T) == typeof(string)) return attribute.Read<string>();
+            object? number = (type.Class, type.Size, type.Class == H5DataTypeClass.FixedPoint && type.FixedPoint.IsSigned) switch
+            {
+                (H5DataTypeClass.FloatingPoint, 4, _) => (double)attribute.Read<float>(),
+                (H5DataTypeClass.FloatingPoint, 8, _) => attribute.Read<double>(),
+                (H5DataTypeClass.FixedPoint, 1, true) => (long)attribute.Read<sbyte>(),
+                (H5DataTypeClass.FixedPoint, 1, false) => (long)attribute.Read<byte>(),
+                (H5DataTypeClass.FixedPoint, 2, true) => (long)attribute.Read<short>(),
+                (H5DataTypeClass.FixedPoint, 2, false) => (long)attribute.Read<ushort>(),
+                (H5DataTypeClass.FixedPoint, 4, true) => (long)attribute.Read<int>(),
+                (H5DataTypeClass.FixedPoint, 4, false) => (long)attribute.Read<uint>(),
+                (H5DataTypeClass.FixedPoint, 8, true) => attribute.Read<long>(),
+                (H5DataTypeClass.FixedPoint, 8, false) => unchecked((long)attribute.Read<ulong>()),
+                _ => null,
+            };
+            object? converted = (number, typeof(T)) switch
+            {
+                (double d, var t) when t == typeof(double) => d,
+                (long l, var t) when t == typeof(double) => (double)l,
+                (long l, var t) when t == typeof(long) => l,
+                _ => null,
+            };
+            if (converted is null)
+                report.Add(IssueSeverity.Warning, "@" + name, null, $"attribute of HDF5 type {type.Class} ({type.Size} bytes) is not a {(typeof(T) == typeof(long) ? "integer" : "number")}; ignored");
+            return converted;
+        }
+        catch (Exception ex)
+        {
+            report.Add(IssueSeverity.Warning, "@" + name, null, $"attribute could not be read as {typeof(T).Name}: {ex.Message}");
+            return null;
+        }
+    }
 
     /// <summary>
     /// Writes a dataset in D4RL's layout: float32 arrays and numpy-bool flags, gzip-compressed in chunks of whole

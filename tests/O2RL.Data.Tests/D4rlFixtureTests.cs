@@ -40,6 +40,17 @@ public class D4rlFixtureTests
     }
 
     [Fact]
+    public void SummaryOfTheH5pyFileUsesItsEnvironmentIdForTheScore()
+    {
+        var s = DatasetSummary.Of(D4rlHdf5.Read(Fixture("h5py_d4rl_style.hdf5")));
+        Assert.Equal((12, 10, 3, 1, 1, 1), (s.Rows, s.Transitions, s.Episodes, s.CutOffEpisodes, s.Terminals, s.Timeouts!.Value));
+        // Rewards are 0.5·i: episodes 0-4, 5-9, 10-11 return 5, 17.5 and 10.5.
+        Assert.Equal(11.0, s.EpisodeReturns.Mean, 9);
+        Assert.Equal("hopper-medium-v2", s.TaskId);
+        Assert.Equal(100 * (11.0 + 20.272305) / (3234.3 + 20.272305), s.NormalizedReturnMean!.Value, 9);
+    }
+
+    [Fact]
     public void OlderLayoutFromH5pyReadsRight()
     {
         var result = D4rlHdf5.Load(Fixture("h5py_older_layout.hdf5"));

@@ -149,3 +149,50 @@ public class ValidationTests
         Assert.Contains("expected float32 or float64", issue.Message);
     }
 }
+
+public class MetadataTests
+{
+    [Fact]
+    public void AttributeOfTheWrongTypeIsAWarningAndTheRestLoads()
+    {
+        var file = new H5File();
+        file["observations"] = new H5Dataset(new float[4], fileDims: [2, 2]);
+        file["actions"] = new H5Dataset(new float[2], fileDims: [2, 1]);
+        file["rewards"] = new H5Dataset(new float[2], fileDims: [2]);
+        file["terminals"] = new H5Dataset(new byte[2], fileDims: [2]);
+        file["timeouts"] = new H5Dataset(new byte[2], fileDims: [2]);
+        file.Attributes["seed"] = "not a number";
+        file.Attributes["level"] = "expert";
+        string path = TestData.TempFile("attrs.hdf5");
+        file.Write(path);
+        var result = D4rlHdf5.Load(path);
+        Assert.NotNull(result.Dataset);
+        Assert.Equal("expert", result.Dataset.Metadata.Level);
+        Assert.Null(result.Dataset.Metadata.Seed);
+        var issue = Assert.Single(result.Report.Issues);
+        Assert.Equal(("@seed", IssueSeverity.Warning), (issue.Key, issue.Severity));
+    }
+
+    [Fact]
+    public void NumericAttributesOfOtherWidthsAreConverted()
+    {
+        var original = TestData.Build(3);
+        string path = TestData.TempFile("widths.hdf5");
+        // An int32 seed and a float32 return, as other writers may store them.
+        var file = new H5File
+        {
+            ["observations"] = new H5Dataset(original.Observations, fileDims: [3, 2]),
+            ["actions"] = new H5Dataset(original.Actions, fileDims: [3, 1]),
+            ["rewards"] = new H5Dataset(original.Rewards, fileDims: [3]),
+            ["terminals"] = new H5Dataset(new byte[3], fileDims: [3]),
+            ["timeouts"] = new H5Dataset(new byte[3], fileDims: [3]),
+        };
+        file.Attributes["seed"] = 17;
+        file.Attributes["behaviour_return"] = 2.5f;
+        file.Write(path);
+        var result = D4rlHdf5.Load(path);
+        Assert.Empty(result.Report.Issues);
+        Assert.Equal(17L, result.Dataset!.Metadata.Seed);
+        Assert.Equal(2.5, result.Dataset.Metadata.BehaviourReturn);
+    }
+}

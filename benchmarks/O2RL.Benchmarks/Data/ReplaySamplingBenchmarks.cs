@@ -22,9 +22,9 @@ public class ReplaySamplingBenchmarks
     {
         backend = new CpuBackend();
         var transitions = RandomTransitions(Rows, seed: 1);
-        uniform = new MixedReplaySampler(backend, OfflineMixing.None, null, ObservationDim, ActionDim, Rows, BatchSize, seed: 7);
+        uniform = new MixedReplaySampler(backend, OfflineMixing.None, null, ObservationDim, ActionDim, Rows, BatchSize, new DeviceRandom(7));
         uniform.Online.AddRange(transitions);
-        half = new MixedReplaySampler(backend, OfflineMixing.Half, transitions, ObservationDim, ActionDim, Rows, BatchSize, seed: 7);
+        half = new MixedReplaySampler(backend, OfflineMixing.Half, transitions, ObservationDim, ActionDim, Rows, BatchSize, new DeviceRandom(7));
         half.Online.AddRange(transitions, 0, 100_000);
     }
 

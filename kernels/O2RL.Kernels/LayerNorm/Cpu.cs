@@ -16,8 +16,7 @@ public static unsafe class LayerNormCpu
         {
             float* row = x + (long)r * cols;
             float mu = (float)(Sum(row, cols) / cols);
-            double variance = 0;
-            for (int c = 0; c < cols; c++) { double d = row[c] - mu; variance += d * d; }
+            double variance = SumSquaredDeviations(row, cols, mu);
             float inverseStd = (float)(1.0 / Math.Sqrt(variance / cols + epsilon));
             mean[r] = mu;
             rstd[r] = inverseStd;
@@ -83,6 +82,17 @@ public static unsafe class LayerNormCpu
                 dxr[c] = inverseStd * (dyr[c] * g[c] - meanDxHat - xHat * meanDxHatXHat);
             }
         }
+    }
+
+    static double SumSquaredDeviations(float* x, int n, float mu)
+    {
+        var acc = Vector<float>.Zero;
+        var muV = new Vector<float>(mu);
+        int i = 0, w = Vector<float>.Count;
+        for (; i <= n - w; i += w) { var d = *(Vector<float>*)(x + i) - muV; acc += d * d; }
+        double sum = Vector.Sum(acc);
+        for (; i < n; i++) { double d = x[i] - mu; sum += d * d; }
+        return sum;
     }
 
     static double Sum(float* x, int n)

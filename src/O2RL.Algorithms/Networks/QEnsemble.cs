@@ -19,6 +19,7 @@ public sealed class QEnsemble
         public readonly Tensor ActionGradient = backend.Allocate(batch, actionDim);
         public readonly int Batch = batch;
         public Tensor OutputView = null!;
+        public Tensor? GradientSource, GradientView;
         public readonly int Members = members;
     }
 
@@ -75,7 +76,13 @@ public sealed class QEnsemble
             : throw new InvalidOperationException($"critic backward in slot {slot} without a forward pass");
         if (qGradient.Length != Members * b.Batch)
             throw new ArgumentException($"critic gradient must have {Members}×{b.Batch} elements, got [{qGradient.ShapeText}]");
-        var inputGradient = Network.Backward(qGradient.Reshape(Members, b.Batch, 1), slot, needActionGradient);
+        // The ensemble wants [E, B, 1]; keep the reshaped view of the caller's tensor (callers reuse their buffers).
+        if (!ReferenceEquals(b.GradientSource, qGradient))
+        {
+            b.GradientSource = qGradient;
+            b.GradientView = qGradient.Reshape(Members, b.Batch, 1);
+        }
+        var inputGradient = Network.Backward(b.GradientView!, slot, needActionGradient);
         if (!needActionGradient) return null;
         backend.CopyColumns(inputGradient!, ObsDim, b.ActionGradient, 0, ActionDim);
         return b.ActionGradient;

@@ -50,8 +50,9 @@ public static class DatasetCommand
         {
             return BadArguments(error, ex.Message);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or DatasetValidationException)
+        catch (Exception ex)
         {
+            // Unreadable files, I/O failures and anything the HDF5 library throws: one line, not a stack trace.
             error.WriteLine($"error: {ex.Message}");
             return 1;
         }

@@ -212,14 +212,14 @@ public sealed class DeviceReplayBuffer : IDisposable
 
     /// <summary>
     /// Fills <paramref name="batch"/> with rows drawn uniformly with replacement from the held transitions:
-    /// indices[i] = Philox(seed, counter + i) mod Count, drawn on the device, one gather of packed rows, then the
-    /// split into fields. Allocates nothing and never touches host memory. The caller advances its counter by
-    /// indices.Length.
+    /// indices drawn on the device from the Philox stream <paramref name="random"/> (which advances by
+    /// indices.Length), one gather of packed rows, then the split into fields. Allocates nothing and never touches
+    /// host memory.
     /// </summary>
-    public void SampleInto(IndexTensor indices, TransitionBatch batch, ulong seed, ulong counter)
+    public void SampleInto(IndexTensor indices, TransitionBatch batch, DeviceRandom random)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        SamplePackedInto(indices, batch.Packed, seed, counter);
+        SamplePackedInto(indices, batch.Packed, random);
         batch.Unpack();
     }
 
@@ -227,14 +227,15 @@ public sealed class DeviceReplayBuffer : IDisposable
     /// Draws indices.Length packed rows uniformly into <paramref name="packedDestination"/> [indices.Length, Width]
     /// (e.g. a row range of a batch's <see cref="TransitionBatch.Packed"/>), without splitting them into fields.
     /// </summary>
-    public void SamplePackedInto(IndexTensor indices, Tensor packedDestination, ulong seed, ulong counter)
+    public void SamplePackedInto(IndexTensor indices, Tensor packedDestination, DeviceRandom random)
     {
         ArgumentNullException.ThrowIfNull(indices);
+        ArgumentNullException.ThrowIfNull(random);
         ArgumentNullException.ThrowIfNull(packedDestination);
         if (Count == 0) throw new InvalidOperationException("cannot sample from an empty replay buffer");
         if (packedDestination.Rows != indices.Length || packedDestination.Cols != Layout.Width)
             throw new ArgumentException($"destination [{packedDestination.ShapeText}] must be [{indices.Length}, {Layout.Width}] for {indices.Length} indices");
-        Backend.RandomIndices(indices, seed, counter, Count);
+        random.Indices(indices, Count);
         Backend.GatherRows(Rows, indices, packedDestination);
     }
 

@@ -51,10 +51,10 @@ public sealed class MixedReplaySampler : IDisposable
     /// <param name="actionDim">act_dim.</param>
     /// <param name="onlineCapacity">Capacity of the online buffer (2,000,000 in the release; must hold the copied offline data in All/Part modes).</param>
     /// <param name="batchSize">B.</param>
-    /// <param name="seed">Philox seed of the index stream.</param>
+    /// <param name="random">Philox stream of the sample indices (advances by B per sample; checkpoint its counter to resume).</param>
     /// <param name="partTopTrajectories">How many best trajectories Part mode copies (50).</param>
     public MixedReplaySampler(Backend backend, OfflineMixing mode, Transitions? offline, int observationDim, int actionDim,
-        int onlineCapacity, int batchSize, ulong seed, int partTopTrajectories = 50)
+        int onlineCapacity, int batchSize, DeviceRandom random, int partTopTrajectories = 50)
     {
         ArgumentNullException.ThrowIfNull(backend);
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batch size must be at least 1");
@@ -63,7 +63,8 @@ public sealed class MixedReplaySampler : IDisposable
         if (offline is not null && (offline.ObservationDim != observationDim || offline.ActionDim != actionDim))
             throw new ArgumentException($"offline transitions have obs {offline.ObservationDim} / action {offline.ActionDim} dimensions but the sampler has {observationDim} / {actionDim}");
         Mode = mode;
-        Seed = seed;
+        ArgumentNullException.ThrowIfNull(random);
+        Random = random;
         BatchSize = batchSize;
         Online = new DeviceReplayBuffer(backend, onlineCapacity, observationDim, actionDim);
         Batch = new TransitionBatch(backend, batchSize, observationDim, actionDim);
@@ -109,11 +110,8 @@ public sealed class MixedReplaySampler : IDisposable
     /// <summary>The mixing mode.</summary>
     public OfflineMixing Mode { get; }
 
-    /// <summary>Philox seed of the index stream.</summary>
-    public ulong Seed { get; }
-
-    /// <summary>Next Philox counter; advances by the number of indices drawn.</summary>
-    public ulong Counter { get; set; }
+    /// <summary>Philox stream of the sample indices.</summary>
+    public DeviceRandom Random { get; }
 
     /// <summary>B.</summary>
     public int BatchSize { get; }
@@ -144,17 +142,14 @@ public sealed class MixedReplaySampler : IDisposable
         {
             if (Online.Count == 0)
                 throw new InvalidOperationException("half mode draws half of every batch from the online buffer, which is still empty; collect warm-up steps first");
-            Online.SamplePackedInto(onlineIndices!, onlineHalf!, Seed, Counter);
-            Counter += (ulong)onlineIndices!.Length;
-            Offline!.SamplePackedInto(offlineIndices!, offlineHalf!, Seed, Counter);
-            Counter += (ulong)offlineIndices!.Length;
+            Online.SamplePackedInto(onlineIndices!, onlineHalf!, Random);
+            Offline!.SamplePackedInto(offlineIndices!, offlineHalf!, Random);
             Batch.Unpack();
         }
         else
         {
             if (Online.Count == 0) throw new InvalidOperationException($"mixing mode {Mode}: the online buffer is empty");
-            Online.SampleInto(allIndices, Batch, Seed, Counter);
-            Counter += (ulong)allIndices.Length;
+            Online.SampleInto(allIndices, Batch, Random);
         }
         return Batch;
     }

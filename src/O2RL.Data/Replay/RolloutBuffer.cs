@@ -223,20 +223,20 @@ public sealed class RolloutBuffer : IDisposable
     }
 
     /// <summary>
-    /// Draws a random permutation of the T indices for one epoch (Fisher–Yates over Philox(seed, counter + k)) and
-    /// uploads it cut into <see cref="MinibatchCount"/> minibatches. Returns the next unused counter.
+    /// Draws a random permutation of the T indices for one epoch (Fisher–Yates with one Philox draw of
+    /// <paramref name="random"/> per swap, T − 1 in all) and uploads it cut into <see cref="MinibatchCount"/> minibatches.
     /// </summary>
-    public ulong ShuffleEpoch(ulong seed, ulong counter)
+    public void ShuffleEpoch(HostRandom random)
     {
+        ArgumentNullException.ThrowIfNull(random);
         for (int i = 0; i < Capacity; i++) permutation[i] = i;
         for (int i = Capacity - 1; i > 0; i--)
         {
-            int j = Philox.Index(seed, counter++, i + 1);
+            int j = Philox.Index(random.Seed, random.Counter++, i + 1);
             (permutation[i], permutation[j]) = (permutation[j], permutation[i]);
         }
         for (int m = 0; m < minibatchIndices.Length; m++)
             backend.UploadIndices(permutation.AsSpan(m * MinibatchSize, MinibatchSize), minibatchIndices[m]);
-        return counter;
     }
 
     /// <summary>The permutation of the last <see cref="ShuffleEpoch"/> call.</summary>

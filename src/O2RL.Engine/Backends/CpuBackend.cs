@@ -12,6 +12,7 @@ namespace O2RL.Engine;
 public sealed unsafe class CpuBackend : Backend
 {
     readonly int threadCount;
+    readonly WorkerPool? pool;
 
     /// <summary>A CPU backend using all cores (or <c>O2RL_THREADS</c>).</summary>
     public CpuBackend() : this(DefaultThreadCount()) { }
@@ -21,6 +22,15 @@ public sealed unsafe class CpuBackend : Backend
     {
         if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "need at least one thread");
         threadCount = threads;
+        // One persistent pool per backend (spin, then park); single-threaded backends never touch one.
+        pool = threads > 1 ? new WorkerPool(threads) : null;
+    }
+
+    /// <inheritdoc/>
+    public override void Dispose()
+    {
+        pool?.Dispose();
+        base.Dispose();
     }
 
     /// <inheritdoc/>
@@ -97,17 +107,10 @@ public sealed unsafe class CpuBackend : Backend
     public override void Synchronize() { }
 
     /// <inheritdoc/>
-    protected override void GemmCore(in GemmShape shape, Tensor a, Tensor b, Tensor c, float alpha, float beta, Tensor? bias, Activation activation)
-    {
-        for (int batch = 0; batch < shape.Batch; batch++)
-        {
-            var aSpan = new ReadOnlySpan<float>(P(a) + (long)batch * shape.StrideA, shape.M * shape.K);
-            var bSpan = new ReadOnlySpan<float>(P(b) + (long)batch * shape.StrideB, shape.K * shape.N);
-            var cSpan = new Span<float>(P(c) + (long)batch * shape.StrideC, shape.M * shape.N);
-            var biasSpan = bias is null ? default : new ReadOnlySpan<float>(P(bias) + (long)batch * shape.StrideBias, shape.N);
-            GemmReference.Gemm(shape.TransposeA, shape.TransposeB, shape.M, shape.N, shape.K, alpha, aSpan, bSpan, beta, cSpan, biasSpan, activation);
-        }
-    }
+    protected override void GemmCore(in GemmShape shape, Tensor a, Tensor b, Tensor c, float alpha, float beta, Tensor? bias, Activation activation) =>
+        GemmCpu.GemmBatched(shape.Batch, shape.TransposeA, shape.TransposeB, shape.M, shape.N, shape.K, alpha,
+            P(a), shape.StrideA, P(b), shape.StrideB, beta, P(c), shape.StrideC,
+            bias is null ? null : P(bias), shape.StrideBias, activation, pool);
 
     /// <inheritdoc/>
     protected override void ActivationForwardCore(Activation activation, Tensor x, Tensor y) => ActivationCpu.Forward(activation, P(x), P(y), x.Length);

@@ -49,7 +49,11 @@ public sealed class MlpTrainingStep
 public static class QuickTimer
 {
     /// <summary>Median seconds per call over several rounds of a fixed number of calls, after a warm-up.</summary>
-    public static double MedianSecondsPerCall(Action run, Action synchronize, int callsPerRound, int rounds = 7, int warmupCalls = 20)
+    public static double MedianSecondsPerCall(Action run, Action synchronize, int callsPerRound, int rounds = 7, int warmupCalls = 20) =>
+        SecondsPerCall(run, synchronize, callsPerRound, rounds, warmupCalls).Median;
+
+    /// <summary>Best and median seconds per call over rounds (the best round is the one least disturbed by other processes).</summary>
+    public static (double Best, double Median) SecondsPerCall(Action run, Action synchronize, int callsPerRound, int rounds = 7, int warmupCalls = 20)
     {
         for (int i = 0; i < warmupCalls; i++) run();
         synchronize();
@@ -62,6 +66,6 @@ public static class QuickTimer
             samples[r] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds / callsPerRound;
         }
         Array.Sort(samples);
-        return samples[rounds / 2];
+        return (samples[0], samples[rounds / 2]);
     }
 }

@@ -93,7 +93,10 @@ public sealed class ActivationLayer : ILayer
     {
         this.backend = backend;
         Activation = activation;
+        name = $"activation {activation}";
     }
+
+    readonly string name;
 
     /// <summary>The nonlinearity.</summary>
     public O2RL.Kernels.Activation Activation { get; }
@@ -113,7 +116,7 @@ public sealed class ActivationLayer : ILayer
     /// <inheritdoc/>
     public Tensor? Backward(Tensor outputGradient, int slot = 0, bool needInputGradient = true)
     {
-        var b = buffers.Last(slot, $"activation {Activation}");
+        var b = buffers.Last(slot, name);
         if (!needInputGradient) return null;
         backend.ActivationBackward(Activation, b.Output, outputGradient, b.InputGradient);
         return b.InputGradient;

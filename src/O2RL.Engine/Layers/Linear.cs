@@ -16,6 +16,8 @@ public sealed class Linear : ILayer
     {
         public required Tensor Output, OutputGradientScratch, InputGradient;
         public Tensor? SharedInputGradient;
+        /// <summary>InputGradient viewed as [E, B·inDim] for the sum over members (made once).</summary>
+        public Tensor? InputGradientByMember;
         public Tensor Input = null!;
     }
 
@@ -85,7 +87,8 @@ public sealed class Linear : ILayer
         backend.Gemm(dz, false, Weight, false, b.InputGradient);              // dx = δz·W
         if (b.SharedInputGradient is null) return b.InputGradient;
         // A shared input fed every member: its gradient is the sum over members.
-        backend.ColumnSum(b.InputGradient.Reshape(Members, b.SharedInputGradient.Length), b.SharedInputGradient);
+        b.InputGradientByMember ??= b.InputGradient.Reshape(Members, b.SharedInputGradient.Length);
+        backend.ColumnSum(b.InputGradientByMember, b.SharedInputGradient);
         return b.SharedInputGradient;
     }
 

@@ -162,3 +162,38 @@ public sealed class InitAndOptimizerTests
         Assert.True(last < 2e-3f, $"final MSE {last}");
     }
 }
+
+public sealed class AllocationTests
+{
+    [Fact]
+    public void TrainingStepsAllocateNothingAfterTheFirst()
+    {
+        using var backend = new CpuBackend(2);
+        var critic = new Ensemble(backend, new MlpSpec(23, [64, 64], 1) { LayerNorm = true }, members: 2, seed: 1);
+        var actor = new Mlp(backend, new MlpSpec(17, [64, 64], 6) { OutputActivation = O2RL.Kernels.Activation.Tanh }, seed: 2);
+        var criticAdam = new Adam(critic.Parameters, 3e-4f) { MaxGradientNorm = 10f };
+        var actorAdam = new Adam(actor.Parameters, 3e-4f);
+        var random = new DeviceRandom(3);
+        var x = backend.Allocate(256, 23); var s = backend.Allocate(256, 17);
+        var target = backend.Allocate(2, 256, 1); var dq = backend.Allocate(2, 256, 1); var loss = backend.Allocate(1);
+        var da = backend.Allocate(256, 6);
+        void Step()
+        {
+            random.Normal(x); random.Normal(s); random.Normal(target); random.Normal(da);
+            backend.MseLoss(critic.Forward(x), target, dq, loss);
+            critic.ZeroGradients();
+            critic.Backward(dq, needInputGradient: true);
+            criticAdam.Step();
+            actor.Forward(s, slot: 1);
+            actor.ZeroGradients();
+            actor.Backward(da, slot: 1);
+            actorAdam.Step();
+            critic.Parameters.PolyakFrom(critic.Parameters, 0.005f);
+        }
+        for (int i = 0; i < 3; i++) Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) Step();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated == 0, $"{allocated} bytes allocated in 20 steady-state steps");
+    }
+}

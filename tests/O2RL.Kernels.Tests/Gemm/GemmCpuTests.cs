@@ -1,0 +1,282 @@
+using System.Runtime.Intrinsics;
+using Xunit;
+
+namespace O2RL.Kernels.Tests.Gemm;
+
+/// <summary>GemmCpu against GemmReference over awkward shapes, every transpose, epilogue and kernel.</summary>
+public sealed unsafe class GemmCpuTests : IDisposable
+{
+    readonly WorkerPool twoThreads = new(2);
+    readonly WorkerPool threeThreads = new(3);
+
+    public void Dispose()
+    {
+        twoThreads.Dispose();
+        threeThreads.Dispose();
+    }
+
+    static readonly int[] OddSizes = [1, 3, 17];
+
+    public static IEnumerable<TheoryDataRow<int, int, int>> SmallShapes()
+    {
+        foreach (int m in OddSizes)
+            foreach (int n in OddSizes)
+                foreach (int k in OddSizes)
+                    yield return new(m, n, k);
+    }
+
+    public static IEnumerable<TheoryDataRow<int, int, int>> LargeShapes() =>
+    [
+        new(256, 256, 256), new(255, 257, 17), new(257, 255, 256), new(17, 257, 255), new(257, 17, 257),
+        new(1, 257, 255), new(255, 1, 257), new(256, 256, 1), new(3, 255, 257), new(257, 3, 1), new(256, 1, 256),
+        new(1, 256, 17), new(19, 37, 600), new(6, 16, 800), new(256, 17, 256), new(257, 6, 64), new(20, 33, 300),
+        // Several blocks of packed B (N past one L2 block) with one and with several K blocks.
+        new(20, 300, 500), new(9, 260, 300),
+    ];
+
+    internal static GemmCpu.Kernel[] AvailableKernels() =>
+        GemmCpu.BestKernel == GemmCpu.Kernel.Avx2Fma ? [GemmCpu.Kernel.Portable, GemmCpu.Kernel.Avx2Fma] : [GemmCpu.Kernel.Portable];
+
+    [Theory]
+    [MemberData(nameof(SmallShapes))]
+    public void SmallShapesMatchReferenceForEveryTransposeAndKernel(int m, int n, int k)
+    {
+        foreach (GemmCpu.Kernel kernel in AvailableKernels())
+            for (int transposes = 0; transposes < 4; transposes++)
+            {
+                CheckAgainstReference(kernel, (transposes & 1) != 0, (transposes & 2) != 0, m, n, k,
+                    alpha: 1.5f, beta: 0f, withBias: true, Activation.Identity, pool: null, seed: m * 1000 + n * 10 + k);
+                CheckAgainstReference(kernel, (transposes & 1) != 0, (transposes & 2) != 0, m, n, k,
+                    alpha: -0.5f, beta: 1f, withBias: false, Activation.Relu, pool: null, seed: m * 1000 + n * 10 + k + 1);
+            }
+    }
+
+    [Theory]
+    [MemberData(nameof(LargeShapes))]
+    public void LargeShapesMatchReferenceForEveryTranspose(int m, int n, int k)
+    {
+        for (int transposes = 0; transposes < 4; transposes++)
+        {
+            CheckAgainstReference(GemmCpu.BestKernel, (transposes & 1) != 0, (transposes & 2) != 0, m, n, k,
+                alpha: 1f, beta: transposes == 2 ? 1f : 0f, withBias: transposes != 1, Activation.Identity, twoThreads, seed: transposes);
+        }
+    }
+
+    [Theory]
+    [InlineData(Activation.Identity)]
+    [InlineData(Activation.Relu)]
+    [InlineData(Activation.Tanh)]
+    public void EpilogueAppliesAlphaBetaBiasAndActivation(Activation activation)
+    {
+        foreach (GemmCpu.Kernel kernel in AvailableKernels())
+            foreach (float beta in new[] { 0f, 1f, -0.75f })
+                foreach (bool withBias in new[] { false, true })
+                {
+                    // 37×48 and 31×35 tile C directly; 13×40 and 33×6 are computed as Cᵀ (narrow last panel), 33×6
+                    // and 40×19 with matrix–vector leftover columns; k = 600 also exercises several K blocks;
+                    // 1×40 and 40×1 take the matrix–vector path.
+                    CheckAgainstReference(kernel, true, false, 37, 48, 50, 0.8f, beta, withBias, activation, twoThreads, seed: 6);
+                    CheckAgainstReference(kernel, false, true, 37, 48, 600, 0.8f, beta, withBias, activation, null, seed: 5);
+                    // α = 1 with β ∈ {0, 1} and identity/ReLU takes the fused store.
+                    CheckAgainstReference(kernel, false, false, 37, 48, 50, 1f, beta, withBias, activation, null, seed: 14);
+                    CheckAgainstReference(kernel, true, true, 37, 48, 700, 1f, beta, withBias, activation, twoThreads, seed: 15);
+                    CheckAgainstReference(kernel, false, true, 31, 35, 40, 0.8f, beta, withBias, activation, null, seed: 7);
+                    CheckAgainstReference(kernel, false, false, 33, 6, 40, 0.8f, beta, withBias, activation, null, seed: 12);
+                    CheckAgainstReference(kernel, true, true, 40, 19, 50, 0.8f, beta, withBias, activation, twoThreads, seed: 13);
+                    CheckAgainstReference(kernel, true, false, 13, 40, 600, 0.3f, beta, withBias, activation, twoThreads, seed: 8);
+                    CheckAgainstReference(kernel, false, false, 1, 40, 20, 1.2f, beta, withBias, activation, null, seed: 9);
+                    CheckAgainstReference(kernel, true, true, 40, 1, 20, 1.2f, beta, withBias, activation, null, seed: 10);
+                }
+    }
+
+    [Fact]
+    public void ZeroKLeavesOnlyBetaCAndBias()
+    {
+        CheckAgainstReference(GemmCpu.BestKernel, false, false, 7, 19, 0, 2f, 0.5f, true, Activation.Tanh, null, seed: 3);
+        CheckAgainstReference(GemmCpu.BestKernel, true, true, 7, 19, 0, 2f, 0f, false, Activation.Relu, null, seed: 4);
+    }
+
+    [Fact]
+    public void ResultsAreBitIdenticalWithAndWithoutThreadsAndRunToRun()
+    {
+        (int m, int n, int k)[] shapes = [(256, 256, 256), (255, 257, 17), (257, 17, 300), (17, 255, 257), (100, 40, 700), (256, 17, 256)];
+        foreach ((int m, int n, int k) in shapes)
+            for (int transposes = 0; transposes < 4; transposes++)
+            {
+                bool ta = (transposes & 1) != 0, tb = (transposes & 2) != 0;
+                var random = new Random(m + n + k);
+                float[] a = RandomArray(random, m * k), b = RandomArray(random, k * n), bias = RandomArray(random, n);
+                float[] c0 = RandomArray(random, m * n);
+                float[] c1 = (float[])c0.Clone(), c2 = (float[])c0.Clone(), c3 = (float[])c0.Clone();
+                Run(GemmCpu.BestKernel, ta, tb, m, n, k, 0.7f, a, b, 0.5f, c0, bias, Activation.Tanh, null);
+                Run(GemmCpu.BestKernel, ta, tb, m, n, k, 0.7f, a, b, 0.5f, c1, bias, Activation.Tanh, twoThreads);
+                Run(GemmCpu.BestKernel, ta, tb, m, n, k, 0.7f, a, b, 0.5f, c2, bias, Activation.Tanh, threeThreads);
+                Run(GemmCpu.BestKernel, ta, tb, m, n, k, 0.7f, a, b, 0.5f, c3, bias, Activation.Tanh, twoThreads);
+                Assert.Equal(c0, c1);
+                Assert.Equal(c0, c2);
+                Assert.Equal(c0, c3);
+            }
+    }
+
+    [Fact]
+    public void ConcurrentCallersSharingAPoolGetCorrectResults()
+    {
+        const int m = 70, n = 90, k = 50;
+        var random = new Random(21);
+        float[] a = RandomArray(random, m * k), b = RandomArray(random, k * n);
+        float[] expected = new float[m * n];
+        GemmReference.Gemm(false, true, m, n, k, 1f, a, b, 0f, expected, [], Activation.Identity);
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var threads = new Thread[3];
+        for (int t = 0; t < threads.Length; t++)
+        {
+            threads[t] = new Thread(() =>
+            {
+                float[] c = new float[m * n];
+                for (int repeat = 0; repeat < 50; repeat++)
+                {
+                    Run(GemmCpu.BestKernel, false, true, m, n, k, 1f, a, b, 0f, c, null, Activation.Identity, twoThreads);
+                    for (int i = 0; i < c.Length; i++)
+                        if (MathF.Abs(c[i] - expected[i]) > 1e-3f) failures.Enqueue($"element {i}: {c[i]} vs {expected[i]}");
+                }
+            });
+            threads[t].Start();
+        }
+        foreach (Thread thread in threads) thread.Join();
+        Assert.Empty(failures);
+    }
+
+    [Fact]
+    public void BatchedMatchesReferenceWithSharedAndPerBatchOperands()
+    {
+        const int batch = 3, m = 37, n = 21, k = 19;
+        var random = new Random(11);
+        float[] sharedA = RandomArray(random, m * k);
+        float[] b = RandomArray(random, batch * n * k);
+        float[] bias = RandomArray(random, batch * n);
+        float[] c = RandomArray(random, batch * m * n);
+        float[] expected = (float[])c.Clone();
+        for (int g = 0; g < batch; g++)
+        {
+            GemmReference.Gemm(false, true, m, n, k, 0.9f, sharedA, b.AsSpan(g * n * k, n * k), 0.25f,
+                expected.AsSpan(g * m * n, m * n), bias.AsSpan(g * n, n), Activation.Relu);
+        }
+        fixed (float* pa = sharedA, pb = b, pc = c, pbias = bias)
+        {
+            GemmCpu.GemmBatched(batch, false, true, m, n, k, 0.9f, pa, 0, pb, n * k, 0.25f, pc, m * n, pbias, n,
+                Activation.Relu, twoThreads);
+        }
+        AssertClose(expected, c, Tolerance(k, sharedA, b, 0.9f, 0.25f, c, bias));
+
+        // Shared B and bias, per-batch A (e.g. one layer applied to several inputs).
+        float[] a = RandomArray(random, batch * m * k);
+        float[] sharedB = RandomArray(random, k * n);
+        float[] c2 = new float[batch * m * n];
+        c2.AsSpan().Fill(float.NaN);
+        float[] expected2 = new float[batch * m * n];
+        for (int g = 0; g < batch; g++)
+        {
+            GemmReference.Gemm(true, false, m, n, k, 1f, a.AsSpan(g * m * k, m * k), sharedB, 0f,
+                expected2.AsSpan(g * m * n, m * n), bias.AsSpan(0, n), Activation.Identity);
+        }
+        fixed (float* pa = a, pb = sharedB, pc = c2, pbias = bias)
+        {
+            GemmCpu.GemmBatched(batch, true, false, m, n, k, 1f, pa, m * k, pb, 0, 0f, pc, m * n, pbias, 0,
+                Activation.Identity, null);
+        }
+        AssertClose(expected2, c2, Tolerance(k, a, sharedB, 1f, 0f, c2, bias));
+    }
+
+    [Fact]
+    public void InvalidArgumentsThrowWithTheOffendingValues()
+    {
+        float[] buffer = new float[16];
+        fixed (float* p = buffer)
+        {
+            float* q = p;
+            var negative = Assert.Throws<ArgumentOutOfRangeException>(() =>
+                GemmCpu.Gemm(false, false, -1, 2, 2, 1f, q, q, 0f, q, null, Activation.Identity, null));
+            Assert.Contains("m = -1", negative.Message);
+            Assert.Throws<ArgumentNullException>(() =>
+                GemmCpu.Gemm(false, false, 2, 2, 2, 1f, null, q, 0f, q, null, Activation.Identity, null));
+            Assert.Throws<ArgumentOutOfRangeException>(() =>
+                GemmCpu.Gemm(false, false, 2, 2, 2, 1f, q, q, 0f, q, null, (Activation)9, null));
+            Assert.Throws<ArgumentException>(() =>
+                GemmCpu.GemmBatched(2, false, false, 2, 2, 2, 1f, q, 4, q, 4, 0f, q, 3, null, 0, Activation.Identity, null));
+        }
+    }
+
+    [Fact]
+    public void VectorTanhMatchesMathFTanh()
+    {
+        float[] inputs = new float[4096];
+        for (int i = 0; i < inputs.Length; i++) inputs[i] = (i - 2048) / 200f;
+        inputs[0] = 1e-7f; inputs[1] = -3e-5f; inputs[2] = 0.1249f; inputs[3] = 0.1251f; inputs[4] = 90f; inputs[5] = -90f; inputs[6] = 0f;
+        for (int i = 0; i < inputs.Length; i += 8)
+        {
+            Vector256<float> result = SimdMath.Tanh(Vector256.Create(inputs, i));
+            for (int lane = 0; lane < 8; lane++)
+            {
+                float x = inputs[i + lane];
+                float expected = MathF.Tanh(x);
+                Assert.True(MathF.Abs(result[lane] - expected) <= 4e-7f * MathF.Max(MathF.Abs(expected), 1e-30f) + 1e-38f,
+                    $"tanh({x}) = {result[lane]} but MathF.Tanh gives {expected}");
+            }
+        }
+        Assert.True(float.IsNaN(SimdMath.Tanh(Vector256.Create(float.NaN))[0]));
+    }
+
+    void CheckAgainstReference(GemmCpu.Kernel kernel, bool ta, bool tb, int m, int n, int k, float alpha, float beta,
+        bool withBias, Activation activation, WorkerPool? pool, int seed)
+    {
+        var random = new Random(seed);
+        float[] a = RandomArray(random, m * k), b = RandomArray(random, k * n);
+        float[] bias = withBias ? RandomArray(random, n) : [];
+        float[] c = RandomArray(random, m * n);
+        // With β = 0 whatever C holds must be ignored, NaN included.
+        if (beta == 0f) c.AsSpan().Fill(float.NaN);
+        float[] expected = (float[])c.Clone();
+        GemmReference.Gemm(ta, tb, m, n, k, alpha, a, b, beta, expected, bias, activation);
+        float[] original = (float[])c.Clone();
+        Run(kernel, ta, tb, m, n, k, alpha, a, b, beta, c, withBias ? bias : null, activation, pool);
+        AssertClose(expected, c, Tolerance(k, a, b, alpha, beta, original, bias),
+            $"{kernel} ta={ta} tb={tb} m={m} n={n} k={k} α={alpha} β={beta} bias={withBias} {activation}");
+    }
+
+    static void Run(GemmCpu.Kernel kernel, bool ta, bool tb, int m, int n, int k, float alpha, float[] a, float[] b,
+        float beta, float[] c, float[]? bias, Activation activation, WorkerPool? pool)
+    {
+        fixed (float* pa = a, pb = b, pc = c, pbias = bias)
+        {
+            GemmCpu.GemmWithKernel(kernel, ta, tb, m, n, k, alpha, pa, pb, beta, pc, bias is null ? null : pbias, activation, pool);
+        }
+    }
+
+    static float[] RandomArray(Random random, int length)
+    {
+        var values = new float[length];
+        for (int i = 0; i < length; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
+        return values;
+    }
+
+    static float MaxAbs(float[] values)
+    {
+        float max = 0f;
+        foreach (float v in values) if (!float.IsNaN(v)) max = MathF.Max(max, MathF.Abs(v));
+        return max;
+    }
+
+    /// <summary>Float rounding error scales with K·max|a|·max|b| (plus the β·C and bias terms).</summary>
+    static float Tolerance(int k, float[] a, float[] b, float alpha, float beta, float[] c, float[] bias) =>
+        2e-6f * (Math.Max(k, 1) * MathF.Abs(alpha) * MaxAbs(a) * MaxAbs(b) + MathF.Abs(beta) * MaxAbs(c) + MaxAbs(bias) + 1f);
+
+    static void AssertClose(float[] expected, float[] actual, float tolerance, string what = "")
+    {
+        for (int i = 0; i < expected.Length; i++)
+        {
+            float difference = MathF.Abs(expected[i] - actual[i]);
+            if (!(difference <= tolerance))
+                Assert.Fail($"{what}: element {i} is {actual[i]} but the reference gives {expected[i]} (tolerance {tolerance})");
+        }
+    }
+}
