@@ -22,9 +22,9 @@ public sealed record IqlConfig
     /// <summary>Actor Adam learning rate (3e-4).</summary>
     public float ActorLr { get; init; } = 3e-4f;
     /// <summary>Twin-Q Adam learning rate (3e-4).</summary>
-    public float QLr { get; init; } = 3e-4f;
+    public float CriticLr { get; init; } = 3e-4f;
     /// <summary>V Adam learning rate (3e-4).</summary>
-    public float VLr { get; init; } = 3e-4f;
+    public float ValueLr { get; init; } = 3e-4f;
     /// <summary>Cosine annealing of the actor learning rate to 0 over <see cref="MaxSteps"/> (on).</summary>
     public bool ActorCosineSchedule { get; init; } = true;
     /// <summary>Polyak rate τ_p of the target twin Q (0.005).</summary>
@@ -32,9 +32,9 @@ public sealed record IqlConfig
     /// <summary>Actor hidden widths (2 × 256).</summary>
     public int[] ActorHidden { get; init; } = [256, 256];
     /// <summary>Hidden widths of each Q network (2 × 256).</summary>
-    public int[] QHidden { get; init; } = [256, 256];
+    public int[] CriticHidden { get; init; } = [256, 256];
     /// <summary>Hidden widths of V (2 × 256).</summary>
-    public int[] VHidden { get; init; } = [256, 256];
+    public int[] ValueHidden { get; init; } = [256, 256];
     /// <summary>Normalise states with the dataset's mean and population std + 1e-3 (on).</summary>
     public bool NormalizeStates { get; init; } = true;
     /// <summary>Reward map r ← scale·r + shift: scale (1).</summary>

@@ -40,18 +40,18 @@ public sealed class IqlAgent
         this.config = config;
         batchSize = config.BatchSize;
         Actor = new GaussianActor(backend, obsDim, actionDim, seed, Gaussian.IqlMinLogStd, hiddenDims: config.ActorHidden);
-        Critic = new QEnsemble(backend, obsDim, actionDim, config.QHidden, layerNorm: false, members: 2, seed + 1);
-        CriticTarget = new QEnsemble(backend, obsDim, actionDim, config.QHidden, layerNorm: false, members: 2, seed + 1);
+        Critic = new QEnsemble(backend, obsDim, actionDim, config.CriticHidden, layerNorm: false, members: 2, seed + 1);
+        CriticTarget = new QEnsemble(backend, obsDim, actionDim, config.CriticHidden, layerNorm: false, members: 2, seed + 1);
         CriticTarget.Parameters.CopyValuesFrom(Critic.Parameters);
-        Value = new Mlp(backend, new MlpSpec(obsDim, config.VHidden, 1)
+        Value = new Mlp(backend, new MlpSpec(obsDim, config.ValueHidden, 1)
         {
             HiddenInit = new LayerInit(InitScheme.Orthogonal, 1f),
             OutputInit = new LayerInit(InitScheme.Orthogonal, 1f),
             NamePrefix = "v.net",
         }, seed + 2);
         ActorOptimizer = new Adam(Actor.Parameters, config.ActorLr);
-        CriticOptimizer = new Adam(Critic.Parameters, config.QLr);
-        ValueOptimizer = new Adam(Value.Parameters, config.VLr);
+        CriticOptimizer = new Adam(Critic.Parameters, config.CriticLr);
+        ValueOptimizer = new Adam(Value.Parameters, config.ValueLr);
         int b = batchSize;
         minTargetQ = backend.Allocate(b); argMin = backend.Allocate(b); advantage = backend.Allocate(b);
         valueGradient = backend.Allocate(b, 1); notDone = backend.Allocate(b); target = backend.Allocate(b);
@@ -192,7 +192,7 @@ public static class IqlRun
         buffer.AddRange(transitions);
         var batch = new TransitionBatch(backend, config.BatchSize, obsDim, actionDim);
         var indices = backend.AllocateIndices(config.BatchSize);
-        ulong sampleSeed = seed + 7, counter = 0;
+        var sampleRandom = new DeviceRandom(seed + 7);
 
         var progress = new ProgressReporter(context.Progress, "iql", config.MaxSteps);
         EvaluationResult? last = null;
@@ -201,8 +201,7 @@ public static class IqlRun
         long stepsAtLastLog = 0;
         for (long step = 1; step <= config.MaxSteps; step++)
         {
-            buffer.SampleInto(indices, batch, sampleSeed, counter);
-            counter += (ulong)indices.Length;
+            buffer.SampleInto(indices, batch, sampleRandom);
             agent.Update(batch);
             if (config.EvaluateEvery > 0 && (step % config.EvaluateEvery == 0 || step == config.MaxSteps))
             {

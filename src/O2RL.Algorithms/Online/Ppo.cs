@@ -30,8 +30,7 @@ public sealed class PpoAgent : IOnPolicyAgent
     readonly Backend backend;
     readonly PpoConfig config;
     readonly DeviceRandom noiseStream;
-    readonly ulong shuffleSeed;
-    ulong shuffleCounter;
+    readonly HostRandom shuffleRandom;
     readonly Tensor exploreObservation, exploreNoise;
     readonly Dictionary<int, ActorBuffers> actorBuffers = [];
     readonly Dictionary<int, CriticBuffers> criticBuffers = [];
@@ -59,7 +58,7 @@ public sealed class PpoAgent : IOnPolicyAgent
         ActorOptimizer = new Adam(Actor.Parameters, config.ActorLr, epsilon: config.AdamEpsilon) { MaxGradientNorm = config.MaxGradNorm };
         CriticOptimizer = new Adam(Critic.Parameters, config.CriticLr, epsilon: config.AdamEpsilon) { MaxGradientNorm = config.MaxGradNorm };
         noiseStream = new DeviceRandom(seed + 2);
-        shuffleSeed = seed + 3;
+        shuffleRandom = new HostRandom(seed + 3);
         exploreObservation = backend.Allocate(1, obsDim);
         exploreNoise = backend.Allocate(1, actionDim);
         advantageMean = backend.Allocate(1);
@@ -126,7 +125,7 @@ public sealed class PpoAgent : IOnPolicyAgent
 
         for (int epoch = 0; epoch < config.Epochs; epoch++)
         {
-            shuffleCounter = rollout.ShuffleEpoch(shuffleSeed, shuffleCounter);
+            rollout.ShuffleEpoch(shuffleRandom);
             for (int m = 0; m < rollout.MinibatchCount; m++)
             {
                 var batch = rollout.GatherMinibatch(m);
