@@ -231,12 +231,13 @@ public sealed class PpoTests
     }
 
     /// <summary>
-    /// Pendulum-v1 from scratch with the shipped settings (64×64 networks, 100k steps, γ 0.9; see the YAML), about
-    /// 80 s of CPU. A random policy scores about −1,200 … −1,500 per episode and a policy that never swings up stays
-    /// below ≈ −900 (it pays ≈ π² per step hanging down). Required: some evaluation (mean of 10 deterministic
-    /// episodes) above −400, i.e. swung up and held in most episodes, and the final one above −800, well outside
-    /// the random range (Pendulum PPO evaluations swing by a few hundred between neighbouring checkpoints, so the
-    /// final bound is looser than the best one).
+    /// Pendulum-v1 from scratch with the shipped settings (64×64 networks, 200k steps, γ 0.9; see the YAML), about
+    /// ten seconds of CPU. A random policy scores about −1,200 … −1,500 per episode and a policy that never swings
+    /// up stays below ≈ −900 (it pays ≈ π² per step hanging down). Required: the best evaluation (mean of 10
+    /// deterministic episodes) above −300, i.e. swung up and held in nearly every episode, and the mean of the last
+    /// five evaluations (100k … 200k steps) above −600. Pendulum PPO evaluations swing by a few hundred between
+    /// neighbouring checkpoints (an unlucky start state costs one long swing-up), so the later phase is judged by
+    /// its mean rather than by its last point.
     /// </summary>
     [Fact]
     [Trait("Category", "Learning")]
@@ -244,11 +245,13 @@ public sealed class PpoTests
     {
         using var backend = new CpuBackend();
         var metrics = new MemoryMetrics();
-        var result = PpoRun.Run(new RunContext { Backend = backend, EnvironmentId = "Pendulum-v1", Seed = 1, Metrics = metrics });
+        PpoRun.Run(new RunContext { Backend = backend, EnvironmentId = "Pendulum-v1", Seed = 1, Metrics = metrics });
         var curve = metrics.Series("eval/return");
         string text = string.Join(", ", curve.Select(p => $"{p.Step}:{p.Value:F0}"));
+        Assert.Equal(11, curve.Count);
         Assert.True(curve[0].Value < -900, $"the untrained policy already scored {curve[0].Value:F0}");
-        Assert.True(curve.Max(p => p.Value) > -400, $"PPO never passed −400 on Pendulum-v1; curve: {text}");
-        Assert.True(result.FinalEvaluation!.MeanReturn > -800, $"PPO ended at {result.FinalEvaluation.MeanReturn:F0}; curve: {text}");
+        Assert.True(curve.Max(p => p.Value) > -300, $"PPO never passed −300 on Pendulum-v1; curve: {text}");
+        double late = curve.Skip(6).Average(p => p.Value);
+        Assert.True(late > -600, $"PPO's last five evaluations average {late:F0}; curve: {text}");
     }
 }

@@ -53,7 +53,7 @@ public sealed class FixedObservationFilter(StateNormalizer normalizer) : IObserv
 /// <summary>
 /// Running mean and population std (Welford) of every training observation, as PPO from scratch uses
 /// (Uni-O4's running normaliser): each new observation is added first, then s ← (s − mean) / (std + 1e-8).
-/// Evaluation applies the current statistics without adding to them.
+/// Evaluation applies the current statistics without adding to them (and passes observations through before the first).
 /// </summary>
 public sealed class RunningObservationFilter(int dimension) : IObservationFilter
 {
@@ -67,6 +67,8 @@ public sealed class RunningObservationFilter(int dimension) : IObservationFilter
     public void Apply(Span<float> observation, bool update)
     {
         if (update) Statistics.Add(observation);
+        // Before any training observation (an evaluation at step 0) there are no statistics: pass through unchanged.
+        if (Statistics.Count == 0) return;
         for (int j = 0; j < observation.Length; j++)
             observation[j] = (float)((observation[j] - Statistics.Mean(j)) / (Math.Sqrt(Statistics.PopulationVariance(j)) + Epsilon));
     }
