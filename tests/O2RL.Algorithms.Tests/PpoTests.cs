@@ -248,6 +248,7 @@ public sealed class PpoTests
         PpoRun.Run(new RunContext { Backend = backend, EnvironmentId = "Pendulum-v1", Seed = 1, Metrics = metrics });
         var curve = metrics.Series("eval/return");
         string text = string.Join(", ", curve.Select(p => $"{p.Step}:{p.Value:F0}"));
+        TestContext.Current.TestOutputHelper?.WriteLine($"PPO Pendulum-v1 evaluation curve: {text}");
         Assert.Equal(11, curve.Count);
         Assert.True(curve[0].Value < -900, $"the untrained policy already scored {curve[0].Value:F0}");
         Assert.True(curve.Max(p => p.Value) > -300, $"PPO never passed −300 on Pendulum-v1; curve: {text}");
