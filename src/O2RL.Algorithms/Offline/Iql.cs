@@ -28,6 +28,8 @@ public sealed class IqlAgent
     // [B] vectors and [2, B] critic-shaped buffers, device scalars for the losses.
     readonly Tensor minTargetQ, argMin, advantage, valueGradient, notDone, target, doubleTarget, qGradient,
         weights, logProbGradient, weightedLogProb, valueLoss, qLoss, actorLoss;
+    // y copied into both members' rows of the [2, B] target (views made once: a Slice allocates a view object).
+    readonly Tensor firstMemberTarget, secondMemberTarget;
 
     /// <summary>Builds the networks and optimisers (seeded) for minibatches of <see cref="IqlConfig.BatchSize"/>.</summary>
     public IqlAgent(Backend backend, int obsDim, int actionDim, IqlConfig config, ulong seed)
@@ -56,6 +58,7 @@ public sealed class IqlAgent
         minTargetQ = backend.Allocate(b); argMin = backend.Allocate(b); advantage = backend.Allocate(b);
         valueGradient = backend.Allocate(b, 1); notDone = backend.Allocate(b); target = backend.Allocate(b);
         doubleTarget = backend.Allocate(2, b); qGradient = backend.Allocate(2, b);
+        firstMemberTarget = doubleTarget.Slice(0, b); secondMemberTarget = doubleTarget.Slice(b, b);
         weights = backend.Allocate(b); logProbGradient = backend.Allocate(b); weightedLogProb = backend.Allocate(b);
         valueLoss = backend.Allocate(1); qLoss = backend.Allocate(1); actorLoss = backend.Allocate(1);
         Policy = new DevicePolicy(backend, obsDim, actionDim, (s, _) => Actor.Mean(s, 1));
@@ -111,8 +114,8 @@ public sealed class IqlAgent
         backend.Unary(UnaryOp.Affine, batch.Terminals, notDone, -1f, 1f);
         backend.Binary(BinaryOp.Mul, notDone, nextValue, target);
         backend.Binary(BinaryOp.Add, batch.Rewards, target, target, 1f, config.Gamma);
-        backend.Copy(target, doubleTarget.Slice(0, batchSize));
-        backend.Copy(target, doubleTarget.Slice(batchSize, batchSize));
+        backend.Copy(target, firstMemberTarget);
+        backend.Copy(target, secondMemberTarget);
         var q = Critic.Forward(s, a);
         backend.MseLoss(q, doubleTarget, qGradient, qLoss);
         Critic.Parameters.ZeroGradients();
