@@ -166,6 +166,19 @@ public sealed class IqlTests
             var (ppoActor, _) = O2RL.Algorithms.Online.PpoRun.LoadActor(b2, Path.Combine(root, "a", "iql.safetensors"));
             Assert.Equal(-10f, ppoActor.MinLogStd);
             Assert.Equal(checkpoint.Tensors["actor.log_std"].Data, ppoActor.Parameters.Read("log_std"));
+
+            // PPO starting from the IQL checkpoint: the actor loads (with PPO's clamp) and the normalisation constants
+            // are the checkpoint's, fixed. With actor lr 0 the saved PPO actor is the IQL actor, bit for bit.
+            string ppoDirectory = Path.Combine(root, "ppo");
+            O2RL.Algorithms.Online.PpoRun.Run(new RunContext
+            {
+                Backend = b2, EnvironmentId = "Pendulum-v1", Seed = 3, OutputDirectory = ppoDirectory,
+                InitialCheckpoint = Path.Combine(root, "a", "iql.safetensors"),
+                Overrides = ["total_steps=256", "rollout_length=256", "minibatch_size=64", "epochs=1", "actor_lr=0", "critic_hidden=[16,16]", "evaluate_every=0", "evaluation_episodes=1"],
+            });
+            var fineTuned = O2RL.Engine.Checkpoints.SafetensorsFile.Read(Path.Combine(ppoDirectory, "ppo.safetensors"));
+            foreach (var (name, tensor) in checkpoint.Tensors.Where(t => t.Key.StartsWith("actor.", StringComparison.Ordinal) || t.Key.StartsWith("obs_", StringComparison.Ordinal)))
+                Assert.Equal(tensor.Data, fineTuned.Tensors[name].Data);
         }
         finally { if (Directory.Exists(root)) Directory.Delete(root, recursive: true); }
     }
