@@ -12,6 +12,11 @@ public static class CommandTable
         new("doctor", "list compute devices and check every kernel on each against its reference", Commands.DoctorCommand.Run),
         new("bench", "measure FMA peak, GEMM throughput and training-step latency (--json)", Commands.BenchCommand.Run),
         new("envs", "list environments (--json) or print a model's MJCF (envs xml ID)", Commands.EnvsCommand.Run),
+        new("online", "train SAC, TD3 or PPO online (from scratch or --from a checkpoint) into a run folder", Commands.TrainCommands.Online),
+        new("offline", "pre-train CQL, IQL or TD3+BC on a D4RL-layout dataset into a run folder", Commands.TrainCommands.Offline),
+        new("collect", "make D4RL-recipe datasets (random … medium-expert) for an environment", Commands.CollectCommand.Run),
+        new("plot", "plot learning curves of run folders (mean ± std across seeds) to PNG", Commands.PlotCommand.Run),
+        new("report", "score tables over run folders (last, best, lowest early, regret) as Markdown or JSON", Commands.ReportCommand.Run),
         new("dataset", "inspect (info FILE [--json]) or check (validate FILE [--strict]) a D4RL-layout HDF5 dataset", Commands.DatasetCommand.Run),
     ];
 
@@ -73,6 +78,7 @@ public sealed class UsageException(string message) : Exception(message);
 public sealed class ArgumentReader
 {
     readonly Dictionary<string, string?> values = [];
+    readonly Dictionary<string, List<string>> repeated = [];
     readonly List<string> positionals = [];
 
     /// <summary>Parses args against the known options (take a value) and flags (take none).</summary>
@@ -93,9 +99,12 @@ public sealed class ArgumentReader
             }
             else if (options.Contains(name))
             {
-                if (hasInline) values[name] = inline;
-                else if (i + 1 < args.Length) values[name] = args[++i];
-                else throw new UsageException($"--{name} needs a value");
+                string value = hasInline ? inline
+                    : i + 1 < args.Length ? args[++i]
+                    : throw new UsageException($"--{name} needs a value");
+                values[name] = value;
+                if (!repeated.TryGetValue(name, out var list)) repeated[name] = list = [];
+                list.Add(value);
             }
             else
             {
@@ -113,6 +122,9 @@ public sealed class ArgumentReader
 
     /// <summary>An option's text, or the default.</summary>
     public string? Get(string name, string? defaultValue = null) => values.TryGetValue(name, out var v) ? v : defaultValue;
+
+    /// <summary>Every value of an option that may be repeated (e.g. --set a=1 --set b=2), in order.</summary>
+    public IReadOnlyList<string> GetAll(string name) => repeated.TryGetValue(name, out var list) ? list : [];
 
     /// <summary>An integer option within a range, or the default.</summary>
     public int GetInt(string name, int defaultValue, int min = int.MinValue, int max = int.MaxValue)

@@ -65,3 +65,21 @@ public sealed class NetworkTests
         Assert.ThrowsAny<InvalidOperationException>(() => reference.LogProbBackward(backend.FromArray([1f, 1f], 2), trainActor: true));
     }
 }
+
+public sealed class ProgressReporterTests
+{
+    [Fact]
+    public void PrintsTheFirstReportThenWaitsForTheIntervalAndAlwaysPrintsTheEnd()
+    {
+        var output = new StringWriter();
+        var progress = new O2RL.Algorithms.Training.ProgressReporter(output, "online", 100, TimeSpan.FromHours(1));
+        progress.Report(1, "eval -300");
+        progress.Report(50);
+        progress.Report(100);
+        var lines = output.ToString().Trim().Split('\n');
+        Assert.Equal(2, lines.Length);
+        Assert.Contains("online: 1/100", lines[0]);
+        Assert.Contains("eval -300", lines[0]);
+        Assert.Contains("100/100 (100%)", lines[1]);
+    }
+}

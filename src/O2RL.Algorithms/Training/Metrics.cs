@@ -50,14 +50,14 @@ public sealed class ProgressReporter(TextWriter? output, string label, long tota
 {
     readonly System.Diagnostics.Stopwatch clock = System.Diagnostics.Stopwatch.StartNew();
     readonly TimeSpan interval = interval ?? TimeSpan.FromSeconds(10);
-    TimeSpan lastPrint = TimeSpan.MinValue;
+    TimeSpan? lastPrint;
 
     /// <summary>Prints a line when the interval has passed (and at the end).</summary>
     public void Report(long done, string? keyMetric = null)
     {
         if (output is null) return;
         var elapsed = clock.Elapsed;
-        if (done < total && elapsed - lastPrint < interval) return;
+        if (done < total && lastPrint is TimeSpan previous && elapsed - previous < interval) return;
         lastPrint = elapsed;
         double rate = done / Math.Max(elapsed.TotalSeconds, 1e-9);
         var eta = rate > 0 ? TimeSpan.FromSeconds((total - done) / rate) : TimeSpan.Zero;

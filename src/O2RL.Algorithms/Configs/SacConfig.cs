@@ -1,0 +1,48 @@
+namespace O2RL.Algorithms.Configs;
+
+/// <summary>
+/// Online SAC from scratch (Haarnoja et al. 2018, "Soft Actor-Critic Algorithms and Applications", automatic
+/// temperature). Defaults are standard SAC's, not O2SAC's: actor lr 3e-4 (O2SAC fine-tunes with 1e-4), α starting
+/// at 1 (log α = 0) and tuned, two hidden layers of 256 for actor and critics, no LayerNorm, UTD 1.
+/// </summary>
+public sealed record SacConfig
+{
+    /// <summary>Minibatch size B (paper: 256).</summary>
+    public int BatchSize { get; init; } = 256;
+    /// <summary>Discount γ (paper: 0.99).</summary>
+    public float Gamma { get; init; } = 0.99f;
+    /// <summary>Actor learning rate (SAC paper: 3e-4; O2SAC uses 1e-4 for fine-tuning).</summary>
+    public float ActorLr { get; init; } = 3e-4f;
+    /// <summary>Critic learning rate (paper: 3e-4).</summary>
+    public float CriticLr { get; init; } = 3e-4f;
+    /// <summary>log α learning rate (paper: 3e-4).</summary>
+    public float AlphaLr { get; init; } = 3e-4f;
+    /// <summary>Initial temperature α (log α starts at 0 in the reference implementations, so 1.0).</summary>
+    public float Alpha { get; init; } = 1f;
+    /// <summary>Automatic entropy tuning (paper: on).</summary>
+    public bool AutoAlpha { get; init; } = true;
+    /// <summary>Target entropy; null = −d (paper: −dim(A)).</summary>
+    public float? TargetEntropy { get; init; }
+    /// <summary>Polyak rate τ (paper: 0.005, every update).</summary>
+    public float Tau { get; init; } = 0.005f;
+    /// <summary>Actor hidden widths (paper: 256, 256).</summary>
+    public int[] ActorHidden { get; init; } = [256, 256];
+    /// <summary>Critic hidden widths; the count is the critic depth (paper: 256, 256; O2SAC: 3 × 256).</summary>
+    public int[] CriticHidden { get; init; } = [256, 256];
+    /// <summary>LayerNorm in the critics (paper: off; O2SAC: on).</summary>
+    public bool CriticLayerNorm { get; init; }
+    /// <summary>Gradient updates per environment step (paper: 1; O2SAC: 10).</summary>
+    public int UpdatesPerStep { get; init; } = 1;
+    /// <summary>Environment steps before the first update; uniform random actions during them when training from scratch (paper: 10,000 random steps; CleanRL 5,000).</summary>
+    public int WarmupSteps { get; init; } = 5_000;
+    /// <summary>Total environment steps (paper: 1M on MuJoCo).</summary>
+    public long TotalSteps { get; init; } = 1_000_000;
+    /// <summary>Replay capacity (paper: 1M).</summary>
+    public int ReplayCapacity { get; init; } = 1_000_000;
+    /// <summary>Evaluate every this many environment steps.</summary>
+    public int EvalEvery { get; init; } = 5_000;
+    /// <summary>Deterministic evaluation episodes (ALGORITHMS.md §8: 10).</summary>
+    public int EvalEpisodes { get; init; } = 10;
+    /// <summary>Log losses every this many environment steps.</summary>
+    public int LogEvery { get; init; } = 1_000;
+}

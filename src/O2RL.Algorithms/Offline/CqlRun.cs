@@ -1,0 +1,87 @@
+using O2RL.Algorithms.Configs;
+using O2RL.Algorithms.Networks;
+using O2RL.Algorithms.Online;
+using O2RL.Algorithms.Training;
+using O2RL.Data;
+using O2RL.Data.Replay;
+using O2RL.Engine;
+
+namespace O2RL.Algorithms.Offline;
+
+/// <summary>Offline CQL training runs (the O2SAC starting point).</summary>
+public static class CqlRun
+{
+    /// <summary>Algorithm name (config folder, checkpoint file and metadata).</summary>
+    public const string Algorithm = "cql";
+
+    /// <summary>
+    /// Trains CQL on <see cref="RunContext.DatasetPath"/> (D4RL layout → Q-learning transitions → reward map →
+    /// s and s′ normalised with the dataset mean and std + 1e-3) and evaluates on the environment with the same
+    /// normalisation. Writes config.json and cql.safetensors (actor, critics, targets, log α, log α′, iteration,
+    /// with the normalisation constants in the metadata) when an output folder is given.
+    /// </summary>
+    public static RunResult Run(RunContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (context.DatasetPath is null) throw new ArgumentException("CQL needs a dataset file (RunContext.DatasetPath)");
+        string? shipped = ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, context.DatasetName)
+            ?? ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, "default");
+        var config = ConfigLoader.Resolve(new CqlConfig(), shipped, context.ConfigFile, context.Overrides);
+        string configJson = ConfigLoader.ToJson(config);
+
+        var dataset = D4rlHdf5.Read(context.DatasetPath);
+        var transitions = dataset.ToQLearning();
+        if (config.RewardScale != 1f || config.RewardBias != 0f) transitions.TransformRewards(config.RewardScale, config.RewardBias);
+        var normalizer = config.NormalizeStates ? StateNormalizer.ForQLearning(transitions) : StateNormalizer.Identity(transitions.ObservationDim);
+        normalizer.NormalizeInPlace(transitions);
+        int obsDim = transitions.ObservationDim, actionDim = transitions.ActionDim;
+
+        var agent = new CqlAgent(context.Backend, obsDim, actionDim, config, (ulong)context.Seed);
+        using var sampler = new MixedReplaySampler(context.Backend, OfflineMixing.All, transitions, obsDim, actionDim,
+            transitions.Count, config.BatchSize, new DeviceRandom((ulong)context.Seed * 7 + 5));
+        using var evaluator = new Evaluator(SacCheckpoint.MakeEnvironment(context.EnvironmentId, normalizer),
+            context.ScoreTaskId ?? context.EnvironmentId, context.Seed + 10_000);
+        var progress = new ProgressReporter(context.Progress, "cql", config.Steps);
+        var clock = new System.Diagnostics.Stopwatch();
+        long timedUpdates = 0;
+        EvaluationResult? last = null;
+        for (long step = 1; step <= config.Steps; step++)
+        {
+            clock.Start();
+            agent.Update(sampler.Sample());
+            clock.Stop();
+            timedUpdates++;
+            if (config.LogEvery > 0 && step % config.LogEvery == 0)
+            {
+                agent.LogMetrics(context.Metrics, step);
+                context.Metrics.Log(step, "time/update", clock.Elapsed.TotalMilliseconds / timedUpdates);
+                context.Metrics.Log(step, "charts/sps", timedUpdates / Math.Max(clock.Elapsed.TotalSeconds, 1e-9));
+                context.Metrics.Flush(step);
+                clock.Reset(); timedUpdates = 0;
+            }
+            if (config.EvalEvery > 0 && step % config.EvalEvery == 0)
+            {
+                last = evaluator.Evaluate(agent.Policy, config.EvalEpisodes);
+                context.Metrics.Log(step, "eval/return", last.MeanReturn);
+                if (last.NormalizedMean is double normalized) context.Metrics.Log(step, "eval/normalized_return", normalized);
+                context.Metrics.Flush(step);
+            }
+            progress.Report(step, last is null ? null : $"eval {last.Score:F1}");
+        }
+        last ??= evaluator.Evaluate(agent.Policy, config.EvalEpisodes);
+
+        string? checkpointPath = null;
+        if (context.OutputDirectory is not null)
+        {
+            Directory.CreateDirectory(context.OutputDirectory);
+            File.WriteAllText(Path.Combine(context.OutputDirectory, "config.json"), configJson);
+            checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
+            SacCheckpoint.Save(checkpointPath, agent.Learner, Algorithm, context.EnvironmentId, normalizer, configJson, agent.ExtraCheckpointTensors());
+        }
+        return new RunResult(last, checkpointPath, configJson);
+    }
+
+    /// <summary>Loads the CQL actor (with log-std multiplier and offset) and its normalisation from a checkpoint.</summary>
+    public static (TanhGaussianActor Actor, StateNormalizer Normalizer) LoadActor(string path, Backend backend) =>
+        SacCheckpoint.LoadActor(path, backend);
+}

@@ -1,0 +1,64 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace O2RL.Algorithms.Runs;
+
+/// <summary>
+/// What made a run (<c>run.json</c>): the command, algorithm and variant, task, and seed. <c>plot</c> and
+/// <c>report</c> group runs by <see cref="Method"/> and <see cref="Task"/> and treat runs within a group as seeds.
+/// </summary>
+public sealed record RunInfo
+{
+    /// <summary>The command line (or caller) that started the run, e.g. "o2rl finetune --algo o2sac ...".</summary>
+    public string Command { get; init; } = "";
+    /// <summary>Algorithm id, e.g. "o2sac", "cql", "sac".</summary>
+    public required string Algorithm { get; init; }
+    /// <summary>Variant of the algorithm (e.g. "naive", "no-stage-b"); null = the algorithm as specified.</summary>
+    public string? Variant { get; init; }
+    /// <summary>Legend label overriding algorithm/variant (e.g. "O2SAC (ours)"); null = derived.</summary>
+    public string? Label { get; init; }
+    /// <summary>Environment id, e.g. "Hopper-v2".</summary>
+    public required string Environment { get; init; }
+    /// <summary>Dataset level, e.g. "medium-replay"; null for pure online runs.</summary>
+    public string? Dataset { get; init; }
+    /// <summary>Reference-score task id, e.g. "hopper-medium-replay-v2"; null = none.</summary>
+    public string? ScoreTaskId { get; init; }
+    /// <summary>The run's seed.</summary>
+    public int Seed { get; init; }
+    /// <summary>When the run folder was created (UTC, ISO 8601).</summary>
+    public string CreatedUtc { get; init; } = DateTimeOffset.UtcNow.ToString("O");
+    /// <summary>Version of the library that wrote the folder.</summary>
+    public string LibraryVersion { get; init; } = typeof(RunInfo).Assembly.GetName().Version?.ToString() ?? "";
+
+    /// <summary>The method a run belongs to: label, else "algorithm/variant", else the algorithm.</summary>
+    [JsonIgnore]
+    public string Method => Label ?? (Variant is null ? Algorithm : $"{Algorithm}/{Variant}");
+
+    /// <summary>The task a run belongs to: the score task id, else environment (and dataset).</summary>
+    [JsonIgnore]
+    public string Task => ScoreTaskId ?? (Dataset is null ? Environment : $"{Environment}/{Dataset}");
+
+    internal static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>The run.json text.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    /// <summary>Parses run.json text; <paramref name="source"/> names the file in errors.</summary>
+    public static RunInfo Parse(string json, string source)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<RunInfo>(json, JsonOptions)
+                   ?? throw new InvalidDataException($"{source}: run.json is empty (null)");
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{source}: run.json is not a valid run description ({ex.Message})", ex);
+        }
+    }
+}

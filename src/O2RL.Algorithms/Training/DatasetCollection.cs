@@ -1,0 +1,277 @@
+using O2RL.Algorithms.Configs;
+using O2RL.Algorithms.Online;
+using O2RL.Data;
+using O2RL.Data.Replay;
+using O2RL.Engine;
+using O2RL.Envs;
+using O2RL.Envs.Wrappers;
+
+namespace O2RL.Algorithms.Training;
+
+/// <summary>
+/// Records D4RL-layout datasets by rolling a policy (or uniform random actions) in an environment: one row per
+/// step with s, a, r, s′, terminals (true terminations only) and timeouts (time-limit ends), episodes back to
+/// back as D4RL stores them.
+/// </summary>
+public static class DatasetCollection
+{
+    /// <summary>
+    /// Runs <paramref name="steps"/> environment steps and returns the rows. Actions come from
+    /// <paramref name="policy"/> (sampled unless <paramref name="deterministic"/>) or, when it is null, uniformly
+    /// from the action space. Episode i is reset with seed DeriveSeed(<paramref name="seed"/>, i). When the budget
+    /// ends inside an episode, that episode's rows carry neither flag (as the last episode of a D4RL file).
+    /// </summary>
+    public static TransitionDataset Collect(IEnvironment environment, IPolicy? policy, int steps, int seed, bool deterministic = false, DatasetMetadata? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps, "collect at least one step");
+        int obsDim = environment.ObservationSpace.Dimension, actionDim = environment.ActionSpace.Dimension;
+        if (policy is not null && (policy.ObservationDim != obsDim || policy.ActionDim != actionDim))
+            throw new ArgumentException($"policy maps {policy.ObservationDim} → {policy.ActionDim} but the environment has obs {obsDim} / action {actionDim}");
+        var observations = new float[steps * obsDim];
+        var nextObservations = new float[steps * obsDim];
+        var actions = new float[steps * actionDim];
+        var rewards = new float[steps];
+        var terminals = new bool[steps];
+        var timeouts = new bool[steps];
+        var random = new EnvRandom(seed ^ 0x0DA7A);
+        int episode = 0;
+        var observation = new float[obsDim];
+        environment.Reset(observation, EnvRandom.DeriveSeed(seed, episode++));
+        for (int t = 0; t < steps; t++)
+        {
+            var action = actions.AsSpan(t * actionDim, actionDim);
+            if (policy is null) environment.ActionSpace.Sample(random, action);
+            else policy.Act(observation, action, deterministic);
+            observation.CopyTo(observations.AsSpan(t * obsDim, obsDim));
+            var next = nextObservations.AsSpan(t * obsDim, obsDim);
+            var result = environment.Step(action, next);
+            rewards[t] = (float)result.Reward;
+            terminals[t] = result.Terminated;
+            timeouts[t] = result.Truncated && !result.Terminated;
+            if (result.Done) environment.Reset(observation, EnvRandom.DeriveSeed(seed, episode++));
+            else next.CopyTo(observation);
+        }
+        return new TransitionDataset(obsDim, actionDim, observations, actions, rewards, terminals, timeouts, nextObservations, metadata);
+    }
+
+    /// <summary>Mean undiscounted return of the dataset's complete episodes (ended by a terminal or a timeout).</summary>
+    public static double MeanEpisodeReturn(TransitionDataset dataset)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        double total = 0;
+        int count = 0, start = 0;
+        double running = 0;
+        for (int i = 0; i < dataset.RowCount; i++)
+        {
+            running += dataset.Rewards[i];
+            if (dataset.Terminals[i] || dataset.Timeouts is { } timeouts && timeouts[i])
+            {
+                total += running; count++; running = 0; start = i + 1;
+            }
+        }
+        if (count == 0) throw new ArgumentException($"the dataset of {dataset.RowCount} rows has no complete episode (rows {start}… never end)");
+        return total / count;
+    }
+
+    /// <summary>Version string written into every generated file's metadata.</summary>
+    public const string GeneratorVersion = "o2rl-dataset-recipe-1";
+
+    /// <summary>
+    /// Concatenates datasets row-wise (same dimensions); each part's trailing unfinished episode is dropped first
+    /// so that the parts join at trajectory boundaries (D4RL's medium-expert).
+    /// </summary>
+    public static TransitionDataset Concatenate(DatasetMetadata metadata, params TransitionDataset[] parts)
+    {
+        if (parts.Length == 0) throw new ArgumentException("nothing to concatenate");
+        int obsDim = parts[0].ObservationDim, actionDim = parts[0].ActionDim;
+        var trimmed = parts.Select(p =>
+        {
+            if (p.ObservationDim != obsDim || p.ActionDim != actionDim)
+                throw new ArgumentException($"datasets differ in dimensions: obs {p.ObservationDim} / action {p.ActionDim} vs {obsDim} / {actionDim}");
+            int rows = p.RowCount;
+            while (rows > 0 && !p.Terminals[rows - 1] && !(p.Timeouts?[rows - 1] ?? false)) rows--;
+            return (Dataset: p, Rows: rows);
+        }).ToList();
+        int total = trimmed.Sum(t => t.Rows);
+        var observations = new float[total * obsDim];
+        var next = new float[total * obsDim];
+        var actions = new float[total * actionDim];
+        var rewards = new float[total];
+        var terminals = new bool[total];
+        var timeouts = new bool[total];
+        int at = 0;
+        foreach (var (p, rows) in trimmed)
+        {
+            p.Observations.AsSpan(0, rows * obsDim).CopyTo(observations.AsSpan(at * obsDim));
+            (p.NextObservations ?? NextFromFollowingRows(p)).AsSpan(0, rows * obsDim).CopyTo(next.AsSpan(at * obsDim));
+            p.Actions.AsSpan(0, rows * actionDim).CopyTo(actions.AsSpan(at * actionDim));
+            p.Rewards.AsSpan(0, rows).CopyTo(rewards.AsSpan(at));
+            p.Terminals.AsSpan(0, rows).CopyTo(terminals.AsSpan(at));
+            if (p.Timeouts is not null) p.Timeouts.AsSpan(0, rows).CopyTo(timeouts.AsSpan(at));
+            at += rows;
+        }
+        return new TransitionDataset(obsDim, actionDim, observations, actions, rewards, terminals, timeouts, next, metadata);
+    }
+
+    static float[] NextFromFollowingRows(TransitionDataset p)
+    {
+        var next = new float[p.Observations.Length];
+        p.Observations.AsSpan(p.ObservationDim).CopyTo(next);
+        return next;
+    }
+}
+
+/// <summary>Settings of <see cref="DatasetRecipe.Generate"/>.</summary>
+public sealed record DatasetRecipeOptions
+{
+    /// <summary>Rows of the random, medium and expert datasets (D4RL: 1,000,000).</summary>
+    public int Rows { get; init; } = 1_000_000;
+    /// <summary>
+    /// The expert return the medium snapshot is measured against; null = the task's registered reference maximum
+    /// (D4RL REF_MAX). Required for tasks without reference scores.
+    /// </summary>
+    public double? ExpertReturn { get; init; }
+    /// <summary>Return of the random policy used as the zero of "one third"; null = the registered reference minimum, else 0.</summary>
+    public double? RandomReturn { get; init; }
+    /// <summary>Fraction of the way from random to expert return at which the medium snapshot is taken (D4RL: about 1/3).</summary>
+    public double MediumFraction { get; init; } = 1.0 / 3.0;
+    /// <summary>Seed of the SAC run and of the roll-outs.</summary>
+    public int Seed { get; init; }
+}
+
+/// <summary>The datasets one recipe run produced, with their behaviour returns.</summary>
+public sealed record DatasetRecipeResult(IReadOnlyDictionary<string, TransitionDataset> Datasets, IReadOnlyDictionary<string, string> Paths,
+    long MediumSnapshotStep, double MediumSnapshotReturn, double ExpertSnapshotReturn);
+
+/// <summary>
+/// D4RL's dataset recipe (ENVIRONMENTS.md §3.3) for any registered environment: random (uniform actions),
+/// medium (roll-outs of the SAC snapshot first evaluated at about one third of the way to the expert return,
+/// sampled actions), medium-replay (that SAC run's replay up to the snapshot), expert (roll-outs of the SAC policy
+/// trained to completion) and medium-expert (medium then expert, joined at a trajectory boundary). Each is written
+/// with <see cref="D4rlHdf5.Write"/> as <c>&lt;env&gt;-&lt;level&gt;.hdf5</c> with metadata (env id, level, behaviour
+/// return, generator version, seed, algorithm).
+/// </summary>
+public static class DatasetRecipe
+{
+    /// <summary>Runs the recipe; SAC trains with <paramref name="sac"/> (its evaluations pick the medium snapshot).</summary>
+    public static DatasetRecipeResult Generate(Backend backend, string environmentId, SacConfig sac, DatasetRecipeOptions options, string outputDirectory,
+        TextWriter? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(sac);
+        ArgumentNullException.ThrowIfNull(options);
+        if (sac.EvalEvery < 1) throw new ArgumentOutOfRangeException(nameof(sac), sac.EvalEvery, "the recipe needs periodic evaluations (eval_every ≥ 1) to pick the medium snapshot");
+        bool referenced = NormalizedScores.TryGet(environmentId, out var reference);
+        double expert = options.ExpertReturn ?? (referenced ? reference.Max
+            : throw new ArgumentException($"'{environmentId}' has no reference scores; pass the expert return (ExpertReturn)"));
+        double random = options.RandomReturn ?? (referenced ? reference.Min : 0.0);
+        double threshold = random + options.MediumFraction * (expert - random);
+
+        var spec = EnvironmentRegistry.GetSpec(environmentId);
+        var identity = StateNormalizer.Identity(spec.ObservationDim);
+        var agent = new SacAgent(backend, spec.ObservationDim, spec.ActionDim, sac, (ulong)options.Seed);
+        var medium = new Networks.TanhGaussianActor(backend, spec.ObservationDim, spec.ActionDim, 0, trainable: true, hiddenDims: sac.ActorHidden);
+        using var recorder = new RecordingEnvironment(SacCheckpoint.MakeEnvironment(environmentId, identity));
+        using var evaluator = new Evaluator(SacCheckpoint.MakeEnvironment(environmentId, identity), null, options.Seed + 10_000);
+        int capacity = (int)Math.Min(sac.ReplayCapacity, Math.Max(sac.TotalSteps, sac.BatchSize + 1));
+        using var sampler = new MixedReplaySampler(backend, OfflineMixing.None, null, spec.ObservationDim, spec.ActionDim, capacity, sac.BatchSize,
+            new DeviceRandom((ulong)options.Seed * 7 + 5));
+        long snapshotStep = -1;
+        double snapshotReturn = double.NaN;
+        TransitionDataset? replay = null;
+        var trainer = new OffPolicyTrainer(recorder, evaluator, agent, sampler, new OffPolicyLoopOptions
+        {
+            TotalSteps = sac.TotalSteps, WarmupSteps = sac.WarmupSteps, RandomWarmup = true, UpdatesPerStep = sac.UpdatesPerStep,
+            EvaluateEvery = sac.EvalEvery, EvaluationEpisodes = sac.EvalEpisodes, LogEvery = sac.LogEvery, Seed = options.Seed,
+        }, new MemoryMetrics(), progress)
+        {
+            OnEvaluation = (step, result) =>
+            {
+                if (snapshotStep >= 0 || result.MeanReturn < threshold) return;
+                snapshotStep = step; snapshotReturn = result.MeanReturn;
+                medium.Parameters.CopyValuesFrom(agent.Learner.Actor.Parameters);
+                replay = recorder.ToDataset(Metadata(environmentId, "medium-replay", null, options.Seed));
+            },
+        };
+        var final = trainer.Run() ?? evaluator.Evaluate(agent.Policy, sac.EvalEpisodes);
+        if (snapshotStep < 0)
+            throw new InvalidOperationException($"SAC never reached the medium threshold {threshold:F1} (final return {final.MeanReturn:F1}); train longer or lower the expert return");
+
+        var datasets = new Dictionary<string, TransitionDataset>();
+        using (var env = SacCheckpoint.MakeEnvironment(environmentId, identity))
+            datasets["random"] = WithReturn(DatasetCollection.Collect(env, null, options.Rows, options.Seed + 1), environmentId, "random", options.Seed + 1);
+        using (var env = SacCheckpoint.MakeEnvironment(environmentId, identity))
+            datasets["medium"] = WithReturn(DatasetCollection.Collect(env, SampledPolicy(backend, medium, options.Seed + 2), options.Rows, options.Seed + 2), environmentId, "medium", options.Seed + 2);
+        datasets["medium-replay"] = WithReturn(replay!, environmentId, "medium-replay", options.Seed);
+        using (var env = SacCheckpoint.MakeEnvironment(environmentId, identity))
+            datasets["expert"] = WithReturn(DatasetCollection.Collect(env, SampledPolicy(backend, agent.Learner.Actor, options.Seed + 3), options.Rows, options.Seed + 3), environmentId, "expert", options.Seed + 3);
+        var mediumExpert = DatasetCollection.Concatenate(DatasetMetadata.Empty, datasets["medium"], datasets["expert"]);
+        datasets["medium-expert"] = WithReturn(mediumExpert, environmentId, "medium-expert", options.Seed);
+
+        Directory.CreateDirectory(outputDirectory);
+        var paths = new Dictionary<string, string>();
+        foreach (var (level, dataset) in datasets)
+        {
+            string path = Path.Combine(outputDirectory, $"{environmentId.ToLowerInvariant()}-{level}.hdf5");
+            D4rlHdf5.Write(dataset, path);
+            paths[level] = path;
+        }
+        return new DatasetRecipeResult(datasets, paths, snapshotStep, snapshotReturn, final.MeanReturn);
+    }
+
+    static DatasetMetadata Metadata(string environmentId, string level, double? behaviourReturn, long seed) => new()
+    {
+        EnvironmentId = environmentId, Level = level, BehaviourReturn = behaviourReturn, GeneratorVersion = DatasetCollection.GeneratorVersion,
+        Seed = seed, Algorithm = "SAC",
+    };
+
+    /// <summary>The same rows with metadata whose behaviour return is the mean return of the complete episodes.</summary>
+    static TransitionDataset WithReturn(TransitionDataset d, string environmentId, string level, long seed) =>
+        new(d.ObservationDim, d.ActionDim, d.Observations, d.Actions, d.Rewards, d.Terminals, d.Timeouts, d.NextObservations,
+            Metadata(environmentId, level, DatasetCollection.MeanEpisodeReturn(d), seed));
+
+    /// <summary>Acting with sampled (not mean) actions, as D4RL's roll-outs, on a noise stream of its own.</summary>
+    static IPolicy SampledPolicy(Backend backend, Networks.TanhGaussianActor actor, int seed)
+    {
+        var noise = backend.Allocate(1, actor.ActionDim);
+        var random = new DeviceRandom((ulong)seed * 13 + 1);
+        // Slot 7 is free in every learner's actor; roll-outs never run during an update.
+        return new DevicePolicy(backend, actor.ObsDim, actor.ActionDim, (obs, deterministic) =>
+        {
+            if (deterministic) return actor.DeterministicAction(obs, 7);
+            random.Normal(noise);
+            return actor.Sample(obs, noise, 7).Action;
+        });
+    }
+
+    /// <summary>Records every step taken through it in D4RL layout (the SAC run's replay, with terminals and timeouts).</summary>
+    sealed class RecordingEnvironment(IEnvironment inner) : EnvironmentWrapper(inner)
+    {
+        readonly List<float> observations = [], nextObservations = [], actions = [], rewards = [];
+        readonly List<bool> terminals = [], timeouts = [];
+        float[] current = [];
+
+        public override void Reset(Span<float> observation, int? seed = null)
+        {
+            base.Reset(observation, seed);
+            current = observation.ToArray();
+        }
+
+        public override StepResult Step(ReadOnlySpan<float> action, Span<float> observation)
+        {
+            var result = base.Step(action, observation);
+            observations.AddRange(current);
+            foreach (float a in action) actions.Add(a);
+            rewards.Add((float)result.Reward);
+            terminals.Add(result.Terminated);
+            timeouts.Add(result.Truncated && !result.Terminated);
+            foreach (float o in observation) nextObservations.Add(o);
+            current = observation.ToArray();
+            return result;
+        }
+
+        public TransitionDataset ToDataset(DatasetMetadata metadata) =>
+            new(ObservationSpace.Dimension, ActionSpace.Dimension, [.. observations], [.. actions], [.. rewards], [.. terminals], [.. timeouts], [.. nextObservations], metadata);
+    }
+}

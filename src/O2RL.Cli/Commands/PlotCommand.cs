@@ -1,0 +1,71 @@
+using O2RL.Algorithms.Runs;
+
+namespace O2RL.Cli.Commands;
+
+/// <summary>
+/// <c>o2rl plot RUN_DIR_OR_GLOB... --out curves.png</c>: learning curves of run folders, one line per method with
+/// mean ± std across seeds.
+/// </summary>
+public static class PlotCommand
+{
+    const string Usage = """
+        Usage: o2rl plot RUN_DIR_OR_GLOB... --out FILE.png [--metric NAME] [--title TEXT] [--width PX] [--height PX]
+
+        Plots evaluation curves against environment steps: one line per method (from run.json: label, else
+        algorithm/variant), the mean across its runs (seeds) with a shaded band of ± one standard deviation.
+        A folder without run.json contributes every run folder below it; '*' and '?' match folder names.
+          --out      PNG file to write (required)
+          --metric   metric to plot (default eval/normalized_return, or eval/return when no run has normalised scores)
+          --title    plot title (default: the metric)
+          --width, --height   image size in pixels (900 × 560)
+        Text is drawn with DejaVu Sans (package fonts-dejavu-core); without it the command fails and says so.
+        Exit codes: 0 ok, 1 failure, 2 bad arguments.
+        """;
+
+    /// <summary>Runs the command; returns the exit code.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        if (args.Contains("--help") || args.Contains("-h")) { output.WriteLine(Usage); return 0; }
+        try
+        {
+            var reader = new ArgumentReader(args, ["out", "metric", "title", "width", "height"], []);
+            if (reader.Positionals.Count == 0) throw new UsageException("give at least one run folder (o2rl plot --help)");
+            string outPath = reader.Get("out") ?? throw new UsageException("--out FILE.png is required");
+            int width = reader.GetInt("width", 900, 100, 8000), height = reader.GetInt("height", 560, 100, 8000);
+            string? metric = reader.Get("metric");
+
+            IReadOnlyList<RunFolder> runs;
+            try { runs = LearningCurves.FindRuns(reader.Positionals); }
+            catch (ArgumentException ex) { throw new UsageException(ex.Message); }
+            var (chosen, curves) = LearningCurves.Load(runs, metric);
+            if (curves.Count == 0)
+            {
+                error.WriteLine($"error: none of the {runs.Count} run(s) has logged '{chosen}' yet");
+                return 1;
+            }
+            if (metric is null && chosen == LearningCurves.RawReturn)
+                output.WriteLine($"note: no run has {LearningCurves.NormalizedReturn}; plotting {LearningCurves.RawReturn}");
+            var methods = LearningCurves.Aggregate(curves);
+            string yLabel = chosen switch
+            {
+                LearningCurves.NormalizedReturn => "normalised score (D4RL)",
+                LearningCurves.RawReturn => "evaluation return",
+                _ => chosen,
+            };
+            CurvePlot.Render(methods, outPath, reader.Get("title") ?? chosen, yLabel, width, height);
+            output.WriteLine($"wrote {outPath}: {methods.Count} method(s), {curves.Count} run(s), metric {chosen}");
+            return 0;
+        }
+        catch (UsageException ex)
+        {
+            error.WriteLine($"error: {ex.Message}");
+            return 2;
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"error: {ex.Message}");
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,61 @@
+using O2RL.Algorithms.Runs;
+
+namespace O2RL.Cli.Commands;
+
+/// <summary><c>o2rl report RUN_DIRS... [--json] [--out FILE]</c>: score tables over run folders.</summary>
+public static class ReportCommand
+{
+    const string Usage = """
+        Usage: o2rl report RUN_DIR_OR_GLOB... [--json] [--out FILE] [--metric NAME]
+
+        One row per method × task, each cell mean ± std across the runs (seeds):
+          last           the final evaluation score
+          best           the highest evaluation score
+          lowest early   the lowest score among the first 10% of evaluations (rounded up, step 0 included)
+          regret         mean over all evaluations of (100 − score) for D4RL-normalised scores; n/a for raw returns
+        Scores are eval/normalized_return where a run has it, else eval/return (or --metric NAME for every run).
+        A folder without run.json contributes every run folder below it; '*' and '?' match folder names.
+          --json   JSON instead of a Markdown table
+          --out    write to FILE instead of standard output
+        Exit codes: 0 ok, 1 failure, 2 bad arguments.
+        """;
+
+    /// <summary>Runs the command; returns the exit code.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        if (args.Contains("--help") || args.Contains("-h")) { output.WriteLine(Usage); return 0; }
+        try
+        {
+            var reader = new ArgumentReader(args, ["out", "metric"], ["json"]);
+            if (reader.Positionals.Count == 0) throw new UsageException("give at least one run folder (o2rl report --help)");
+            IReadOnlyList<RunFolder> runs;
+            try { runs = LearningCurves.FindRuns(reader.Positionals); }
+            catch (ArgumentException ex) { throw new UsageException(ex.Message); }
+            var report = RunReport.Build(runs, reader.Get("metric"));
+            if (report.Rows.Count == 0)
+            {
+                error.WriteLine($"error: none of the {runs.Count} run(s) has evaluations to report");
+                return 1;
+            }
+            string text = reader.Has("json") ? RunReport.ToJson(report) : RunReport.ToMarkdown(report);
+            if (reader.Get("out") is string path)
+            {
+                AtomicFile.WriteAllText(path, text);
+                output.WriteLine($"wrote {path}: {report.Rows.Count} row(s) from {runs.Count} run(s)");
+            }
+            else output.Write(text);
+            return 0;
+        }
+        catch (UsageException ex)
+        {
+            error.WriteLine($"error: {ex.Message}");
+            return 2;
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"error: {ex.Message}");
+            return 1;
+        }
+    }
+}

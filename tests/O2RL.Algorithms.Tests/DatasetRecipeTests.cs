@@ -1,0 +1,47 @@
+using O2RL.Algorithms.Configs;
+using O2RL.Algorithms.Training;
+using O2RL.Data;
+using O2RL.Engine;
+using Xunit;
+
+namespace O2RL.Algorithms.Tests;
+
+public sealed class DatasetRecipeTests
+{
+    [Fact]
+    [Trait("Category", "Learning")]
+    public void PendulumRecipeWritesTheFiveLevelsWithMetadata()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "o2rl-recipe-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var backend = new CpuBackend();
+            // A short SAC run on small networks; Pendulum has no reference scores, so random/expert returns are given.
+            var sac = new SacConfig { TotalSteps = 6000, WarmupSteps = 1000, ActorHidden = [64, 64], CriticHidden = [64, 64], EvalEvery = 500, EvalEpisodes = 5 };
+            var result = DatasetRecipe.Generate(backend, "Pendulum-v1", sac, new DatasetRecipeOptions { Rows = 2000, ExpertReturn = -150, RandomReturn = -1300, Seed = 1 }, root);
+
+            Assert.Equal(["expert", "medium", "medium-expert", "medium-replay", "random"], result.Paths.Keys.Order());
+            Assert.True(result.MediumSnapshotReturn >= -1300 + (1150.0 / 3), $"medium snapshot return {result.MediumSnapshotReturn}");
+            foreach (var (level, path) in result.Paths)
+            {
+                var read = D4rlHdf5.Read(path);
+                Assert.Equal("Pendulum-v1", read.Metadata.EnvironmentId);
+                Assert.Equal(level, read.Metadata.Level);
+                Assert.Equal(DatasetCollection.GeneratorVersion, read.Metadata.GeneratorVersion);
+                Assert.NotNull(read.Metadata.BehaviourReturn);
+                Assert.Equal(result.Datasets[level].RowCount, read.RowCount);
+                // Pendulum never terminates: every episode ends by a 200-step timeout.
+                Assert.Equal(0, read.TerminalCount);
+            }
+            Assert.Equal(2000, result.Datasets["random"].RowCount);
+            Assert.Equal(result.MediumSnapshotStep, result.Datasets["medium-replay"].RowCount);
+            Assert.Equal(2000 / 200 * 2 * 200, result.Datasets["medium-expert"].RowCount);
+            double Return(string level) => result.Datasets[level].Metadata.BehaviourReturn!.Value;
+            Assert.True(Return("medium") > Return("random"), $"medium {Return("medium"):F0} vs random {Return("random"):F0}");
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+}
