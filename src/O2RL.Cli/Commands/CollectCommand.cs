@@ -30,6 +30,14 @@ public static class CollectCommand
         var sac = ConfigLoader.Resolve(new SacConfig(), ConfigLoader.ShippedConfigPath("sac", environmentId, "online"), reader.Get("config"), reader.GetAll("set"));
         using var backend = DeviceCatalog.Create(reader.Get("device"));
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        if (random is null && !O2RL.Data.NormalizedScores.TryGet(environmentId, out _))
+        {
+            // No reference scores: measure the uniform-random policy's return, the lower end of the medium threshold.
+            using var env = O2RL.Envs.EnvironmentRegistry.Make(environmentId);
+            var randomRows = DatasetCollection.Collect(env, null, 20 * 1000, seed + 77);
+            random = DatasetCollection.MeanEpisodeReturn(randomRows);
+            output.WriteLine($"random-policy return measured: {random:F1}");
+        }
         var result = DatasetRecipe.Generate(backend, environmentId, sac,
             new DatasetRecipeOptions { Rows = rows, Seed = seed, ExpertReturn = expert, RandomReturn = random }, outDir, reader.Has("quiet") ? null : output);
         foreach (var (level, path) in result.Paths)
