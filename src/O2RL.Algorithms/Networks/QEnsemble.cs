@@ -68,9 +68,11 @@ public sealed class QEnsemble
 
     /// <summary>
     /// Accumulates parameter gradients for ∂L/∂Q ([E, B]) of the slot's last forward and returns ∂L/∂a [B, d]
-    /// summed over members when <paramref name="needActionGradient"/>.
+    /// summed over members when <paramref name="needActionGradient"/>. An actor loss passes
+    /// <paramref name="accumulateParameterGradients"/> = false: the critics are not trained by it, so their
+    /// weight-gradient GEMMs are skipped.
     /// </summary>
-    public Tensor? Backward(Tensor qGradient, int slot = 0, bool needActionGradient = false)
+    public Tensor? Backward(Tensor qGradient, int slot = 0, bool needActionGradient = false, bool accumulateParameterGradients = true)
     {
         var b = lastBySlot.TryGetValue(slot, out var found) ? found
             : throw new InvalidOperationException($"critic backward in slot {slot} without a forward pass");
@@ -82,7 +84,7 @@ public sealed class QEnsemble
             b.GradientSource = qGradient;
             b.GradientView = qGradient.Reshape(Members, b.Batch, 1);
         }
-        var inputGradient = Network.Backward(b.GradientView!, slot, needActionGradient);
+        var inputGradient = Network.Backward(b.GradientView!, slot, needActionGradient, accumulateParameterGradients);
         if (!needActionGradient) return null;
         backend.CopyColumns(inputGradient!, ObsDim, b.ActionGradient, 0, ActionDim);
         return b.ActionGradient;

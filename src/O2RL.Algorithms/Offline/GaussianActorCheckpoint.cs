@@ -1,3 +1,4 @@
+using O2RL.Algorithms.Training;
 using System.Globalization;
 using O2RL.Algorithms.Networks;
 using O2RL.Data;
@@ -69,12 +70,5 @@ public static class GaussianActorCheckpoint
     /// A registered environment whose actions are the box [−1, 1]^d the Gaussian actors produce (D4RL tasks
     /// already are; Pendulum's [−2, 2] torque is rescaled).
     /// </summary>
-    public static IEnvironment MakeUnitActionEnvironment(string id)
-    {
-        var environment = EnvironmentRegistry.Make(id);
-        var space = environment.ActionSpace;
-        for (int j = 0; j < space.Dimension; j++)
-            if (space.Low[j] != -1f || space.High[j] != 1f) return new RescaleAction(environment, -1f, 1f);
-        return environment;
-    }
+    public static IEnvironment MakeUnitActionEnvironment(string id) => PolicyEnvironment.Make(id, null);
 }

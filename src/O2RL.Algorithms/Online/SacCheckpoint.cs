@@ -1,3 +1,4 @@
+using O2RL.Algorithms.Training;
 using System.Globalization;
 using O2RL.Algorithms.Networks;
 using O2RL.Data;
@@ -83,17 +84,7 @@ public static class SacCheckpoint
     /// to [−1, 1] when the task's box differs (the tanh actor's range), observations normalised when the normaliser
     /// is not the identity.
     /// </summary>
-    public static IEnvironment MakeEnvironment(string environmentId, StateNormalizer normalizer)
-    {
-        IEnvironment environment = EnvironmentRegistry.Make(environmentId);
-        var box = environment.ActionSpace;
-        bool unit = true;
-        for (int j = 0; j < box.Dimension; j++) unit &= box.Low[j] == -1f && box.High[j] == 1f;
-        if (!unit) environment = new RescaleAction(environment);
-        bool identity = normalizer.Mean.All(m => m == 0f) && normalizer.Std.All(s => s == 1f);
-        if (!identity) environment = new NormalizeObservation(environment, normalizer.Mean, normalizer.Std);
-        return environment;
-    }
+    public static IEnvironment MakeEnvironment(string environmentId, StateNormalizer normalizer) => PolicyEnvironment.Make(environmentId, normalizer);
 
     static int[] HiddenWidths(Checkpoint checkpoint, string prefix, int linearRank, string path)
     {

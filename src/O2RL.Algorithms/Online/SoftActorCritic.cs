@@ -174,7 +174,8 @@ public sealed class SoftActorCritic
         // ∂L/∂Qmin = −1/B routed to the minimising critic; ∂L/∂log π = α/B.
         backend.EnsembleMinBackward(b.ArgMin, b.MinusInverseBatch, b.CriticGradient);
         Critic.Parameters.ZeroGradients();
-        var actionGradient = Critic.Backward(b.CriticGradient, ActorCriticSlot, needActionGradient: true)!;
+        // The actor loss does not train the critics: propagate to the action only (no weight-gradient GEMMs).
+        var actionGradient = Critic.Backward(b.CriticGradient, ActorCriticSlot, needActionGradient: true, accumulateParameterGradients: false)!;
         backend.Binary(BinaryOp.Mul, b.InverseBatch, Alpha, b.LogProbGradient, 1f, 1f, Broadcast.Scalar);
         Actor.Parameters.ZeroGradients();
         Actor.SampleBackward(actionGradient, b.LogProbGradient, CurrentSlot);

@@ -249,7 +249,8 @@ public sealed class Td3Operators
         // The pathwise gradient passes through the critics; their parameter gradients are discarded (zeroed again
         // before the critic loss's own backward pass, pitfall 7).
         networks.Critic.Parameters.ZeroGradients();
-        var qActionGradient = networks.Critic.Backward(actorQGradient, slot: 1, needActionGradient: true)!;
+        // The actor loss does not train the critic: propagate to the action only (no weight-gradient GEMMs).
+        var qActionGradient = networks.Critic.Backward(actorQGradient, slot: 1, needActionGradient: true, accumulateParameterGradients: false)!;
         // + w·mean (μ_θ(s) − a_anchor)²
         if (anchorActions is not null)
         {

@@ -1,3 +1,4 @@
+using O2RL.Algorithms.Training;
 using System.Globalization;
 using O2RL.Algorithms.Networks;
 using O2RL.Data;
@@ -132,14 +133,5 @@ public static class Td3Checkpoint
 public static class Td3Environments
 {
     /// <summary>Creates <paramref name="environmentId"/> wrapped as described.</summary>
-    public static IEnvironment Make(string environmentId, StateNormalizer? normalizer)
-    {
-        IEnvironment environment = EnvironmentRegistry.Make(environmentId);
-        var box = environment.ActionSpace;
-        bool unitBox = true;
-        for (int i = 0; i < box.Dimension; i++) unitBox &= box.Low[i] == -1f && box.High[i] == 1f;
-        if (!unitBox) environment = new RescaleAction(environment);
-        if (normalizer is not null) environment = new NormalizeObservation(environment, normalizer.Mean, normalizer.Std);
-        return environment;
-    }
+    public static IEnvironment Make(string environmentId, StateNormalizer? normalizer) => PolicyEnvironment.Make(environmentId, normalizer);
 }

@@ -12,8 +12,10 @@ public interface ILayer
     Tensor Forward(Tensor input, int slot = 0);
 
     /// <summary>Accumulates parameter gradients (+=) for the last forward in the slot and returns ∂L/∂input, or
-    /// null when <paramref name="needInputGradient"/> is false.</summary>
-    Tensor? Backward(Tensor outputGradient, int slot = 0, bool needInputGradient = true);
+    /// null when <paramref name="needInputGradient"/> is false. With <paramref name="accumulateParameterGradients"/>
+    /// false the layer only propagates (a loss that must not train this network, e.g. the actor loss through a
+    /// critic), which also skips the weight-gradient GEMMs.</summary>
+    Tensor? Backward(Tensor outputGradient, int slot = 0, bool needInputGradient = true, bool accumulateParameterGradients = true);
 }
 
 /// <summary>Per-(slot, batch size) buffers, allocated on first use and reused afterwards.</summary>

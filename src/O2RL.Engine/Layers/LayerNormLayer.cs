@@ -29,6 +29,8 @@ public sealed class LayerNormLayer : ILayer
     /// <summary>Number of scalars taken from a parameter set.</summary>
     public static int ParameterCount(int features, int members = 1) => 2 * members * features;
 
+    Tensor? discardedGain, discardedShift;
+
     /// <summary>Parameter name prefix.</summary>
     public string Name { get; }
     /// <summary>Normalised features.</summary>
@@ -68,11 +70,18 @@ public sealed class LayerNormLayer : ILayer
     }
 
     /// <inheritdoc/>
-    public Tensor? Backward(Tensor outputGradient, int slot = 0, bool needInputGradient = true)
+    public Tensor? Backward(Tensor outputGradient, int slot = 0, bool needInputGradient = true, bool accumulateParameterGradients = true)
     {
         var b = buffers.Last(slot, Name);
-        // The kernel computes dx together with dγ, dβ; it is cheap, so it always runs.
-        backend.LayerNormBackward(b.Input, outputGradient, Gain, b.Mean, b.InverseStd, b.InputGradient, GainGradient, ShiftGradient);
+        // The kernel computes dx together with dγ, dβ (cheap); when this network must not learn from the loss,
+        // dγ and dβ go to a scratch pair instead.
+        if (!accumulateParameterGradients)
+        {
+            discardedGain ??= backend.Allocate(Gain.Shape);
+            discardedShift ??= backend.Allocate(Shift.Shape);
+        }
+        backend.LayerNormBackward(b.Input, outputGradient, Gain, b.Mean, b.InverseStd, b.InputGradient,
+            accumulateParameterGradients ? GainGradient : discardedGain!, accumulateParameterGradients ? ShiftGradient : discardedShift!);
         return needInputGradient ? b.InputGradient : null;
     }
 }
@@ -114,7 +123,7 @@ public sealed class ActivationLayer : ILayer
     }
 
     /// <inheritdoc/>
-    public Tensor? Backward(Tensor outputGradient, int slot = 0, bool needInputGradient = true)
+    public Tensor? Backward(Tensor outputGradient, int slot = 0, bool needInputGradient = true, bool accumulateParameterGradients = true)
     {
         var b = buffers.Last(slot, name);
         if (!needInputGradient) return null;

@@ -71,7 +71,7 @@ public sealed class Linear : ILayer
     }
 
     /// <inheritdoc/>
-    public Tensor? Backward(Tensor outputGradient, int slot = 0, bool needInputGradient = true)
+    public Tensor? Backward(Tensor outputGradient, int slot = 0, bool needInputGradient = true, bool accumulateParameterGradients = true)
     {
         var b = buffers.Last(slot, Name);
         // δz = δy ⊙ act′(y): the pre-activation gradient.
@@ -81,8 +81,11 @@ public sealed class Linear : ILayer
             backend.ActivationBackward(Activation, b.Output, outputGradient, b.OutputGradientScratch);
             dz = b.OutputGradientScratch;
         }
-        backend.Gemm(dz, true, b.Input, false, WeightGradient, beta: 1f);   // dW += δzᵀ·x
-        backend.ColumnSum(dz, BiasGradient, beta: 1f);                        // db += Σ_batch δz
+        if (accumulateParameterGradients)
+        {
+            backend.Gemm(dz, true, b.Input, false, WeightGradient, beta: 1f);   // dW += δzᵀ·x
+            backend.ColumnSum(dz, BiasGradient, beta: 1f);                        // db += Σ_batch δz
+        }
         if (!needInputGradient) return null;
         backend.Gemm(dz, false, Weight, false, b.InputGradient);              // dx = δz·W
         if (b.SharedInputGradient is null) return b.InputGradient;

@@ -128,12 +128,15 @@ public class Mlp
         return x;
     }
 
-    /// <summary>Accumulates parameter gradients for the slot's last forward; returns ∂L/∂input when asked.</summary>
-    public Tensor? Backward(Tensor outputGradient, int slot = 0, bool needInputGradient = false)
+    /// <summary>
+    /// Accumulates parameter gradients for the slot's last forward (unless <paramref name="accumulateParameterGradients"/>
+    /// is false: then it only propagates, e.g. ∂Q/∂a for an actor loss); returns ∂L/∂input when asked.
+    /// </summary>
+    public Tensor? Backward(Tensor outputGradient, int slot = 0, bool needInputGradient = false, bool accumulateParameterGradients = true)
     {
         Tensor? gradient = outputGradient;
         for (int i = layers.Length - 1; i >= 0; i--)
-            gradient = layers[i].Backward(gradient!, slot, needInputGradient || i > 0);
+            gradient = layers[i].Backward(gradient!, slot, needInputGradient || i > 0, accumulateParameterGradients);
         return gradient;
     }
 

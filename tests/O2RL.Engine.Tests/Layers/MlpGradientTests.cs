@@ -110,3 +110,23 @@ public sealed class MlpGradientTests
         Assert.Contains("expected 3", ex.Message);
     }
 }
+
+public sealed class PropagateOnlyTests
+{
+    [Fact]
+    public void BackwardWithoutParameterGradientsGivesTheSameInputGradientAndLeavesGradientsAlone()
+    {
+        using var backend = new CpuBackend(1);
+        var net = new Ensemble(backend, new MlpSpec(5, [16, 16], 1) { LayerNorm = true }, members: 2, seed: 3);
+        var x = backend.Allocate(8, 5); var dy = backend.Allocate(2, 8, 1);
+        var random = new DeviceRandom(4); random.Normal(x); random.Normal(dy);
+        net.Forward(x);
+        net.ZeroGradients();
+        float[] full = net.Backward(dy, needInputGradient: true)!.ToArray();
+        Assert.Contains(net.Parameters.Gradients.ToArray(), g => g != 0f);
+        net.ZeroGradients();
+        float[] propagated = net.Backward(dy, needInputGradient: true, accumulateParameterGradients: false)!.ToArray();
+        Assert.Equal(full, propagated);
+        Assert.All(net.Parameters.Gradients.ToArray(), g => Assert.Equal(0f, g));
+    }
+}

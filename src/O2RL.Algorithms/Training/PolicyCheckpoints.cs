@@ -1,0 +1,65 @@
+using O2RL.Algorithms.Offline;
+using O2RL.Algorithms.Online;
+using O2RL.Data;
+using O2RL.Engine;
+using O2RL.Engine.Checkpoints;
+
+namespace O2RL.Algorithms.Training;
+
+/// <summary>A policy loaded from one of our checkpoints, with what acting needs beside it.</summary>
+public sealed record LoadedPolicy(IPolicy Policy, StateNormalizer? Normalizer, string Algorithm, string? EnvironmentId);
+
+/// <summary>
+/// Loads the actor of any of our checkpoints (SAC, CQL: tanh-Gaussian; TD3, TD3+BC: deterministic; IQL, PPO:
+/// Gaussian), chosen by the checkpoint's <c>algorithm</c> metadata, as an <see cref="IPolicy"/> (slot 7 of the actor,
+/// batch 1). Deterministic acting is the evaluation protocol's; stochastic acting samples with its own seeded stream.
+/// </summary>
+public static class PolicyCheckpoints
+{
+    const int ActingSlot = 7;
+
+    /// <summary>Loads the policy; an unknown or missing algorithm fails naming the file and the algorithms known.</summary>
+    public static LoadedPolicy Load(Backend backend, string path, ulong samplingSeed = 0)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint '{path}' does not exist", path);
+        var metadata = SafetensorsFile.Read(path).Metadata;
+        string algorithm = metadata.TryGetValue("algorithm", out var a) ? a
+            : throw new InvalidDataException($"checkpoint '{path}' has no 'algorithm' metadata; it was not written by an O2RL trainer");
+        metadata.TryGetValue("env_id", out string? environmentId);
+        var random = new DeviceRandom(samplingSeed);
+        switch (algorithm)
+        {
+            case SacRun.Algorithm or CqlRun.Algorithm:
+            {
+                var (actor, normalizer) = SacCheckpoint.LoadActor(path, backend);
+                var noise = backend.Allocate(1, actor.ActionDim);
+                return new(new DevicePolicy(backend, actor.ObsDim, actor.ActionDim, (obs, deterministic) =>
+                {
+                    if (deterministic) return actor.DeterministicAction(obs, ActingSlot);
+                    random.Normal(noise);
+                    return actor.Sample(obs, noise, ActingSlot).Action;
+                }), normalizer, algorithm, environmentId);
+            }
+            case Td3Run.AlgorithmName or Td3BcRun.AlgorithmName:
+            {
+                var (actor, normalizer) = Td3Checkpoint.LoadActor(backend, path);
+                return new(new DevicePolicy(backend, actor.ObsDim, actor.ActionDim, (obs, _) => actor.Forward(obs, ActingSlot)), normalizer, algorithm, environmentId);
+            }
+            case PpoRun.Algorithm or IqlRun.Algorithm:
+            {
+                float minLogStd = algorithm == PpoRun.Algorithm ? -10f : -20f;
+                var (actor, normalizer) = GaussianActorCheckpoint.Load(backend, path, minLogStd, trainable: false);
+                var noise = backend.Allocate(1, actor.ActionDim);
+                return new(new DevicePolicy(backend, actor.ObsDim, actor.ActionDim, (obs, deterministic) =>
+                {
+                    var mean = actor.Mean(obs, ActingSlot);
+                    if (deterministic) return mean;
+                    random.Normal(noise);
+                    return actor.Distribution(ActingSlot).Sample(mean, noise, actionLimit: 1f);
+                }), normalizer, algorithm, environmentId);
+            }
+            default:
+                throw new InvalidDataException($"checkpoint '{path}' holds algorithm '{algorithm}', which has no loader (known: sac, cql, td3, td3_bc, iql, ppo)");
+        }
+    }
+}

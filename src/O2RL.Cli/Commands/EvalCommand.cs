@@ -1,0 +1,49 @@
+using O2RL.Algorithms.Training;
+
+namespace O2RL.Cli.Commands;
+
+/// <summary><c>o2rl eval</c>: N evaluation episodes of a checkpoint's policy, raw and normalised returns.</summary>
+public static class EvalCommand
+{
+    /// <summary>Runs the command.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var reader = new ArgumentReader(args, ["policy", "env", "episodes", "seed", "device", "score-task"], ["stochastic", "json", "help"]);
+        if (reader.Has("help"))
+        {
+            output.WriteLine("usage: o2rl eval --policy CHECKPOINT [--env ID] [--episodes 10] [--seed N] [--stochastic] [--score-task ID] [--json]");
+            output.WriteLine("Runs the policy of any O2RL checkpoint (deterministic unless --stochastic) on a fresh environment, with the");
+            output.WriteLine("observation normalisation saved in the checkpoint. --env defaults to the checkpoint's environment.");
+            return 0;
+        }
+        if (reader.Positionals.Count > 0) throw new UsageException($"unexpected argument '{reader.Positionals[0]}'");
+        string path = reader.Get("policy") ?? throw new UsageException("--policy CHECKPOINT is required");
+        if (!File.Exists(path)) throw new UsageException($"checkpoint '{path}' does not exist");
+        int episodes = reader.GetInt("episodes", 10, 1, 100_000);
+        int seed = reader.GetInt("seed", 0, 0);
+        using var backend = DeviceCatalog.Create(reader.Get("device"));
+        var loaded = PolicyCheckpoints.Load(backend, path, (ulong)seed);
+        string environmentId = reader.Get("env") ?? loaded.EnvironmentId ?? throw new UsageException("the checkpoint names no environment; pass --env");
+        var environment = PolicyEnvironment.Make(environmentId, loaded.Normalizer);
+        if (environment.ObservationSpace.Dimension != loaded.Policy.ObservationDim || environment.ActionSpace.Dimension != loaded.Policy.ActionDim)
+            throw new UsageException($"the policy maps {loaded.Policy.ObservationDim} observations to {loaded.Policy.ActionDim} actions but {environmentId} has " +
+                $"{environment.ObservationSpace.Dimension} and {environment.ActionSpace.Dimension}");
+        using var evaluator = new Evaluator(environment, reader.Get("score-task") ?? environmentId, seed);
+        var result = evaluator.Evaluate(loaded.Policy, episodes, deterministic: !reader.Has("stochastic"));
+        if (reader.Has("json"))
+        {
+            output.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
+            {
+                algorithm = loaded.Algorithm, environment = environmentId, episodes, mean_return = result.MeanReturn, std_return = result.StdReturn,
+                normalized_mean = result.NormalizedMean, normalized_std = result.NormalizedStd, mean_length = result.MeanLength, returns = result.Returns,
+            }));
+        }
+        else
+        {
+            output.WriteLine($"{loaded.Algorithm} policy on {environmentId}, {episodes} episode(s){(reader.Has("stochastic") ? " (stochastic)" : "")}:");
+            output.WriteLine($"  return {result.MeanReturn:F2} ± {result.StdReturn:F2}, mean length {result.MeanLength:F1}" +
+                (result.NormalizedMean is double n ? $", normalised {n:F2} ± {result.NormalizedStd:F2}" : ""));
+        }
+        return 0;
+    }
+}
