@@ -70,3 +70,56 @@ public sealed class CommandErrorTests
         Assert.Contains("cpu", error);
     }
 }
+
+/// <summary>The main job end to end at a tiny budget: online training → run folder → eval of its checkpoint.</summary>
+public sealed class EndToEndTests
+{
+    [Fact]
+    public void OnlineSacWritesARunFolderWhoseCheckpointEvaluates()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"o2rl-cli-{Guid.NewGuid():N}");
+        try
+        {
+            var output = new StringWriter();
+            var error = new StringWriter();
+            int code = CommandTable.Dispatch(["online", "--algo", "sac", "--env", "Pendulum-v1", "--out", dir, "--quiet",
+                "--set", "total_steps=600", "--set", "warmup_steps=300", "--set", "eval_every=300", "--set", "eval_episodes=1",
+                "--set", "batch_size=32"], output, error);
+            Assert.True(code == 0, error.ToString());
+            foreach (string file in new[] { "run.json", "config.json", "metrics.csv", "metrics.jsonl", "summary.json", "sac.safetensors" })
+                Assert.True(File.Exists(Path.Combine(dir, file)), $"{file} missing");
+            Assert.Single(Directory.GetFiles(dir, "events.out.tfevents.*"));
+            Assert.Contains("\"batch_size\": 32", File.ReadAllText(Path.Combine(dir, "config.json")));
+            Assert.Contains("eval/return", File.ReadAllText(Path.Combine(dir, "metrics.csv")));
+
+            var evalOutput = new StringWriter();
+            code = CommandTable.Dispatch(["eval", "--policy", Path.Combine(dir, "sac.safetensors"), "--episodes", "2", "--json"], evalOutput, error);
+            Assert.True(code == 0, error.ToString());
+            Assert.Contains("\"environment\":\"Pendulum-v1\"", evalOutput.ToString());
+
+            code = CommandTable.Dispatch(["online", "--algo", "sac", "--env", "Pendulum-v1", "--out", dir, "--quiet"], new StringWriter(), error = new StringWriter());
+            Assert.Equal(1, code);
+            Assert.Contains("already holds a run", error.ToString());
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("online", "--env", "Pendulum-v1")]
+    [InlineData("online", "--algo", "dqn", "--env", "Pendulum-v1")]
+    [InlineData("offline", "--algo", "cql", "--env", "Pendulum-v1")]
+    [InlineData("offline", "--algo", "cql", "--env", "Pendulum-v1", "--dataset", "/nonexistent.hdf5")]
+    [InlineData("online", "--algo", "sac", "--env", "Pendulum-v1", "--set", "batch_size=lots")]
+    [InlineData("eval", "--policy", "/nonexistent.safetensors")]
+    [InlineData("collect", "--env", "Pendulum-v1")]
+    public void TrainingCommandsRejectBadArguments(params string[] args)
+    {
+        var error = new StringWriter();
+        int code = CommandTable.Dispatch(args, new StringWriter(), error);
+        Assert.NotEqual(0, code);
+        Assert.Single(error.ToString().Trim().Split('\n'));
+    }
+}

@@ -89,7 +89,18 @@ public static class TrainCommands
             InitialCheckpoint = from,
         };
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var result = run(context);
+        RunResult result;
+        try
+        {
+            result = run(context);
+        }
+        catch when (folder.ReadMetrics().Count == 0)
+        {
+            // Nothing was trained (bad config key or value, unreadable dataset …): leave no half-made run folder behind.
+            metrics.Dispose();
+            Directory.Delete(folder.Directory, recursive: true);
+            throw;
+        }
         AtomicFile.WriteAllText(Path.Combine(folder.Directory, "config.json"), result.ResolvedConfigJson);
         var rows = folder.ReadMetrics();
         folder.WriteSummary(rows.Count == 0 ? 0 : rows.Max(r => r.Step), metrics.LastValues, clock.Elapsed.TotalSeconds);
