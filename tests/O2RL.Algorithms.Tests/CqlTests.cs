@@ -174,7 +174,7 @@ public sealed class CqlTests
         var (actor, normalizer) = SacRun.LoadActor(sacRun.CheckpointPath!, backend);
         var policy = new DevicePolicy(backend, 3, 1, (obs, deterministic) =>
             deterministic ? actor.DeterministicAction(obs, 2) : actor.Sample(obs, NoiseFor(backend), 2).Action);
-        using var env = SacCheckpoint.MakeEnvironment("Pendulum-v1", normalizer);
+        using var env = PolicyEnvironment.Make("Pendulum-v1", normalizer);
         var dataset = DatasetCollection.Collect(env, policy, rows, seed: 21, metadata: new DatasetMetadata { EnvironmentId = "Pendulum-v1", Level = "medium", Seed = 21 });
         string path = Path.Combine(folder, "pendulum-medium.hdf5");
         D4rlHdf5.Write(dataset, path);
@@ -231,7 +231,7 @@ public sealed class CqlTests
         try
         {
             // A random-policy dataset is enough for determinism.
-            using (var env = SacCheckpoint.MakeEnvironment("Pendulum-v1", StateNormalizer.Identity(3)))
+            using (var env = PolicyEnvironment.Make("Pendulum-v1", StateNormalizer.Identity(3)))
             {
                 Directory.CreateDirectory(root);
                 D4rlHdf5.Write(DatasetCollection.Collect(env, null, 600, seed: 2), Path.Combine(root, "random.hdf5"));

@@ -104,7 +104,7 @@ public sealed class IqlTests
     /// </summary>
     static double WritePendulumDataset(string path, int episodes, int seed)
     {
-        using var environment = GaussianActorCheckpoint.MakeUnitActionEnvironment("Pendulum-v1");
+        using var environment = PolicyEnvironment.Make("Pendulum-v1", null);
         var random = new EnvRandom(seed);
         var obs = new List<float>(); var actions = new List<float>(); var rewards = new List<float>();
         var terminals = new List<bool>(); var timeouts = new List<bool>();

@@ -219,7 +219,7 @@ public sealed class PpoTests
     [Fact]
     public void TimeLimitTruncationIsDoneButNotDwWhileATrueTerminalIsBoth()
     {
-        using var pendulum = GaussianActorCheckpoint.MakeUnitActionEnvironment("Pendulum-v1");
+        using var pendulum = PolicyEnvironment.Make("Pendulum-v1", null);
         var (dw, done) = CollectFlags(pendulum, 256);
         Assert.All(dw, d => Assert.Equal(0f, d));
         Assert.Equal(1f, done[199]);

@@ -133,7 +133,7 @@ public sealed class Td3BcTests
     /// </summary>
     internal static TransitionDataset PendulumDataset(int episodes, int seed, double noiseStd, double randomShare)
     {
-        using var environment = Td3Environments.Make("Pendulum-v1", null);
+        using var environment = PolicyEnvironment.Make("Pendulum-v1", null);
         var random = new EnvRandom(seed);
         var obs = new List<float>(); var actions = new List<float>(); var rewards = new List<float>();
         var terminals = new List<bool>(); var timeouts = new List<bool>();
@@ -201,7 +201,7 @@ public sealed class Td3BcTests
             Assert.Equal(a.Tensors["actor.net.4.weight"].Data, actor.Parameters.Read("net.4.weight"));
 
             // The loaded actor evaluated with the stored normalisation scores what the run reported.
-            using var evaluator = new Evaluator(Td3Environments.Make("Pendulum-v1", normalizer), "Pendulum-v1", EnvRandom.DeriveSeed(4, 1_000_003));
+            using var evaluator = new Evaluator(PolicyEnvironment.Make("Pendulum-v1", normalizer), "Pendulum-v1", EnvRandom.DeriveSeed(4, 1_000_003));
             var policy = new DeterministicActorPolicy(actor, 0f, true, new DeviceRandom(0));
             Assert.Equal(first.FinalEvaluation.MeanReturn, evaluator.Evaluate(policy, 1).MeanReturn, 6);
 

@@ -192,8 +192,8 @@ public sealed class Td3Tests
         Assert.Contains(Enumerable.Range(0, Batch), i => Terminals[i] == 1f && Math.Abs(bootstrapped[i] - Rewards[i]) > 1e-3);
 
         // The online loop stores a Pendulum time-limit end (truncation) with m = 0, so it bootstraps.
-        using var environment = Td3Environments.Make("Pendulum-v1", null);
-        using var evaluator = new Evaluator(Td3Environments.Make("Pendulum-v1", null), null, 1);
+        using var environment = PolicyEnvironment.Make("Pendulum-v1", null);
+        using var evaluator = new Evaluator(PolicyEnvironment.Make("Pendulum-v1", null), null, 1);
         var pendulumAgent = new Td3Agent(backend, 3, 1, new Td3Config { BatchSize = 8, ActorHidden = [4], CriticHidden = [4] }, Seed);
         using var sampler = new MixedReplaySampler(backend, OfflineMixing.None, null, 3, 1, 1000, 8, new DeviceRandom(1));
         var options = new OffPolicyLoopOptions { TotalSteps = 250, WarmupSteps = 1000, RandomWarmup = true, EvaluateEvery = 0, LogEvery = 0, Seed = 3 };

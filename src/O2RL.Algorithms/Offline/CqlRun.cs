@@ -39,7 +39,7 @@ public static class CqlRun
         var agent = new CqlAgent(context.Backend, obsDim, actionDim, config, (ulong)context.Seed);
         using var sampler = new MixedReplaySampler(context.Backend, OfflineMixing.All, transitions, obsDim, actionDim,
             transitions.Count, config.BatchSize, new DeviceRandom((ulong)context.Seed * 7 + 5));
-        using var evaluator = new Evaluator(SacCheckpoint.MakeEnvironment(context.EnvironmentId, normalizer),
+        using var evaluator = new Evaluator(PolicyEnvironment.Make(context.EnvironmentId, normalizer),
             context.ScoreTaskId ?? context.EnvironmentId, context.Seed + 10_000);
         var progress = new ProgressReporter(context.Progress, "cql", config.Steps);
         var clock = new System.Diagnostics.Stopwatch();
@@ -66,7 +66,7 @@ public static class CqlRun
                 if (last.NormalizedMean is double normalized) context.Metrics.Log(step, "eval/normalized_return", normalized);
                 context.Metrics.Flush(step);
             }
-            progress.Report(step, last is null ? null : $"eval {last.Score:F1}");
+            progress.Report(step, last?.Score ?? double.NaN);
         }
         last ??= evaluator.Evaluate(agent.Policy, config.EvalEpisodes);
 

@@ -66,9 +66,4 @@ public static class GaussianActorCheckpoint
         return (actor, normalizer);
     }
 
-    /// <summary>
-    /// A registered environment whose actions are the box [−1, 1]^d the Gaussian actors produce (D4RL tasks
-    /// already are; Pendulum's [−2, 2] torque is rescaled).
-    /// </summary>
-    public static IEnvironment MakeUnitActionEnvironment(string id) => PolicyEnvironment.Make(id, null);
 }

@@ -182,7 +182,7 @@ public static class IqlRun
         normalizer.NormalizeInPlace(transitions);
         transitions.TransformRewards(config.RewardScale, config.RewardShift);
 
-        var probe = GaussianActorCheckpoint.MakeUnitActionEnvironment(context.EnvironmentId);
+        var probe = PolicyEnvironment.Make(context.EnvironmentId, null);
         var environment = new NormalizeObservation(probe, normalizer.Mean, normalizer.Std);
         int obsDim = environment.ObservationSpace.Dimension, actionDim = environment.ActionSpace.Dimension;
         if (transitions.ObservationDim != obsDim || transitions.ActionDim != actionDim)
@@ -218,7 +218,7 @@ public static class IqlRun
                 if (last.NormalizedMean is double normalized) context.Metrics.Log(step, "eval/normalized_return", normalized);
                 context.Metrics.Flush(step);
             }
-            progress.Report(step, last is null ? null : $"eval {last.Score:F1}");
+            progress.Report(step, last?.Score ?? double.NaN);
         }
 
         string? checkpointPath = null;

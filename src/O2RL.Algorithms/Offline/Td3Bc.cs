@@ -132,7 +132,7 @@ public static class Td3BcRun
 
         var dataset = D4rlHdf5.Read(context.DatasetPath);
         var (transitions, normalizer) = PrepareDataset(dataset, config);
-        using var evaluator = new Evaluator(Td3Environments.Make(context.EnvironmentId, normalizer), context.ScoreTaskId ?? context.EnvironmentId,
+        using var evaluator = new Evaluator(PolicyEnvironment.Make(context.EnvironmentId, normalizer), context.ScoreTaskId ?? context.EnvironmentId,
             Envs.EnvRandom.DeriveSeed(context.Seed, 1_000_003));
         int obsDim = transitions.ObservationDim, actionDim = transitions.ActionDim;
         var spec = Envs.EnvironmentRegistry.GetSpec(context.EnvironmentId);
@@ -159,7 +159,7 @@ public static class Td3BcRun
                 if (last.NormalizedMean is double normalized) context.Metrics.Log(step, "eval/normalized_return", normalized);
                 context.Metrics.Flush(step);
             }
-            progress.Report(step, last is null ? null : $"eval {last.Score:F1}");
+            progress.Report(step, last?.Score ?? double.NaN);
         }
 
         string? checkpointPath = null;

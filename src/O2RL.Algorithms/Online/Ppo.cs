@@ -288,7 +288,7 @@ public static class PpoRun
             ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, context.DatasetName ?? "online"),
             context.ConfigFile, context.Overrides);
         string configJson = ConfigLoader.ToJson(config);
-        using var environment = GaussianActorCheckpoint.MakeUnitActionEnvironment(context.EnvironmentId);
+        using var environment = PolicyEnvironment.Make(context.EnvironmentId, null);
         int obsDim = environment.ObservationSpace.Dimension, actionDim = environment.ActionSpace.Dimension;
         var backend = context.Backend;
         ulong seed = (ulong)context.Seed;
@@ -311,7 +311,7 @@ public static class PpoRun
 
         var agent = new PpoAgent(backend, obsDim, actionDim, config, seed, loaded);
         using var rollout = new RolloutBuffer(backend, config.RolloutLength, obsDim, actionDim, config.MinibatchSize);
-        using var evaluator = new Evaluator(new FilteredObservations(GaussianActorCheckpoint.MakeUnitActionEnvironment(context.EnvironmentId), filter),
+        using var evaluator = new Evaluator(new FilteredObservations(PolicyEnvironment.Make(context.EnvironmentId, null), filter),
             context.ScoreTaskId ?? context.EnvironmentId, context.Seed);
         var trainer = new OnPolicyTrainer(environment, evaluator, agent, rollout, filter, new OnPolicyLoopOptions
         {

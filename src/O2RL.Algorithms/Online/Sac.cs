@@ -136,8 +136,8 @@ public static class SacRun
 
         var agent = new SacAgent(context.Backend, obsDim, actionDim, config, (ulong)context.Seed);
         if (initial is not null) agent.LoadFrom(initial);
-        using var environment = SacCheckpoint.MakeEnvironment(context.EnvironmentId, normalizer);
-        using var evaluator = new Evaluator(SacCheckpoint.MakeEnvironment(context.EnvironmentId, normalizer), context.ScoreTaskId ?? context.EnvironmentId, context.Seed + 10_000);
+        using var environment = PolicyEnvironment.Make(context.EnvironmentId, normalizer);
+        using var evaluator = new Evaluator(PolicyEnvironment.Make(context.EnvironmentId, normalizer), context.ScoreTaskId ?? context.EnvironmentId, context.Seed + 10_000);
         int capacity = (int)Math.Min(config.ReplayCapacity, Math.Max(config.TotalSteps, config.BatchSize + 1));
         using var sampler = new MixedReplaySampler(context.Backend, OfflineMixing.None, null, obsDim, actionDim, capacity, config.BatchSize, new DeviceRandom((ulong)context.Seed * 7 + 5));
         var timed = new TimedAgent(agent);

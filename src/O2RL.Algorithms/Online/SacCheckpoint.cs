@@ -79,12 +79,6 @@ public static class SacCheckpoint
         checkpoint.Metadata.TryGetValue(key, out var text) && int.TryParse(text, CultureInfo.InvariantCulture, out int value) ? value
         : throw new CheckpointFormatException(path, $"has no integer metadata '{key}' (keys: {string.Join(", ", checkpoint.Metadata.Keys)})");
 
-    /// <summary>
-    /// The environment a policy of this family acts in: the registered task (with its time limit), actions rescaled
-    /// to [−1, 1] when the task's box differs (the tanh actor's range), observations normalised when the normaliser
-    /// is not the identity.
-    /// </summary>
-    public static IEnvironment MakeEnvironment(string environmentId, StateNormalizer normalizer) => PolicyEnvironment.Make(environmentId, normalizer);
 
     static int[] HiddenWidths(Checkpoint checkpoint, string prefix, int linearRank, string path)
     {

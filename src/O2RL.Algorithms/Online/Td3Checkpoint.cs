@@ -125,13 +125,3 @@ public static class Td3Checkpoint
     }
 }
 
-/// <summary>
-/// Environments as the TD3 family sees them: the registry's task (time limit included), its action box mapped
-/// to [−1, 1]^d when it is not already (e.g. Pendulum's [−2, 2]; the actors' tanh output assumes max_action = 1,
-/// ALGORITHMS.md §0), and observations normalised with the training constants when there are any.
-/// </summary>
-public static class Td3Environments
-{
-    /// <summary>Creates <paramref name="environmentId"/> wrapped as described.</summary>
-    public static IEnvironment Make(string environmentId, StateNormalizer? normalizer) => PolicyEnvironment.Make(environmentId, normalizer);
-}

@@ -33,8 +33,8 @@ public static class Td3Run
         float rewardScale = initial is null ? 1f : Td3Checkpoint.ReadFloat(initial, "reward_scale", 1f);
         float rewardShift = initial is null ? 0f : Td3Checkpoint.ReadFloat(initial, "reward_shift", 0f);
 
-        using var environment = Td3Environments.Make(context.EnvironmentId, normalizer);
-        using var evaluator = new Evaluator(Td3Environments.Make(context.EnvironmentId, normalizer), context.ScoreTaskId ?? context.EnvironmentId,
+        using var environment = PolicyEnvironment.Make(context.EnvironmentId, normalizer);
+        using var evaluator = new Evaluator(PolicyEnvironment.Make(context.EnvironmentId, normalizer), context.ScoreTaskId ?? context.EnvironmentId,
             Envs.EnvRandom.DeriveSeed(context.Seed, 1_000_003));
         int obsDim = environment.ObservationSpace.Dimension, actionDim = environment.ActionSpace.Dimension;
 

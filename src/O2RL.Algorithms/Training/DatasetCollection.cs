@@ -172,8 +172,8 @@ public static class DatasetRecipe
         var identity = StateNormalizer.Identity(spec.ObservationDim);
         var agent = new SacAgent(backend, spec.ObservationDim, spec.ActionDim, sac, (ulong)options.Seed);
         var medium = new Networks.TanhGaussianActor(backend, spec.ObservationDim, spec.ActionDim, 0, trainable: true, hiddenDims: sac.ActorHidden);
-        using var recorder = new RecordingEnvironment(SacCheckpoint.MakeEnvironment(environmentId, identity));
-        using var evaluator = new Evaluator(SacCheckpoint.MakeEnvironment(environmentId, identity), null, options.Seed + 10_000);
+        using var recorder = new RecordingEnvironment(PolicyEnvironment.Make(environmentId, identity));
+        using var evaluator = new Evaluator(PolicyEnvironment.Make(environmentId, identity), null, options.Seed + 10_000);
         int capacity = (int)Math.Min(sac.ReplayCapacity, Math.Max(sac.TotalSteps, sac.BatchSize + 1));
         using var sampler = new MixedReplaySampler(backend, OfflineMixing.None, null, spec.ObservationDim, spec.ActionDim, capacity, sac.BatchSize,
             new DeviceRandom((ulong)options.Seed * 7 + 5));
@@ -199,13 +199,13 @@ public static class DatasetRecipe
             throw new InvalidOperationException($"SAC never reached the medium threshold {threshold:F1} (final return {final.MeanReturn:F1}); train longer or lower the expert return");
 
         var datasets = new Dictionary<string, TransitionDataset>();
-        using (var env = SacCheckpoint.MakeEnvironment(environmentId, identity))
+        using (var env = PolicyEnvironment.Make(environmentId, identity))
             datasets["random"] = WithReturn(DatasetCollection.Collect(env, null, options.Rows, options.Seed + 1), environmentId, "random", options.Seed + 1);
-        using (var env = SacCheckpoint.MakeEnvironment(environmentId, identity))
-            datasets["medium"] = WithReturn(DatasetCollection.Collect(env, SampledPolicy(backend, medium, options.Seed + 2), options.Rows, options.Seed + 2), environmentId, "medium", options.Seed + 2);
+        using (var env = PolicyEnvironment.Make(environmentId, identity))
+            datasets["medium"] = WithReturn(DatasetCollection.Collect(env, PolicyCheckpoints.Acting(backend, medium, new DeviceRandom((ulong)(options.Seed + 2) * 13 + 1)), options.Rows, options.Seed + 2), environmentId, "medium", options.Seed + 2);
         datasets["medium-replay"] = WithReturn(replay!, environmentId, "medium-replay", options.Seed);
-        using (var env = SacCheckpoint.MakeEnvironment(environmentId, identity))
-            datasets["expert"] = WithReturn(DatasetCollection.Collect(env, SampledPolicy(backend, agent.Learner.Actor, options.Seed + 3), options.Rows, options.Seed + 3), environmentId, "expert", options.Seed + 3);
+        using (var env = PolicyEnvironment.Make(environmentId, identity))
+            datasets["expert"] = WithReturn(DatasetCollection.Collect(env, PolicyCheckpoints.Acting(backend, agent.Learner.Actor, new DeviceRandom((ulong)(options.Seed + 3) * 13 + 1)), options.Rows, options.Seed + 3), environmentId, "expert", options.Seed + 3);
         var mediumExpert = DatasetCollection.Concatenate(DatasetMetadata.Empty, datasets["medium"], datasets["expert"]);
         datasets["medium-expert"] = WithReturn(mediumExpert, environmentId, "medium-expert", options.Seed);
 
@@ -230,20 +230,6 @@ public static class DatasetRecipe
     static TransitionDataset WithReturn(TransitionDataset d, string environmentId, string level, long seed) =>
         new(d.ObservationDim, d.ActionDim, d.Observations, d.Actions, d.Rewards, d.Terminals, d.Timeouts, d.NextObservations,
             Metadata(environmentId, level, DatasetCollection.MeanEpisodeReturn(d), seed));
-
-    /// <summary>Acting with sampled (not mean) actions, as D4RL's roll-outs, on a noise stream of its own.</summary>
-    static IPolicy SampledPolicy(Backend backend, Networks.TanhGaussianActor actor, int seed)
-    {
-        var noise = backend.Allocate(1, actor.ActionDim);
-        var random = new DeviceRandom((ulong)seed * 13 + 1);
-        // Slot 7 is free in every learner's actor; roll-outs never run during an update.
-        return new DevicePolicy(backend, actor.ObsDim, actor.ActionDim, (obs, deterministic) =>
-        {
-            if (deterministic) return actor.DeterministicAction(obs, 7);
-            random.Normal(noise);
-            return actor.Sample(obs, noise, 7).Action;
-        });
-    }
 
     /// <summary>Records every step taken through it in D4RL layout (the SAC run's replay, with terminals and timeouts).</summary>
     sealed class RecordingEnvironment(IEnvironment inner) : EnvironmentWrapper(inner)

@@ -35,16 +35,6 @@ public sealed class MemoryMetrics : IMetricsSink
     public double Last(string name) => rows.LastOrDefault(r => r.Name == name) is var r && r.Name == name ? r.Value : double.NaN;
 }
 
-/// <summary>Forwards every value to several sinks.</summary>
-public sealed class FanOutMetrics(params IMetricsSink[] sinks) : IMetricsSink
-{
-    /// <inheritdoc/>
-    public void Log(long step, string name, double value) { foreach (var s in sinks) s.Log(step, name, value); }
-
-    /// <inheritdoc/>
-    public void Flush(long step) { foreach (var s in sinks) s.Flush(step); }
-}
-
 /// <summary>Progress lines for long work: a periodic plain line with rate, ETA and a key metric.</summary>
 public sealed class ProgressReporter(TextWriter? output, string label, long total, TimeSpan? interval = null)
 {
@@ -55,12 +45,28 @@ public sealed class ProgressReporter(TextWriter? output, string label, long tota
     /// <summary>Prints a line when the interval has passed (and at the end).</summary>
     public void Report(long done, string? keyMetric = null)
     {
-        if (output is null) return;
+        if (IsDue(done)) Print(done, keyMetric);
+    }
+
+    /// <summary>As <see cref="Report(long, string?)"/> with the latest evaluation score (NaN: none yet); the text is
+    /// only formatted when a line is printed, so calling this every environment step allocates nothing.</summary>
+    public void Report(long done, double evaluationScore)
+    {
+        if (IsDue(done)) Print(done, double.IsNaN(evaluationScore) ? null : $"eval {evaluationScore:F1}");
+    }
+
+    bool IsDue(long done)
+    {
+        if (output is null) return false;
+        return done >= total || lastPrint is not TimeSpan previous || clock.Elapsed - previous >= interval;
+    }
+
+    void Print(long done, string? keyMetric)
+    {
         var elapsed = clock.Elapsed;
-        if (done < total && lastPrint is TimeSpan previous && elapsed - previous < interval) return;
         lastPrint = elapsed;
         double rate = done / Math.Max(elapsed.TotalSeconds, 1e-9);
         var eta = rate > 0 ? TimeSpan.FromSeconds((total - done) / rate) : TimeSpan.Zero;
-        output.WriteLine($"{label}: {done:N0}/{total:N0} ({100.0 * done / Math.Max(total, 1):F0}%) {rate:F0}/s ETA {eta:hh\\:mm\\:ss}{(keyMetric is null ? "" : "  " + keyMetric)}");
+        output!.WriteLine($"{label}: {done:N0}/{total:N0} ({100.0 * done / Math.Max(total, 1):F0}%) {rate:F0}/s ETA {eta:hh\\:mm\\:ss}{(keyMetric is null ? "" : "  " + keyMetric)}");
     }
 }

@@ -119,7 +119,7 @@ public sealed class OffPolicyTrainer(IEnvironment environment, Evaluator evaluat
                 metrics.Flush(Step);
                 OnEvaluation?.Invoke(Step, last);
             }
-            progress.Report(Step, last is null ? null : $"eval {last.Score:F1}");
+            progress.Report(Step, last?.Score ?? double.NaN);
         }
         return last;
     }

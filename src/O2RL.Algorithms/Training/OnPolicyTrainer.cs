@@ -199,7 +199,7 @@ public sealed class OnPolicyTrainer(IEnvironment environment, Evaluator evaluato
                 metrics.Flush(Step);
             }
             if (options.EvaluateEvery > 0 && Step % options.EvaluateEvery == 0) last = Evaluate();
-            progress.Report(Step, last is null ? null : $"eval {last.Score:F1}");
+            progress.Report(Step, last?.Score ?? double.NaN);
         }
         return last;
     }

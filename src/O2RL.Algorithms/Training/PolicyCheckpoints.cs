@@ -32,13 +32,7 @@ public static class PolicyCheckpoints
             case SacRun.Algorithm or CqlRun.Algorithm:
             {
                 var (actor, normalizer) = SacCheckpoint.LoadActor(path, backend);
-                var noise = backend.Allocate(1, actor.ActionDim);
-                return new(new DevicePolicy(backend, actor.ObsDim, actor.ActionDim, (obs, deterministic) =>
-                {
-                    if (deterministic) return actor.DeterministicAction(obs, ActingSlot);
-                    random.Normal(noise);
-                    return actor.Sample(obs, noise, ActingSlot).Action;
-                }), normalizer, algorithm, environmentId);
+                return new(Acting(backend, actor, random), normalizer, algorithm, environmentId);
             }
             case Td3Run.AlgorithmName or Td3BcRun.AlgorithmName:
             {
@@ -61,5 +55,20 @@ public static class PolicyCheckpoints
             default:
                 throw new InvalidDataException($"checkpoint '{path}' holds algorithm '{algorithm}', which has no loader (known: sac, cql, td3, td3_bc, iql, ppo)");
         }
+    }
+
+    /// <summary>
+    /// A tanh-Gaussian actor as a policy: the clamped deterministic action, or a sample drawn with
+    /// <paramref name="random"/> (as D4RL's roll-outs act). Runs in the actor's acting slot, never used by updates.
+    /// </summary>
+    public static IPolicy Acting(Backend backend, Networks.TanhGaussianActor actor, DeviceRandom random)
+    {
+        var noise = backend.Allocate(1, actor.ActionDim);
+        return new DevicePolicy(backend, actor.ObsDim, actor.ActionDim, (obs, deterministic) =>
+        {
+            if (deterministic) return actor.DeterministicAction(obs, ActingSlot);
+            random.Normal(noise);
+            return actor.Sample(obs, noise, ActingSlot).Action;
+        });
     }
 }

@@ -80,13 +80,6 @@ public sealed unsafe class CpuBackend : Backend
     static int* P(IndexTensor t) => ((CpuStorage<int>)t.Storage).Pointer;
     static Span<float> S(Tensor t) => new(P(t), t.Length);
 
-    /// <summary>The host span behind a tensor of this backend (tests and host-side tools).</summary>
-    public static Span<float> HostSpan(Tensor tensor)
-    {
-        if (tensor.Backend is not CpuBackend) throw new ArgumentException($"{tensor} is not on the CPU backend");
-        return S(tensor);
-    }
-
     /// <inheritdoc/>
     protected override DeviceStorage AllocateStorage(int length) => new CpuStorage<float>(length);
     /// <inheritdoc/>

@@ -48,10 +48,6 @@ public sealed class MlpTrainingStep
 /// <summary>Wall-clock timing helpers for quick, repeatable measurements (BenchmarkDotNet does the careful ones).</summary>
 public static class QuickTimer
 {
-    /// <summary>Median seconds per call over several rounds of a fixed number of calls, after a warm-up.</summary>
-    public static double MedianSecondsPerCall(Action run, Action synchronize, int callsPerRound, int rounds = 7, int warmupCalls = 20) =>
-        SecondsPerCall(run, synchronize, callsPerRound, rounds, warmupCalls).Median;
-
     /// <summary>Best and median seconds per call over rounds (the best round is the one least disturbed by other processes).</summary>
     public static (double Best, double Median) SecondsPerCall(Action run, Action synchronize, int callsPerRound, int rounds = 7, int warmupCalls = 20)
     {
