@@ -14,10 +14,11 @@ public static class PolicyCsv
     /// <summary>
     /// Reads every observation from <paramref name="input"/> and writes its action to <paramref name="output"/>:
     /// deterministic, or sampled from one stream seeded with <paramref name="seed"/> (reproducible). Returns the
-    /// number of observations.
+    /// number of observations. With <paramref name="flushEachRow"/> each action is flushed as soon as it is written, so a
+    /// program that writes an observation and waits for the action (a control loop over a pipe) gets it at once.
     /// </summary>
     /// <exception cref="FormatException">A line is not a row of <see cref="PolicyModel.ObsDim"/> numbers; the message gives its line number.</exception>
-    public static int Act(PolicyModel policy, TextReader input, TextWriter output, bool stochastic = false, ulong seed = 0)
+    public static int Act(PolicyModel policy, TextReader input, TextWriter output, bool stochastic = false, ulong seed = 0, bool flushEachRow = false)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(input);
@@ -46,6 +47,7 @@ public static class PolicyCsv
                 output.Write(action[j].ToString("R", CultureInfo.InvariantCulture));
             }
             output.WriteLine();
+            if (flushEachRow) output.Flush();
             rows++;
         }
         return rows;
