@@ -75,6 +75,12 @@ public sealed class DenseLayer
     /// y[r, :] = act(LN(W x[r, :] + b)) for <paramref name="rows"/> rows (1 to 4). x: [rows, stride] (the first InDim
     /// columns are read), y: [rows, stride] (the first PaddedOut columns are written; columns past OutDim are 0).
     /// </summary>
+    /// <remarks>
+    /// The kernels are compiled fully optimised on first use (no tier-0 code, whose 256-bit vector operations are
+    /// calls, tens of times slower): a deployed policy's first actions should be as fast as its thousandth, and on a
+    /// busy machine the tier-up can be delayed for a long time.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void Forward(ReadOnlySpan<float> x, Span<float> y, int rows, int stride)
     {
         if (Vector256.IsHardwareAccelerated)
@@ -98,6 +104,7 @@ public sealed class DenseLayer
     /// One row, 32 outputs at a time. Even and odd inputs go to separate accumulators (8 in all) so consecutive
     /// FMAs do not wait on each other's latency; they are summed once at the end.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Forward1(ReadOnlySpan<float> x, Span<float> y)
     {
         ref float w = ref MemoryMarshal.GetArrayDataReference(transposed);
@@ -144,6 +151,7 @@ public sealed class DenseLayer
     }
 
     /// <summary>Four rows, 16 outputs at a time: each weight vector loaded once serves four rows (8 accumulators).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Forward4(ReadOnlySpan<float> x, Span<float> y, int rowStride)
     {
         ref float w = ref MemoryMarshal.GetArrayDataReference(transposed);
@@ -178,6 +186,7 @@ public sealed class DenseLayer
     }
 
     /// <summary>Plain loops for CPUs without 256-bit vectors (same results up to rounding order).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void ForwardScalar(ReadOnlySpan<float> x, Span<float> y)
     {
         y.Clear();
@@ -191,6 +200,7 @@ public sealed class DenseLayer
     }
 
     /// <summary>LayerNorm (when present) and the activation, on the OutDim real outputs of one row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Epilogue(Span<float> y)
     {
         if (LayerNormGain is not null)

@@ -170,7 +170,7 @@ public sealed class PolicyModel
         return rows;
     }
 
-    [SkipLocalsInit]
+    [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Run(ReadOnlySpan<float> observations, Span<float> actions, int rows, bool sample, ref PolicyRandom random)
     {
         if (ScratchLength <= StackScratchLimit)
@@ -185,6 +185,7 @@ public sealed class PolicyModel
         finally { ArrayPool<float>.Shared.Return(rented); }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void RunBlocks(ReadOnlySpan<float> observations, Span<float> actions, int rows, bool sample, ref PolicyRandom random, Span<float> scratch)
     {
         for (int first = 0; first < rows; first += BlockRows)
@@ -203,6 +204,7 @@ public sealed class PolicyModel
     }
 
     /// <summary>Normalises up to four observations into the scratch and runs every layer; returns the last layer's rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     ReadOnlySpan<float> Forward(ReadOnlySpan<float> observations, int rows, Span<float> scratch)
     {
         var current = scratch[..(BlockRows * stride)];
@@ -222,6 +224,7 @@ public sealed class PolicyModel
         return current;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void DeterministicHead(ReadOnlySpan<float> head, Span<float> action)
     {
         if (Family == PolicyFamily.TanhGaussian)
@@ -229,6 +232,7 @@ public sealed class PolicyModel
         else head[..action.Length].CopyTo(action);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void SampleHead(ReadOnlySpan<float> head, Span<float> action, ref PolicyRandom random)
     {
         int d = action.Length;

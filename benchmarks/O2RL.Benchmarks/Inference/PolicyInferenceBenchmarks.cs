@@ -12,7 +12,7 @@ namespace O2RL.Benchmarks.Inference;
 /// graph our exporter writes for the same weights. Both run on one core. Actors: TD3+BC's deterministic 2×256 and
 /// CQL/SAC's tanh-Gaussian 3×256 (random weights; speed does not depend on their values).
 /// </summary>
-[MemoryDiagnoser]
+[MemoryDiagnoser, MinColumn, MedianColumn]
 public class PolicyInferenceBenchmarks
 {
     const int ObsDim = 17, ActionDim = 6, Batch = 256;
