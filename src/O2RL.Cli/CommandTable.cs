@@ -14,6 +14,8 @@ public static class CommandTable
         new("envs", "list environments (--json) or print a model's MJCF (envs xml ID)", Commands.EnvsCommand.Run),
         new("online", "train SAC, TD3 or PPO online (from scratch or --from a checkpoint) into a run folder", Commands.TrainCommands.Online),
         new("offline", "pre-train CQL, IQL or TD3+BC on a D4RL-layout dataset into a run folder", Commands.TrainCommands.Offline),
+        new("act", "act with a trained policy on observations from a CSV file (one action row per observation)", Commands.ActCommand.Run),
+        new("export", "export a policy's deterministic action as an ONNX model (--format onnx)", Commands.ExportCommand.Run),
         new("eval", "evaluate a checkpoint's policy for N episodes (raw and normalised returns)", Commands.EvalCommand.Run),
         new("collect", "make D4RL-recipe datasets (random … medium-expert) for an environment", Commands.CollectCommand.Run),
         new("plot", "plot learning curves of run folders (mean ± std across seeds) to PNG", Commands.PlotCommand.Run),
