@@ -55,9 +55,9 @@ public sealed record O2Td3Config
     /// <summary>τ_λ of the asymmetric slack weight (0.7: violations weigh 0.7, slack 0.3).</summary>
     public float LambdaTau { get; init; } = 0.7f;
     /// <summary>Stage A (policy re-evaluation) gradient steps (500,000).</summary>
-    public long StageASteps { get; init; } = 500_000;
+    public long ReevaluationSteps { get; init; } = 500_000;
     /// <summary>Stage B (value alignment) gradient steps (500,000 MuJoCo; 1,000,000 AntMaze).</summary>
-    public long StageBSteps { get; init; } = 500_000;
+    public long AlignmentSteps { get; init; } = 500_000;
     /// <summary>Stage C environment steps without updates; the loaded actor acts from step one (1,000).</summary>
     public int WarmupSteps { get; init; } = 1_000;
     /// <summary>Stage C environment steps (100,000 MuJoCo; 200,000 AntMaze).</summary>
@@ -131,7 +131,7 @@ public sealed record O2Td3Config
         if (!(DistanceBeta >= 0f)) throw new ArgumentOutOfRangeException(nameof(DistanceBeta), DistanceBeta, "distance_beta must be ≥ 0");
         if (!(InitialLambda > 0f) || float.IsInfinity(InitialLambda)) throw new ArgumentOutOfRangeException(nameof(InitialLambda), InitialLambda, "initial_lambda must be positive (λ = exp ℓ)");
         if (!(LambdaTau > 0f && LambdaTau < 1f)) throw new ArgumentOutOfRangeException(nameof(LambdaTau), LambdaTau, "lambda_tau must be in (0, 1)");
-        if (StageASteps < 0 || StageBSteps < 0) throw new ArgumentOutOfRangeException(nameof(StageASteps), $"stage_a_steps {StageASteps} and stage_b_steps {StageBSteps} must be ≥ 0");
+        if (ReevaluationSteps < 0 || AlignmentSteps < 0) throw new ArgumentOutOfRangeException(nameof(ReevaluationSteps), $"reevaluation_steps {ReevaluationSteps} and alignment_steps {AlignmentSteps} must be ≥ 0");
         if (WarmupSteps < 0) throw new ArgumentOutOfRangeException(nameof(WarmupSteps), WarmupSteps, "warmup_steps must be ≥ 0");
         if (OnlineSteps < 1) throw new ArgumentOutOfRangeException(nameof(OnlineSteps), OnlineSteps, "online_steps must be at least 1");
         if (UpdatesPerStep < 1) throw new ArgumentOutOfRangeException(nameof(UpdatesPerStep), UpdatesPerStep, "updates_per_step must be at least 1");

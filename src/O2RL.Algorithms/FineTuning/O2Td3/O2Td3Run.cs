@@ -135,14 +135,14 @@ public static class O2Td3Run
                 else
                 {
                     // The loaded actor's score before anything else: the first point of the curve and the baseline of §1.6.
-                    offlineScore = O2Td3Score.Of(evaluator.Evaluate(agent.ActingPolicy, config.EvaluationEpisodes));
+                    offlineScore = EvaluateAfresh(agent.ActingPolicy);
                     RunStageA(agent, offlineSampler);
                     if (stageA is not null)
                         O2Td3StageFile.Save(stageA, agent, new O2Td3StageProgress("a", offlineScore, null, offlineSampler.Random.Counter), configJson);
                 }
                 RunStageB(agent, offlineSampler);
                 agent.FinishAlignment();
-                alignedScore = O2Td3Score.Of(evaluator.Evaluate(agent.ActingPolicy, config.EvaluationEpisodes));
+                alignedScore = EvaluateAfresh(agent.ActingPolicy);
                 if (stageB is not null)
                     O2Td3StageFile.Save(stageB, agent, new O2Td3StageProgress("b", offlineScore, alignedScore, offlineSampler.Random.Counter), configJson);
             }
@@ -175,13 +175,21 @@ public static class O2Td3Run
             return new RunResult(last, SaveFinal(agent.Networks), configJson);
         }
 
+        // The offline and aligned scores each come from a fresh evaluator with the stage-C evaluator's seed: both see the
+        // same initial states (a fair §1.6 comparison), and stage C evaluates identically whether or not the run resumed.
+        O2Td3Score EvaluateAfresh(IPolicy policy)
+        {
+            using var fresh = new Evaluator(PolicyEnvironment.Make(context.EnvironmentId, normalizer), context.ScoreTaskId ?? context.EnvironmentId, evaluator.Seed);
+            return O2Td3Score.Of(fresh.Evaluate(policy, config.EvaluationEpisodes));
+        }
+
         void RunStageA(O2Td3Agent agent, UniformReplaySampler sampler)
         {
-            var progress = new ProgressReporter(context.Progress, "o2td3 stage A (re-evaluation)", config.StageASteps);
-            for (long step = 1; step <= config.StageASteps; step++)
+            var progress = new ProgressReporter(context.Progress, "o2td3 stage A (re-evaluation)", config.ReevaluationSteps);
+            for (long step = 1; step <= config.ReevaluationSteps; step++)
             {
                 agent.EvaluationStep(sampler.Sample());
-                if (config.LogEvery > 0 && (step % config.LogEvery == 0 || step == config.StageASteps))
+                if (config.LogEvery > 0 && (step % config.LogEvery == 0 || step == config.ReevaluationSteps))
                 {
                     context.Metrics.Log(step, "stage/a_qf_loss", Backend.ReadScalar(agent.Operators.CriticLoss));
                     context.Metrics.Flush(step);
@@ -192,11 +200,11 @@ public static class O2Td3Run
 
         void RunStageB(O2Td3Agent agent, UniformReplaySampler sampler)
         {
-            var progress = new ProgressReporter(context.Progress, "o2td3 stage B (alignment)", config.StageBSteps);
-            for (long step = 1; step <= config.StageBSteps; step++)
+            var progress = new ProgressReporter(context.Progress, "o2td3 stage B (alignment)", config.AlignmentSteps);
+            for (long step = 1; step <= config.AlignmentSteps; step++)
             {
                 agent.AlignmentStep(sampler.Sample());
-                if (config.LogEvery > 0 && (step % config.LogEvery == 0 || step == config.StageBSteps))
+                if (config.LogEvery > 0 && (step % config.LogEvery == 0 || step == config.AlignmentSteps))
                 {
                     context.Metrics.Log(step, "stage/b_qf_loss", Backend.ReadScalar(agent.AlignmentCriticLoss));
                     context.Metrics.Log(step, "stage/b_actor_loss", Backend.ReadScalar(agent.Operators.ActorLoss));
