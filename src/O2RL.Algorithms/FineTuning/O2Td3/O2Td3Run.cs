@@ -9,10 +9,11 @@ using O2RL.Engine.Checkpoints;
 
 namespace O2RL.Algorithms.FineTuning.O2Td3;
 
-/// <summary>The actor fine-tuning starts from and the state normalisation it was trained with.</summary>
+/// <summary>The actor fine-tuning starts from, the state normalisation it was trained with, and how it got here.</summary>
 /// <param name="Actor">μ_off as a deterministic tanh actor (hidden widths as stored).</param>
 /// <param name="Normalizer">The offline learner's state normaliser, or null when it did not normalise.</param>
-public sealed record O2Td3StartingActor(DeterministicActor Actor, StateNormalizer? Normalizer);
+/// <param name="Transfer">One line on how the stored actor became a deterministic one (a direct copy for TD3+BC).</param>
+public sealed record O2Td3StartingActor(DeterministicActor Actor, StateNormalizer? Normalizer, string Transfer);
 
 /// <summary>
 /// O2TD3 runs (ALGORITHMS.md §4): the TD3+BC actor is evaluated (the offline score, step 0 of the curve), then
@@ -26,15 +27,16 @@ public static class O2Td3Run
     public const string AlgorithmName = "o2td3";
 
     /// <summary>
-    /// The one place the starting actor is loaded: a TD3-family checkpoint (TD3+BC in the paper's pairing) gives
-    /// its actor (hidden widths from the stored shapes) and state normaliser.
+    /// The one place the starting actor is loaded: any actor checkpoint <see cref="StartingActor"/> recognises becomes a
+    /// deterministic actor (TD3+BC, the paper's pairing, is a direct weight copy; other families are converted by our
+    /// own rule keeping the deterministic action), with its state normaliser; hidden widths follow the file.
     /// </summary>
     public static O2Td3StartingActor LoadStartingActor(string checkpointPath, Backend backend)
     {
         ArgumentNullException.ThrowIfNull(checkpointPath);
         ArgumentNullException.ThrowIfNull(backend);
-        var (actor, normalizer) = Td3Checkpoint.LoadActor(backend, checkpointPath);
-        return new O2Td3StartingActor(actor, normalizer);
+        var source = StartingActor.Load(checkpointPath);
+        return new O2Td3StartingActor(source.ToDeterministic(backend), source.Normalizer, source.DescribeTransfer(ActorFamily.Deterministic));
     }
 
     /// <summary>Resolves the config (shipped file <c>configs/o2td3/&lt;env&gt;/&lt;dataset&gt;.yaml</c>), runs the configured mode, saves.</summary>
@@ -52,6 +54,7 @@ public static class O2Td3Run
         if (config.Mode != O2Td3Config.ScratchMode && context.InitialCheckpoint is null)
             throw new ArgumentException($"O2TD3 mode '{config.Mode}' starts from an offline (TD3+BC) checkpoint; none was given");
         var starting = context.InitialCheckpoint is null ? null : LoadStartingActor(context.InitialCheckpoint, backend);
+        if (starting is not null) context.Progress?.WriteLine($"o2td3: starting actor: {starting.Transfer}");
 
         Transitions? offline = null;
         if (context.DatasetPath is not null)
