@@ -28,6 +28,8 @@ public sealed class O2Td3Agent : IOffPolicyAgent
 {
     /// <summary>The release's hard-coded learning rate of log λ (§1.5; not a config value).</summary>
     public const float LambdaLearningRate = 5e-5f;
+    // Critic slot of Q(s, a_off) in stage B; slots 0 and 1 belong to the TD3 operators' critic and actor steps.
+    const int FixedCriticSlot = 2;
 
     readonly O2Td3Config config;
     readonly Backend backend;
@@ -206,13 +208,14 @@ public sealed class O2Td3Agent : IOffPolicyAgent
         // 5. L_refine + L_fixed (scale 2: one MSE over [2, B] is the mean of the two critics' MSEs; the paper sums them).
         var refineQ = Networks.Critic.Forward(s, noisyAction, slot: 0);
         backend.MseLoss(refineQ, refineTargets, refineGradient, refineLoss, scale: 2f);
-        var fixedQ = Networks.Critic.Forward(s, offlineAction, slot: 1);
+        // Slot 2: the actor step owns critic slot 1, and sharing a slot would re-make its gradient view every step.
+        var fixedQ = Networks.Critic.Forward(s, offlineAction, slot: FixedCriticSlot);
         backend.MseLoss(fixedQ, fixedTargets, fixedGradient, fixedLoss, scale: 2f);
         backend.Binary(BinaryOp.Add, refineLoss, fixedLoss, AlignmentCriticLoss);
         // The actor step's pathwise pass left nothing in the critic gradients (propagate-only), but zero anyway (pitfall 7).
         Networks.Critic.Parameters.ZeroGradients();
         Networks.Critic.Backward(refineGradient, slot: 0);
-        Networks.Critic.Backward(fixedGradient, slot: 1);
+        Networks.Critic.Backward(fixedGradient, slot: FixedCriticSlot);
         Networks.CriticOptimizer.Step();
         IterationCount++;
     }
