@@ -696,6 +696,15 @@ public sealed class O2Td3Tests
             });
             Assert.True(double.IsFinite(scratch.FinalEvaluation!.MeanReturn));
 
+            // naive with the TD3+BC critic architecture (2 × 16, no LayerNorm) loads the checkpoint's critics too.
+            var progress = new StringWriter();
+            O2Td3Run.Run(new RunContext
+            {
+                Backend = backend, EnvironmentId = "Pendulum-v1", Seed = 4, DatasetPath = dataset, InitialCheckpoint = checkpoint, Progress = progress,
+                Overrides = [.. QuickOverrides, "mode=naive", "critic_layer_norm=false", "online_steps=150"],
+            });
+            Assert.Contains("loaded the checkpoint's actor and critics", progress.ToString());
+
             // The TD3+BC critics (2 × 16, no LayerNorm) fit plain TD3 only when the critic settings match them.
             var file = SafetensorsFile.Read(checkpoint);
             var withLayerNorm = new Td3Networks(backend, 3, 1, [16, 16], [16, 16], criticLayerNorm: true, 1e-3f, 1e-3f, 1);

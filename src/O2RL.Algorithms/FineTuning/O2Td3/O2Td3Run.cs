@@ -258,9 +258,14 @@ public static class O2Td3Run
                 agent.Networks.ActorTarget.Parameters.CopyValuesFrom(starting.Actor.Parameters);
                 var checkpoint = SafetensorsFile.Read(context.InitialCheckpoint!, rejectNonFinite: true);
                 bool critics = HasCompatibleCritics(checkpoint, agent.Networks);
-                if (critics) Td3Checkpoint.LoadInto(agent.Networks, checkpoint, loadCritics: true);
-                // The actor always comes through the one loading seam, even when the file's actor was just loaded with the critics.
-                agent.Networks.Actor.Parameters.CopyValuesFrom(starting.Actor.Parameters);
+                if (critics)
+                {
+                    // The critics and their targets as stored (a file without targets gets copies); the actor comes only through the loading seam.
+                    agent.Networks.Critic.Parameters.LoadFrom(checkpoint, Td3Checkpoint.CriticPrefix);
+                    if (checkpoint.Tensors.Keys.Any(k => k.StartsWith(Td3Checkpoint.CriticTargetPrefix + ".", StringComparison.Ordinal)))
+                        agent.Networks.CriticTarget.Parameters.LoadFrom(checkpoint, Td3Checkpoint.CriticTargetPrefix);
+                    else agent.Networks.CriticTarget.Parameters.CopyValuesFrom(agent.Networks.Critic.Parameters);
+                }
                 context.Progress?.WriteLine(critics ? "o2td3 naive: loaded the checkpoint's actor and critics" : "o2td3 naive: loaded the actor; the checkpoint's critics do not fit, fresh critics");
             }
             var start = evaluator.Evaluate(agent.Policy, config.EvaluationEpisodes);
