@@ -446,9 +446,32 @@ public sealed class O2Td3Tests
         }
         Assert.True(beyondBounds, "σ_e = 3 should produce executed actions outside [−1, 1]: the agent must not clip them");
 
+        Assert.IsAssignableFrom<INoiseFreeActionSource>(agent.Policy);
+
         // The recommended switch stores the executed action: the bare acting policy offers no noise-free action.
         var executed = MakeAgent(backend, TinyConfig with { StoreExecutedAction = true });
         Assert.IsType<O2Td3ActingPolicy>(executed.Policy);
+        Assert.False(executed.Policy is INoiseFreeActionSource);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TheOnlineLoopStoresTheNoiseFreeActionUnlessAskedToStoreTheExecutedOne(bool storeExecuted)
+    {
+        using var backend = new CpuBackend(1);
+        // σ_e = 3 pushes most executed actions outside [−1, 1]; μ_θ(s) = tanh(·) never leaves it.
+        var config = TinyConfig with { ExplorationNoise = 3f, StoreExecutedAction = storeExecuted, BatchSize = 8 };
+        var agent = new O2Td3Agent(backend, new DeterministicActor(backend, 3, 1, seed: 11, hiddenDims: [5]), config, Seed);
+        using var environment = PolicyEnvironment.Make("Pendulum-v1", null);
+        using var evaluator = new Evaluator(PolicyEnvironment.Make("Pendulum-v1", null), null, 1);
+        using var sampler = new MixedReplaySampler(backend, OfflineMixing.None, null, 3, 1, 1000, 8, new DeviceRandom(1));
+        var options = new OffPolicyLoopOptions { TotalSteps = 50, WarmupSteps = 1000, EvaluateEvery = 0, LogEvery = 0, Seed = 3 };
+        new OffPolicyTrainer(environment, evaluator, agent, sampler, options, new MemoryMetrics()).Run();
+        Assert.Equal(50, sampler.Online.Count);
+        var stored = sampler.Online.DownloadColumns(sampler.Online.Layout.ActionColumn, 1).Take(50).ToArray();
+        if (storeExecuted) Assert.Contains(stored, a => Math.Abs(a) > 1f);
+        else Assert.All(stored, a => Assert.InRange(a, -1f, 1f));
     }
 
     // ───────────────────────────── config ─────────────────────────────

@@ -77,7 +77,7 @@ public sealed class O2Td3ActingPolicy : IPolicy
 /// <c>store_executed_action = true</c> the agent exposes the bare <see cref="O2Td3ActingPolicy"/> instead, so the
 /// executed action is stored.
 /// </summary>
-public sealed class NoiseFreeStoringPolicy(O2Td3ActingPolicy policy) : IPolicy
+public sealed class NoiseFreeStoringPolicy(O2Td3ActingPolicy policy) : IPolicy, INoiseFreeActionSource
 {
     /// <summary>The wrapped acting policy.</summary>
     public O2Td3ActingPolicy Inner { get; } = policy ?? throw new ArgumentNullException(nameof(policy));
@@ -91,7 +91,7 @@ public sealed class NoiseFreeStoringPolicy(O2Td3ActingPolicy policy) : IPolicy
     /// <inheritdoc/>
     public void Act(ReadOnlySpan<float> observation, Span<float> action, bool deterministic) => Inner.Act(observation, action, deterministic);
 
-    /// <summary>Writes μ_θ(s) of the latest exploring step (the action the replay buffer stores).</summary>
+    /// <inheritdoc/>
     public void CopyNoiseFreeAction(Span<float> destination)
     {
         if (destination.Length != ActionDim) throw new ArgumentException($"destination has {destination.Length} values but the action has {ActionDim}", nameof(destination));
