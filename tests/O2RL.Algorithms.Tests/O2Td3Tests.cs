@@ -740,4 +740,43 @@ public sealed class O2Td3Tests
             if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         }
     }
+
+    [Fact]
+    [Trait("Category", "Learning")]
+    public void FineTunesTheShippedPendulumMediumConfigFromTd3Bc()
+    {
+        // The shipped settings end to end: TD3+BC (configs/td3_bc/pendulum-v1/medium.yaml) on the shipped medium dataset, then
+        // O2TD3 with configs/o2td3/pendulum-v1/medium.yaml (stage A 3,000, stage B 2,000, 15,000 online steps, 2 × 64 critics).
+        string root = Path.Combine(Path.GetTempPath(), "o2rl-o2td3-learning-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            string dataset = ShippedDatasets.Find("Pendulum-v1", "medium") ?? throw new FileNotFoundException("the shipped Pendulum-v1 medium dataset");
+            using var backend = new CpuBackend(2);
+            var clock = Stopwatch.StartNew();
+            var offline = Td3BcRun.Run(new RunContext
+            {
+                Backend = backend, EnvironmentId = "Pendulum-v1", DatasetName = "medium", Seed = 0, DatasetPath = dataset, OutputDirectory = Path.Combine(root, "td3bc"),
+            });
+            double offlineSeconds = clock.Elapsed.TotalSeconds;
+            var metrics = new MemoryMetrics();
+            var tuned = O2Td3Run.Run(new RunContext
+            {
+                Backend = backend, EnvironmentId = "Pendulum-v1", DatasetName = "medium", Seed = 0, DatasetPath = dataset, InitialCheckpoint = offline.CheckpointPath,
+                OutputDirectory = Path.Combine(root, "o2td3"), Metrics = metrics,
+            });
+            var curve = metrics.Series("eval/return");
+            double start = curve[0].Value, final = tuned.FinalEvaluation!.MeanReturn;
+            TestContext.Current.SendDiagnosticMessage(
+                $"O2TD3 Pendulum-v1 medium: TD3+BC {offlineSeconds:F0} s; offline {start:F0}, aligned {metrics.Last("eval/aligned_score"):F0}, " +
+                $"curve {string.Join(", ", curve.Select(p => $"{p.Step}: {p.Value:F0}"))}; λ {metrics.Last("losses/lambda"):F3}; total {clock.Elapsed.TotalSeconds:F0} s");
+            Assert.Equal(0, curve[0].Step);
+            Assert.All(curve, p => Assert.True(double.IsFinite(p.Value)));
+            // Constrained fine-tuning must not collapse: the final policy stays within 150 of the offline return or better.
+            Assert.True(final >= start - 150, $"final return {final:F0} collapsed below the offline return {start:F0}");
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
 }
