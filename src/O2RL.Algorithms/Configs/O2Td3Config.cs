@@ -80,7 +80,10 @@ public sealed record O2Td3Config
     public int UpdateEvery { get; init; } = 1;
     /// <summary>Actor gradient-norm clip of stage C (none; the ablation sets 0.25 on the tasks listed in §1.6, see <see cref="ForTask"/>).</summary>
     public float? ActorMaxGradientNorm { get; init; }
-    /// <summary>Normalise states with the dataset's mean and std + 1e-3 (every O2TD3 config: yes).</summary>
+    /// <summary>
+    /// Normalise states with the dataset's mean and std + 1e-3 (every O2TD3 config: yes). A starting checkpoint's own
+    /// constants (or their absence) always win, since the loaded actor only understands the states it was trained on.
+    /// </summary>
     public bool NormalizeStates { get; init; } = true;
     /// <summary>Reward map r ← scale·r + shift on offline and online data (AntMaze: r − 1).</summary>
     public float RewardScale { get; init; } = 1f;
