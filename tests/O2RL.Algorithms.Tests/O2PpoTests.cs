@@ -1,7 +1,9 @@
 using O2RL.Algorithms.Configs;
 using O2RL.Algorithms.FineTuning.O2Ppo;
 using O2RL.Algorithms.Networks;
+using O2RL.Algorithms.Offline;
 using O2RL.Algorithms.Online;
+using O2RL.Algorithms.Training;
 using O2RL.Data;
 using O2RL.Data.Replay;
 using O2RL.Engine;
@@ -452,5 +454,180 @@ public sealed class O2PpoTests
         Assert.Equal(MathF.Log(0.05f), logStd[0]);
         Assert.Equal(MathF.Log(0.01f), logStd[1]);
         Assert.Equal(MathF.Log(0.05f), logStd[2]);
+    }
+
+    // ───────────────────────────── configs ─────────────────────────────
+
+    [Fact]
+    public void ShippedConfigsMirrorTheTaskTable()
+    {
+        O2PpoConfig Resolve(string env, string dataset) =>
+            ConfigLoader.Resolve(new O2PpoConfig(), ConfigLoader.ShippedConfigPath(O2PpoRun.Algorithm, env, dataset) ?? throw new FileNotFoundException($"{env}/{dataset}"), null, []);
+        var defaults = new O2PpoConfig();
+        Assert.Equal((250_000L, 2048, 128, 10, 0.2f, 0.01f, 3e-5f, 2e-4f, 1e-5f, 0.5f), (defaults.TotalSteps, defaults.RolloutLength, defaults.MinibatchSize, defaults.Epochs,
+            defaults.ClipRatio, defaults.EntropyCoefficient, defaults.ActorLr, defaults.CriticLr, defaults.AdamEpsilon, defaults.MaxGradNorm));
+        Assert.Equal((2.0f, 250_000L, false, 1_000_000L, 512, 1e-4f, 2500, 10), (defaults.AuxAlpha, defaults.AuxDecaySteps, defaults.AuxAdvantagePerSample,
+            defaults.ValuePretrainSteps, defaults.ValuePretrainBatchSize, defaults.ValuePretrainLr, defaults.EvaluateEvery, defaults.EvaluationEpisodes));
+        Assert.Equal("ocr-cft", defaults.Mode);
+
+        var hopperExpert = Resolve("Hopper-v2", "expert");
+        Assert.Equal((5, 500_000L, 0.05f, 4, RewardScaling.Off), (hopperExpert.Epochs, hopperExpert.AuxDecaySteps, hopperExpert.StdCap, hopperExpert.ReferenceUpdateN, hopperExpert.RewardScaling));
+        var hopperMediumExpert = Resolve("Hopper-v2", "medium-expert");
+        Assert.Equal((5, 0.05f), (hopperMediumExpert.Epochs, hopperMediumExpert.StdCap));
+        var hopperMedium = Resolve("Hopper-v2", "medium");
+        Assert.Equal((10, 250_000L, 0f), (hopperMedium.Epochs, hopperMedium.AuxDecaySteps, hopperMedium.StdCap));
+        var walkerMediumExpert = Resolve("Walker2d-v2", "medium-expert");
+        Assert.Equal((10, 500_000L, 0f), (walkerMediumExpert.Epochs, walkerMediumExpert.AuxDecaySteps, walkerMediumExpert.StdCap));
+        Assert.Equal(RewardScaling.Dynamic, Resolve("HalfCheetah-v2", "medium-replay").RewardScaling);
+        Assert.Equal(500_000L, Resolve("HalfCheetah-v2", "expert").AuxDecaySteps);
+        var antmaze = Resolve("antmaze-large-diverse-v2", "large-diverse");
+        Assert.Equal((100, 250_000L, RewardScaling.Off), (antmaze.EvaluationEpisodes, antmaze.AuxDecaySteps, antmaze.RewardScaling));
+        Assert.Equal(19, Directory.GetFiles(Path.Combine(ConfigLoader.ShippedConfigRoot, O2PpoRun.Algorithm), "*.yaml", SearchOption.AllDirectories).Length);
+        Assert.Throws<ArgumentException>(() => O2PpoRun.ParseMode("online"));
+        Assert.Equal(O2PpoMode.OcrCft, O2PpoRun.ParseMode("ocr-cft"));
+    }
+
+    // ───────────────────────────── end to end ─────────────────────────────
+
+    /// <summary>A random-policy Pendulum dataset and a briefly trained IQL checkpoint from it (a few seconds).</summary>
+    static (string Dataset, string Checkpoint) PendulumStart(string root)
+    {
+        Directory.CreateDirectory(root);
+        string dataset = Path.Combine(root, "pendulum-random.hdf5");
+        using (var env = PolicyEnvironment.Make("Pendulum-v1", StateNormalizer.Identity(3)))
+            D4rlHdf5.Write(DatasetCollection.Collect(env, null, 2_000, seed: 2), dataset);
+        using var backend = new CpuBackend(1);
+        var iql = IqlRun.Run(new RunContext
+        {
+            Backend = backend, EnvironmentId = "Pendulum-v1", Seed = 1, DatasetPath = dataset, OutputDirectory = Path.Combine(root, "iql"),
+            Overrides = ["max_steps=200", "batch_size=64", "actor_hidden=[16,16]", "critic_hidden=[16,16]", "value_hidden=[16,16]", "evaluate_every=0"],
+        });
+        return (dataset, iql.CheckpointPath!);
+    }
+
+    static readonly string[] SmallRun =
+    [
+        "total_steps=1024", "rollout_length=256", "minibatch_size=64", "epochs=2", "value_pretrain_steps=120", "value_pretrain_batch_size=64",
+        "critic_hidden=[16,16]", "evaluate_every=256", "evaluation_episodes=1", "aux_decay_steps=1024",
+    ];
+
+    static RunResult RunSmall(string dataset, string checkpoint, string? output, MemoryMetrics metrics, params string[] extra)
+    {
+        using var backend = new CpuBackend(1);
+        return O2PpoRun.Run(new RunContext
+        {
+            Backend = backend, EnvironmentId = "Pendulum-v1", Seed = 5, DatasetPath = dataset, InitialCheckpoint = checkpoint,
+            OutputDirectory = output, Metrics = metrics, Overrides = [.. SmallRun, .. extra],
+        });
+    }
+
+    [Fact]
+    public void PendulumRunStartsAtTheOfflineScoreAppliesTheReferenceRuleAndResumesAfterStageA()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "o2rl-o2ppo-run-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (dataset, checkpoint) = PendulumStart(root);
+            string folder = Path.Combine(root, "run");
+            var metrics = new MemoryMetrics();
+            var result = RunSmall(dataset, checkpoint, folder, metrics);
+
+            // The curve: the loaded actor's score at step 0, then one point per evaluation, finite.
+            var curve = metrics.Series("eval/return");
+            Assert.Equal([0L, 256, 512, 768, 1024], curve.Select(p => p.Step));
+            Assert.Equal(metrics.Series("eval/offline_score").Single().Value, curve[0].Value);
+            using (var backend = new CpuBackend(1))
+            {
+                var (iqlActor, _) = O2PpoRun.LoadStartingActor(checkpoint, backend) is var loaded ? (loaded.Actor, loaded.Normalizer) : default;
+                Assert.Equal(SafetensorsValues(checkpoint, "actor.log_std"), iqlActor.Parameters.Read("log_std"));
+            }
+            Assert.All(curve, p => Assert.True(double.IsFinite(p.Value)));
+            Assert.True(double.IsFinite(result.FinalEvaluation!.MeanReturn));
+            Assert.True(metrics.Series("stage/a_value_loss").Count > 0);
+
+            // Reference rule (best so far): best_score starts at the offline score; replaced exactly when an evaluation beats it.
+            var replaced = metrics.Series("charts/reference_replaced");
+            Assert.Equal(4, replaced.Count);
+            double best = curve[0].Value;
+            for (int e = 0; e < 4; e++)
+            {
+                bool better = curve[e + 1].Value > best;
+                Assert.Equal(better ? 1.0 : 0.0, replaced[e].Value);
+                if (better) best = curve[e + 1].Value;
+            }
+            Assert.Equal(best, metrics.Series("charts/best_score")[^1].Value);
+
+            // What the run folder holds.
+            var saved = O2RL.Engine.Checkpoints.SafetensorsFile.Read(result.CheckpointPath!);
+            foreach (string name in new[] { "actor.log_std", "actor.net.net.0.weight", "critic.net.0.weight", "reference.log_std", "obs_mean", "obs_std" })
+                Assert.True(saved.Tensors.ContainsKey(name), $"o2ppo.safetensors lacks {name}");
+            Assert.True(File.Exists(Path.Combine(folder, O2PpoRun.StageAFileName)));
+            byte[] uninterrupted = File.ReadAllBytes(result.CheckpointPath!);
+
+            // A second run in the same folder skips stage A (no stage-A losses), keeps the offline score from the stage
+            // file, and ends bit-identical to the uninterrupted run.
+            var resumedMetrics = new MemoryMetrics();
+            RunSmall(dataset, checkpoint, folder, resumedMetrics);
+            Assert.Empty(resumedMetrics.Series("stage/a_value_loss"));
+            Assert.Equal(curve.Select(p => p.Value), resumedMetrics.Series("eval/return").Select(p => p.Value));
+            Assert.Equal(uninterrupted, File.ReadAllBytes(result.CheckpointPath!));
+        }
+        finally { if (Directory.Exists(root)) Directory.Delete(root, recursive: true); }
+    }
+
+    static float[] SafetensorsValues(string path, string name) => O2RL.Engine.Checkpoints.SafetensorsFile.Read(path).Tensors[name].Data;
+
+    [Fact]
+    public void BaselineModesRunInTheSameHarness()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "o2rl-o2ppo-modes-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (dataset, checkpoint) = PendulumStart(root);
+            var offline = new MemoryMetrics();
+            var offlineResult = RunSmall(dataset, checkpoint, null, offline, "mode=offline");
+            Assert.Equal(0L, offline.Series("eval/return").Single().Step);
+            Assert.Equal(offline.Series("eval/return")[0].Value, offlineResult.FinalEvaluation!.MeanReturn);
+
+            var naive = new MemoryMetrics();
+            RunSmall(dataset, checkpoint, null, naive, "mode=naive");
+            Assert.Equal(offline.Series("eval/return")[0].Value, naive.Series("eval/return")[0].Value);   // same starting actor, same eval seeds
+            Assert.Empty(naive.Series("stage/a_value_loss"));
+            Assert.Empty(naive.Series("charts/reference_replaced"));
+            Assert.Equal(5, naive.Series("eval/return").Count);
+
+            var scratch = new MemoryMetrics();
+            using var backend = new CpuBackend(1);
+            O2PpoRun.Run(new RunContext
+            {
+                Backend = backend, EnvironmentId = "Pendulum-v1", Seed = 5, DatasetPath = dataset, Metrics = scratch,
+                Overrides = [.. SmallRun, "mode=scratch", "actor_hidden=[8,8]"],
+            });
+            Assert.Equal(5, scratch.Series("eval/return").Count);
+            Assert.Throws<ArgumentException>(() => O2PpoRun.Run(new RunContext
+            {
+                Backend = backend, EnvironmentId = "Pendulum-v1", InitialCheckpoint = checkpoint, Overrides = [.. SmallRun],
+            }));
+        }
+        finally { if (Directory.Exists(root)) Directory.Delete(root, recursive: true); }
+    }
+
+    [Fact]
+    public void StdCapFromTheConfigReachesTheActorAndTheReference()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "o2rl-o2ppo-cap-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (dataset, checkpoint) = PendulumStart(root);
+            var metrics = new MemoryMetrics();
+            // Actor lr 0: the saved actor is the loaded one after the cap; the reference is a copy of it.
+            var result = RunSmall(dataset, checkpoint, Path.Combine(root, "cap"), metrics, "std_cap=0.05", "actor_lr=0", "total_steps=256", "entropy_coefficient=0");
+            var saved = O2RL.Engine.Checkpoints.SafetensorsFile.Read(result.CheckpointPath!);
+            float[] loaded = SafetensorsValues(checkpoint, "actor.log_std");
+            float[] expected = loaded.Select(l => Math.Min(l, MathF.Log(0.05f))).ToArray();
+            Assert.Equal(expected, saved.Tensors["actor.log_std"].Data);
+            Assert.Equal(expected, saved.Tensors["reference.log_std"].Data);
+        }
+        finally { if (Directory.Exists(root)) Directory.Delete(root, recursive: true); }
     }
 }
