@@ -630,4 +630,42 @@ public sealed class O2PpoTests
         }
         finally { if (Directory.Exists(root)) Directory.Delete(root, recursive: true); }
     }
+
+    /// <summary>
+    /// The shipped Pendulum-v1 settings end to end: IQL (64×64, 5,000 steps) on the shipped "medium" dataset, then O2PPO
+    /// with configs/o2ppo/pendulum-v1/medium.yaml (stage A 3,000 steps, 20,480 online steps). The curve must start at
+    /// the IQL actor's score, stay finite, and the fine-tuned actor must not collapse: its last evaluation may not fall
+    /// more than 300 below the offline score (a policy that stops swinging up loses ≈ 600 or more per episode).
+    /// </summary>
+    [Fact]
+    [Trait("Category", "Learning")]
+    public void FineTunesAnIqlActorOnPendulumWithTheShippedSettings()
+    {
+        string dataset = ShippedDatasets.Find("Pendulum-v1", "medium") ?? throw new FileNotFoundException("the shipped Pendulum-v1 medium dataset is missing");
+        string root = Path.Combine(Path.GetTempPath(), "o2rl-o2ppo-learn-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var backend = new CpuBackend();
+            var iql = IqlRun.Run(new RunContext
+            {
+                Backend = backend, EnvironmentId = "Pendulum-v1", Seed = 1, DatasetPath = dataset, OutputDirectory = Path.Combine(root, "iql"),
+                Overrides = ["max_steps=5000", "actor_hidden=[64,64]", "critic_hidden=[64,64]", "value_hidden=[64,64]", "evaluate_every=0"],
+            });
+            var metrics = new MemoryMetrics();
+            var result = O2PpoRun.Run(new RunContext
+            {
+                Backend = backend, EnvironmentId = "Pendulum-v1", DatasetName = "medium", Seed = 1, DatasetPath = dataset,
+                InitialCheckpoint = iql.CheckpointPath, Metrics = metrics,
+            });
+            var curve = metrics.Series("eval/return");
+            string text = string.Join(", ", curve.Select(p => $"{p.Step}:{p.Value:F0}"));
+            TestContext.Current.TestOutputHelper?.WriteLine($"O2PPO Pendulum-v1 (IQL start): {text}");
+            Assert.Equal(0L, curve[0].Step);
+            Assert.Equal(metrics.Series("eval/offline_score").Single().Value, curve[0].Value);
+            Assert.Equal(11, curve.Count);
+            Assert.All(curve, p => Assert.True(double.IsFinite(p.Value), text));
+            Assert.True(result.FinalEvaluation!.MeanReturn > curve[0].Value - 300, $"fine-tuning collapsed: {text}");
+        }
+        finally { if (Directory.Exists(root)) Directory.Delete(root, recursive: true); }
+    }
 }
