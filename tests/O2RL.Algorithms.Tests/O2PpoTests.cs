@@ -97,7 +97,7 @@ public sealed class O2PpoTests
     }
 
     [Fact]
-    public void ValuePretrainingFitsTheReturnsAndItsStageFileResumesBitIdentically()
+    public void ValuePretrainingFitsTheReturnsAndItsStageFileRecordsItsState()
     {
         var random = new HostRandom(9);
         int n = 64;
