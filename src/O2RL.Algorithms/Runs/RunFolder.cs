@@ -83,7 +83,7 @@ public sealed class RunFolder
         ArgumentNullException.ThrowIfNull(resolvedConfigJson);
         string full = Path.GetFullPath(directory);
         if (File.Exists(Path.Combine(full, RunInfoFile)))
-            throw new IOException($"{full} already holds a run (run.json exists); resume it or choose another folder");
+            throw new IOException($"{full} already holds a run (run.json exists); resume it (--resume) or choose another folder");
         System.IO.Directory.CreateDirectory(full);
         System.IO.Directory.CreateDirectory(Path.Combine(full, CheckpointsFolder));
         System.IO.Directory.CreateDirectory(Path.Combine(full, StagesFolder));
