@@ -27,7 +27,7 @@ public static class TrainCommands
     };
 
     /// <summary>Options every training command takes (o2rl sweep passes them through unchanged).</summary>
-    public static readonly string[] CommonOptions = ["seed", "device", "config", "set", "out", "resume", "checkpoint-every"];
+    public static readonly string[] CommonOptions = ["seed", "device", "config", "set", "out", "resume", "checkpoint-every", "label"];
 
     /// <summary>Flags every training command takes.</summary>
     public static readonly string[] CommonFlags = ["quiet", "help"];
@@ -52,6 +52,7 @@ public static class TrainCommands
                                    and --quiet may be given with it; the rest is read from DIR/run.json)
           --checkpoint-every N     full-state checkpoint every N environment steps, taken at the next episode end
                                    (default: every evaluation; 0 = never)
+          --label TEXT             the method's name in plots and reports (default: the algorithm; o2rl sweep sets it)
           --quiet                  no progress output (a bar on a terminal, a line every 10 s otherwise)
         exit codes: 0 ok, 1 failure (including divergence or Ctrl+C; resume with --resume), 2 bad arguments
         """;
@@ -129,6 +130,7 @@ public static class TrainCommands
                 Dataset = reader.Get("level") ?? (dataset is null ? null : Path.GetFileNameWithoutExtension(dataset)),
                 ScoreTaskId = reader.Get("score-task"),
                 Seed = seed,
+                Label = reader.Get("label"),
                 Arguments = StoredArguments(args),
             };
             folder = RunFolder.Create(outDir, info, "{}");
