@@ -108,3 +108,31 @@ public sealed partial class Td3Agent : IResumableAgent
         IterationCount = state.GetCounter("td3.iterations");
     }
 }
+
+public sealed partial class PpoAgent : IResumableAgent
+{
+    /// <inheritdoc/>
+    public void SaveState(TrainingState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        state.SetParameters("ppo.actor", Actor.Parameters);
+        state.SetParameters("ppo.critic", Critic.Parameters);
+        // The optimisers' learning rates are part of their state (linear decay).
+        state.SetAdam("ppo.actor_optimizer", ActorOptimizer);
+        state.SetAdam("ppo.critic_optimizer", CriticOptimizer);
+        state.SetRandom("ppo.noise_random", noiseStream);
+        state.SetRandom("ppo.shuffle_random", shuffleRandom);
+    }
+
+    /// <inheritdoc/>
+    public void RestoreState(TrainingState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        state.RestoreParameters("ppo.actor", Actor.Parameters);
+        state.RestoreParameters("ppo.critic", Critic.Parameters);
+        state.RestoreAdam("ppo.actor_optimizer", ActorOptimizer);
+        state.RestoreAdam("ppo.critic_optimizer", CriticOptimizer);
+        state.RestoreRandom("ppo.noise_random", noiseStream);
+        state.RestoreRandom("ppo.shuffle_random", shuffleRandom);
+    }
+}

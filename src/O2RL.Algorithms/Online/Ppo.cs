@@ -319,7 +319,11 @@ public static class PpoRun
             EvaluateEvery = config.EvaluateEvery,
             EvaluationEpisodes = config.EvaluationEpisodes,
             Seed = context.Seed,
-        }, context.Metrics, context.Progress);
+        }, context.Metrics, context.Progress)
+        {
+            Checkpoints = TrainingCheckpoints.For(context, agent, Algorithm, config.EvaluateEvery),
+            Cancellation = context.Cancellation,
+        };
         var final = trainer.Run();
 
         string? checkpointPath = null;

@@ -23,6 +23,10 @@ public sealed class ResumeTests
     static readonly string[] Td3Overrides = ["total_steps=1200", "warmup_steps=200", "batch_size=32", "actor_hidden=[8]", "critic_hidden=[8]",
         "evaluate_every=400", "evaluation_episodes=1", "log_every=100", "buffer_size=700"];
 
+    // Rollouts of 250 steps against 200-step episodes: the checkpoints (600, 1200) fall inside a rollout, which is saved too.
+    static readonly string[] PpoOverrides = ["total_steps=1500", "rollout_length=250", "minibatch_size=50", "epochs=2", "actor_hidden=[8]",
+        "critic_hidden=[8]", "evaluate_every=500", "evaluation_episodes=1"];
+
     /// <summary>Stops the run (through its cancellation token) once a value at or after a given step is logged.</summary>
     sealed class KillAt(IMetricsSink inner, long step, CancellationTokenSource source) : IMetricsSink
     {
@@ -92,6 +96,10 @@ public sealed class ResumeTests
         // Checkpoint at the first episode end (step 200 … still inside a 200-step warm-up only by its last step) with
         // a 300-step warm-up: the random warm-up stream is replayed on resume.
         AssertResumedRunEqualsUninterrupted(Td3Run.Run, Td3Run.AlgorithmName, [.. Td3Overrides, "warmup_steps=300"], killAt: 250, checkpointEvery: 150);
+
+    [Fact]
+    public void PpoKilledMidRolloutAndResumedEqualsAnUninterruptedRun() =>
+        AssertResumedRunEqualsUninterrupted(PpoRun.Run, PpoRun.Algorithm, PpoOverrides, killAt: 930);
 
     [Fact]
     public void ResumingWithAnotherSeedIsRefused()
