@@ -182,6 +182,30 @@ public sealed class ResumeCommandTests
         }
     }
 
+    [Fact]
+    public void DivergenceStopsWithOneLineAndExitOneAndKeepsTheLastGoodCheckpoint()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"o2rl-cli-diverge-{Guid.NewGuid():N}");
+        try
+        {
+            // Warm-up until 400 (checkpoints at 200 and 400 hold finite state), then absurd learning rates blow up the first updates.
+            var (code, _, error) = Run("online", "--algo", "sac", "--env", "Pendulum-v1", "--out", dir, "--quiet", "--checkpoint-every", "200",
+                "--set", "total_steps=2000", "--set", "warmup_steps=400", "--set", "batch_size=16", "--set", "actor_hidden=[8]", "--set", "critic_hidden=[8]",
+                "--set", "eval_every=1000", "--set", "eval_episodes=1", "--set", "log_every=100", "--set", "critic_lr=1e12", "--set", "actor_lr=1e12");
+            Assert.Equal(1, code);
+            Assert.Single(error.Trim().Split('\n'));
+            Assert.Contains("training diverged: losses/", error);
+            Assert.Contains("between updates", error);
+            Assert.Contains("last good checkpoint: step 400", error);
+            Assert.True(File.Exists(Path.Combine(dir, "checkpoints", "step_0000000400.safetensors")));
+            Assert.False(File.Exists(Path.Combine(dir, "summary.json")));
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("online", "--resume", "/nonexistent/run")]
     [InlineData("offline", "--resume", "/nonexistent/run")]

@@ -96,7 +96,7 @@ public sealed class TrainingCheckpoints
 
 /// <summary>
 /// Training produced a non-finite loss or parameter: the run stops, and the last good checkpoint (if any) stays on
-/// disk to resume from (with a changed config, e.g. a lower learning rate).
+/// disk (its networks can be inspected, or loaded with <c>--from</c> into a new run with a changed config).
 /// </summary>
 public sealed class TrainingDivergedException : InvalidOperationException
 {
