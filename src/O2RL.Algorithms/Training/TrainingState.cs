@@ -178,8 +178,7 @@ public sealed class TrainingState
     public void SetReplayBuffer(string name, DeviceReplayBuffer buffer)
     {
         ArgumentNullException.ThrowIfNull(buffer);
-        var rows = buffer.Rows.SliceRows(0, Math.Max(buffer.Count, 1)).ToArray();
-        if (buffer.Count == 0) rows = [];
+        float[] rows = buffer.Count == 0 ? [] : buffer.Rows.SliceRows(0, buffer.Count).ToArray();
         SetTensor(name + ".rows", [buffer.Count, buffer.Layout.Width], rows);
         SetCounter(name + ".count", buffer.Count);
         SetCounter(name + ".write_position", buffer.WritePosition);
