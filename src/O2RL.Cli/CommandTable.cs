@@ -20,6 +20,7 @@ public static class CommandTable
         new("collect", "make D4RL-recipe datasets (random … medium-expert) for an environment", Commands.CollectCommand.Run),
         new("plot", "plot learning curves of run folders (mean ± std across seeds) to PNG", Commands.PlotCommand.Run),
         new("report", "score tables over run folders (last, best, lowest early, regret) as Markdown or JSON", Commands.ReportCommand.Run),
+        new("sweep", "run a training command over a grid of option values (local process pool, or --slurm FILE)", Commands.SweepCommand.Run),
         new("dataset", "inspect (info FILE [--json]) or check (validate FILE [--strict]) a D4RL-layout HDF5 dataset", Commands.DatasetCommand.Run),
     ];
 
@@ -68,6 +69,7 @@ public static class CommandTable
         foreach (var c in All) output.WriteLine($"  {c.Name,-10} {c.Summary}");
         output.WriteLine();
         output.WriteLine("common options: --device auto|cpu|cuda|opencl|ilgpu-cpu (or O2RL_DEVICE), --seed N, --json");
+        output.WriteLine("training commands also take --config FILE, --set key=value (repeatable), --out DIR, --resume DIR, --quiet");
     }
 }
 

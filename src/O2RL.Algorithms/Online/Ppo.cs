@@ -24,7 +24,7 @@ namespace O2RL.Algorithms.Online;
 /// update, 1 = V(s) and 2 = V(s') over the whole rollout. Nothing allocates per minibatch after the first; the one
 /// host round trip per rollout is GAE's (sequential) recursion inside <see cref="RolloutBuffer.ComputeAdvantages"/>.
 /// </remarks>
-public sealed class PpoAgent : IOnPolicyAgent
+public sealed partial class PpoAgent : IOnPolicyAgent
 {
     const int UpdateSlot = 0, ExploreSlot = 1, EvaluateSlot = 2, ValueSlot = 1, NextValueSlot = 2;
     readonly Backend backend;
@@ -325,7 +325,11 @@ public static class PpoRun
             EvaluateEvery = config.EvaluateEvery,
             EvaluationEpisodes = config.EvaluationEpisodes,
             Seed = context.Seed,
-        }, context.Metrics, context.Progress);
+        }, context.Metrics, context.Progress)
+        {
+            Checkpoints = TrainingCheckpoints.For(context, agent, Algorithm, config.EvaluateEvery),
+            Cancellation = context.Cancellation,
+        };
         var final = trainer.Run();
 
         string? checkpointPath = null;
