@@ -5,8 +5,9 @@
 # Debian 13 ("trixie") root made with debootstrap from the mirror this machine's apt already uses. The root is made
 # once and reused; the anchor is published self-contained on the host and copied in.
 #
-# usage: run.sh [--prepare-only] [-- ANCHOR ARGS...]
+# usage: run.sh [--prepare-only | --no-publish] [-- ANCHOR ARGS...]
 #   --prepare-only   create the root (if missing) and publish the anchor, do not run it
+#   --no-publish     run the anchor already copied into the root (repeated runs)
 #   ANCHOR ARGS      passed to the anchor, e.g. -- --threads 2 --rounds 7 (see its --help)
 # environment:
 #   O2RL_ANCHOR_ROOT  where the trixie root lives (default: the user cache dir, outside the work tree)
@@ -17,12 +18,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=${O2RL_ANCHOR_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/o2rl/torch-anchor-trixie}
 publish_dir="$here/bin/publish"
 prepare_only=0
+publish=1
 anchor_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --prepare-only) prepare_only=1; shift ;;
+    --no-publish) publish=0; shift ;;
     --) shift; anchor_args=("$@"); break ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -84,15 +87,17 @@ else
   create_root
 fi
 
-echo "run.sh: publishing the anchor (self-contained, linux-x64)" >&2
-mkdir -p "$here/bin"
-if ! dotnet publish "$here/TorchCpuAnchor.csproj" -c Release -o "$publish_dir" -nologo -v quiet > "$here/bin/publish.log" 2>&1; then
-  grep -E "error|Error" "$here/bin/publish.log" | sort -u >&2 || tail -n 20 "$here/bin/publish.log" >&2
-  exit 1
+if [ "$publish" -eq 1 ] || [ ! -x "$root/opt/torch-anchor/TorchCpuAnchor" ]; then
+  echo "run.sh: publishing the anchor (self-contained, linux-x64)" >&2
+  mkdir -p "$here/bin"
+  if ! dotnet publish "$here/TorchCpuAnchor.csproj" -c Release -o "$publish_dir" -nologo -v quiet > "$here/bin/publish.log" 2>&1; then
+    grep -E "error|Error" "$here/bin/publish.log" | sort -u >&2 || tail -n 20 "$here/bin/publish.log" >&2
+    exit 1
+  fi
+  rm -rf "$root/opt/torch-anchor"
+  mkdir -p "$root/opt/torch-anchor"
+  cp -a "$publish_dir/." "$root/opt/torch-anchor/"
 fi
-rm -rf "$root/opt/torch-anchor"
-mkdir -p "$root/opt/torch-anchor"
-cp -a "$publish_dir/." "$root/opt/torch-anchor/"
 [ "$prepare_only" -eq 1 ] && exit 0
 
 # .NET and libtorch read /proc (CPU count, memory limits) and /dev (urandom); mount them for the run only.
