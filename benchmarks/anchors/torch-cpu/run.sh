@@ -62,7 +62,8 @@ create_root() {
   fi
   if ! command -v debootstrap > /dev/null; then
     echo "run.sh: installing debootstrap" >&2
-    apt-get install -y debootstrap > /dev/null
+    # A machine whose package lists were never fetched knows no debootstrap yet: update once and retry.
+    apt-get install -y debootstrap > /dev/null 2>&1 || { apt-get update > /dev/null && apt-get install -y debootstrap > /dev/null; }
   fi
   # Built beside its final place and renamed when complete, so an interrupted run never leaves a root that
   # looks usable.
