@@ -8,6 +8,7 @@
 #   --threads L   thread counts to compare (default "1 2")
 #   --rounds N    timing rounds inside each run (default 9; each run reports its best and median round)
 #   --out FILE    also write the table, the machine and the command to FILE
+# Environment: O2RL_COMPARE_KEEP=DIR keeps every run's raw output in DIR.
 # Needs root for the anchor's chroot (see benchmarks/anchors/torch-cpu/run.sh).
 set -euo pipefail
 
