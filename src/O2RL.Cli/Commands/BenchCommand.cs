@@ -1,33 +1,58 @@
 using System.Text.Json;
+using O2RL.Algorithms.Configs;
+using O2RL.Algorithms.Online;
+using O2RL.Data.Replay;
 using O2RL.Engine;
 using O2RL.Engine.Diagnostics;
 using O2RL.Kernels;
 
 namespace O2RL.Cli.Commands;
 
-/// <summary><c>o2rl bench</c>: quick speed figures for the chosen device, as text or JSON.</summary>
+/// <summary>
+/// <c>o2rl bench</c>: quick speed figures for the chosen device, as text or JSON. The workloads are the ones the
+/// libtorch anchor (benchmarks/anchors/torch-cpu) times too, so the two outputs compare key by key.
+/// </summary>
 public static class BenchCommand
 {
+    /// <summary>Observation features of the SAC/TD3 workloads (HalfCheetah, Walker2d).</summary>
+    public const int UpdateObsDim = 17;
+    /// <summary>Action dimensions of the SAC/TD3 workloads.</summary>
+    public const int UpdateActionDim = 6;
+    /// <summary>Hidden width of every network in the workloads (two hidden layers each).</summary>
+    public const int HiddenDim = 256;
+    /// <summary>Minibatch of the MLP step and the updates.</summary>
+    public const int BatchSize = 256;
+
     /// <summary>Runs the command.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        var reader = new ArgumentReader(args, ["device", "rounds"], ["json", "help"]);
+        var reader = new ArgumentReader(args, ["device", "rounds", "threads"], ["json", "help"]);
         if (reader.Has("help"))
         {
-            output.WriteLine("usage: o2rl bench [--device auto|cpu|cuda|opencl|ilgpu-cpu] [--rounds N] [--json]");
-            output.WriteLine("Measures the CPU's FMA peak, a 256×256×256 GEMM and the MLP 17-256-256-1 training step (batch 256,");
-            output.WriteLine("forward + backward + Adam) on the device. Times are the best of N rounds (the round least disturbed by");
-            output.WriteLine("other processes) with the median beside it. Careful numbers: the BenchmarkDotNet suite,");
+            output.WriteLine("usage: o2rl bench [--device auto|cpu|cuda|opencl|ilgpu-cpu] [--threads N] [--rounds N] [--json]");
+            output.WriteLine("Measures the CPU's FMA peak, 256×256×256 GEMMs (NN, NT, TN with β = 1), the MLP 17-256-256-1 training step");
+            output.WriteLine("(batch 256, forward + backward + Adam) and full SAC and TD3 updates (obs 17, act 6, 2×256 actor and twin");
+            output.WriteLine("critics, batch 256; TD3 per update over a policy-delay cycle) on the device. Times are the best of N rounds");
+            output.WriteLine("(the round least disturbed by other processes) with the median beside it; *_flops are the GEMM");
+            output.WriteLine("multiply-add FLOPs of one call. --threads N runs the CPU backend on N threads (implies --device cpu).");
+            output.WriteLine("Careful numbers: the BenchmarkDotNet suite,");
             output.WriteLine("  dotnet run -c Release --project benchmarks/O2RL.Benchmarks -- --filter '*' --job short --inProcess");
             return 0;
         }
         if (reader.Positionals.Count > 0) throw new UsageException($"unexpected argument '{reader.Positionals[0]}'");
         int rounds = reader.GetInt("rounds", 9, 1, 1000);
-        using var backend = DeviceCatalog.Create(reader.Get("device"));
+        int? threads = reader.Has("threads") ? reader.GetInt("threads", 0, 1, 1024) : null;
+        string? device = reader.Get("device");
+        if (threads is not null && device is not null && device != "cpu")
+            throw new UsageException($"--threads applies to the CPU backend only, but --device is '{device}'");
+        using var backend = threads is int count
+            ? Devices.Create("cpu", new DeviceOptions { CpuThreads = count })
+            : DeviceCatalog.Create(device);
         var results = new SortedDictionary<string, object> { ["device"] = backend.Name };
 
         if (backend is CpuBackend cpu)
         {
+            results["threads"] = cpu.ThreadCount;
             using var pool = new WorkerPool(cpu.ThreadCount);
             var peak = FmaPeak.Measure(pool, TimeSpan.FromMilliseconds(5), windows: 20);
             results["fma_peak_gflops"] = Math.Round(peak.PoolGflops, 1);
@@ -37,9 +62,21 @@ public static class BenchCommand
         const int n = 256;
         var a = backend.Allocate(n, n); var b = backend.Allocate(n, n); var c = backend.Allocate(n, n);
         backend.RandomNormal(a, 1, 0); backend.RandomNormal(b, 2, 0);
-        var (gemmBest, gemmMedian) = QuickTimer.SecondsPerCall(() => backend.Gemm(a, false, b, false, c), backend.Synchronize, callsPerRound: 20, rounds);
-        results["gemm_256_gflops"] = Math.Round(2.0 * n * n * n / gemmBest / 1e9, 1);
-        results["gemm_256_gflops_median"] = Math.Round(2.0 * n * n * n / gemmMedian / 1e9, 1);
+        double gemmFlops = 2.0 * n * n * n;
+        results["gemm_256_flops"] = gemmFlops;
+        // NN: a forward layer; NT: x·Wᵀ; TN with β = 1: the weight gradient accumulated into dW.
+        foreach (var (layout, transposeA, transposeB, beta) in new[] { ("nn", false, false, 0f), ("nt", false, true, 0f), ("tn", true, false, 1f) })
+        {
+            var (best, median) = QuickTimer.SecondsPerCall(() => backend.Gemm(a, transposeA, b, transposeB, c, beta: beta), backend.Synchronize, callsPerRound: 20, rounds);
+            results[$"gemm_256_{layout}_ms"] = Math.Round(best * 1e3, 4);
+            results[$"gemm_256_{layout}_ms_median"] = Math.Round(median * 1e3, 4);
+            if (layout == "nn")
+            {
+                // The original keys, kept for scripts that read them.
+                results["gemm_256_gflops"] = Math.Round(gemmFlops / best / 1e9, 1);
+                results["gemm_256_gflops_median"] = Math.Round(gemmFlops / median / 1e9, 1);
+            }
+        }
         if (results.TryGetValue("fma_peak_gflops", out var peakValue))
             results["gemm_256_fraction_of_peak"] = Math.Round((double)results["gemm_256_gflops"] / (double)peakValue, 3);
 
@@ -48,6 +85,27 @@ public static class BenchCommand
         results["mlp_step_ms"] = Math.Round(mlpBest * 1e3, 4);
         results["mlp_step_ms_median"] = Math.Round(mlpMedian * 1e3, 4);
         results["mlp_step_gflops"] = Math.Round(step.FlopsPerStep / mlpBest / 1e9, 1);
+        results["mlp_step_flops"] = step.FlopsPerStep;
+
+        var batch = RandomBatch(backend, BatchSize, UpdateObsDim, UpdateActionDim);
+        var sac = new SacAgent(backend, UpdateObsDim, UpdateActionDim, new SacConfig(), seed: 1);
+        var (sacBest, sacMedian) = QuickTimer.SecondsPerCall(() => sac.Update(batch, 0, 0), backend.Synchronize, callsPerRound: 10, rounds);
+        results["sac_update_ms"] = Math.Round(sacBest * 1e3, 4);
+        results["sac_update_ms_median"] = Math.Round(sacMedian * 1e3, 4);
+        results["sac_update_flops"] = UpdateFlops.Sac(UpdateObsDim, UpdateActionDim, HiddenDim, BatchSize);
+
+        // One call = a critic-only update and a delayed one (actor step, Polyak), so the time per update is the
+        // mean over TD3's policy-delay cycle of 2.
+        var td3 = new Td3Agent(backend, UpdateObsDim, UpdateActionDim, new Td3Config(), seed: 1);
+        var (td3Best, td3Median) = QuickTimer.SecondsPerCall(() => { td3.Update(batch, 0, 0); td3.Update(batch, 0, 0); }, backend.Synchronize, callsPerRound: 5, rounds);
+        results["td3_update_ms"] = Math.Round(td3Best * 1e3 / 2, 4);
+        results["td3_update_ms_median"] = Math.Round(td3Median * 1e3 / 2, 4);
+        results["td3_update_flops"] = UpdateFlops.Td3PerUpdate(UpdateObsDim, UpdateActionDim, HiddenDim, BatchSize);
+        if (!float.IsFinite(backend.ReadScalar(sac.Learner.CriticLoss)) || !float.IsFinite(backend.ReadScalar(td3.Operators.CriticLoss)))
+        {
+            error.WriteLine("bench: the SAC or TD3 critic loss became non-finite during the timing runs");
+            return 1;
+        }
         results["load_average"] = LoadAverage();
 
         if (reader.Has("json"))
@@ -55,6 +113,21 @@ public static class BenchCommand
         else
             foreach (var (key, value) in results) output.WriteLine($"{key,-28} {value}");
         return 0;
+    }
+
+    /// <summary>A fixed random batch: s, s′ ~ N(0, 1), a ~ U(−1, 1), r ~ N(0, 1), every hundredth row terminal.</summary>
+    static TransitionBatch RandomBatch(Backend backend, int size, int obsDim, int actionDim)
+    {
+        var batch = new TransitionBatch(backend, size, obsDim, actionDim);
+        var random = new DeviceRandom(9);
+        random.Normal(batch.Observations);
+        random.Uniform(batch.Actions, -1f, 1f);
+        random.Normal(batch.Rewards);
+        random.Normal(batch.NextObservations);
+        var terminals = new float[size];
+        for (int row = 0; row < size; row += 100) terminals[row] = 1f;
+        backend.Upload(terminals, batch.Terminals);
+        return batch;
     }
 
     /// <summary>The 1-minute load average where the OS reports it (so a noisy measurement says so), else -1.</summary>
@@ -66,5 +139,61 @@ public static class BenchCommand
             return double.Parse(text.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException) { return -1; }
+    }
+}
+
+/// <summary>
+/// GEMM multiply-add FLOPs (2·m·n·k per matrix product) of one SAC or TD3 update with 2-hidden-layer networks and
+/// twin critics, counting only the products the update needs: a Linear layer in→out on B rows costs 2·B·in·out
+/// for its forward, as much for its weight gradient, and as much again for its input gradient, which the first
+/// layer of a network fed by data does not need. Elementwise work, Adam and Polyak are left out (they are
+/// memory-bound and small beside the GEMMs at these sizes).
+/// </summary>
+public static class UpdateFlops
+{
+    /// <summary>
+    /// SAC (tanh-Gaussian actor obs → h → h → 2·act, critics obs+act → h → h → 1): the actor sample at s with its
+    /// full backward; both critics at (s, ã) forward and back to the action only (no weight gradients); the actor
+    /// at s′ and both target critics forward; both critics at (s, a) forward and backward.
+    /// </summary>
+    public static double Sac(int obsDim, int actionDim, int hidden, int batchSize)
+    {
+        Validate(obsDim, actionDim, hidden, batchSize);
+        double actor = Forward(batchSize, obsDim, hidden, 2 * actionDim);
+        double actorFirst = 2.0 * batchSize * obsDim * hidden;
+        double critic = 2 * Forward(batchSize, obsDim + actionDim, hidden, 1);
+        double criticFirst = 2 * 2.0 * batchSize * (obsDim + actionDim) * hidden;
+        double actorLoss = actor + actor + (actor - actorFirst) + critic + critic;
+        double target = actor + critic;
+        double criticLoss = critic + critic + (critic - criticFirst);
+        return actorLoss + target + criticLoss;
+    }
+
+    /// <summary>
+    /// TD3 per update, averaged over the policy-delay cycle of 2 (deterministic actor obs → h → h → act): every
+    /// update runs the target actor and both target critics forward and both critics forward and backward; every
+    /// second one also runs the actor forward, both critics at (s, μ(s)) forward and back to the action, and the
+    /// actor's backward.
+    /// </summary>
+    public static double Td3PerUpdate(int obsDim, int actionDim, int hidden, int batchSize)
+    {
+        Validate(obsDim, actionDim, hidden, batchSize);
+        double actor = Forward(batchSize, obsDim, hidden, actionDim);
+        double actorFirst = 2.0 * batchSize * obsDim * hidden;
+        double critic = 2 * Forward(batchSize, obsDim + actionDim, hidden, 1);
+        double criticFirst = 2 * 2.0 * batchSize * (obsDim + actionDim) * hidden;
+        double criticUpdate = actor + critic + critic + critic + (critic - criticFirst);
+        double actorUpdate = actor + critic + critic + actor + (actor - actorFirst);
+        return criticUpdate + actorUpdate / 2;
+    }
+
+    /// <summary>Forward FLOPs of one in → h → h → out network on B rows.</summary>
+    static double Forward(int batchSize, int inDim, int hidden, int outDim) =>
+        2.0 * batchSize * ((double)inDim * hidden + (double)hidden * hidden + (double)hidden * outDim);
+
+    static void Validate(int obsDim, int actionDim, int hidden, int batchSize)
+    {
+        if (obsDim < 1 || actionDim < 1 || hidden < 1 || batchSize < 1)
+            throw new ArgumentOutOfRangeException(nameof(obsDim), $"obs_dim {obsDim}, act_dim {actionDim}, hidden {hidden} and batch {batchSize} must all be positive");
     }
 }

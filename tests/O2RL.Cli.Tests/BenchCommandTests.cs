@@ -1,0 +1,67 @@
+using System.Text.Json;
+using O2RL.Cli;
+using O2RL.Cli.Commands;
+using Xunit;
+
+namespace O2RL.Cli.Tests;
+
+/// <summary><c>o2rl bench</c>: the FLOP counts it reports, its thread option and the keys the libtorch comparison reads.</summary>
+public sealed class BenchCommandTests
+{
+    static (int Code, string Output, string Error) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = CommandTable.Dispatch(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public void UpdateFlopsOfUnitNetworksCountEachProductOnce()
+    {
+        // obs = act = hidden = batch = 1. Actor 1 → 1 → 1 → 2: forward 2·(1 + 1 + 2) = 8, first layer 2.
+        // Twin critics 2 → 1 → 1 → 1: forward 2·2·(2 + 1 + 1) = 16, first layers 2·2·2 = 8.
+        // SAC: actor at s fwd + dW + dX(no first) + actor at s′ = 4·8 − 2; critics: (s, ã) fwd + dX, targets fwd,
+        // (s, a) fwd + dW + dX(no first) = 6·16 − 8.
+        Assert.Equal(4 * 8 - 2 + 6 * 16 - 8, UpdateFlops.Sac(1, 1, 1, 1));
+        // TD3 actor 1 → 1 → 1 → 1: forward 2·3 = 6, first 2. Critic step: target actor + targets + critics fwd, dW,
+        // dX(no first) = 6 + 4·16 − 8; actor step every second update: actor fwd + critics fwd + dX + actor dW + dX(no first).
+        Assert.Equal(6 + 4 * 16 - 8 + (3 * 6 - 2 + 2 * 16) / 2.0, UpdateFlops.Td3PerUpdate(1, 1, 1, 1));
+    }
+
+    [Fact]
+    public void UpdateFlopsScaleLinearlyWithTheBatch()
+    {
+        Assert.Equal(2 * UpdateFlops.Sac(17, 6, 256, 128), UpdateFlops.Sac(17, 6, 256, 256));
+        Assert.Equal(2 * UpdateFlops.Td3PerUpdate(17, 6, 256, 128), UpdateFlops.Td3PerUpdate(17, 6, 256, 256));
+        Assert.Throws<ArgumentOutOfRangeException>(() => UpdateFlops.Sac(17, 0, 256, 256));
+    }
+
+    [Theory]
+    [InlineData("bench", "--threads", "0")]
+    [InlineData("bench", "--threads", "2", "--device", "opencl")]
+    public void BadThreadOptionsAreUsageErrors(params string[] args)
+    {
+        var (code, _, error) = Run(args);
+        Assert.Equal(2, code);
+        Assert.Single(error.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void JsonHasEveryWorkloadWithItsFlops()
+    {
+        var (code, output, error) = Run("bench", "--json", "--threads", "1", "--rounds", "1");
+        Assert.True(code == 0, error);
+        using var json = JsonDocument.Parse(output);
+        var root = json.RootElement;
+        Assert.Equal(1, root.GetProperty("threads").GetInt32());
+        foreach (var workload in new[] { "gemm_256_nn", "gemm_256_nt", "gemm_256_tn", "mlp_step", "sac_update", "td3_update" })
+        {
+            Assert.True(root.GetProperty(workload + "_ms").GetDouble() > 0, workload);
+            Assert.True(root.GetProperty(workload + "_ms_median").GetDouble() >= root.GetProperty(workload + "_ms").GetDouble(), workload);
+        }
+        Assert.Equal(2.0 * 256 * 256 * 256, root.GetProperty("gemm_256_flops").GetDouble());
+        Assert.Equal(UpdateFlops.Sac(17, 6, 256, 256), root.GetProperty("sac_update_flops").GetDouble());
+        Assert.True(root.GetProperty("fma_peak_gflops").GetDouble() > 0);
+    }
+}
