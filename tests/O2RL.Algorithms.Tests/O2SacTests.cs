@@ -286,12 +286,13 @@ public sealed class O2SacTests
     }
 
     [Theory]
-    [InlineData(-1000f, true)]   // every slack violated: λ rises
+    [InlineData(0f, true)]       // a very narrow reference floors ℓ_ref at −50: Div ≈ log π + 50 > ε, every slack violated, λ rises
     [InlineData(1000f, false)]   // every slack satisfied: λ falls
     public void LambdaStaysPositiveRisesOnViolationFallsWithSlackAndStepsOnlyOnTheFirstUpdate(float threshold, bool rises)
     {
         using var backend = new CpuBackend(1);
         var learner = TinyLearner(backend, TinyConfig with { ThresholdStart = threshold, ThresholdEnd = threshold, ThresholdSteps = 1 });
+        if (rises) learner.ReferenceActor.Parameters.Write("log_std_offset.constant", [-19f]);
         var batch = Batch(backend);
         float lambda0 = learner.Lambda.ReadLambda();
         learner.ConstrainedUpdate(batch, 5, updateIndex: 1);
@@ -346,7 +347,7 @@ public sealed class O2SacTests
         Assert.True(c.CriticLayerNorm);
         Assert.Equal(OfflineMixing.Half, c.BufferMode);
         Assert.Equal(env.StartsWith("antmaze", StringComparison.Ordinal) ? (10f, -5f, false, 1_000_000L) : (1f, 0f, true, 500_000L),
-            (c.RewardScale, c.RewardBias, c.NormalizeStates, c.StageBSteps));
+            (c.RewardScale, c.RewardBias, c.NormalizeStates, c.AlignmentSteps));
         Assert.Equal(18, Directory.GetFiles(Path.Combine(ConfigLoader.ShippedConfigRoot, O2SacRun.Algorithm), "*.yaml", SearchOption.AllDirectories)
             .Count(f => !f.Contains("pendulum", StringComparison.Ordinal)));
     }
@@ -378,7 +379,7 @@ public sealed class O2SacTests
 
     static readonly string[] SmallRun =
     [
-        "stage_a_steps=30", "stage_b_steps=30", "online_steps=400", "warmup_steps=200", "updates_per_step=2", "batch_size=32",
+        "reevaluation_steps=30", "alignment_steps=30", "online_steps=400", "warmup_steps=200", "updates_per_step=2", "batch_size=32",
         "critic_hidden=[16,16,16]", "eval_every=200", "eval_episodes=2", "log_every=100",
     ];
 
@@ -453,7 +454,8 @@ public sealed class O2SacTests
             // The paper's LayerNorm critics do not match CQL's: fresh critics, loaded actor.
             var fresh = SafetensorsFile.Read(SmallO2Sac(Path.Combine(root, "fresh"), new MemoryMetrics(), "mode=naive", "warmup_steps=1000").CheckpointPath!);
             Assert.Equal(cql.Tensors["actor.base_network.0.weight"].Data, fresh.Tensors["actor.base_network.0.weight"].Data);
-            Assert.Equal(2, fresh.Tensors["critic.network.0.weight"].Shape.Length);   // LayerNorm γ [E, width] present
+            Assert.True(Online.SacCheckpoint.CriticLayerNorm(fresh));
+            Assert.False(Online.SacCheckpoint.CriticLayerNorm(cql));
             var scratch = SafetensorsFile.Read(SmallO2Sac(Path.Combine(root, "scratch"), new MemoryMetrics(), "mode=scratch").CheckpointPath!);
             Assert.NotEqual(cql.Tensors["actor.base_network.0.weight"].Data, scratch.Tensors["actor.base_network.0.weight"].Data);
             Assert.Throws<ArgumentException>(() => SmallO2Sac(null, new MemoryMetrics(), "mode=bogus"));

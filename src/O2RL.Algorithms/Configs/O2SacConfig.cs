@@ -49,9 +49,9 @@ public sealed record O2SacConfig
     /// <summary>Two critics and their minimum (on; off on AntMaze, where only Q_1 exists and is trained).</summary>
     public bool DoubleCritic { get; init; } = true;
     /// <summary>Stage A (policy re-evaluation) gradient steps (500,000).</summary>
-    public long StageASteps { get; init; } = 500_000;
+    public long ReevaluationSteps { get; init; } = 500_000;
     /// <summary>Stage B (value alignment) gradient steps (500,000; AntMaze 1,000,000).</summary>
-    public long StageBSteps { get; init; } = 500_000;
+    public long AlignmentSteps { get; init; } = 500_000;
     /// <summary>Online environment steps of stage C (100,000; AntMaze 200,000).</summary>
     public long OnlineSteps { get; init; } = 100_000;
     /// <summary>Environment steps before the first online update; the loaded policy acts during them (1,000; AntMaze 5,000).</summary>

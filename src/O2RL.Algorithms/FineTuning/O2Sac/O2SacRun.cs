@@ -178,13 +178,13 @@ public static class O2SacRun
                 // The offline score is measured before anything else (§6.4).
                 using (var evaluator = newEvaluator()) Record(scores, "offline", evaluator.Evaluate(offlinePolicy, config.EvalEpisodes));
                 using var sampler = OfflineSampler(context.Backend, config, transitions, offlineRandom);
-                RunStage(context, "stage-a", config.StageASteps, config.LogEvery, () => learner.PolicyEvaluationStep(sampler.Sample()),
+                RunStage(context, "stage-a", config.ReevaluationSteps, config.LogEvery, () => learner.PolicyEvaluationStep(sampler.Sample()),
                     step => metrics.Log(step, "stage/a_qf_loss", context.Backend.ReadScalar(learner.Sac.CriticLoss)));
                 if (stageA is not null) SaveStage(stageA, "a", learner, offlineRandom, scores, context.EnvironmentId, configJson);
             }
             using (var sampler = OfflineSampler(context.Backend, config, transitions, offlineRandom))
             {
-                RunStage(context, "stage-b", config.StageBSteps, config.LogEvery, () => learner.ValueAlignmentStep(sampler.Sample().Observations), step =>
+                RunStage(context, "stage-b", config.AlignmentSteps, config.LogEvery, () => learner.ValueAlignmentStep(sampler.Sample().Observations), step =>
                 {
                     metrics.Log(step, "stage/b_qf_loss", context.Backend.ReadScalar(learner.AlignmentLoss));
                     metrics.Log(step, "stage/b_actor_loss", context.Backend.ReadScalar(learner.Sac.ActorLoss));
