@@ -121,7 +121,7 @@ public static class RunReport
         return Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
     }
 
-    static SeedStatistic Statistic(IEnumerable<double> values)
+    internal static SeedStatistic Statistic(IEnumerable<double> values)
     {
         double[] array = [.. values];
         double mean = array.Average();
@@ -129,9 +129,9 @@ public static class RunReport
         return new SeedStatistic(mean, std, array);
     }
 
-    static string Cell(SeedStatistic s) => string.Create(CultureInfo.InvariantCulture, $"{s.Mean:F1} ± {s.Std:F1}");
+    internal static string Cell(SeedStatistic s) => string.Create(CultureInfo.InvariantCulture, $"{s.Mean:F1} ± {s.Std:F1}");
 
-    static void WriteStatistic(Utf8JsonWriter json, string name, SeedStatistic s)
+    internal static void WriteStatistic(Utf8JsonWriter json, string name, SeedStatistic s)
     {
         json.WriteStartObject(name);
         RunFolder.WriteJsonNumber(json, "mean", s.Mean);

@@ -63,6 +63,9 @@ public sealed class OffPolicyTrainer(IEnvironment environment, Evaluator evaluat
         var observation = new float[obsDim];
         var nextObservation = new float[obsDim];
         var action = new float[actionDim];
+        // O2TD3 stores μ(s) rather than the executed μ(s) + ε; random warm-up actions are stored as executed.
+        var noiseFreeSource = agent.Policy as INoiseFreeActionSource;
+        var storedAction = noiseFreeSource is null ? action : new float[actionDim];
         var random = new EnvRandom(options.Seed ^ 0x5EED);
         var progress = new ProgressReporter(progressOutput, "online", options.TotalSteps);
         EvaluationResult? last = null;
@@ -76,13 +79,19 @@ public sealed class OffPolicyTrainer(IEnvironment environment, Evaluator evaluat
         environment.Reset(observation, EnvRandom.DeriveSeed(options.Seed, episode++));
         while (Step < options.TotalSteps)
         {
-            if (options.RandomWarmup && Step < options.WarmupSteps) environment.ActionSpace.Sample(random, action);
+            bool randomAction = options.RandomWarmup && Step < options.WarmupSteps;
+            if (randomAction) environment.ActionSpace.Sample(random, action);
             else agent.Policy.Act(observation, action, deterministic: false);
+            if (noiseFreeSource is not null)
+            {
+                if (randomAction) action.CopyTo(storedAction, 0);
+                else noiseFreeSource.CopyNoiseFreeAction(storedAction);
+            }
 
             var result = environment.Step(action, nextObservation);
             float reward = options.RewardTransform is null ? (float)result.Reward : options.RewardTransform((float)result.Reward);
             // m = 1 only for a true termination: a time-limit truncation must still bootstrap.
-            sampler.Add(observation, action, reward, nextObservation, result.Terminated);
+            sampler.Add(observation, storedAction, reward, nextObservation, result.Terminated);
             episodeReturn += result.Reward;
             episodeLength++;
             Step++;

@@ -59,3 +59,17 @@ public sealed class DevicePolicy : IPolicy
         backend.Download(act(this.observation, deterministic), action);
     }
 }
+
+/// <summary>
+/// A policy whose exploring action is a noisy version of a noise-free one (O2TD3 acts with μ(s) + ε but stores
+/// μ(s), ALGORITHMS.md §4.5, pitfall 14). When an off-policy agent's <see cref="IOffPolicyAgent.Policy"/>
+/// implements this, the online loop executes the noisy action and stores the noise-free one in the replay buffer.
+/// </summary>
+public interface INoiseFreeActionSource
+{
+    /// <summary>
+    /// Writes the noise-free action that belongs to the latest exploring <see cref="IPolicy.Act"/> call
+    /// (deterministic = false): [actDim].
+    /// </summary>
+    void CopyNoiseFreeAction(Span<float> destination);
+}

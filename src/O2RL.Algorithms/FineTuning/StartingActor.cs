@@ -1,0 +1,265 @@
+using System.Globalization;
+using O2RL.Algorithms.Networks;
+using O2RL.Data;
+using O2RL.Engine;
+using O2RL.Engine.Checkpoints;
+
+namespace O2RL.Algorithms.FineTuning;
+
+/// <summary>The three actor families of ALGORITHMS.md §2.2.</summary>
+public enum ActorFamily
+{
+    /// <summary>Tanh-squashed Gaussian with a state-dependent log-std head (CQL, SAC, O2SAC).</summary>
+    TanhGaussian,
+    /// <summary>Deterministic tanh actor (TD3+BC, TD3, O2TD3).</summary>
+    Deterministic,
+    /// <summary>Gaussian with a tanh-bounded mean and a state-independent log-std vector (IQL, PPO, O2PPO).</summary>
+    Gaussian,
+}
+
+/// <summary>
+/// A starting policy for fine-tuning, read from any of our checkpoints (tensors under <c>actor.</c>) or from a PyTorch
+/// <c>state_dict</c> saved as safetensors with the CORL/OCR-CFT names (no prefix): the tanh-Gaussian policy
+/// (<c>base_network.{i}</c>, <c>log_std_multiplier.constant</c>, <c>log_std_offset.constant</c>), the TD3+BC actor
+/// (<c>net.{i}</c>) and the IQL Gaussian policy (<c>net.net.{i}</c>, <c>log_std</c>). The family and every dimension are
+/// inferred from names and shapes. Converting it into another family's actor ("any offline → any online") is our own
+/// design; the paper's release only moves an actor into the same family (§6.4). The rules, all of which keep the
+/// deterministic action of the source (up to the tanh-Gaussian's ±0.9999 clamp):
+/// <list type="bullet">
+/// <item>into tanh-Gaussian: hidden layers copied; the mean rows of the output layer take the source's pre-tanh output
+/// layer; the log-std rows get zero weights and bias ln σ₀ with multiplier 1 and offset 0, where σ₀ is the Gaussian's
+/// exp ψ (per coordinate) or, for a deterministic source, the configured initial std (pre-tanh space).</item>
+/// <item>into deterministic: hidden layers copied; the output layer is the tanh-Gaussian's mean rows or the Gaussian's
+/// mean network (exact).</item>
+/// <item>into Gaussian: the mean network is copied (exact for a deterministic source; the tanh-Gaussian's mean rows);
+/// ψ = the tanh-Gaussian's state-independent part m·b_ρ + o (its log-std bias), or ln σ₀ for a deterministic source.</item>
+/// </list>
+/// Hidden widths always follow the source, whatever the fine-tuning config says.
+/// </summary>
+public sealed class StartingActor
+{
+    readonly Dictionary<string, float[]> tensors;
+
+    StartingActor(string path, ActorFamily family, string layout, int obsDim, int actionDim, int[] hidden,
+        Dictionary<string, float[]> tensors, StateNormalizer? normalizer, string? algorithm)
+    {
+        Path = path; Family = family; Layout = layout; ObsDim = obsDim; ActionDim = actionDim; HiddenDims = hidden;
+        this.tensors = tensors; Normalizer = normalizer; Algorithm = algorithm;
+    }
+
+    /// <summary>The file it came from.</summary>
+    public string Path { get; }
+    /// <summary>The source family.</summary>
+    public ActorFamily Family { get; }
+    /// <summary>"o2rl" for our checkpoints, "pytorch" for a bare state_dict.</summary>
+    public string Layout { get; }
+    /// <summary>State features.</summary>
+    public int ObsDim { get; }
+    /// <summary>d.</summary>
+    public int ActionDim { get; }
+    /// <summary>Hidden widths of the source's network.</summary>
+    public int[] HiddenDims { get; }
+    /// <summary>The observation normalisation saved beside the actor (null when the file has none).</summary>
+    public StateNormalizer? Normalizer { get; }
+    /// <summary>The training algorithm recorded in our metadata (null for PyTorch files).</summary>
+    public string? Algorithm { get; }
+
+    /// <summary>Reads and recognises a starting actor; an unknown layout fails listing the tensors found.</summary>
+    public static StartingActor Load(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"starting checkpoint '{path}' does not exist", path);
+        var checkpoint = SafetensorsFile.Read(path, rejectNonFinite: true);
+        checkpoint.Metadata.TryGetValue("algorithm", out string? algorithm);
+        foreach (string prefix in new[] { "actor.", "" })
+        {
+            var family = Recognise(checkpoint, prefix, out string? layerPrefix);
+            if (family is null) continue;
+            var names = checkpoint.Tensors.Keys.Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+            var weights = LinearWeights(checkpoint, prefix + layerPrefix, path);
+            int obsDim = weights[0].Shape[1];
+            int outDim = weights[^1].Shape[0];
+            int actionDim = family == ActorFamily.TanhGaussian ? outDim / 2 : outDim;
+            if (family == ActorFamily.TanhGaussian && outDim % 2 != 0)
+                throw new CheckpointFormatException(path, $"tanh-Gaussian output layer has {outDim} rows; expected 2·d (mean and log-std)");
+            var hidden = weights.Take(weights.Count - 1).Select(w => w.Shape[0]).ToArray();
+            for (int i = 1; i < weights.Count; i++)
+                if (weights[i].Shape[1] != weights[i - 1].Shape[0])
+                    throw new CheckpointFormatException(path, $"layer {weights[i].Name} takes {weights[i].Shape[1]} inputs but the layer before gives {weights[i - 1].Shape[0]}");
+            var data = names.ToDictionary(n => n[prefix.Length..], n => checkpoint.Tensors[n].Data);
+            return new StartingActor(path, family.Value, prefix.Length > 0 ? "o2rl" : "pytorch", obsDim, actionDim, hidden, data,
+                ReadNormalizer(checkpoint, obsDim, path), algorithm);
+        }
+        throw new CheckpointFormatException(path, "holds no actor layout we recognise (tanh-Gaussian base_network.* + log_std_multiplier/offset, " +
+            "deterministic net.*, Gaussian net.net.* + log_std, each optionally under 'actor.'); found: " +
+            string.Join(", ", checkpoint.Tensors.Values.Take(40).Select(t => $"{t.Name} {t.ShapeText}")) + (checkpoint.Tensors.Count > 40 ? ", …" : ""));
+    }
+
+    static ActorFamily? Recognise(Checkpoint checkpoint, string prefix, out string? layerPrefix)
+    {
+        bool Has(string name) => checkpoint.Tensors.ContainsKey(prefix + name);
+        layerPrefix = null;
+        if (Has("base_network.0.weight") && Has("log_std_multiplier.constant") && Has("log_std_offset.constant"))
+        { layerPrefix = "base_network."; return ActorFamily.TanhGaussian; }
+        if (Has("net.net.0.weight") && Has("log_std")) { layerPrefix = "net.net."; return ActorFamily.Gaussian; }
+        if (Has("net.0.weight") && !Has("log_std")) { layerPrefix = "net."; return ActorFamily.Deterministic; }
+        return null;
+    }
+
+    static List<NamedTensor> LinearWeights(Checkpoint checkpoint, string prefix, string path)
+    {
+        var weights = new List<NamedTensor>();
+        // Linear modules sit at even indices (a ReLU/Tanh module without parameters between them).
+        for (int i = 0; checkpoint.Tensors.TryGetValue($"{prefix}{i}.weight", out var weight); i += 2)
+        {
+            if (weight.Shape.Length != 2) throw new CheckpointFormatException(path, $"{weight.Name} has shape {weight.ShapeText}, expected a matrix");
+            if (!checkpoint.Tensors.TryGetValue($"{prefix}{i}.bias", out var bias) || bias.Shape.Length != 1 || bias.Shape[0] != weight.Shape[0])
+                throw new CheckpointFormatException(path, $"{prefix}{i}.bias is missing or does not match {weight.Name} {weight.ShapeText}");
+            weights.Add(weight);
+        }
+        if (weights.Count < 2) throw new CheckpointFormatException(path, $"the actor under '{prefix}' needs at least one hidden layer and an output layer");
+        return weights;
+    }
+
+    static StateNormalizer? ReadNormalizer(Checkpoint checkpoint, int obsDim, string path)
+    {
+        float[]? mean = null, std = null;
+        if (checkpoint.Tensors.TryGetValue("obs_mean", out var meanTensor) && checkpoint.Tensors.TryGetValue("obs_std", out var stdTensor))
+        { mean = meanTensor.Data; std = stdTensor.Data; }
+        else if (checkpoint.Metadata.TryGetValue("obs_mean", out var meanText) && checkpoint.Metadata.TryGetValue("obs_std", out var stdText))
+        { mean = ParseFloats(meanText, path); std = ParseFloats(stdText, path); }
+        if (mean is null || std is null) return null;
+        if (mean.Length != obsDim || std.Length != obsDim)
+            throw new CheckpointFormatException(path, $"obs_mean has {mean.Length} and obs_std {std.Length} values but the actor takes {obsDim} observations");
+        return new StateNormalizer((float[])mean.Clone(), (float[])std.Clone());
+    }
+
+    static float[] ParseFloats(string text, string path)
+    {
+        try { return [.. text.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(t => float.Parse(t, NumberStyles.Float, CultureInfo.InvariantCulture))]; }
+        catch (FormatException) { throw new CheckpointFormatException(path, "obs_mean/obs_std metadata is not a comma-separated list of numbers"); }
+    }
+
+    /// <summary>Whether moving this actor into <paramref name="target"/> is a direct weight copy (the release's pairings).</summary>
+    public bool IsDirect(ActorFamily target) => target == Family;
+
+    /// <summary>One line saying how the actor is moved into <paramref name="target"/> (for logs and run metadata).</summary>
+    public string DescribeTransfer(ActorFamily target) => IsDirect(target)
+        ? $"{Family} actor loaded directly ({Layout} layout, hidden {string.Join("×", HiddenDims)})"
+        : $"{Family} actor converted to {target} ({Layout} layout, hidden {string.Join("×", HiddenDims)}): mean network copied, " +
+          (target == ActorFamily.Deterministic ? "spread dropped" : Family == ActorFamily.Deterministic ? "std set to the configured initial std" : "log-std taken from the source's state-independent part");
+
+    /// <summary>Checks the actor against the environment's dimensions.</summary>
+    public void CheckDimensions(int obsDim, int actionDim, string environmentId)
+    {
+        if (obsDim != ObsDim || actionDim != ActionDim)
+            throw new InvalidDataException($"starting actor '{Path}' takes {ObsDim} observations and gives {ActionDim} actions, " +
+                $"but {environmentId} has {obsDim} and {actionDim}");
+    }
+
+    string SourceLayer(int layer) => Family switch
+    {
+        ActorFamily.TanhGaussian => $"base_network.{2 * layer}",
+        ActorFamily.Deterministic => $"net.{2 * layer}",
+        _ => $"net.net.{2 * layer}",
+    };
+
+    /// <summary>Builds a tanh-Gaussian actor (O2SAC) holding this policy.</summary>
+    /// <param name="backend">Device.</param>
+    /// <param name="initialStd">σ₀ (pre-tanh) for a deterministic source; ignored otherwise.</param>
+    /// <param name="trainable">False for frozen copies (π_off, π_ref).</param>
+    public TanhGaussianActor ToTanhGaussian(Backend backend, float initialStd = 0.1f, bool trainable = true)
+    {
+        var actor = new TanhGaussianActor(backend, ObsDim, ActionDim, seed: 0, trainable, HiddenDims);
+        if (Family == ActorFamily.TanhGaussian) { WriteAll(actor.Parameters); return actor; }
+        CheckStd(initialStd);
+        CopyHidden(actor.Parameters, l => $"base_network.{2 * l}");
+        int d = ActionDim, last = HiddenDims.Length, width = HiddenDims[^1];
+        string name = $"base_network.{2 * last}";
+        var weight = new float[2 * d * width];
+        var bias = new float[2 * d];
+        tensors[$"{SourceLayer(last)}.weight"].AsSpan().CopyTo(weight);
+        tensors[$"{SourceLayer(last)}.bias"].AsSpan().CopyTo(bias);
+        // Log-std rows: zero weights, bias ln σ₀ (per coordinate), with m = 1 and o = 0 so log σ = ln σ₀ everywhere.
+        for (int j = 0; j < d; j++)
+            bias[d + j] = Family == ActorFamily.Gaussian ? Math.Clamp(tensors["log_std"][j], -20f, 2f) : MathF.Log(initialStd);
+        actor.Parameters.Write(name + ".weight", weight);
+        actor.Parameters.Write(name + ".bias", bias);
+        actor.Parameters.Write("log_std_multiplier.constant", [1f]);
+        actor.Parameters.Write("log_std_offset.constant", [0f]);
+        return actor;
+    }
+
+    /// <summary>Builds a deterministic actor (O2TD3) holding this policy's deterministic action.</summary>
+    public DeterministicActor ToDeterministic(Backend backend)
+    {
+        var actor = new DeterministicActor(backend, ObsDim, ActionDim, seed: 0, HiddenDims);
+        if (Family == ActorFamily.Deterministic) { WriteAll(actor.Parameters); return actor; }
+        CopyHidden(actor.Parameters, l => $"net.{2 * l}");
+        CopyMeanOutput(actor.Parameters, $"net.{2 * HiddenDims.Length}");
+        return actor;
+    }
+
+    /// <summary>Builds a Gaussian actor (O2PPO) holding this policy.</summary>
+    /// <param name="backend">Device.</param>
+    /// <param name="minLogStd">Lower clamp of ψ (−10 for PPO).</param>
+    /// <param name="initialStd">σ₀ for a deterministic source; ignored otherwise.</param>
+    /// <param name="trainable">False for the frozen reference.</param>
+    public GaussianActor ToGaussian(Backend backend, float minLogStd, float initialStd = 0.1f, bool trainable = true)
+    {
+        var actor = new GaussianActor(backend, ObsDim, ActionDim, seed: 0, minLogStd, trainable, HiddenDims);
+        if (Family == ActorFamily.Gaussian) { WriteAll(actor.Parameters); return actor; }
+        CopyHidden(actor.Parameters, l => $"net.net.{2 * l}");
+        CopyMeanOutput(actor.Parameters, $"net.net.{2 * HiddenDims.Length}");
+        var logStd = new float[ActionDim];
+        if (Family == ActorFamily.Deterministic)
+        {
+            CheckStd(initialStd);
+            Array.Fill(logStd, MathF.Log(initialStd));
+        }
+        else
+        {
+            // The tanh-Gaussian's log σ(s) = m·ρ(s) + o with ρ(s) = W_ρ h(s) + b_ρ; its state-independent part is m·b_ρ + o.
+            float m = tensors["log_std_multiplier.constant"][0], o = tensors["log_std_offset.constant"][0];
+            var bias = tensors[$"{SourceLayer(HiddenDims.Length)}.bias"];
+            for (int j = 0; j < ActionDim; j++) logStd[j] = Math.Clamp(m * bias[ActionDim + j] + o, minLogStd, 2f);
+        }
+        actor.Parameters.Write("log_std", logStd);
+        return actor;
+    }
+
+    void WriteAll(ParameterSet parameters)
+    {
+        foreach (var entry in parameters.Entries)
+        {
+            if (!tensors.TryGetValue(entry.Name, out var values))
+                throw new CheckpointFormatException(Path, $"has no tensor '{entry.Name}' for the {Family} actor");
+            if (values.Length != entry.Length)
+                throw new CheckpointFormatException(Path, $"tensor '{entry.Name}' has {values.Length} values, the actor needs {entry.Length}");
+            parameters.Write(entry.Name, values);
+        }
+    }
+
+    void CopyHidden(ParameterSet parameters, Func<int, string> targetLayer)
+    {
+        for (int layer = 0; layer < HiddenDims.Length; layer++)
+        {
+            parameters.Write(targetLayer(layer) + ".weight", tensors[SourceLayer(layer) + ".weight"]);
+            parameters.Write(targetLayer(layer) + ".bias", tensors[SourceLayer(layer) + ".bias"]);
+        }
+    }
+
+    /// <summary>The output layer's first d rows: the whole layer for deterministic/Gaussian sources, the mean rows of a tanh-Gaussian.</summary>
+    void CopyMeanOutput(ParameterSet parameters, string targetLayer)
+    {
+        int d = ActionDim, width = HiddenDims[^1];
+        string source = SourceLayer(HiddenDims.Length);
+        parameters.Write(targetLayer + ".weight", tensors[source + ".weight"].AsSpan(0, d * width));
+        parameters.Write(targetLayer + ".bias", tensors[source + ".bias"].AsSpan(0, d));
+    }
+
+    static void CheckStd(float initialStd)
+    {
+        if (!(initialStd > 0f) || !float.IsFinite(initialStd))
+            throw new ArgumentOutOfRangeException(nameof(initialStd), initialStd, "the initial std of a converted deterministic actor must be positive");
+    }
+}

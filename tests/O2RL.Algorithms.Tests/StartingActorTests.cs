@@ -1,0 +1,172 @@
+using O2RL.Algorithms.FineTuning;
+using O2RL.Algorithms.Networks;
+using O2RL.Engine;
+using O2RL.Engine.Checkpoints;
+using Xunit;
+
+namespace O2RL.Algorithms.Tests;
+
+/// <summary>Starting actors from our checkpoints and PyTorch state_dicts, and every cross-family conversion.</summary>
+public sealed class StartingActorTests : IDisposable
+{
+    const int ObsDim = 5, ActionDim = 3, Batch = 7;
+    static readonly int[] Hidden = [16, 12];
+    readonly CpuBackend backend = new(1);
+    readonly string folder = Directory.CreateTempSubdirectory("o2rl-starting-").FullName;
+
+    public void Dispose() { backend.Dispose(); Directory.Delete(folder, recursive: true); }
+
+    Tensor Observations()
+    {
+        var random = new Random(3);
+        var values = new float[Batch * ObsDim];
+        for (int i = 0; i < values.Length; i++) values[i] = (float)(random.NextDouble() * 4 - 2);
+        return backend.FromArray(values, Batch, ObsDim);
+    }
+
+    /// <summary>Random weights with a visible spread (default inits make tiny outputs).</summary>
+    static void Scramble(ParameterSet parameters, int seed)
+    {
+        var random = new Random(seed);
+        foreach (var entry in parameters.Entries)
+        {
+            var values = new float[entry.Length];
+            for (int i = 0; i < values.Length; i++) values[i] = (float)(random.NextDouble() - 0.5);
+            parameters.Write(entry.Name, values);
+        }
+    }
+
+    string Save(ParameterSet parameters, bool pytorchLayout, string name, Dictionary<string, string>? metadata = null, IEnumerable<NamedTensor>? extra = null)
+    {
+        string path = Path.Combine(folder, name + ".safetensors");
+        var tensors = parameters.ToNamedTensors(pytorchLayout ? "" : "actor").ToList();
+        if (extra is not null) tensors.AddRange(extra);
+        SafetensorsFile.Write(path, tensors, metadata);
+        return path;
+    }
+
+    (ParameterSet Parameters, Func<Tensor, float[]> Act) Source(ActorFamily family)
+    {
+        switch (family)
+        {
+            case ActorFamily.TanhGaussian:
+            {
+                var actor = new TanhGaussianActor(backend, ObsDim, ActionDim, 1, hiddenDims: Hidden);
+                Scramble(actor.Parameters, 11);
+                return (actor.Parameters, obs => actor.DeterministicAction(obs).ToArray());
+            }
+            case ActorFamily.Deterministic:
+            {
+                var actor = new DeterministicActor(backend, ObsDim, ActionDim, 1, Hidden);
+                Scramble(actor.Parameters, 12);
+                return (actor.Parameters, obs => actor.Forward(obs).ToArray());
+            }
+            default:
+            {
+                var actor = new GaussianActor(backend, ObsDim, ActionDim, 1, -20f, hiddenDims: Hidden);
+                Scramble(actor.Parameters, 13);
+                return (actor.Parameters, obs => actor.Mean(obs).ToArray());
+            }
+        }
+    }
+
+    public static TheoryData<ActorFamily, ActorFamily, bool> Pairs()
+    {
+        var data = new TheoryData<ActorFamily, ActorFamily, bool>();
+        foreach (var source in Enum.GetValues<ActorFamily>())
+            foreach (var target in Enum.GetValues<ActorFamily>())
+                foreach (bool pytorch in new[] { false, true })
+                    data.Add(source, target, pytorch);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Pairs))]
+    public void EveryConversion_KeepsTheDeterministicAction(ActorFamily source, ActorFamily target, bool pytorchLayout)
+    {
+        var (parameters, act) = Source(source);
+        string path = Save(parameters, pytorchLayout, $"{source}-{pytorchLayout}");
+        var starting = StartingActor.Load(path);
+        Assert.Equal(source, starting.Family);
+        Assert.Equal(pytorchLayout ? "pytorch" : "o2rl", starting.Layout);
+        Assert.Equal((ObsDim, ActionDim), (starting.ObsDim, starting.ActionDim));
+        Assert.Equal(Hidden, starting.HiddenDims);
+
+        var obs = Observations();
+        float[] expected = act(obs);
+        float[] actual = target switch
+        {
+            ActorFamily.TanhGaussian => starting.ToTanhGaussian(backend, 0.2f).DeterministicAction(obs).ToArray(),
+            ActorFamily.Deterministic => starting.ToDeterministic(backend).Forward(obs).ToArray(),
+            _ => starting.ToGaussian(backend, -10f, 0.2f).Mean(obs).ToArray(),
+        };
+        // The tanh-Gaussian's deterministic action is clamped to ±0.9999; everything else is the same tanh.
+        for (int i = 0; i < expected.Length; i++)
+            Assert.Equal(Math.Clamp(expected[i], -0.9999f, 0.9999f), Math.Clamp(actual[i], -0.9999f, 0.9999f), 5);
+        Assert.Contains(starting.IsDirect(target) ? "directly" : "converted", starting.DescribeTransfer(target));
+    }
+
+    [Fact]
+    public void IntoTanhGaussian_TheSpreadComesFromTheGaussiansLogStdOrTheInitialStd()
+    {
+        var (gaussian, _) = Source(ActorFamily.Gaussian);
+        gaussian.Write("log_std", [-1f, -25f, 0.5f]);
+        var fromGaussian = StartingActor.Load(Save(gaussian, true, "g")).ToTanhGaussian(backend);
+        float[] bias = fromGaussian.Parameters.Read("base_network.4.bias");
+        Assert.Equal([-1f, -20f, 0.5f], bias[ActionDim..]);
+        Assert.All(fromGaussian.Parameters.Read("base_network.4.weight")[(ActionDim * Hidden[^1])..], w => Assert.Equal(0f, w));
+        Assert.Equal([1f], fromGaussian.Parameters.Read("log_std_multiplier.constant"));
+        Assert.Equal([0f], fromGaussian.Parameters.Read("log_std_offset.constant"));
+
+        var (deterministic, _) = Source(ActorFamily.Deterministic);
+        var fromDeterministic = StartingActor.Load(Save(deterministic, false, "d")).ToTanhGaussian(backend, initialStd: 0.3f);
+        Assert.All(fromDeterministic.Parameters.Read("base_network.4.bias")[ActionDim..], b => Assert.Equal(MathF.Log(0.3f), b, 6));
+        Assert.Throws<ArgumentOutOfRangeException>(() => StartingActor.Load(Save(deterministic, false, "d2")).ToTanhGaussian(backend, initialStd: 0f));
+    }
+
+    [Fact]
+    public void IntoGaussian_LogStdIsTheTanhGaussiansStateIndependentPart()
+    {
+        var (tanhGaussian, _) = Source(ActorFamily.TanhGaussian);
+        tanhGaussian.Write("log_std_multiplier.constant", [2f]);
+        tanhGaussian.Write("log_std_offset.constant", [-0.5f]);
+        float[] bias = tanhGaussian.Read("base_network.4.bias");
+        var gaussian = StartingActor.Load(Save(tanhGaussian, false, "tg")).ToGaussian(backend, -10f);
+        float[] logStd = gaussian.Parameters.Read("log_std");
+        for (int j = 0; j < ActionDim; j++) Assert.Equal(Math.Clamp(2f * bias[ActionDim + j] - 0.5f, -10f, 2f), logStd[j], 6);
+    }
+
+    [Fact]
+    public void Normalizer_IsReadFromTensorsOrFromMetadata()
+    {
+        var (parameters, _) = Source(ActorFamily.Deterministic);
+        float[] mean = [1, 2, 3, 4, 5], std = [0.5f, 1, 1.5f, 2, 2.5f];
+        var fromTensors = StartingActor.Load(Save(parameters, false, "t", extra:
+            [new NamedTensor("obs_mean", [ObsDim], mean), new NamedTensor("obs_std", [ObsDim], std)]));
+        Assert.Equal(mean, fromTensors.Normalizer!.Mean);
+        var fromMetadata = StartingActor.Load(Save(parameters, false, "m",
+            new Dictionary<string, string> { ["obs_mean"] = "1,2,3,4,5", ["obs_std"] = "0.5,1,1.5,2,2.5", ["algorithm"] = "td3_bc" }));
+        Assert.Equal(std, fromMetadata.Normalizer!.Std);
+        Assert.Equal("td3_bc", fromMetadata.Algorithm);
+        Assert.Null(StartingActor.Load(Save(parameters, true, "none")).Normalizer);
+        var wrong = Assert.Throws<CheckpointFormatException>(() => StartingActor.Load(Save(parameters, false, "w",
+            new Dictionary<string, string> { ["obs_mean"] = "1,2", ["obs_std"] = "1,1" })));
+        Assert.Contains("obs_mean has 2", wrong.Message);
+    }
+
+    [Fact]
+    public void UnknownLayout_AndMismatchedDimensions_FailClearly()
+    {
+        string path = Path.Combine(folder, "other.safetensors");
+        SafetensorsFile.Write(path, [new NamedTensor("encoder.layer.weight", [4, 3], new float[12])]);
+        var error = Assert.Throws<CheckpointFormatException>(() => StartingActor.Load(path));
+        Assert.Contains("encoder.layer.weight [4, 3]", error.Message);
+        Assert.Throws<FileNotFoundException>(() => StartingActor.Load(Path.Combine(folder, "missing.safetensors")));
+
+        var (parameters, _) = Source(ActorFamily.Gaussian);
+        var starting = StartingActor.Load(Save(parameters, true, "g"));
+        var mismatch = Assert.Throws<InvalidDataException>(() => starting.CheckDimensions(11, 3, "Hopper-v2"));
+        Assert.Contains("takes 5 observations", mismatch.Message);
+        starting.CheckDimensions(ObsDim, ActionDim, "toy");
+    }
+}

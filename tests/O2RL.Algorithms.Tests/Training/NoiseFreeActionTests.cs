@@ -1,0 +1,81 @@
+using O2RL.Algorithms.Training;
+using O2RL.Data.Replay;
+using O2RL.Engine;
+using O2RL.Envs;
+using Xunit;
+
+namespace O2RL.Algorithms.Tests.Training;
+
+public sealed class NoiseFreeActionTests
+{
+    /// <summary>Acts with a known "noisy" action and reports a different noise-free one.</summary>
+    sealed class FakeNoisyPolicy(bool reportsNoiseFree) : IPolicy
+    {
+        public const float Executed = 0.75f, NoiseFree = -0.25f;
+        public int Calls;
+        public int ObservationDim => 3;
+        public int ActionDim => 1;
+        public void Act(ReadOnlySpan<float> observation, Span<float> action, bool deterministic)
+        {
+            Calls++;
+            action.Fill(Executed);
+        }
+        // Only the subclass below exposes this through the interface.
+        public void Copy(Span<float> destination) => destination.Fill(reportsNoiseFree ? NoiseFree : float.NaN);
+    }
+
+    sealed class NoiseFreeFake() : IPolicy, INoiseFreeActionSource
+    {
+        readonly FakeNoisyPolicy inner = new(true);
+        public int ObservationDim => inner.ObservationDim;
+        public int ActionDim => inner.ActionDim;
+        public void Act(ReadOnlySpan<float> observation, Span<float> action, bool deterministic) => inner.Act(observation, action, deterministic);
+        public void CopyNoiseFreeAction(Span<float> destination) => inner.Copy(destination);
+    }
+
+    sealed class NoUpdateAgent(IPolicy policy) : IOffPolicyAgent
+    {
+        public IPolicy Policy => policy;
+        public void Update(TransitionBatch batch, long environmentStep, int updateIndex) => throw new InvalidOperationException("no updates expected");
+        public void LogMetrics(IMetricsSink metrics, long step) { }
+    }
+
+    static float[] StoredActions(IPolicy policy, int warmup, int steps)
+    {
+        using var backend = new CpuBackend(1);
+        using var environment = PolicyEnvironment.Make("Pendulum-v1", null);
+        using var evaluator = new Evaluator(EnvironmentRegistry.Make("Pendulum-v1"), null, 1);
+        // Batch larger than the run: the trainer never updates.
+        using var sampler = new MixedReplaySampler(backend, OfflineMixing.None, null, 3, 1, 64, 32, new DeviceRandom(1));
+        var trainer = new OffPolicyTrainer(environment, evaluator, new NoUpdateAgent(policy), sampler,
+            new OffPolicyLoopOptions { TotalSteps = steps, WarmupSteps = warmup, RandomWarmup = warmup > 0, EvaluateEvery = 0, LogEvery = 0, Seed = 3 },
+            new MemoryMetrics());
+        trainer.Run();
+        var rows = sampler.Online.Rows.ToArray();
+        int width = sampler.Online.Layout.Width, column = sampler.Online.Layout.ActionColumn;
+        return [.. Enumerable.Range(0, steps).Select(i => rows[i * width + column])];
+    }
+
+    [Fact]
+    public void StoresTheNoiseFreeActionWhenThePolicyProvidesIt()
+    {
+        var stored = StoredActions(new NoiseFreeFake(), warmup: 0, steps: 5);
+        Assert.All(stored, a => Assert.Equal(FakeNoisyPolicy.NoiseFree, a));
+    }
+
+    [Fact]
+    public void StoresTheExecutedActionOtherwise()
+    {
+        var stored = StoredActions(new FakeNoisyPolicy(false), warmup: 0, steps: 5);
+        Assert.All(stored, a => Assert.Equal(FakeNoisyPolicy.Executed, a));
+    }
+
+    [Fact]
+    public void RandomWarmupActionsAreStoredAsExecuted()
+    {
+        var stored = StoredActions(new NoiseFreeFake(), warmup: 3, steps: 6);
+        // Warm-up: uniform random actions in [−1, 1], neither of the policy's values; afterwards the noise-free one.
+        Assert.All(stored[..3], a => Assert.True(a is >= -1f and <= 1f && a != FakeNoisyPolicy.NoiseFree && a != FakeNoisyPolicy.Executed, $"warm-up action {a}"));
+        Assert.All(stored[3..], a => Assert.Equal(FakeNoisyPolicy.NoiseFree, a));
+    }
+}
