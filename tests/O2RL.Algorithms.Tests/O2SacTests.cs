@@ -354,16 +354,9 @@ public sealed class O2SacTests
 
     // ───────────────────────────── runs on Pendulum-v1 ─────────────────────────────
 
-    /// <summary>The shipped Pendulum-v1 datasets (found from the test binaries upward).</summary>
-    static string PendulumDataset(string level)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string path = Path.Combine(dir.FullName, "src", "O2RL.Algorithms", "datasets", "pendulum-v1", $"pendulum-v1-{level}.hdf5");
-            if (File.Exists(path)) return path;
-        }
-        throw new FileNotFoundException($"pendulum-v1-{level}.hdf5 not found above {AppContext.BaseDirectory}");
-    }
+    /// <summary>The shipped Pendulum-v1 datasets.</summary>
+    static string PendulumDataset(string level) =>
+        ShippedDatasets.Find("Pendulum-v1", level) ?? throw new FileNotFoundException($"no shipped Pendulum-v1 {level} dataset under {ShippedDatasets.Root}");
 
     /// <summary>A small CQL checkpoint on the Pendulum medium dataset (shared by the run tests).</summary>
     static readonly Lazy<string> SmallCqlCheckpoint = new(() =>
@@ -418,7 +411,7 @@ public sealed class O2SacTests
             // The offline mode evaluates the same policy on the same episodes: the same offline score.
             var offlineMetrics = new MemoryMetrics();
             var offline = SmallO2Sac(null, offlineMetrics, "mode=offline");
-            Assert.Equal(metrics.Series("eval/offline_score").Single().Value, offline.FinalEvaluation!.Score);
+            Assert.Equal(metrics.Series("eval/offline_score").Single().Value, offline.FinalEvaluation!.MeanReturn);
 
             foreach (string stageFile in new[] { O2SacRun.StageAFile, O2SacRun.StageBFile })
             {

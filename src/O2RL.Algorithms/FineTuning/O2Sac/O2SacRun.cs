@@ -1,7 +1,6 @@
 using System.Globalization;
 using O2RL.Algorithms.Configs;
 using O2RL.Algorithms.Networks;
-using O2RL.Algorithms.Offline;
 using O2RL.Algorithms.Online;
 using O2RL.Algorithms.Training;
 using O2RL.Data;
@@ -50,6 +49,7 @@ public static class O2SacRun
         {
             if (context.InitialCheckpoint is null) throw new ArgumentException($"O2SAC mode '{mode}' needs the offline checkpoint (RunContext.InitialCheckpoint)");
             (startingActor, checkpointNormalizer) = LoadStartingActor(context.InitialCheckpoint, backend);
+            context.Progress?.WriteLine($"o2sac: {StartingActor.Load(context.InitialCheckpoint).DescribeTransfer(ActorFamily.TanhGaussian)}");
             if (startingActor.ObsDim != spec.ObservationDim || startingActor.ActionDim != spec.ActionDim)
                 throw new ArgumentException($"checkpoint '{context.InitialCheckpoint}' has obs {startingActor.ObsDim} / action {startingActor.ActionDim} dimensions but {context.EnvironmentId} has {spec.ObservationDim} / {spec.ActionDim}");
         }
@@ -81,7 +81,7 @@ public static class O2SacRun
             EvaluationResult offline;
             using (var evaluator = NewEvaluator())
                 offline = evaluator.Evaluate(StartingPolicy(backend, startingActor!), config.EvalEpisodes);
-            LogCurveStart(context.Metrics, offline, "eval/offline_score");
+            LogCurveStart(context.Metrics, offline);
             WriteConfig(context.OutputDirectory, configJson);
             return new RunResult(offline, null, configJson);
         }
@@ -141,10 +141,14 @@ public static class O2SacRun
 
     /// <summary>
     /// The one place the starting actor is loaded: a tanh-Gaussian actor (hidden widths from the checkpoint) and the
-    /// observation normalisation it was trained with, from a CQL (or SAC) checkpoint.
+    /// observation normalisation saved beside it (null when the file has none). A CQL checkpoint (the paper's pairing)
+    /// is copied directly; any other family goes through <see cref="StartingActor"/>'s conversion (our own design).
     /// </summary>
-    public static (TanhGaussianActor Actor, StateNormalizer Normalizer) LoadStartingActor(string path, Backend backend) =>
-        CqlRun.LoadActor(path, backend);
+    public static (TanhGaussianActor Actor, StateNormalizer? Normalizer) LoadStartingActor(string path, Backend backend)
+    {
+        var starting = StartingActor.Load(path);
+        return (starting.ToTanhGaussian(backend), starting.Normalizer);
+    }
 
     /// <summary>
     /// Optimistic critic reconstruction: offline score, stage A, stage B, aligned score, with the stage files written
@@ -195,11 +199,13 @@ public static class O2SacRun
             if (stageB is not null) SaveStage(stageB, "b", learner, offlineRandom, scores, context.EnvironmentId, configJson);
         }
 
-        // The learning curve starts with the offline score at step 0 (§8).
+        // The learning curve starts with the offline score at step 0 (§8); the score metrics are raw returns, with
+        // the aligned actor's normalised score beside them when the task has reference scores.
         metrics.Log(0, "eval/return", scores["offline_return"]);
         if (scores.TryGetValue("offline_normalized", out double normalized)) metrics.Log(0, "eval/normalized_return", normalized);
-        metrics.Log(0, "eval/offline_score", scores["offline_score"]);
-        metrics.Log(0, "eval/aligned_score", scores["aligned_score"]);
+        metrics.Log(0, FineTuneTable.OfflineScore, scores["offline_return"]);
+        metrics.Log(0, FineTuneTable.AlignedScore, scores["aligned_return"]);
+        if (scores.TryGetValue("aligned_normalized", out double alignedNormalized)) metrics.Log(0, FineTuneTable.AlignedNormalizedScore, alignedNormalized);
         metrics.Flush(0);
         context.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"o2sac: offline score {scores["offline_score"]:F2}, aligned score {scores["aligned_score"]:F2}"));
         return (scores["offline_score"], scores["aligned_score"]);
@@ -228,7 +234,7 @@ public static class O2SacRun
             context.Progress?.WriteLine($"o2sac naive: offline actor loaded, {(criticsLoaded ? "offline critics loaded" : "fresh critics (the checkpoint's differ in architecture)")}");
             using var evaluator = newEvaluator();
             var offline = evaluator.Evaluate(agent.Policy, config.EvalEpisodes);
-            LogCurveStart(context.Metrics, offline, "eval/offline_score");
+            LogCurveStart(context.Metrics, offline);
         }
         EvaluationResult? last;
         using (var environment = PolicyEnvironment.Make(context.EnvironmentId, normalizer))
@@ -254,7 +260,7 @@ public static class O2SacRun
     static bool TryLoadCritics(SoftActorCritic learner, string path)
     {
         var checkpoint = SafetensorsFile.Read(path, rejectNonFinite: true);
-        bool compatible = checkpoint.Tensors.Keys.Any(k => k.StartsWith("critic.", StringComparison.Ordinal))
+        bool compatible = checkpoint.Tensors.Keys.Any(k => k.StartsWith("critic.network.", StringComparison.Ordinal))
             && SacCheckpoint.CriticHidden(checkpoint, path).SequenceEqual(learner.Options.CriticHidden)
             && SacCheckpoint.CriticLayerNorm(checkpoint) == learner.Options.CriticLayerNorm
             && checkpoint.Tensors.Values.First(t => t.Name.StartsWith("critic.network.", StringComparison.Ordinal)).Shape[0] == learner.Critic.Members;
@@ -314,11 +320,11 @@ public static class O2SacRun
     static IPolicy StartingPolicy(Backend backend, TanhGaussianActor actor) =>
         new DevicePolicy(backend, actor.ObsDim, actor.ActionDim, (obs, _) => actor.DeterministicAction(obs, 7));
 
-    static void LogCurveStart(IMetricsSink metrics, EvaluationResult offline, string scoreName)
+    static void LogCurveStart(IMetricsSink metrics, EvaluationResult offline)
     {
         metrics.Log(0, "eval/return", offline.MeanReturn);
         if (offline.NormalizedMean is double normalized) metrics.Log(0, "eval/normalized_return", normalized);
-        metrics.Log(0, scoreName, offline.Score);
+        metrics.Log(0, FineTuneTable.OfflineScore, offline.MeanReturn);
         metrics.Flush(0);
     }
 
