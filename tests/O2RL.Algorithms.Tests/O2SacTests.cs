@@ -497,7 +497,8 @@ public sealed class O2SacTests
             string curve = string.Join(", ", evals.Select(e => $"{e.Step}:{e.Value:F0}"));
             double offline = metrics.Series("eval/offline_score").Single().Value, aligned = metrics.Series("eval/aligned_score").Single().Value;
             TestContext.Current.TestOutputHelper?.WriteLine(
-                $"CQL {cqlSeconds:F0}s; O2SAC offline {offline:F0}, aligned {aligned:F0}, curve {curve}; total {clock.Elapsed.TotalSeconds:F0}s");
+                $"CQL {cqlSeconds:F0}s; O2SAC offline {offline:F0}, aligned {aligned:F0}, curve {curve}; total {clock.Elapsed.TotalSeconds:F0}s; " +
+                $"update ms: stage A {metrics.Last("time/stage_a_update"):F2}, stage B {metrics.Last("time/stage_b_update"):F2}, stage C {metrics.Last("time/update"):F2}");
             Assert.Equal(offline, evals[0].Value);
             Assert.True(double.IsFinite(result.FinalEvaluation!.MeanReturn));
             Assert.True(evals.Skip(1).Max(e => e.Value) >= offline - 50, $"fine-tuning should not lose the offline policy; curve {curve}");

@@ -9,6 +9,9 @@ namespace O2RL.Algorithms.FineTuning.O2Sac;
 /// </summary>
 public sealed class O2SacAgent : IOffPolicyAgent
 {
+    readonly System.Diagnostics.Stopwatch clock = new();
+    long timedUpdates;
+
     /// <summary>Wraps the learner (after stages A and B, or resumed from a stage file).</summary>
     public O2SacAgent(O2SacLearner learner)
     {
@@ -25,8 +28,13 @@ public sealed class O2SacAgent : IOffPolicyAgent
     public IPolicy Policy { get; }
 
     /// <inheritdoc/>
-    public void Update(TransitionBatch batch, long environmentStep, int updateIndex) =>
+    public void Update(TransitionBatch batch, long environmentStep, int updateIndex)
+    {
+        clock.Start();
         Learner.ConstrainedUpdate(batch, environmentStep, updateIndex);
+        clock.Stop();
+        timedUpdates++;
+    }
 
     /// <inheritdoc/>
     public void LogMetrics(IMetricsSink metrics, long step)
@@ -42,5 +50,8 @@ public sealed class O2SacAgent : IOffPolicyAgent
         metrics.Log(step, "losses/lambda", Learner.Lambda.ReadLambda());
         metrics.Log(step, "losses/lambda_loss", backend.ReadScalar(Learner.Lambda.Loss));
         metrics.Log(step, "charts/threshold", Learner.Threshold.At(step));
+        // Mean wall time of the updates since the last log (milliseconds; the device work is synchronous on the CPU).
+        if (timedUpdates > 0) metrics.Log(step, "time/update", clock.Elapsed.TotalMilliseconds / timedUpdates);
+        clock.Reset(); timedUpdates = 0;
     }
 }

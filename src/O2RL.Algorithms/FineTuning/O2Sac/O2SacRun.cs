@@ -274,16 +274,25 @@ public static class O2SacRun
     static void RunStage(RunContext context, string label, long steps, int logEvery, Action step, Action<long> log)
     {
         var progress = new ProgressReporter(context.Progress, label, steps);
+        var clock = new System.Diagnostics.Stopwatch();
+        var total = System.Diagnostics.Stopwatch.StartNew();
+        long timed = 0;
         for (long n = 1; n <= steps; n++)
         {
+            clock.Start();
             step();
+            clock.Stop();
+            timed++;
             if (logEvery > 0 && (n % logEvery == 0 || n == steps))
             {
                 log(n);
+                context.Metrics.Log(n, $"time/{label.Replace('-', '_')}_update", clock.Elapsed.TotalMilliseconds / timed);
                 context.Metrics.Flush(n);
+                clock.Reset(); timed = 0;
             }
             progress.Report(n);
         }
+        if (steps > 0) context.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"o2sac: {label} ({steps} steps) took {total.Elapsed.TotalSeconds:F1} s"));
     }
 
     static MixedReplaySampler OfflineSampler(Backend backend, O2SacConfig config, Transitions transitions, DeviceRandom random) =>
