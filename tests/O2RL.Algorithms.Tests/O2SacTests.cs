@@ -305,6 +305,24 @@ public sealed class O2SacTests
     }
 
     [Fact]
+    public void StepsAllocateNothingAfterTheFirst()
+    {
+        using var backend = new CpuBackend(1);
+        var learner = ConstrainedLearner(backend, -1f);
+        var batch = Batch(backend);
+        void All(int k)
+        {
+            learner.PolicyEvaluationStep(batch);
+            learner.ValueAlignmentStep(batch.Observations);
+            learner.ConstrainedUpdate(batch, 20, k);
+        }
+        All(0); All(1);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) All(i % 2);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void ThresholdFollowsTheConfigAndThePeriodicReferenceAblationQuartersItsEnd()
     {
         using var backend = new CpuBackend(1);
