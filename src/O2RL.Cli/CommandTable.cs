@@ -14,10 +14,13 @@ public static class CommandTable
         new("envs", "list environments (--json) or print a model's MJCF (envs xml ID)", Commands.EnvsCommand.Run),
         new("online", "train SAC, TD3 or PPO online (from scratch or --from a checkpoint) into a run folder", Commands.TrainCommands.Online),
         new("offline", "pre-train CQL, IQL or TD3+BC on a D4RL-layout dataset into a run folder", Commands.TrainCommands.Offline),
+        new("act", "act with a trained policy on observations from a CSV file (one action row per observation)", Commands.ActCommand.Run),
+        new("export", "export a policy's deterministic action as an ONNX model (--format onnx)", Commands.ExportCommand.Run),
         new("eval", "evaluate a checkpoint's policy for N episodes (raw and normalised returns)", Commands.EvalCommand.Run),
         new("collect", "make D4RL-recipe datasets (random … medium-expert) for an environment", Commands.CollectCommand.Run),
         new("plot", "plot learning curves of run folders (mean ± std across seeds) to PNG", Commands.PlotCommand.Run),
         new("report", "score tables over run folders (last, best, lowest early, regret) as Markdown or JSON", Commands.ReportCommand.Run),
+        new("sweep", "run a training command over a grid of option values (local process pool, or --slurm FILE)", Commands.SweepCommand.Run),
         new("dataset", "inspect (info FILE [--json]) or check (validate FILE [--strict]) a D4RL-layout HDF5 dataset", Commands.DatasetCommand.Run),
     ];
 
@@ -66,6 +69,7 @@ public static class CommandTable
         foreach (var c in All) output.WriteLine($"  {c.Name,-10} {c.Summary}");
         output.WriteLine();
         output.WriteLine("common options: --device auto|cpu|cuda|opencl|ilgpu-cpu (or O2RL_DEVICE), --seed N, --json");
+        output.WriteLine("training commands also take --config FILE, --set key=value (repeatable), --out DIR, --resume DIR, --quiet");
     }
 }
 

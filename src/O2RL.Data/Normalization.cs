@@ -145,6 +145,20 @@ public sealed class RunningMeanStd
         for (int i = 0; i < rows.Length; i += Dimension) Add(rows.Slice(i, Dimension));
     }
 
+    /// <summary>Copies the exact state (count, per-dimension mean and sum of squared deviations), e.g. to save a training run.</summary>
+    public (long Count, double[] Mean, double[] SquaredDeviations) ExportState() => (Count, (double[])mean.Clone(), (double[])m2.Clone());
+
+    /// <summary>Replaces the state with one from <see cref="ExportState"/> (resuming a training run exactly).</summary>
+    public void ImportState(long count, ReadOnlySpan<double> means, ReadOnlySpan<double> squaredDeviations)
+    {
+        if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "sample count cannot be negative");
+        if (means.Length != Dimension || squaredDeviations.Length != Dimension)
+            throw new ArgumentException($"state has {means.Length} means and {squaredDeviations.Length} deviations but the statistics have {Dimension} dimensions");
+        means.CopyTo(mean);
+        squaredDeviations.CopyTo(m2);
+        Count = count;
+    }
+
     /// <summary>Folds another set of statistics into this one (as if its samples had been added here).</summary>
     public void Merge(RunningMeanStd other)
     {

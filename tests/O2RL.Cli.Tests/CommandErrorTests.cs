@@ -123,3 +123,108 @@ public sealed class EndToEndTests
         Assert.Single(error.ToString().Trim().Split('\n'));
     }
 }
+
+/// <summary>Run management from the command line: --resume, its argument rules, common options in every help.</summary>
+public sealed class ResumeCommandTests
+{
+    static readonly string[] Tiny = ["--env", "Pendulum-v1", "--quiet", "--seed", "2",
+        "--set", "total_steps=800", "--set", "warmup_steps=200", "--set", "eval_every=400", "--set", "eval_episodes=1",
+        "--set", "batch_size=16", "--set", "actor_hidden=[8]", "--set", "critic_hidden=[8]", "--set", "log_every=100", "--checkpoint-every", "300"];
+
+    static (int Code, string Output, string Error) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = CommandTable.Dispatch(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    static string[] Rows(string dir) =>
+        [.. File.ReadAllLines(Path.Combine(dir, "metrics.csv")).Where(l => !l.Contains("charts/sps") && !l.Contains("time/update"))];
+
+    [Fact]
+    public void AResumedRunEndsAsTheUninterruptedOneAndItsArgumentsAreChecked()
+    {
+        string root = Path.Combine(Path.GetTempPath(), $"o2rl-cli-resume-{Guid.NewGuid():N}");
+        string whole = Path.Combine(root, "whole"), cut = Path.Combine(root, "cut");
+        try
+        {
+            var (code, _, error) = Run(["online", "--algo", "sac", "--out", whole, .. Tiny]);
+            Assert.True(code == 0, error);
+            (code, _, error) = Run(["online", "--algo", "sac", "--out", cut, .. Tiny]);
+            Assert.True(code == 0, error);
+            // Complete runs cannot be resumed.
+            (code, _, error) = Run("online", "--resume", cut);
+            Assert.Equal(2, code);
+            Assert.Contains("complete", error);
+
+            // A run that died after its last checkpoint (step 400: the first episode end after 300): summary gone, rows after 600 still in the files.
+            File.Delete(Path.Combine(cut, "summary.json"));
+            File.Delete(Path.Combine(cut, "sac.safetensors"));
+            Assert.Contains(Rows(cut), l => l.StartsWith("800,", StringComparison.Ordinal));
+            (code, _, error) = Run("online", "--resume", cut, "--set", "batch_size=8");
+            Assert.Equal(2, code);
+            Assert.Contains("--set cannot be changed", error);
+            Assert.Single(error.Trim().Split('\n'));
+
+            string output;
+            (code, output, error) = Run("online", "--resume", cut, "--quiet");
+            Assert.True(code == 0, error);
+            Assert.Contains("resuming", output);
+            Assert.Contains("from step 400", output);
+            Assert.Equal(Rows(whole), Rows(cut));
+            Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "sac.safetensors")), File.ReadAllBytes(Path.Combine(cut, "sac.safetensors")));
+            Assert.True(File.Exists(Path.Combine(cut, "summary.json")));
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void DivergenceStopsWithOneLineAndExitOneAndKeepsTheLastGoodCheckpoint()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"o2rl-cli-diverge-{Guid.NewGuid():N}");
+        try
+        {
+            // Warm-up until 400 (checkpoints at 200 and 400 hold finite state), then absurd learning rates blow up the first updates.
+            var (code, _, error) = Run("online", "--algo", "sac", "--env", "Pendulum-v1", "--out", dir, "--quiet", "--checkpoint-every", "200",
+                "--set", "total_steps=2000", "--set", "warmup_steps=400", "--set", "batch_size=16", "--set", "actor_hidden=[8]", "--set", "critic_hidden=[8]",
+                "--set", "eval_every=1000", "--set", "eval_episodes=1", "--set", "log_every=100", "--set", "critic_lr=1e12", "--set", "actor_lr=1e12");
+            Assert.Equal(1, code);
+            Assert.Single(error.Trim().Split('\n'));
+            Assert.Contains("training diverged: losses/", error);
+            Assert.Contains("between updates", error);
+            Assert.Contains("last good checkpoint: step 400", error);
+            Assert.True(File.Exists(Path.Combine(dir, "checkpoints", "step_0000000400.safetensors")));
+            Assert.False(File.Exists(Path.Combine(dir, "summary.json")));
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("online", "--resume", "/nonexistent/run")]
+    [InlineData("offline", "--resume", "/nonexistent/run")]
+    [InlineData("online", "--algo", "sac", "--env", "Pendulum-v1", "--checkpoint-every", "-5")]
+    public void BadResumeArgumentsGiveOneLineAndExitTwo(params string[] args)
+    {
+        var (code, _, error) = Run(args);
+        Assert.Equal(2, code);
+        Assert.Single(error.Trim().Split('\n'));
+    }
+
+    [Theory]
+    [InlineData("online")]
+    [InlineData("offline")]
+    public void TrainingHelpListsTheCommonOptions(string command)
+    {
+        var (code, output, _) = Run(command, "--help");
+        Assert.Equal(0, code);
+        foreach (string option in new[] { "--device", "--seed", "--config", "--set", "--out", "--quiet", "--resume" })
+            Assert.Contains(option, output);
+    }
+}

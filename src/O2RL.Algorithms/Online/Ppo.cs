@@ -24,7 +24,7 @@ namespace O2RL.Algorithms.Online;
 /// update, 1 = V(s) and 2 = V(s') over the whole rollout. Nothing allocates per minibatch after the first; the one
 /// host round trip per rollout is GAE's (sequential) recursion inside <see cref="RolloutBuffer.ComputeAdvantages"/>.
 /// </remarks>
-public sealed class PpoAgent : IOnPolicyAgent
+public sealed partial class PpoAgent : IOnPolicyAgent
 {
     const int UpdateSlot = 0, ExploreSlot = 1, EvaluateSlot = 2, ValueSlot = 1, NextValueSlot = 2;
     readonly Backend backend;
@@ -134,13 +134,19 @@ public sealed class PpoAgent : IOnPolicyAgent
             }
         }
 
-        if (config.LearningRateDecay)
-        {
-            // lr ← lr_0 · (1 − t / T_total) after the K epochs (the first update used lr_0).
-            double fraction = Math.Max(0.0, 1.0 - (double)environmentStep / config.TotalSteps);
-            ActorOptimizer.LearningRate = (float)(config.ActorLr * fraction);
-            CriticOptimizer.LearningRate = (float)(config.CriticLr * fraction);
-        }
+        DecayLearningRates(environmentStep);
+    }
+
+    /// <summary>
+    /// Linear learning-rate decay after an update's K epochs (when <see cref="PpoConfig.LearningRateDecay"/> is on):
+    /// lr ← lr_0 · max(1 − t / T_total, 0), so the first update used lr_0.
+    /// </summary>
+    public void DecayLearningRates(long environmentStep)
+    {
+        if (!config.LearningRateDecay) return;
+        double fraction = Math.Max(0.0, 1.0 - (double)environmentStep / config.TotalSteps);
+        ActorOptimizer.LearningRate = (float)(config.ActorLr * fraction);
+        CriticOptimizer.LearningRate = (float)(config.CriticLr * fraction);
     }
 
     /// <summary>mean(A) and std(A) + 1e-5 over the rollout, with the unbiased (n − 1) std, as device scalars.</summary>
@@ -319,7 +325,11 @@ public static class PpoRun
             EvaluateEvery = config.EvaluateEvery,
             EvaluationEpisodes = config.EvaluationEpisodes,
             Seed = context.Seed,
-        }, context.Metrics, context.Progress);
+        }, context.Metrics, context.Progress)
+        {
+            Checkpoints = TrainingCheckpoints.For(context, agent, Algorithm, config.EvaluateEvery),
+            Cancellation = context.Cancellation,
+        };
         var final = trainer.Run();
 
         string? checkpointPath = null;

@@ -13,7 +13,7 @@ namespace O2RL.Algorithms.Online;
 /// Polyak targets, α tuned by a loss on log α. One update computes every loss from the start-of-update
 /// parameters, then steps α, actor, critics and targets (ALGORITHMS.md §10 item 6).
 /// </summary>
-public sealed class SacAgent : IOffPolicyAgent
+public sealed partial class SacAgent : IOffPolicyAgent
 {
     /// <summary>Builds the learner for the given dimensions.</summary>
     public SacAgent(Backend backend, int obsDim, int actionDim, SacConfig config, ulong seed)
@@ -151,7 +151,11 @@ public static class SacRun
             EvaluationEpisodes = config.EvalEpisodes,
             LogEvery = config.LogEvery,
             Seed = context.Seed,
-        }, context.Metrics, context.Progress);
+        }, context.Metrics, context.Progress)
+        {
+            Checkpoints = TrainingCheckpoints.For(context, agent, Algorithm, config.EvalEvery),
+            Cancellation = context.Cancellation,
+        };
         var last = trainer.Run();
         last ??= evaluator.Evaluate(agent.Policy, config.EvalEpisodes);
 

@@ -87,7 +87,7 @@ public sealed class Td3Networks
 /// Slots: the actor uses slot 0 (at s) and 1 (at s′, free for O2TD3's penalty); the critic uses slot 0 for
 /// (s, a) and slot 1 for (s, μ(s)); the targets use slot 0.
 /// </summary>
-public sealed class Td3Operators
+public sealed partial class Td3Operators
 {
     readonly Backend backend;
     readonly Td3Networks networks;
@@ -292,7 +292,7 @@ public sealed class Td3Operators
 /// Acting with a deterministic actor on one host observation (slot 2 of the actor, never disturbing an update):
 /// the deterministic action μ(s), or μ(s) + N(0, σ_e²I) when exploring, clipped to [−1, 1] or not.
 /// </summary>
-public sealed class DeterministicActorPolicy : IPolicy
+public sealed partial class DeterministicActorPolicy : IPolicy
 {
     /// <summary>The actor slot used for acting.</summary>
     public const int ActingSlot = 2;
@@ -345,7 +345,7 @@ public sealed class DeterministicActorPolicy : IPolicy
 /// </code>
 /// The stored action is the executed one (the online loop stores what the policy returned).
 /// </summary>
-public sealed class Td3Agent : IOffPolicyAgent
+public sealed partial class Td3Agent : IOffPolicyAgent
 {
     readonly Td3Config config;
     long updateTicks;

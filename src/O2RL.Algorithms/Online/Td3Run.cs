@@ -72,8 +72,12 @@ public static class Td3Run
             Seed = context.Seed,
             RewardTransform = rewardScale != 1f || rewardShift != 0f ? r => rewardScale * r + rewardShift : null,
         };
-        var trainer = new OffPolicyTrainer(environment, evaluator, agent, sampler, options, context.Metrics, context.Progress);
-        if (!fromScratch)
+        var trainer = new OffPolicyTrainer(environment, evaluator, agent, sampler, options, context.Metrics, context.Progress)
+        {
+            Checkpoints = TrainingCheckpoints.For(context, agent, AlgorithmName, config.EvaluateEvery),
+            Cancellation = context.Cancellation,
+        };
+        if (!fromScratch && context.ResumeCheckpoint is null)
         {
             // The first point of a fine-tuning curve is the loaded actor's score (ALGORITHMS.md §8).
             var start = evaluator.Evaluate(agent.Policy, config.EvaluationEpisodes);

@@ -83,7 +83,7 @@ public sealed class RunFolder
         ArgumentNullException.ThrowIfNull(resolvedConfigJson);
         string full = Path.GetFullPath(directory);
         if (File.Exists(Path.Combine(full, RunInfoFile)))
-            throw new IOException($"{full} already holds a run (run.json exists); resume it or choose another folder");
+            throw new IOException($"{full} already holds a run (run.json exists); resume it (--resume) or choose another folder");
         System.IO.Directory.CreateDirectory(full);
         System.IO.Directory.CreateDirectory(Path.Combine(full, CheckpointsFolder));
         System.IO.Directory.CreateDirectory(Path.Combine(full, StagesFolder));
@@ -136,10 +136,13 @@ public sealed class RunFolder
     public RunFolderMetrics OpenMetrics(bool flushToDisk = true) => new(this, flushToDisk);
 
     /// <summary>The path for the checkpoint of <paramref name="step"/> (write it with <see cref="AtomicFile.Write"/>).</summary>
-    public string CheckpointPath(long step)
+    public string CheckpointPath(long step) => Path.Combine(CheckpointsDirectory, CheckpointFileName(step));
+
+    /// <summary>The file name of the step checkpoint of <paramref name="step"/> inside <see cref="CheckpointsFolder"/>.</summary>
+    public static string CheckpointFileName(long step)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(step);
-        return Path.Combine(CheckpointsDirectory, $"{CheckpointPrefix}{step:D10}{CheckpointExtension}");
+        return string.Create(CultureInfo.InvariantCulture, $"{CheckpointPrefix}{step:D10}{CheckpointExtension}");
     }
 
     /// <summary>The newest step checkpoint (highest step), or null.</summary>

@@ -25,6 +25,11 @@ public sealed record RunInfo
     public string? ScoreTaskId { get; init; }
     /// <summary>The run's seed.</summary>
     public int Seed { get; init; }
+    /// <summary>
+    /// The training command's arguments after the command name (file paths made absolute), so that
+    /// <c>--resume</c> can continue the run exactly as it was started; null for runs made by other callers.
+    /// </summary>
+    public IReadOnlyList<string>? Arguments { get; init; }
     /// <summary>When the run folder was created (UTC, ISO 8601).</summary>
     public string CreatedUtc { get; init; } = DateTimeOffset.UtcNow.ToString("O");
     /// <summary>Version of the library that wrote the folder.</summary>

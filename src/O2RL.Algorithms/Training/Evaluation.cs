@@ -38,6 +38,13 @@ public sealed class Evaluator : IDisposable
     /// <summary>Base seed of evaluation episodes.</summary>
     public int Seed { get; }
 
+    /// <summary>Episodes run so far: the next episode's seed is derived from it (saved and restored on resume).</summary>
+    public int EpisodesRun
+    {
+        get => episodesRun;
+        set => episodesRun = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "episode count cannot be negative");
+    }
+
     /// <summary>Runs <paramref name="episodes"/> episodes and summarises them.</summary>
     public EvaluationResult Evaluate(IPolicy policy, int episodes, bool deterministic = true)
     {

@@ -45,7 +45,9 @@ public sealed record OffPolicyLoopOptions
 /// <summary>
 /// The online loop shared by every off-policy learner: act, store (s, a, r, s′, m) with m = 1 only for true
 /// terminations (time-limit truncations bootstrap), update UTD times per step after warm-up, evaluate on a
-/// separate environment, log. Deterministic given its seeds on the CPU backend.
+/// separate environment, log. Deterministic given its seeds on the CPU backend. With <see cref="Checkpoints"/> it
+/// saves its full state periodically and can continue from a saved state exactly; a non-finite loss (seen where
+/// losses are logged) stops it with a <see cref="TrainingDivergedException"/>.
 /// </summary>
 public sealed class OffPolicyTrainer(IEnvironment environment, Evaluator evaluator, IOffPolicyAgent agent, MixedReplaySampler sampler,
     OffPolicyLoopOptions options, IMetricsSink metrics, TextWriter? progressOutput = null)
@@ -53,8 +55,17 @@ public sealed class OffPolicyTrainer(IEnvironment environment, Evaluator evaluat
     /// <summary>Called after every evaluation with (t, result); O2 variants replace π_ref here.</summary>
     public Action<long, EvaluationResult>? OnEvaluation { get; init; }
 
+    /// <summary>Full-state checkpoints and the state to resume from; null = neither.</summary>
+    public TrainingCheckpoints? Checkpoints { get; init; }
+
+    /// <summary>Stops the loop between two environment steps (it throws <see cref="OperationCanceledException"/>).</summary>
+    public CancellationToken Cancellation { get; init; }
+
     /// <summary>Environment steps taken so far.</summary>
     public long Step { get; private set; }
+
+    /// <summary>Gradient updates made so far.</summary>
+    public long Updates { get; private set; }
 
     /// <summary>Runs the loop to <see cref="OffPolicyLoopOptions.TotalSteps"/>; returns the last evaluation (or null).</summary>
     public EvaluationResult? Run()
@@ -67,69 +78,164 @@ public sealed class OffPolicyTrainer(IEnvironment environment, Evaluator evaluat
         var noiseFreeSource = agent.Policy as INoiseFreeActionSource;
         var storedAction = noiseFreeSource is null ? action : new float[actionDim];
         var random = new EnvRandom(options.Seed ^ 0x5EED);
-        var progress = new ProgressReporter(progressOutput, "online", options.TotalSteps);
+        var watch = new LossWatch(metrics);
         EvaluationResult? last = null;
         int episode = 0;
         double episodeReturn = 0;
         int episodeLength = 0;
+        long nextCheckpoint = Checkpoints?.Interval ?? 0;
+        long updatesAtLastCheck = 0, stepAtLastCheck = 0;
+
+        if (Checkpoints?.ResumeState is TrainingState resume)
+        {
+            (episode, last) = Restore(resume, random, action);
+            episodeReturn = 0; episodeLength = 0;
+            Checkpoints.MarkResumed(Step);
+            nextCheckpoint = Step + Checkpoints.Interval;
+            updatesAtLastCheck = Updates; stepAtLastCheck = Step;
+            // Checkpoints are taken right after an episode ended, so the environment restarts that episode's seed.
+            environment.Reset(observation, EnvRandom.DeriveSeed(options.Seed, episode - 1));
+        }
+        else environment.Reset(observation, EnvRandom.DeriveSeed(options.Seed, episode++));
+
+        var progress = new ProgressReporter(progressOutput, "online", options.TotalSteps, startedAt: Step);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         long stepsAtLastLog = Step;
         double secondsAtLastLog = 0;
-
-        environment.Reset(observation, EnvRandom.DeriveSeed(options.Seed, episode++));
-        while (Step < options.TotalSteps)
+        try
         {
-            bool randomAction = options.RandomWarmup && Step < options.WarmupSteps;
-            if (randomAction) environment.ActionSpace.Sample(random, action);
-            else agent.Policy.Act(observation, action, deterministic: false);
-            if (noiseFreeSource is not null)
+            while (Step < options.TotalSteps)
             {
-                if (randomAction) action.CopyTo(storedAction, 0);
-                else noiseFreeSource.CopyNoiseFreeAction(storedAction);
-            }
+                Cancellation.ThrowIfCancellationRequested();
+                bool randomAction = options.RandomWarmup && Step < options.WarmupSteps;
+                if (randomAction) environment.ActionSpace.Sample(random, action);
+                else agent.Policy.Act(observation, action, deterministic: false);
+                if (noiseFreeSource is not null)
+                {
+                    if (randomAction) action.CopyTo(storedAction, 0);
+                    else noiseFreeSource.CopyNoiseFreeAction(storedAction);
+                }
 
-            var result = environment.Step(action, nextObservation);
-            float reward = options.RewardTransform is null ? (float)result.Reward : options.RewardTransform((float)result.Reward);
-            // m = 1 only for a true termination: a time-limit truncation must still bootstrap.
-            sampler.Add(observation, storedAction, reward, nextObservation, result.Terminated);
-            episodeReturn += result.Reward;
-            episodeLength++;
-            Step++;
+                var result = environment.Step(action, nextObservation);
+                float reward = options.RewardTransform is null ? (float)result.Reward : options.RewardTransform((float)result.Reward);
+                // m = 1 only for a true termination: a time-limit truncation must still bootstrap.
+                sampler.Add(observation, storedAction, reward, nextObservation, result.Terminated);
+                episodeReturn += result.Reward;
+                episodeLength++;
+                Step++;
 
-            if (result.Done)
-            {
-                metrics.Log(Step, "charts/episodic_return", episodeReturn);
-                metrics.Log(Step, "charts/episodic_length", episodeLength);
-                episodeReturn = 0; episodeLength = 0;
-                environment.Reset(observation, EnvRandom.DeriveSeed(options.Seed, episode++));
-            }
-            else
-            {
-                (observation, nextObservation) = (nextObservation, observation);
-            }
+                if (result.Done)
+                {
+                    metrics.Log(Step, "charts/episodic_return", episodeReturn);
+                    metrics.Log(Step, "charts/episodic_length", episodeLength);
+                    episodeReturn = 0; episodeLength = 0;
+                    environment.Reset(observation, EnvRandom.DeriveSeed(options.Seed, episode++));
+                }
+                else
+                {
+                    (observation, nextObservation) = (nextObservation, observation);
+                }
 
-            if (Step > options.WarmupSteps && sampler.Size > sampler.BatchSize)
-                for (int k = 0; k < options.UpdatesPerStep; k++)
-                    agent.Update(sampler.Sample(), Step, k);
+                if (Step > options.WarmupSteps && sampler.Size > sampler.BatchSize)
+                    for (int k = 0; k < options.UpdatesPerStep; k++)
+                    {
+                        agent.Update(sampler.Sample(), Step, k);
+                        Updates++;
+                    }
 
-            if (options.LogEvery > 0 && Step % options.LogEvery == 0)
-            {
-                double seconds = clock.Elapsed.TotalSeconds;
-                metrics.Log(Step, "charts/sps", (Step - stepsAtLastLog) / Math.Max(seconds - secondsAtLastLog, 1e-9));
-                stepsAtLastLog = Step; secondsAtLastLog = seconds;
-                agent.LogMetrics(metrics, Step);
-                metrics.Flush(Step);
+                if (options.LogEvery > 0 && Step % options.LogEvery == 0)
+                {
+                    double seconds = clock.Elapsed.TotalSeconds;
+                    metrics.Log(Step, "charts/sps", (Step - stepsAtLastLog) / Math.Max(seconds - secondsAtLastLog, 1e-9));
+                    stepsAtLastLog = Step; secondsAtLastLog = seconds;
+                    agent.LogMetrics(watch, Step);
+                    metrics.Flush(Step);
+                    if (watch.FirstNonFinite is var (name, value))
+                        throw new TrainingDivergedException(
+                            $"{name} = {value} at step {Step:N0}, first seen between updates {updatesAtLastCheck + 1:N0} and {Updates:N0} (steps {stepAtLastCheck + 1:N0}–{Step:N0})",
+                            Checkpoints?.LastGoodStep ?? -1, Checkpoints?.LastSavedPath);
+                    updatesAtLastCheck = Updates; stepAtLastCheck = Step;
+                }
+                if (options.EvaluateEvery > 0 && Step % options.EvaluateEvery == 0)
+                {
+                    last = evaluator.Evaluate(agent.Policy, options.EvaluationEpisodes);
+                    metrics.Log(Step, "eval/return", last.MeanReturn);
+                    if (last.NormalizedMean is double normalized) metrics.Log(Step, "eval/normalized_return", normalized);
+                    metrics.Flush(Step);
+                    OnEvaluation?.Invoke(Step, last);
+                }
+                // Every value of this step is flushed; at an episode end the next episode's start is a pure function of its seed.
+                if (Checkpoints is { Interval: > 0 } checkpoints && result.Done && Step >= nextCheckpoint && Step < options.TotalSteps)
+                {
+                    metrics.Flush(Step);
+                    checkpoints.Save(Step, SaveLoopState(episode, last));
+                    nextCheckpoint = Step + checkpoints.Interval;
+                }
+                progress.Report(Step, last?.Score ?? double.NaN);
             }
-            if (options.EvaluateEvery > 0 && Step % options.EvaluateEvery == 0)
-            {
-                last = evaluator.Evaluate(agent.Policy, options.EvaluationEpisodes);
-                metrics.Log(Step, "eval/return", last.MeanReturn);
-                if (last.NormalizedMean is double normalized) metrics.Log(Step, "eval/normalized_return", normalized);
-                metrics.Flush(Step);
-                OnEvaluation?.Invoke(Step, last);
-            }
-            progress.Report(Step, last?.Score ?? double.NaN);
+        }
+        finally
+        {
+            progress.Close();
         }
         return last;
+    }
+
+    TrainingState SaveLoopState(int episode, EvaluationResult? last)
+    {
+        var state = new TrainingState();
+        state.SetCounter("trainer.episode", episode);
+        state.SetCounter("trainer.updates", Updates);
+        state.SetCounter("trainer.evaluation_episodes_run", evaluator.EpisodesRun);
+        EvaluationState.Save(state, last);
+        state.SetReplayBuffer("replay.online", sampler.Online);
+        state.SetRandom("replay.random", sampler.Random);
+        return state;
+    }
+
+    (int Episode, EvaluationResult? Last) Restore(TrainingState state, EnvRandom warmupRandom, float[] scratchAction)
+    {
+        Step = state.GetCounter("trainer.step");
+        if (Step < 0 || Step > options.TotalSteps)
+            throw new InvalidDataException($"{state.Source}: saved at step {Step} but this run stops at {options.TotalSteps}");
+        Updates = state.GetCounter("trainer.updates");
+        evaluator.EpisodesRun = (int)state.GetCounter("trainer.evaluation_episodes_run");
+        // Offline rows copied into the online buffer at construction (All/Part mixing) are part of the saved rows.
+        state.RestoreReplayBuffer("replay.online", sampler.Online);
+        state.RestoreRandom("replay.random", sampler.Random);
+        Checkpoints!.Agent.RestoreState(state);
+        // The warm-up generator has no saved form; replaying its draws puts it where it was.
+        if (options.RandomWarmup)
+            for (long t = 0; t < Math.Min(Step, options.WarmupSteps); t++) environment.ActionSpace.Sample(warmupRandom, scratchAction);
+        return ((int)state.GetCounter("trainer.episode"), EvaluationState.Restore(state));
+    }
+}
+
+/// <summary>Saves and restores the latest evaluation result with a training state (the loop returns it).</summary>
+internal static class EvaluationState
+{
+    public static void Save(TrainingState state, EvaluationResult? result)
+    {
+        state.SetCounter("evaluation.present", result is null ? 0 : 1);
+        if (result is null) return;
+        state.SetTensor("evaluation.returns", [result.Returns.Length], [.. result.Returns.Select(r => (float)r)]);
+        // The float tensor above is for inspection; the exact doubles travel as text.
+        for (int i = 0; i < result.Returns.Length; i++) state.SetReal($"evaluation.return.{i}", result.Returns[i]);
+        state.SetCounter("evaluation.count", result.Returns.Length);
+        state.SetReal("evaluation.mean", result.MeanReturn);
+        state.SetReal("evaluation.std", result.StdReturn);
+        state.SetReal("evaluation.normalized_mean", result.NormalizedMean ?? double.NaN);
+        state.SetReal("evaluation.normalized_std", result.NormalizedStd ?? double.NaN);
+        state.SetReal("evaluation.mean_length", result.MeanLength);
+    }
+
+    public static EvaluationResult? Restore(TrainingState state)
+    {
+        if (state.GetCounter("evaluation.present") == 0) return null;
+        var returns = new double[state.GetCounter("evaluation.count")];
+        for (int i = 0; i < returns.Length; i++) returns[i] = state.GetReal($"evaluation.return.{i}");
+        double normalizedMean = state.GetReal("evaluation.normalized_mean"), normalizedStd = state.GetReal("evaluation.normalized_std");
+        return new EvaluationResult(returns, state.GetReal("evaluation.mean"), state.GetReal("evaluation.std"),
+            double.IsNaN(normalizedMean) ? null : normalizedMean, double.IsNaN(normalizedStd) ? null : normalizedStd, state.GetReal("evaluation.mean_length"));
     }
 }

@@ -127,13 +127,21 @@ public sealed record OnPolicyLoopOptions
 /// The on-policy loop: episodes run back to back; each step stores (s, a, log π_old per coordinate, r, s', dw, done)
 /// with dw = true termination (no bootstrap) and done = any end (time limits included, which cut GAE's recursion);
 /// every T steps the agent updates on the full rollout and the rollout is emptied, while the current episode
-/// continues. Evaluation runs on a separate environment. Deterministic given its seeds on the CPU backend.
+/// continues. Evaluation runs on a separate environment. Deterministic given its seeds on the CPU backend. With
+/// <see cref="Checkpoints"/> it saves its full state (agent, partial rollout, running observation statistics) at
+/// the first episode end after each interval and can continue from it exactly; a non-finite loss stops it.
 /// </summary>
 public sealed class OnPolicyTrainer(IEnvironment environment, Evaluator evaluator, IOnPolicyAgent agent, RolloutBuffer rollout,
     IObservationFilter filter, OnPolicyLoopOptions options, IMetricsSink metrics, TextWriter? progressOutput = null)
 {
     /// <summary>Called after every evaluation with (t, result).</summary>
     public Action<long, EvaluationResult>? OnEvaluation { get; init; }
+
+    /// <summary>Full-state checkpoints and the state to resume from; null = neither.</summary>
+    public TrainingCheckpoints? Checkpoints { get; init; }
+
+    /// <summary>Stops the loop between two environment steps (it throws <see cref="OperationCanceledException"/>).</summary>
+    public CancellationToken Cancellation { get; init; }
 
     /// <summary>Environment steps taken so far.</summary>
     public long Step { get; private set; }
@@ -148,58 +156,114 @@ public sealed class OnPolicyTrainer(IEnvironment environment, Evaluator evaluato
         var nextObservation = new float[obsDim];
         var action = new float[actionDim];
         var logProbs = new float[actionDim];
-        var progress = new ProgressReporter(progressOutput, "ppo", options.TotalSteps);
+        // The rollout keeps its steps on the host privately; a checkpoint needs them, so the loop mirrors them.
+        var mirror = Checkpoints is null ? null : new RolloutMirror(rollout.Capacity, obsDim, actionDim);
+        var watch = new LossWatch(metrics);
         EvaluationResult? last = null;
         int episode = 0;
         double episodeReturn = 0;
         int episodeLength = 0;
+        long nextCheckpoint = Checkpoints?.Interval ?? 0;
+        long updates = 0, updatesAtLastCheck = 0, stepAtLastCheck = 0;
         var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        if (Checkpoints?.ResumeState is TrainingState resume)
+        {
+            Step = resume.GetCounter("trainer.step");
+            if (Step < 0 || Step > options.TotalSteps)
+                throw new InvalidDataException($"{resume.Source}: saved at step {Step} but this run stops at {options.TotalSteps}");
+            episode = (int)resume.GetCounter("trainer.episode");
+            updates = updatesAtLastCheck = resume.GetCounter("trainer.updates");
+            stepAtLastCheck = Step;
+            evaluator.EpisodesRun = (int)resume.GetCounter("trainer.evaluation_episodes_run");
+            last = EvaluationState.Restore(resume);
+            if (filter is RunningObservationFilter running) RestoreStatistics(resume, running.Statistics);
+            mirror!.Restore(resume, rollout);
+            Checkpoints.Agent.RestoreState(resume);
+            Checkpoints.MarkResumed(Step);
+            nextCheckpoint = Step + Checkpoints.Interval;
+            // Saved right after an episode ended: restart that episode's seed; its first observation was already
+            // added to the running statistics before the save, so it is only normalised here.
+            environment.Reset(observation, EnvRandom.DeriveSeed(options.Seed, episode - 1));
+            filter.Apply(observation, update: false);
+        }
+        else
+        {
+            if (options.EvaluateAtStart) last = Evaluate();
+            environment.Reset(observation, EnvRandom.DeriveSeed(options.Seed, episode++));
+            filter.Apply(observation, update: true);
+        }
+        var progress = new ProgressReporter(progressOutput, "ppo", options.TotalSteps, startedAt: Step);
         long stepsAtLastUpdate = Step;
         double secondsAtLastUpdate = 0;
-
-        if (options.EvaluateAtStart) last = Evaluate();
-        environment.Reset(observation, EnvRandom.DeriveSeed(options.Seed, episode++));
-        filter.Apply(observation, update: true);
-        while (Step < options.TotalSteps)
+        try
         {
-            agent.Act(observation, action, logProbs);
-            var result = environment.Step(action, nextObservation);
-            filter.Apply(nextObservation, update: true);
-            float reward = options.RewardTransform is null ? (float)result.Reward : options.RewardTransform((float)result.Reward);
-            // dw: only a true termination stops bootstrapping; done: any end (time limits too) cuts the GAE recursion.
-            rollout.Add(observation, action, logProbs, reward, nextObservation, dw: result.Terminated, done: result.Done);
-            episodeReturn += result.Reward;
-            episodeLength++;
-            Step++;
+            while (Step < options.TotalSteps)
+            {
+                Cancellation.ThrowIfCancellationRequested();
+                agent.Act(observation, action, logProbs);
+                var result = environment.Step(action, nextObservation);
+                filter.Apply(nextObservation, update: true);
+                float reward = options.RewardTransform is null ? (float)result.Reward : options.RewardTransform((float)result.Reward);
+                // dw: only a true termination stops bootstrapping; done: any end (time limits too) cuts the GAE recursion.
+                mirror?.Add(rollout.Count, observation, action, logProbs, reward, nextObservation, result.Terminated, result.Done);
+                rollout.Add(observation, action, logProbs, reward, nextObservation, dw: result.Terminated, done: result.Done);
+                episodeReturn += result.Reward;
+                episodeLength++;
+                Step++;
 
-            if (result.Done)
-            {
-                metrics.Log(Step, "charts/episodic_return", episodeReturn);
-                metrics.Log(Step, "charts/episodic_length", episodeLength);
-                episodeReturn = 0; episodeLength = 0;
-                environment.Reset(observation, EnvRandom.DeriveSeed(options.Seed, episode++));
-                filter.Apply(observation, update: true);
-            }
-            else
-            {
-                (observation, nextObservation) = (nextObservation, observation);
-            }
+                if (result.Done)
+                {
+                    metrics.Log(Step, "charts/episodic_return", episodeReturn);
+                    metrics.Log(Step, "charts/episodic_length", episodeLength);
+                    episodeReturn = 0; episodeLength = 0;
+                    environment.Reset(observation, EnvRandom.DeriveSeed(options.Seed, episode++));
+                    filter.Apply(observation, update: true);
+                }
+                else
+                {
+                    (observation, nextObservation) = (nextObservation, observation);
+                }
 
-            if (rollout.IsFull)
-            {
-                var updateClock = System.Diagnostics.Stopwatch.StartNew();
-                agent.Update(rollout, Step);
-                double updateSeconds = updateClock.Elapsed.TotalSeconds;
-                rollout.Clear();
-                double seconds = clock.Elapsed.TotalSeconds;
-                metrics.Log(Step, "charts/sps", (Step - stepsAtLastUpdate) / Math.Max(seconds - secondsAtLastUpdate, 1e-9));
-                metrics.Log(Step, "time/update", updateSeconds);
-                stepsAtLastUpdate = Step; secondsAtLastUpdate = seconds;
-                agent.LogMetrics(metrics, Step);
-                metrics.Flush(Step);
+                if (rollout.IsFull)
+                {
+                    var updateClock = System.Diagnostics.Stopwatch.StartNew();
+                    agent.Update(rollout, Step);
+                    updates++;
+                    double updateSeconds = updateClock.Elapsed.TotalSeconds;
+                    rollout.Clear();
+                    double seconds = clock.Elapsed.TotalSeconds;
+                    metrics.Log(Step, "charts/sps", (Step - stepsAtLastUpdate) / Math.Max(seconds - secondsAtLastUpdate, 1e-9));
+                    metrics.Log(Step, "time/update", updateSeconds);
+                    stepsAtLastUpdate = Step; secondsAtLastUpdate = seconds;
+                    agent.LogMetrics(watch, Step);
+                    metrics.Flush(Step);
+                    if (watch.FirstNonFinite is var (name, value))
+                        throw new TrainingDivergedException(
+                            $"{name} = {value} at step {Step:N0}, first seen in rollout updates {updatesAtLastCheck + 1:N0}–{updates:N0} (steps {stepAtLastCheck + 1:N0}–{Step:N0})",
+                            Checkpoints?.LastGoodStep ?? -1, Checkpoints?.LastSavedPath);
+                    updatesAtLastCheck = updates; stepAtLastCheck = Step;
+                }
+                if (options.EvaluateEvery > 0 && Step % options.EvaluateEvery == 0) last = Evaluate();
+                if (Checkpoints is { Interval: > 0 } checkpoints && result.Done && Step >= nextCheckpoint && Step < options.TotalSteps)
+                {
+                    metrics.Flush(Step);
+                    var state = new TrainingState();
+                    state.SetCounter("trainer.episode", episode);
+                    state.SetCounter("trainer.updates", updates);
+                    state.SetCounter("trainer.evaluation_episodes_run", evaluator.EpisodesRun);
+                    EvaluationState.Save(state, last);
+                    if (filter is RunningObservationFilter running) SaveStatistics(state, running.Statistics);
+                    mirror!.Save(state, rollout.Count);
+                    checkpoints.Save(Step, state);
+                    nextCheckpoint = Step + checkpoints.Interval;
+                }
+                progress.Report(Step, last?.Score ?? double.NaN);
             }
-            if (options.EvaluateEvery > 0 && Step % options.EvaluateEvery == 0) last = Evaluate();
-            progress.Report(Step, last?.Score ?? double.NaN);
+        }
+        finally
+        {
+            progress.Close();
         }
         return last;
     }
@@ -212,5 +276,82 @@ public sealed class OnPolicyTrainer(IEnvironment environment, Evaluator evaluato
         metrics.Flush(Step);
         OnEvaluation?.Invoke(Step, result);
         return result;
+    }
+
+    static void SaveStatistics(TrainingState state, RunningMeanStd statistics)
+    {
+        var (count, mean, deviations) = statistics.ExportState();
+        state.SetCounter("observation_filter.count", count);
+        // Doubles as exact text: the normalisation of every later observation depends on every bit.
+        for (int j = 0; j < mean.Length; j++)
+        {
+            state.SetReal($"observation_filter.mean.{j}", mean[j]);
+            state.SetReal($"observation_filter.m2.{j}", deviations[j]);
+        }
+    }
+
+    static void RestoreStatistics(TrainingState state, RunningMeanStd statistics)
+    {
+        var mean = new double[statistics.Dimension];
+        var deviations = new double[statistics.Dimension];
+        for (int j = 0; j < mean.Length; j++)
+        {
+            mean[j] = state.GetReal($"observation_filter.mean.{j}");
+            deviations[j] = state.GetReal($"observation_filter.m2.{j}");
+        }
+        statistics.ImportState(state.GetCounter("observation_filter.count"), mean, deviations);
+    }
+
+    /// <summary>Host copies of the steps in the rollout since its last update (saved with a checkpoint).</summary>
+    sealed class RolloutMirror(int capacity, int obsDim, int actionDim)
+    {
+        readonly float[] observations = new float[capacity * obsDim], nextObservations = new float[capacity * obsDim];
+        readonly float[] actions = new float[capacity * actionDim], logProbs = new float[capacity * actionDim];
+        readonly float[] rewards = new float[capacity], dw = new float[capacity], done = new float[capacity];
+
+        public void Add(int t, ReadOnlySpan<float> observation, ReadOnlySpan<float> action, ReadOnlySpan<float> logProb, float reward,
+            ReadOnlySpan<float> nextObservation, bool terminal, bool ended)
+        {
+            observation.CopyTo(observations.AsSpan(t * obsDim));
+            nextObservation.CopyTo(nextObservations.AsSpan(t * obsDim));
+            action.CopyTo(actions.AsSpan(t * actionDim));
+            logProb.CopyTo(logProbs.AsSpan(t * actionDim));
+            rewards[t] = reward;
+            dw[t] = terminal ? 1f : 0f;
+            done[t] = ended ? 1f : 0f;
+        }
+
+        public void Save(TrainingState state, int count)
+        {
+            state.SetCounter("rollout.count", count);
+            state.SetTensor("rollout.observations", [count, obsDim], observations[..(count * obsDim)]);
+            state.SetTensor("rollout.next_observations", [count, obsDim], nextObservations[..(count * obsDim)]);
+            state.SetTensor("rollout.actions", [count, actionDim], actions[..(count * actionDim)]);
+            state.SetTensor("rollout.log_probs", [count, actionDim], logProbs[..(count * actionDim)]);
+            state.SetTensor("rollout.rewards", [count], rewards[..count]);
+            state.SetTensor("rollout.dw", [count], dw[..count]);
+            state.SetTensor("rollout.done", [count], done[..count]);
+        }
+
+        public void Restore(TrainingState state, RolloutBuffer rollout)
+        {
+            int count = (int)state.GetCounter("rollout.count");
+            if (count >= rollout.Capacity) throw new InvalidDataException($"{state.Source}: the saved rollout holds {count} steps but this run's holds {rollout.Capacity}");
+            if (rollout.Count != 0) throw new InvalidOperationException($"the rollout must be empty before a restore (it holds {rollout.Count} steps)");
+            float[] o = state.GetTensor("rollout.observations").Data, n = state.GetTensor("rollout.next_observations").Data;
+            float[] a = state.GetTensor("rollout.actions").Data, l = state.GetTensor("rollout.log_probs").Data;
+            float[] r = state.GetTensor("rollout.rewards").Data, w = state.GetTensor("rollout.dw").Data, d = state.GetTensor("rollout.done").Data;
+            if (o.Length != count * obsDim || a.Length != count * actionDim)
+                throw new InvalidDataException($"{state.Source}: the saved rollout's shapes do not match obs {obsDim} / action {actionDim}");
+            for (int t = 0; t < count; t++)
+            {
+                var observation = o.AsSpan(t * obsDim, obsDim);
+                var next = n.AsSpan(t * obsDim, obsDim);
+                var action = a.AsSpan(t * actionDim, actionDim);
+                var logProb = l.AsSpan(t * actionDim, actionDim);
+                Add(t, observation, action, logProb, r[t], next, w[t] != 0f, d[t] != 0f);
+                rollout.Add(observation, action, logProb, r[t], next, dw: w[t] != 0f, done: d[t] != 0f);
+            }
+        }
     }
 }

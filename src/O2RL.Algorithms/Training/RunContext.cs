@@ -33,6 +33,15 @@ public sealed record RunContext
     public TextWriter? Progress { get; init; }
     /// <summary>Checkpoint to start from (fine-tuning, naive baselines); null = from scratch.</summary>
     public string? InitialCheckpoint { get; init; }
+    /// <summary>
+    /// Environment steps between full-state checkpoints in <see cref="OutputDirectory"/>/checkpoints (taken at the
+    /// first episode end at or after each interval); null = at the evaluation interval, 0 = never.
+    /// </summary>
+    public long? CheckpointEvery { get; init; }
+    /// <summary>A full-state checkpoint (written by a run of the same algorithm, config and seed) to continue from; null = start fresh.</summary>
+    public string? ResumeCheckpoint { get; init; }
+    /// <summary>Stops training between two environment steps (Ctrl+C, tests); the loop throws <see cref="OperationCanceledException"/>.</summary>
+    public CancellationToken Cancellation { get; init; }
 }
 
 /// <summary>What a run produced.</summary>

@@ -1,0 +1,337 @@
+using O2RL.Algorithms.Configs;
+using O2RL.Algorithms.Networks;
+using O2RL.Algorithms.Online;
+using O2RL.Algorithms.Training;
+using O2RL.Data;
+using O2RL.Data.Replay;
+using O2RL.Engine;
+using O2RL.Engine.Checkpoints;
+
+namespace O2RL.Algorithms.FineTuning.O2Td3;
+
+/// <summary>The actor fine-tuning starts from, the state normalisation it was trained with, and how it got here.</summary>
+/// <param name="Actor">μ_off as a deterministic tanh actor (hidden widths as stored).</param>
+/// <param name="Normalizer">The offline learner's state normaliser, or null when it did not normalise.</param>
+/// <param name="Transfer">One line on how the stored actor became a deterministic one (a direct copy for TD3+BC).</param>
+public sealed record O2Td3StartingActor(DeterministicActor Actor, StateNormalizer? Normalizer, string Transfer);
+
+/// <summary>
+/// O2TD3 runs (ALGORITHMS.md §4): the TD3+BC actor is evaluated (the offline score, step 0 of the curve), then
+/// stage A (critic re-evaluation), stage B (alignment) and stage C (constrained TD3 online) run, each stage's state
+/// saved in the run folder as <c>stage-a.safetensors</c> / <c>stage-b.safetensors</c>; a folder already holding a
+/// stage file resumes after that stage. The baselines (<see cref="O2Td3Config.Mode"/>) run in the same harness.
+/// </summary>
+public static class O2Td3Run
+{
+    /// <summary>Algorithm name in configs, checkpoints and file names.</summary>
+    public const string AlgorithmName = "o2td3";
+
+    /// <summary>
+    /// The one place the starting actor is loaded: any actor checkpoint <see cref="StartingActor"/> recognises becomes a
+    /// deterministic actor (TD3+BC, the paper's pairing, is a direct weight copy; other families are converted by our
+    /// own rule keeping the deterministic action), with its state normaliser; hidden widths follow the file.
+    /// </summary>
+    public static O2Td3StartingActor LoadStartingActor(string checkpointPath, Backend backend)
+    {
+        ArgumentNullException.ThrowIfNull(checkpointPath);
+        ArgumentNullException.ThrowIfNull(backend);
+        var source = StartingActor.Load(checkpointPath);
+        return new O2Td3StartingActor(source.ToDeterministic(backend), source.Normalizer, source.DescribeTransfer(ActorFamily.Deterministic));
+    }
+
+    /// <summary>Resolves the config (shipped file <c>configs/o2td3/&lt;env&gt;/&lt;dataset&gt;.yaml</c>), runs the configured mode, saves.</summary>
+    public static RunResult Run(RunContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        string task = context.ScoreTaskId ?? (context.DatasetName is null ? context.EnvironmentId : $"{context.EnvironmentId}-{context.DatasetName}");
+        var config = ConfigLoader.Resolve(new O2Td3Config(),
+            ConfigLoader.ShippedConfigPath(AlgorithmName, context.EnvironmentId, context.DatasetName), context.ConfigFile, context.Overrides).ForTask(task);
+        config.Validate();
+        string configJson = ConfigLoader.ToJson(config);
+        var backend = context.Backend;
+        ulong seed = (ulong)(uint)context.Seed;
+
+        if (config.Mode != O2Td3Config.ScratchMode && context.InitialCheckpoint is null)
+            throw new ArgumentException($"O2TD3 mode '{config.Mode}' starts from an offline (TD3+BC) checkpoint; none was given");
+        var starting = context.InitialCheckpoint is null ? null : LoadStartingActor(context.InitialCheckpoint, backend);
+        if (starting is not null) context.Progress?.WriteLine($"o2td3: starting actor: {starting.Transfer}");
+
+        Transitions? offline = null;
+        if (context.DatasetPath is not null)
+        {
+            offline = D4rlHdf5.Read(context.DatasetPath).ToQLearning();
+            if (offline.Count == 0) throw new ArgumentException($"dataset '{context.DatasetPath}' has no usable transitions after dropping time-limit ends");
+            if (config.RewardScale != 1f || config.RewardShift != 0f) offline.TransformRewards(config.RewardScale, config.RewardShift);
+        }
+        // The offline learner's constants normalise every state (pitfall 18); a run without a checkpoint takes them from the dataset.
+        var normalizer = starting is not null ? starting.Normalizer
+            : config.NormalizeStates && offline is not null ? StateNormalizer.ForQLearning(offline) : null;
+        if (offline is not null) normalizer?.NormalizeInPlace(offline);
+
+        using var environment = PolicyEnvironment.Make(context.EnvironmentId, normalizer);
+        using var evaluator = new Evaluator(PolicyEnvironment.Make(context.EnvironmentId, normalizer), context.ScoreTaskId ?? context.EnvironmentId,
+            Envs.EnvRandom.DeriveSeed(context.Seed, 1_000_003));
+        int obsDim = environment.ObservationSpace.Dimension, actionDim = environment.ActionSpace.Dimension;
+        if (starting is not null && (starting.Actor.ObsDim != obsDim || starting.Actor.ActionDim != actionDim))
+            throw new ArgumentException($"checkpoint '{context.InitialCheckpoint}' is for obs {starting.Actor.ObsDim} / act {starting.Actor.ActionDim} but {context.EnvironmentId} has {obsDim} / {actionDim}");
+        if (offline is not null && (offline.ObservationDim != obsDim || offline.ActionDim != actionDim))
+            throw new ArgumentException($"dataset '{context.DatasetPath}' has obs {offline.ObservationDim} / act {offline.ActionDim} but {context.EnvironmentId} has {obsDim} / {actionDim}");
+        if (config.Mode == O2Td3Config.OcrCftMode && offline is null)
+            throw new ArgumentException("O2TD3 stages A and B train on the offline dataset; none was given");
+        if (config.Mode != O2Td3Config.OfflineMode && config.BufferMode != OfflineMixing.None && offline is null)
+            throw new ArgumentException($"buffer_mode {config.BufferMode} mixes offline data into fine-tuning; no dataset was given");
+
+        if (context.OutputDirectory is not null)
+        {
+            Directory.CreateDirectory(context.OutputDirectory);
+            File.WriteAllText(Path.Combine(context.OutputDirectory, "config.json"), configJson);
+        }
+        var harness = new Harness(context, config, configJson, seed, normalizer, offline, environment, evaluator);
+        return config.Mode switch
+        {
+            O2Td3Config.OfflineMode => harness.EvaluateOnly(starting!),
+            O2Td3Config.NaiveMode or O2Td3Config.ScratchMode => harness.PlainTd3(starting),
+            _ => harness.OcrCft(starting!),
+        };
+    }
+
+    sealed class Harness(RunContext context, O2Td3Config config, string configJson, ulong seed, StateNormalizer? normalizer, Transitions? offline,
+        Envs.IEnvironment environment, Evaluator evaluator)
+    {
+        Backend Backend => context.Backend;
+
+        public RunResult EvaluateOnly(O2Td3StartingActor starting)
+        {
+            var policy = new O2Td3ActingPolicy(starting.Actor, 0f, new DeviceRandom(Seeds.Derive(seed, 4)));
+            var result = evaluator.Evaluate(policy, config.EvaluationEpisodes);
+            LogEvaluation(0, result);
+            context.Metrics.Log(0, "eval/offline_score", result.Score);
+            context.Metrics.Flush(0);
+            return new RunResult(result, null, configJson);
+        }
+
+        /// <summary>Stages A, B, C with stage files and resume.</summary>
+        public RunResult OcrCft(O2Td3StartingActor starting)
+        {
+            var agent = new O2Td3Agent(Backend, starting.Actor, config, seed);
+            using var offlineSampler = UniformReplaySampler.OverTransitions(Backend, offline!, config.BatchSize, new DeviceRandom(Seeds.Derive(seed, 5)));
+            string? stageA = context.OutputDirectory is null ? null : Path.Combine(context.OutputDirectory, O2Td3StageFile.FileName('a'));
+            string? stageB = context.OutputDirectory is null ? null : Path.Combine(context.OutputDirectory, O2Td3StageFile.FileName('b'));
+
+            O2Td3Score offlineScore, alignedScore;
+            if (stageB is not null && File.Exists(stageB))
+            {
+                var progress = O2Td3StageFile.Load(stageB, agent);
+                offlineScore = progress.OfflineScore;
+                alignedScore = progress.AlignedScore ?? throw new InvalidDataException($"stage file '{stageB}' has no aligned score");
+                context.Progress?.WriteLine($"o2td3: resuming after stage B from {stageB}");
+            }
+            else
+            {
+                if (stageA is not null && File.Exists(stageA))
+                {
+                    var progress = O2Td3StageFile.Load(stageA, agent);
+                    offlineScore = progress.OfflineScore;
+                    offlineSampler.Random.Counter = progress.OfflineSamplerCounter;
+                    context.Progress?.WriteLine($"o2td3: resuming after stage A from {stageA}");
+                }
+                else
+                {
+                    // The loaded actor's score before anything else: the first point of the curve and the baseline of §1.6.
+                    offlineScore = EvaluateAfresh(agent.ActingPolicy);
+                    RunStageA(agent, offlineSampler);
+                    if (stageA is not null)
+                        O2Td3StageFile.Save(stageA, agent, new O2Td3StageProgress("a", offlineScore, null, offlineSampler.Random.Counter), configJson);
+                }
+                RunStageB(agent, offlineSampler);
+                agent.FinishAlignment();
+                alignedScore = EvaluateAfresh(agent.ActingPolicy);
+                if (stageB is not null)
+                    O2Td3StageFile.Save(stageB, agent, new O2Td3StageProgress("b", offlineScore, alignedScore, offlineSampler.Random.Counter), configJson);
+            }
+            // The curve starts with the offline actor's score (§8), also when resuming from a stage file.
+            context.Metrics.Log(0, "eval/offline_score", offlineScore.Score);
+            context.Metrics.Log(0, "eval/aligned_score", alignedScore.Score);
+            LogEvaluation(0, offlineScore);
+            context.Metrics.Flush(0);
+            context.Progress?.WriteLine($"o2td3: offline score {offlineScore.Score:F2}, aligned score {alignedScore.Score:F2}");
+
+            // §1.6: π_ref ← the aligned actor only when strictly better than μ_off.
+            var tracker = new ReferencePolicyTracker(config.ReferWithOptimalPi ? ReferenceRule.BestSoFar : ReferenceRule.EveryN, config.UpdateEvery, config.EvaluateEvery);
+            if (tracker.ChooseInitial(offlineScore.Score, alignedScore.Score)) agent.ReplaceReferenceWithActor();
+            else agent.ResetReferenceToOffline();
+            agent.BeginOnline();
+
+            using var sampler = new MixedReplaySampler(Backend, config.BufferMode, offline, agent.Networks.ObsDim, agent.Networks.ActionDim, config.BufferSize,
+                config.BatchSize, new DeviceRandom(Seeds.Derive(seed, 7)));
+            var trainer = new OffPolicyTrainer(environment, evaluator, agent, sampler, LoopOptions(randomWarmup: false), context.Metrics, context.Progress)
+            {
+                OnEvaluation = (step, result) =>
+                {
+                    bool replace = tracker.ShouldReplace(step, result.Score);
+                    // A deep copy: the reference never aliases the actor and never receives optimiser updates.
+                    if (replace) agent.ReplaceReferenceWithActor();
+                    context.Metrics.Log(step, "charts/reference_replaced", replace ? 1 : 0);
+                },
+            };
+            var last = Finish(trainer, agent.Policy, trainer.Run());
+            return new RunResult(last, SaveFinal(agent.Networks), configJson);
+        }
+
+        // The offline and aligned scores each come from a fresh evaluator with the stage-C evaluator's seed: both see the
+        // same initial states (a fair §1.6 comparison), and stage C evaluates identically whether or not the run resumed.
+        O2Td3Score EvaluateAfresh(IPolicy policy)
+        {
+            using var fresh = new Evaluator(PolicyEnvironment.Make(context.EnvironmentId, normalizer), context.ScoreTaskId ?? context.EnvironmentId, evaluator.Seed);
+            return O2Td3Score.Of(fresh.Evaluate(policy, config.EvaluationEpisodes));
+        }
+
+        void RunStageA(O2Td3Agent agent, UniformReplaySampler sampler)
+        {
+            var progress = new ProgressReporter(context.Progress, "o2td3 stage A (re-evaluation)", config.ReevaluationSteps);
+            for (long step = 1; step <= config.ReevaluationSteps; step++)
+            {
+                agent.EvaluationStep(sampler.Sample());
+                if (config.LogEvery > 0 && (step % config.LogEvery == 0 || step == config.ReevaluationSteps))
+                {
+                    context.Metrics.Log(step, "stage/a_qf_loss", Backend.ReadScalar(agent.Operators.CriticLoss));
+                    context.Metrics.Flush(step);
+                }
+                progress.Report(step);
+            }
+        }
+
+        void RunStageB(O2Td3Agent agent, UniformReplaySampler sampler)
+        {
+            var progress = new ProgressReporter(context.Progress, "o2td3 stage B (alignment)", config.AlignmentSteps);
+            for (long step = 1; step <= config.AlignmentSteps; step++)
+            {
+                agent.AlignmentStep(sampler.Sample());
+                if (config.LogEvery > 0 && (step % config.LogEvery == 0 || step == config.AlignmentSteps))
+                {
+                    context.Metrics.Log(step, "stage/b_qf_loss", Backend.ReadScalar(agent.AlignmentCriticLoss));
+                    context.Metrics.Log(step, "stage/b_actor_loss", Backend.ReadScalar(agent.Operators.ActorLoss));
+                    context.Metrics.Flush(step);
+                }
+                progress.Report(step);
+            }
+        }
+
+        /// <summary>
+        /// The baselines: "naive" loads the starting actor (and the checkpoint's critics when they fit this config's
+        /// critic architecture) into plain TD3; "scratch" starts plain TD3 from random weights with random warm-up
+        /// actions. Both explore with unclipped σ_e noise, store the executed action, and mix offline data per
+        /// buffer_mode.
+        /// </summary>
+        public RunResult PlainTd3(O2Td3StartingActor? starting)
+        {
+            bool scratch = config.Mode == O2Td3Config.ScratchMode;
+            var td3Config = new Td3Config
+            {
+                TotalSteps = config.OnlineSteps,
+                WarmupSteps = config.WarmupSteps,
+                FineTuneWarmupSteps = config.WarmupSteps,
+                BatchSize = config.BatchSize,
+                BufferSize = config.BufferSize,
+                Gamma = config.Gamma,
+                Tau = config.Tau,
+                ActorLr = config.ActorLr,
+                CriticLr = config.CriticLr,
+                PolicyNoise = config.PolicyNoise,
+                NoiseClip = config.NoiseClip,
+                PolicyDelay = config.PolicyDelay,
+                ExplorationNoise = config.ExplorationNoise,
+                ClipExplorationAction = false,
+                UpdatesPerStep = config.UpdatesPerStep,
+                ActorHidden = scratch || starting is null ? config.ScratchActorHidden : starting.Actor.Network.Spec.HiddenDims,
+                CriticHidden = config.CriticHidden,
+                CriticLayerNorm = config.CriticLayerNorm,
+                BufferMode = config.BufferMode,
+                EvaluateEvery = config.EvaluateEvery,
+                EvaluationEpisodes = config.EvaluationEpisodes,
+                LogEvery = config.LogEvery,
+            };
+            var agent = new Td3Agent(Backend, environment.ObservationSpace.Dimension, environment.ActionSpace.Dimension, td3Config, seed);
+            if (!scratch)
+            {
+                agent.Networks.Actor.Parameters.CopyValuesFrom(starting!.Actor.Parameters);
+                agent.Networks.ActorTarget.Parameters.CopyValuesFrom(starting.Actor.Parameters);
+                var checkpoint = SafetensorsFile.Read(context.InitialCheckpoint!, rejectNonFinite: true);
+                bool critics = HasCompatibleCritics(checkpoint, agent.Networks);
+                if (critics)
+                {
+                    // The critics and their targets as stored (a file without targets gets copies); the actor comes only through the loading seam.
+                    agent.Networks.Critic.Parameters.LoadFrom(checkpoint, Td3Checkpoint.CriticPrefix);
+                    if (checkpoint.Tensors.Keys.Any(k => k.StartsWith(Td3Checkpoint.CriticTargetPrefix + ".", StringComparison.Ordinal)))
+                        agent.Networks.CriticTarget.Parameters.LoadFrom(checkpoint, Td3Checkpoint.CriticTargetPrefix);
+                    else agent.Networks.CriticTarget.Parameters.CopyValuesFrom(agent.Networks.Critic.Parameters);
+                }
+                context.Progress?.WriteLine(critics ? "o2td3 naive: loaded the checkpoint's actor and critics" : "o2td3 naive: loaded the actor; the checkpoint's critics do not fit, fresh critics");
+            }
+            var start = evaluator.Evaluate(agent.Policy, config.EvaluationEpisodes);
+            if (!scratch) context.Metrics.Log(0, "eval/offline_score", start.Score);
+            LogEvaluation(0, start);
+            context.Metrics.Flush(0);
+            using var sampler = new MixedReplaySampler(Backend, config.BufferMode, offline, agent.Networks.ObsDim, agent.Networks.ActionDim, config.BufferSize,
+                config.BatchSize, new DeviceRandom(Seeds.Derive(seed, 7)));
+            var trainer = new OffPolicyTrainer(environment, evaluator, agent, sampler, LoopOptions(randomWarmup: scratch), context.Metrics, context.Progress);
+            var last = Finish(trainer, agent.Policy, trainer.Run());
+            return new RunResult(last, SaveFinal(agent.Networks), configJson);
+        }
+
+        OffPolicyLoopOptions LoopOptions(bool randomWarmup) => new()
+        {
+            TotalSteps = config.OnlineSteps,
+            WarmupSteps = config.WarmupSteps,
+            RandomWarmup = randomWarmup,
+            UpdatesPerStep = config.UpdatesPerStep,
+            EvaluateEvery = config.EvaluateEvery,
+            EvaluationEpisodes = config.EvaluationEpisodes,
+            LogEvery = config.LogEvery,
+            Seed = context.Seed,
+            RewardTransform = config.RewardScale != 1f || config.RewardShift != 0f ? RewardMap : null,
+        };
+
+        float RewardMap(float reward) => config.RewardScale * reward + config.RewardShift;
+
+        EvaluationResult Finish(OffPolicyTrainer trainer, IPolicy policy, EvaluationResult? last)
+        {
+            if (last is not null && config.EvaluateEvery > 0 && config.OnlineSteps % config.EvaluateEvery == 0) return last;
+            last = evaluator.Evaluate(policy, config.EvaluationEpisodes);
+            LogEvaluation(trainer.Step, last);
+            context.Metrics.Flush(trainer.Step);
+            return last;
+        }
+
+        string? SaveFinal(Td3Networks networks)
+        {
+            if (context.OutputDirectory is null) return null;
+            string path = Path.Combine(context.OutputDirectory, AlgorithmName + ".safetensors");
+            Td3Checkpoint.Save(path, networks, AlgorithmName, context.EnvironmentId, normalizer, configJson, config.RewardScale, config.RewardShift);
+            return path;
+        }
+
+        void LogEvaluation(long step, EvaluationResult result)
+        {
+            context.Metrics.Log(step, "eval/return", result.MeanReturn);
+            if (result.NormalizedMean is double normalized) context.Metrics.Log(step, "eval/normalized_return", normalized);
+        }
+
+        void LogEvaluation(long step, O2Td3Score score)
+        {
+            context.Metrics.Log(step, "eval/return", score.MeanReturn);
+            if (score.NormalizedMean is double normalized) context.Metrics.Log(step, "eval/normalized_return", normalized);
+        }
+    }
+
+    /// <summary>True when the checkpoint holds critics with exactly the parameter names and shapes of <paramref name="networks"/>' critics.</summary>
+    public static bool HasCompatibleCritics(Checkpoint checkpoint, Td3Networks networks)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        ArgumentNullException.ThrowIfNull(networks);
+        var critic = networks.Critic.Parameters;
+        int stored = checkpoint.Tensors.Keys.Count(k => k.StartsWith(Td3Checkpoint.CriticPrefix + ".", StringComparison.Ordinal));
+        return stored == critic.Entries.Count && critic.Entries.All(e =>
+            checkpoint.Tensors.TryGetValue(Td3Checkpoint.CriticPrefix + "." + e.Name, out var t) && t.Shape.SequenceEqual(e.Shape));
+    }
+}

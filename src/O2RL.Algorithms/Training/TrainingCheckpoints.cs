@@ -1,0 +1,138 @@
+using System.Globalization;
+using O2RL.Algorithms.Runs;
+
+namespace O2RL.Algorithms.Training;
+
+/// <summary>
+/// Periodic full-state checkpoints of a training loop and the state to resume from. The loop saves at the first
+/// episode end at or after every <see cref="Interval"/> environment steps (so the environment restarts from its
+/// derived episode seed on resume, which makes resuming exact), after every value of that step has been flushed.
+/// Files are <c>checkpoints/step_NNNNNNNNNN.safetensors</c> in the run folder, written atomically; the two newest
+/// are kept.
+/// </summary>
+public sealed class TrainingCheckpoints
+{
+    /// <summary>How many checkpoint files stay on disk (the newest ones).</summary>
+    public const int Kept = 2;
+
+    /// <summary>Checkpoints into <paramref name="directory"/> every <paramref name="interval"/> steps; resumes from <paramref name="resumeState"/> when given.</summary>
+    public TrainingCheckpoints(string directory, long interval, IResumableAgent agent, string algorithm, TrainingState? resumeState = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        ArgumentNullException.ThrowIfNull(agent);
+        ArgumentException.ThrowIfNullOrEmpty(algorithm);
+        ArgumentOutOfRangeException.ThrowIfNegative(interval);
+        Directory = directory;
+        Interval = interval;
+        Agent = agent;
+        Algorithm = algorithm;
+        if (resumeState?.GetTextOrNull("algorithm") is string stored && stored != algorithm)
+            throw new InvalidDataException($"{resumeState.Source} is a {stored} training state; this run trains {algorithm}");
+        ResumeState = resumeState;
+    }
+
+    /// <summary>Folder of the checkpoint files.</summary>
+    public string Directory { get; }
+
+    /// <summary>Environment steps between checkpoints (0 = never save; resuming still works).</summary>
+    public long Interval { get; }
+
+    /// <summary>The learner whose state is saved.</summary>
+    public IResumableAgent Agent { get; }
+
+    /// <summary>Algorithm name, stored in and checked against every state.</summary>
+    public string Algorithm { get; }
+
+    /// <summary>The state to continue from, or null to start fresh.</summary>
+    public TrainingState? ResumeState { get; }
+
+    /// <summary>Path of the newest file saved by this object (null before the first).</summary>
+    public string? LastSavedPath { get; private set; }
+
+    /// <summary>Step of the newest saved (or resumed) state; -1 when none.</summary>
+    public long LastGoodStep { get; private set; } = -1;
+
+    /// <summary>
+    /// Checkpoints for a run described by <paramref name="context"/>: every <see cref="RunContext.CheckpointEvery"/>
+    /// steps (null: <paramref name="evaluateEvery"/>) into the output folder, resuming from
+    /// <see cref="RunContext.ResumeCheckpoint"/>. Null when the run neither writes a folder nor resumes.
+    /// </summary>
+    public static TrainingCheckpoints? For(RunContext context, IResumableAgent agent, string algorithm, long evaluateEvery)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var resume = context.ResumeCheckpoint is null ? null : TrainingState.Read(context.ResumeCheckpoint);
+        if (context.OutputDirectory is null && resume is null) return null;
+        long interval = context.CheckpointEvery ?? Math.Max(evaluateEvery, 0);
+        string directory = context.OutputDirectory is null
+            ? Path.GetDirectoryName(Path.GetFullPath(context.ResumeCheckpoint!))!
+            : Path.Combine(context.OutputDirectory, RunFolder.CheckpointsFolder);
+        return new TrainingCheckpoints(directory, context.OutputDirectory is null ? 0 : interval, agent, algorithm, resume);
+    }
+
+    /// <summary>Notes that the run continues from the resumed state's step.</summary>
+    internal void MarkResumed(long step) => LastGoodStep = step;
+
+    /// <summary>
+    /// Saves <paramref name="state"/> (loop counters already in it; the agent's state is added here) as the
+    /// checkpoint of <paramref name="step"/>. Refuses a state with a non-finite value: the run has diverged and
+    /// the previous checkpoint stays the last good one.
+    /// </summary>
+    internal void Save(long step, TrainingState state)
+    {
+        Agent.SaveState(state);
+        state.SetText("algorithm", Algorithm);
+        state.SetCounter("trainer.step", step);
+        if (state.FirstNonFiniteTensor() is string bad)
+            throw new TrainingDivergedException($"'{bad}' holds NaN or infinity at step {step.ToString("N0", CultureInfo.InvariantCulture)}; not saved", LastGoodStep, LastSavedPath);
+        string path = Path.Combine(Directory, RunFolder.CheckpointFileName(step));
+        state.Write(path);
+        LastSavedPath = path;
+        LastGoodStep = step;
+        // Keep the newest few: older ones are never resumed from, and with a full replay buffer each is large.
+        var old = System.IO.Directory.EnumerateFiles(Directory, "step_*.safetensors").Order(StringComparer.Ordinal).ToList();
+        foreach (var file in old.Take(Math.Max(0, old.Count - Kept))) File.Delete(file);
+    }
+}
+
+/// <summary>
+/// Training produced a non-finite loss or parameter: the run stops, and the last good checkpoint (if any) stays on
+/// disk (its networks can be inspected, or loaded with <c>--from</c> into a new run with a changed config).
+/// </summary>
+public sealed class TrainingDivergedException : InvalidOperationException
+{
+    /// <summary>A divergence described by <paramref name="what"/>, with the last good checkpoint.</summary>
+    public TrainingDivergedException(string what, long lastGoodStep, string? lastGoodCheckpoint)
+        : base($"training diverged: {what}; " + (lastGoodCheckpoint is null
+            ? lastGoodStep >= 0 ? $"the run resumed from step {lastGoodStep.ToString("N0", CultureInfo.InvariantCulture)} has no newer checkpoint" : "no checkpoint was saved"
+            : $"last good checkpoint: step {lastGoodStep.ToString("N0", CultureInfo.InvariantCulture)} ({lastGoodCheckpoint})"))
+    {
+        LastGoodStep = lastGoodStep;
+        LastGoodCheckpoint = lastGoodCheckpoint;
+    }
+
+    /// <summary>Step of the last good checkpoint, -1 when none.</summary>
+    public long LastGoodStep { get; }
+
+    /// <summary>Path of the last good checkpoint, or null.</summary>
+    public string? LastGoodCheckpoint { get; }
+}
+
+/// <summary>
+/// Forwards metrics and remembers the first non-finite loss (names under <c>losses/</c>) logged since the last
+/// <see cref="Reset"/>: the loops read losses only where they log them, so divergence costs no extra device reads.
+/// </summary>
+internal sealed class LossWatch(IMetricsSink inner) : IMetricsSink
+{
+    /// <summary>The first non-finite loss seen, or null.</summary>
+    public (string Name, double Value)? FirstNonFinite { get; private set; }
+
+    public void Log(long step, string name, double value)
+    {
+        if (FirstNonFinite is null && !double.IsFinite(value) && name.StartsWith("losses/", StringComparison.Ordinal)) FirstNonFinite = (name, value);
+        inner.Log(step, name, value);
+    }
+
+    public void Flush(long step) => inner.Flush(step);
+
+    public void Reset() => FirstNonFinite = null;
+}
