@@ -161,7 +161,20 @@ public sealed class SoftActorCritic
     /// ã (pathwise) and log π. The critic backward leaves gradients in the critics: <see cref="CriticBackward"/>
     /// zeroes them before the critic loss's own backward. Returns the sample for the temperature loss.
     /// </summary>
-    public (Tensor Action, Tensor LogProb) ActorLossBackward(Tensor observations)
+    public (Tensor Action, Tensor LogProb) ActorLossBackward(Tensor observations) => ActorLossBackward(observations, null);
+
+    /// <summary>
+    /// Further terms of an actor loss (O2SAC's λ·(log π_θ − log π_ref)): called with the sample ã [B, d], its
+    /// log π_θ(ã|s) [B], and the gradients ∂L_π/∂ã [B, d] and ∂L_π/∂log π [B] of the SAC terms, which it may add to
+    /// in place (and add its value to <see cref="ActorLoss"/>) before they are propagated into the actor.
+    /// </summary>
+    public delegate void ActorLossTerms(Tensor action, Tensor logProb, Tensor actionGradient, Tensor logProbGradient);
+
+    /// <summary>
+    /// <see cref="ActorLossBackward(Tensor)"/> with <paramref name="extraTerms"/> added to the loss before the
+    /// actor backward (one pass through the actor for all terms); null gives exactly the SAC actor loss.
+    /// </summary>
+    public (Tensor Action, Tensor LogProb) ActorLossBackward(Tensor observations, ActorLossTerms? extraTerms)
     {
         var b = BuffersFor(observations.Rows);
         var (action, logProb) = SampleActor(observations, CurrentSlot);
@@ -177,6 +190,7 @@ public sealed class SoftActorCritic
         // The actor loss does not train the critics: propagate to the action only (no weight-gradient GEMMs).
         var actionGradient = Critic.Backward(b.CriticGradient, ActorCriticSlot, needActionGradient: true, accumulateParameterGradients: false)!;
         backend.Binary(BinaryOp.Mul, b.InverseBatch, Alpha, b.LogProbGradient, 1f, 1f, Broadcast.Scalar);
+        extraTerms?.Invoke(action, logProb, actionGradient, b.LogProbGradient);
         Actor.Parameters.ZeroGradients();
         Actor.SampleBackward(actionGradient, b.LogProbGradient, CurrentSlot);
         return (action, logProb);
@@ -186,7 +200,13 @@ public sealed class SoftActorCritic
     /// V(s′) = min_e Q̄_e(s′, ã′) − α·log π_θ(ã′|s′) with ã′ ~ π_θ(·|s′) (no gradient); without the entropy
     /// term when <paramref name="entropyTerm"/> is false (CQL's backup). Returns [B].
     /// </summary>
-    public Tensor NextStateValue(Tensor nextObservations, bool entropyTerm)
+    public Tensor NextStateValue(Tensor nextObservations, bool entropyTerm) => NextStateValueWithSample(nextObservations, entropyTerm).Value;
+
+    /// <summary>
+    /// <see cref="NextStateValue"/> that also returns the sample it used: V(s′) [B] (a buffer a caller may add
+    /// further terms to before <see cref="BellmanTarget"/>), ã′ [B, d] and log π_θ(ã′|s′) [B].
+    /// </summary>
+    public (Tensor Value, Tensor Action, Tensor LogProb) NextStateValueWithSample(Tensor nextObservations, bool entropyTerm)
     {
         var b = BuffersFor(nextObservations.Rows);
         var (nextAction, nextLogProb) = SampleActor(nextObservations, NextSlot);
@@ -194,7 +214,7 @@ public sealed class SoftActorCritic
         backend.EnsembleMin(q, b.NextValue, b.ArgMin);
         if (entropyTerm) backend.Binary(BinaryOp.Mul, nextLogProb, Alpha, b.Scratch, 1f, 1f, Broadcast.Scalar);
         if (entropyTerm) backend.Binary(BinaryOp.Add, b.NextValue, b.Scratch, b.NextValue, 1f, -1f);
-        return b.NextValue;
+        return (b.NextValue, nextAction, nextLogProb);
     }
 
     /// <summary>y = r + γ(1 − m)·V(s′) (no gradient): [B]. A time-limit truncation has m = 0 and bootstraps.</summary>

@@ -1,0 +1,57 @@
+using O2RL.Algorithms.Training;
+using O2RL.Data.Replay;
+
+namespace O2RL.Algorithms.FineTuning.O2Sac;
+
+/// <summary>
+/// Stage C of O2SAC as the online loop sees it: π_θ acts (a sample, clamped to [−1, 1] by the tanh), and every
+/// update is <see cref="O2SacLearner.ConstrainedUpdate"/> with the environment step t and the index k.
+/// </summary>
+public sealed class O2SacAgent : IOffPolicyAgent
+{
+    readonly System.Diagnostics.Stopwatch clock = new();
+    long timedUpdates;
+
+    /// <summary>Wraps the learner (after stages A and B, or resumed from a stage file).</summary>
+    public O2SacAgent(O2SacLearner learner)
+    {
+        ArgumentNullException.ThrowIfNull(learner);
+        Learner = learner;
+        var sac = learner.Sac;
+        Policy = new DevicePolicy(sac.Alpha.Backend, sac.ObsDim, sac.ActionDim, sac.Act);
+    }
+
+    /// <summary>The learner.</summary>
+    public O2SacLearner Learner { get; }
+
+    /// <inheritdoc/>
+    public IPolicy Policy { get; }
+
+    /// <inheritdoc/>
+    public void Update(TransitionBatch batch, long environmentStep, int updateIndex)
+    {
+        clock.Start();
+        Learner.ConstrainedUpdate(batch, environmentStep, updateIndex);
+        clock.Stop();
+        timedUpdates++;
+    }
+
+    /// <inheritdoc/>
+    public void LogMetrics(IMetricsSink metrics, long step)
+    {
+        ArgumentNullException.ThrowIfNull(metrics);
+        var sac = Learner.Sac;
+        var backend = sac.Alpha.Backend;
+        metrics.Log(step, "losses/qf_loss", backend.ReadScalar(sac.CriticLoss));
+        metrics.Log(step, "losses/actor_loss", backend.ReadScalar(sac.ActorLoss));
+        metrics.Log(step, "losses/alpha", backend.ReadScalar(sac.Alpha));
+        metrics.Log(step, "losses/alpha_loss", backend.ReadScalar(sac.AlphaLoss));
+        metrics.Log(step, "losses/qf_values", backend.ReadScalar(sac.MeanQ));
+        metrics.Log(step, "losses/lambda", Learner.Lambda.ReadLambda());
+        metrics.Log(step, "losses/lambda_loss", backend.ReadScalar(Learner.Lambda.Loss));
+        metrics.Log(step, "charts/threshold", Learner.Threshold.At(step));
+        // Mean wall time of the updates since the last log (milliseconds; the device work is synchronous on the CPU).
+        if (timedUpdates > 0) metrics.Log(step, "time/update", clock.Elapsed.TotalMilliseconds / timedUpdates);
+        clock.Reset(); timedUpdates = 0;
+    }
+}

@@ -1,0 +1,391 @@
+using System.Globalization;
+using O2RL.Algorithms.Configs;
+using O2RL.Algorithms.Networks;
+using O2RL.Algorithms.Online;
+using O2RL.Algorithms.Training;
+using O2RL.Data;
+using O2RL.Data.Replay;
+using O2RL.Engine;
+using O2RL.Engine.Checkpoints;
+using O2RL.Envs;
+
+namespace O2RL.Algorithms.FineTuning.O2Sac;
+
+/// <summary>O2SAC fine-tuning runs (ALGORITHMS.md §3) and their baselines (<see cref="O2SacConfig.Mode"/>).</summary>
+public static class O2SacRun
+{
+    /// <summary>Algorithm name (config folder, checkpoint file and metadata).</summary>
+    public const string Algorithm = "o2sac";
+    /// <summary>State after stage A in the run folder; a run whose folder holds it resumes with stage B.</summary>
+    public const string StageAFile = "stage-a.safetensors";
+    /// <summary>State after stage B; a run whose folder holds it resumes with stage C.</summary>
+    public const string StageBFile = "stage-b.safetensors";
+
+    /// <summary>The values <see cref="O2SacConfig.Mode"/> accepts.</summary>
+    public static readonly IReadOnlyList<string> Modes = ["ocr-cft", "naive", "scratch", "offline"];
+
+    /// <summary>
+    /// Fine-tunes the actor of <see cref="RunContext.InitialCheckpoint"/> (a CQL checkpoint) on
+    /// <see cref="RunContext.EnvironmentId"/> with the dataset <see cref="RunContext.DatasetPath"/>: offline score,
+    /// stage A, stage B, aligned score, reference choice, stage C (OffPolicyTrainer, π_ref replaced at evaluations).
+    /// With an output folder it writes stage-a/stage-b state files (and resumes after the latest one it finds),
+    /// config.json and o2sac.safetensors. The baseline modes share the data, normalisation and evaluation.
+    /// </summary>
+    public static RunResult Run(RunContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        string? shipped = ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, context.DatasetName)
+            ?? ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, "default");
+        var config = ConfigLoader.Resolve(new O2SacConfig(), shipped, context.ConfigFile, context.Overrides);
+        string mode = config.Mode.ToLowerInvariant();
+        if (!Modes.Contains(mode)) throw new ArgumentException($"mode '{config.Mode}' is not one of {string.Join(", ", Modes)}");
+        string configJson = ConfigLoader.ToJson(config);
+        var spec = EnvironmentRegistry.GetSpec(context.EnvironmentId);
+        var backend = context.Backend;
+
+        TanhGaussianActor? startingActor = null;
+        StateNormalizer? checkpointNormalizer = null;
+        if (mode != "scratch")
+        {
+            if (context.InitialCheckpoint is null) throw new ArgumentException($"O2SAC mode '{mode}' needs the offline checkpoint (RunContext.InitialCheckpoint)");
+            (startingActor, checkpointNormalizer) = LoadStartingActor(context.InitialCheckpoint, backend);
+            context.Progress?.WriteLine($"o2sac: {StartingActor.Load(context.InitialCheckpoint).DescribeTransfer(ActorFamily.TanhGaussian)}");
+            if (startingActor.ObsDim != spec.ObservationDim || startingActor.ActionDim != spec.ActionDim)
+                throw new ArgumentException($"checkpoint '{context.InitialCheckpoint}' has obs {startingActor.ObsDim} / action {startingActor.ActionDim} dimensions but {context.EnvironmentId} has {spec.ObservationDim} / {spec.ActionDim}");
+        }
+
+        // §3.1: the Q-learning dataset, the reward map and the dataset's normalisation (checked against the checkpoint's).
+        bool needsData = mode == "ocr-cft" || (mode != "offline" && config.BufferMode != OfflineMixing.None);
+        Transitions? transitions = null;
+        StateNormalizer normalizer;
+        if (needsData)
+        {
+            if (context.DatasetPath is null) throw new ArgumentException($"O2SAC mode '{mode}' with buffer mode {config.BufferMode} needs a dataset file (RunContext.DatasetPath)");
+            transitions = D4rlHdf5.Read(context.DatasetPath).ToQLearning();
+            if (config.RewardScale != 1f || config.RewardBias != 0f) transitions.TransformRewards(config.RewardScale, config.RewardBias);
+            normalizer = config.NormalizeStates ? StateNormalizer.ForQLearning(transitions) : StateNormalizer.Identity(transitions.ObservationDim);
+            if (checkpointNormalizer is not null) RequireSameNormalization(normalizer, checkpointNormalizer, context.InitialCheckpoint!, context.DatasetPath);
+            normalizer.NormalizeInPlace(transitions);
+        }
+        else
+        {
+            normalizer = checkpointNormalizer ?? StateNormalizer.Identity(spec.ObservationDim);
+        }
+
+        var scoreTask = context.ScoreTaskId ?? context.EnvironmentId;
+        int evaluationSeed = context.Seed + 10_000;
+        Evaluator NewEvaluator() => new(PolicyEnvironment.Make(context.EnvironmentId, normalizer), scoreTask, evaluationSeed);
+
+        if (mode == "offline")
+        {
+            EvaluationResult offline;
+            using (var evaluator = NewEvaluator())
+                offline = evaluator.Evaluate(StartingPolicy(backend, startingActor!), config.EvalEpisodes);
+            LogCurveStart(context.Metrics, offline);
+            WriteConfig(context.OutputDirectory, configJson);
+            return new RunResult(offline, null, configJson);
+        }
+        if (mode is "naive" or "scratch")
+            return RunBaseline(context, config, configJson, mode, startingActor, normalizer, transitions, NewEvaluator);
+
+        var learner = new O2SacLearner(backend, startingActor!, config, (ulong)context.Seed);
+        var (offlineScore, alignedScore) = ReconstructCritic(context, learner, transitions!, NewEvaluator, configJson);
+
+        // §3.5 / §1.6: the reference starts as the aligned actor only if it scored strictly better than π_off.
+        string task = (context.ScoreTaskId ?? $"{context.EnvironmentId}-{context.DatasetName}").ToLowerInvariant();
+        int updateN = config.UpdateN;
+        if (!config.ReferToOptimalPolicy && task.Contains("hopper", StringComparison.Ordinal) && task.Contains("expert", StringComparison.Ordinal))
+        {
+            // The release's special case of the periodic-reference ablation on the hopper "expert" tasks.
+            updateN = 10;
+            learner.Sac.ActorOptimizer.MaxGradientNorm = 0.25f;
+        }
+        var tracker = new ReferencePolicyTracker(config.ReferToOptimalPolicy ? ReferenceRule.BestSoFar : ReferenceRule.EveryN, updateN, config.EvalEvery);
+        bool alignedIsReference = tracker.ChooseInitial(offlineScore, alignedScore);
+        if (alignedIsReference) learner.ReplaceReference();
+        context.Metrics.Log(0, "charts/reference_replaced", alignedIsReference ? 1 : 0);
+        context.Metrics.Flush(0);
+
+        var agent = new O2SacAgent(learner);
+        EvaluationResult? last;
+        using (var environment = PolicyEnvironment.Make(context.EnvironmentId, normalizer))
+        using (var evaluator = NewEvaluator())
+        using (var sampler = OnlineSampler(backend, config, transitions, spec, context.Seed))
+        {
+            var trainer = new OffPolicyTrainer(environment, evaluator, agent, sampler,
+                LoopOptions(config, context.Seed, randomWarmup: false), context.Metrics, context.Progress)
+            {
+                OnEvaluation = (step, result) =>
+                {
+                    // π_ref ← deep copy of π_θ when the rule says so (best so far, or every update_n evaluations).
+                    bool replace = tracker.ShouldReplace(step, result.Score);
+                    if (replace) learner.ReplaceReference();
+                    context.Metrics.Log(step, "charts/reference_replaced", replace ? 1 : 0);
+                },
+            };
+            last = trainer.Run();
+            last ??= evaluator.Evaluate(agent.Policy, config.EvalEpisodes);
+        }
+
+        string? checkpointPath = null;
+        if (context.OutputDirectory is not null)
+        {
+            WriteConfig(context.OutputDirectory, configJson);
+            checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
+            var extra = learner.ReferenceActor.Parameters.ToNamedTensors("actor_reference")
+                .Append(new NamedTensor("log_lambda", [1], learner.Lambda.LogLambda.ToArray()));
+            SacCheckpoint.Save(checkpointPath, learner.Sac, Algorithm, context.EnvironmentId, normalizer, configJson, extra);
+        }
+        return new RunResult(last, checkpointPath, configJson);
+    }
+
+    /// <summary>
+    /// The one place the starting actor is loaded: a tanh-Gaussian actor (hidden widths from the checkpoint) and the
+    /// observation normalisation saved beside it (null when the file has none). A CQL checkpoint (the paper's pairing)
+    /// is copied directly; any other family goes through <see cref="StartingActor"/>'s conversion (our own design).
+    /// </summary>
+    public static (TanhGaussianActor Actor, StateNormalizer? Normalizer) LoadStartingActor(string path, Backend backend)
+    {
+        var starting = StartingActor.Load(path);
+        return (starting.ToTanhGaussian(backend), starting.Normalizer);
+    }
+
+    /// <summary>
+    /// Optimistic critic reconstruction: offline score, stage A, stage B, aligned score, with the stage files written
+    /// to (and resumed from) the run folder. Returns the offline and aligned scores.
+    /// </summary>
+    static (double Offline, double Aligned) ReconstructCritic(RunContext context, O2SacLearner learner, Transitions transitions,
+        Func<Evaluator> newEvaluator, string configJson)
+    {
+        var config = learner.Config;
+        var metrics = context.Metrics;
+        string? stageA = context.OutputDirectory is null ? null : Path.Combine(context.OutputDirectory, StageAFile);
+        string? stageB = context.OutputDirectory is null ? null : Path.Combine(context.OutputDirectory, StageBFile);
+        var offlineRandom = new DeviceRandom((ulong)context.Seed * 7 + 3);
+        var scores = new Dictionary<string, double>();
+        var offlinePolicy = new DevicePolicy(context.Backend, learner.Sac.ObsDim, learner.Sac.ActionDim, learner.OfflineAct);
+
+        if (stageB is not null && File.Exists(stageB))
+        {
+            LoadStage(stageB, learner, offlineRandom, scores);
+            context.Progress?.WriteLine($"o2sac: resumed after stage B from {StageBFile}");
+        }
+        else
+        {
+            if (stageA is not null && File.Exists(stageA))
+            {
+                LoadStage(stageA, learner, offlineRandom, scores);
+                context.Progress?.WriteLine($"o2sac: resumed after stage A from {StageAFile}");
+            }
+            else
+            {
+                // The offline score is measured before anything else (§6.4).
+                using (var evaluator = newEvaluator()) Record(scores, "offline", evaluator.Evaluate(offlinePolicy, config.EvalEpisodes));
+                using var sampler = OfflineSampler(context.Backend, config, transitions, offlineRandom);
+                RunStage(context, "stage-a", config.ReevaluationSteps, config.LogEvery, () => learner.PolicyEvaluationStep(sampler.Sample()),
+                    step => metrics.Log(step, "stage/a_qf_loss", context.Backend.ReadScalar(learner.Sac.CriticLoss)));
+                if (stageA is not null) SaveStage(stageA, "a", learner, offlineRandom, scores, context.EnvironmentId, configJson);
+            }
+            using (var sampler = OfflineSampler(context.Backend, config, transitions, offlineRandom))
+            {
+                RunStage(context, "stage-b", config.AlignmentSteps, config.LogEvery, () => learner.ValueAlignmentStep(sampler.Sample().Observations), step =>
+                {
+                    metrics.Log(step, "stage/b_qf_loss", context.Backend.ReadScalar(learner.AlignmentLoss));
+                    metrics.Log(step, "stage/b_actor_loss", context.Backend.ReadScalar(learner.Sac.ActorLoss));
+                });
+            }
+            learner.FinishAlignment();
+            using (var evaluator = newEvaluator()) Record(scores, "aligned", evaluator.Evaluate(new O2SacAgent(learner).Policy, config.EvalEpisodes));
+            if (stageB is not null) SaveStage(stageB, "b", learner, offlineRandom, scores, context.EnvironmentId, configJson);
+        }
+
+        // The learning curve starts with the offline score at step 0 (§8); the score metrics are raw returns, with
+        // the aligned actor's normalised score beside them when the task has reference scores.
+        metrics.Log(0, "eval/return", scores["offline_return"]);
+        if (scores.TryGetValue("offline_normalized", out double normalized)) metrics.Log(0, "eval/normalized_return", normalized);
+        metrics.Log(0, FineTuneTable.OfflineScore, scores["offline_return"]);
+        metrics.Log(0, FineTuneTable.AlignedScore, scores["aligned_return"]);
+        if (scores.TryGetValue("aligned_normalized", out double alignedNormalized)) metrics.Log(0, FineTuneTable.AlignedNormalizedScore, alignedNormalized);
+        metrics.Flush(0);
+        context.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"o2sac: offline score {scores["offline_score"]:F2}, aligned score {scores["aligned_score"]:F2}"));
+        return (scores["offline_score"], scores["aligned_score"]);
+    }
+
+    /// <summary>The naive and scratch baselines: plain SAC online (UTD, warm-up and buffer mode of the config).</summary>
+    static RunResult RunBaseline(RunContext context, O2SacConfig config, string configJson, string mode, TanhGaussianActor? startingActor,
+        StateNormalizer normalizer, Transitions? transitions, Func<Evaluator> newEvaluator)
+    {
+        var spec = EnvironmentRegistry.GetSpec(context.EnvironmentId);
+        var sacConfig = new SacConfig
+        {
+            BatchSize = config.BatchSize, Gamma = config.Gamma, Tau = config.Tau,
+            ActorLr = config.ActorLr, CriticLr = config.CriticLr, AlphaLr = config.AlphaLr,
+            Alpha = config.Alpha, AutoAlpha = config.AutoAlpha, TargetEntropy = config.TargetEntropy,
+            ActorHidden = startingActor?.Network.Spec.HiddenDims ?? TanhGaussianActor.DefaultHidden,
+            CriticHidden = config.CriticHidden, CriticLayerNorm = config.CriticLayerNorm,
+            UpdatesPerStep = config.UpdatesPerStep, WarmupSteps = config.WarmupSteps, TotalSteps = config.OnlineSteps,
+            ReplayCapacity = config.ReplayCapacity, EvalEvery = config.EvalEvery, EvalEpisodes = config.EvalEpisodes, LogEvery = config.LogEvery,
+        };
+        var agent = new SacAgent(context.Backend, spec.ObservationDim, spec.ActionDim, sacConfig, (ulong)context.Seed);
+        if (startingActor is not null)
+        {
+            agent.Learner.Actor.Parameters.CopyValuesFrom(startingActor.Parameters);
+            bool criticsLoaded = TryLoadCritics(agent.Learner, context.InitialCheckpoint!);
+            context.Progress?.WriteLine($"o2sac naive: offline actor loaded, {(criticsLoaded ? "offline critics loaded" : "fresh critics (the checkpoint's differ in architecture)")}");
+            using var evaluator = newEvaluator();
+            var offline = evaluator.Evaluate(agent.Policy, config.EvalEpisodes);
+            LogCurveStart(context.Metrics, offline);
+        }
+        EvaluationResult? last;
+        using (var environment = PolicyEnvironment.Make(context.EnvironmentId, normalizer))
+        using (var evaluator = newEvaluator())
+        using (var sampler = OnlineSampler(context.Backend, config, transitions, spec, context.Seed))
+        {
+            var trainer = new OffPolicyTrainer(environment, evaluator, agent, sampler,
+                LoopOptions(config, context.Seed, randomWarmup: mode == "scratch"), context.Metrics, context.Progress);
+            last = trainer.Run();
+            last ??= evaluator.Evaluate(agent.Policy, config.EvalEpisodes);
+        }
+        string? checkpointPath = null;
+        if (context.OutputDirectory is not null)
+        {
+            WriteConfig(context.OutputDirectory, configJson);
+            checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
+            SacCheckpoint.Save(checkpointPath, agent.Learner, Algorithm, context.EnvironmentId, normalizer, configJson);
+        }
+        return new RunResult(last, checkpointPath, configJson);
+    }
+
+    /// <summary>Loads critics and targets when the checkpoint's match the configured architecture; false leaves the fresh ones.</summary>
+    static bool TryLoadCritics(SoftActorCritic learner, string path)
+    {
+        var checkpoint = SafetensorsFile.Read(path, rejectNonFinite: true);
+        bool compatible = checkpoint.Tensors.Keys.Any(k => k.StartsWith("critic.network.", StringComparison.Ordinal))
+            && SacCheckpoint.CriticHidden(checkpoint, path).SequenceEqual(learner.Options.CriticHidden)
+            && SacCheckpoint.CriticLayerNorm(checkpoint) == learner.Options.CriticLayerNorm
+            && checkpoint.Tensors.Values.First(t => t.Name.StartsWith("critic.network.", StringComparison.Ordinal)).Shape[0] == learner.Critic.Members;
+        if (!compatible) return false;
+        learner.Critic.Parameters.LoadFrom(checkpoint, "critic");
+        if (checkpoint.Tensors.Keys.Any(k => k.StartsWith("critic_target.", StringComparison.Ordinal))) learner.TargetCritic.Parameters.LoadFrom(checkpoint, "critic_target");
+        else learner.TargetCritic.Parameters.CopyValuesFrom(learner.Critic.Parameters);
+        return true;
+    }
+
+    static void RunStage(RunContext context, string label, long steps, int logEvery, Action step, Action<long> log)
+    {
+        var progress = new ProgressReporter(context.Progress, label, steps);
+        var clock = new System.Diagnostics.Stopwatch();
+        var total = System.Diagnostics.Stopwatch.StartNew();
+        long timed = 0;
+        for (long n = 1; n <= steps; n++)
+        {
+            clock.Start();
+            step();
+            clock.Stop();
+            timed++;
+            if (logEvery > 0 && (n % logEvery == 0 || n == steps))
+            {
+                log(n);
+                context.Metrics.Log(n, $"time/{label.Replace('-', '_')}_update", clock.Elapsed.TotalMilliseconds / timed);
+                context.Metrics.Flush(n);
+                clock.Reset(); timed = 0;
+            }
+            progress.Report(n);
+        }
+        if (steps > 0) context.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"o2sac: {label} ({steps} steps) took {total.Elapsed.TotalSeconds:F1} s"));
+    }
+
+    static MixedReplaySampler OfflineSampler(Backend backend, O2SacConfig config, Transitions transitions, DeviceRandom random) =>
+        // Uniform minibatches over the whole dataset, with replacement.
+        new(backend, OfflineMixing.All, transitions, transitions.ObservationDim, transitions.ActionDim, transitions.Count, config.BatchSize, random);
+
+    static MixedReplaySampler OnlineSampler(Backend backend, O2SacConfig config, Transitions? transitions, EnvironmentSpec spec, int seed)
+    {
+        var mode = transitions is null ? OfflineMixing.None : config.BufferMode;
+        long copied = mode is OfflineMixing.All or OfflineMixing.Part ? transitions!.Count : 0;
+        int capacity = (int)Math.Min(config.ReplayCapacity, Math.Max(copied + config.OnlineSteps, config.BatchSize + 1));
+        return new MixedReplaySampler(backend, mode, mode == OfflineMixing.None ? null : transitions, spec.ObservationDim, spec.ActionDim,
+            capacity, config.BatchSize, new DeviceRandom((ulong)seed * 7 + 5));
+    }
+
+    static OffPolicyLoopOptions LoopOptions(O2SacConfig config, int seed, bool randomWarmup)
+    {
+        float scale = config.RewardScale, bias = config.RewardBias;
+        return new OffPolicyLoopOptions
+        {
+            TotalSteps = config.OnlineSteps,
+            WarmupSteps = config.WarmupSteps,
+            RandomWarmup = randomWarmup,
+            UpdatesPerStep = config.UpdatesPerStep,
+            EvaluateEvery = config.EvalEvery,
+            EvaluationEpisodes = config.EvalEpisodes,
+            LogEvery = config.LogEvery,
+            Seed = seed,
+            // The offline reward map applies to every online reward too (§3.1, pitfall 19).
+            RewardTransform = scale == 1f && bias == 0f ? null : r => scale * r + bias,
+        };
+    }
+
+    static IPolicy StartingPolicy(Backend backend, TanhGaussianActor actor) =>
+        new DevicePolicy(backend, actor.ObsDim, actor.ActionDim, (obs, _) => actor.DeterministicAction(obs, 7));
+
+    static void LogCurveStart(IMetricsSink metrics, EvaluationResult offline)
+    {
+        metrics.Log(0, "eval/return", offline.MeanReturn);
+        if (offline.NormalizedMean is double normalized) metrics.Log(0, "eval/normalized_return", normalized);
+        metrics.Log(0, FineTuneTable.OfflineScore, offline.MeanReturn);
+        metrics.Flush(0);
+    }
+
+    static void Record(Dictionary<string, double> scores, string name, EvaluationResult result)
+    {
+        scores[name + "_score"] = result.Score;
+        scores[name + "_return"] = result.MeanReturn;
+        if (result.NormalizedMean is double normalized) scores[name + "_normalized"] = normalized;
+    }
+
+    static void RequireSameNormalization(StateNormalizer dataset, StateNormalizer checkpoint, string checkpointPath, string datasetPath)
+    {
+        for (int j = 0; j < dataset.Dimension; j++)
+        {
+            bool close(float a, float b) => Math.Abs(a - b) <= 1e-4f * Math.Max(1f, Math.Abs(a));
+            if (!close(dataset.Mean[j], checkpoint.Mean[j]) || !close(dataset.Std[j], checkpoint.Std[j]))
+                throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                    $"the observation normalisation of '{checkpointPath}' differs from the one of '{datasetPath}' (§3.1 rule) at feature {j}: mean {checkpoint.Mean[j]} vs {dataset.Mean[j]}, std {checkpoint.Std[j]} vs {dataset.Std[j]}; the offline actor was trained on other data or with other normalisation flags"));
+        }
+    }
+
+    static void WriteConfig(string? folder, string configJson)
+    {
+        if (folder is null) return;
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "config.json"), configJson);
+    }
+
+    static void SaveStage(string path, string stage, O2SacLearner learner, DeviceRandom offlineRandom, Dictionary<string, double> scores,
+        string environmentId, string configJson)
+    {
+        var metadata = learner.StateMetadata();
+        metadata["algorithm"] = Algorithm;
+        metadata["stage"] = stage;
+        metadata["env_id"] = environmentId;
+        metadata["config"] = configJson;
+        metadata["rng.offline"] = offlineRandom.Counter.ToString(CultureInfo.InvariantCulture);
+        foreach (var (name, value) in scores) metadata["score." + name] = value.ToString("R", CultureInfo.InvariantCulture);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        // Write beside and rename, so an interrupted save never leaves a half stage file that a resume would trust.
+        string temporary = path + ".tmp";
+        SafetensorsFile.Write(temporary, [.. learner.StateTensors()], metadata);
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    static void LoadStage(string path, O2SacLearner learner, DeviceRandom offlineRandom, Dictionary<string, double> scores)
+    {
+        var checkpoint = SafetensorsFile.Read(path, rejectNonFinite: true);
+        learner.LoadState(checkpoint, path);
+        offlineRandom.Counter = (ulong)O2SacLearner.LongMetadata(checkpoint, "rng.offline", path);
+        foreach (var (key, text) in checkpoint.Metadata)
+            if (key.StartsWith("score.", StringComparison.Ordinal))
+                scores[key["score.".Length..]] = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+    }
+}

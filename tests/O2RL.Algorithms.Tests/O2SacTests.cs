@@ -1,0 +1,529 @@
+using O2RL.Algorithms.Configs;
+using O2RL.Algorithms.FineTuning;
+using O2RL.Algorithms.FineTuning.O2Sac;
+using O2RL.Algorithms.Networks;
+using O2RL.Algorithms.Offline;
+using O2RL.Algorithms.Training;
+using O2RL.Data.Replay;
+using O2RL.Engine;
+using O2RL.Engine.Checkpoints;
+using Xunit;
+using Ref = O2RL.Algorithms.Tests.SoftActorCriticReference;
+
+namespace O2RL.Algorithms.Tests;
+
+public sealed class O2SacTests
+{
+    const int ObsDim = 3, ActionDim = 2, B = 4;
+    const double Gamma = 0.99;
+    static readonly float[] S = [0.5f, -1f, 0.2f, 1.5f, 0.3f, -0.7f, -0.4f, 0.9f, 1.1f, 0f, -1.2f, 0.6f];
+    static readonly float[] A = [0.3f, -0.8f, 0.9f, 0.1f, -0.5f, 0.4f, 0f, -0.2f];
+    static readonly float[] R = [1f, -0.5f, 2f, 0.25f];
+    static readonly float[] S2 = [0.4f, -0.9f, 0.3f, 1.2f, 0.5f, -0.6f, -0.1f, 1f, 0.8f, 0.2f, -1f, 0.4f];
+    static readonly float[] M = [0f, 1f, 0f, 0f];
+
+    static O2SacConfig TinyConfig => new()
+    {
+        BatchSize = B, CriticHidden = [6, 5], CriticLayerNorm = false, Alpha = 0.5f, Lambda = 1.5f,
+        ThresholdStart = 0.1f, ThresholdEnd = 2f, ThresholdSteps = 100,
+    };
+
+    /// <summary>A learner with tiny networks whose targets differ from the critics (so target use is visible).</summary>
+    static O2SacLearner TinyLearner(Backend backend, O2SacConfig? config = null)
+    {
+        var starting = new TanhGaussianActor(backend, ObsDim, ActionDim, seed: 17, hiddenDims: [5, 4]);
+        var learner = new O2SacLearner(backend, starting, config ?? TinyConfig, seed: 3);
+        var other = new O2SacLearner(backend, starting, config ?? TinyConfig, seed: 9);
+        learner.Sac.TargetCritic.Parameters.CopyValuesFrom(other.Sac.Critic.Parameters);
+        return learner;
+    }
+
+    static TransitionBatch Batch(Backend backend) => Ref.Batch(backend, S, A, R, S2, M, ObsDim, ActionDim);
+
+    static double Softplus(double x) => Math.Max(x, 0) + Math.Log(1 + Math.Exp(-Math.Abs(x)));
+
+    /// <summary>Double-precision log π(a|s) of given actions (clamped to ±(1 − 1e-4) before atanh).</summary>
+    static double[] LogProbOf(Ref.Net actor, double[] s, double[] a, int rows)
+    {
+        var head = Ref.Mlp(actor, 0, s, rows);
+        double m = actor.Scalar("log_std_multiplier.constant"), o = actor.Scalar("log_std_offset.constant");
+        var logProb = new double[rows];
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < ActionDim; j++)
+            {
+                double mu = head[r * 2 * ActionDim + j], rho = head[r * 2 * ActionDim + ActionDim + j];
+                double logStd = Math.Clamp(m * rho + o, -20, 2);
+                double action = Math.Clamp(a[r * ActionDim + j], -(1 - 1e-4), 1 - 1e-4);
+                double u = Math.Atanh(action), z = (u - mu) / Math.Exp(logStd);
+                logProb[r] += -0.5 * z * z - logStd - 0.5 * Math.Log(2 * Math.PI) - 2 * (Math.Log(2) - u - Softplus(-2 * u));
+            }
+        return logProb;
+    }
+
+    /// <summary>clamp(tanh μ(s), ±0.9999) in double.</summary>
+    static double[] DeterministicAction(Ref.Net actor, double[] s, int rows)
+    {
+        var head = Ref.Mlp(actor, 0, s, rows);
+        var a = new double[rows * ActionDim];
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < ActionDim; j++) a[r * ActionDim + j] = Math.Clamp(Math.Tanh(head[r * 2 * ActionDim + j]), -0.9999, 0.9999);
+        return a;
+    }
+
+    static double SumOfMse(double[][] q, double[] y) => q.Sum(qe => Enumerable.Range(0, y.Length).Average(i => (qe[i] - y[i]) * (qe[i] - y[i])));
+
+    static void AssertClose(double expected, float actual, string what, double relative = 1e-4) =>
+        Assert.True(Math.Abs(expected - actual) <= relative * Math.Max(1, Math.Abs(expected)), $"{what}: expected {expected}, device {actual}");
+
+    // ───────────────────────────── stage A ─────────────────────────────
+
+    [Fact]
+    public void StageACriticLossMatchesDoublePrecisionAndOnlyCriticsAndTargetsMove()
+    {
+        using var backend = new CpuBackend(1);
+        var learner = TinyLearner(backend);
+        var sac = learner.Sac;
+        var offline = Ref.Net.Of(learner.OfflineActor.Parameters, 1);
+        var critic = Ref.Net.Of(sac.Critic.Parameters, 2);
+        var target = Ref.Net.Of(sac.TargetCritic.Parameters, 2);
+        var actorBefore = sac.Actor.Parameters.Values.ToArray();
+        var noise = Ref.Normal(backend, sac.UpdateRandom.Seed, sac.UpdateRandom.Counter, B * ActionDim);
+
+        learner.PolicyEvaluationStep(Batch(backend));
+
+        // y = r + γ(1 − m)[Q̄min(s′, ã′) − α_A log π_off(ã′|s′)], ã′ ~ π_off.
+        var (a2, logp2) = Ref.Sample(offline, Ref.D(S2), B, ActionDim, noise);
+        var qNext = Ref.Min(Ref.Q(target, Ref.D(S2), a2, B, ObsDim, ActionDim));
+        var y = Enumerable.Range(0, B).Select(i => R[i] + Gamma * (1 - M[i]) * (qNext[i] - 0.5 * logp2[i])).ToArray();
+        double expected = SumOfMse(Ref.Q(critic, Ref.D(S), Ref.D(A), B, ObsDim, ActionDim), y);
+        AssertClose(expected, backend.ReadScalar(sac.CriticLoss), "stage A L_Q");
+        // Actors untouched, α fixed, critics stepped, targets Polyak-averaged toward them.
+        Assert.Equal(actorBefore, sac.Actor.Parameters.Values.ToArray());
+        Assert.Equal(offline.Values.Select(v => (float)v), learner.OfflineActor.Parameters.Values.ToArray());
+        Assert.Equal(MathF.Log(0.5f), backend.ReadScalar(sac.LogAlpha));
+        Assert.NotEqual(critic.Values.Select(v => (float)v), sac.Critic.Parameters.Values.ToArray());
+        var criticAfter = sac.Critic.Parameters.Values.ToArray();
+        var targetAfter = sac.TargetCritic.Parameters.Values.ToArray();
+        for (int i = 0; i < targetAfter.Length; i++)
+            Assert.Equal(0.995 * target.Values[i] + 0.005 * criticAfter[i], targetAfter[i], 1e-6);
+    }
+
+    // ───────────────────────────── stage B ─────────────────────────────
+
+    /// <summary>Double L_Q and L_π of one alignment step (α_A = 0.5).</summary>
+    static (double Critic, double Actor) AlignmentReference(Ref.Net online, Ref.Net offline, Ref.Net critic, Ref.Net target, float[] noise0, float[] noise1)
+    {
+        var s = Ref.D(S);
+        var anchor = DeterministicAction(offline, s, B);
+        var anchorLogProb = LogProbOf(offline, s, anchor, B);
+        var (candidate, _) = Ref.Sample(online, s, B, ActionDim, noise0);
+        var candidateOfflineLogProb = LogProbOf(offline, s, candidate, B);       // no −50 floor in stage B
+        var anchorValue = Ref.Min(Ref.Q(target, s, anchor, B, ObsDim, ActionDim));
+        var candidateTarget = Ref.Min(Ref.Q(target, s, candidate, B, ObsDim, ActionDim));
+        var y = Enumerable.Range(0, B).Select(i => Math.Min(anchorValue[i] - 0.5 * (anchorLogProb[i] - candidateOfflineLogProb[i]), candidateTarget[i])).ToArray();
+        double criticLoss = SumOfMse(Ref.Q(critic, s, candidate, B, ObsDim, ActionDim), y) + SumOfMse(Ref.Q(critic, s, anchor, B, ObsDim, ActionDim), anchorValue);
+        var (action, logProb) = Ref.Sample(online, s, B, ActionDim, noise1);
+        var q = Ref.Min(Ref.Q(critic, s, action, B, ObsDim, ActionDim));
+        return (criticLoss, Enumerable.Range(0, B).Average(i => 0.5 * logProb[i] - q[i]));
+    }
+
+    [Fact]
+    public void StageBLossesMatchDoublePrecisionWithoutTheFloorAndTargetsStayFrozen()
+    {
+        using var backend = new CpuBackend(1);
+        var learner = TinyLearner(backend);
+        var sac = learner.Sac;
+        // A very narrow π_off makes log π_off(â|s) of the online samples far below −50: a floor would change y_align.
+        learner.OfflineActor.Parameters.Write("log_std_offset.constant", [-7f]);
+        var online = Ref.Net.Of(sac.Actor.Parameters, 1);
+        var offline = Ref.Net.Of(learner.OfflineActor.Parameters, 1);
+        var critic = Ref.Net.Of(sac.Critic.Parameters, 2);
+        var target = Ref.Net.Of(sac.TargetCritic.Parameters, 2);
+        ulong counter = sac.UpdateRandom.Counter;
+        var noise0 = Ref.Normal(backend, sac.UpdateRandom.Seed, counter, B * ActionDim);
+        var noise1 = Ref.Normal(backend, sac.UpdateRandom.Seed, counter + B * ActionDim, B * ActionDim);
+        Assert.True(LogProbOf(offline, Ref.D(S), Ref.Sample(online, Ref.D(S), B, ActionDim, noise0).Action, B).Min() < -50);
+
+        learner.ValueAlignmentStep(Batch(backend).Observations);
+
+        var expected = AlignmentReference(online, offline, critic, target, noise0, noise1);
+        AssertClose(expected.Critic, backend.ReadScalar(learner.AlignmentLoss), "stage B L_Q");
+        AssertClose(expected.Actor, backend.ReadScalar(sac.ActorLoss), "stage B L_π");
+        // Critic gradient against central differences of the double loss.
+        var gradient = sac.Critic.Parameters.Gradients.ToArray();
+        double h = 1e-4;
+        foreach (int i in new[] { 0, 9, 33, critic.Values.Length / 2 + 4, critic.Values.Length - 1 })
+        {
+            double[] plus = (double[])critic.Values.Clone(), minus = (double[])critic.Values.Clone();
+            plus[i] += h; minus[i] -= h;
+            double numeric = (AlignmentReference(online, offline, critic.With(plus), target, noise0, noise1).Critic
+                - AlignmentReference(online, offline, critic.With(minus), target, noise0, noise1).Critic) / (2 * h);
+            Assert.True(Math.Abs(numeric - gradient[i]) < 2e-3 * Math.Max(1, Math.Abs(numeric)), $"critic ∂L/∂θ[{i}]: numeric {numeric}, device {gradient[i]}");
+        }
+        // Targets frozen, π_off untouched, α fixed; actor and critics stepped.
+        Assert.Equal(target.Values.Select(v => (float)v), sac.TargetCritic.Parameters.Values.ToArray());
+        Assert.Equal(offline.Values.Select(v => (float)v), learner.OfflineActor.Parameters.Values.ToArray());
+        Assert.Equal(MathF.Log(0.5f), backend.ReadScalar(sac.LogAlpha));
+        Assert.NotEqual(online.Values.Select(v => (float)v), sac.Actor.Parameters.Values.ToArray());
+        Assert.NotEqual(critic.Values.Select(v => (float)v), sac.Critic.Parameters.Values.ToArray());
+        // The end of stage B copies the critics into the targets.
+        learner.FinishAlignment();
+        Assert.Equal(sac.Critic.Parameters.Values.ToArray(), sac.TargetCritic.Parameters.Values.ToArray());
+    }
+
+    // ───────────────────────────── stage C ─────────────────────────────
+
+    /// <summary>Double L_π, L_α, L_Q and the dual weight w of one constrained update.</summary>
+    static (double Actor, double Alpha, double Critic, double DualWeight) ConstrainedReference(Ref.Net actor, Ref.Net reference, Ref.Net critic, Ref.Net target,
+        double logAlpha, double lambda, double threshold, float[] noise0, float[] noise1)
+    {
+        double alpha = Math.Exp(logAlpha);
+        var s = Ref.D(S); var s2 = Ref.D(S2);
+        var (action, logProb) = Ref.Sample(actor, s, B, ActionDim, noise0);
+        var referenceLogProb = LogProbOf(reference, s, action, B).Select(v => Math.Max(-50, v)).ToArray();
+        var q = Ref.Min(Ref.Q(critic, s, action, B, ObsDim, ActionDim));
+        double actorLoss = Enumerable.Range(0, B).Average(i => alpha * logProb[i] - q[i] + lambda * (logProb[i] - referenceLogProb[i]));
+        double alphaLoss = -logAlpha * (logProb.Average() - ActionDim);
+        double dualWeight = Enumerable.Range(0, B).Average(i =>
+        {
+            double u = threshold - (logProb[i] - referenceLogProb[i]);
+            return (u > 0 ? 0.3 : 0.7) * u;
+        });
+        var (action2, logProb2) = Ref.Sample(actor, s2, B, ActionDim, noise1);
+        var referenceLogProb2 = LogProbOf(reference, s2, action2, B).Select(v => Math.Max(-50, v)).ToArray();
+        var qNext = Ref.Min(Ref.Q(target, s2, action2, B, ObsDim, ActionDim));
+        var y = Enumerable.Range(0, B).Select(i => R[i] + Gamma * (1 - M[i]) * (qNext[i] - alpha * logProb2[i] - lambda * (logProb2[i] - referenceLogProb2[i]))).ToArray();
+        return (actorLoss, alphaLoss, SumOfMse(Ref.Q(critic, s, Ref.D(A), B, ObsDim, ActionDim), y), dualWeight);
+    }
+
+    /// <summary>A learner whose reference differs from its actor; a narrow reference puts some ℓ_ref below the floor.</summary>
+    static O2SacLearner ConstrainedLearner(Backend backend, float referenceLogStdOffset)
+    {
+        var learner = TinyLearner(backend);
+        var otherActor = new TanhGaussianActor(backend, ObsDim, ActionDim, seed: 41, hiddenDims: [5, 4]);
+        learner.ReferenceActor.Parameters.CopyValuesFrom(otherActor.Parameters);
+        learner.ReferenceActor.Parameters.Write("log_std_offset.constant", [referenceLogStdOffset]);
+        return learner;
+    }
+
+    [Theory]
+    [InlineData(-1f)]      // every ℓ_ref above the floor
+    [InlineData(-3.2f)]    // a narrow reference: some ℓ_ref floored at −50 (no gradient there)
+    public void StageCLossesMatchDoublePrecisionAndTheActorGradientFlowsThroughTheReferenceDensity(float referenceOffset)
+    {
+        using var backend = new CpuBackend(1);
+        var learner = ConstrainedLearner(backend, referenceOffset);
+        var sac = learner.Sac;
+        var actor = Ref.Net.Of(sac.Actor.Parameters, 1);
+        var reference = Ref.Net.Of(learner.ReferenceActor.Parameters, 1);
+        var critic = Ref.Net.Of(sac.Critic.Parameters, 2);
+        var target = Ref.Net.Of(sac.TargetCritic.Parameters, 2);
+        ulong counter = sac.UpdateRandom.Counter;
+        var noise0 = Ref.Normal(backend, sac.UpdateRandom.Seed, counter, B * ActionDim);
+        var noise1 = Ref.Normal(backend, sac.UpdateRandom.Seed, counter + B * ActionDim, B * ActionDim);
+        const long t = 40;
+        double threshold = 0.1 + (2 - 0.1) * t / 100.0;
+        double logAlpha = Math.Log(0.5), lambda = 1.5;
+        var floored = LogProbOf(reference, Ref.D(S), Ref.Sample(actor, Ref.D(S), B, ActionDim, noise0).Action, B).Count(v => v < -50);
+        if (referenceOffset < -3) Assert.InRange(floored, 1, B - 1);
+        else Assert.Equal(0, floored);
+
+        learner.ConstrainedUpdate(Batch(backend), t, updateIndex: 0);
+
+        var expected = ConstrainedReference(actor, reference, critic, target, logAlpha, lambda, threshold, noise0, noise1);
+        AssertClose(expected.Actor, backend.ReadScalar(sac.ActorLoss), "L_π");
+        AssertClose(expected.Alpha, backend.ReadScalar(sac.AlphaLoss), "L_α");
+        AssertClose(expected.Critic, backend.ReadScalar(sac.CriticLoss), "L_Q");
+        AssertClose(lambda * expected.DualWeight, backend.ReadScalar(learner.Lambda.Loss), "L_λ");
+        double h = 1e-4;
+        var actorGradient = sac.Actor.Parameters.Gradients.ToArray();
+        foreach (int i in new[] { 0, 7, 19, 30, actor.Values.Length - 5, actor.Values.Length - 2, actor.Values.Length - 1 })
+        {
+            double[] plus = (double[])actor.Values.Clone(), minus = (double[])actor.Values.Clone();
+            plus[i] += h; minus[i] -= h;
+            double numeric = (ConstrainedReference(actor.With(plus), reference, critic, target, logAlpha, lambda, threshold, noise0, noise1).Actor
+                - ConstrainedReference(actor.With(minus), reference, critic, target, logAlpha, lambda, threshold, noise0, noise1).Actor) / (2 * h);
+            Assert.True(Math.Abs(numeric - actorGradient[i]) < 2e-3 * Math.Max(1, Math.Abs(numeric)), $"actor ∂L/∂θ[{i}]: numeric {numeric}, device {actorGradient[i]}");
+        }
+        var criticGradient = sac.Critic.Parameters.Gradients.ToArray();
+        foreach (int i in new[] { 0, 5, 30, critic.Values.Length / 2 + 3, critic.Values.Length - 1 })
+        {
+            double[] plus = (double[])critic.Values.Clone(), minus = (double[])critic.Values.Clone();
+            plus[i] += h; minus[i] -= h;
+            double numeric = (ConstrainedReference(actor, reference, critic.With(plus), target, logAlpha, lambda, threshold, noise0, noise1).Critic
+                - ConstrainedReference(actor, reference, critic.With(minus), target, logAlpha, lambda, threshold, noise0, noise1).Critic) / (2 * h);
+            Assert.True(Math.Abs(numeric - criticGradient[i]) < 2e-3 * Math.Max(1, Math.Abs(numeric)), $"critic ∂L/∂θ[{i}]: numeric {numeric}, device {criticGradient[i]}");
+        }
+    }
+
+    [Fact]
+    public void StageCMovesEveryTrainedParameterAndNeverTheReferenceOrOfflineActor()
+    {
+        using var backend = new CpuBackend(1);
+        var learner = ConstrainedLearner(backend, -1f);
+        var sac = learner.Sac;
+        var trained = new[] { sac.Actor.Parameters, sac.Critic.Parameters, sac.TargetCritic.Parameters };
+        var before = trained.Select(Ref.Snapshot).ToArray();
+        var referenceBefore = learner.ReferenceActor.Parameters.Values.ToArray();
+        var offlineBefore = learner.OfflineActor.Parameters.Values.ToArray();
+        float logAlpha = backend.ReadScalar(sac.LogAlpha), logLambda = backend.ReadScalar(learner.Lambda.LogLambda);
+        learner.ConstrainedUpdate(Batch(backend), 10, 0);
+        var after = trained.Select(Ref.Snapshot).ToArray();
+        for (int n = 0; n < before.Length; n++)
+            foreach (var (name, values) in before[n])
+                Assert.False(values.SequenceEqual(after[n][name]), $"network {n} parameter '{name}' did not move");
+        Assert.NotEqual(logAlpha, backend.ReadScalar(sac.LogAlpha));
+        Assert.NotEqual(logLambda, backend.ReadScalar(learner.Lambda.LogLambda));
+        Assert.Equal(referenceBefore, learner.ReferenceActor.Parameters.Values.ToArray());
+        Assert.Equal(offlineBefore, learner.OfflineActor.Parameters.Values.ToArray());
+        // A replaced reference is a copy: it equals the actor now and stays put when the actor moves on.
+        learner.ReplaceReference();
+        var copied = learner.ReferenceActor.Parameters.Values.ToArray();
+        Assert.Equal(sac.Actor.Parameters.Values.ToArray(), copied);
+        learner.ConstrainedUpdate(Batch(backend), 11, 0);
+        Assert.Equal(copied, learner.ReferenceActor.Parameters.Values.ToArray());
+        Assert.NotEqual(copied, sac.Actor.Parameters.Values.ToArray());
+    }
+
+    [Theory]
+    [InlineData(0f, true)]       // a very narrow reference floors ℓ_ref at −50: Div ≈ log π + 50 > ε, every slack violated, λ rises
+    [InlineData(1000f, false)]   // every slack satisfied: λ falls
+    public void LambdaStaysPositiveRisesOnViolationFallsWithSlackAndStepsOnlyOnTheFirstUpdate(float threshold, bool rises)
+    {
+        using var backend = new CpuBackend(1);
+        var learner = TinyLearner(backend, TinyConfig with { ThresholdStart = threshold, ThresholdEnd = threshold, ThresholdSteps = 1 });
+        if (rises) learner.ReferenceActor.Parameters.Write("log_std_offset.constant", [-19f]);
+        var batch = Batch(backend);
+        float lambda0 = learner.Lambda.ReadLambda();
+        learner.ConstrainedUpdate(batch, 5, updateIndex: 1);
+        Assert.Equal(lambda0, learner.Lambda.ReadLambda());
+        for (int k = 0; k < 3; k++) learner.ConstrainedUpdate(batch, 6 + k, updateIndex: 0);
+        float lambda1 = learner.Lambda.ReadLambda();
+        Assert.True(lambda1 > 0f);
+        Assert.True(rises ? lambda1 > lambda0 : lambda1 < lambda0, $"λ {lambda0} → {lambda1}");
+        Assert.Equal(3, learner.Lambda.Optimizer.StepCount);
+    }
+
+    [Fact]
+    public void StepsAllocateNothingAfterTheFirst()
+    {
+        using var backend = new CpuBackend(1);
+        var learner = ConstrainedLearner(backend, -1f);
+        var batch = Batch(backend);
+        void All(int k)
+        {
+            learner.PolicyEvaluationStep(batch);
+            learner.ValueAlignmentStep(batch.Observations);
+            learner.ConstrainedUpdate(batch, 20, k);
+        }
+        All(0); All(1);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) All(i % 2);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void ThresholdFollowsTheConfigAndThePeriodicReferenceAblationQuartersItsEnd()
+    {
+        using var backend = new CpuBackend(1);
+        var best = TinyLearner(backend, TinyConfig with { ThresholdStart = 0.125f, ThresholdEnd = 2f, ThresholdSteps = 100_000 });
+        Assert.Equal(0.125f, best.Threshold.At(0));
+        Assert.Equal(0.125f + 1.875f * 0.25f, best.Threshold.At(25_000), 1e-6f);
+        Assert.Equal(2f, best.Threshold.At(250_000));
+        var periodic = TinyLearner(backend, TinyConfig with { ThresholdStart = 0.125f, ThresholdEnd = 2f, ThresholdSteps = 100_000, ReferToOptimalPolicy = false });
+        Assert.Equal(0.5f, periodic.Threshold.At(250_000));
+    }
+
+    [Fact]
+    public void SingleCriticModeBuildsAndTrainsQ1Only()
+    {
+        using var backend = new CpuBackend(1);
+        var learner = TinyLearner(backend, TinyConfig with { DoubleCritic = false });
+        Assert.Equal(1, learner.Sac.Critic.Members);
+        learner.PolicyEvaluationStep(Batch(backend));
+        learner.ValueAlignmentStep(Batch(backend).Observations);
+        learner.ConstrainedUpdate(Batch(backend), 1, 0);
+        Assert.True(float.IsFinite(backend.ReadScalar(learner.Sac.CriticLoss)));
+    }
+
+    // ───────────────────────────── shipped configs ─────────────────────────────
+
+    [Theory]
+    [InlineData("Hopper-v2", "medium", 0.2f, 1f, 0.125f, 2f, true, 3, 1000, 100_000)]
+    [InlineData("HalfCheetah-v2", "expert", 0.5f, 1f, 0.005f, 0.125f, true, 3, 1000, 100_000)]
+    [InlineData("Walker2d-v2", "medium-expert", 0.5f, 1f, 0.005f, 0.125f, true, 3, 1000, 100_000)]
+    [InlineData("antmaze-umaze-v2", "default", 0.2f, 1f, 0.125f, 2f, false, 5, 5000, 200_000)]
+    [InlineData("antmaze-large-diverse-v2", "default", 0.5f, 2f, 0.125f, 2f, false, 5, 5000, 200_000)]
+    public void ShippedConfigsFollowTheTaskTable(string env, string dataset, float alpha, float lambda, float epsilon0, float epsilonEnd,
+        bool doubleCritic, int depth, int warmup, long online)
+    {
+        string? path = ConfigLoader.ShippedConfigPath(O2SacRun.Algorithm, env, dataset);
+        Assert.NotNull(path);
+        var c = ConfigLoader.Resolve(new O2SacConfig(), path, null, []);
+        Assert.Equal((alpha, lambda, epsilon0, epsilonEnd, doubleCritic, depth, warmup, online),
+            (c.Alpha, c.Lambda, c.ThresholdStart, c.ThresholdEnd, c.DoubleCritic, c.CriticHidden.Length, c.WarmupSteps, c.OnlineSteps));
+        Assert.True(c.CriticLayerNorm);
+        Assert.Equal(OfflineMixing.Half, c.BufferMode);
+        Assert.Equal(env.StartsWith("antmaze", StringComparison.Ordinal) ? (10f, -5f, false, 1_000_000L) : (1f, 0f, true, 500_000L),
+            (c.RewardScale, c.RewardBias, c.NormalizeStates, c.AlignmentSteps));
+        Assert.Equal(18, Directory.GetFiles(Path.Combine(ConfigLoader.ShippedConfigRoot, O2SacRun.Algorithm), "*.yaml", SearchOption.AllDirectories)
+            .Count(f => !f.Contains("pendulum", StringComparison.Ordinal)));
+    }
+
+    // ───────────────────────────── runs on Pendulum-v1 ─────────────────────────────
+
+    /// <summary>The shipped Pendulum-v1 datasets.</summary>
+    static string PendulumDataset(string level) =>
+        ShippedDatasets.Find("Pendulum-v1", level) ?? throw new FileNotFoundException($"no shipped Pendulum-v1 {level} dataset under {ShippedDatasets.Root}");
+
+    /// <summary>A small CQL checkpoint on the Pendulum medium dataset (shared by the run tests).</summary>
+    static readonly Lazy<string> SmallCqlCheckpoint = new(() =>
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "o2rl-o2sac-cql-" + Guid.NewGuid().ToString("N"));
+        using var backend = new CpuBackend(1);
+        return CqlRun.Run(new RunContext
+        {
+            Backend = backend, EnvironmentId = "Pendulum-v1", DatasetName = "medium", Seed = 2, DatasetPath = PendulumDataset("medium"),
+            OutputDirectory = folder, Overrides = ["steps=100", "batch_size=32", "actor_hidden=[16,16]", "critic_hidden=[16,16]", "eval_every=0", "eval_episodes=1"],
+        }).CheckpointPath!;
+    });
+
+    static readonly string[] SmallRun =
+    [
+        "reevaluation_steps=30", "alignment_steps=30", "online_steps=400", "warmup_steps=200", "updates_per_step=2", "batch_size=32",
+        "critic_hidden=[16,16,16]", "eval_every=200", "eval_episodes=2", "log_every=100",
+    ];
+
+    static RunResult SmallO2Sac(string? folder, MemoryMetrics metrics, params string[] extra)
+    {
+        using var backend = new CpuBackend(1);
+        return O2SacRun.Run(new RunContext
+        {
+            Backend = backend, EnvironmentId = "Pendulum-v1", DatasetName = "medium", Seed = 5, DatasetPath = PendulumDataset("medium"),
+            InitialCheckpoint = SmallCqlCheckpoint.Value, OutputDirectory = folder, Metrics = metrics, Overrides = [.. SmallRun, .. extra],
+        });
+    }
+
+    [Fact]
+    public void EndToEndRunStartsTheCurveAtTheOfflineScoreAndResumesBitIdenticallyAfterEachStage()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "o2rl-o2sac-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var metrics = new MemoryMetrics();
+            var full = SmallO2Sac(Path.Combine(root, "full"), metrics);
+            var curve = metrics.Series("eval/return");
+            Assert.Equal(0, curve[0].Step);
+            Assert.Equal(metrics.Series("eval/offline_score").Single().Value, curve[0].Value);
+            Assert.Equal([0L, 200L, 400L], curve.Select(p => p.Step));
+            Assert.True(double.IsFinite(full.FinalEvaluation!.MeanReturn));
+            Assert.Single(metrics.Series("eval/aligned_score"));
+            Assert.Equal(3, metrics.Series("charts/reference_replaced").Count);
+            Assert.NotEmpty(metrics.Series("losses/lambda"));
+            Assert.NotEmpty(metrics.Series("stage/b_actor_loss"));
+            byte[] expected = File.ReadAllBytes(full.CheckpointPath!);
+            var saved = SafetensorsFile.Read(full.CheckpointPath!);
+            Assert.Equal("o2sac", saved.Metadata["algorithm"]);
+            Assert.Contains("actor_reference.base_network.0.weight", saved.Tensors.Keys);
+
+            // The offline mode evaluates the same policy on the same episodes: the same offline score.
+            var offlineMetrics = new MemoryMetrics();
+            var offline = SmallO2Sac(null, offlineMetrics, "mode=offline");
+            Assert.Equal(metrics.Series("eval/offline_score").Single().Value, offline.FinalEvaluation!.MeanReturn);
+
+            foreach (string stageFile in new[] { O2SacRun.StageAFile, O2SacRun.StageBFile })
+            {
+                string folder = Path.Combine(root, "resume-" + stageFile);
+                Directory.CreateDirectory(folder);
+                File.Copy(Path.Combine(root, "full", stageFile), Path.Combine(folder, stageFile));
+                var resumedMetrics = new MemoryMetrics();
+                var resumed = SmallO2Sac(folder, resumedMetrics);
+                Assert.Equal(expected, File.ReadAllBytes(resumed.CheckpointPath!));
+                Assert.Equal(curve, resumedMetrics.Series("eval/return"));
+                if (stageFile == O2SacRun.StageBFile) Assert.Empty(resumedMetrics.Series("stage/b_qf_loss"));
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void NaiveBaselineLoadsCompatibleCriticsAndScratchStartsFresh()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "o2rl-o2sac-naive-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var cql = SafetensorsFile.Read(SmallCqlCheckpoint.Value);
+            // CQL's critics have no LayerNorm: with the matching architecture and no update (warm-up past the end)
+            // the naive run keeps the loaded actor and critics.
+            var naive = SmallO2Sac(Path.Combine(root, "naive"), new MemoryMetrics(), "mode=naive", "critic_hidden=[16,16]", "critic_layer_norm=false", "warmup_steps=1000");
+            var saved = SafetensorsFile.Read(naive.CheckpointPath!);
+            foreach (var name in cql.Tensors.Keys.Where(k => k.StartsWith("actor.", StringComparison.Ordinal) || k.StartsWith("critic.", StringComparison.Ordinal)))
+                Assert.Equal(cql.Tensors[name].Data, saved.Tensors[name].Data);
+            // The paper's LayerNorm critics do not match CQL's: fresh critics, loaded actor.
+            var fresh = SafetensorsFile.Read(SmallO2Sac(Path.Combine(root, "fresh"), new MemoryMetrics(), "mode=naive", "warmup_steps=1000").CheckpointPath!);
+            Assert.Equal(cql.Tensors["actor.base_network.0.weight"].Data, fresh.Tensors["actor.base_network.0.weight"].Data);
+            Assert.True(Online.SacCheckpoint.CriticLayerNorm(fresh));
+            Assert.False(Online.SacCheckpoint.CriticLayerNorm(cql));
+            var scratch = SafetensorsFile.Read(SmallO2Sac(Path.Combine(root, "scratch"), new MemoryMetrics(), "mode=scratch").CheckpointPath!);
+            Assert.NotEqual(cql.Tensors["actor.base_network.0.weight"].Data, scratch.Tensors["actor.base_network.0.weight"].Data);
+            Assert.Throws<ArgumentException>(() => SmallO2Sac(null, new MemoryMetrics(), "mode=bogus"));
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void NormalisationOfAnotherDatasetIsRejected()
+    {
+        using var backend = new CpuBackend(1);
+        var error = Assert.Throws<InvalidDataException>(() => O2SacRun.Run(new RunContext
+        {
+            Backend = backend, EnvironmentId = "Pendulum-v1", DatasetName = "random", Seed = 5, DatasetPath = PendulumDataset("random"),
+            InitialCheckpoint = SmallCqlCheckpoint.Value, Overrides = SmallRun,
+        }));
+        Assert.Contains("normalisation", error.Message);
+    }
+
+    [Fact]
+    [Trait("Category", "Learning")]
+    public void FineTunesAPendulumCqlActorWithTheShippedSettings()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "o2rl-o2sac-learn-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            using var backend = new CpuBackend();
+            // CQL with its shipped Pendulum "medium" settings (3k steps, 2 × 64), then O2SAC with the shipped Pendulum file.
+            var cql = CqlRun.Run(new RunContext
+            {
+                Backend = backend, EnvironmentId = "Pendulum-v1", DatasetName = "medium", Seed = 3, DatasetPath = PendulumDataset("medium"),
+                OutputDirectory = Path.Combine(root, "cql"),
+            });
+            double cqlSeconds = clock.Elapsed.TotalSeconds;
+            var metrics = new MemoryMetrics();
+            var result = O2SacRun.Run(new RunContext
+            {
+                Backend = backend, EnvironmentId = "Pendulum-v1", DatasetName = "medium", Seed = 3, DatasetPath = PendulumDataset("medium"),
+                InitialCheckpoint = cql.CheckpointPath, Metrics = metrics,
+            });
+            var evals = metrics.Series("eval/return");
+            string curve = string.Join(", ", evals.Select(e => $"{e.Step}:{e.Value:F0}"));
+            double offline = metrics.Series("eval/offline_score").Single().Value, aligned = metrics.Series("eval/aligned_score").Single().Value;
+            TestContext.Current.TestOutputHelper?.WriteLine(
+                $"CQL {cqlSeconds:F0}s; O2SAC offline {offline:F0}, aligned {aligned:F0}, curve {curve}; total {clock.Elapsed.TotalSeconds:F0}s; " +
+                $"update ms: stage A {metrics.Last("time/stage_a_update"):F2}, stage B {metrics.Last("time/stage_b_update"):F2}, stage C {metrics.Last("time/update"):F2}");
+            Assert.Equal(offline, evals[0].Value);
+            Assert.True(double.IsFinite(result.FinalEvaluation!.MeanReturn));
+            Assert.True(evals.Skip(1).Max(e => e.Value) >= offline - 50, $"fine-tuning should not lose the offline policy; curve {curve}");
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+}
