@@ -14,6 +14,7 @@ public static class CommandTable
         new("envs", "list environments (--json) or print a model's MJCF (envs xml ID)", Commands.EnvsCommand.Run),
         new("online", "train SAC, TD3 or PPO online (from scratch or --from a checkpoint) into a run folder", Commands.TrainCommands.Online),
         new("offline", "pre-train CQL, IQL or TD3+BC on a D4RL-layout dataset into a run folder", Commands.TrainCommands.Offline),
+        new("finetune", "fine-tune an offline policy online with OCR-CFT (o2sac, o2td3, o2ppo) or a baseline (--mode)", Commands.TrainCommands.Finetune),
         new("act", "act with a trained policy on observations from a CSV file (one action row per observation)", Commands.ActCommand.Run),
         new("export", "export a policy's deterministic action as an ONNX model (--format onnx)", Commands.ExportCommand.Run),
         new("eval", "evaluate a checkpoint's policy for N episodes (raw and normalised returns)", Commands.EvalCommand.Run),

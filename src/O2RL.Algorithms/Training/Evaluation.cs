@@ -12,7 +12,9 @@ public sealed record EvaluationResult(double[] Returns, double MeanReturn, doubl
 
 /// <summary>
 /// Runs evaluation episodes on its own environment instance (never the training one, so training episodes are
-/// never cut short), with the deterministic policy by default, seeds derived from one evaluation seed.
+/// never cut short), with the deterministic policy by default. As ALGORITHMS.md §8 prescribes, the environment is
+/// re-seeded with the run's evaluation seed before every evaluation: episode e of every evaluation starts from the
+/// same initial state, so two points of a learning curve differ only by the policy.
 /// </summary>
 public sealed class Evaluator : IDisposable
 {
@@ -38,7 +40,7 @@ public sealed class Evaluator : IDisposable
     /// <summary>Base seed of evaluation episodes.</summary>
     public int Seed { get; }
 
-    /// <summary>Episodes run so far: the next episode's seed is derived from it (saved and restored on resume).</summary>
+    /// <summary>Episodes run so far (all evaluations together; saved and restored on resume).</summary>
     public int EpisodesRun
     {
         get => episodesRun;
@@ -53,7 +55,8 @@ public sealed class Evaluator : IDisposable
         double lengths = 0;
         for (int e = 0; e < episodes; e++)
         {
-            environment.Reset(observation, EnvRandom.DeriveSeed(Seed, episodesRun++));
+            environment.Reset(observation, EnvRandom.DeriveSeed(Seed, e));
+            episodesRun++;
             double total = 0;
             int length = 0;
             while (true)

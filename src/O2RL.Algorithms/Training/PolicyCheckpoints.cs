@@ -29,19 +29,19 @@ public static class PolicyCheckpoints
         var random = new DeviceRandom(samplingSeed);
         switch (algorithm)
         {
-            case SacRun.Algorithm or CqlRun.Algorithm:
+            case SacRun.Algorithm or CqlRun.Algorithm or FineTuning.O2Sac.O2SacRun.Algorithm:
             {
                 var (actor, normalizer) = SacCheckpoint.LoadActor(path, backend);
                 return new(Acting(backend, actor, random), normalizer, algorithm, environmentId);
             }
-            case Td3Run.AlgorithmName or Td3BcRun.AlgorithmName:
+            case Td3Run.AlgorithmName or Td3BcRun.AlgorithmName or FineTuning.O2Td3.O2Td3Run.AlgorithmName:
             {
                 var (actor, normalizer) = Td3Checkpoint.LoadActor(backend, path);
                 return new(new DevicePolicy(backend, actor.ObsDim, actor.ActionDim, (obs, _) => actor.Forward(obs, ActingSlot)), normalizer, algorithm, environmentId);
             }
-            case PpoRun.Algorithm or IqlRun.Algorithm:
+            case PpoRun.Algorithm or IqlRun.Algorithm or FineTuning.O2Ppo.O2PpoRun.Algorithm:
             {
-                float minLogStd = algorithm == PpoRun.Algorithm ? -10f : -20f;
+                float minLogStd = algorithm is PpoRun.Algorithm or FineTuning.O2Ppo.O2PpoRun.Algorithm ? -10f : -20f;
                 var (actor, normalizer) = GaussianActorCheckpoint.Load(backend, path, minLogStd, trainable: false);
                 var noise = backend.Allocate(1, actor.ActionDim);
                 return new(new DevicePolicy(backend, actor.ObsDim, actor.ActionDim, (obs, deterministic) =>
@@ -53,7 +53,7 @@ public static class PolicyCheckpoints
                 }), normalizer, algorithm, environmentId);
             }
             default:
-                throw new InvalidDataException($"checkpoint '{path}' holds algorithm '{algorithm}', which has no loader (known: sac, cql, td3, td3_bc, iql, ppo)");
+                throw new InvalidDataException($"checkpoint '{path}' holds algorithm '{algorithm}', which has no loader (known: sac, cql, td3, td3_bc, iql, ppo, o2sac, o2td3, o2ppo)");
         }
     }
 

@@ -1,3 +1,6 @@
+using O2RL.Algorithms.FineTuning.O2Ppo;
+using O2RL.Algorithms.FineTuning.O2Sac;
+using O2RL.Algorithms.FineTuning.O2Td3;
 using O2RL.Algorithms.Offline;
 using O2RL.Algorithms.Online;
 using O2RL.Algorithms.Runs;
@@ -26,13 +29,23 @@ public static class TrainCommands
         ["td3bc"] = Td3BcRun.Run,
     };
 
+    static readonly Dictionary<string, Func<RunContext, RunResult>> FineTuneVariants = new()
+    {
+        ["o2sac"] = O2SacRun.Run,
+        ["o2td3"] = O2Td3Run.Run,
+        ["o2ppo"] = O2PpoRun.Run,
+    };
+
+    /// <summary>What <c>o2rl finetune --mode</c> accepts (the variants' <c>mode</c> config key).</summary>
+    public static readonly string[] FineTuneModes = ["ocr-cft", "naive", "scratch", "offline"];
+
     /// <summary>Options every training command takes (o2rl sweep passes them through unchanged).</summary>
     public static readonly string[] CommonOptions = ["seed", "device", "config", "set", "out", "resume", "checkpoint-every", "label"];
 
     /// <summary>Flags every training command takes.</summary>
     public static readonly string[] CommonFlags = ["quiet", "help"];
 
-    static readonly string[] Options = ["algo", "env", "dataset", "level", "score-task", "from", .. CommonOptions];
+    static readonly string[] Options = ["algo", "variant", "mode", "env", "dataset", "level", "score-task", "from", .. CommonOptions];
     static readonly string[] Flags = CommonFlags;
 
     // Options that may accompany --resume: they change how the run is carried out, not what it computes.
@@ -63,6 +76,12 @@ public static class TrainCommands
     /// <summary><c>o2rl offline --algo cql|iql|td3bc --env ID --dataset FILE [...]</c>.</summary>
     public static int Offline(string[] args, TextWriter output, TextWriter error) => Train(args, output, error, OfflineAlgorithms, "offline", datasetRequired: true);
 
+    /// <summary>
+    /// <c>o2rl finetune --variant o2sac|o2td3|o2ppo --from CHECKPOINT --dataset FILE --env ID [--mode …]</c>: OCR-CFT
+    /// (stages A–C) or a baseline in the same harness. A stopped run resumes after its last finished stage.
+    /// </summary>
+    public static int Finetune(string[] args, TextWriter output, TextWriter error) => Train(args, output, error, FineTuneVariants, "finetune", datasetRequired: false);
+
     /// <summary>Progress goes to a bar when <paramref name="output"/> is the process's terminal, to plain lines otherwise.</summary>
     public static TextWriter? ProgressWriter(TextWriter output, bool quiet) =>
         quiet ? null : ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected ? new TerminalWriter(output) : output;
@@ -70,6 +89,24 @@ public static class TrainCommands
     static int Train(string[] args, TextWriter output, TextWriter error, Dictionary<string, Func<RunContext, RunResult>> algorithms, string command, bool datasetRequired)
     {
         var given = new ArgumentReader(args, Options, Flags);
+        bool finetune = command == "finetune";
+        string selector = finetune ? "variant" : "algo";
+        if (given.Has("help") && finetune)
+        {
+            output.WriteLine($"usage: o2rl finetune --variant {string.Join("|", algorithms.Keys)} --env ID --from CHECKPOINT --dataset FILE");
+            output.WriteLine($"       [--mode {string.Join("|", FineTuneModes)}] [--level medium] [--score-task ID] [common options]");
+            output.WriteLine("       o2rl finetune --resume DIR [--device NAME] [--quiet]");
+            output.WriteLine("Fine-tunes a policy pre-trained offline by any algorithm (our CQL/IQL/TD3+BC/SAC/TD3/PPO checkpoints, or a PyTorch");
+            output.WriteLine("state_dict of the CORL tanh-Gaussian, TD3+BC or IQL actor saved as .safetensors; other families are converted).");
+            output.WriteLine("  --mode ocr-cft   stage A (re-evaluation), B (value alignment), C (λ-constrained fine-tuning)   [default]");
+            output.WriteLine("  --mode naive     load the actor (and compatible critics), continue with plain SAC/TD3/PPO");
+            output.WriteLine("  --mode scratch   the online learner from random initialisation (no --from needed)");
+            output.WriteLine("  --mode offline   only evaluate the loaded policy");
+            output.WriteLine("Stage outputs are kept in the run folder (stages/); --resume continues after the last finished stage.");
+            output.WriteLine("Config keys: the variant's record in snake_case (e.g. --set online_steps=20000 --set alignment_steps=5000).");
+            output.Write(CommonUsage);
+            return 0;
+        }
         if (given.Has("help"))
         {
             output.WriteLine($"usage: o2rl {command} --algo {string.Join("|", algorithms.Keys)} --env ID{(datasetRequired ? " --dataset FILE" : " [--dataset FILE]")}");
@@ -82,6 +119,8 @@ public static class TrainCommands
             return 0;
         }
         if (given.Positionals.Count > 0) throw new UsageException($"unexpected argument '{given.Positionals[0]}'");
+        foreach (string only in finetune ? ["algo"] : new[] { "variant", "mode" })
+            if (given.Has(only)) throw new UsageException($"--{only} is not an option of o2rl {command}{(finetune ? " (use --variant)" : "")}");
 
         string? resumeDirectory = given.Get("resume");
         var reader = given;
@@ -101,20 +140,29 @@ public static class TrainCommands
             reader = new ArgumentReader([.. started.Info.Arguments, .. WithoutResume(args)], Options, Flags);
         }
 
-        string algorithm = (reader.Get("algo") ?? throw new UsageException($"--algo is required ({string.Join(", ", algorithms.Keys)})")).ToLowerInvariant();
+        string algorithm = (reader.Get(selector) ?? throw new UsageException($"--{selector} is required ({string.Join(", ", algorithms.Keys)})")).ToLowerInvariant();
         if (!algorithms.TryGetValue(algorithm, out var run))
-            throw new UsageException($"unknown --algo '{algorithm}' for {command}; choose one of {string.Join(", ", algorithms.Keys)}");
+            throw new UsageException($"unknown --{selector} '{algorithm}' for {command}; choose one of {string.Join(", ", algorithms.Keys)}");
+        // The mode comes from --mode, or from a --set mode=… override (the last one wins, as in the config loader).
+        string? mode = (reader.Get("mode") ?? reader.GetAll("set").LastOrDefault(o => o.StartsWith("mode=", StringComparison.Ordinal))?[5..])?.ToLowerInvariant();
+        if (!finetune) mode = null;
+        if (mode is not null && !FineTuneModes.Contains(mode))
+            throw new UsageException($"unknown --mode '{mode}'; choose one of {string.Join(", ", FineTuneModes)}");
         string environmentId = reader.Get("env") ?? throw new UsageException("--env is required (o2rl envs lists them)");
         string? dataset = reader.Get("dataset");
         if (datasetRequired && dataset is null) throw new UsageException("--dataset FILE is required");
         if (dataset is not null && !File.Exists(dataset)) throw new UsageException($"dataset '{dataset}' does not exist");
         string? from = reader.Get("from");
         if (from is not null && !File.Exists(from)) throw new UsageException($"checkpoint '{from}' does not exist");
+        if (finetune && from is null && mode != "scratch")
+            throw new UsageException($"--from CHECKPOINT is required (the offline policy to fine-tune); only --mode scratch starts without one");
+        if (finetune && dataset is null && (mode ?? "ocr-cft") == "ocr-cft")
+            throw new UsageException("--dataset FILE is required for OCR-CFT (stages A and B learn from it, and stage C mixes it into every batch)");
         string? configFile = reader.Get("config");
         if (configFile is not null && !File.Exists(configFile)) throw new UsageException($"config file '{configFile}' does not exist");
         int seed = reader.GetInt("seed", 0, 0);
         long? checkpointEvery = reader.Has("checkpoint-every") ? reader.GetInt("checkpoint-every", 0, 0) : null;
-        string outDir = resumeDirectory ?? reader.Get("out") ?? Path.Combine("runs", $"{algorithm}-{environmentId}-s{seed}");
+        string outDir = resumeDirectory ?? reader.Get("out") ?? Path.Combine("runs", mode is null ? $"{algorithm}-{environmentId}-s{seed}" : $"{algorithm}-{mode}-{environmentId}-s{seed}");
         bool quiet = reader.Has("quiet");
 
         using var backend = DeviceCatalog.Create(reader.Get("device"));
@@ -126,6 +174,7 @@ public static class TrainCommands
             {
                 Command = command,
                 Algorithm = algorithm,
+                Variant = finetune ? mode ?? "ocr-cft" : null,
                 Environment = environmentId,
                 Dataset = reader.Get("level") ?? (dataset is null ? null : Path.GetFileNameWithoutExtension(dataset)),
                 ScoreTaskId = reader.Get("score-task"),
@@ -165,7 +214,8 @@ public static class TrainCommands
                 ScoreTaskId = reader.Get("score-task"),
                 OutputDirectory = folder.Directory,
                 ConfigFile = configFile,
-                Overrides = reader.GetAll("set"),
+                // --mode is the variant's `mode` key, applied before --set so an explicit --set still wins.
+                Overrides = mode is null ? reader.GetAll("set") : [$"mode={mode}", .. reader.GetAll("set")],
                 Metrics = metrics,
                 Progress = ProgressWriter(output, quiet),
                 InitialCheckpoint = from,
