@@ -633,7 +633,7 @@ public sealed class O2PpoTests
 
     /// <summary>
     /// The shipped Pendulum-v1 settings end to end: IQL (64×64, 5,000 steps) on the shipped "medium" dataset, then O2PPO
-    /// with configs/o2ppo/pendulum-v1/medium.yaml (stage A 3,000 steps, 20,480 online steps). The curve must start at
+    /// with configs/o2ppo/pendulum-v1/default.yaml (stage A 3,000 steps, 20,480 online steps). The curve must start at
     /// the IQL actor's score, stay finite, and the fine-tuned actor must not collapse: its last evaluation may not fall
     /// more than 300 below the offline score (a policy that stops swinging up loses ≈ 600 or more per episode).
     /// </summary>

@@ -745,8 +745,8 @@ public sealed class O2Td3Tests
     [Trait("Category", "Learning")]
     public void FineTunesTheShippedPendulumMediumConfigFromTd3Bc()
     {
-        // The shipped settings end to end: TD3+BC (configs/td3_bc/pendulum-v1/medium.yaml) on the shipped medium dataset, then
-        // O2TD3 with configs/o2td3/pendulum-v1/medium.yaml (stage A 3,000, stage B 2,000, 15,000 online steps, 2 × 64 critics).
+        // The shipped settings end to end: TD3+BC (configs/td3_bc/pendulum-v1/default.yaml) on the shipped medium dataset, then
+        // O2TD3 with configs/o2td3/pendulum-v1/default.yaml (stage A 3,000, stage B 2,000, 15,000 online steps, 2 × 64 critics).
         string root = Path.Combine(Path.GetTempPath(), "o2rl-o2td3-learning-" + Guid.NewGuid().ToString("N"));
         try
         {

@@ -233,7 +233,7 @@ public sealed class Td3BcTests
             var episodes = dataset.Episodes();
             double datasetMean = episodes.Average(e => e.Return);
             string path = WriteDataset(root, dataset);
-            // 2 × 64 networks and 5,000 steps (not 2 × 256 and 1M; configs/td3_bc/pendulum-v1/medium.yaml) keep this to seconds on two shared
+            // 2 × 64 networks and 5,000 steps (not 2 × 256 and 1M; configs/td3_bc/pendulum-v1/default.yaml) keep this to seconds on two shared
             // cores; α, noise, delay, τ, learning rates and the normalisation are TD3+BC's defaults.
             using var backend = new CpuBackend(2);
             var metrics = new MemoryMetrics();

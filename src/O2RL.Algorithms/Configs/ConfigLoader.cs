@@ -19,12 +19,18 @@ public static class ConfigLoader
     /// <summary>The folder holding the shipped per-task configs (beside the assembly).</summary>
     public static string ShippedConfigRoot => Path.Combine(AppContext.BaseDirectory, "configs");
 
-    /// <summary>Path of the shipped per-task file, or null when there is none.</summary>
+    /// <summary>
+    /// Path of the shipped per-task file: configs/&lt;algorithm&gt;/&lt;env&gt;/&lt;dataset&gt;.yaml, else the environment's
+    /// default.yaml (settings shared by every dataset of that environment), else null.
+    /// </summary>
     public static string? ShippedConfigPath(string algorithm, string environment, string? dataset)
     {
         if (dataset is null) return null;
-        string path = Path.Combine(ShippedConfigRoot, algorithm.ToLowerInvariant(), Slug(environment), Slug(dataset) + ".yaml");
-        return File.Exists(path) ? path : null;
+        string folder = Path.Combine(ShippedConfigRoot, algorithm.ToLowerInvariant(), Slug(environment));
+        string path = Path.Combine(folder, Slug(dataset) + ".yaml");
+        if (File.Exists(path)) return path;
+        string fallback = Path.Combine(folder, "default.yaml");
+        return File.Exists(fallback) ? fallback : null;
     }
 
     /// <summary>Applies the layers in order and returns the resolved config.</summary>

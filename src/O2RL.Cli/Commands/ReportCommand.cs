@@ -1,3 +1,4 @@
+using O2RL.Algorithms.FineTuning;
 using O2RL.Algorithms.Runs;
 
 namespace O2RL.Cli.Commands;
@@ -6,7 +7,7 @@ namespace O2RL.Cli.Commands;
 public static class ReportCommand
 {
     const string Usage = """
-        Usage: o2rl report RUN_DIR_OR_GLOB... [--json] [--out FILE] [--metric NAME]
+        Usage: o2rl report RUN_DIR_OR_GLOB... [--json] [--out FILE] [--metric NAME] [--finetune]
 
         One row per method × task, each cell mean ± std across the runs (seeds):
           last           the final evaluation score
@@ -15,6 +16,8 @@ public static class ReportCommand
           regret         mean over all evaluations of (100 − score) for D4RL-normalised scores; n/a for raw returns
         Scores are eval/normalized_return where a run has it, else eval/return (or --metric NAME for every run).
         A folder without run.json contributes every run folder below it; '*' and '?' match folder names.
+          --finetune   the fine-tuning table instead: offline score (step 0) → after reconstruction (stages A–B)
+                       → lowest early → final → best, per method × task
           --json   JSON instead of a Markdown table
           --out    write to FILE instead of standard output
         Exit codes: 0 ok, 1 failure, 2 bad arguments.
@@ -27,22 +30,34 @@ public static class ReportCommand
         if (args.Contains("--help") || args.Contains("-h")) { output.WriteLine(Usage); return 0; }
         try
         {
-            var reader = new ArgumentReader(args, ["out", "metric"], ["json"]);
+            var reader = new ArgumentReader(args, ["out", "metric"], ["json", "finetune"]);
             if (reader.Positionals.Count == 0) throw new UsageException("give at least one run folder (o2rl report --help)");
             IReadOnlyList<RunFolder> runs;
             try { runs = LearningCurves.FindRuns(reader.Positionals); }
             catch (ArgumentException ex) { throw new UsageException(ex.Message); }
-            var report = RunReport.Build(runs, reader.Get("metric"));
-            if (report.Rows.Count == 0)
+            string text;
+            int rowCount;
+            if (reader.Has("finetune"))
+            {
+                var rows = FineTuneTable.Build(runs, reader.Get("metric"));
+                rowCount = rows.Count;
+                text = reader.Has("json") ? FineTuneTable.ToJson(rows) : FineTuneTable.ToMarkdown(rows);
+            }
+            else
+            {
+                var report = RunReport.Build(runs, reader.Get("metric"));
+                rowCount = report.Rows.Count;
+                text = reader.Has("json") ? RunReport.ToJson(report) : RunReport.ToMarkdown(report);
+            }
+            if (rowCount == 0)
             {
                 error.WriteLine($"error: none of the {runs.Count} run(s) has evaluations to report");
                 return 1;
             }
-            string text = reader.Has("json") ? RunReport.ToJson(report) : RunReport.ToMarkdown(report);
             if (reader.Get("out") is string path)
             {
                 AtomicFile.WriteAllText(path, text);
-                output.WriteLine($"wrote {path}: {report.Rows.Count} row(s) from {runs.Count} run(s)");
+                output.WriteLine($"wrote {path}: {rowCount} row(s) from {runs.Count} run(s)");
             }
             else output.Write(text);
             return 0;
