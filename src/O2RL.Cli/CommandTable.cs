@@ -9,6 +9,7 @@ public static class CommandTable
     /// <summary>Every command, in the order help lists them.</summary>
     public static IReadOnlyList<Command> All { get; } =
     [
+        new("demo", "the whole idea in minutes: Pendulum dataset → CQL → O2SAC vs naive SAC fine-tuning → table and plot", Commands.DemoCommand.Run),
         new("doctor", "list compute devices and check every kernel on each against its reference", Commands.DoctorCommand.Run),
         new("bench", "measure FMA peak, GEMM throughput and training-step latency (--json)", Commands.BenchCommand.Run),
         new("envs", "list environments (--json) or print a model's MJCF (envs xml ID)", Commands.EnvsCommand.Run),

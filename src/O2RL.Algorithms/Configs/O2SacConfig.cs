@@ -11,8 +11,8 @@ public sealed record O2SacConfig
 {
     /// <summary>
     /// What to run: "ocr-cft" (stages A, B, C: the method), "naive" (load the offline actor and, when the checkpoint
-    /// has critics of the configured architecture, its critics; else fresh critics; then plain SAC online with the
-    /// same buffer mode and UTD), "scratch" (plain SAC from random init, random warm-up actions, same buffer mode),
+    /// has twin critics in our layout (CQL, SAC), those critics with their own architecture; else fresh critics of the
+    /// configured architecture; then plain SAC online with the same buffer mode and UTD), "scratch" (plain SAC from random init, random warm-up actions, same buffer mode),
     /// "offline" (only evaluate the loaded policy). The naive and scratch baselines always use twin critics (plain
     /// SAC), also where the config sets double_critic false.
     /// </summary>

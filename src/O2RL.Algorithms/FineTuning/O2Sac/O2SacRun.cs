@@ -216,13 +216,23 @@ public static class O2SacRun
         StateNormalizer normalizer, Transitions? transitions, Func<Evaluator> newEvaluator)
     {
         var spec = EnvironmentRegistry.GetSpec(context.EnvironmentId);
+        // Naive fine-tuning continues plain SAC with the offline critics too: when the checkpoint holds twin critics in
+        // our layout (CQL, SAC), the online critics take their architecture so that they can be loaded.
+        var (criticHidden, criticLayerNorm) = (config.CriticHidden, config.CriticLayerNorm);
+        if (mode == "naive" && context.InitialCheckpoint is string startPath)
+        {
+            var start = SafetensorsFile.Read(startPath, rejectNonFinite: true);
+            var firstCritic = start.Tensors.Values.FirstOrDefault(t => t.Name.StartsWith("critic.network.", StringComparison.Ordinal) && t.Shape.Length == 3);
+            if (firstCritic is not null && firstCritic.Shape[0] == 2)
+                (criticHidden, criticLayerNorm) = (SacCheckpoint.CriticHidden(start, startPath), SacCheckpoint.CriticLayerNorm(start));
+        }
         var sacConfig = new SacConfig
         {
             BatchSize = config.BatchSize, Gamma = config.Gamma, Tau = config.Tau,
             ActorLr = config.ActorLr, CriticLr = config.CriticLr, AlphaLr = config.AlphaLr,
             Alpha = config.Alpha, AutoAlpha = config.AutoAlpha, TargetEntropy = config.TargetEntropy,
             ActorHidden = startingActor?.Network.Spec.HiddenDims ?? TanhGaussianActor.DefaultHidden,
-            CriticHidden = config.CriticHidden, CriticLayerNorm = config.CriticLayerNorm,
+            CriticHidden = criticHidden, CriticLayerNorm = criticLayerNorm,
             UpdatesPerStep = config.UpdatesPerStep, WarmupSteps = config.WarmupSteps, TotalSteps = config.OnlineSteps,
             ReplayCapacity = config.ReplayCapacity, EvalEvery = config.EvalEvery, EvalEpisodes = config.EvalEpisodes, LogEvery = config.LogEvery,
         };
