@@ -20,10 +20,18 @@ o2rl="dotnet src/O2RL.Cli/bin/Release/net10.0/o2rl.dll"
 export O2RL_THREADS=1
 mkdir -p "$out/offline" "$out/finetune" "$out/logs"
 
-# run NAME ARGS...: one o2rl command into its own folder unless it already finished (summary.json).
-commands=$(mktemp)
-emit() { local folder=$1; shift; [ -f "$folder/summary.json" ] || { rm -rf "$folder"; echo "$o2rl $* --out $folder --quiet > $out/logs/$(basename "$folder").log 2>&1"; } >> "$commands"; }
-pool() { if [ -s "$commands" ]; then xargs -P "$jobs" -I{} bash -c '{} || echo "failed: {}"' < "$commands"; fi; : > "$commands"; }
+# emit FOLDER ARGS...: queue one o2rl command (as a small script, arguments quoted) unless FOLDER already finished
+# (summary.json); pool runs the queue JOBS at a time and reports failures with their log.
+queue=$(mktemp -d)
+emit() {
+  local folder=$1; shift
+  [ -f "$folder/summary.json" ] && return 0
+  rm -rf "$folder"
+  local name; name=$(basename "$folder")
+  { echo "cd $(printf '%q' "$PWD")"; printf '%s ' $o2rl; printf '%q ' "$@" --out "$folder" --quiet
+    echo "> $(printf '%q' "$out/logs/$name.log") 2>&1 || echo \"failed: $name (see $out/logs/$name.log)\""; } > "$queue/$name.sh"
+}
+pool() { find "$queue" -name '*.sh' -print0 | sort -z | xargs -0 -r -P "$jobs" -n 1 bash; rm -f "$queue"/*.sh; }
 
 for s in $seeds; do
   for algo in cql iql td3bc; do
@@ -48,7 +56,7 @@ for s in $seeds; do
   emit "$out/finetune/scratch-ppo-s$s"   finetune --variant o2ppo --mode scratch "${common[@]}" --label "PPO (scratch)"
 done
 pool
-rm -f "$commands"
+rm -rf "$queue"
 
 $o2rl report "$out/offline" --out "$out/offline.md"
 $o2rl report "$out/finetune" --finetune --out "$out/finetune.md"
