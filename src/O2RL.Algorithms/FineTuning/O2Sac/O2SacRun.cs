@@ -48,8 +48,10 @@ public static class O2SacRun
         if (mode != "scratch")
         {
             if (context.InitialCheckpoint is null) throw new ArgumentException($"O2SAC mode '{mode}' needs the offline checkpoint (RunContext.InitialCheckpoint)");
-            (startingActor, checkpointNormalizer) = LoadStartingActor(context.InitialCheckpoint, backend);
-            context.Progress?.WriteLine($"o2sac: {StartingActor.Load(context.InitialCheckpoint).DescribeTransfer(ActorFamily.TanhGaussian)}");
+            // One read of the file serves the actor, its normaliser and the description of the transfer.
+            var starting = StartingActor.Load(context.InitialCheckpoint);
+            (startingActor, checkpointNormalizer) = (starting.ToTanhGaussian(backend), starting.Normalizer);
+            context.Progress?.WriteLine($"o2sac: {starting.DescribeTransfer(ActorFamily.TanhGaussian)}");
             if (startingActor.ObsDim != spec.ObservationDim || startingActor.ActionDim != spec.ActionDim)
                 throw new ArgumentException($"checkpoint '{context.InitialCheckpoint}' has obs {startingActor.ObsDim} / action {startingActor.ActionDim} dimensions but {context.EnvironmentId} has {spec.ObservationDim} / {spec.ActionDim}");
         }
