@@ -44,4 +44,39 @@ public sealed class DatasetRecipeTests
             if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         }
     }
+
+    [Fact]
+    [Trait("Category", "Learning")]
+    public void MediumOnlyRecipeStopsSacAtTheSnapshot()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "o2rl-recipe-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var backend = new CpuBackend();
+            var sac = new SacConfig { TotalSteps = 6000, WarmupSteps = 1000, ActorHidden = [64, 64], CriticHidden = [64, 64], EvalEvery = 500, EvalEpisodes = 5 };
+            var result = DatasetRecipe.Generate(backend, "Pendulum-v1", sac,
+                new DatasetRecipeOptions { Rows = 2000, ExpertReturn = -150, RandomReturn = -1300, Seed = 1, Levels = ["medium", "medium-replay"] }, root);
+
+            Assert.Equal(["medium", "medium-replay"], result.Paths.Keys.Order());
+            Assert.Equal(["pendulum-v1-medium-replay.hdf5", "pendulum-v1-medium.hdf5"], Directory.GetFiles(root).Select(Path.GetFileName).Order());
+            // Training ended at the snapshot's evaluation, not at TotalSteps, and no expert policy exists.
+            Assert.Equal(result.MediumSnapshotStep, result.TrainedSteps);
+            Assert.True(result.TrainedSteps < sac.TotalSteps, $"trained {result.TrainedSteps} steps");
+            Assert.True(double.IsNaN(result.ExpertSnapshotReturn));
+            Assert.Equal(result.MediumSnapshotStep, result.Datasets["medium-replay"].RowCount);
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void UnknownLevelIsRefusedBeforeAnyTraining()
+    {
+        using var backend = new CpuBackend();
+        var error = Assert.Throws<ArgumentException>(() => DatasetRecipe.Generate(backend, "Pendulum-v1", new SacConfig(),
+            new DatasetRecipeOptions { ExpertReturn = -150, Levels = ["medium", "hard"] }, Path.GetTempPath()));
+        Assert.Contains("'hard'", error.Message);
+    }
 }

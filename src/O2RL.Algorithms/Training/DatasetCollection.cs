@@ -138,11 +138,20 @@ public sealed record DatasetRecipeOptions
     public double MediumFraction { get; init; } = 1.0 / 3.0;
     /// <summary>Seed of the SAC run and of the roll-outs.</summary>
     public int Seed { get; init; }
+    /// <summary>
+    /// The levels to write (a subset of <see cref="DatasetRecipe.AllLevels"/>). Without expert and medium-expert the
+    /// SAC run stops at the medium snapshot, which is what makes the medium and medium-replay sets affordable.
+    /// </summary>
+    public IReadOnlyList<string> Levels { get; init; } = DatasetRecipe.AllLevels;
 }
 
 /// <summary>The datasets one recipe run produced, with their behaviour returns.</summary>
 public sealed record DatasetRecipeResult(IReadOnlyDictionary<string, TransitionDataset> Datasets, IReadOnlyDictionary<string, string> Paths,
-    long MediumSnapshotStep, double MediumSnapshotReturn, double ExpertSnapshotReturn);
+    long MediumSnapshotStep, double MediumSnapshotReturn, double ExpertSnapshotReturn)
+{
+    /// <summary>Environment steps SAC trained for (the medium snapshot step when the run stopped there).</summary>
+    public long TrainedSteps { get; init; }
+}
 
 /// <summary>
 /// D4RL's dataset recipe (ENVIRONMENTS.md §3.3) for any registered environment: random (uniform actions),
@@ -154,6 +163,9 @@ public sealed record DatasetRecipeResult(IReadOnlyDictionary<string, TransitionD
 /// </summary>
 public static class DatasetRecipe
 {
+    /// <summary>The five D4RL levels, in the order they are made.</summary>
+    public static readonly IReadOnlyList<string> AllLevels = ["random", "medium", "medium-replay", "expert", "medium-expert"];
+
     /// <summary>Runs the recipe; SAC trains with <paramref name="sac"/> (its evaluations pick the medium snapshot).</summary>
     public static DatasetRecipeResult Generate(Backend backend, string environmentId, SacConfig sac, DatasetRecipeOptions options, string outputDirectory,
         TextWriter? progress = null)
@@ -167,6 +179,13 @@ public static class DatasetRecipe
             : throw new ArgumentException($"'{environmentId}' has no reference scores; pass the expert return (ExpertReturn)"));
         double random = options.RandomReturn ?? (referenced ? reference.Min : 0.0);
         double threshold = random + options.MediumFraction * (expert - random);
+        var levels = new HashSet<string>(options.Levels ?? AllLevels);
+        if (levels.Count == 0) throw new ArgumentException("choose at least one level", nameof(options));
+        foreach (string level in levels)
+            if (!AllLevels.Contains(level)) throw new ArgumentException($"unknown level '{level}' (levels: {string.Join(", ", AllLevels)})", nameof(options));
+        // Expert data needs SAC trained to the end; without it the run stops as soon as the medium snapshot exists.
+        bool needsExpert = levels.Contains("expert") || levels.Contains("medium-expert");
+        using var stopAtMedium = new CancellationTokenSource();
 
         var spec = EnvironmentRegistry.GetSpec(environmentId);
         var identity = StateNormalizer.Identity(spec.ObservationDim);
@@ -186,28 +205,48 @@ public static class DatasetRecipe
             EvaluateEvery = sac.EvalEvery, EvaluationEpisodes = sac.EvalEpisodes, LogEvery = sac.LogEvery, Seed = options.Seed,
         }, new MemoryMetrics(), progress)
         {
+            Cancellation = stopAtMedium.Token,
             OnEvaluation = (step, result) =>
             {
                 if (snapshotStep >= 0 || result.MeanReturn < threshold) return;
                 snapshotStep = step; snapshotReturn = result.MeanReturn;
                 medium.Parameters.CopyValuesFrom(agent.Learner.Actor.Parameters);
                 replay = recorder.ToDataset(Metadata(environmentId, "medium-replay", null, options.Seed));
+                if (!needsExpert) stopAtMedium.Cancel();
             },
         };
-        var final = trainer.Run() ?? evaluator.Evaluate(agent.Policy, sac.EvalEpisodes);
+        double finalReturn = double.NaN;
+        try
+        {
+            finalReturn = (trainer.Run() ?? evaluator.Evaluate(agent.Policy, sac.EvalEpisodes)).MeanReturn;
+        }
+        catch (OperationCanceledException) when (stopAtMedium.IsCancellationRequested)
+        {
+            // Stopped on purpose at the medium snapshot: there is no expert policy, and its return stays NaN.
+        }
         if (snapshotStep < 0)
-            throw new InvalidOperationException($"SAC never reached the medium threshold {threshold:F1} (final return {final.MeanReturn:F1}); train longer or lower the expert return");
+            throw new InvalidOperationException($"SAC never reached the medium threshold {threshold:F1} (final return {finalReturn:F1}); train longer or lower the expert return");
 
         var datasets = new Dictionary<string, TransitionDataset>();
-        using (var env = PolicyEnvironment.Make(environmentId, identity))
-            datasets["random"] = WithReturn(DatasetCollection.Collect(env, null, options.Rows, options.Seed + 1), environmentId, "random", options.Seed + 1);
-        using (var env = PolicyEnvironment.Make(environmentId, identity))
-            datasets["medium"] = WithReturn(DatasetCollection.Collect(env, PolicyCheckpoints.Acting(backend, medium, new DeviceRandom((ulong)(options.Seed + 2) * 13 + 1)), options.Rows, options.Seed + 2), environmentId, "medium", options.Seed + 2);
-        datasets["medium-replay"] = WithReturn(replay!, environmentId, "medium-replay", options.Seed);
-        using (var env = PolicyEnvironment.Make(environmentId, identity))
-            datasets["expert"] = WithReturn(DatasetCollection.Collect(env, PolicyCheckpoints.Acting(backend, agent.Learner.Actor, new DeviceRandom((ulong)(options.Seed + 3) * 13 + 1)), options.Rows, options.Seed + 3), environmentId, "expert", options.Seed + 3);
-        var mediumExpert = DatasetCollection.Concatenate(DatasetMetadata.Empty, datasets["medium"], datasets["expert"]);
-        datasets["medium-expert"] = WithReturn(mediumExpert, environmentId, "medium-expert", options.Seed);
+        if (levels.Contains("random"))
+            using (var env = PolicyEnvironment.Make(environmentId, identity))
+                datasets["random"] = WithReturn(DatasetCollection.Collect(env, null, options.Rows, options.Seed + 1), environmentId, "random", options.Seed + 1);
+        if (levels.Contains("medium") || levels.Contains("medium-expert"))
+            using (var env = PolicyEnvironment.Make(environmentId, identity))
+                datasets["medium"] = WithReturn(DatasetCollection.Collect(env, PolicyCheckpoints.Acting(backend, medium, new DeviceRandom((ulong)(options.Seed + 2) * 13 + 1)), options.Rows, options.Seed + 2), environmentId, "medium", options.Seed + 2);
+        if (levels.Contains("medium-replay"))
+            datasets["medium-replay"] = WithReturn(replay!, environmentId, "medium-replay", options.Seed);
+        if (needsExpert)
+            using (var env = PolicyEnvironment.Make(environmentId, identity))
+                datasets["expert"] = WithReturn(DatasetCollection.Collect(env, PolicyCheckpoints.Acting(backend, agent.Learner.Actor, new DeviceRandom((ulong)(options.Seed + 3) * 13 + 1)), options.Rows, options.Seed + 3), environmentId, "expert", options.Seed + 3);
+        if (levels.Contains("medium-expert"))
+        {
+            var mediumExpert = DatasetCollection.Concatenate(DatasetMetadata.Empty, datasets["medium"], datasets["expert"]);
+            datasets["medium-expert"] = WithReturn(mediumExpert, environmentId, "medium-expert", options.Seed);
+        }
+        // Parts made only to build medium-expert are not written unless asked for.
+        foreach (string level in datasets.Keys.ToList())
+            if (!levels.Contains(level)) datasets.Remove(level);
 
         Directory.CreateDirectory(outputDirectory);
         var paths = new Dictionary<string, string>();
@@ -217,7 +256,7 @@ public static class DatasetRecipe
             D4rlHdf5.Write(dataset, path);
             paths[level] = path;
         }
-        return new DatasetRecipeResult(datasets, paths, snapshotStep, snapshotReturn, final.MeanReturn);
+        return new DatasetRecipeResult(datasets, paths, snapshotStep, snapshotReturn, finalReturn) { TrainedSteps = trainer.Step };
     }
 
     static DatasetMetadata Metadata(string environmentId, string level, double? behaviourReturn, long seed) => new()
