@@ -37,6 +37,25 @@ public sealed class BenchCommandTests
         Assert.Throws<ArgumentOutOfRangeException>(() => UpdateFlops.Sac(17, 0, 256, 256));
     }
 
+    [Fact]
+    public void KernelLaunchesAreCountedPerCallOnIlgpuDevicesOnly()
+    {
+        using var ilgpu = O2RL.Engine.Devices.Create("ilgpu-cpu");
+        var x = ilgpu.Allocate(8);
+        var y = ilgpu.Allocate(8);
+        var results = new Dictionary<string, object>();
+        // Two elementwise ops per call, each one kernel; counted per update when a call makes two updates.
+        BenchCommand.CountLaunches(ilgpu, results, "pair", () => { ilgpu.Unary(O2RL.Kernels.UnaryOp.Exp, x, y); ilgpu.Unary(O2RL.Kernels.UnaryOp.Tanh, y, x); });
+        BenchCommand.CountLaunches(ilgpu, results, "each", () => { ilgpu.Unary(O2RL.Kernels.UnaryOp.Exp, x, y); ilgpu.Unary(O2RL.Kernels.UnaryOp.Tanh, y, x); }, callsPerValue: 2);
+        Assert.Equal(2.0, results["pair_kernel_launches"]);
+        Assert.Equal(1.0, results["each_kernel_launches"]);
+
+        using var cpu = O2RL.Engine.Devices.Create("cpu");
+        var cpuResults = new Dictionary<string, object>();
+        BenchCommand.CountLaunches(cpu, cpuResults, "pair", () => { });
+        Assert.Empty(cpuResults);
+    }
+
     [Theory]
     [InlineData("bench", "--threads", "0")]
     [InlineData("bench", "--threads", "2", "--device", "opencl")]

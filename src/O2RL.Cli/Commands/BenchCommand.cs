@@ -35,6 +35,7 @@ public static class BenchCommand
             output.WriteLine("critics, batch 256; TD3 per update over a policy-delay cycle) on the device. Times are the best of N rounds");
             output.WriteLine("(the round least disturbed by other processes) with the median beside it; *_flops are the GEMM");
             output.WriteLine("multiply-add FLOPs of one call. --threads N runs the CPU backend on N threads (implies --device cpu).");
+            output.WriteLine("On ILGPU devices (cuda, opencl, ilgpu-cpu) *_kernel_launches count the kernels one call launches.");
             output.WriteLine("Careful numbers: the BenchmarkDotNet suite,");
             output.WriteLine("  dotnet run -c Release --project benchmarks/O2RL.Benchmarks -- --filter '*' --job short --inProcess");
             return 0;
@@ -86,6 +87,7 @@ public static class BenchCommand
         results["mlp_step_ms_median"] = Math.Round(mlpMedian * 1e3, 4);
         results["mlp_step_gflops"] = Math.Round(step.FlopsPerStep / mlpBest / 1e9, 1);
         results["mlp_step_flops"] = step.FlopsPerStep;
+        CountLaunches(backend, results, "mlp_step", step.Run);
 
         var batch = RandomBatch(backend, BatchSize, UpdateObsDim, UpdateActionDim);
         var sac = new SacAgent(backend, UpdateObsDim, UpdateActionDim, new SacConfig(), seed: 1);
@@ -93,6 +95,7 @@ public static class BenchCommand
         results["sac_update_ms"] = Math.Round(sacBest * 1e3, 4);
         results["sac_update_ms_median"] = Math.Round(sacMedian * 1e3, 4);
         results["sac_update_flops"] = UpdateFlops.Sac(UpdateObsDim, UpdateActionDim, HiddenDim, BatchSize);
+        CountLaunches(backend, results, "sac_update", () => sac.Update(batch, 0, 0));
 
         // One call = a critic-only update and a delayed one (actor step, Polyak), so the time per update is the
         // mean over TD3's policy-delay cycle of 2.
@@ -101,6 +104,8 @@ public static class BenchCommand
         results["td3_update_ms"] = Math.Round(td3Best * 1e3 / 2, 4);
         results["td3_update_ms_median"] = Math.Round(td3Median * 1e3 / 2, 4);
         results["td3_update_flops"] = UpdateFlops.Td3PerUpdate(UpdateObsDim, UpdateActionDim, HiddenDim, BatchSize);
+        // Per update over the policy-delay cycle, like the time.
+        CountLaunches(backend, results, "td3_update", () => { td3.Update(batch, 0, 0); td3.Update(batch, 0, 0); }, callsPerValue: 2);
         if (!float.IsFinite(backend.ReadScalar(sac.Learner.CriticLoss)) || !float.IsFinite(backend.ReadScalar(td3.Operators.CriticLoss)))
         {
             error.WriteLine("bench: the SAC or TD3 critic loss became non-finite during the timing runs");
@@ -113,6 +118,22 @@ public static class BenchCommand
         else
             foreach (var (key, value) in results) output.WriteLine($"{key,-28} {value}");
         return 0;
+    }
+
+    /// <summary>
+    /// On an ILGPU backend, records <c>{name}_kernel_launches</c>: kernels launched by one call of a warmed-up
+    /// <paramref name="run"/> (per update when one call makes <paramref name="callsPerValue"/> updates). On a GPU
+    /// each launch costs a few microseconds of driver time, so this is the floor under a small update's latency.
+    /// </summary>
+    public static void CountLaunches(Backend backend, IDictionary<string, object> results, string name, Action run, int callsPerValue = 1)
+    {
+        if (backend is not IlgpuBackend ilgpu) return;
+        run();
+        backend.Synchronize();
+        long before = ilgpu.KernelLaunchCount;
+        run();
+        backend.Synchronize();
+        results[$"{name}_kernel_launches"] = (ilgpu.KernelLaunchCount - before) / (double)callsPerValue;
     }
 
     /// <summary>A fixed random batch: s, s′ ~ N(0, 1), a ~ U(−1, 1), r ~ N(0, 1), every hundredth row terminal.</summary>
