@@ -23,7 +23,7 @@ namespace O2RL.Algorithms.Offline;
 /// maximum (the shift that keeps exp finite) is a chain of elementwise maxima over the columns, then exp, row sum
 /// and log. A fused row-logsumexp (and row-max) op would replace the 3n-long chain of column ops.
 /// </remarks>
-public sealed class CqlAgent
+public sealed partial class CqlAgent : IOfflineAgent
 {
     /// <summary>Actor slots of the n samples per state at s and at s′, and of the BC log-density.</summary>
     const int CurrentRepeatedSlot = 3, NextRepeatedSlot = 4, BehaviourSlot = 5;

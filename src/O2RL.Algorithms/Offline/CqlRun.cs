@@ -41,33 +41,19 @@ public static class CqlRun
             transitions.Count, config.BatchSize, new DeviceRandom((ulong)context.Seed * 7 + 5));
         using var evaluator = new Evaluator(PolicyEnvironment.Make(context.EnvironmentId, normalizer),
             context.ScoreTaskId ?? context.EnvironmentId, context.Seed + 10_000);
-        var progress = new ProgressReporter(context.Progress, "cql", config.Steps);
-        var clock = new System.Diagnostics.Stopwatch();
-        long timedUpdates = 0;
-        EvaluationResult? last = null;
-        for (long step = 1; step <= config.Steps; step++)
+        var trainer = new OfflineTrainer(evaluator, agent, sampler.Sample, sampler.Random, DatasetFingerprint.Of(dataset), new OfflineLoopOptions
         {
-            clock.Start();
-            agent.Update(sampler.Sample());
-            clock.Stop();
-            timedUpdates++;
-            if (config.LogEvery > 0 && step % config.LogEvery == 0)
-            {
-                agent.LogMetrics(context.Metrics, step);
-                context.Metrics.Log(step, "time/update", clock.Elapsed.TotalMilliseconds / timedUpdates);
-                context.Metrics.Log(step, "charts/sps", timedUpdates / Math.Max(clock.Elapsed.TotalSeconds, 1e-9));
-                context.Metrics.Flush(step);
-                clock.Reset(); timedUpdates = 0;
-            }
-            if (config.EvalEvery > 0 && step % config.EvalEvery == 0)
-            {
-                last = evaluator.Evaluate(agent.Policy, config.EvalEpisodes);
-                context.Metrics.Log(step, "eval/return", last.MeanReturn);
-                if (last.NormalizedMean is double normalized) context.Metrics.Log(step, "eval/normalized_return", normalized);
-                context.Metrics.Flush(step);
-            }
-            progress.Report(step, last?.Score ?? double.NaN);
-        }
+            TotalUpdates = config.Steps,
+            LogEvery = config.LogEvery,
+            EvaluateEvery = config.EvalEvery,
+            EvaluationEpisodes = config.EvalEpisodes,
+            ProgressLabel = Algorithm,
+        }, context.Metrics, context.Progress)
+        {
+            Checkpoints = TrainingCheckpoints.For(context, agent, Algorithm, config.EvalEvery),
+            Cancellation = context.Cancellation,
+        };
+        var last = trainer.Run();
         last ??= evaluator.Evaluate(agent.Policy, config.EvalEpisodes);
 
         string? checkpointPath = null;

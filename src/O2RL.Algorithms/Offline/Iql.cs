@@ -20,7 +20,7 @@ namespace O2RL.Algorithms.Offline;
 /// Slots: V 0 = V(s), 1 = V(s'); critic 0 = Q(s, a); target critic 0; actor 0 = update, 1 = evaluation.
 /// All buffers are allocated for the batch size in the constructor; an update never reads the device.
 /// </remarks>
-public sealed class IqlAgent
+public sealed partial class IqlAgent : IOfflineAgent
 {
     readonly Backend backend;
     readonly IqlConfig config;
@@ -196,30 +196,28 @@ public static class IqlRun
         var batch = new TransitionBatch(backend, config.BatchSize, obsDim, actionDim);
         var indices = backend.AllocateIndices(config.BatchSize);
         var sampleRandom = new DeviceRandom(seed + 7);
-
-        var progress = new ProgressReporter(context.Progress, "iql", config.MaxSteps);
-        EvaluationResult? last = null;
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        double secondsAtLastLog = 0;
-        long stepsAtLastLog = 0;
-        for (long step = 1; step <= config.MaxSteps; step++)
+        TransitionBatch Sample()
         {
             buffer.SampleInto(indices, batch, sampleRandom);
-            agent.Update(batch);
-            if (config.EvaluateEvery > 0 && (step % config.EvaluateEvery == 0 || step == config.MaxSteps))
-            {
-                double seconds = clock.Elapsed.TotalSeconds;
-                context.Metrics.Log(step, "charts/sps", (step - stepsAtLastLog) / Math.Max(seconds - secondsAtLastLog, 1e-9));
-                context.Metrics.Log(step, "time/update", (seconds - secondsAtLastLog) / Math.Max(1, step - stepsAtLastLog));
-                stepsAtLastLog = step; secondsAtLastLog = seconds;
-                agent.LogMetrics(context.Metrics, step);
-                last = evaluator.Evaluate(agent.Policy, config.EvaluationEpisodes);
-                context.Metrics.Log(step, "eval/return", last.MeanReturn);
-                if (last.NormalizedMean is double normalized) context.Metrics.Log(step, "eval/normalized_return", normalized);
-                context.Metrics.Flush(step);
-            }
-            progress.Report(step, last?.Score ?? double.NaN);
+            return batch;
         }
+
+        // IQL logs its losses where it evaluates, including the last step.
+        var trainer = new OfflineTrainer(evaluator, agent, Sample, sampleRandom, DatasetFingerprint.Of(dataset), new OfflineLoopOptions
+        {
+            TotalUpdates = config.MaxSteps,
+            LogEvery = config.EvaluateEvery,
+            LogAtEnd = config.EvaluateEvery > 0,
+            EvaluateEvery = config.EvaluateEvery,
+            EvaluateAtEnd = config.EvaluateEvery > 0,
+            EvaluationEpisodes = config.EvaluationEpisodes,
+            ProgressLabel = Algorithm,
+        }, context.Metrics, context.Progress)
+        {
+            Checkpoints = TrainingCheckpoints.For(context, agent, Algorithm, config.EvaluateEvery),
+            Cancellation = context.Cancellation,
+        };
+        var last = trainer.Run();
 
         string? checkpointPath = null;
         if (context.OutputDirectory is not null)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using O2RL.Algorithms.Configs;
 using O2RL.Algorithms.Online;
 using O2RL.Algorithms.Training;
@@ -20,10 +19,9 @@ namespace O2RL.Algorithms.Offline;
 /// </code>
 /// Critics are 2 × 256 without LayerNorm.
 /// </summary>
-public sealed class Td3BcAgent
+public sealed partial class Td3BcAgent : IOfflineAgent
 {
     readonly Td3BcConfig config;
-    long updateTicks, updatesSinceLog;
 
     /// <summary>Builds networks and operators.</summary>
     public Td3BcAgent(Backend backend, int obsDim, int actionDim, Td3BcConfig config, ulong seed)
@@ -35,15 +33,17 @@ public sealed class Td3BcAgent
             config.ActorLr, config.CriticLr, seed);
         Operators = new Td3Operators(Networks, config.BatchSize, new DeviceRandom(Seeds.Derive(seed, 3)));
         // Evaluation is deterministic (μ(s)); no exploration noise exists offline.
-        Policy = new DeterministicActorPolicy(Networks.Actor, explorationNoise: 0f, clipAction: true, new DeviceRandom(Seeds.Derive(seed, 4)));
+        ActingPolicy = new DeterministicActorPolicy(Networks.Actor, explorationNoise: 0f, clipAction: true, new DeviceRandom(Seeds.Derive(seed, 4)));
     }
 
     /// <summary>The networks and optimisers.</summary>
     public Td3Networks Networks { get; }
     /// <summary>The update operators.</summary>
     public Td3Operators Operators { get; }
+    /// <summary>μ(s) on one observation (for evaluation); its noise stream is part of the training state.</summary>
+    public DeterministicActorPolicy ActingPolicy { get; }
     /// <summary>μ(s) on one observation (for evaluation).</summary>
-    public IPolicy Policy { get; }
+    public IPolicy Policy => ActingPolicy;
     /// <summary>n_it: updates made so far.</summary>
     public long IterationCount { get; set; }
 
@@ -51,7 +51,6 @@ public sealed class Td3BcAgent
     public void Update(TransitionBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        long start = Stopwatch.GetTimestamp();
         var y = Operators.SmoothedTarget(batch.Rewards, batch.NextObservations, batch.Terminals, config.Gamma, config.PolicyNoise, config.NoiseClip);
         Operators.CriticStep(batch.Observations, batch.Actions, y);
         IterationCount++;
@@ -61,8 +60,6 @@ public sealed class Td3BcAgent
             Operators.ActorStep(batch.Observations, qNormalization: config.Alpha, anchorActions: batch.Actions, anchorWeight: 1f);
             Networks.UpdateTargets(config.Tau);
         }
-        updateTicks += Stopwatch.GetTimestamp() - start;
-        updatesSinceLog++;
     }
 
     /// <summary>Logs the latest losses (reads device scalars).</summary>
@@ -76,11 +73,6 @@ public sealed class Td3BcAgent
         {
             metrics.Log(step, "losses/actor_loss", backend.ReadScalar(Operators.ActorLoss));
             metrics.Log(step, "losses/lambda", backend.ReadScalar(Operators.Kappa));
-        }
-        if (updatesSinceLog > 0)
-        {
-            metrics.Log(step, "time/update", Stopwatch.GetElapsedTime(0, updateTicks).TotalMilliseconds / updatesSinceLog);
-            updateTicks = 0; updatesSinceLog = 0;
         }
     }
 
@@ -142,25 +134,21 @@ public static class Td3BcRun
         using var sampler = UniformReplaySampler.OverTransitions(backend, transitions, config.BatchSize, new DeviceRandom(Seeds.Derive(seed, 5)));
 
         var agent = new Td3BcAgent(backend, obsDim, actionDim, config, seed);
-        var progress = new ProgressReporter(context.Progress, "td3+bc", config.MaxSteps);
-        EvaluationResult? last = null;
-        for (long step = 1; step <= config.MaxSteps; step++)
+        // TD3+BC always evaluates its final policy, whatever the interval.
+        var trainer = new OfflineTrainer(evaluator, agent, sampler.Sample, sampler.Random, DatasetFingerprint.Of(dataset), new OfflineLoopOptions
         {
-            agent.Update(sampler.Sample());
-            if (config.LogEvery > 0 && step % config.LogEvery == 0)
-            {
-                agent.LogMetrics(context.Metrics, step);
-                context.Metrics.Flush(step);
-            }
-            if (config.EvaluateEvery > 0 && step % config.EvaluateEvery == 0 || step == config.MaxSteps)
-            {
-                last = evaluator.Evaluate(agent.Policy, config.EvaluationEpisodes);
-                context.Metrics.Log(step, "eval/return", last.MeanReturn);
-                if (last.NormalizedMean is double normalized) context.Metrics.Log(step, "eval/normalized_return", normalized);
-                context.Metrics.Flush(step);
-            }
-            progress.Report(step, last?.Score ?? double.NaN);
-        }
+            TotalUpdates = config.MaxSteps,
+            LogEvery = config.LogEvery,
+            EvaluateEvery = config.EvaluateEvery,
+            EvaluateAtEnd = true,
+            EvaluationEpisodes = config.EvaluationEpisodes,
+            ProgressLabel = "td3+bc",
+        }, context.Metrics, context.Progress)
+        {
+            Checkpoints = TrainingCheckpoints.For(context, agent, AlgorithmName, config.EvaluateEvery),
+            Cancellation = context.Cancellation,
+        };
+        var last = trainer.Run();
 
         string? checkpointPath = null;
         if (context.OutputDirectory is not null)

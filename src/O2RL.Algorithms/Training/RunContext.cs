@@ -35,7 +35,8 @@ public sealed record RunContext
     public string? InitialCheckpoint { get; init; }
     /// <summary>
     /// Environment steps between full-state checkpoints in <see cref="OutputDirectory"/>/checkpoints (taken at the
-    /// first episode end at or after each interval); null = at the evaluation interval, 0 = never.
+    /// first episode end at or after each interval; offline runs count gradient updates and save at every multiple);
+    /// null = at the evaluation interval, 0 = never.
     /// </summary>
     public long? CheckpointEvery { get; init; }
     /// <summary>A full-state checkpoint (written by a run of the same algorithm, config and seed) to continue from; null = start fresh.</summary>

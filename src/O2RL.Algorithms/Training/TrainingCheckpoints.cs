@@ -6,7 +6,8 @@ namespace O2RL.Algorithms.Training;
 /// <summary>
 /// Periodic full-state checkpoints of a training loop and the state to resume from. The loop saves at the first
 /// episode end at or after every <see cref="Interval"/> environment steps (so the environment restarts from its
-/// derived episode seed on resume, which makes resuming exact), after every value of that step has been flushed.
+/// derived episode seed on resume, which makes resuming exact), after every value of that step has been flushed;
+/// the offline loop (<see cref="OfflineTrainer"/>), which has no episodes, saves at every multiple of the interval.
 /// Files are <c>checkpoints/step_NNNNNNNNNN.safetensors</c> in the run folder, written atomically; the two newest
 /// are kept.
 /// </summary>

@@ -64,7 +64,7 @@ public static class TrainCommands
           --resume DIR             continue a stopped run from its last checkpoint (only --device, --checkpoint-every
                                    and --quiet may be given with it; the rest is read from DIR/run.json)
           --checkpoint-every N     full-state checkpoint every N environment steps, taken at the next episode end
-                                   (default: every evaluation; 0 = never)
+                                   (offline: every N updates) (default: every evaluation; 0 = never)
           --label TEXT             the method's name in plots and reports (default: the algorithm; o2rl sweep sets it)
           --quiet                  no progress output (a bar on a terminal, a line every 10 s otherwise)
         exit codes: 0 ok, 1 failure (including divergence or Ctrl+C; resume with --resume), 2 bad arguments
@@ -114,6 +114,8 @@ public static class TrainCommands
             output.WriteLine($"       o2rl {command} --resume DIR [--device NAME] [--checkpoint-every N] [--quiet]");
             output.WriteLine("Trains and writes a run folder: run.json, config.json, metrics.csv, metrics.jsonl, a TensorBoard event file,");
             output.WriteLine("checkpoints/ (full training state, for --resume), the final checkpoint and summary.json.");
+            if (datasetRequired)
+                output.WriteLine("--resume continues exactly where the last checkpoint left off; it refuses a dataset file that changed since.");
             output.WriteLine("Config keys: the algorithm's record in snake_case.");
             output.Write(CommonUsage);
             return 0;
@@ -126,8 +128,6 @@ public static class TrainCommands
         var reader = given;
         if (resumeDirectory is not null)
         {
-            if (datasetRequired)
-                throw new UsageException("--resume continues online runs; offline pre-training keeps no training state and restarts with the same command");
             var extra = Options.Where(o => given.Has(o) && !ResumeOptions.Contains(o)).ToList();
             if (extra.Count > 0)
                 throw new UsageException($"--resume continues a run as it was started (settings from its run.json); --{extra[0]} cannot be changed (only --device, --checkpoint-every, --quiet)");

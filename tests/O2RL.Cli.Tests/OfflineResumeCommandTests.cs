@@ -1,0 +1,102 @@
+using O2RL.Algorithms.Training;
+using O2RL.Cli;
+using O2RL.Data;
+using Xunit;
+
+namespace O2RL.Cli.Tests;
+
+/// <summary><c>o2rl offline --resume</c> end to end on a run folder: exact continuation, and the refusals.</summary>
+public sealed class OfflineResumeCommandTests
+{
+    // CQL at a tiny budget: checkpoints at updates 100 and 200 (not at the final 300, which writes cql.safetensors instead).
+    static readonly string[] Tiny = ["--algo", "cql", "--env", "Pendulum-v1", "--quiet", "--seed", "1", "--checkpoint-every", "100",
+        "--set", "steps=300", "--set", "batch_size=16", "--set", "actor_hidden=[8]", "--set", "critic_hidden=[8]", "--set", "nactions=4",
+        "--set", "eval_every=100", "--set", "eval_episodes=1", "--set", "log_every=50"];
+
+    static (int Code, string Output, string Error) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = CommandTable.Dispatch(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    static string[] Rows(string dir) =>
+        [.. File.ReadAllLines(Path.Combine(dir, "metrics.csv")).Where(l => !l.Contains("charts/sps") && !l.Contains("time/update"))];
+
+    static string ShippedMedium() =>
+        ShippedDatasets.Find("Pendulum-v1", "medium") ?? throw new FileNotFoundException($"no shipped Pendulum-v1 medium dataset under {ShippedDatasets.Root}");
+
+    [Fact]
+    public void AResumedOfflineRunEndsAsTheUninterruptedOne()
+    {
+        string root = Path.Combine(Path.GetTempPath(), $"o2rl-cli-offline-resume-{Guid.NewGuid():N}");
+        string whole = Path.Combine(root, "whole"), cut = Path.Combine(root, "cut");
+        try
+        {
+            var (code, _, error) = Run(["offline", "--out", whole, "--dataset", ShippedMedium(), .. Tiny]);
+            Assert.True(code == 0, error);
+            (code, _, error) = Run(["offline", "--out", cut, "--dataset", ShippedMedium(), .. Tiny]);
+            Assert.True(code == 0, error);
+            (code, _, error) = Run("offline", "--resume", cut);
+            Assert.Equal(2, code);
+            Assert.Contains("complete", error);
+
+            // A run that died after its last checkpoint (update 200): summary and final checkpoint gone, rows of 250 and 300 still in the files.
+            File.Delete(Path.Combine(cut, "summary.json"));
+            File.Delete(Path.Combine(cut, "cql.safetensors"));
+            Assert.Contains(Rows(cut), l => l.StartsWith("300,", StringComparison.Ordinal));
+            string output;
+            (code, output, error) = Run("offline", "--resume", cut, "--quiet");
+            Assert.True(code == 0, error);
+            Assert.Contains("from step 200", output);
+            Assert.Equal(Rows(whole), Rows(cut));
+            Assert.Equal(File.ReadAllLines(Path.Combine(whole, "metrics.jsonl")).Length, File.ReadAllLines(Path.Combine(cut, "metrics.jsonl")).Length);
+            Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "cql.safetensors")), File.ReadAllBytes(Path.Combine(cut, "cql.safetensors")));
+            Assert.True(File.Exists(Path.Combine(cut, "summary.json")));
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void AResumeOnADatasetFileThatChangedIsRefusedWithOneLine()
+    {
+        string root = Path.Combine(Path.GetTempPath(), $"o2rl-cli-offline-dataset-{Guid.NewGuid():N}");
+        string run = Path.Combine(root, "run"), data = Path.Combine(root, "pendulum-v1-medium.hdf5");
+        try
+        {
+            Directory.CreateDirectory(root);
+            File.Copy(ShippedMedium(), data);
+            var (code, _, error) = Run(["offline", "--out", run, "--dataset", data, .. Tiny]);
+            Assert.True(code == 0, error);
+            File.Delete(Path.Combine(run, "summary.json"));
+
+            // Same rows and shapes, one reward changed: only the checksum tells.
+            var dataset = D4rlHdf5.Read(data);
+            dataset.Rewards[3] -= 1f;
+            File.Delete(data);
+            D4rlHdf5.Write(dataset, data);
+            (code, _, error) = Run("offline", "--resume", run, "--quiet");
+            Assert.Equal(1, code);
+            Assert.Single(error.Trim().Split('\n'));
+            Assert.Contains("another dataset", error);
+            Assert.False(File.Exists(Path.Combine(run, "summary.json")));
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void OfflineHelpDescribesResume()
+    {
+        var (code, output, _) = Run("offline", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("o2rl offline --resume DIR", output);
+        Assert.Contains("refuses a dataset file that changed", output);
+    }
+}
