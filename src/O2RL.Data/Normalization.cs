@@ -245,6 +245,22 @@ public sealed class RunningRewardScaler
         Std = Math.Sqrt(s / n);
     }
 
+    /// <summary>The complete state: R, the count, the running mean and sum of squared deviations, and the std.</summary>
+    public (double RunningSum, long Count, double Mean, double SquaredDeviations, double Std) ExportState() => (runningSum, n, m, s, Std);
+
+    /// <summary>Replaces the state with one from <see cref="ExportState"/> (resuming a training run exactly).</summary>
+    public void ImportState(double runningSum, long count, double mean, double squaredDeviations, double std)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (!double.IsFinite(runningSum) || !double.IsFinite(mean) || !(squaredDeviations >= 0) || !(std >= 0))
+            throw new ArgumentException($"reward scaler state R = {runningSum}, mean = {mean}, S = {squaredDeviations}, std = {std} is not a valid running statistic");
+        this.runningSum = runningSum;
+        n = count;
+        m = mean;
+        s = squaredDeviations;
+        Std = std;
+    }
+
     /// <summary>Scales the rewards of a raw dataset in place, in dataset order, resetting R at terminal rows.</summary>
     public void ScaleDatasetRewards(TransitionDataset dataset)
     {

@@ -1,3 +1,4 @@
+using O2RL.Algorithms.Training;
 using O2RL.Engine;
 using O2RL.Kernels;
 
@@ -93,6 +94,33 @@ public sealed class LagrangeMultiplier
 
     /// <summary>One Adam step on ℓ with the gradient of the last <see cref="DualGradient"/>.</summary>
     public void Step() => Optimizer.Step();
+
+    /// <summary>
+    /// Adds ℓ, its Adam, and the λ, loss and weight of the last update (what the next log reports before any update)
+    /// to a training state under <paramref name="name"/>.
+    /// </summary>
+    public void SaveState(TrainingState state, string name)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        state.SetTensor(name + ".log_lambda", LogLambda);
+        state.SetTensor(name + ".lambda", Lambda);
+        state.SetTensor(name + ".loss", Loss);
+        state.SetTensor(name + ".weight", Weight);
+        state.SetAdam(name + ".optimizer", Optimizer);
+    }
+
+    /// <summary>Restores what <see cref="SaveState"/> stored under <paramref name="name"/>.</summary>
+    public void RestoreState(TrainingState state, string name)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        state.RestoreTensor(name + ".log_lambda", LogLambda);
+        state.RestoreTensor(name + ".lambda", Lambda);
+        state.RestoreTensor(name + ".loss", Loss);
+        state.RestoreTensor(name + ".weight", Weight);
+        state.RestoreAdam(name + ".optimizer", Optimizer);
+    }
 
     /// <summary>Reads λ = exp(ℓ) back to the host (logging only; never inside an update).</summary>
     public float ReadLambda() => MathF.Exp(backend.ReadScalar(LogLambda));

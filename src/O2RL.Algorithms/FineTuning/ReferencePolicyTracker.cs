@@ -1,3 +1,5 @@
+using O2RL.Algorithms.Training;
+
 namespace O2RL.Algorithms.FineTuning;
 
 /// <summary>How stage C refreshes the reference policy π_ref (ALGORITHMS.md §1.6).</summary>
@@ -52,6 +54,31 @@ public sealed class ReferencePolicyTracker
         bool aligned = alignedScore > offlineScore; // NaN aligned score compares false: keep π_off
         BestScore = aligned ? alignedScore : offlineScore;
         return aligned;
+    }
+
+    /// <summary>
+    /// Adds best_score and the replacement count to a training state under <paramref name="name"/> (with the rule,
+    /// checked on restore). The every-n rule needs nothing else: it depends on the step alone.
+    /// </summary>
+    public void SaveState(TrainingState state, string name)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        state.SetText(name + ".rule", rule.ToString());
+        state.SetReal(name + ".best_score", BestScore);
+        state.SetCounter(name + ".replacements", Replacements);
+    }
+
+    /// <summary>Restores what <see cref="SaveState"/> stored under <paramref name="name"/>.</summary>
+    public void RestoreState(TrainingState state, string name)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        string? stored = state.GetTextOrNull(name + ".rule");
+        if (stored != rule.ToString())
+            throw new InvalidDataException($"{state.Source ?? "training state"}: the reference rule was {stored ?? "(none)"} but this run uses {rule}; the config differs");
+        BestScore = state.GetReal(name + ".best_score");
+        Replacements = checked((int)state.GetCounter(name + ".replacements"));
     }
 
     /// <summary>

@@ -121,13 +121,23 @@ public sealed class RunFolder
     /// reads all files of a folder in name order, so the curves continue without duplicates. summary.json, if
     /// any, is removed since the run is no longer complete.
     /// </summary>
-    public static RunFolder OpenForResume(string directory, long lastCheckpointStep)
+    public static RunFolder OpenForResume(string directory, long lastCheckpointStep) => OpenForResume(directory, lastCheckpointStep, static _ => false);
+
+    /// <summary>
+    /// As <see cref="OpenForResume(string, long)"/>, but values of the metrics <paramref name="keptAtAnyStep"/>
+    /// selects stay whatever their step. A fine-tuning run logs its finished offline stages on their own step axes
+    /// (names under <c>stage/</c>) before the online loop starts at step 0 again: those rows are complete once an
+    /// online checkpoint exists and are not logged again on resume, so they must survive the truncation.
+    /// </summary>
+    public static RunFolder OpenForResume(string directory, long lastCheckpointStep, Func<string, bool> keptAtAnyStep)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(lastCheckpointStep, -1);
+        ArgumentNullException.ThrowIfNull(keptAtAnyStep);
         var folder = Open(directory);
-        TruncateCsv(folder.MetricsCsvPath, lastCheckpointStep);
-        TruncateJsonl(folder.MetricsJsonlPath, lastCheckpointStep);
-        TruncateEvents(folder.Directory, lastCheckpointStep);
+        bool Kept(long step, string name) => step <= lastCheckpointStep || keptAtAnyStep(name);
+        TruncateCsv(folder.MetricsCsvPath, Kept);
+        TruncateJsonl(folder.MetricsJsonlPath, lastCheckpointStep, Kept);
+        TruncateEvents(folder.Directory, Kept);
         if (File.Exists(folder.SummaryPath)) File.Delete(folder.SummaryPath);
         return new RunFolder(folder.Directory, folder.Info, lastCheckpointStep);
     }
@@ -248,44 +258,60 @@ public sealed class RunFolder
         }
     }
 
-    static void TruncateCsv(string path, long lastStep)
+    static void TruncateCsv(string path, Func<long, string, bool> kept)
     {
         if (!File.Exists(path)) return;
-        var kept = new StringBuilder(CsvHeader + "\n");
+        var text = new StringBuilder(CsvHeader + "\n");
         int number = 0;
         foreach (var line in CompleteLines(File.ReadAllText(path)))
         {
             number++;
             if (number == 1 && line == CsvHeader) continue;
-            if (ParseCsvRow(line, path, number).Step <= lastStep) kept.Append(line).Append('\n');
+            var row = ParseCsvRow(line, path, number);
+            if (kept(row.Step, row.Name)) text.Append(line).Append('\n');
         }
-        AtomicFile.WriteAllText(path, kept.ToString());
+        AtomicFile.WriteAllText(path, text.ToString());
     }
 
-    static void TruncateJsonl(string path, long lastStep)
+    static void TruncateJsonl(string path, long lastStep, Func<long, string, bool> kept)
     {
         if (!File.Exists(path)) return;
-        var kept = new StringBuilder();
+        var text = new StringBuilder();
         int number = 0;
         foreach (var line in CompleteLines(File.ReadAllText(path)))
         {
             number++;
-            long step;
             try
             {
                 using var document = JsonDocument.Parse(line);
-                step = document.RootElement.GetProperty("step").GetInt64();
+                long step = document.RootElement.GetProperty("step").GetInt64();
+                if (step <= lastStep)
+                {
+                    text.Append(line).Append('\n');
+                    continue;
+                }
+                // A later step: only the values kept at any step survive, and the object only if one does.
+                var values = document.RootElement.EnumerateObject().Where(p => p.Name != "step" && kept(step, p.Name)).ToList();
+                if (values.Count == 0) continue;
+                using var buffer = new MemoryStream();
+                using (var json = new Utf8JsonWriter(buffer))
+                {
+                    json.WriteStartObject();
+                    json.WriteNumber("step", step);
+                    foreach (var value in values) value.WriteTo(json);
+                    json.WriteEndObject();
+                }
+                text.Append(Encoding.UTF8.GetString(buffer.ToArray())).Append('\n');
             }
             catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
             {
                 throw new InvalidDataException($"{path}:{number}: not a metrics object with a \"step\" ({ex.Message})", ex);
             }
-            if (step <= lastStep) kept.Append(line).Append('\n');
         }
-        AtomicFile.WriteAllText(path, kept.ToString());
+        AtomicFile.WriteAllText(path, text.ToString());
     }
 
-    static void TruncateEvents(string directory, long lastStep)
+    static void TruncateEvents(string directory, Func<long, string, bool> kept)
     {
         var files = FindEventFiles(directory);
         if (files.Count == 0) return;
@@ -298,9 +324,9 @@ public sealed class RunFolder
             foreach (var e in TensorBoardEventReader.ReadEvents(file, allowTornTail: true))
             {
                 if (e.FileVersion is not null) versionTime = Math.Min(versionTime, e.WallTime);
-                if (e.Step > lastStep) continue;
                 foreach (var (tag, value) in e.Values)
                 {
+                    if (!kept(e.Step, tag)) continue;
                     if (!merged.ContainsKey((e.Step, tag))) order.Add((e.Step, tag));
                     merged[(e.Step, tag)] = (value, e.WallTime);
                 }

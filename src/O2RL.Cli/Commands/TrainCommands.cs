@@ -1,3 +1,4 @@
+using O2RL.Algorithms.FineTuning;
 using O2RL.Algorithms.FineTuning.O2Ppo;
 using O2RL.Algorithms.FineTuning.O2Sac;
 using O2RL.Algorithms.FineTuning.O2Td3;
@@ -78,7 +79,8 @@ public static class TrainCommands
 
     /// <summary>
     /// <c>o2rl finetune --variant o2sac|o2td3|o2ppo --from CHECKPOINT --dataset FILE --env ID [--mode …]</c>: OCR-CFT
-    /// (stages A–C) or a baseline in the same harness. A stopped run resumes after its last finished stage.
+    /// (stages A–C) or a baseline in the same harness. A stopped run resumes inside stage C (or the baselines' online
+    /// loop) from its newest full-state checkpoint, or after its last finished stage when stage C has none yet.
     /// </summary>
     public static int Finetune(string[] args, TextWriter output, TextWriter error) => Train(args, output, error, FineTuneVariants, "finetune", datasetRequired: false);
 
@@ -95,14 +97,16 @@ public static class TrainCommands
         {
             output.WriteLine($"usage: o2rl finetune --variant {string.Join("|", algorithms.Keys)} --env ID --from CHECKPOINT --dataset FILE");
             output.WriteLine($"       [--mode {string.Join("|", FineTuneModes)}] [--level medium] [--score-task ID] [common options]");
-            output.WriteLine("       o2rl finetune --resume DIR [--device NAME] [--quiet]");
+            output.WriteLine("       o2rl finetune --resume DIR [--device NAME] [--checkpoint-every N] [--quiet]");
             output.WriteLine("Fine-tunes a policy pre-trained offline by any algorithm (our CQL/IQL/TD3+BC/SAC/TD3/PPO checkpoints, or a PyTorch");
             output.WriteLine("state_dict of the CORL tanh-Gaussian, TD3+BC or IQL actor saved as .safetensors; other families are converted).");
             output.WriteLine("  --mode ocr-cft   stage A (re-evaluation), B (value alignment), C (λ-constrained fine-tuning)   [default]");
             output.WriteLine("  --mode naive     load the actor (and compatible critics), continue with plain SAC/TD3/PPO");
             output.WriteLine("  --mode scratch   the online learner from random initialisation (no --from needed)");
             output.WriteLine("  --mode offline   only evaluate the loaded policy");
-            output.WriteLine("Stage outputs are kept in the run folder (stages/); --resume continues after the last finished stage.");
+            output.WriteLine("The states after stages A and B are kept in the run folder, and stage C (like the baselines' online loop) saves");
+            output.WriteLine("full-state checkpoints (checkpoints/, every --checkpoint-every steps): --resume continues stage C from the newest");
+            output.WriteLine("one, or after the last finished stage when stage C has none yet.");
             output.WriteLine("Config keys: the variant's record in snake_case (e.g. --set online_steps=20000 --set alignment_steps=5000).");
             output.Write(CommonUsage);
             return 0;
@@ -183,6 +187,20 @@ public static class TrainCommands
                 Arguments = StoredArguments(args),
             };
             folder = RunFolder.Create(outDir, info, "{}");
+        }
+        else if (finetune)
+        {
+            // The offline stages' rows (their own step axes, before stage C) are complete once stage C has a checkpoint
+            // and are not logged again, so the truncation to that checkpoint keeps them. Without one, the run repeats
+            // what followed its last finished stage and every row goes, as for any run restarted from the start.
+            long stageCStep = RunFolder.Open(resumeDirectory).LatestCheckpoint()?.Step ?? -1;
+            folder = stageCStep >= 0
+                ? RunFolder.OpenForResume(resumeDirectory, stageCStep, FineTuneMetrics.IsOfflineStageMetric)
+                : RunFolder.OpenForResume(resumeDirectory, -1);
+            resumeCheckpoint = folder.LatestCheckpoint()?.Path;
+            output.WriteLine(stageCStep >= 0
+                ? $"resuming {folder.Directory} from online step {stageCStep:N0}"
+                : $"{folder.Directory} has no online checkpoint yet: continuing after its last finished stage");
         }
         else
         {

@@ -115,6 +115,37 @@ public class RunFolderTests
     }
 
     [Fact]
+    public void ResumeKeepingSelectedMetrics_KeepsTheirRowsAtEveryStepInAllThreeFiles()
+    {
+        // A fine-tuning run: an offline stage logs steps 100…400 on its own axis, then the online loop starts at 0.
+        static void Stage(RunFolderMetrics metrics)
+        {
+            for (long step = 100; step <= 400; step += 100)
+            {
+                metrics.Log(step, "stage/a_qf_loss", 1.0 / step);
+                metrics.Flush(step);
+            }
+        }
+        using var temp = new TemporaryFolder();
+        var straight = RunFolder.Create(temp.Combine("straight"), Info(), "{}");
+        using (var metrics = straight.OpenMetrics(flushToDisk: false)) { Stage(metrics); LogSteps(metrics, 0, 300); }
+
+        var crashed = RunFolder.Create(temp.Combine("crashed"), Info(), "{}");
+        using (var metrics = crashed.OpenMetrics(flushToDisk: false)) { Stage(metrics); LogSteps(metrics, 0, 300); }
+        File.AppendAllText(crashed.MetricsJsonlPath, "{\"step\":350,\"cha");
+        var resumed = RunFolder.OpenForResume(crashed.Directory, 150, name => name.StartsWith("stage/", StringComparison.Ordinal));
+        Assert.Equal([100L, 200, 300, 400], resumed.ReadSeries("stage/a_qf_loss").Select(p => p.Step));
+        Assert.All(resumed.ReadMetrics(), r => Assert.True(r.Step <= 150 || r.Name == "stage/a_qf_loss", r.ToString()));
+        using (var metrics = resumed.OpenMetrics(flushToDisk: false)) LogSteps(metrics, 200, 300);
+
+        Assert.Equal(File.ReadAllText(straight.MetricsCsvPath), File.ReadAllText(resumed.MetricsCsvPath));
+        Assert.Equal(File.ReadAllText(straight.MetricsJsonlPath), File.ReadAllText(resumed.MetricsJsonlPath));
+        static List<(long, string, float)> Scalars(RunFolder f) =>
+            [.. f.EventFiles().SelectMany(p => TensorBoardEventReader.ReadScalars(p)).Select(s => (s.Step, s.Tag, s.Value))];
+        Assert.Equal(Scalars(straight).Order(), Scalars(resumed).Order());
+    }
+
+    [Fact]
     public void OpeningMetricsAfterATornWrite_WithoutResuming_IsRefused()
     {
         using var temp = new TemporaryFolder();

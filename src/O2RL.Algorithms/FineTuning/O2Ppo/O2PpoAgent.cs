@@ -2,6 +2,7 @@ using O2RL.Algorithms.Configs;
 using O2RL.Algorithms.Networks;
 using O2RL.Algorithms.Online;
 using O2RL.Algorithms.Training;
+using O2RL.Data;
 using O2RL.Data.Replay;
 using O2RL.Engine;
 using O2RL.Kernels;
@@ -17,9 +18,11 @@ namespace O2RL.Algorithms.FineTuning.O2Ppo;
 /// <remarks>
 /// π_ref is a frozen deep copy (never an alias, never optimised); <see cref="ReplaceReference"/> copies the current
 /// actor into it. The value target is A + V(s) from the raw GAE advantage, untouched by the mixing (§10 item 15).
-/// Nothing allocates per minibatch; one host round trip per update (GAE's recursion, as in plain PPO).
+/// Nothing allocates per minibatch; one host round trip per update (GAE's recursion, as in plain PPO). Its training
+/// state (for mid-stage-C checkpoints) is PPO's, π_ref's, the epoch shuffle's, and the <see cref="Tracker"/>'s and
+/// <see cref="RewardScaler"/>'s when set.
 /// </remarks>
-public sealed class O2PpoAgent : IOnPolicyAgent
+public sealed class O2PpoAgent : IOnPolicyAgent, IResumableAgent
 {
     const int UpdateSlot = 0, ValueSlot = 1, NextValueSlot = 2, ReferenceSlot = 0;
     readonly Backend backend;
@@ -80,6 +83,47 @@ public sealed class O2PpoAgent : IOnPolicyAgent
     public IPolicy Policy => Ppo.Policy;
     /// <summary>The latest actor loss (device scalar).</summary>
     public Tensor? LastActorLoss => stepped ? actorLoss : null;
+    /// <summary>The rule that replaces π_ref at evaluations (its best score is part of the state); null when none.</summary>
+    public ReferencePolicyTracker? Tracker { get; set; }
+    /// <summary>The dynamic reward scaler that continues on the online rewards (its statistics are part of the state); null when off.</summary>
+    public RunningRewardScaler? RewardScaler { get; set; }
+
+    /// <inheritdoc/>
+    public void SaveState(TrainingState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        // π_θ, V, their optimisers (learning rates included: linear decay) and the acting stream.
+        Ppo.SaveState(state);
+        state.SetParameters("o2ppo.actor_reference", Reference.Parameters);
+        state.SetRandom("o2ppo.shuffle_random", shuffleRandom);
+        // What the next log reports: the latest losses and the auxiliary weight w_t.
+        state.SetCounter("o2ppo.stepped", stepped ? 1 : 0);
+        state.SetReal("o2ppo.aux_weight", lastWeight);
+        state.SetTensor("o2ppo.actor_loss", actorLoss);
+        state.SetTensor("o2ppo.policy_loss", policyLoss);
+        state.SetTensor("o2ppo.entropy", entropyValue);
+        state.SetCounter("o2ppo.has_tracker", Tracker is null ? 0 : 1);
+        Tracker?.SaveState(state, "o2ppo.reference_tracker");
+        RewardScalerState.Save(state, "o2ppo.reward_scaler", RewardScaler);
+    }
+
+    /// <inheritdoc/>
+    public void RestoreState(TrainingState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if ((state.GetCounter("o2ppo.has_tracker") != 0) != (Tracker is not null))
+            throw new InvalidDataException($"{state.Source ?? "training state"}: saved {(Tracker is null ? "with" : "without")} a reference tracker, restored {(Tracker is null ? "without" : "with")} one");
+        Ppo.RestoreState(state);
+        state.RestoreParameters("o2ppo.actor_reference", Reference.Parameters);
+        state.RestoreRandom("o2ppo.shuffle_random", shuffleRandom);
+        stepped = state.GetCounter("o2ppo.stepped") != 0;
+        lastWeight = (float)state.GetReal("o2ppo.aux_weight");
+        state.RestoreTensor("o2ppo.actor_loss", actorLoss);
+        state.RestoreTensor("o2ppo.policy_loss", policyLoss);
+        state.RestoreTensor("o2ppo.entropy", entropyValue);
+        Tracker?.RestoreState(state, "o2ppo.reference_tracker");
+        RewardScalerState.Restore(state, "o2ppo.reward_scaler", RewardScaler);
+    }
 
     /// <inheritdoc/>
     public void Act(ReadOnlySpan<float> observation, Span<float> action, Span<float> logProbs) => Ppo.Act(observation, action, logProbs);
@@ -198,5 +242,49 @@ public sealed class O2PpoAgent : IOnPolicyAgent
         metrics.Log(step, "charts/aux_weight", lastWeight);
         metrics.Log(step, "charts/advantage_std", backend.ReadScalar(Advantage.AdvantageStd));
         metrics.Log(step, "charts/actor_lr", Ppo.ActorOptimizer.LearningRate);
+    }
+}
+
+/// <summary>
+/// The dynamic reward scaler's statistics in a training state (exact doubles). R itself is reset at every episode
+/// start, and checkpoints are taken at episode ends, but it is stored anyway so a restore never depends on that.
+/// </summary>
+internal static class RewardScalerState
+{
+    public static void Save(TrainingState state, string name, RunningRewardScaler? scaler)
+    {
+        state.SetCounter(name + ".present", scaler is null ? 0 : 1);
+        if (scaler is null) return;
+        var (runningSum, count, mean, squaredDeviations, std) = scaler.ExportState();
+        state.SetReal(name + ".running_sum", runningSum);
+        state.SetCounter(name + ".count", count);
+        state.SetReal(name + ".mean", mean);
+        state.SetReal(name + ".m2", squaredDeviations);
+        state.SetReal(name + ".std", std);
+    }
+
+    public static void Restore(TrainingState state, string name, RunningRewardScaler? scaler)
+    {
+        bool stored = state.GetCounter(name + ".present") != 0;
+        if (stored != (scaler is not null))
+            throw new InvalidDataException($"{state.Source ?? "training state"}: saved {(stored ? "with" : "without")} dynamic reward scaling but this run has it {(scaler is null ? "off" : "on")}; the config differs");
+        scaler?.ImportState(state.GetReal(name + ".running_sum"), state.GetCounter(name + ".count"), state.GetReal(name + ".mean"),
+            state.GetReal(name + ".m2"), state.GetReal(name + ".std"));
+    }
+}
+
+/// <summary>Plain PPO (the naive and scratch baselines) with the dynamic reward scaler that continues on its online rewards.</summary>
+internal sealed class PpoWithRewardScaler(PpoAgent agent, RunningRewardScaler scaler) : IResumableAgent
+{
+    public void SaveState(TrainingState state)
+    {
+        agent.SaveState(state);
+        RewardScalerState.Save(state, "ppo.reward_scaler", scaler);
+    }
+
+    public void RestoreState(TrainingState state)
+    {
+        agent.RestoreState(state);
+        RewardScalerState.Restore(state, "ppo.reward_scaler", scaler);
     }
 }

@@ -31,7 +31,9 @@ public enum O2PpoMode
 /// O2PPO end to end (ALGORITHMS.md §5, §1.6, §8): offline data → evaluation of the loaded actor (the curve's step-0
 /// point) → stage A (value pre-training, cached as <c>stage-a.safetensors</c> in the run folder) → stage C (PPO with
 /// the auxiliary reference advantage; π_ref replaced at evaluations by the best-so-far or every-n rule) →
-/// <c>config.json</c> and <c>o2ppo.safetensors</c>.
+/// <c>config.json</c> and <c>o2ppo.safetensors</c>. Stage C (and the baselines' loop) saves full-state checkpoints in
+/// the folder's checkpoints/; with <see cref="RunContext.ResumeCheckpoint"/> the run restores stage A from its file and
+/// continues stage C from that checkpoint.
 /// </summary>
 public static class O2PpoRun
 {
@@ -142,10 +144,15 @@ public static class O2PpoRun
         // step with an uninterrupted run.
         var offlineEvaluation = evaluator.Evaluate(agent.Policy, config.EvaluationEpisodes);
         double offlineScore = offlineEvaluation.Score;
-        metrics.Log(0, "eval/offline_score", offlineScore);
-        metrics.Log(0, "eval/return", offlineEvaluation.MeanReturn);
-        if (offlineEvaluation.NormalizedMean is double normalized) metrics.Log(0, "eval/normalized_return", normalized);
-        metrics.Flush(0);
+        // A run resumed inside stage C logged these before its checkpoint (and the evaluator's count is restored with the loop).
+        bool resumingStageC = context.ResumeCheckpoint is not null;
+        if (!resumingStageC)
+        {
+            metrics.Log(0, "eval/offline_score", offlineScore);
+            metrics.Log(0, "eval/return", offlineEvaluation.MeanReturn);
+            if (offlineEvaluation.NormalizedMean is double normalized) metrics.Log(0, "eval/normalized_return", normalized);
+            metrics.Flush(0);
+        }
         if (mode == O2PpoMode.Offline)
             return Finish(context, config, configJson, o2, actor, critic, filter, offlineEvaluation, offlineScore, transfer, null);
 
@@ -161,6 +168,8 @@ public static class O2PpoRun
                 long logEvery = Math.Max(1, config.ValuePretrainSteps / 100);
                 while (stageA.Steps < config.ValuePretrainSteps)
                 {
+                    // Ctrl+C stops stage A between two steps; the run starts it over (it has no mid-stage file).
+                    context.Cancellation.ThrowIfCancellationRequested();
                     stageA.Step();
                     if (stageA.Steps % logEvery == 0 || stageA.Steps == config.ValuePretrainSteps)
                     {
@@ -190,6 +199,14 @@ public static class O2PpoRun
             config.ReferenceUpdateN, config.EvaluateEvery);
         tracker.ChooseInitial(offlineScore, offlineScore);   // no alignment stage: best_score = the loaded actor's score
         var scaler = data?.RewardScaler;
+        IResumableAgent resumable;
+        if (o2 is not null)
+        {
+            o2.Tracker = tracker;
+            o2.RewardScaler = scaler;
+            resumable = o2;
+        }
+        else resumable = scaler is null ? (PpoAgent)agent : new PpoWithRewardScaler((PpoAgent)agent, scaler);
         IEnvironment training = PolicyEnvironment.Make(context.EnvironmentId, null);
         if (scaler is not null) training = new EpisodeStartHook(training, scaler.ResetSum);
         using var trainingEnvironment = training;
@@ -212,6 +229,9 @@ public static class O2PpoRun
                 metrics.Log(step, "charts/reference_replaced", replace ? 1 : 0);
                 metrics.Log(step, "charts/best_score", tracker.BestScore);
             },
+            // The mode is part of the name: a naive run's state never continues a scratch run (or stage C).
+            Checkpoints = TrainingCheckpoints.For(context, resumable, o2 is not null ? Algorithm : $"{Algorithm}-{config.Mode.Trim().ToLowerInvariant()}", config.EvaluateEvery),
+            Cancellation = context.Cancellation,
         };
         var final = trainer.Run();
         return Finish(context, config, configJson, o2, actor, critic, filter, final ?? offlineEvaluation, tracker.BestScore, transfer, offlineScore);

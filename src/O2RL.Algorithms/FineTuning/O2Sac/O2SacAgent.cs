@@ -5,9 +5,10 @@ namespace O2RL.Algorithms.FineTuning.O2Sac;
 
 /// <summary>
 /// Stage C of O2SAC as the online loop sees it: π_θ acts (a sample, clamped to [−1, 1] by the tanh), and every
-/// update is <see cref="O2SacLearner.ConstrainedUpdate"/> with the environment step t and the index k.
+/// update is <see cref="O2SacLearner.ConstrainedUpdate"/> with the environment step t and the index k. Its training
+/// state (for mid-stage-C checkpoints) is the learner's and, when set, the <see cref="Tracker"/>'s.
 /// </summary>
-public sealed class O2SacAgent : IOffPolicyAgent
+public sealed class O2SacAgent : IOffPolicyAgent, IResumableAgent
 {
     readonly System.Diagnostics.Stopwatch clock = new();
     long timedUpdates;
@@ -23,6 +24,28 @@ public sealed class O2SacAgent : IOffPolicyAgent
 
     /// <summary>The learner.</summary>
     public O2SacLearner Learner { get; }
+
+    /// <summary>The rule that replaces π_ref at evaluations (its best score is part of the state); null when none.</summary>
+    public ReferencePolicyTracker? Tracker { get; set; }
+
+    /// <inheritdoc/>
+    public void SaveState(TrainingState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        Learner.SaveTrainingState(state);
+        state.SetCounter("o2sac.has_tracker", Tracker is null ? 0 : 1);
+        Tracker?.SaveState(state, "o2sac.reference_tracker");
+    }
+
+    /// <inheritdoc/>
+    public void RestoreState(TrainingState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if ((state.GetCounter("o2sac.has_tracker") != 0) != (Tracker is not null))
+            throw new InvalidDataException($"{state.Source ?? "training state"}: saved {(Tracker is null ? "with" : "without")} a reference tracker, restored {(Tracker is null ? "without" : "with")} one");
+        Learner.RestoreTrainingState(state);
+        Tracker?.RestoreState(state, "o2sac.reference_tracker");
+    }
 
     /// <inheritdoc/>
     public IPolicy Policy { get; }

@@ -29,7 +29,10 @@ public static class O2SacRun
     /// <see cref="RunContext.EnvironmentId"/> with the dataset <see cref="RunContext.DatasetPath"/>: offline score,
     /// stage A, stage B, aligned score, reference choice, stage C (OffPolicyTrainer, π_ref replaced at evaluations).
     /// With an output folder it writes stage-a/stage-b state files (and resumes after the latest one it finds),
-    /// config.json and o2sac.safetensors. The baseline modes share the data, normalisation and evaluation.
+    /// config.json and o2sac.safetensors. Stage C (and the baselines' online loop) saves full-state checkpoints in the
+    /// folder's checkpoints/; with <see cref="RunContext.ResumeCheckpoint"/> the run restores stages A and B from their
+    /// files and continues stage C from that checkpoint, logging nothing twice. The baseline modes share the data,
+    /// normalisation and evaluation.
     /// </summary>
     public static RunResult Run(RunContext context)
     {
@@ -91,7 +94,9 @@ public static class O2SacRun
             return RunBaseline(context, config, configJson, mode, startingActor, normalizer, transitions, NewEvaluator);
 
         var learner = new O2SacLearner(backend, startingActor!, config, (ulong)context.Seed);
-        var (offlineScore, alignedScore) = ReconstructCritic(context, learner, transitions!, NewEvaluator, configJson);
+        // Resuming inside stage C: everything up to its start is already in the metrics (the step-0 rows included).
+        bool resumingStageC = context.ResumeCheckpoint is not null;
+        var (offlineScore, alignedScore) = ReconstructCritic(context, learner, transitions!, NewEvaluator, configJson, logCurveStart: !resumingStageC);
 
         // §3.5 / §1.6: the reference starts as the aligned actor only if it scored strictly better than π_off.
         string task = (context.ScoreTaskId ?? $"{context.EnvironmentId}-{context.DatasetName}").ToLowerInvariant();
@@ -105,10 +110,13 @@ public static class O2SacRun
         var tracker = new ReferencePolicyTracker(config.ReferToOptimalPolicy ? ReferenceRule.BestSoFar : ReferenceRule.EveryN, updateN, config.EvalEvery);
         bool alignedIsReference = tracker.ChooseInitial(offlineScore, alignedScore);
         if (alignedIsReference) learner.ReplaceReference();
-        context.Metrics.Log(0, "charts/reference_replaced", alignedIsReference ? 1 : 0);
-        context.Metrics.Flush(0);
+        if (!resumingStageC)
+        {
+            context.Metrics.Log(0, "charts/reference_replaced", alignedIsReference ? 1 : 0);
+            context.Metrics.Flush(0);
+        }
 
-        var agent = new O2SacAgent(learner);
+        var agent = new O2SacAgent(learner) { Tracker = tracker };
         EvaluationResult? last;
         using (var environment = PolicyEnvironment.Make(context.EnvironmentId, normalizer))
         using (var evaluator = NewEvaluator())
@@ -124,6 +132,8 @@ public static class O2SacRun
                     if (replace) learner.ReplaceReference();
                     context.Metrics.Log(step, "charts/reference_replaced", replace ? 1 : 0);
                 },
+                Checkpoints = TrainingCheckpoints.For(context, agent, Algorithm, config.EvalEvery),
+                Cancellation = context.Cancellation,
             };
             last = trainer.Run();
             last ??= evaluator.Evaluate(agent.Policy, config.EvalEpisodes);
@@ -157,7 +167,7 @@ public static class O2SacRun
     /// to (and resumed from) the run folder. Returns the offline and aligned scores.
     /// </summary>
     static (double Offline, double Aligned) ReconstructCritic(RunContext context, O2SacLearner learner, Transitions transitions,
-        Func<Evaluator> newEvaluator, string configJson)
+        Func<Evaluator> newEvaluator, string configJson, bool logCurveStart)
     {
         var config = learner.Config;
         var metrics = context.Metrics;
@@ -203,12 +213,15 @@ public static class O2SacRun
 
         // The learning curve starts with the offline score at step 0 (§8); the score metrics are raw returns, with
         // the aligned actor's normalised score beside them when the task has reference scores.
-        metrics.Log(0, "eval/return", scores["offline_return"]);
-        if (scores.TryGetValue("offline_normalized", out double normalized)) metrics.Log(0, "eval/normalized_return", normalized);
-        metrics.Log(0, FineTuneTable.OfflineScore, scores["offline_return"]);
-        metrics.Log(0, FineTuneTable.AlignedScore, scores["aligned_return"]);
-        if (scores.TryGetValue("aligned_normalized", out double alignedNormalized)) metrics.Log(0, FineTuneTable.AlignedNormalizedScore, alignedNormalized);
-        metrics.Flush(0);
+        if (logCurveStart)
+        {
+            metrics.Log(0, "eval/return", scores["offline_return"]);
+            if (scores.TryGetValue("offline_normalized", out double normalized)) metrics.Log(0, "eval/normalized_return", normalized);
+            metrics.Log(0, FineTuneTable.OfflineScore, scores["offline_return"]);
+            metrics.Log(0, FineTuneTable.AlignedScore, scores["aligned_return"]);
+            if (scores.TryGetValue("aligned_normalized", out double alignedNormalized)) metrics.Log(0, FineTuneTable.AlignedNormalizedScore, alignedNormalized);
+            metrics.Flush(0);
+        }
         context.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"o2sac: offline score {scores["offline_score"]:F2}, aligned score {scores["aligned_score"]:F2}"));
         return (scores["offline_score"], scores["aligned_score"]);
     }
@@ -244,9 +257,13 @@ public static class O2SacRun
             agent.Learner.Actor.Parameters.CopyValuesFrom(startingActor.Parameters);
             bool criticsLoaded = TryLoadCritics(agent.Learner, context.InitialCheckpoint!);
             context.Progress?.WriteLine($"o2sac naive: offline actor loaded, {(criticsLoaded ? "offline critics loaded" : "fresh critics (the checkpoint's differ in architecture)")}");
-            using var evaluator = newEvaluator();
-            var offline = evaluator.Evaluate(agent.Policy, config.EvalEpisodes);
-            LogCurveStart(context.Metrics, offline);
+            // A resumed run logged the curve's start before its checkpoint; the online loop restores the rest.
+            if (context.ResumeCheckpoint is null)
+            {
+                using var evaluator = newEvaluator();
+                var offline = evaluator.Evaluate(agent.Policy, config.EvalEpisodes);
+                LogCurveStart(context.Metrics, offline);
+            }
         }
         EvaluationResult? last;
         using (var environment = PolicyEnvironment.Make(context.EnvironmentId, normalizer))
@@ -254,7 +271,12 @@ public static class O2SacRun
         using (var sampler = OnlineSampler(context.Backend, config, transitions, spec, context.Seed))
         {
             var trainer = new OffPolicyTrainer(environment, evaluator, agent, sampler,
-                LoopOptions(config, context.Seed, randomWarmup: mode == "scratch"), context.Metrics, context.Progress);
+                LoopOptions(config, context.Seed, randomWarmup: mode == "scratch"), context.Metrics, context.Progress)
+            {
+                // The mode is part of the name: a naive run's state never continues a scratch run (or stage C).
+                Checkpoints = TrainingCheckpoints.For(context, agent, $"{Algorithm}-{mode}", config.EvalEvery),
+                Cancellation = context.Cancellation,
+            };
             last = trainer.Run();
             last ??= evaluator.Evaluate(agent.Policy, config.EvalEpisodes);
         }
@@ -291,6 +313,8 @@ public static class O2SacRun
         long timed = 0;
         for (long n = 1; n <= steps; n++)
         {
+            // Ctrl+C stops a stage between two steps; the run resumes after the last finished stage.
+            context.Cancellation.ThrowIfCancellationRequested();
             clock.Start();
             step();
             clock.Stop();

@@ -22,9 +22,10 @@ namespace O2RL.Algorithms.FineTuning.O2Td3;
 /// hard-copies μ̄ ← μ_θ, Q̄_i ← Q_i.</item>
 /// <item><see cref="Update"/> (stage C): the constrained TD3 update of §4.6.</item>
 /// </list>
-/// The optimisers are created once and persist across the stages (pitfall 21).
+/// The optimisers are created once and persist across the stages (pitfall 21). Its training state (for mid-stage-C
+/// checkpoints) holds everything an update, a log or an evaluation hook reads, the <see cref="Tracker"/> included.
 /// </summary>
-public sealed class O2Td3Agent : IOffPolicyAgent
+public sealed class O2Td3Agent : IOffPolicyAgent, IResumableAgent
 {
     /// <summary>The release's hard-coded learning rate of log λ (§1.5; not a config value).</summary>
     public const float LambdaLearningRate = 5e-5f;
@@ -140,6 +141,69 @@ public sealed class O2Td3Agent : IOffPolicyAgent
     public Tensor TargetPenalty => penalty;
     /// <summary>ε_t, the constraint threshold after t environment steps.</summary>
     public float Threshold(long environmentStep) => schedule.At(environmentStep);
+    /// <summary>The rule that replaces μ_ref at evaluations (its best score is part of the state); null when none.</summary>
+    public ReferencePolicyTracker? Tracker { get; set; }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// ε_t is a function of the environment step alone, so the schedule's position needs no entry; the actor's
+    /// gradient clip is set again by <see cref="BeginOnline"/> before stage C, resumed or not.
+    /// </remarks>
+    public void SaveState(TrainingState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        state.SetParameters("o2td3.actor", Networks.Actor.Parameters);
+        state.SetParameters("o2td3.actor_target", Networks.ActorTarget.Parameters);
+        state.SetParameters("o2td3.critic", Networks.Critic.Parameters);
+        state.SetParameters("o2td3.critic_target", Networks.CriticTarget.Parameters);
+        state.SetParameters("o2td3.actor_reference", Reference.Parameters);
+        state.SetParameters("o2td3.actor_offline", OfflineActor.Parameters);
+        state.SetAdam("o2td3.actor_optimizer", Networks.ActorOptimizer);
+        state.SetAdam("o2td3.critic_optimizer", Networks.CriticOptimizer);
+        Lagrange.SaveState(state, "o2td3.lambda");
+        // The latest losses, κ and P′: what the next log reports even when no update happened since the checkpoint.
+        state.SetTensor("o2td3.critic_loss", Operators.CriticLoss);
+        state.SetTensor("o2td3.actor_loss", Operators.ActorLoss);
+        state.SetTensor("o2td3.mean_q", Operators.MeanQ);
+        state.SetTensor("o2td3.kappa", Operators.Kappa);
+        state.SetTensor("o2td3.target_penalty", penalty);
+        state.SetTensor("o2td3.weighted_target_penalty", targetPenalty);
+        state.SetRandom("o2td3.smoothing_random", SmoothingRandom);
+        state.SetRandom("o2td3.alignment_random", AlignmentRandom);
+        state.SetRandom("o2td3.exploration_random", ActingPolicy.Random);
+        // n_it: its parity decides which updates step λ, the actor and the targets.
+        state.SetCounter("o2td3.iterations", IterationCount);
+        state.SetCounter("o2td3.has_tracker", Tracker is null ? 0 : 1);
+        Tracker?.SaveState(state, "o2td3.reference_tracker");
+    }
+
+    /// <inheritdoc/>
+    public void RestoreState(TrainingState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if ((state.GetCounter("o2td3.has_tracker") != 0) != (Tracker is not null))
+            throw new InvalidDataException($"{state.Source ?? "training state"}: saved {(Tracker is null ? "with" : "without")} a reference tracker, restored {(Tracker is null ? "without" : "with")} one");
+        state.RestoreParameters("o2td3.actor", Networks.Actor.Parameters);
+        state.RestoreParameters("o2td3.actor_target", Networks.ActorTarget.Parameters);
+        state.RestoreParameters("o2td3.critic", Networks.Critic.Parameters);
+        state.RestoreParameters("o2td3.critic_target", Networks.CriticTarget.Parameters);
+        state.RestoreParameters("o2td3.actor_reference", Reference.Parameters);
+        state.RestoreParameters("o2td3.actor_offline", OfflineActor.Parameters);
+        state.RestoreAdam("o2td3.actor_optimizer", Networks.ActorOptimizer);
+        state.RestoreAdam("o2td3.critic_optimizer", Networks.CriticOptimizer);
+        Lagrange.RestoreState(state, "o2td3.lambda");
+        state.RestoreTensor("o2td3.critic_loss", Operators.CriticLoss);
+        state.RestoreTensor("o2td3.actor_loss", Operators.ActorLoss);
+        state.RestoreTensor("o2td3.mean_q", Operators.MeanQ);
+        state.RestoreTensor("o2td3.kappa", Operators.Kappa);
+        state.RestoreTensor("o2td3.target_penalty", penalty);
+        state.RestoreTensor("o2td3.weighted_target_penalty", targetPenalty);
+        state.RestoreRandom("o2td3.smoothing_random", SmoothingRandom);
+        state.RestoreRandom("o2td3.alignment_random", AlignmentRandom);
+        state.RestoreRandom("o2td3.exploration_random", ActingPolicy.Random);
+        IterationCount = state.GetCounter("o2td3.iterations");
+        Tracker?.RestoreState(state, "o2td3.reference_tracker");
+    }
 
     /// <summary>
     /// Stage A, one step on an offline minibatch (μ̄ = μ_off throughout; n_it is not advanced):

@@ -19,7 +19,9 @@ public sealed record O2Td3StartingActor(DeterministicActor Actor, StateNormalize
 /// O2TD3 runs (ALGORITHMS.md §4): the TD3+BC actor is evaluated (the offline score, step 0 of the curve), then
 /// stage A (critic re-evaluation), stage B (alignment) and stage C (constrained TD3 online) run, each stage's state
 /// saved in the run folder as <c>stage-a.safetensors</c> / <c>stage-b.safetensors</c>; a folder already holding a
-/// stage file resumes after that stage. The baselines (<see cref="O2Td3Config.Mode"/>) run in the same harness.
+/// stage file resumes after that stage. Stage C saves full-state checkpoints in the folder's checkpoints/, and
+/// <see cref="RunContext.ResumeCheckpoint"/> continues it from one (after restoring stage B's file). The baselines
+/// (<see cref="O2Td3Config.Mode"/>) run in the same harness and resume the same way.
 /// </summary>
 public static class O2Td3Run
 {
@@ -149,11 +151,15 @@ public static class O2Td3Run
                 if (stageB is not null)
                     O2Td3StageFile.Save(stageB, agent, new O2Td3StageProgress("b", offlineScore, alignedScore, offlineSampler.Random.Counter), configJson);
             }
-            // The curve starts with the offline actor's score (§8), also when resuming from a stage file.
-            context.Metrics.Log(0, "eval/offline_score", offlineScore.Score);
-            context.Metrics.Log(0, "eval/aligned_score", alignedScore.Score);
-            LogEvaluation(0, offlineScore);
-            context.Metrics.Flush(0);
+            // The curve starts with the offline actor's score (§8), also when resuming from a stage file; a run resumed
+            // inside stage C logged it before its checkpoint.
+            if (context.ResumeCheckpoint is null)
+            {
+                context.Metrics.Log(0, "eval/offline_score", offlineScore.Score);
+                context.Metrics.Log(0, "eval/aligned_score", alignedScore.Score);
+                LogEvaluation(0, offlineScore);
+                context.Metrics.Flush(0);
+            }
             context.Progress?.WriteLine($"o2td3: offline score {offlineScore.Score:F2}, aligned score {alignedScore.Score:F2}");
 
             // §1.6: π_ref ← the aligned actor only when strictly better than μ_off.
@@ -161,6 +167,7 @@ public static class O2Td3Run
             if (tracker.ChooseInitial(offlineScore.Score, alignedScore.Score)) agent.ReplaceReferenceWithActor();
             else agent.ResetReferenceToOffline();
             agent.BeginOnline();
+            agent.Tracker = tracker;
 
             using var sampler = new MixedReplaySampler(Backend, config.BufferMode, offline, agent.Networks.ObsDim, agent.Networks.ActionDim, config.BufferSize,
                 config.BatchSize, new DeviceRandom(Seeds.Derive(seed, 7)));
@@ -173,6 +180,8 @@ public static class O2Td3Run
                     if (replace) agent.ReplaceReferenceWithActor();
                     context.Metrics.Log(step, "charts/reference_replaced", replace ? 1 : 0);
                 },
+                Checkpoints = TrainingCheckpoints.For(context, agent, AlgorithmName, config.EvaluateEvery),
+                Cancellation = context.Cancellation,
             };
             var last = Finish(trainer, agent.Policy, trainer.Run());
             return new RunResult(last, SaveFinal(agent.Networks), configJson);
@@ -191,6 +200,8 @@ public static class O2Td3Run
             var progress = new ProgressReporter(context.Progress, "o2td3 stage A (re-evaluation)", config.ReevaluationSteps);
             for (long step = 1; step <= config.ReevaluationSteps; step++)
             {
+                // Ctrl+C stops a stage between two steps; the run resumes after the last finished stage.
+                context.Cancellation.ThrowIfCancellationRequested();
                 agent.EvaluationStep(sampler.Sample());
                 if (config.LogEvery > 0 && (step % config.LogEvery == 0 || step == config.ReevaluationSteps))
                 {
@@ -206,6 +217,7 @@ public static class O2Td3Run
             var progress = new ProgressReporter(context.Progress, "o2td3 stage B (alignment)", config.AlignmentSteps);
             for (long step = 1; step <= config.AlignmentSteps; step++)
             {
+                context.Cancellation.ThrowIfCancellationRequested();
                 agent.AlignmentStep(sampler.Sample());
                 if (config.LogEvery > 0 && (step % config.LogEvery == 0 || step == config.AlignmentSteps))
                 {
@@ -268,13 +280,22 @@ public static class O2Td3Run
                 }
                 context.Progress?.WriteLine(critics ? "o2td3 naive: loaded the checkpoint's actor and critics" : "o2td3 naive: loaded the actor; the checkpoint's critics do not fit, fresh critics");
             }
-            var start = evaluator.Evaluate(agent.Policy, config.EvaluationEpisodes);
-            if (!scratch) context.Metrics.Log(0, "eval/offline_score", start.Score);
-            LogEvaluation(0, start);
-            context.Metrics.Flush(0);
+            // A resumed run logged the curve's start before its checkpoint (the evaluator's count is restored with the loop).
+            if (context.ResumeCheckpoint is null)
+            {
+                var start = evaluator.Evaluate(agent.Policy, config.EvaluationEpisodes);
+                if (!scratch) context.Metrics.Log(0, "eval/offline_score", start.Score);
+                LogEvaluation(0, start);
+                context.Metrics.Flush(0);
+            }
             using var sampler = new MixedReplaySampler(Backend, config.BufferMode, offline, agent.Networks.ObsDim, agent.Networks.ActionDim, config.BufferSize,
                 config.BatchSize, new DeviceRandom(Seeds.Derive(seed, 7)));
-            var trainer = new OffPolicyTrainer(environment, evaluator, agent, sampler, LoopOptions(randomWarmup: scratch), context.Metrics, context.Progress);
+            var trainer = new OffPolicyTrainer(environment, evaluator, agent, sampler, LoopOptions(randomWarmup: scratch), context.Metrics, context.Progress)
+            {
+                // The mode is part of the name: a naive run's state never continues a scratch run (or stage C).
+                Checkpoints = TrainingCheckpoints.For(context, agent, $"{AlgorithmName}-{config.Mode}", config.EvaluateEvery),
+                Cancellation = context.Cancellation,
+            };
             var last = Finish(trainer, agent.Policy, trainer.Run());
             return new RunResult(last, SaveFinal(agent.Networks), configJson);
         }
