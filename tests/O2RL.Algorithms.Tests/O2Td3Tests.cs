@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using O2RL.Algorithms.Configs;
+using O2RL.Algorithms.FineTuning;
 using O2RL.Algorithms.FineTuning.O2Td3;
 using O2RL.Algorithms.Networks;
 using O2RL.Algorithms.Offline;
@@ -647,6 +648,35 @@ public sealed class O2Td3Tests
                 Assert.Equal(uninterrupted.FinalEvaluation!.MeanReturn, result.FinalEvaluation!.MeanReturn);
                 Assert.Equal(0, metrics.Series("eval/return")[0].Step);
             }
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void OnATaskWithReferenceScoresTheTableGetsTheNormalisedAlignedScore()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "o2rl-o2td3-normalized-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var backend = new CpuBackend(1);
+            var (dataset, checkpoint) = OfflineStart(root, backend);
+            string folder = Path.Combine(root, "run");
+            var metrics = new MemoryMetrics();
+            // Pendulum returns scored against hopper-medium-v2's reference scores: any task with references takes this path.
+            var result = O2Td3Run.Run(new RunContext
+            {
+                Backend = backend, EnvironmentId = "Pendulum-v1", Seed = 4, DatasetPath = dataset, InitialCheckpoint = checkpoint, OutputDirectory = folder,
+                Metrics = metrics, Overrides = QuickOverrides, ScoreTaskId = "hopper-medium-v2",
+            });
+            double raw = metrics.Last(FineTuneTable.AlignedScore);
+            double normalized = metrics.Last(FineTuneTable.AlignedNormalizedScore);
+            Assert.Equal(NormalizedScores.Normalize("hopper-medium-v2", raw), normalized, 6);
+            // The offline score is the raw return, as the curve's first raw point.
+            Assert.Equal(metrics.Series("eval/return")[0].Value, metrics.Last(FineTuneTable.OfflineScore));
+            Assert.NotNull(result.FinalEvaluation!.NormalizedMean);
         }
         finally
         {

@@ -148,7 +148,7 @@ public static class O2PpoRun
         bool resumingStageC = context.ResumeCheckpoint is not null;
         if (!resumingStageC)
         {
-            metrics.Log(0, "eval/offline_score", offlineScore);
+            metrics.Log(0, FineTuneTable.OfflineScore, offlineEvaluation.MeanReturn);
             metrics.Log(0, "eval/return", offlineEvaluation.MeanReturn);
             if (offlineEvaluation.NormalizedMean is double normalized) metrics.Log(0, "eval/normalized_return", normalized);
             metrics.Flush(0);

@@ -107,7 +107,7 @@ public static class O2Td3Run
             var policy = new O2Td3ActingPolicy(starting.Actor, 0f, new DeviceRandom(Seeds.Derive(seed, 4)));
             var result = evaluator.Evaluate(policy, config.EvaluationEpisodes);
             LogEvaluation(0, result);
-            context.Metrics.Log(0, "eval/offline_score", result.Score);
+            context.Metrics.Log(0, FineTuneTable.OfflineScore, result.MeanReturn);
             context.Metrics.Flush(0);
             return new RunResult(result, null, configJson);
         }
@@ -155,8 +155,11 @@ public static class O2Td3Run
             // inside stage C logged it before its checkpoint.
             if (context.ResumeCheckpoint is null)
             {
-                context.Metrics.Log(0, "eval/offline_score", offlineScore.Score);
-                context.Metrics.Log(0, "eval/aligned_score", alignedScore.Score);
+                // Raw returns under the table's names, and the aligned score normalised beside it where the task has
+                // reference scores (the table reads the normalised one then).
+                context.Metrics.Log(0, FineTuneTable.OfflineScore, offlineScore.MeanReturn);
+                context.Metrics.Log(0, FineTuneTable.AlignedScore, alignedScore.MeanReturn);
+                if (alignedScore.NormalizedMean is double alignedNormalized) context.Metrics.Log(0, FineTuneTable.AlignedNormalizedScore, alignedNormalized);
                 LogEvaluation(0, offlineScore);
                 context.Metrics.Flush(0);
             }
@@ -284,7 +287,7 @@ public static class O2Td3Run
             if (context.ResumeCheckpoint is null)
             {
                 var start = evaluator.Evaluate(agent.Policy, config.EvaluationEpisodes);
-                if (!scratch) context.Metrics.Log(0, "eval/offline_score", start.Score);
+                if (!scratch) context.Metrics.Log(0, FineTuneTable.OfflineScore, start.MeanReturn);
                 LogEvaluation(0, start);
                 context.Metrics.Flush(0);
             }
