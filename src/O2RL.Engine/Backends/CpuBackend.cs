@@ -57,16 +57,38 @@ public sealed unsafe class CpuBackend : Backend
         : System.Runtime.Intrinsics.X86.Fma.IsSupported ? "AVX2+FMA"
         : System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated ? "128-bit SIMD" : "scalar";
 
-    /// <summary>Pinned host memory; the pointer stays valid for the storage's lifetime.</summary>
+    /// <summary>
+    /// Pinned host memory; the pointer stays valid for the storage's lifetime. Buffers of a page or more start on a
+    /// cache line, at an offset within the page that advances by 9 lines per buffer. Why: buffers allocated one
+    /// after another (an op's input and output) otherwise sit at the same few bytes modulo 4096, and on x64 a load
+    /// whose address matches a pending store's in the low 12 bits waits for it (4K aliasing). Measured on the Zen 3
+    /// development machine for a 256 KiB y = f(x) loop: 83 µs at equal offsets against 12 µs staggered, and the
+    /// runtime's memmove takes 200–280 µs when the destination runs 8 or 24 bytes ahead (the unaligned layout of
+    /// consecutive pinned arrays) against 7 µs aligned; <see cref="Backend.Copy"/> of a 256×256 tensor went from
+    /// about 400 µs to 15 µs. Smaller buffers keep the plain layout (a page of padding would outweigh them).
+    /// </summary>
     sealed class CpuStorage<T> : DeviceStorage where T : unmanaged
     {
+        const int CacheLine = 64, Page = 4096, StaggerStep = 9 * CacheLine;
+        static int allocations;
+
         public readonly T[] Array;
         public readonly T* Pointer;
 
         public CpuStorage(int length)
         {
-            Array = GC.AllocateArray<T>(Math.Max(length, 1), pinned: true);
-            Pointer = (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(Array));
+            int elementSize = sizeof(T);
+            bool large = (long)length * elementSize >= Page;
+            int padding = large ? (Page + CacheLine) / elementSize : 0;
+            Array = GC.AllocateArray<T>(Math.Max(length, 1) + padding, pinned: true);
+            byte* start = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(Array));
+            if (large)
+            {
+                long aligned = ((long)start + CacheLine - 1) & ~(long)(CacheLine - 1);
+                int stagger = (int)((uint)Interlocked.Increment(ref allocations) * (uint)StaggerStep % Page);
+                start = (byte*)(aligned + stagger);
+            }
+            Pointer = (T*)start;
             Length = length;
         }
 
