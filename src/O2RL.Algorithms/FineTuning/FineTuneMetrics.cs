@@ -18,4 +18,23 @@ public static class FineTuneMetrics
         ArgumentNullException.ThrowIfNull(name);
         return name.StartsWith("stage/", StringComparison.Ordinal) || name.StartsWith("time/stage_", StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// The rows of the offline stages that a run folder has finished, for a resume with no stage-C checkpoint: stage A
+    /// is finished when <c>stage-a.safetensors</c> or <c>stage-b.safetensors</c> exists, stage B when
+    /// <c>stage-b.safetensors</c> does. The run continues after its last finished stage and logs only what follows,
+    /// so these rows (<c>stage/a_…</c>, <c>time/stage_a_…</c> and the same for b) are kept and the rest dropped; the
+    /// rows of a stage that was interrupted are logged again from its start.
+    /// </summary>
+    public static Func<string, bool> FinishedStageMetrics(string runDirectory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(runDirectory);
+        bool stageB = File.Exists(Path.Combine(runDirectory, "stage-b.safetensors"));
+        bool stageA = stageB || File.Exists(Path.Combine(runDirectory, "stage-a.safetensors"));
+        var finished = new List<string>();
+        if (stageA) finished.Add("a");
+        if (stageB) finished.Add("b");
+        string[] prefixes = [.. finished.SelectMany(x => new[] { $"stage/{x}_", $"time/stage_{x}_" })];
+        return name => prefixes.Any(prefix => name.StartsWith(prefix, StringComparison.Ordinal));
+    }
 }

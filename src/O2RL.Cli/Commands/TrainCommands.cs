@@ -192,11 +192,11 @@ public static class TrainCommands
         {
             // The offline stages' rows (their own step axes, before stage C) are complete once stage C has a checkpoint
             // and are not logged again, so the truncation to that checkpoint keeps them. Without one, the run repeats
-            // what followed its last finished stage and every row goes, as for any run restarted from the start.
+            // what followed its last finished stage: the finished stages' rows stay, everything else goes.
             long stageCStep = RunFolder.Open(resumeDirectory).LatestCheckpoint()?.Step ?? -1;
             folder = stageCStep >= 0
                 ? RunFolder.OpenForResume(resumeDirectory, stageCStep, FineTuneMetrics.IsOfflineStageMetric)
-                : RunFolder.OpenForResume(resumeDirectory, -1);
+                : RunFolder.OpenForResume(resumeDirectory, -1, FineTuneMetrics.FinishedStageMetrics(resumeDirectory));
             resumeCheckpoint = folder.LatestCheckpoint()?.Path;
             output.WriteLine(stageCStep >= 0
                 ? $"resuming {folder.Directory} from online step {stageCStep:N0}"

@@ -288,7 +288,14 @@ public sealed class O2SacLearner
             yield return Host($"optimizer.{name}.exp_avg", adam.FirstMoment);
             yield return Host($"optimizer.{name}.exp_avg_sq", adam.SecondMoment);
         }
+        // The latest loss values: stage C's first log (before its first update) reports them, so a run resumed from a
+        // stage file logs what an uninterrupted one does.
+        foreach (var (name, tensor) in LatestValues()) yield return Host(name, tensor);
     }
+
+    IEnumerable<(string Name, Tensor Tensor)> LatestValues() =>
+        [("latest.critic_loss", Sac.CriticLoss), ("latest.actor_loss", Sac.ActorLoss), ("latest.alpha_loss", Sac.AlphaLoss),
+         ("latest.mean_q", Sac.MeanQ), ("latest.lambda_loss", Lambda.Loss)];
 
     /// <summary>Optimiser step counts and the update/acting RNG counters.</summary>
     public Dictionary<string, string> StateMetadata()
@@ -319,6 +326,9 @@ public sealed class O2SacLearner
             Upload(checkpoint, $"optimizer.{name}.exp_avg_sq", adam.SecondMoment);
             adam.StepCount = LongMetadata(checkpoint, $"optimizer.{name}.step", path);
         }
+        // Older stage files lack these; a resume from one differs only in the losses its first stage-C log reports.
+        foreach (var (name, tensor) in LatestValues())
+            if (checkpoint.Tensors.ContainsKey(name)) Upload(checkpoint, name, tensor);
         Sac.UpdateRandom.Counter = (ulong)LongMetadata(checkpoint, "rng.update", path);
         Sac.ActingRandom.Counter = (ulong)LongMetadata(checkpoint, "rng.acting", path);
         Updates = LongMetadata(checkpoint, "updates", path);

@@ -56,6 +56,9 @@ public static class O2Td3StageFile
             .Concat(Moments("optimizer.critic", networks.CriticOptimizer))
             .Concat(Moments("optimizer.lambda", agent.Lagrange.Optimizer))
             .Append(new NamedTensor(LogLambdaName, [1], agent.Lagrange.LogLambda.ToArray()))
+            // The latest loss values: stage C's first log (before its first update) reports them, so a run resumed
+            // from a stage file logs what an uninterrupted one does.
+            .Concat(LatestValues(agent).Select(v => new NamedTensor(v.Name, [1], v.Tensor.ToArray())))
             .ToList();
         var metadata = new Dictionary<string, string>
         {
@@ -109,6 +112,9 @@ public static class O2Td3StageFile
         LoadMoments(checkpoint, "optimizer.lambda", agent.Lagrange.Optimizer, ReadLong(checkpoint, "lambda_optimizer_steps"));
         agent.Networks.Backend.Upload(checkpoint.GetTensor(LogLambdaName, 1).Data, agent.Lagrange.LogLambda);
         agent.Lagrange.Refresh();
+        // Older stage files lack these; a resume from one differs only in the losses its first stage-C log reports.
+        foreach (var (name, tensor) in LatestValues(agent))
+            if (checkpoint.Tensors.ContainsKey(name)) agent.Networks.Backend.Upload(checkpoint.GetTensor(name, 1).Data, tensor);
         agent.IterationCount = ReadLong(checkpoint, "iteration_count");
         agent.SmoothingRandom.Counter = ReadUlong(checkpoint, "smoothing_random_counter");
         agent.AlignmentRandom.Counter = ReadUlong(checkpoint, "alignment_random_counter");
@@ -119,6 +125,10 @@ public static class O2Td3StageFile
         string stage = checkpoint.Metadata.TryGetValue("stage", out string? stageText) ? stageText : throw new InvalidDataException($"stage file '{path}' has no 'stage' entry");
         return new O2Td3StageProgress(stage, offline, aligned, ReadUlong(checkpoint, "offline_sampler_random_counter"));
     }
+
+    static (string Name, Tensor Tensor)[] LatestValues(O2Td3Agent agent) =>
+        [("latest.critic_loss", agent.Operators.CriticLoss), ("latest.mean_q", agent.Operators.MeanQ), ("latest.actor_loss", agent.Operators.ActorLoss),
+         ("latest.target_penalty", agent.TargetPenalty), ("latest.lambda_loss", agent.Lagrange.Loss)];
 
     static IEnumerable<NamedTensor> Moments(string prefix, Adam optimizer)
     {
