@@ -9,6 +9,47 @@ namespace O2RL.Algorithms.Tests.Training;
 
 public sealed class TrainingStateTests
 {
+    sealed class MappedAgent(Backend backend)
+    {
+        public readonly Tensor Values = backend.FromArray([1.5f, -2f, 3.25f], 3);
+        public readonly DeviceRandom Random = new(11);
+        public long Updates;
+        public double Noise;
+
+        public void Map(TrainingStateMap map)
+        {
+            map.Tensor("agent.values", Values);
+            map.Random("agent.random", Random);
+            Updates = map.Count("agent.updates", Updates);
+            Noise = map.Real("agent.noise", Noise);
+        }
+    }
+
+    [Fact]
+    public void AStateMapRestoresWhatItSavedUnderTheSameNames()
+    {
+        using var backend = new CpuBackend(1);
+        var source = new MappedAgent(backend) { Updates = 42, Noise = 0.1 };
+        source.Random.Normal(backend.Allocate(5));
+        var state = new TrainingState();
+        source.Map(TrainingStateMap.Saving(state));
+        Assert.Equal(["agent.values"], state.TensorNames);
+
+        var target = new MappedAgent(backend);
+        backend.Fill(target.Values, 0f);
+        target.Map(TrainingStateMap.Restoring(state));
+        Assert.Equal(source.Values.ToArray(), target.Values.ToArray());
+        Assert.Equal(source.Random.Counter, target.Random.Counter);
+        Assert.Equal(42, target.Updates);
+        Assert.Equal(0.1, target.Noise);
+
+        // A negative count is refused on restore (no count of updates is negative).
+        state.SetCounter("agent.updates", -1L);
+        var error = Assert.Throws<InvalidDataException>(() => new MappedAgent(backend).Map(TrainingStateMap.Restoring(state)));
+        Assert.Contains("agent.updates", error.Message);
+        Assert.Throws<ArgumentNullException>(() => TrainingStateMap.Saving(null!));
+    }
+
     static Transitions Rows(int count, float offset)
     {
         float[] Range(int n) => [.. Enumerable.Range(0, n).Select(i => offset + i)];
