@@ -28,6 +28,9 @@ public readonly struct TrainingStateMap
     /// <summary>Whether this map restores (true) or saves (false).</summary>
     public bool IsRestoring { get; }
 
+    /// <summary>Where the state was read from, for error messages (null for a state built in memory).</summary>
+    public string? Source => state.Source;
+
     /// <summary>A parameter set's flat values.</summary>
     public void Parameters(string name, ParameterSet parameters)
     {
@@ -77,6 +80,17 @@ public readonly struct TrainingStateMap
         long stored = state.GetCounter(name);
         if (stored < 0) throw new InvalidDataException($"{state.Source}: {name} is {stored}; a count cannot be negative");
         return stored;
+    }
+
+    /// <summary>
+    /// A part with its own save and restore methods (a Lagrange multiplier, a reference tracker): runs the one that
+    /// matches this map's direction.
+    /// </summary>
+    public void Part(Action<TrainingState> save, Action<TrainingState> restore)
+    {
+        ArgumentNullException.ThrowIfNull(save);
+        ArgumentNullException.ThrowIfNull(restore);
+        (IsRestoring ? restore : save)(state);
     }
 
     /// <summary>A real number, stored exactly: saves <paramref name="value"/> and returns it, or returns the stored one.</summary>

@@ -89,40 +89,30 @@ public sealed class O2PpoAgent : IOnPolicyAgent, IResumableAgent
     public RunningRewardScaler? RewardScaler { get; set; }
 
     /// <inheritdoc/>
-    public void SaveState(TrainingState state)
-    {
-        ArgumentNullException.ThrowIfNull(state);
-        // π_θ, V, their optimisers (learning rates included: linear decay) and the acting stream.
-        Ppo.SaveState(state);
-        state.SetParameters("o2ppo.actor_reference", Reference.Parameters);
-        state.SetRandom("o2ppo.shuffle_random", shuffleRandom);
-        // What the next log reports: the latest losses and the auxiliary weight w_t.
-        state.SetCounter("o2ppo.stepped", stepped ? 1 : 0);
-        state.SetReal("o2ppo.aux_weight", lastWeight);
-        state.SetTensor("o2ppo.actor_loss", actorLoss);
-        state.SetTensor("o2ppo.policy_loss", policyLoss);
-        state.SetTensor("o2ppo.entropy", entropyValue);
-        state.SetCounter("o2ppo.has_tracker", Tracker is null ? 0 : 1);
-        Tracker?.SaveState(state, "o2ppo.reference_tracker");
-        RewardScalerState.Save(state, "o2ppo.reward_scaler", RewardScaler);
-    }
+    public void SaveState(TrainingState state) => Map(TrainingStateMap.Saving(state));
 
     /// <inheritdoc/>
-    public void RestoreState(TrainingState state)
+    public void RestoreState(TrainingState state) => Map(TrainingStateMap.Restoring(state));
+
+    void Map(TrainingStateMap map)
     {
-        ArgumentNullException.ThrowIfNull(state);
-        if ((state.GetCounter("o2ppo.has_tracker") != 0) != (Tracker is not null))
-            throw new InvalidDataException($"{state.Source ?? "training state"}: saved {(Tracker is null ? "with" : "without")} a reference tracker, restored {(Tracker is null ? "without" : "with")} one");
-        Ppo.RestoreState(state);
-        state.RestoreParameters("o2ppo.actor_reference", Reference.Parameters);
-        state.RestoreRandom("o2ppo.shuffle_random", shuffleRandom);
-        stepped = state.GetCounter("o2ppo.stepped") != 0;
-        lastWeight = (float)state.GetReal("o2ppo.aux_weight");
-        state.RestoreTensor("o2ppo.actor_loss", actorLoss);
-        state.RestoreTensor("o2ppo.policy_loss", policyLoss);
-        state.RestoreTensor("o2ppo.entropy", entropyValue);
-        Tracker?.RestoreState(state, "o2ppo.reference_tracker");
-        RewardScalerState.Restore(state, "o2ppo.reward_scaler", RewardScaler);
+        long hasTracker = map.Count("o2ppo.has_tracker", Tracker is null ? 0 : 1);
+        if ((hasTracker != 0) != (Tracker is not null))
+            throw new InvalidDataException($"{map.Source ?? "training state"}: saved {(Tracker is null ? "with" : "without")} a reference tracker, restored {(Tracker is null ? "without" : "with")} one");
+        // π_θ, V, their optimisers (learning rates included: linear decay) and the acting stream.
+        map.Part(Ppo.SaveState, Ppo.RestoreState);
+        map.Parameters("o2ppo.actor_reference", Reference.Parameters);
+        map.Random("o2ppo.shuffle_random", shuffleRandom);
+        // What the next log reports: the latest losses and the auxiliary weight w_t.
+        stepped = map.Count("o2ppo.stepped", stepped ? 1 : 0) != 0;
+        lastWeight = (float)map.Real("o2ppo.aux_weight", lastWeight);
+        map.Tensor("o2ppo.actor_loss", actorLoss);
+        map.Tensor("o2ppo.policy_loss", policyLoss);
+        map.Tensor("o2ppo.entropy", entropyValue);
+        if (Tracker is { } tracker)
+            map.Part(s => tracker.SaveState(s, "o2ppo.reference_tracker"), s => tracker.RestoreState(s, "o2ppo.reference_tracker"));
+        var scaler = RewardScaler;
+        map.Part(s => RewardScalerState.Save(s, "o2ppo.reward_scaler", scaler), s => RewardScalerState.Restore(s, "o2ppo.reward_scaler", scaler));
     }
 
     /// <inheritdoc/>

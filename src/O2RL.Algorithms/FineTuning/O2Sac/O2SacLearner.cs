@@ -341,52 +341,32 @@ public sealed class O2SacLearner
     /// critics and targets, log α and α, log λ with λ and its last loss, every optimiser (moments, step count,
     /// learning rate), the latest losses the next log reports, both random streams and the update count.
     /// </summary>
-    public void SaveTrainingState(TrainingState state)
-    {
-        ArgumentNullException.ThrowIfNull(state);
-        state.SetParameters("o2sac.actor", Sac.Actor.Parameters);
-        state.SetParameters("o2sac.actor_reference", ReferenceActor.Parameters);
-        state.SetParameters("o2sac.actor_offline", OfflineActor.Parameters);
-        state.SetParameters("o2sac.critic", Sac.Critic.Parameters);
-        state.SetParameters("o2sac.critic_target", Sac.TargetCritic.Parameters);
-        state.SetAdam("o2sac.actor_optimizer", Sac.ActorOptimizer);
-        state.SetAdam("o2sac.critic_optimizer", Sac.CriticOptimizer);
-        state.SetAdam("o2sac.alpha_optimizer", Sac.AlphaOptimizer);
-        state.SetTensor("o2sac.log_alpha", Sac.LogAlpha);
-        // α as of the last update's start (what the next log reports), not exp of the stepped log α.
-        state.SetTensor("o2sac.alpha", Sac.Alpha);
-        state.SetTensor("o2sac.alpha_loss", Sac.AlphaLoss);
-        state.SetTensor("o2sac.actor_loss", Sac.ActorLoss);
-        state.SetTensor("o2sac.critic_loss", Sac.CriticLoss);
-        state.SetTensor("o2sac.mean_q", Sac.MeanQ);
-        Lambda.SaveState(state, "o2sac.lambda");
-        state.SetRandom("o2sac.update_random", Sac.UpdateRandom);
-        state.SetRandom("o2sac.acting_random", Sac.ActingRandom);
-        state.SetCounter("o2sac.updates", Updates);
-    }
+    public void SaveTrainingState(TrainingState state) => MapTrainingState(TrainingStateMap.Saving(state));
 
     /// <summary>Restores what <see cref="SaveTrainingState"/> stored into a learner built with the same config and seed.</summary>
-    public void RestoreTrainingState(TrainingState state)
+    public void RestoreTrainingState(TrainingState state) => MapTrainingState(TrainingStateMap.Restoring(state));
+
+    void MapTrainingState(TrainingStateMap map)
     {
-        ArgumentNullException.ThrowIfNull(state);
-        state.RestoreParameters("o2sac.actor", Sac.Actor.Parameters);
-        state.RestoreParameters("o2sac.actor_reference", ReferenceActor.Parameters);
-        state.RestoreParameters("o2sac.actor_offline", OfflineActor.Parameters);
-        state.RestoreParameters("o2sac.critic", Sac.Critic.Parameters);
-        state.RestoreParameters("o2sac.critic_target", Sac.TargetCritic.Parameters);
-        state.RestoreAdam("o2sac.actor_optimizer", Sac.ActorOptimizer);
-        state.RestoreAdam("o2sac.critic_optimizer", Sac.CriticOptimizer);
-        state.RestoreAdam("o2sac.alpha_optimizer", Sac.AlphaOptimizer);
-        state.RestoreTensor("o2sac.log_alpha", Sac.LogAlpha);
-        state.RestoreTensor("o2sac.alpha", Sac.Alpha);
-        state.RestoreTensor("o2sac.alpha_loss", Sac.AlphaLoss);
-        state.RestoreTensor("o2sac.actor_loss", Sac.ActorLoss);
-        state.RestoreTensor("o2sac.critic_loss", Sac.CriticLoss);
-        state.RestoreTensor("o2sac.mean_q", Sac.MeanQ);
-        Lambda.RestoreState(state, "o2sac.lambda");
-        state.RestoreRandom("o2sac.update_random", Sac.UpdateRandom);
-        state.RestoreRandom("o2sac.acting_random", Sac.ActingRandom);
-        Updates = state.GetCounter("o2sac.updates");
+        map.Parameters("o2sac.actor", Sac.Actor.Parameters);
+        map.Parameters("o2sac.actor_reference", ReferenceActor.Parameters);
+        map.Parameters("o2sac.actor_offline", OfflineActor.Parameters);
+        map.Parameters("o2sac.critic", Sac.Critic.Parameters);
+        map.Parameters("o2sac.critic_target", Sac.TargetCritic.Parameters);
+        map.Adam("o2sac.actor_optimizer", Sac.ActorOptimizer);
+        map.Adam("o2sac.critic_optimizer", Sac.CriticOptimizer);
+        map.Adam("o2sac.alpha_optimizer", Sac.AlphaOptimizer);
+        map.Tensor("o2sac.log_alpha", Sac.LogAlpha);
+        // α as of the last update's start (what the next log reports), not exp of the stepped log α.
+        map.Tensor("o2sac.alpha", Sac.Alpha);
+        map.Tensor("o2sac.alpha_loss", Sac.AlphaLoss);
+        map.Tensor("o2sac.actor_loss", Sac.ActorLoss);
+        map.Tensor("o2sac.critic_loss", Sac.CriticLoss);
+        map.Tensor("o2sac.mean_q", Sac.MeanQ);
+        map.Part(s => Lambda.SaveState(s, "o2sac.lambda"), s => Lambda.RestoreState(s, "o2sac.lambda"));
+        map.Random("o2sac.update_random", Sac.UpdateRandom);
+        map.Random("o2sac.acting_random", Sac.ActingRandom);
+        Updates = map.Count("o2sac.updates", Updates);
     }
 
     /// <summary>An integer metadata entry of a stage file.</summary>

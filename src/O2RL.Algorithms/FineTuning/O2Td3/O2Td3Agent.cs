@@ -149,60 +149,39 @@ public sealed class O2Td3Agent : IOffPolicyAgent, IResumableAgent
     /// ε_t is a function of the environment step alone, so the schedule's position needs no entry; the actor's
     /// gradient clip is set again by <see cref="BeginOnline"/> before stage C, resumed or not.
     /// </remarks>
-    public void SaveState(TrainingState state)
-    {
-        ArgumentNullException.ThrowIfNull(state);
-        state.SetParameters("o2td3.actor", Networks.Actor.Parameters);
-        state.SetParameters("o2td3.actor_target", Networks.ActorTarget.Parameters);
-        state.SetParameters("o2td3.critic", Networks.Critic.Parameters);
-        state.SetParameters("o2td3.critic_target", Networks.CriticTarget.Parameters);
-        state.SetParameters("o2td3.actor_reference", Reference.Parameters);
-        state.SetParameters("o2td3.actor_offline", OfflineActor.Parameters);
-        state.SetAdam("o2td3.actor_optimizer", Networks.ActorOptimizer);
-        state.SetAdam("o2td3.critic_optimizer", Networks.CriticOptimizer);
-        Lagrange.SaveState(state, "o2td3.lambda");
-        // The latest losses, κ and P′: what the next log reports even when no update happened since the checkpoint.
-        state.SetTensor("o2td3.critic_loss", Operators.CriticLoss);
-        state.SetTensor("o2td3.actor_loss", Operators.ActorLoss);
-        state.SetTensor("o2td3.mean_q", Operators.MeanQ);
-        state.SetTensor("o2td3.kappa", Operators.Kappa);
-        state.SetTensor("o2td3.target_penalty", penalty);
-        state.SetTensor("o2td3.weighted_target_penalty", targetPenalty);
-        state.SetRandom("o2td3.smoothing_random", SmoothingRandom);
-        state.SetRandom("o2td3.alignment_random", AlignmentRandom);
-        state.SetRandom("o2td3.exploration_random", ActingPolicy.Random);
-        // n_it: its parity decides which updates step λ, the actor and the targets.
-        state.SetCounter("o2td3.iterations", IterationCount);
-        state.SetCounter("o2td3.has_tracker", Tracker is null ? 0 : 1);
-        Tracker?.SaveState(state, "o2td3.reference_tracker");
-    }
+    public void SaveState(TrainingState state) => Map(TrainingStateMap.Saving(state));
 
     /// <inheritdoc/>
-    public void RestoreState(TrainingState state)
+    public void RestoreState(TrainingState state) => Map(TrainingStateMap.Restoring(state));
+
+    void Map(TrainingStateMap map)
     {
-        ArgumentNullException.ThrowIfNull(state);
-        if ((state.GetCounter("o2td3.has_tracker") != 0) != (Tracker is not null))
-            throw new InvalidDataException($"{state.Source ?? "training state"}: saved {(Tracker is null ? "with" : "without")} a reference tracker, restored {(Tracker is null ? "without" : "with")} one");
-        state.RestoreParameters("o2td3.actor", Networks.Actor.Parameters);
-        state.RestoreParameters("o2td3.actor_target", Networks.ActorTarget.Parameters);
-        state.RestoreParameters("o2td3.critic", Networks.Critic.Parameters);
-        state.RestoreParameters("o2td3.critic_target", Networks.CriticTarget.Parameters);
-        state.RestoreParameters("o2td3.actor_reference", Reference.Parameters);
-        state.RestoreParameters("o2td3.actor_offline", OfflineActor.Parameters);
-        state.RestoreAdam("o2td3.actor_optimizer", Networks.ActorOptimizer);
-        state.RestoreAdam("o2td3.critic_optimizer", Networks.CriticOptimizer);
-        Lagrange.RestoreState(state, "o2td3.lambda");
-        state.RestoreTensor("o2td3.critic_loss", Operators.CriticLoss);
-        state.RestoreTensor("o2td3.actor_loss", Operators.ActorLoss);
-        state.RestoreTensor("o2td3.mean_q", Operators.MeanQ);
-        state.RestoreTensor("o2td3.kappa", Operators.Kappa);
-        state.RestoreTensor("o2td3.target_penalty", penalty);
-        state.RestoreTensor("o2td3.weighted_target_penalty", targetPenalty);
-        state.RestoreRandom("o2td3.smoothing_random", SmoothingRandom);
-        state.RestoreRandom("o2td3.alignment_random", AlignmentRandom);
-        state.RestoreRandom("o2td3.exploration_random", ActingPolicy.Random);
-        IterationCount = state.GetCounter("o2td3.iterations");
-        Tracker?.RestoreState(state, "o2td3.reference_tracker");
+        long hasTracker = map.Count("o2td3.has_tracker", Tracker is null ? 0 : 1);
+        if ((hasTracker != 0) != (Tracker is not null))
+            throw new InvalidDataException($"{map.Source ?? "training state"}: saved {(Tracker is null ? "with" : "without")} a reference tracker, restored {(Tracker is null ? "without" : "with")} one");
+        map.Parameters("o2td3.actor", Networks.Actor.Parameters);
+        map.Parameters("o2td3.actor_target", Networks.ActorTarget.Parameters);
+        map.Parameters("o2td3.critic", Networks.Critic.Parameters);
+        map.Parameters("o2td3.critic_target", Networks.CriticTarget.Parameters);
+        map.Parameters("o2td3.actor_reference", Reference.Parameters);
+        map.Parameters("o2td3.actor_offline", OfflineActor.Parameters);
+        map.Adam("o2td3.actor_optimizer", Networks.ActorOptimizer);
+        map.Adam("o2td3.critic_optimizer", Networks.CriticOptimizer);
+        map.Part(s => Lagrange.SaveState(s, "o2td3.lambda"), s => Lagrange.RestoreState(s, "o2td3.lambda"));
+        // The latest losses, κ and P′: what the next log reports even when no update happened since the checkpoint.
+        map.Tensor("o2td3.critic_loss", Operators.CriticLoss);
+        map.Tensor("o2td3.actor_loss", Operators.ActorLoss);
+        map.Tensor("o2td3.mean_q", Operators.MeanQ);
+        map.Tensor("o2td3.kappa", Operators.Kappa);
+        map.Tensor("o2td3.target_penalty", penalty);
+        map.Tensor("o2td3.weighted_target_penalty", targetPenalty);
+        map.Random("o2td3.smoothing_random", SmoothingRandom);
+        map.Random("o2td3.alignment_random", AlignmentRandom);
+        map.Random("o2td3.exploration_random", ActingPolicy.Random);
+        // n_it: its parity decides which updates step λ, the actor and the targets.
+        IterationCount = map.Count("o2td3.iterations", IterationCount);
+        if (Tracker is { } tracker)
+            map.Part(s => tracker.SaveState(s, "o2td3.reference_tracker"), s => tracker.RestoreState(s, "o2td3.reference_tracker"));
     }
 
     /// <summary>
