@@ -58,16 +58,7 @@ case $budget in
   *) echo "mujoco.sh: BUDGET must be paper, reduced or smoke, got '$budget'" >&2; exit 2 ;;
 esac
 
-queue=$(mktemp -d)
-emit() {
-  local folder=$1; shift
-  [ -f "$folder/summary.json" ] && return 0
-  rm -rf "$folder"
-  local name; name=$(basename "$folder")
-  { echo "cd $(printf '%q' "$PWD")"; printf '%s ' $o2rl; printf '%q ' "$@" --out "$folder" --quiet
-    echo "> $(printf '%q' "$out/logs/$name.log") 2>&1 || echo \"failed: $name (see $out/logs/$name.log)\""; } > "$queue/$name.sh"
-}
-pool() { find "$queue" -name '*.sh' -print0 | sort -z | xargs -0 -r -P "$jobs" -n 1 bash; rm -f "$queue"/*.sh; }
+source benchmarks/results/ocr-cft/evidence-common.sh
 
 for s in $seeds; do
   emit "$out/offline/cql-s$s"   offline --algo cql   --env "$env" --dataset "$dataset" --level "$level" --seed "$s" "${cql[@]}"
@@ -92,14 +83,4 @@ for s in $seeds; do
   emit "$out/finetune/scratch-ppo-s$s"     finetune --variant o2ppo --mode scratch "${common[@]}" "${o2ppo[@]}" --label "PPO (scratch)"
 done
 pool
-rm -rf "$queue"
-
-$o2rl report "$out/offline" --out "$out/offline.md"
-$o2rl report "$out/finetune" --finetune --out "$out/finetune.md"
-$o2rl report "$out/finetune" --finetune --json --out "$out/finetune.json"
-plot() { local name=$1; shift; local folders=(); for p in "$@"; do folders+=("$out"/finetune/$p-s*); done
-  $o2rl plot "${folders[@]}" --out "$out/curves-$name.png" --title "$env ($level, $budget budget): $name"; }
-plot sac-family cql-o2sac iql-o2sac td3bc-o2sac cql-naive-sac scratch-sac
-plot td3-family td3bc-o2td3 td3bc-naive-td3 scratch-td3
-plot ppo-family iql-o2ppo iql-naive-ppo scratch-ppo
-cat "$out/finetune.md"
+finish "$env ($level, $budget budget)"

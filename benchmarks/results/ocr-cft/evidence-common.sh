@@ -1,0 +1,30 @@
+# Shared by pendulum.sh and mujoco.sh (sourced after they set o2rl, out, jobs and made $out/logs): a queue of o2rl
+# runs executed JOBS at a time, and the reports and curves at the end.
+
+# emit FOLDER ARGS...: queue one o2rl command (as a small script, arguments quoted) unless FOLDER already finished
+# (summary.json); pool runs the queue JOBS at a time and reports failures with their log.
+queue=$(mktemp -d)
+emit() {
+  local folder=$1; shift
+  [ -f "$folder/summary.json" ] && return 0
+  rm -rf "$folder"
+  local name; name=$(basename "$folder")
+  { echo "cd $(printf '%q' "$PWD")"; printf '%s ' $o2rl; printf '%q ' "$@" --out "$folder" --quiet
+    echo "> $(printf '%q' "$out/logs/$name.log") 2>&1 || echo \"failed: $name (see $out/logs/$name.log)\""; } > "$queue/$name.sh"
+}
+pool() { find "$queue" -name '*.sh' -print0 | sort -z | xargs -0 -r -P "$jobs" -n 1 bash; rm -f "$queue"/*.sh; }
+
+# finish TITLE: the offline and fine-tuning tables (Markdown and JSON) and one PNG per actor family, titled "TITLE: family".
+finish() {
+  local title=$1
+  rm -rf "$queue"
+  $o2rl report "$out/offline" --out "$out/offline.md"
+  $o2rl report "$out/finetune" --finetune --out "$out/finetune.md"
+  $o2rl report "$out/finetune" --finetune --json --out "$out/finetune.json"
+  plot() { local name=$1; shift; local folders=(); for p in "$@"; do folders+=("$out"/finetune/$p-s*); done
+    $o2rl plot "${folders[@]}" --out "$out/curves-$name.png" --title "$title: $name"; }
+  plot sac-family cql-o2sac iql-o2sac td3bc-o2sac cql-naive-sac scratch-sac
+  plot td3-family td3bc-o2td3 td3bc-naive-td3 scratch-td3
+  plot ppo-family iql-o2ppo iql-naive-ppo scratch-ppo
+  cat "$out/finetune.md"
+}
