@@ -86,6 +86,31 @@ public static unsafe class GemmCpu
             throw new ArgumentException($"strideC is {strideC} but each C holds {m}×{n} = {(long)m * n} values; the outputs would overlap", nameof(strideC));
         Validate(m, n, k, a, b, c, activation);
         Kernel kernel = BestKernel;
+        int threads = pool?.ThreadCount ?? 1;
+        if (threads > 1 && batch >= threads && batch % threads == 0 && (long)batch * m * n * k >= ParallelThreshold)
+        {
+            // An ensemble (the twin critics) with a member count the threads divide: each thread computes whole
+            // members on its own, one hand-off per batch instead of one per member. Measured on the 2-core Zen VM,
+            // 2 threads: the critics' K = 23 layer (2×256×256×23) 45–70 µs instead of 84–190, its input gradient
+            // 49–59 µs instead of 79–83; the 256³ members about level. A member's result does not depend on
+            // which thread computes it.
+            BatchWork work = BatchWork.ForCurrentThread();
+            work.Problem = new Problem
+            {
+                TransposeA = transposeA, TransposeB = transposeB, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
+                A = a, B = b, C = c, Bias = bias, Activation = activation, Kernel = kernel,
+            };
+            work.StrideA = strideA; work.StrideB = strideB; work.StrideC = strideC; work.StrideBias = strideBias;
+            try
+            {
+                pool!.Run(work, batch);
+            }
+            finally
+            {
+                work.Problem = default;
+            }
+            return;
+        }
         for (int g = 0; g < batch; g++)
         {
             Run(kernel, transposeA, transposeB, m, n, k, alpha, a + g * strideA, b + g * strideB, beta, c + g * strideC,
@@ -229,6 +254,25 @@ public static unsafe class GemmCpu
         }
 
         static int Share(int total, int part, int partCount) => (int)((long)total * part / partCount);
+    }
+
+    /// <summary>The cached work object for member-per-part batched runs started by one calling thread.</summary>
+    sealed class BatchWork : IParallelWork
+    {
+        [ThreadStatic] static BatchWork? ofCurrentThread;
+
+        public Problem Problem;
+        public long StrideA, StrideB, StrideC, StrideBias;
+
+        public static BatchWork ForCurrentThread() => ofCurrentThread ??= new BatchWork();
+
+        /// <summary>Part g computes member g on the calling thread.</summary>
+        public void Execute(int part, int partCount)
+        {
+            ref readonly Problem p = ref Problem;
+            Run(p.Kernel, p.TransposeA, p.TransposeB, p.M, p.N, p.K, p.Alpha, p.A + part * StrideA, p.B + part * StrideB, p.Beta,
+                p.C + part * StrideC, p.Bias == null ? null : p.Bias + part * StrideBias, p.Activation, pool: null);
+        }
     }
 
     /// <summary>Per-thread packing buffer for B (pinned, 64-byte aligned, allocated once per thread).</summary>

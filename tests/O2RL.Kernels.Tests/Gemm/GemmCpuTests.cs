@@ -187,6 +187,36 @@ public sealed unsafe class GemmCpuTests : IDisposable
         AssertClose(expected2, c2, Tolerance(k, a, sharedB, 1f, 0f, c2, bias));
     }
 
+    [Theory]
+    [InlineData(2, 2)]
+    [InlineData(2, 4)]
+    [InlineData(3, 3)]
+    public void BatchedWholeMembersPerThreadEqualOneThreadBitForBit(int threadCount, int batch)
+    {
+        // batch·m·n·k is above the parallel threshold and the threads divide the batch, so each thread takes whole members.
+        const int m = 40, n = 37, k = 23;
+        WorkerPool pool = threadCount == 2 ? twoThreads : threeThreads;
+        var random = new Random(batch);
+        float[] sharedA = RandomArray(random, m * k);
+        float[] b = RandomArray(random, batch * n * k);
+        float[] bias = RandomArray(random, batch * n);
+        float[] start = RandomArray(random, batch * m * n);
+        float[] expected = (float[])start.Clone();
+        for (int g = 0; g < batch; g++)
+        {
+            GemmReference.Gemm(false, true, m, n, k, 1f, sharedA, b.AsSpan(g * n * k, n * k), 1f,
+                expected.AsSpan(g * m * n, m * n), bias.AsSpan(g * n, n), Activation.Relu);
+        }
+        float[] parallel = (float[])start.Clone(), serial = (float[])start.Clone();
+        fixed (float* pa = sharedA, pb = b, pbias = bias, pp = parallel, ps = serial)
+        {
+            GemmCpu.GemmBatched(batch, false, true, m, n, k, 1f, pa, 0, pb, n * k, 1f, pp, m * n, pbias, n, Activation.Relu, pool);
+            GemmCpu.GemmBatched(batch, false, true, m, n, k, 1f, pa, 0, pb, n * k, 1f, ps, m * n, pbias, n, Activation.Relu, null);
+        }
+        AssertClose(expected, parallel, Tolerance(k, sharedA, b, 1f, 1f, start, bias));
+        Assert.Equal(serial, parallel);
+    }
+
     [Fact]
     public void InvalidArgumentsThrowWithTheOffendingValues()
     {
