@@ -71,6 +71,103 @@ public sealed class DatasetRecipeTests
         }
     }
 
+    /// <summary>Cancels once a metric at or past <paramref name="step"/> is logged (a run stopped from outside).</summary>
+    sealed class StopAt(long step, CancellationTokenSource source) : IMetricsSink
+    {
+        public void Log(long s, string name, double value)
+        {
+            if (s >= step) source.Cancel();
+        }
+
+        public void Flush(long s) { }
+    }
+
+    static readonly SacConfig SmallSac = new() { TotalSteps = 6000, WarmupSteps = 1000, ActorHidden = [64, 64], CriticHidden = [64, 64], EvalEvery = 500, EvalEpisodes = 5 };
+
+    static DatasetRecipeOptions Recipe(string[] levels, int seed = 1) =>
+        new() { Rows = 2000, ExpertReturn = -150, RandomReturn = -1300, Seed = seed, Levels = levels, CheckpointEvery = 400 };
+
+    static void AssertSameDatasets(DatasetRecipeResult expected, DatasetRecipeResult actual)
+    {
+        Assert.Equal(expected.MediumSnapshotStep, actual.MediumSnapshotStep);
+        Assert.Equal(expected.MediumSnapshotReturn, actual.MediumSnapshotReturn);
+        Assert.Equal(expected.ExpertSnapshotReturn, actual.ExpertSnapshotReturn);
+        Assert.Equal(expected.TrainedSteps, actual.TrainedSteps);
+        Assert.Equal(expected.Paths.Keys.Order(), actual.Paths.Keys.Order());
+        foreach (string level in expected.Paths.Keys)
+            Assert.True(File.ReadAllBytes(expected.Paths[level]).AsSpan().SequenceEqual(File.ReadAllBytes(actual.Paths[level])), $"{level} files differ");
+    }
+
+    [Theory]
+    [Trait("Category", "Learning")]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void StoppedRecipeResumedFromItsCheckpointWritesTheUninterruptedDatasets(bool withExpert)
+    {
+        // With expert levels SAC trains on past the medium snapshot, and the stop comes after it (so the snapshot's
+        // actor travels in the checkpoint); medium-only runs stop at the snapshot, and the stop comes before it.
+        string root = Path.Combine(Path.GetTempPath(), "o2rl-recipe-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var backend = new CpuBackend();
+            string[] levels = withExpert ? ["medium", "medium-replay", "expert"] : ["medium", "medium-replay"];
+            var whole = DatasetRecipe.Generate(backend, "Pendulum-v1", SmallSac, Recipe(levels) with { CheckpointDirectory = Path.Combine(root, "whole-state") },
+                Path.Combine(root, "whole"));
+            long stopAt = withExpert ? whole.MediumSnapshotStep + 900 : whole.MediumSnapshotStep - 300;
+            Assert.True(stopAt > 1000 && stopAt < SmallSac.TotalSteps, $"snapshot at {whole.MediumSnapshotStep}");
+
+            string state = Path.Combine(root, "state");
+            using (var source = new CancellationTokenSource())
+            {
+                Assert.Throws<OperationCanceledException>(() => DatasetRecipe.Generate(backend, "Pendulum-v1", SmallSac,
+                    Recipe(levels) with { CheckpointDirectory = state, Cancellation = source.Token, Metrics = new StopAt(stopAt, source) }, Path.Combine(root, "stopped")));
+            }
+            Assert.False(Directory.Exists(Path.Combine(root, "stopped")), "a stopped run wrote datasets");
+            string latest = Directory.GetFiles(state, "step_*.safetensors").Order(StringComparer.Ordinal).Last();
+            var savedAt = TrainingState.Read(latest).GetCounter("trainer.step");
+            Assert.Equal(withExpert, savedAt > whole.MediumSnapshotStep);
+
+            var resumed = DatasetRecipe.Generate(backend, "Pendulum-v1", SmallSac, Recipe(levels) with { CheckpointDirectory = state, ResumeCheckpoint = latest },
+                Path.Combine(root, "stopped"));
+            AssertSameDatasets(whole, resumed);
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void ResumeRefusesAStateOfAnotherRecipe()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "o2rl-recipe-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var backend = new CpuBackend();
+            var sac = SmallSac with { ActorHidden = [8], CriticHidden = [8] };
+            string state = Path.Combine(root, "state");
+            using (var source = new CancellationTokenSource())
+            {
+                Assert.Throws<OperationCanceledException>(() => DatasetRecipe.Generate(backend, "Pendulum-v1", sac,
+                    Recipe(["medium"]) with { CheckpointDirectory = state, Cancellation = source.Token, Metrics = new StopAt(500, source) }, root));
+            }
+            string latest = Directory.GetFiles(state, "step_*.safetensors").Single();
+            var otherSeed = Assert.Throws<InvalidDataException>(() => DatasetRecipe.Generate(backend, "Pendulum-v1", sac,
+                Recipe(["medium"], seed: 2) with { ResumeCheckpoint = latest }, root));
+            Assert.Contains("seed", otherSeed.Message);
+            var otherLevels = Assert.Throws<InvalidDataException>(() => DatasetRecipe.Generate(backend, "Pendulum-v1", sac,
+                Recipe(["medium", "expert"]) with { ResumeCheckpoint = latest }, root));
+            Assert.Contains("levels", otherLevels.Message);
+            var otherThreshold = Assert.Throws<InvalidDataException>(() => DatasetRecipe.Generate(backend, "Pendulum-v1", sac,
+                Recipe(["medium"]) with { ExpertReturn = -200, ResumeCheckpoint = latest }, root));
+            Assert.Contains("threshold", otherThreshold.Message);
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
     [Fact]
     public void UnknownLevelIsRefusedBeforeAnyTraining()
     {

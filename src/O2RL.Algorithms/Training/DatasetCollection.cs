@@ -143,6 +143,19 @@ public sealed record DatasetRecipeOptions
     /// SAC run stops at the medium snapshot, which is what makes the medium and medium-replay sets affordable.
     /// </summary>
     public IReadOnlyList<string> Levels { get; init; } = DatasetRecipe.AllLevels;
+    /// <summary>
+    /// Folder for full-state checkpoints of the SAC run (networks, optimisers, replay, the recorded rows, the medium
+    /// snapshot once taken), so that a stopped run continues exactly; null = no checkpoints.
+    /// </summary>
+    public string? CheckpointDirectory { get; init; }
+    /// <summary>Environment steps between checkpoints, taken at the next episode end; null = every evaluation.</summary>
+    public long? CheckpointEvery { get; init; }
+    /// <summary>A checkpoint written by an earlier run of the same recipe (same task, seed, levels and SAC config) to continue from.</summary>
+    public string? ResumeCheckpoint { get; init; }
+    /// <summary>Stops the SAC run between two environment steps (<see cref="OperationCanceledException"/>); the last checkpoint stays valid.</summary>
+    public CancellationToken Cancellation { get; init; }
+    /// <summary>Receives the SAC run's metrics (losses, evaluations); null = kept in memory only.</summary>
+    public IMetricsSink? Metrics { get; init; }
 }
 
 /// <summary>The datasets one recipe run produced, with their behaviour returns.</summary>
@@ -185,7 +198,9 @@ public static class DatasetRecipe
             if (!AllLevels.Contains(level)) throw new ArgumentException($"unknown level '{level}' (levels: {string.Join(", ", AllLevels)})", nameof(options));
         // Expert data needs SAC trained to the end; without it the run stops as soon as the medium snapshot exists.
         bool needsExpert = levels.Contains("expert") || levels.Contains("medium-expert");
-        using var stopAtMedium = new CancellationTokenSource();
+        // Stops SAC at the medium snapshot, or when the caller cancels.
+        using var stopAtMedium = CancellationTokenSource.CreateLinkedTokenSource(options.Cancellation);
+        bool stoppedAtSnapshot = false;
 
         var spec = EnvironmentRegistry.GetSpec(environmentId);
         var identity = StateNormalizer.Identity(spec.ObservationDim);
@@ -196,23 +211,34 @@ public static class DatasetRecipe
         int capacity = (int)Math.Min(sac.ReplayCapacity, Math.Max(sac.TotalSteps, sac.BatchSize + 1));
         using var sampler = new MixedReplaySampler(backend, OfflineMixing.None, null, spec.ObservationDim, spec.ActionDim, capacity, sac.BatchSize,
             new DeviceRandom((ulong)options.Seed * 7 + 5));
-        long snapshotStep = -1;
-        double snapshotReturn = double.NaN;
-        TransitionDataset? replay = null;
+        var run = new RecipeRunState(agent, recorder, medium, environmentId, options.Seed, threshold, string.Join(",", levels.Order(StringComparer.Ordinal)));
+        TrainingCheckpoints? checkpoints = null;
+        if (options.CheckpointDirectory is not null || options.ResumeCheckpoint is not null)
+        {
+            var resume = options.ResumeCheckpoint is null ? null : TrainingState.Read(options.ResumeCheckpoint);
+            string directory = options.CheckpointDirectory ?? Path.GetDirectoryName(Path.GetFullPath(options.ResumeCheckpoint!))!;
+            Directory.CreateDirectory(directory);
+            long interval = options.CheckpointDirectory is null ? 0 : options.CheckpointEvery ?? sac.EvalEvery;
+            checkpoints = new TrainingCheckpoints(directory, interval, run, RecipeRunState.Algorithm, resume);
+        }
         var trainer = new OffPolicyTrainer(recorder, evaluator, agent, sampler, new OffPolicyLoopOptions
         {
             TotalSteps = sac.TotalSteps, WarmupSteps = sac.WarmupSteps, RandomWarmup = true, UpdatesPerStep = sac.UpdatesPerStep,
             EvaluateEvery = sac.EvalEvery, EvaluationEpisodes = sac.EvalEpisodes, LogEvery = sac.LogEvery, Seed = options.Seed,
-        }, new MemoryMetrics(), progress)
+        }, options.Metrics ?? new MemoryMetrics(), progress)
         {
             Cancellation = stopAtMedium.Token,
+            Checkpoints = checkpoints,
             OnEvaluation = (step, result) =>
             {
-                if (snapshotStep >= 0 || result.MeanReturn < threshold) return;
-                snapshotStep = step; snapshotReturn = result.MeanReturn;
+                if (run.SnapshotStep >= 0 || result.MeanReturn < threshold) return;
+                run.SnapshotStep = step; run.SnapshotReturn = result.MeanReturn;
                 medium.Parameters.CopyValuesFrom(agent.Learner.Actor.Parameters);
-                replay = recorder.ToDataset(Metadata(environmentId, "medium-replay", null, options.Seed));
-                if (!needsExpert) stopAtMedium.Cancel();
+                if (!needsExpert)
+                {
+                    stoppedAtSnapshot = true;
+                    stopAtMedium.Cancel();
+                }
             },
         };
         double finalReturn = double.NaN;
@@ -220,10 +246,12 @@ public static class DatasetRecipe
         {
             finalReturn = (trainer.Run() ?? evaluator.Evaluate(agent.Policy, sac.EvalEpisodes)).MeanReturn;
         }
-        catch (OperationCanceledException) when (stopAtMedium.IsCancellationRequested)
+        catch (OperationCanceledException) when (stoppedAtSnapshot)
         {
             // Stopped on purpose at the medium snapshot: there is no expert policy, and its return stays NaN.
         }
+        long snapshotStep = run.SnapshotStep;
+        double snapshotReturn = run.SnapshotReturn;
         if (snapshotStep < 0)
             throw new InvalidOperationException($"SAC never reached the medium threshold {threshold:F1} (final return {finalReturn:F1}); train longer or lower the expert return");
 
@@ -234,8 +262,9 @@ public static class DatasetRecipe
         if (levels.Contains("medium") || levels.Contains("medium-expert"))
             using (var env = PolicyEnvironment.Make(environmentId, identity))
                 datasets["medium"] = WithReturn(DatasetCollection.Collect(env, PolicyCheckpoints.Acting(backend, medium, new DeviceRandom((ulong)(options.Seed + 2) * 13 + 1)), options.Rows, options.Seed + 2), environmentId, "medium", options.Seed + 2);
+        // The SAC run's replay up to the snapshot: the first snapshotStep recorded rows.
         if (levels.Contains("medium-replay"))
-            datasets["medium-replay"] = WithReturn(replay!, environmentId, "medium-replay", options.Seed);
+            datasets["medium-replay"] = WithReturn(recorder.ToDataset(DatasetMetadata.Empty, (int)snapshotStep), environmentId, "medium-replay", options.Seed);
         if (needsExpert)
             using (var env = PolicyEnvironment.Make(environmentId, identity))
                 datasets["expert"] = WithReturn(DatasetCollection.Collect(env, PolicyCheckpoints.Acting(backend, agent.Learner.Actor, new DeviceRandom((ulong)(options.Seed + 3) * 13 + 1)), options.Rows, options.Seed + 3), environmentId, "expert", options.Seed + 3);
@@ -296,7 +325,103 @@ public static class DatasetRecipe
             return result;
         }
 
-        public TransitionDataset ToDataset(DatasetMetadata metadata) =>
-            new(ObservationSpace.Dimension, ActionSpace.Dimension, [.. observations], [.. actions], [.. rewards], [.. terminals], [.. timeouts], [.. nextObservations], metadata);
+        /// <summary>Steps recorded so far.</summary>
+        public long RecordedSteps => rewards.Count;
+
+        /// <summary>The first <paramref name="rows"/> recorded steps.</summary>
+        public TransitionDataset ToDataset(DatasetMetadata metadata, int rows)
+        {
+            int obsDim = ObservationSpace.Dimension, actionDim = ActionSpace.Dimension;
+            if (rows < 0 || rows > rewards.Count) throw new ArgumentOutOfRangeException(nameof(rows), rows, $"{rewards.Count} steps were recorded");
+            return new(obsDim, actionDim, observations.GetRange(0, rows * obsDim).ToArray(), actions.GetRange(0, rows * actionDim).ToArray(),
+                rewards.GetRange(0, rows).ToArray(), terminals.GetRange(0, rows).ToArray(), timeouts.GetRange(0, rows).ToArray(),
+                nextObservations.GetRange(0, rows * obsDim).ToArray(), metadata);
+        }
+
+        public void Save(TrainingState state, string name)
+        {
+            int rows = rewards.Count, obsDim = ObservationSpace.Dimension, actionDim = ActionSpace.Dimension;
+            state.SetTensor(name + ".observations", [rows, obsDim], [.. observations]);
+            state.SetTensor(name + ".actions", [rows, actionDim], [.. actions]);
+            state.SetTensor(name + ".rewards", [rows], [.. rewards]);
+            state.SetTensor(name + ".next_observations", [rows, obsDim], [.. nextObservations]);
+            state.SetTensor(name + ".terminals", [rows], [.. terminals.Select(t => t ? 1f : 0f)]);
+            state.SetTensor(name + ".timeouts", [rows], [.. timeouts.Select(t => t ? 1f : 0f)]);
+        }
+
+        public void Restore(TrainingState state, string name, long expectedRows)
+        {
+            int obsDim = ObservationSpace.Dimension, actionDim = ActionSpace.Dimension;
+            float[] Read(string part, int width)
+            {
+                var tensor = state.GetTensor(name + "." + part);
+                if (tensor.Data.LongLength != expectedRows * width)
+                    throw new InvalidDataException($"{state.Source}: '{name}.{part}' holds {tensor.Data.Length} values, not {expectedRows} steps × {width}");
+                return tensor.Data;
+            }
+            var readObservations = Read("observations", obsDim);
+            var readActions = Read("actions", actionDim);
+            var readRewards = Read("rewards", 1);
+            var readNext = Read("next_observations", obsDim);
+            var readTerminals = Read("terminals", 1);
+            var readTimeouts = Read("timeouts", 1);
+            observations.Clear(); observations.AddRange(readObservations);
+            actions.Clear(); actions.AddRange(readActions);
+            rewards.Clear(); rewards.AddRange(readRewards);
+            nextObservations.Clear(); nextObservations.AddRange(readNext);
+            terminals.Clear(); terminals.AddRange(readTerminals.Select(t => t != 0f));
+            timeouts.Clear(); timeouts.AddRange(readTimeouts.Select(t => t != 0f));
+        }
+    }
+
+    /// <summary>
+    /// What a recipe run adds to SAC's training state for an exact resume: the recorded rows (medium-replay is
+    /// their prefix), the medium snapshot once taken (step, return, actor), and what identifies the recipe.
+    /// </summary>
+    sealed class RecipeRunState(SacAgent agent, RecordingEnvironment recorder, Networks.TanhGaussianActor medium,
+        string environmentId, int seed, double threshold, string levels) : IResumableAgent
+    {
+        public const string Algorithm = "sac-dataset-recipe";
+
+        public long SnapshotStep = -1;
+        public double SnapshotReturn = double.NaN;
+
+        public void SaveState(TrainingState state)
+        {
+            agent.SaveState(state);
+            state.SetText("recipe.environment", environmentId);
+            state.SetCounter("recipe.seed", seed);
+            state.SetReal("recipe.threshold", threshold);
+            state.SetText("recipe.levels", levels);
+            state.SetCounter("recipe.recorded_steps", recorder.RecordedSteps);
+            recorder.Save(state, "recipe.recorded");
+            state.SetCounter("recipe.snapshot_step", SnapshotStep);
+            state.SetReal("recipe.snapshot_return", SnapshotReturn);
+            if (SnapshotStep >= 0) state.SetParameters("recipe.medium_actor", medium.Parameters);
+        }
+
+        public void RestoreState(TrainingState state)
+        {
+            Check("task", state.GetTextOrNull("recipe.environment"), environmentId);
+            Check("seed", state.GetCounter("recipe.seed").ToString(System.Globalization.CultureInfo.InvariantCulture), seed.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Check("levels", state.GetTextOrNull("recipe.levels"), levels);
+            double storedThreshold = state.GetReal("recipe.threshold");
+            if (storedThreshold != threshold)
+                throw new InvalidDataException($"{state.Source}: the medium threshold was {storedThreshold:R} but this run's is {threshold:R}; the expert or random return differs");
+            agent.RestoreState(state);
+            long steps = state.GetCounter("recipe.recorded_steps");
+            if (steps != state.GetCounter("trainer.step"))
+                throw new InvalidDataException($"{state.Source}: {steps} recorded steps at environment step {state.GetCounter("trainer.step")}");
+            recorder.Restore(state, "recipe.recorded", steps);
+            SnapshotStep = state.GetCounter("recipe.snapshot_step");
+            SnapshotReturn = state.GetReal("recipe.snapshot_return");
+            if (SnapshotStep >= 0) state.RestoreParameters("recipe.medium_actor", medium.Parameters);
+
+            void Check(string what, string? stored, string expected)
+            {
+                if (stored != expected)
+                    throw new InvalidDataException($"{state.Source} was saved by a recipe run with {what} '{stored}'; this run has '{expected}'");
+            }
+        }
     }
 }

@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using O2RL.Cli.Commands;
+using Xunit;
+
+namespace O2RL.Cli.Tests;
+
+/// <summary>
+/// o2rl collect end to end: a collection killed (SIGKILL) during its SAC run and continued with <c>--resume</c>
+/// writes the same dataset files as an uninterrupted one, and removes its state folder when done.
+/// </summary>
+public sealed class CollectResumeCommandTests : IDisposable
+{
+    readonly string folder = Directory.CreateTempSubdirectory("o2rl-collect-resume-").FullName;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    static (int Code, string Output, string Error) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = CommandTable.Dispatch(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    // Pendulum has no reference scores: the returns that define "one third of the way" are given.
+    static readonly string[] Collect = ["collect", "--env", "Pendulum-v1", "--levels", "medium,medium-replay", "--rows", "2000", "--seed", "1",
+        "--expert-return", "-150", "--random-return", "-1300", "--device", "cpu", "--quiet", "--checkpoint-every", "400",
+        "--set", "total_steps=6000", "--set", "warmup_steps=1000", "--set", "actor_hidden=[64,64]", "--set", "critic_hidden=[64,64]",
+        "--set", "eval_every=500", "--set", "eval_episodes=5"];
+
+    [Fact]
+    [Trait("Category", "Learning")]
+    public async Task Collect_KilledDuringSac_ResumesToTheUninterruptedDatasets()
+    {
+        string whole = Path.Combine(folder, "whole"), killed = Path.Combine(folder, "killed");
+        var straight = Run([.. Collect, "--out", whole]);
+        Assert.True(straight.Code == 0, straight.Error);
+        Assert.False(Directory.Exists(Path.Combine(whole, CollectCommand.StateFolder)), "the state folder outlived the finished collection");
+        Assert.True(File.Exists(Path.Combine(whole, CollectCommand.ArgumentsFile)));
+
+        var launcher = SelfInvocation.ForAssembly(typeof(CommandTable).Assembly.Location);
+        var start = new ProcessStartInfo(launcher.FileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in launcher.Prefix()) start.ArgumentList.Add(a);
+        foreach (string a in (string[])[.. Collect, "--out", killed]) start.ArgumentList.Add(a);
+        string state = Path.Combine(killed, CollectCommand.StateFolder);
+        using (var child = Process.Start(start)!)
+        {
+            var childError = child.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+            _ = child.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+            var clock = Stopwatch.StartNew();
+            while (!(Directory.Exists(state) && Directory.EnumerateFiles(state, "step_*.safetensors").Any()))
+            {
+                if (child.HasExited) Assert.Fail($"the collection ended (exit {child.ExitCode}) before its first checkpoint: {await childError}");
+                Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), "no checkpoint within two minutes");
+                await Task.Delay(5, TestContext.Current.CancellationToken);
+            }
+            child.Kill(entireProcessTree: true);
+            await child.WaitForExitAsync(TestContext.Current.CancellationToken);
+        }
+        Assert.Empty(Directory.GetFiles(killed, "*.hdf5"));
+
+        // A fresh collection into the stopped one's folder is refused; --resume may not change the recipe.
+        var again = Run([.. Collect, "--out", killed]);
+        Assert.Equal(2, again.Code);
+        Assert.Contains("--resume", again.Error);
+        var changed = Run("collect", "--resume", killed, "--seed", "2");
+        Assert.Equal(2, changed.Code);
+        Assert.Contains("--seed cannot be changed", changed.Error);
+
+        var resumed = Run("collect", "--resume", killed, "--device", "cpu", "--quiet");
+        Assert.True(resumed.Code == 0, resumed.Error);
+        Assert.Contains("resuming the collection", resumed.Output);
+        foreach (string name in new[] { "pendulum-v1-medium.hdf5", "pendulum-v1-medium-replay.hdf5" })
+            Assert.True(File.ReadAllBytes(Path.Combine(whole, name)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(killed, name))), $"{name} differs");
+        Assert.False(Directory.Exists(state));
+    }
+
+    [Fact]
+    public void Resume_OfAFolderWithoutArguments_IsRefused()
+    {
+        var result = Run("collect", "--resume", folder);
+        Assert.Equal(2, result.Code);
+        Assert.Contains(CollectCommand.ArgumentsFile, result.Error);
+    }
+}
