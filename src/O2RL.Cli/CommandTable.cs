@@ -121,6 +121,39 @@ public sealed class ArgumentReader
         }
     }
 
+    /// <summary>
+    /// The arguments a run keeps for a later <c>--resume</c>: the values of <paramref name="pathOptions"/> made absolute,
+    /// and <paramref name="dropped"/> options (chosen anew by whoever resumes, e.g. --device, --quiet) left out.
+    /// </summary>
+    public static string[] ForResume(string[] args, IReadOnlyCollection<string> options, IReadOnlyCollection<string> pathOptions, IReadOnlyCollection<string> dropped)
+    {
+        var stored = new List<string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string arg = args[i];
+            string name = arg.StartsWith("--", StringComparison.Ordinal) ? arg[2..].Split('=', 2)[0] : "";
+            bool inline = arg.Contains('=') && name.Length > 0;
+            string? value = inline ? arg[(arg.IndexOf('=') + 1)..] : options.Contains(name) && i + 1 < args.Length ? args[++i] : null;
+            if (dropped.Contains(name)) continue;
+            if (!options.Contains(name)) { stored.Add(arg); continue; }
+            if (pathOptions.Contains(name) && value is not null) value = Path.GetFullPath(value);
+            stored.Add("--" + name);
+            stored.Add(value!);
+        }
+        return [.. stored];
+    }
+
+    /// <summary>The arguments without <c>--resume DIR</c> (or <c>--resume=DIR</c>).</summary>
+    public static IEnumerable<string> WithoutResume(string[] args)
+    {
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--resume") { i++; continue; }
+            if (args[i].StartsWith("--resume=", StringComparison.Ordinal)) continue;
+            yield return args[i];
+        }
+    }
+
     /// <summary>Positional arguments in order.</summary>
     public IReadOnlyList<string> Positionals => positionals;
 
@@ -141,5 +174,39 @@ public sealed class ArgumentReader
         if (!int.TryParse(text, out int value) || value < min || value > max)
             throw new UsageException($"--{name} must be an integer in [{min}, {max}], got '{text}'");
         return value;
+    }
+}
+
+/// <summary>
+/// While alive, the first Ctrl+C cancels <see cref="Token"/> (a training loop then stops between two steps and its
+/// last checkpoint stays valid) instead of killing the process; a second Ctrl+C kills as usual.
+/// </summary>
+public sealed class CtrlCStop : IDisposable
+{
+    readonly CancellationTokenSource source = new();
+    readonly ConsoleCancelEventHandler handler;
+
+    /// <summary>Starts listening for Ctrl+C.</summary>
+    public CtrlCStop()
+    {
+        handler = (_, e) =>
+        {
+            e.Cancel = !source.IsCancellationRequested;
+            source.Cancel();
+        };
+        Console.CancelKeyPress += handler;
+    }
+
+    /// <summary>Cancelled by the first Ctrl+C.</summary>
+    public CancellationToken Token => source.Token;
+
+    /// <summary>Whether Ctrl+C was pressed.</summary>
+    public bool Requested => source.IsCancellationRequested;
+
+    /// <summary>Stops listening.</summary>
+    public void Dispose()
+    {
+        Console.CancelKeyPress -= handler;
+        source.Dispose();
     }
 }

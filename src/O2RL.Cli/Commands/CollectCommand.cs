@@ -54,7 +54,7 @@ public static class CollectCommand
             {
                 throw new UsageException($"{argumentsPath} is not a list of arguments ({e.Message})");
             }
-            reader = new ArgumentReader([.. stored, .. args.Where((a, i) => a != "--resume" && (i == 0 || args[i - 1] != "--resume") && !a.StartsWith("--resume=", StringComparison.Ordinal))], Options, Flags);
+            reader = new ArgumentReader([.. stored, .. ArgumentReader.WithoutResume(args)], Options, Flags);
         }
 
         string environmentId = reader.Get("env") ?? throw new UsageException("--env is required (o2rl envs lists them)");
@@ -98,14 +98,7 @@ public static class CollectCommand
             output.WriteLine($"random-policy return measured: {random:F1}");
         }
 
-        using var cancellation = new CancellationTokenSource();
-        ConsoleCancelEventHandler stop = (_, e) =>
-        {
-            // The first Ctrl+C stops between two steps (the last checkpoint stays valid); a second one kills.
-            e.Cancel = !cancellation.IsCancellationRequested;
-            cancellation.Cancel();
-        };
-        Console.CancelKeyPress += stop;
+        using var ctrlC = new CtrlCStop();
         DatasetRecipeResult result;
         try
         {
@@ -113,18 +106,14 @@ public static class CollectCommand
             {
                 Rows = rows, Seed = seed, ExpertReturn = expert, RandomReturn = random, Levels = levels,
                 CheckpointDirectory = checkpointEvery == 0 ? null : stateDirectory, CheckpointEvery = checkpointEvery,
-                ResumeCheckpoint = resumeCheckpoint, Cancellation = cancellation.Token,
+                ResumeCheckpoint = resumeCheckpoint, Cancellation = ctrlC.Token,
             }, outDir, reader.Has("quiet") ? null : output);
         }
-        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        catch (OperationCanceledException) when (ctrlC.Requested)
         {
             string? last = Directory.Exists(stateDirectory) ? Directory.EnumerateFiles(stateDirectory, "step_*.safetensors").Order(StringComparer.Ordinal).LastOrDefault() : null;
             error.WriteLine($"o2rl collect: stopped; {(last is null ? "no checkpoint was saved yet" : $"the last checkpoint is {Path.GetFileName(last)}")}; continue with: o2rl collect --resume {outDir}");
             return 1;
-        }
-        finally
-        {
-            Console.CancelKeyPress -= stop;
         }
         // The datasets are written: the SAC state (as large as its replay) has done its job.
         if (Directory.Exists(stateDirectory)) Directory.Delete(stateDirectory, recursive: true);
@@ -138,24 +127,8 @@ public static class CollectCommand
         return 0;
     }
 
-    /// <summary>The arguments as collect.json keeps them: the config file made absolute, no --device, --quiet or --checkpoint-every.</summary>
-    static string[] StoredArguments(string[] args)
-    {
-        var stored = new List<string>();
-        for (int i = 0; i < args.Length; i++)
-        {
-            string arg = args[i];
-            string name = arg.StartsWith("--", StringComparison.Ordinal) ? arg[2..].Split('=', 2)[0] : "";
-            bool inline = arg.Contains('=') && name.Length > 0;
-            string? value = inline ? arg[(arg.IndexOf('=') + 1)..] : Options.Contains(name) && i + 1 < args.Length ? args[++i] : null;
-            if (name is "device" or "quiet" or "checkpoint-every") continue;
-            if (!Options.Contains(name)) { stored.Add(arg); continue; }
-            if (name is "config" or "out" && value is not null) value = Path.GetFullPath(value);
-            stored.Add("--" + name);
-            stored.Add(value!);
-        }
-        return [.. stored];
-    }
+    /// <summary>The arguments as collect.json keeps them: --config and --out made absolute, no --device, --quiet or --checkpoint-every.</summary>
+    static string[] StoredArguments(string[] args) => ArgumentReader.ForResume(args, Options, ["config", "out"], ["device", "quiet", "checkpoint-every"]);
 
     static IReadOnlyList<string> ParseLevels(string? text)
     {

@@ -141,7 +141,7 @@ public static class TrainCommands
                 throw new UsageException($"'{resumeDirectory}' was not started by o2rl {command} (run.json command '{started.Info.Command}'); it cannot be resumed here");
             if (File.Exists(started.SummaryPath)) throw new UsageException($"'{resumeDirectory}' is complete (summary.json exists); nothing to resume");
             // The original arguments first, then the ones given now: later options win.
-            reader = new ArgumentReader([.. started.Info.Arguments, .. WithoutResume(args)], Options, Flags);
+            reader = new ArgumentReader([.. started.Info.Arguments, .. ArgumentReader.WithoutResume(args)], Options, Flags);
         }
 
         string algorithm = (reader.Get(selector) ?? throw new UsageException($"--{selector} is required ({string.Join(", ", algorithms.Keys)})")).ToLowerInvariant();
@@ -211,14 +211,7 @@ public static class TrainCommands
                 : $"{folder.Directory} has no checkpoint yet: starting it over");
         }
 
-        using var cancellation = new CancellationTokenSource();
-        ConsoleCancelEventHandler stop = (_, e) =>
-        {
-            // The first Ctrl+C stops between two steps (the last checkpoint stays valid); a second one kills.
-            e.Cancel = !cancellation.IsCancellationRequested;
-            cancellation.Cancel();
-        };
-        Console.CancelKeyPress += stop;
+        using var ctrlC = new CtrlCStop();
         var metrics = folder.OpenMetrics();
         try
         {
@@ -239,7 +232,7 @@ public static class TrainCommands
                 InitialCheckpoint = from,
                 CheckpointEvery = checkpointEvery,
                 ResumeCheckpoint = resumeCheckpoint,
-                Cancellation = cancellation.Token,
+                Cancellation = ctrlC.Token,
             };
             var clock = System.Diagnostics.Stopwatch.StartNew();
             RunResult result;
@@ -247,7 +240,7 @@ public static class TrainCommands
             {
                 result = run(context);
             }
-            catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+            catch (OperationCanceledException) when (ctrlC.Requested)
             {
                 string last = folder.LatestCheckpoint() is { } c ? $"the last checkpoint is step {c.Step:N0}" : "no checkpoint was saved yet";
                 error.WriteLine($"o2rl {command}: stopped; {last}; continue with: o2rl {command} --resume {folder.Directory}");
@@ -272,38 +265,11 @@ public static class TrainCommands
         }
         finally
         {
-            Console.CancelKeyPress -= stop;
             metrics.Dispose();
         }
     }
 
-    static IEnumerable<string> WithoutResume(string[] args)
-    {
-        for (int i = 0; i < args.Length; i++)
-        {
-            if (args[i] == "--resume") { i++; continue; }
-            if (args[i].StartsWith("--resume=", StringComparison.Ordinal)) continue;
-            yield return args[i];
-        }
-    }
-
     /// <summary>The arguments as run.json keeps them: file options made absolute, no --resume, --device or --quiet.</summary>
-    static string[] StoredArguments(string[] args)
-    {
-        var stored = new List<string>();
-        for (int i = 0; i < args.Length; i++)
-        {
-            string arg = args[i];
-            string name = arg.StartsWith("--", StringComparison.Ordinal) ? arg[2..].Split('=', 2)[0] : "";
-            bool inline = arg.Contains('=') && name.Length > 0;
-            string? value = inline ? arg[(arg.IndexOf('=') + 1)..] : Options.Contains(name) && i + 1 < args.Length ? args[++i] : null;
-            // Device and progress are chosen anew by whoever resumes; they do not change what is computed on the CPU.
-            if (name is "device" or "quiet" or "resume") continue;
-            if (!Options.Contains(name)) { stored.Add(arg); continue; }
-            if (PathOptions.Contains(name) && value is not null) value = Path.GetFullPath(value);
-            stored.Add("--" + name);
-            stored.Add(value!);
-        }
-        return [.. stored];
-    }
+    // Device and progress are chosen anew by whoever resumes; they do not change what is computed on the CPU.
+    static string[] StoredArguments(string[] args) => ArgumentReader.ForResume(args, Options, PathOptions, ["device", "quiet", "resume"]);
 }
