@@ -1,16 +1,23 @@
 # Shared by pendulum.sh and mujoco.sh (sourced after they set o2rl, out, jobs and made $out/logs): a queue of o2rl
 # runs executed JOBS at a time, and the reports and curves at the end.
 
-# emit FOLDER ARGS...: queue one o2rl command (as a small script, arguments quoted) unless FOLDER already finished
-# (summary.json); pool runs the queue JOBS at a time and reports failures with their log.
+# emit FOLDER COMMAND ARGS...: queue one o2rl command (as a small script, arguments quoted) unless FOLDER already
+# finished (summary.json). A FOLDER that was started but not finished (a stopped session, a crash) is continued with
+# `o2rl COMMAND --resume FOLDER` from its last checkpoint instead of being started over. pool runs the queue JOBS at a
+# time and reports failures with their log.
 queue=$(mktemp -d)
 emit() {
   local folder=$1; shift
   [ -f "$folder/summary.json" ] && return 0
-  rm -rf "$folder"
   local name; name=$(basename "$folder")
-  { echo "cd $(printf '%q' "$PWD")"; printf '%s ' $o2rl; printf '%q ' "$@" --out "$folder" --quiet
-    echo "> $(printf '%q' "$out/logs/$name.log") 2>&1 || echo \"failed: $name (see $out/logs/$name.log)\""; } > "$queue/$name.sh"
+  local log; log=$(printf '%q' "$out/logs/$name.log")
+  { echo "cd $(printf '%q' "$PWD")"; printf '%s ' $o2rl
+    if [ -f "$folder/run.json" ]; then
+      printf '%q ' "$1" --resume "$folder" --quiet; echo ">> $log 2>&1 || echo \"failed: $name (see $out/logs/$name.log)\""
+    else
+      rm -rf "$folder"
+      printf '%q ' "$@" --out "$folder" --quiet; echo "> $log 2>&1 || echo \"failed: $name (see $out/logs/$name.log)\""
+    fi; } > "$queue/$name.sh"
 }
 pool() { find "$queue" -name '*.sh' -print0 | sort -z | xargs -0 -r -P "$jobs" -n 1 bash; rm -f "$queue"/*.sh; }
 

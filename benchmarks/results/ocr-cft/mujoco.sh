@@ -36,7 +36,11 @@ data="$out/data"
 dataset=${DATASET:-"$data/$(echo "$env" | tr '[:upper:]' '[:lower:]')-$level.hdf5"}
 if [ ! -f "$dataset" ]; then
   echo "making $dataset (o2rl collect; takes a while, its log is $out/logs/collect.log)"
-  /usr/bin/env time -p $o2rl collect --env "$env" --out "$data" --levels medium,medium-replay --seed 0 > "$out/logs/collect.log" 2>&1
+  if [ -f "$data/collect.json" ]; then
+    /usr/bin/env time -p $o2rl collect --resume "$data" >> "$out/logs/collect.log" 2>&1
+  else
+    /usr/bin/env time -p $o2rl collect --env "$env" --out "$data" --levels medium,medium-replay --seed 0 > "$out/logs/collect.log" 2>&1
+  fi
   tail -n 4 "$out/logs/collect.log"
 fi
 

@@ -29,23 +29,21 @@ if [ ! -f "$dataset" ]; then
 fi
 fine_tune=(--set reevaluation_steps=10000 --set alignment_steps=10000 --set online_steps=20000 --set threshold_steps=20000
            --set evaluate_every=1000 --set evaluation_episodes=5)
-one_seed() {
-  local s=$1
-  local common=(--env "$env_id" --dataset "$dataset" --level medium --seed "$s" --quiet)
-  [ -f "$out/td3bc-s$s/summary.json" ] || $o2rl offline --algo td3bc "${common[@]}" --set max_steps=30000 --set evaluate_every=5000 \
-      --set evaluation_episodes=5 --out "$out/td3bc-s$s" > "$out/td3bc-s$s.log" 2>&1
-  [ -f "$out/td3bc-o2td3-s$s/summary.json" ] || $o2rl finetune --variant o2td3 --from "$out/td3bc-s$s/td3_bc.safetensors" "${common[@]}" \
-      "${fine_tune[@]}" --label "TD3+BC→O2TD3" --out "$out/td3bc-o2td3-s$s" > "$out/o2td3-s$s.log" 2>&1
-  [ -f "$out/td3bc-naive-td3-s$s/summary.json" ] || $o2rl finetune --variant o2td3 --mode naive --from "$out/td3bc-s$s/td3_bc.safetensors" \
-      "${common[@]}" "${fine_tune[@]}" --label "TD3+BC→TD3 (naive)" --out "$out/td3bc-naive-td3-s$s" > "$out/naive-s$s.log" 2>&1
-}
-running=0
+mkdir -p "$out/logs"
+# Runs finished before are skipped and runs stopped midway continue from their checkpoints (evidence-common.sh).
+source benchmarks/results/ocr-cft/evidence-common.sh
 for s in $seeds; do
-  one_seed "$s" &
-  running=$((running + 1))
-  if [ "$running" -ge "$jobs" ]; then wait -n; running=$((running - 1)); fi
+  emit "$out/td3bc-s$s" offline --algo td3bc --env "$env_id" --dataset "$dataset" --level medium --seed "$s" \
+    --set max_steps=30000 --set evaluate_every=5000 --set evaluation_episodes=5
 done
-wait
+pool
+for s in $seeds; do
+  common=(--env "$env_id" --dataset "$dataset" --level medium --seed "$s" --from "$out/td3bc-s$s/td3_bc.safetensors" "${fine_tune[@]}")
+  emit "$out/td3bc-o2td3-s$s" finetune --variant o2td3 "${common[@]}" --label "TD3+BC→O2TD3"
+  emit "$out/td3bc-naive-td3-s$s" finetune --variant o2td3 --mode naive "${common[@]}" --label "TD3+BC→TD3 (naive)"
+done
+pool
+rm -rf "$queue"
 $o2rl report "$out"/td3bc-s* --out "$out/offline.md"
 $o2rl report "$out"/td3bc-o2td3-s* "$out"/td3bc-naive-td3-s* --finetune --out "$out/finetune.md"
 $o2rl report "$out"/td3bc-o2td3-s* "$out"/td3bc-naive-td3-s* --finetune --json --out "$out/finetune.json"
