@@ -21,7 +21,8 @@ public static class DatasetCollection
     /// from the action space. Episode i is reset with seed DeriveSeed(<paramref name="seed"/>, i). When the budget
     /// ends inside an episode, that episode's rows carry neither flag (as the last episode of a D4RL file).
     /// </summary>
-    public static TransitionDataset Collect(IEnvironment environment, IPolicy? policy, int steps, int seed, bool deterministic = false, DatasetMetadata? metadata = null)
+    public static TransitionDataset Collect(IEnvironment environment, IPolicy? policy, int steps, int seed, bool deterministic = false, DatasetMetadata? metadata = null,
+        TextWriter? progress = null, string progressLabel = "collect")
     {
         ArgumentNullException.ThrowIfNull(environment);
         if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps, "collect at least one step");
@@ -38,8 +39,10 @@ public static class DatasetCollection
         int episode = 0;
         var observation = new float[obsDim];
         environment.Reset(observation, EnvRandom.DeriveSeed(seed, episode++));
+        var reporter = new ProgressReporter(progress, progressLabel, steps);
         for (int t = 0; t < steps; t++)
         {
+            if ((t & 1023) == 0) reporter.Report(t);
             var action = actions.AsSpan(t * actionDim, actionDim);
             if (policy is null) environment.ActionSpace.Sample(random, action);
             else policy.Act(observation, action, deterministic);
@@ -52,6 +55,8 @@ public static class DatasetCollection
             if (result.Done) environment.Reset(observation, EnvRandom.DeriveSeed(seed, episode++));
             else next.CopyTo(observation);
         }
+        reporter.Report(steps);
+        reporter.Close();
         return new TransitionDataset(obsDim, actionDim, observations, actions, rewards, terminals, timeouts, nextObservations, metadata);
     }
 
@@ -258,16 +263,16 @@ public static class DatasetRecipe
         var datasets = new Dictionary<string, TransitionDataset>();
         if (levels.Contains("random"))
             using (var env = PolicyEnvironment.Make(environmentId, identity))
-                datasets["random"] = WithReturn(DatasetCollection.Collect(env, null, options.Rows, options.Seed + 1), environmentId, "random", options.Seed + 1);
+                datasets["random"] = WithReturn(DatasetCollection.Collect(env, null, options.Rows, options.Seed + 1, progress: progress, progressLabel: "random"), environmentId, "random", options.Seed + 1);
         if (levels.Contains("medium") || levels.Contains("medium-expert"))
             using (var env = PolicyEnvironment.Make(environmentId, identity))
-                datasets["medium"] = WithReturn(DatasetCollection.Collect(env, PolicyCheckpoints.Acting(backend, medium, new DeviceRandom((ulong)(options.Seed + 2) * 13 + 1)), options.Rows, options.Seed + 2), environmentId, "medium", options.Seed + 2);
+                datasets["medium"] = WithReturn(DatasetCollection.Collect(env, PolicyCheckpoints.Acting(backend, medium, new DeviceRandom((ulong)(options.Seed + 2) * 13 + 1)), options.Rows, options.Seed + 2, progress: progress, progressLabel: "medium"), environmentId, "medium", options.Seed + 2);
         // The SAC run's replay up to the snapshot: the first snapshotStep recorded rows.
         if (levels.Contains("medium-replay"))
             datasets["medium-replay"] = WithReturn(recorder.ToDataset(DatasetMetadata.Empty, (int)snapshotStep), environmentId, "medium-replay", options.Seed);
         if (needsExpert)
             using (var env = PolicyEnvironment.Make(environmentId, identity))
-                datasets["expert"] = WithReturn(DatasetCollection.Collect(env, PolicyCheckpoints.Acting(backend, agent.Learner.Actor, new DeviceRandom((ulong)(options.Seed + 3) * 13 + 1)), options.Rows, options.Seed + 3), environmentId, "expert", options.Seed + 3);
+                datasets["expert"] = WithReturn(DatasetCollection.Collect(env, PolicyCheckpoints.Acting(backend, agent.Learner.Actor, new DeviceRandom((ulong)(options.Seed + 3) * 13 + 1)), options.Rows, options.Seed + 3, progress: progress, progressLabel: "expert"), environmentId, "expert", options.Seed + 3);
         if (levels.Contains("medium-expert"))
         {
             var mediumExpert = DatasetCollection.Concatenate(DatasetMetadata.Empty, datasets["medium"], datasets["expert"]);
