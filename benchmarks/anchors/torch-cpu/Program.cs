@@ -74,7 +74,9 @@ static class Timing
 {
     public static (double Best, double Median) SecondsPerCall(Action run, int callsPerRound, int rounds, int warmupCalls = 20)
     {
-        for (int i = 0; i < warmupCalls; i++) run();
+        // At least 0.5 s of warm-up, as o2rl bench does: the .NET side of TorchSharp is compiled in tiers too.
+        long warmupStart = Stopwatch.GetTimestamp();
+        for (int i = 0; i < warmupCalls || Stopwatch.GetElapsedTime(warmupStart) < TimeSpan.FromMilliseconds(500); i++) run();
         var samples = new double[rounds];
         for (int r = 0; r < rounds; r++)
         {
