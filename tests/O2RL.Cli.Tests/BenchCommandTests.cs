@@ -3,19 +3,13 @@ using O2RL.Cli;
 using O2RL.Cli.Commands;
 using Xunit;
 
+using static O2RL.Cli.Tests.CliRunner;
+
 namespace O2RL.Cli.Tests;
 
 /// <summary><c>o2rl bench</c>: the FLOP counts it reports, its thread option and the keys the libtorch comparison reads.</summary>
 public sealed class BenchCommandTests
 {
-    static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CommandTable.Dispatch(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
     [Fact]
     public void UpdateFlopsOfUnitNetworksCountEachProductOnce()
     {

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using O2RL.Cli.Commands;
 using Xunit;
 
+using static O2RL.Cli.Tests.CliRunner;
+
 namespace O2RL.Cli.Tests;
 
 /// <summary>
@@ -13,14 +15,6 @@ public sealed class CollectResumeCommandTests : IDisposable
     readonly string folder = Directory.CreateTempSubdirectory("o2rl-collect-resume-").FullName;
 
     public void Dispose() => Directory.Delete(folder, recursive: true);
-
-    static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CommandTable.Dispatch(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 
     // Pendulum has no reference scores: the returns that define "one third of the way" are given.
     static readonly string[] Collect = ["collect", "--env", "Pendulum-v1", "--levels", "medium,medium-replay", "--rows", "2000", "--seed", "1",
@@ -38,25 +32,9 @@ public sealed class CollectResumeCommandTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(whole, CollectCommand.StateFolder)), "the state folder outlived the finished collection");
         Assert.True(File.Exists(Path.Combine(whole, CollectCommand.ArgumentsFile)));
 
-        var launcher = SelfInvocation.ForAssembly(typeof(CommandTable).Assembly.Location);
-        var start = new ProcessStartInfo(launcher.FileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in launcher.Prefix()) start.ArgumentList.Add(a);
-        foreach (string a in (string[])[.. Collect, "--out", killed]) start.ArgumentList.Add(a);
         string state = Path.Combine(killed, CollectCommand.StateFolder);
-        using (var child = Process.Start(start)!)
-        {
-            var childError = child.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-            _ = child.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-            var clock = Stopwatch.StartNew();
-            while (!(Directory.Exists(state) && Directory.EnumerateFiles(state, "step_*.safetensors").Any()))
-            {
-                if (child.HasExited) Assert.Fail($"the collection ended (exit {child.ExitCode}) before its first checkpoint: {await childError}");
-                Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), "no checkpoint within two minutes");
-                await Task.Delay(5, TestContext.Current.CancellationToken);
-            }
-            child.Kill(entireProcessTree: true);
-            await child.WaitForExitAsync(TestContext.Current.CancellationToken);
-        }
+        await KillWhenAsync([.. Collect, "--out", killed],
+            () => Directory.Exists(state) && Directory.EnumerateFiles(state, "step_*.safetensors").Any(), "the first checkpoint");
         Assert.Empty(Directory.GetFiles(killed, "*.hdf5"));
 
         // A fresh collection into the stopped one's folder is refused; --resume may not change the recipe.

@@ -1,19 +1,13 @@
 using O2RL.Cli;
 using Xunit;
 
+using static O2RL.Cli.Tests.CliRunner;
+
 namespace O2RL.Cli.Tests;
 
 /// <summary>Every command answers bad input with one clear line on stderr and a non-zero exit code.</summary>
 public sealed class CommandErrorTests
 {
-    static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CommandTable.Dispatch(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
     [Fact]
     public void UnknownCommandListsTheCommands()
     {
@@ -132,14 +126,6 @@ public sealed class ResumeCommandTests
     static readonly string[] Tiny = ["--env", "Pendulum-v1", "--quiet", "--seed", "2",
         "--set", "total_steps=800", "--set", "warmup_steps=200", "--set", "eval_every=400", "--set", "eval_episodes=1",
         "--set", "batch_size=16", "--set", "actor_hidden=[8]", "--set", "critic_hidden=[8]", "--set", "log_every=100", "--checkpoint-every", "300"];
-
-    static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CommandTable.Dispatch(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 
     static string[] Rows(string dir) =>
         [.. File.ReadAllLines(Path.Combine(dir, "metrics.csv")).Where(l => !l.Contains("charts/sps") && !l.Contains("time/update"))];

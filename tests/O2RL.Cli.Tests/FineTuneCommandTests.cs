@@ -2,6 +2,8 @@ using System.Text.Json;
 using O2RL.Cli;
 using Xunit;
 
+using static O2RL.Cli.Tests.CliRunner;
+
 namespace O2RL.Cli.Tests;
 
 /// <summary>o2rl finetune's argument errors and o2rl demo end to end in its quick mode (as CI runs it).</summary>
@@ -10,14 +12,6 @@ public sealed class FineTuneCommandTests : IDisposable
     readonly string folder = Directory.CreateTempSubdirectory("o2rl-finetune-cli-").FullName;
 
     public void Dispose() => Directory.Delete(folder, recursive: true);
-
-    static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CommandTable.Dispatch(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 
     [Theory]
     [InlineData("--variant o2xyz --env Pendulum-v1", "unknown --variant 'o2xyz'")]

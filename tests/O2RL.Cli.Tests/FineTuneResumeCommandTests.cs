@@ -5,6 +5,8 @@ using O2RL.Algorithms.Training;
 using O2RL.Cli.Commands;
 using Xunit;
 
+using static O2RL.Cli.Tests.CliRunner;
+
 namespace O2RL.Cli.Tests;
 
 /// <summary>
@@ -16,14 +18,6 @@ public sealed class FineTuneResumeCommandTests : IDisposable
     readonly string folder = Directory.CreateTempSubdirectory("o2rl-finetune-resume-").FullName;
 
     public void Dispose() => Directory.Delete(folder, recursive: true);
-
-    static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CommandTable.Dispatch(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 
     // Wall-clock values differ between any two runs; their rows must still be there exactly once.
     static bool IsTiming(string name) => name == "charts/sps" || name.StartsWith("time/", StringComparison.Ordinal);
@@ -49,25 +43,9 @@ public sealed class FineTuneResumeCommandTests : IDisposable
         Assert.True(straight.Code == 0, straight.Error);
 
         // The same command as a child process, killed as soon as stage C wrote its first checkpoint.
-        var launcher = SelfInvocation.ForAssembly(typeof(CommandTable).Assembly.Location);
-        var start = new ProcessStartInfo(launcher.FileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in launcher.Prefix()) start.ArgumentList.Add(a);
-        foreach (string a in (string[])[.. finetune, "--out", killed]) start.ArgumentList.Add(a);
-        using (var child = Process.Start(start)!)
-        {
-            var childError = child.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-            _ = child.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-            string checkpoints = Path.Combine(killed, RunFolder.CheckpointsFolder);
-            var clock = Stopwatch.StartNew();
-            while (!(Directory.Exists(checkpoints) && Directory.EnumerateFiles(checkpoints, "step_*.safetensors").Any()))
-            {
-                if (child.HasExited) Assert.Fail($"the run ended (exit {child.ExitCode}) before stage C checkpointed: {await childError}");
-                Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), "no stage-C checkpoint within two minutes");
-                await Task.Delay(5, TestContext.Current.CancellationToken);
-            }
-            child.Kill(entireProcessTree: true);
-            await child.WaitForExitAsync(TestContext.Current.CancellationToken);
-        }
+        string checkpoints = Path.Combine(killed, RunFolder.CheckpointsFolder);
+        await KillWhenAsync([.. finetune, "--out", killed],
+            () => Directory.Exists(checkpoints) && Directory.EnumerateFiles(checkpoints, "step_*.safetensors").Any(), "stage C's first checkpoint");
         Assert.False(File.Exists(Path.Combine(killed, RunFolder.SummaryFile)), "the child completed before it was killed");
         long saved = RunFolder.Open(killed).LatestCheckpoint()!.Value.Step;
 

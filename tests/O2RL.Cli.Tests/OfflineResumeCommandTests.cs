@@ -3,6 +3,8 @@ using O2RL.Cli;
 using O2RL.Data;
 using Xunit;
 
+using static O2RL.Cli.Tests.CliRunner;
+
 namespace O2RL.Cli.Tests;
 
 /// <summary><c>o2rl offline --resume</c> end to end on a run folder: exact continuation, and the refusals.</summary>
@@ -12,14 +14,6 @@ public sealed class OfflineResumeCommandTests
     static readonly string[] Tiny = ["--algo", "cql", "--env", "Pendulum-v1", "--quiet", "--seed", "1", "--checkpoint-every", "100",
         "--set", "steps=300", "--set", "batch_size=16", "--set", "actor_hidden=[8]", "--set", "critic_hidden=[8]", "--set", "nactions=4",
         "--set", "eval_every=100", "--set", "eval_episodes=1", "--set", "log_every=50"];
-
-    static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CommandTable.Dispatch(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 
     static string[] Rows(string dir) =>
         [.. File.ReadAllLines(Path.Combine(dir, "metrics.csv")).Where(l => !l.Contains("charts/sps") && !l.Contains("time/update"))];
