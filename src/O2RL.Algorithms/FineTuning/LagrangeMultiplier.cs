@@ -99,27 +99,20 @@ public sealed class LagrangeMultiplier
     /// Adds ℓ, its Adam, and the λ, loss and weight of the last update (what the next log reports before any update)
     /// to a training state under <paramref name="name"/>.
     /// </summary>
-    public void SaveState(TrainingState state, string name)
-    {
-        ArgumentNullException.ThrowIfNull(state);
-        ArgumentException.ThrowIfNullOrEmpty(name);
-        state.SetTensor(name + ".log_lambda", LogLambda);
-        state.SetTensor(name + ".lambda", Lambda);
-        state.SetTensor(name + ".loss", Loss);
-        state.SetTensor(name + ".weight", Weight);
-        state.SetAdam(name + ".optimizer", Optimizer);
-    }
+    public void SaveState(TrainingState state, string name) => Map(TrainingStateMap.Saving(state), name);
 
     /// <summary>Restores what <see cref="SaveState"/> stored under <paramref name="name"/>.</summary>
-    public void RestoreState(TrainingState state, string name)
+    public void RestoreState(TrainingState state, string name) => Map(TrainingStateMap.Restoring(state), name);
+
+    /// <summary>The multiplier's state entries under <paramref name="name"/>, in the map's direction.</summary>
+    public void Map(TrainingStateMap map, string name)
     {
-        ArgumentNullException.ThrowIfNull(state);
         ArgumentException.ThrowIfNullOrEmpty(name);
-        state.RestoreTensor(name + ".log_lambda", LogLambda);
-        state.RestoreTensor(name + ".lambda", Lambda);
-        state.RestoreTensor(name + ".loss", Loss);
-        state.RestoreTensor(name + ".weight", Weight);
-        state.RestoreAdam(name + ".optimizer", Optimizer);
+        map.Tensor(name + ".log_lambda", LogLambda);
+        map.Tensor(name + ".lambda", Lambda);
+        map.Tensor(name + ".loss", Loss);
+        map.Tensor(name + ".weight", Weight);
+        map.Adam(name + ".optimizer", Optimizer);
     }
 
     /// <summary>Reads λ = exp(ℓ) back to the host (logging only; never inside an update).</summary>

@@ -1,3 +1,4 @@
+using O2RL.Algorithms.Online;
 using O2RL.Algorithms.Training;
 
 namespace O2RL.Algorithms.Offline;
@@ -18,27 +19,15 @@ public sealed partial class CqlAgent
     void Map(TrainingStateMap map)
     {
         var sac = Learner;
-        map.Parameters("cql.actor", sac.Actor.Parameters);
-        map.Parameters("cql.critic", sac.Critic.Parameters);
-        map.Parameters("cql.critic_target", sac.TargetCritic.Parameters);
-        map.Adam("cql.actor_optimizer", sac.ActorOptimizer);
-        map.Adam("cql.critic_optimizer", sac.CriticOptimizer);
-        map.Adam("cql.alpha_optimizer", sac.AlphaOptimizer);
-        map.Tensor("cql.log_alpha", sac.LogAlpha);
-        map.Tensor("cql.alpha", sac.Alpha);
+        map.SoftActorCritic("cql", sac);
+        map.Tensor("cql.td_loss", sac.CriticLoss);
         // The Lagrange weight: log α′, its optimiser (lr = qf_lr), and α′ as of the last update.
         map.Tensor("cql.log_alpha_prime", LogAlphaPrime);
         map.Adam("cql.alpha_prime_optimizer", AlphaPrimeOptimizer);
         map.Tensor("cql.alpha_prime", AlphaPrime);
-        map.Tensor("cql.alpha_loss", sac.AlphaLoss);
-        map.Tensor("cql.actor_loss", sac.ActorLoss);
-        map.Tensor("cql.td_loss", sac.CriticLoss);
-        map.Tensor("cql.mean_q", sac.MeanQ);
         map.Tensor("cql.conservative_loss", ConservativeLoss);
         map.Tensor("cql.alpha_prime_loss", AlphaPrimeLoss);
         map.Tensor("cql.total_critic_loss", TotalCriticLoss);
-        map.Random("cql.update_random", sac.UpdateRandom);
-        map.Random("cql.acting_random", sac.ActingRandom);
         // The update count decides the behaviour-cloning warm start (bc_steps) and goes into the final checkpoint.
         Updates = map.Count("cql.updates", Updates);
     }
@@ -80,15 +69,8 @@ public sealed partial class Td3BcAgent
 
     void Map(TrainingStateMap map)
     {
-        map.Parameters("td3_bc.actor", Networks.Actor.Parameters);
-        map.Parameters("td3_bc.actor_target", Networks.ActorTarget.Parameters);
-        map.Parameters("td3_bc.critic", Networks.Critic.Parameters);
-        map.Parameters("td3_bc.critic_target", Networks.CriticTarget.Parameters);
-        map.Adam("td3_bc.actor_optimizer", Networks.ActorOptimizer);
-        map.Adam("td3_bc.critic_optimizer", Networks.CriticOptimizer);
-        map.Tensor("td3_bc.critic_loss", Operators.CriticLoss);
-        map.Tensor("td3_bc.actor_loss", Operators.ActorLoss);
-        map.Tensor("td3_bc.mean_q", Operators.MeanQ);
+        map.Td3Networks("td3_bc", Networks);
+        map.Td3Losses("td3_bc", Operators);
         map.Tensor("td3_bc.lambda", Operators.Kappa);
         map.Random("td3_bc.smoothing_random", Operators.SmoothingRandom);
         map.Random("td3_bc.policy_random", ActingPolicy.NoiseRandom);

@@ -217,15 +217,9 @@ public static class DatasetRecipe
         using var sampler = new MixedReplaySampler(backend, OfflineMixing.None, null, spec.ObservationDim, spec.ActionDim, capacity, sac.BatchSize,
             new DeviceRandom((ulong)options.Seed * 7 + 5));
         var run = new RecipeRunState(agent, recorder, medium, environmentId, options.Seed, threshold, string.Join(",", levels.Order(StringComparer.Ordinal)));
-        TrainingCheckpoints? checkpoints = null;
-        if (options.CheckpointDirectory is not null || options.ResumeCheckpoint is not null)
-        {
-            var resume = options.ResumeCheckpoint is null ? null : TrainingState.Read(options.ResumeCheckpoint);
-            string directory = options.CheckpointDirectory ?? Path.GetDirectoryName(Path.GetFullPath(options.ResumeCheckpoint!))!;
-            Directory.CreateDirectory(directory);
-            long interval = options.CheckpointDirectory is null ? 0 : options.CheckpointEvery ?? sac.EvalEvery;
-            checkpoints = new TrainingCheckpoints(directory, interval, run, RecipeRunState.Algorithm, resume);
-        }
+        if (options.CheckpointDirectory is not null) Directory.CreateDirectory(options.CheckpointDirectory);
+        var checkpoints = TrainingCheckpoints.Create(options.CheckpointDirectory, options.CheckpointEvery, sac.EvalEvery, options.ResumeCheckpoint,
+            run, RecipeRunState.Algorithm);
         var trainer = new OffPolicyTrainer(recorder, evaluator, agent, sampler, new OffPolicyLoopOptions
         {
             TotalSteps = sac.TotalSteps, WarmupSteps = sac.WarmupSteps, RandomWarmup = true, UpdatesPerStep = sac.UpdatesPerStep,

@@ -61,13 +61,22 @@ public sealed class TrainingCheckpoints
     public static TrainingCheckpoints? For(RunContext context, IResumableAgent agent, string algorithm, long evaluateEvery)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var resume = context.ResumeCheckpoint is null ? null : TrainingState.Read(context.ResumeCheckpoint);
-        if (context.OutputDirectory is null && resume is null) return null;
-        long interval = context.CheckpointEvery ?? Math.Max(evaluateEvery, 0);
-        string directory = context.OutputDirectory is null
-            ? Path.GetDirectoryName(Path.GetFullPath(context.ResumeCheckpoint!))!
-            : Path.Combine(context.OutputDirectory, RunFolder.CheckpointsFolder);
-        return new TrainingCheckpoints(directory, context.OutputDirectory is null ? 0 : interval, agent, algorithm, resume);
+        string? directory = context.OutputDirectory is null ? null : Path.Combine(context.OutputDirectory, RunFolder.CheckpointsFolder);
+        return Create(directory, context.CheckpointEvery, evaluateEvery, context.ResumeCheckpoint, agent, algorithm);
+    }
+
+    /// <summary>
+    /// Checkpoints into <paramref name="directory"/> every <paramref name="checkpointEvery"/> steps (null:
+    /// <paramref name="evaluateEvery"/>), resuming from <paramref name="resumeCheckpoint"/>. Without a directory a
+    /// resumed run saves nothing new (its checkpoint's folder is only named in messages). Null when there is neither.
+    /// </summary>
+    public static TrainingCheckpoints? Create(string? directory, long? checkpointEvery, long evaluateEvery, string? resumeCheckpoint,
+        IResumableAgent agent, string algorithm)
+    {
+        if (directory is null && resumeCheckpoint is null) return null;
+        var resume = resumeCheckpoint is null ? null : TrainingState.Read(resumeCheckpoint);
+        long interval = directory is null ? 0 : checkpointEvery ?? Math.Max(evaluateEvery, 0);
+        return new TrainingCheckpoints(directory ?? Path.GetDirectoryName(Path.GetFullPath(resumeCheckpoint!))!, interval, agent, algorithm, resume);
     }
 
     /// <summary>Notes that the run continues from the resumed state's step.</summary>

@@ -69,12 +69,13 @@ public static class CollectCommand
         if (configFile is not null && !File.Exists(configFile)) throw new UsageException($"config file '{configFile}' does not exist");
         var sac = ConfigLoader.Resolve(new SacConfig(), ConfigLoader.ShippedConfigPath("sac", environmentId, "online"), configFile, reader.GetAll("set"));
         string stateDirectory = Path.Combine(outDir, StateFolder);
+        string? LatestCheckpoint() => Directory.Exists(stateDirectory)
+            ? Directory.EnumerateFiles(stateDirectory, "step_*.safetensors").Order(StringComparer.Ordinal).LastOrDefault()
+            : null;
         string? resumeCheckpoint = null;
         if (resumeDirectory is not null)
         {
-            resumeCheckpoint = Directory.Exists(stateDirectory)
-                ? Directory.EnumerateFiles(stateDirectory, "step_*.safetensors").Order(StringComparer.Ordinal).LastOrDefault()
-                : null;
+            resumeCheckpoint = LatestCheckpoint();
             output.WriteLine(resumeCheckpoint is null
                 ? $"{outDir} has no SAC checkpoint yet: starting the collection over"
                 : $"resuming the collection in {outDir} from {Path.GetFileName(resumeCheckpoint)}");
@@ -111,7 +112,7 @@ public static class CollectCommand
         }
         catch (OperationCanceledException) when (ctrlC.Requested)
         {
-            string? last = Directory.Exists(stateDirectory) ? Directory.EnumerateFiles(stateDirectory, "step_*.safetensors").Order(StringComparer.Ordinal).LastOrDefault() : null;
+            string? last = LatestCheckpoint();
             error.WriteLine($"o2rl collect: stopped; {(last is null ? "no checkpoint was saved yet" : $"the last checkpoint is {Path.GetFileName(last)}")}; continue with: o2rl collect --resume {outDir}");
             return 1;
         }

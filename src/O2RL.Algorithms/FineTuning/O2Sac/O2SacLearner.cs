@@ -348,24 +348,11 @@ public sealed class O2SacLearner
 
     void MapTrainingState(TrainingStateMap map)
     {
-        map.Parameters("o2sac.actor", Sac.Actor.Parameters);
+        map.SoftActorCritic("o2sac", Sac);
+        map.Tensor("o2sac.critic_loss", Sac.CriticLoss);
         map.Parameters("o2sac.actor_reference", ReferenceActor.Parameters);
         map.Parameters("o2sac.actor_offline", OfflineActor.Parameters);
-        map.Parameters("o2sac.critic", Sac.Critic.Parameters);
-        map.Parameters("o2sac.critic_target", Sac.TargetCritic.Parameters);
-        map.Adam("o2sac.actor_optimizer", Sac.ActorOptimizer);
-        map.Adam("o2sac.critic_optimizer", Sac.CriticOptimizer);
-        map.Adam("o2sac.alpha_optimizer", Sac.AlphaOptimizer);
-        map.Tensor("o2sac.log_alpha", Sac.LogAlpha);
-        // α as of the last update's start (what the next log reports), not exp of the stepped log α.
-        map.Tensor("o2sac.alpha", Sac.Alpha);
-        map.Tensor("o2sac.alpha_loss", Sac.AlphaLoss);
-        map.Tensor("o2sac.actor_loss", Sac.ActorLoss);
-        map.Tensor("o2sac.critic_loss", Sac.CriticLoss);
-        map.Tensor("o2sac.mean_q", Sac.MeanQ);
-        map.Part(s => Lambda.SaveState(s, "o2sac.lambda"), s => Lambda.RestoreState(s, "o2sac.lambda"));
-        map.Random("o2sac.update_random", Sac.UpdateRandom);
-        map.Random("o2sac.acting_random", Sac.ActingRandom);
+        Lambda.Map(map, "o2sac.lambda");
         Updates = map.Count("o2sac.updates", Updates);
     }
 

@@ -159,19 +159,12 @@ public sealed class O2Td3Agent : IOffPolicyAgent, IResumableAgent
         long hasTracker = map.Count("o2td3.has_tracker", Tracker is null ? 0 : 1);
         if ((hasTracker != 0) != (Tracker is not null))
             throw new InvalidDataException($"{map.Source ?? "training state"}: saved {(Tracker is null ? "with" : "without")} a reference tracker, restored {(Tracker is null ? "without" : "with")} one");
-        map.Parameters("o2td3.actor", Networks.Actor.Parameters);
-        map.Parameters("o2td3.actor_target", Networks.ActorTarget.Parameters);
-        map.Parameters("o2td3.critic", Networks.Critic.Parameters);
-        map.Parameters("o2td3.critic_target", Networks.CriticTarget.Parameters);
+        map.Td3Networks("o2td3", Networks);
         map.Parameters("o2td3.actor_reference", Reference.Parameters);
         map.Parameters("o2td3.actor_offline", OfflineActor.Parameters);
-        map.Adam("o2td3.actor_optimizer", Networks.ActorOptimizer);
-        map.Adam("o2td3.critic_optimizer", Networks.CriticOptimizer);
-        map.Part(s => Lagrange.SaveState(s, "o2td3.lambda"), s => Lagrange.RestoreState(s, "o2td3.lambda"));
+        Lagrange.Map(map, "o2td3.lambda");
         // The latest losses, κ and P′: what the next log reports even when no update happened since the checkpoint.
-        map.Tensor("o2td3.critic_loss", Operators.CriticLoss);
-        map.Tensor("o2td3.actor_loss", Operators.ActorLoss);
-        map.Tensor("o2td3.mean_q", Operators.MeanQ);
+        map.Td3Losses("o2td3", Operators);
         map.Tensor("o2td3.kappa", Operators.Kappa);
         map.Tensor("o2td3.target_penalty", penalty);
         map.Tensor("o2td3.weighted_target_penalty", targetPenalty);
