@@ -59,6 +59,7 @@ public static class Devices
     /// an OpenCL device needs <see cref="DeviceOptions.AllowOpenClWithoutGenericAddressSpace"/>.</exception>
     public static Backend Create(string? device = null, DeviceOptions? options = null)
     {
+        DriverLibraries.Register();
         options ??= new DeviceOptions();
         string choice = ResolveChoice(device, Environment.GetEnvironmentVariable);
         bool forceGeneric = AllowsOpenClWithoutGenericAddressSpace(options, Environment.GetEnvironmentVariable);
@@ -71,7 +72,7 @@ public static class Devices
             case "ilgpu-cpu":
                 return TryCreateIlgpu(DeviceKind.IlgpuCpu, forceGeneric)!;
             case "cuda":
-                return TryCreateIlgpu(DeviceKind.Cuda, forceGeneric) ?? throw Absent("cuda", "no CUDA device found");
+                return TryCreateIlgpu(DeviceKind.Cuda, forceGeneric) ?? throw Absent("cuda", "no CUDA device found (looked for the driver as libcuda.so and libcuda.so.1)");
             default: // opencl
                 return TryCreateIlgpu(DeviceKind.OpenCL, forceGeneric) ?? throw OpenClAbsent(forceGeneric);
         }
@@ -80,6 +81,7 @@ public static class Devices
     /// <summary>Lists the devices present, the managed CPU first.</summary>
     public static IReadOnlyList<DeviceInfo> List()
     {
+        DriverLibraries.Register();
         var found = new List<DeviceInfo>
         {
             new("cpu", DeviceKind.Cpu, $"managed SIMD on {Environment.ProcessorCount} logical processors", null),
@@ -185,7 +187,7 @@ public static class Devices
                 $"OpenCL device '{refused.Description}' reports no generic address space, which ILGPU requires; to use it anyway, " +
                 $"set DeviceOptions.AllowOpenClWithoutGenericAddressSpace = true or the environment variable {OpenClForceGenericVariable}=1. " +
                 $"Devices present: {Describe(present)}");
-        return Absent("opencl", "no OpenCL device found (ILGPU looks for the unversioned libOpenCL.so, from ocl-icd-opencl-dev on Debian)");
+        return Absent("opencl", "no OpenCL device found (looked for libOpenCL.so and libOpenCL.so.1, from ocl-icd-libopencl1 on Debian, and an ICD such as pocl-opencl-icd)");
     }
 
     static InvalidOperationException Absent(string choice, string reason) =>

@@ -615,6 +615,8 @@ public abstract class BackendConformanceTests : IDisposable
     public void AdamMatchesReferenceOverSteps(int n)
     {
         var p = RandomValues(n, 1); var m = new float[n]; var v = new float[n];
+        // Size of the terms that make up m: β1·|m| + (1 − β1)·|g| at each step.
+        var mTermScale = new float[n];
         var tp = Upload(p); var tm = Device.Allocate(n); var tv = Device.Allocate(n);
         for (int step = 1; step <= 3; step++)
         {
@@ -623,9 +625,16 @@ public abstract class BackendConformanceTests : IDisposable
             float stepSize = (float)(3e-4 / (1.0 - Math.Pow(0.9, step)));
             float rootBiasCorrection2 = (float)Math.Sqrt(1.0 - Math.Pow(0.999, step));
             AdamReference.Step(p, g, m, v, stepSize, 0.9f, 0.999f, 1e-8f, rootBiasCorrection2);
+            for (int i = 0; i < n; i++) mTermScale[i] = 0.9f * mTermScale[i] + 0.1f * MathF.Abs(g[i]);
         }
         AssertClose(p, tp.ToArray(), 1e-6f, 1e-7f, "Adam parameters");
-        AssertClose(m, tm.ToArray(), 1e-6f, 1e-9f, "Adam first moment");
+        // A GPU may fuse β1·m + (1 − β1)·g into one FMA (CUDA does); the rounding then differs by up to an ulp of
+        // the larger term, which is large beside m wherever the terms cancel. So m is held to 10⁻⁶ of its terms'
+        // size (about 8 ulps), not of its own (measured on an H200: 2.7·10⁻⁹ off where m = 1.5·10⁻³).
+        var deviceM = tm.ToArray();
+        for (int i = 0; i < n; i++)
+            Assert.True(MathF.Abs(deviceM[i] - m[i]) <= 1e-6f * mTermScale[i] + 1e-12f,
+                $"Adam first moment: element {i} of {n} is {deviceM[i]:R}, expected {m[i]:R} (terms of size {mTermScale[i]:G3})");
         AssertClose(v, tv.ToArray(), 1e-6f, 1e-12f, "Adam second moment");
         Assert.Throws<ArgumentOutOfRangeException>(() => Device.Adam(tp, tp, tm, tv, 1e-3f, 0.9f, 0.999f, 1e-8f, 0));
     }

@@ -66,6 +66,17 @@ public sealed class DevicesTests
         Assert.StartsWith("ilgpu-cpu", simulator.Name);
     }
 
+    [Theory]
+    [InlineData("cuda", "libcuda.so.1")]
+    [InlineData("OpenCL", "libOpenCL.so.1")]
+    [InlineData("nvcuda", null)]
+    [InlineData("mujoco", null)]
+    public void DriverLibrariesFallBackToTheirVersionedNames(string importName, string? expected)
+    {
+        // ILGPU imports "cuda" and "OpenCL"; a machine with only the driver (no -dev package) has just the .so.1 names.
+        Assert.Equal(expected, DriverLibraries.VersionedName(importName));
+    }
+
     [Fact]
     public void AbsentCudaFailsWithTheDevicesPresent()
     {
