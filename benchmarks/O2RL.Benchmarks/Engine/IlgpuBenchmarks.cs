@@ -19,14 +19,14 @@ public class IlgpuBenchmarks
     [Params("opencl", "cuda")]
     public string Device { get; set; } = "opencl";
 
-    [Params(false, true)]
-    public bool Tiled { get; set; }
+    [Params("Auto", "Naive", "Tiled", "TiledSmall", "TiledTiny")]
+    public string Kernel { get; set; } = "Auto";
 
     [GlobalSetup]
     public void Setup()
     {
         backend = (IlgpuBackend)Devices.Create(Device, new DeviceOptions { AllowOpenClWithoutGenericAddressSpace = true });
-        backend.TiledGemmMinimumWork = Tiled ? 0 : long.MaxValue;
+        backend.ForcedGemmKernel = Enum.Parse<IlgpuBackend.GemmKernel>(Kernel);
         a = backend.Allocate(256, 256);
         b = backend.Allocate(256, 256);
         c = backend.Allocate(256, 256);

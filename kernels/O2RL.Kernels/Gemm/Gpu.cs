@@ -21,9 +21,13 @@ internal struct GemmArguments
 
 /// <summary>
 /// GEMM kernels for ILGPU: a naive one (one thread per element of C, for small shapes and as the plain check)
-/// and a tiled one staging 4T×T panels of op(A) and op(B) through shared memory, each of T×T threads computing
-/// a 4×4 block of C. Both accumulate in float over k in increasing order, so they are deterministic, and both
-/// apply the same epilogue: β = 0 never reads C (garbage or NaN there is ignored).
+/// and three tiled ones staging panels of op(A) and op(B) through shared memory, whose T×T threads compute 4×4
+/// blocks of a 4T×4T tile (<see cref="Tiled{TGeometry}"/>), 2×2 blocks of a 2T×2T tile
+/// (<see cref="TiledSmall{TGeometry}"/>) or one element each of a T×T tile (<see cref="TiledTiny{TGeometry}"/>).
+/// The smaller tiles give more thread blocks to the small products of an RL update: 256×256 makes 16 blocks of
+/// 64×64, 64 of 32×32 and 256 of 16×16, on a GPU of 132 multiprocessors. All accumulate in float over k in
+/// increasing order, so they are deterministic and agree bit for bit, and all apply the same epilogue: β = 0
+/// never reads C (garbage or NaN there is ignored).
 /// </summary>
 internal static class GemmGpu
 {
@@ -109,6 +113,154 @@ internal static class GemmGpu
         StoreRow(c, bias, g, b, row0 + ty + t, col0 + tx, t, c10, c11, c12, c13);
         StoreRow(c, bias, g, b, row0 + ty + 2 * t, col0 + tx, t, c20, c21, c22, c23);
         StoreRow(c, bias, g, b, row0 + ty + 3 * t, col0 + tx, t, c30, c31, c32, c33);
+    }
+
+    /// <summary>
+    /// Tiled GEMM with 2×2 blocks per thread. Grid (⌈N/2T⌉, ⌈M/2T⌉, batch), groups of T×T threads. Thread (tx, ty)
+    /// owns rows ty, ty + T and columns tx, tx + T of the block's 2T×2T tile. The panels are T deep and padded to
+    /// 2T + 1 floats a row, so that filling them from a row-major operand does not hit one shared-memory bank
+    /// with every thread of a warp.
+    /// </summary>
+    public static void TiledSmall<TGeometry>(ArrayView<float> a, ArrayView<float> bMatrix, ArrayView<float> c, ArrayView<float> bias, GemmArguments g)
+        where TGeometry : struct, IGpuGeometry
+    {
+        int t = default(TGeometry).TileThreads;
+        int tile = 2 * t, pitch = 2 * t + 1;
+        // aPanel[p, r] = op(A)[row0 + r, k0 + p] and bPanel[p, q] = op(B)[k0 + p, col0 + q], p < T, at p·pitch + r.
+        var aPanel = SharedMemory.Allocate<float>(default(TGeometry).TileThreads * (2 * default(TGeometry).TileThreads + 1));
+        var bPanel = SharedMemory.Allocate<float>(default(TGeometry).TileThreads * (2 * default(TGeometry).TileThreads + 1));
+
+        int tx = Group.IdxX, ty = Group.IdxY, thread = ty * t + tx;
+        int col0 = Grid.IdxX * tile, row0 = Grid.IdxY * tile, b = Grid.IdxZ;
+        float c00 = 0f, c01 = 0f, c10 = 0f, c11 = 0f;
+
+        for (int k0 = 0; k0 < g.K; k0 += t)
+        {
+            // Each panel holds 2T² elements: every thread loads two of each, in the operand's memory order.
+            for (int l = 0; l < 2; l++)
+            {
+                int e = thread + l * t * t;
+                int r, p;
+                if (g.TransposeA != 0) { p = e / tile; r = e % tile; } else { r = e / t; p = e % t; }
+                aPanel[p * pitch + r] = row0 + r < g.M && k0 + p < g.K ? LoadA(a, g, b, row0 + r, k0 + p) : 0f;
+                int q;
+                if (g.TransposeB != 0) { q = e / t; p = e % t; } else { p = e / tile; q = e % tile; }
+                bPanel[p * pitch + q] = col0 + q < g.N && k0 + p < g.K ? LoadB(bMatrix, g, b, k0 + p, col0 + q) : 0f;
+            }
+            Group.Barrier();
+
+            int depth = g.K - k0 < t ? g.K - k0 : t;
+            for (int p = 0; p < depth; p++)
+            {
+                int row = p * pitch;
+                float a0 = aPanel[row + ty], a1 = aPanel[row + ty + t];
+                float b0 = bPanel[row + tx], b1 = bPanel[row + tx + t];
+                c00 += a0 * b0; c01 += a0 * b1;
+                c10 += a1 * b0; c11 += a1 * b1;
+            }
+            Group.Barrier();
+        }
+
+        StorePair(c, bias, g, b, row0 + ty, col0 + tx, t, c00, c01);
+        StorePair(c, bias, g, b, row0 + ty + t, col0 + tx, t, c10, c11);
+    }
+
+    /// <summary>
+    /// Tiled GEMM with one element of C per thread: grid (⌈N/T⌉, ⌈M/T⌉, batch), groups of T×T threads, T-deep
+    /// panels padded to T + 1 floats a row. The most thread blocks of the three tiled kernels (256 for a
+    /// 256×256 product at T = 16), at two shared-memory reads per multiply-add.
+    /// </summary>
+    public static void TiledTiny<TGeometry>(ArrayView<float> a, ArrayView<float> bMatrix, ArrayView<float> c, ArrayView<float> bias, GemmArguments g)
+        where TGeometry : struct, IGpuGeometry
+    {
+        int t = default(TGeometry).TileThreads;
+        int pitch = t + 1;
+        // aPanel[p, r] = op(A)[row0 + r, k0 + p] and bPanel[p, q] = op(B)[k0 + p, col0 + q], at p·pitch + r.
+        var aPanel = SharedMemory.Allocate<float>(default(TGeometry).TileThreads * (default(TGeometry).TileThreads + 1));
+        var bPanel = SharedMemory.Allocate<float>(default(TGeometry).TileThreads * (default(TGeometry).TileThreads + 1));
+
+        int tx = Group.IdxX, ty = Group.IdxY;
+        int col0 = Grid.IdxX * t, row0 = Grid.IdxY * t, b = Grid.IdxZ;
+        float sum = 0f;
+
+        for (int k0 = 0; k0 < g.K; k0 += t)
+        {
+            // One element of each panel per thread, in the operand's memory order.
+            int r, p;
+            if (g.TransposeA != 0) { p = ty; r = tx; } else { r = ty; p = tx; }
+            aPanel[p * pitch + r] = row0 + r < g.M && k0 + p < g.K ? LoadA(a, g, b, row0 + r, k0 + p) : 0f;
+            int q;
+            if (g.TransposeB != 0) { q = ty; p = tx; } else { p = ty; q = tx; }
+            bPanel[p * pitch + q] = col0 + q < g.N && k0 + p < g.K ? LoadB(bMatrix, g, b, k0 + p, col0 + q) : 0f;
+            Group.Barrier();
+
+            int depth = g.K - k0 < t ? g.K - k0 : t;
+            for (int k = 0; k < depth; k++) sum += aPanel[k * pitch + ty] * bPanel[k * pitch + tx];
+            Group.Barrier();
+        }
+
+        if (row0 + ty < g.M && col0 + tx < g.N) Store(c, bias, g, b, row0 + ty, col0 + tx, sum);
+    }
+
+    /// <summary>
+    /// First half of a split-k GEMM: <see cref="TiledTiny{TGeometry}"/> over one of <paramref name="slices"/> ranges
+    /// of k, writing its raw partial sum (no α, β, bias or activation) to partials[b, slice, row, col]. Grid
+    /// (⌈N/T⌉, ⌈M/T⌉, batch · slices); slice s covers k in [s·kPerSlice, (s + 1)·kPerSlice) ∩ [0, K), kPerSlice a
+    /// multiple of T. The products of an RL update have M·N too small to fill a GPU one thread per element of C;
+    /// splitting k multiplies the threads at work by the slice count.
+    /// </summary>
+    public static void TiledTinyPartial<TGeometry>(ArrayView<float> a, ArrayView<float> bMatrix, ArrayView<float> partials, GemmArguments g,
+        int slices, int kPerSlice)
+        where TGeometry : struct, IGpuGeometry
+    {
+        int t = default(TGeometry).TileThreads;
+        int pitch = t + 1;
+        var aPanel = SharedMemory.Allocate<float>(default(TGeometry).TileThreads * (default(TGeometry).TileThreads + 1));
+        var bPanel = SharedMemory.Allocate<float>(default(TGeometry).TileThreads * (default(TGeometry).TileThreads + 1));
+
+        int tx = Group.IdxX, ty = Group.IdxY;
+        int col0 = Grid.IdxX * t, row0 = Grid.IdxY * t;
+        int b = Grid.IdxZ / slices, slice = Grid.IdxZ - b * slices;
+        int kBegin = slice * kPerSlice;
+        int kEnd = kBegin + kPerSlice < g.K ? kBegin + kPerSlice : g.K;
+        float sum = 0f;
+
+        for (int k0 = kBegin; k0 < kEnd; k0 += t)
+        {
+            int r, p;
+            if (g.TransposeA != 0) { p = ty; r = tx; } else { r = ty; p = tx; }
+            aPanel[p * pitch + r] = row0 + r < g.M && k0 + p < kEnd ? LoadA(a, g, b, row0 + r, k0 + p) : 0f;
+            int q;
+            if (g.TransposeB != 0) { q = ty; p = tx; } else { p = ty; q = tx; }
+            bPanel[p * pitch + q] = col0 + q < g.N && k0 + p < kEnd ? LoadB(bMatrix, g, b, k0 + p, col0 + q) : 0f;
+            Group.Barrier();
+
+            int depth = kEnd - k0 < t ? kEnd - k0 : t;
+            for (int k = 0; k < depth; k++) sum += aPanel[k * pitch + ty] * bPanel[k * pitch + tx];
+            Group.Barrier();
+        }
+
+        int row = row0 + ty, col = col0 + tx;
+        if (row < g.M && col < g.N) partials[((b * slices + slice) * g.M + row) * g.N + col] = sum;
+    }
+
+    /// <summary>
+    /// Second half of a split-k GEMM, one thread per element of C (index (col, row, batch)): adds the slices'
+    /// partial sums in slice order (deterministic) and applies the epilogue.
+    /// </summary>
+    public static void SplitKFinish(Index3D index, ArrayView<float> partials, ArrayView<float> c, ArrayView<float> bias, GemmArguments g, int slices)
+    {
+        int col = index.X, row = index.Y, b = index.Z;
+        float sum = 0f;
+        for (int slice = 0; slice < slices; slice++) sum += partials[((b * slices + slice) * g.M + row) * g.N + col];
+        Store(c, bias, g, b, row, col, sum);
+    }
+
+    static void StorePair(ArrayView<float> c, ArrayView<float> bias, in GemmArguments g, int b, int row, int col, int step, float s0, float s1)
+    {
+        if (row >= g.M) return;
+        if (col < g.N) Store(c, bias, g, b, row, col, s0);
+        if (col + step < g.N) Store(c, bias, g, b, row, col + step, s1);
     }
 
     static void StoreRow(ArrayView<float> c, ArrayView<float> bias, in GemmArguments g, int b, int row, int col, int step,

@@ -28,8 +28,8 @@ namespace O2RL.Engine;
 /// (measured differences on PoCL are at most 2.4·10⁻⁷, about 2 ulps at |z| ≈ 1; the CPU accelerator is exact).</para>
 /// <para>Index values are not checked on the device: <see cref="Backend.GatherRows"/> with an index outside the source
 /// rows reads out of bounds (draw indices with <see cref="Backend.RandomIndices"/>, or validate them on the host).</para>
-/// <para>Launches per op: one for every op except <see cref="Backend.LayerNormBackward"/> (two: parameter gradients,
-/// then the input gradient) and, above 64 × 256 elements (64 × 16 on the CPU accelerator), <see cref="Backend.Sum"/>
+/// <para>Launches per op: one for every op except a split-k GEMM (two: partial sums, then their sum with the
+/// epilogue), <see cref="Backend.LayerNormBackward"/> (two: parameter gradients, then the input gradient) and, above 64 × 256 elements (64 × 16 on the CPU accelerator), <see cref="Backend.Sum"/>
 /// (two: per-group partial sums, then their sum) and <see cref="Backend.ClipGradientNorm"/> (three: partial sums of
 /// g², the norm, the scaling). Smaller sums, and the losses, run as a single thread group in one launch.</para>
 /// </remarks>
@@ -82,10 +82,70 @@ public sealed class IlgpuBackend : Backend
     public long KernelLaunchCount => Interlocked.Read(ref kernelLaunches);
 
     /// <summary>
-    /// GEMMs with M·N·K at least this large use the tiled shared-memory kernel; smaller ones the naive kernel.
-    /// Tests set it to 0 or <see cref="long.MaxValue"/> to check each kernel on its own.
+    /// GEMMs with M·N·K at least this large use a tiled shared-memory kernel; smaller ones the naive kernel.
     /// </summary>
     internal long TiledGemmMinimumWork { get; set; } = 32L * 32 * 32;
+
+    /// <summary>Threads along each side of a GEMM thread block (T): 16 on a GPU, 4 on the CPU accelerator.</summary>
+    internal int GemmTileThreads => tileThreads;
+
+    /// <summary>Multiprocessors (CUDA SMs, OpenCL compute units) of the device.</summary>
+    internal int MultiprocessorCount => accelerator.NumMultiprocessors;
+
+    /// <summary>The GEMM kernels: chosen by shape (<see cref="Auto"/>), or one of them for every shape.</summary>
+    public enum GemmKernel { Auto, Naive, Tiled, TiledSmall, TiledTiny, SplitK }
+
+    /// <summary>Environment variable that forces one GEMM kernel on ILGPU devices (for kernel benchmarks).</summary>
+    public const string GemmKernelVariable = "O2RL_GEMM_KERNEL";
+
+    /// <summary>
+    /// Forces one GEMM kernel for every shape; <see cref="GemmKernel.Auto"/> (the default) chooses by shape. Starts
+    /// from the environment variable <c>O2RL_GEMM_KERNEL</c> (auto, naive, tiled, tiled-small, tiled-tiny, split-k), so that
+    /// each kernel can be timed on a device with <c>o2rl bench</c>; tests set it to check each kernel on its own.
+    /// </summary>
+    internal GemmKernel ForcedGemmKernel { get; set; } = ParseGemmKernel(Environment.GetEnvironmentVariable(GemmKernelVariable));
+
+    internal static GemmKernel ParseGemmKernel(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "auto" => GemmKernel.Auto,
+        "naive" => GemmKernel.Naive,
+        "tiled" => GemmKernel.Tiled,
+        "tiled-small" => GemmKernel.TiledSmall,
+        "tiled-tiny" => GemmKernel.TiledTiny,
+        "split-k" => GemmKernel.SplitK,
+        _ => throw new ArgumentException($"{GemmKernelVariable}='{value}' is not a GEMM kernel; choose auto, naive, tiled, tiled-small, tiled-tiny or split-k"),
+    };
+
+    /// <summary>
+    /// The kernel for a shape: naive below <see cref="TiledGemmMinimumWork"/>; otherwise the tiled kernel with the
+    /// largest tile (4T, 2T, T) whose thread blocks still outnumber the multiprocessors; when even T×T tiles do
+    /// not, k is split (<see cref="SplitKSlices"/>), and the T×T kernel runs only where k is too short to split.
+    /// The 256-row products of an RL update are too small to fill a GPU with large tiles.
+    /// </summary>
+    internal GemmKernel ChooseGemmKernel(in GemmShape shape)
+    {
+        if (ForcedGemmKernel != GemmKernel.Auto) return ForcedGemmKernel;
+        if ((long)shape.M * shape.N * shape.K < TiledGemmMinimumWork) return GemmKernel.Naive;
+        int multiprocessors = accelerator.NumMultiprocessors;
+        if (GemmBlocks(shape, 4 * tileThreads) >= multiprocessors) return GemmKernel.Tiled;
+        if (GemmBlocks(shape, 2 * tileThreads) >= multiprocessors) return GemmKernel.TiledSmall;
+        return SplitKSlices(shape) > 1 ? GemmKernel.SplitK : GemmKernel.TiledTiny;
+    }
+
+    static long GemmBlocks(in GemmShape shape, int tile) =>
+        (long)((shape.M + tile - 1) / tile) * ((shape.N + tile - 1) / tile) * shape.Batch;
+
+    /// <summary>
+    /// Slices of k for a split-k GEMM: enough for about four T×T blocks per multiprocessor, each slice at least
+    /// one T-deep panel, at most 16.
+    /// </summary>
+    internal int SplitKSlices(in GemmShape shape)
+    {
+        long blocks = GemmBlocks(shape, tileThreads);
+        long wanted = (4L * accelerator.NumMultiprocessors + blocks - 1) / blocks;
+        long panels = (shape.K + tileThreads - 1) / tileThreads;
+        return (int)Math.Max(1, Math.Min(Math.Min(wanted, panels), 16));
+    }
 
     // ───────────────────────────── memory ─────────────────────────────
 
@@ -194,6 +254,12 @@ public sealed class IlgpuBackend : Backend
     Action<Index1D, ArrayView<float>, float>? fill;
     Action<Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? gemmNaive;
     Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? gemmTiled;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? gemmTiledSmall;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? gemmTiledTiny;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>? gemmPartial;
+    Action<Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int>? gemmFinish;
+    /// <summary>Partial sums of split-k GEMMs (grown on demand; one stream, so one workspace serves every call).</summary>
+    MemoryBuffer1D<float, Stride1D.Dense>? splitKWorkspace;
     Action<Index1D, ArrayView<float>, ArrayView<float>, int>? activationForward;
     Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? activationBackward;
     Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>? layerNormForward;
@@ -277,19 +343,65 @@ public sealed class IlgpuBackend : Backend
         var bView = b.Length == 0 ? placeholder.View : View(b);
         var biasView = bias is null ? placeholder.View : View(bias);
         Launched();
-        if ((long)shape.M * shape.N * shape.K >= TiledGemmMinimumWork)
+        switch (ChooseGemmKernel(shape))
         {
-            gemmTiled ??= LoadGrouped(
-                x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.Tiled<DeviceGeometry>),
-                x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.Tiled<SimulatorGeometry>));
-            int tile = 4 * tileThreads;
-            var grid = new Index3D((shape.N + tile - 1) / tile, (shape.M + tile - 1) / tile, shape.Batch);
-            gemmTiled(new KernelConfig(grid, new Index3D(tileThreads, tileThreads, 1)), aView, bView, View(c), biasView, arguments);
-        }
-        else
-        {
-            gemmNaive ??= accelerator.LoadAutoGroupedStreamKernel<Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.Naive);
-            gemmNaive(new Index3D(shape.N, shape.M, shape.Batch), aView, bView, View(c), biasView, arguments);
+            case GemmKernel.Tiled:
+            {
+                gemmTiled ??= LoadGrouped(
+                    x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.Tiled<DeviceGeometry>),
+                    x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.Tiled<SimulatorGeometry>));
+                int tile = 4 * tileThreads;
+                var grid = new Index3D((shape.N + tile - 1) / tile, (shape.M + tile - 1) / tile, shape.Batch);
+                gemmTiled(new KernelConfig(grid, new Index3D(tileThreads, tileThreads, 1)), aView, bView, View(c), biasView, arguments);
+                break;
+            }
+            case GemmKernel.TiledSmall:
+            {
+                gemmTiledSmall ??= LoadGrouped(
+                    x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.TiledSmall<DeviceGeometry>),
+                    x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.TiledSmall<SimulatorGeometry>));
+                int tile = 2 * tileThreads;
+                var grid = new Index3D((shape.N + tile - 1) / tile, (shape.M + tile - 1) / tile, shape.Batch);
+                gemmTiledSmall(new KernelConfig(grid, new Index3D(tileThreads, tileThreads, 1)), aView, bView, View(c), biasView, arguments);
+                break;
+            }
+            case GemmKernel.TiledTiny:
+            {
+                gemmTiledTiny ??= LoadGrouped(
+                    x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.TiledTiny<DeviceGeometry>),
+                    x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.TiledTiny<SimulatorGeometry>));
+                var grid = new Index3D((shape.N + tileThreads - 1) / tileThreads, (shape.M + tileThreads - 1) / tileThreads, shape.Batch);
+                gemmTiledTiny(new KernelConfig(grid, new Index3D(tileThreads, tileThreads, 1)), aView, bView, View(c), biasView, arguments);
+                break;
+            }
+            case GemmKernel.SplitK:
+            {
+                int slices = Math.Max(2, SplitKSlices(shape));
+                // Each slice a whole number of T-deep panels.
+                int kPerSlice = ((shape.K + slices - 1) / slices + tileThreads - 1) / tileThreads * tileThreads;
+                slices = Math.Max(1, (shape.K + kPerSlice - 1) / kPerSlice);
+                long needed = (long)slices * shape.Batch * shape.M * shape.N;
+                if (needed > int.MaxValue) throw new ArgumentException($"split-k GEMM workspace of {needed} floats is too large");
+                if (splitKWorkspace is null || splitKWorkspace.Length < needed)
+                {
+                    splitKWorkspace?.Dispose();
+                    splitKWorkspace = accelerator.Allocate1D<float>(needed);
+                }
+                var workspace = splitKWorkspace.View.SubView(0, needed);
+                gemmPartial ??= LoadGrouped(
+                    x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>(GemmGpu.TiledTinyPartial<DeviceGeometry>),
+                    x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>(GemmGpu.TiledTinyPartial<SimulatorGeometry>));
+                var grid = new Index3D((shape.N + tileThreads - 1) / tileThreads, (shape.M + tileThreads - 1) / tileThreads, shape.Batch * slices);
+                gemmPartial(new KernelConfig(grid, new Index3D(tileThreads, tileThreads, 1)), aView, bView, workspace, arguments, slices, kPerSlice);
+                Launched();
+                gemmFinish ??= accelerator.LoadAutoGroupedStreamKernel<Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int>(GemmGpu.SplitKFinish);
+                gemmFinish(new Index3D(shape.N, shape.M, shape.Batch), workspace, View(c), biasView, arguments, slices);
+                break;
+            }
+            default:
+                gemmNaive ??= accelerator.LoadAutoGroupedStreamKernel<Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.Naive);
+                gemmNaive(new Index3D(shape.N, shape.M, shape.Batch), aView, bView, View(c), biasView, arguments);
+                break;
         }
     }
 
@@ -540,6 +652,7 @@ public sealed class IlgpuBackend : Backend
     {
         placeholder.Dispose();
         partials.Dispose();
+        splitKWorkspace?.Dispose();
         accelerator.Dispose();
         context.Dispose();
         base.Dispose();

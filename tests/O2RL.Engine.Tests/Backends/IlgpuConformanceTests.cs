@@ -51,13 +51,15 @@ public abstract class IlgpuConformanceTests : BackendConformanceTests
     IlgpuBackend Ilgpu => (IlgpuBackend)Device;
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void NaiveAndTiledGemmKernelsBothMatchReference(bool tiled)
+    [InlineData(IlgpuBackend.GemmKernel.Naive)]
+    [InlineData(IlgpuBackend.GemmKernel.Tiled)]
+    [InlineData(IlgpuBackend.GemmKernel.TiledSmall)]
+    [InlineData(IlgpuBackend.GemmKernel.TiledTiny)]
+    [InlineData(IlgpuBackend.GemmKernel.SplitK)]
+    public void EachGemmKernelMatchesReference(IlgpuBackend.GemmKernel kernel)
     {
         var backend = Ilgpu;
-        long saved = backend.TiledGemmMinimumWork;
-        backend.TiledGemmMinimumWork = tiled ? 0 : long.MaxValue;
+        backend.ForcedGemmKernel = kernel;
         try
         {
             foreach (var (m, n, k) in new[] { (1, 1, 1), (3, 17, 5), (17, 33, 19), (Math.Min(65, MaxGemmDim), 31, 70) })
@@ -75,13 +77,88 @@ public abstract class IlgpuConformanceTests : BackendConformanceTests
                             c0.CopyTo(expected, e * m * n);
                             GemmReference.Gemm(ta, tb, m, n, k, -1.25f, a, b, 0.5f, expected.AsSpan(e * m * n, m * n), bias.AsSpan(e * n, n), Activation.Tanh);
                         }
-                        AssertClose(expected, c.ToArray(), 1e-5f, 2e-6f * k + 1e-6f, $"{(tiled ? "tiled" : "naive")} GEMM [{m}, {n}, {k}] tA={ta} tB={tb}");
+                        AssertClose(expected, c.ToArray(), 1e-5f, 2e-6f * k + 1e-6f, $"{kernel} GEMM [{m}, {n}, {k}] tA={ta} tB={tb}");
                     }
         }
         finally
         {
-            backend.TiledGemmMinimumWork = saved;
+            backend.ForcedGemmKernel = IlgpuBackend.GemmKernel.Auto;
         }
+    }
+
+    [Fact]
+    public void GemmKernelsAgreeBitForBit()
+    {
+        // The four unsplit kernels accumulate over k in increasing order with the same epilogue, so switching kernels by shape
+        // never changes a result.
+        var backend = Ilgpu;
+        int m = Math.Min(70, MaxGemmDim), n = 45, k = 37;
+        var a = Upload(RandomValues(m * k, 5), m, k); var b = Upload(RandomValues(k * n, 6), n, k); var bias = Upload(RandomValues(n, 7), n);
+        float[]? first = null;
+        try
+        {
+            foreach (var kernel in new[] { IlgpuBackend.GemmKernel.Naive, IlgpuBackend.GemmKernel.Tiled, IlgpuBackend.GemmKernel.TiledSmall, IlgpuBackend.GemmKernel.TiledTiny })
+            {
+                backend.ForcedGemmKernel = kernel;
+                var c = backend.Allocate(m, n);
+                backend.Gemm(a, false, b, true, c, bias: bias, activation: Activation.Relu);
+                var values = c.ToArray();
+                if (first is null) first = values;
+                else AssertBitwiseEqual(first, values, $"{kernel} against the naive kernel");
+            }
+            // Split-k adds its slices' partial sums at the end: the same function, rounded in another order.
+            backend.ForcedGemmKernel = IlgpuBackend.GemmKernel.SplitK;
+            var split = backend.Allocate(m, n);
+            backend.Gemm(a, false, b, true, split, bias: bias, activation: Activation.Relu);
+            AssertClose(first!, split.ToArray(), 1e-5f, 2e-6f * k, "split-k against the naive kernel");
+            var again = backend.Allocate(m, n);
+            backend.Gemm(a, false, b, true, again, bias: bias, activation: Activation.Relu);
+            AssertBitwiseEqual(split.ToArray(), again.ToArray(), "split-k run twice");
+        }
+        finally
+        {
+            backend.ForcedGemmKernel = IlgpuBackend.GemmKernel.Auto;
+        }
+    }
+
+    [Theory]
+    [InlineData(null, IlgpuBackend.GemmKernel.Auto)]
+    [InlineData(" Tiled-Small ", IlgpuBackend.GemmKernel.TiledSmall)]
+    [InlineData("naive", IlgpuBackend.GemmKernel.Naive)]
+    [InlineData("tiled", IlgpuBackend.GemmKernel.Tiled)]
+    [InlineData("TILED-TINY", IlgpuBackend.GemmKernel.TiledTiny)]
+    [InlineData("split-k", IlgpuBackend.GemmKernel.SplitK)]
+    public void GemmKernelVariableNamesAKernel(string? value, IlgpuBackend.GemmKernel expected) =>
+        Assert.Equal(expected, IlgpuBackend.ParseGemmKernel(value));
+
+    [Fact]
+    public void UnknownGemmKernelIsRefusedWithTheChoices()
+    {
+        var error = Assert.Throws<ArgumentException>(() => IlgpuBackend.ParseGemmKernel("fast"));
+        Assert.Contains("auto, naive, tiled, tiled-small, tiled-tiny or split-k", error.Message);
+    }
+
+    static long GemmBlocks(IlgpuBackend backend, GemmShape shape, int tile) =>
+        (long)((shape.M + tile - 1) / tile) * ((shape.N + tile - 1) / tile) * shape.Batch;
+
+    [Fact]
+    public void SmallProductsGetTheSmallTiles()
+    {
+        var backend = Ilgpu;
+        Assert.Equal(IlgpuBackend.GemmKernel.Naive, backend.ChooseGemmKernel(new GemmShape(1, 8, 8, 8, false, false, 0, 0, 0, 0)));
+        // A small output with a long k: one block would leave the rest of the device idle, so k is split.
+        var longK = new GemmShape(1, 1, 1, 40_000, false, false, 0, 0, 0, 0);
+        Assert.Equal(Math.Min(16, 4 * backend.MultiprocessorCount), backend.SplitKSlices(longK));
+        if (backend.MultiprocessorCount > 1)
+            Assert.Equal(IlgpuBackend.GemmKernel.SplitK, backend.ChooseGemmKernel(longK));
+        // Too short a k to split: one element of C per thread, where even 2T×2T tiles are too few.
+        var shortK = new GemmShape(1, 300, 300, 1, false, false, 0, 0, 0, 0);
+        Assert.Equal(1, backend.SplitKSlices(shortK));
+        if (GemmBlocks(backend, shortK, 2 * backend.GemmTileThreads) < backend.MultiprocessorCount)
+            Assert.Equal(IlgpuBackend.GemmKernel.TiledTiny, backend.ChooseGemmKernel(shortK));
+        // A product whose large tiles outnumber the multiprocessors gets them.
+        int side = 64 * backend.MultiprocessorCount;
+        Assert.Equal(IlgpuBackend.GemmKernel.Tiled, backend.ChooseGemmKernel(new GemmShape(1, side, side, 64, false, false, 0, 0, 0, 0)));
     }
 
     [Fact]
