@@ -77,4 +77,40 @@ public sealed class BenchCommandTests
         Assert.Equal(UpdateFlops.Sac(17, 6, 256, 256), root.GetProperty("sac_update_flops").GetDouble());
         Assert.True(root.GetProperty("fma_peak_gflops").GetDouble() > 0);
     }
+
+    [Fact]
+    public void OnlyTimesTheNamedWorkloads()
+    {
+        var (code, output, error) = Run("bench", "--json", "--threads", "1", "--rounds", "1", "--only", "gemm, td3_update");
+        Assert.True(code == 0, error);
+        using var json = JsonDocument.Parse(output);
+        var root = json.RootElement;
+        Assert.True(root.GetProperty("gemm_256_nn_ms").GetDouble() > 0);
+        Assert.True(root.GetProperty("td3_update_ms").GetDouble() > 0);
+        Assert.False(root.TryGetProperty("mlp_step_ms", out _));
+        Assert.False(root.TryGetProperty("sac_update_ms", out _));
+        Assert.Equal(1, root.GetProperty("threads").GetInt32());
+    }
+
+    [Fact]
+    public void UnknownWorkloadIsAUsageErrorNamingTheChoices()
+    {
+        var (code, _, error) = Run("bench", "--threads", "1", "--only", "gemm,resnet");
+        Assert.Equal(2, code);
+        Assert.Contains("unknown workload 'resnet'", error);
+        Assert.Contains(string.Join(", ", BenchCommand.Workloads), error);
+    }
+
+    [Fact]
+    public void OcrCftStepsAreTimedBesideThePlainUpdates()
+    {
+        var (code, output, error) = Run("bench", "--json", "--threads", "2", "--rounds", "1", "--only", "launch", "--ocr-cft");
+        Assert.True(code == 0, error);
+        using var json = JsonDocument.Parse(output);
+        var root = json.RootElement;
+        foreach (var step in new[] { "o2sac_stage_a", "o2sac_stage_b", "o2sac_stage_c", "sac_layernorm_update",
+                                     "o2td3_stage_a", "o2td3_stage_b", "o2td3_stage_c", "td3_layernorm_update" })
+            Assert.True(root.GetProperty(step + "_ms").GetDouble() > 0, step);
+        Assert.False(root.TryGetProperty("sac_update_ms", out _));
+    }
 }

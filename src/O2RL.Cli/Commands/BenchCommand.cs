@@ -1,5 +1,8 @@
 using System.Text.Json;
 using O2RL.Algorithms.Configs;
+using O2RL.Algorithms.FineTuning.O2Sac;
+using O2RL.Algorithms.FineTuning.O2Td3;
+using O2RL.Algorithms.Networks;
 using O2RL.Algorithms.Online;
 using O2RL.Data.Replay;
 using O2RL.Engine;
@@ -26,22 +29,35 @@ public static class BenchCommand
     /// <summary>Runs the command.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        var reader = new ArgumentReader(args, ["device", "rounds", "threads"], ["json", "help"]);
+        var reader = new ArgumentReader(args, ["device", "rounds", "threads", "only"], ["json", "help", "ocr-cft"]);
         if (reader.Has("help"))
         {
-            output.WriteLine("usage: o2rl bench [--device auto|cpu|cuda|opencl|ilgpu-cpu] [--threads N] [--rounds N] [--json]");
+            output.WriteLine("usage: o2rl bench [--device auto|cpu|cuda|opencl|ilgpu-cpu] [--threads N] [--rounds N] [--only LIST] [--ocr-cft] [--json]");
             output.WriteLine("Measures the CPU's FMA peak, 256×256×256 GEMMs (NN, NT, TN with β = 1), the MLP 17-256-256-1 training step");
             output.WriteLine("(batch 256, forward + backward + Adam) and full SAC and TD3 updates (obs 17, act 6, 2×256 actor and twin");
             output.WriteLine("critics, batch 256; TD3 per update over a policy-delay cycle) on the device. Times are the best of N rounds");
             output.WriteLine("(the round least disturbed by other processes) with the median beside it; *_flops are the GEMM");
             output.WriteLine("multiply-add FLOPs of one call. --threads N runs the CPU backend on N threads (implies --device cpu).");
-            output.WriteLine("On ILGPU devices (cuda, opencl, ilgpu-cpu) *_kernel_launches count the kernels one call launches.");
+            output.WriteLine("On ILGPU devices (cuda, opencl, ilgpu-cpu) *_kernel_launches count the kernels one call launches, and");
+            output.WriteLine("kernel_launch_us is the time per launch of a one-element kernel, back to back (the host's cost per launch).");
+            output.WriteLine($"--only LIST times only the named workloads (comma-separated: {string.Join(", ", Workloads)}).");
+            output.WriteLine("--ocr-cft adds the OCR-CFT steps at the paper's sizes: O2SAC stages A, B and C (3×256 LayerNorm critics)");
+            output.WriteLine("beside a plain SAC update with those critics, and O2TD3 stages A, B and C (2×256 LayerNorm critics)");
+            output.WriteLine("beside plain TD3 with them (stage C and TD3 per update over a policy-delay cycle).");
             output.WriteLine("Careful numbers: the BenchmarkDotNet suite,");
             output.WriteLine("  dotnet run -c Release --project benchmarks/O2RL.Benchmarks -- --filter '*' --job short --inProcess");
             return 0;
         }
         if (reader.Positionals.Count > 0) throw new UsageException($"unexpected argument '{reader.Positionals[0]}'");
         int rounds = reader.GetInt("rounds", 9, 1, 1000);
+        var selected = new HashSet<string>(Workloads);
+        if (reader.Get("only") is string only)
+        {
+            selected = [.. only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+            foreach (string name in selected)
+                if (!Workloads.Contains(name)) throw new UsageException($"--only: unknown workload '{name}'; choose from {string.Join(", ", Workloads)}");
+            if (selected.Count == 0) throw new UsageException("--only needs at least one workload");
+        }
         int? threads = reader.Has("threads") ? reader.GetInt("threads", 0, 1, 1024) : null;
         string? device = reader.Get("device");
         if (threads is not null && device is not null && device != "cpu")
@@ -51,15 +67,45 @@ public static class BenchCommand
             : DeviceCatalog.Create(device);
         var results = new SortedDictionary<string, object> { ["device"] = backend.Name };
 
-        if (backend is CpuBackend cpu)
+        if (backend is CpuBackend cpuThreads) results["threads"] = cpuThreads.ThreadCount;
+        if (backend is CpuBackend cpu && selected.Contains("gemm"))
         {
-            results["threads"] = cpu.ThreadCount;
             using var pool = new WorkerPool(cpu.ThreadCount);
             var peak = FmaPeak.Measure(pool, TimeSpan.FromMilliseconds(5), windows: 20);
             results["fma_peak_gflops"] = Math.Round(peak.PoolGflops, 1);
             results["fma_peak_gflops_1_thread"] = Math.Round(peak.SingleThreadGflops, 1);
         }
 
+        if (backend is IlgpuBackend && selected.Contains("launch"))
+        {
+            // Back-to-back launches of a one-element kernel: the device work is negligible, so this is the host's
+            // cost per launch (ILGPU's argument marshalling and the driver), the floor under launch-bound updates.
+            var one = backend.Allocate(1);
+            var (launchBest, launchMedian) = QuickTimer.SecondsPerCall(() => backend.Fill(one, 1f), backend.Synchronize, callsPerRound: 200, rounds);
+            results["kernel_launch_us"] = Math.Round(launchBest * 1e6, 2);
+            results["kernel_launch_us_median"] = Math.Round(launchMedian * 1e6, 2);
+        }
+
+        if (selected.Contains("gemm")) TimeGemms(backend, rounds, results);
+        if (selected.Contains("mlp_step")) TimeMlpStep(backend, rounds, results);
+        var batch = RandomBatch(backend, BatchSize, UpdateObsDim, UpdateActionDim);
+        if (selected.Contains("sac_update")) TimeSac(backend, batch, rounds, results);
+        if (selected.Contains("td3_update")) TimeTd3(backend, batch, rounds, results);
+        if (reader.Has("ocr-cft")) OcrCftSteps(backend, batch, rounds, results);
+        results["load_average"] = LoadAverage();
+
+        if (reader.Has("json"))
+            output.WriteLine(JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+        else
+            foreach (var (key, value) in results) output.WriteLine($"{key,-28} {value}");
+        return 0;
+    }
+
+    /// <summary>The workloads <c>--only</c> accepts: launch (ILGPU devices only), the three GEMMs, the MLP step, the updates.</summary>
+    public static IReadOnlyList<string> Workloads { get; } = ["launch", "gemm", "mlp_step", "sac_update", "td3_update"];
+
+    static void TimeGemms(Backend backend, int rounds, IDictionary<string, object> results)
+    {
         const int n = 256;
         var a = backend.Allocate(n, n); var b = backend.Allocate(n, n); var c = backend.Allocate(n, n);
         backend.RandomNormal(a, 1, 0); backend.RandomNormal(b, 2, 0);
@@ -80,7 +126,10 @@ public static class BenchCommand
         }
         if (results.TryGetValue("fma_peak_gflops", out var peakValue))
             results["gemm_256_fraction_of_peak"] = Math.Round((double)results["gemm_256_gflops"] / (double)peakValue, 3);
+    }
 
+    static void TimeMlpStep(Backend backend, int rounds, IDictionary<string, object> results)
+    {
         var step = new MlpTrainingStep(backend);
         var (mlpBest, mlpMedian) = QuickTimer.SecondsPerCall(step.Run, step.Synchronize, callsPerRound: 50, rounds);
         results["mlp_step_ms"] = Math.Round(mlpBest * 1e3, 4);
@@ -88,15 +137,22 @@ public static class BenchCommand
         results["mlp_step_gflops"] = Math.Round(step.FlopsPerStep / mlpBest / 1e9, 1);
         results["mlp_step_flops"] = step.FlopsPerStep;
         CountLaunches(backend, results, "mlp_step", step.Run);
+    }
 
-        var batch = RandomBatch(backend, BatchSize, UpdateObsDim, UpdateActionDim);
+    static void TimeSac(Backend backend, TransitionBatch batch, int rounds, IDictionary<string, object> results)
+    {
         var sac = new SacAgent(backend, UpdateObsDim, UpdateActionDim, new SacConfig(), seed: 1);
         var (sacBest, sacMedian) = QuickTimer.SecondsPerCall(() => sac.Update(batch, 0, 0), backend.Synchronize, callsPerRound: 10, rounds);
         results["sac_update_ms"] = Math.Round(sacBest * 1e3, 4);
         results["sac_update_ms_median"] = Math.Round(sacMedian * 1e3, 4);
         results["sac_update_flops"] = UpdateFlops.Sac(UpdateObsDim, UpdateActionDim, HiddenDim, BatchSize);
         CountLaunches(backend, results, "sac_update", () => sac.Update(batch, 0, 0));
+        if (!float.IsFinite(backend.ReadScalar(sac.Learner.CriticLoss)))
+            throw new InvalidOperationException("bench: the SAC critic loss became non-finite during the timing runs");
+    }
 
+    static void TimeTd3(Backend backend, TransitionBatch batch, int rounds, IDictionary<string, object> results)
+    {
         // One call = a critic-only update and a delayed one (actor step, Polyak), so the time per update is the
         // mean over TD3's policy-delay cycle of 2.
         var td3 = new Td3Agent(backend, UpdateObsDim, UpdateActionDim, new Td3Config(), seed: 1);
@@ -106,18 +162,47 @@ public static class BenchCommand
         results["td3_update_flops"] = UpdateFlops.Td3PerUpdate(UpdateObsDim, UpdateActionDim, HiddenDim, BatchSize);
         // Per update over the policy-delay cycle, like the time.
         CountLaunches(backend, results, "td3_update", () => { td3.Update(batch, 0, 0); td3.Update(batch, 0, 0); }, callsPerValue: 2);
-        if (!float.IsFinite(backend.ReadScalar(sac.Learner.CriticLoss)) || !float.IsFinite(backend.ReadScalar(td3.Operators.CriticLoss)))
-        {
-            error.WriteLine("bench: the SAC or TD3 critic loss became non-finite during the timing runs");
-            return 1;
-        }
-        results["load_average"] = LoadAverage();
+        if (!float.IsFinite(backend.ReadScalar(td3.Operators.CriticLoss)))
+            throw new InvalidOperationException("bench: the TD3 critic loss became non-finite during the timing runs");
+    }
 
-        if (reader.Has("json"))
-            output.WriteLine(JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
-        else
-            foreach (var (key, value) in results) output.WriteLine($"{key,-28} {value}");
-        return 0;
+    /// <summary>
+    /// Times the OCR-CFT steps (o2sac_stage_{a,b,c}_ms, o2td3_stage_{a,b,c}_ms) and, beside each family, the plain
+    /// update with the same LayerNorm critics (sac_layernorm_update_ms, td3_layernorm_update_ms), so the
+    /// overhead of each stage reads as a ratio on any device.
+    /// </summary>
+    static void OcrCftSteps(Backend backend, TransitionBatch batch, int rounds, IDictionary<string, object> results)
+    {
+        void Time(string name, Action run, int callsPerRound, int updatesPerCall = 1)
+        {
+            run(); // first call allocates the per-batch buffers
+            var (best, median) = QuickTimer.SecondsPerCall(run, backend.Synchronize, callsPerRound, rounds);
+            results[$"{name}_ms"] = Math.Round(best * 1e3 / updatesPerCall, 4);
+            results[$"{name}_ms_median"] = Math.Round(median * 1e3 / updatesPerCall, 4);
+            CountLaunches(backend, results, name, run, updatesPerCall);
+        }
+
+        var o2SacConfig = new O2SacConfig();
+        var sacActor = new TanhGaussianActor(backend, UpdateObsDim, UpdateActionDim, seed: 1, hiddenDims: [HiddenDim, HiddenDim]);
+        var o2Sac = new O2SacLearner(backend, sacActor, o2SacConfig, seed: 1);
+        var sacLayerNorm = new SacAgent(backend, UpdateObsDim, UpdateActionDim,
+            new SacConfig { ActorHidden = [HiddenDim, HiddenDim], CriticHidden = o2SacConfig.CriticHidden, CriticLayerNorm = true }, seed: 1);
+        long sacStep = 0;
+        Time("o2sac_stage_a", () => o2Sac.PolicyEvaluationStep(batch), 10);
+        Time("o2sac_stage_b", () => o2Sac.ValueAlignmentStep(batch.Observations), 10);
+        Time("o2sac_stage_c", () => o2Sac.ConstrainedUpdate(batch, 5_000 + ++sacStep, 0), 10);
+        Time("sac_layernorm_update", () => sacLayerNorm.Update(batch, ++sacStep, 0), 10);
+
+        var td3Actor = new DeterministicActor(backend, UpdateObsDim, UpdateActionDim, seed: 3, hiddenDims: [HiddenDim, HiddenDim]);
+        var o2Td3 = new O2Td3Agent(backend, td3Actor, new O2Td3Config(), seed: 1);
+        var td3LayerNorm = new Td3Agent(backend, UpdateObsDim, UpdateActionDim, new Td3Config { CriticLayerNorm = true }, seed: 1);
+        long td3Step = 0;
+        Time("o2td3_stage_a", () => o2Td3.EvaluationStep(batch), 10);
+        Time("o2td3_stage_b", () => o2Td3.AlignmentStep(batch), 10);
+        Time("o2td3_stage_c", () => { o2Td3.Update(batch, ++td3Step, 0); o2Td3.Update(batch, ++td3Step, 0); }, 5, updatesPerCall: 2);
+        Time("td3_layernorm_update", () => { td3LayerNorm.Update(batch, ++td3Step, 0); td3LayerNorm.Update(batch, ++td3Step, 0); }, 5, updatesPerCall: 2);
+        if (!float.IsFinite(backend.ReadScalar(o2Sac.Sac.CriticLoss)) || !float.IsFinite(backend.ReadScalar(o2Td3.Operators.CriticLoss)))
+            throw new InvalidOperationException("bench: an O2SAC or O2TD3 critic loss became non-finite during the timing runs");
     }
 
     /// <summary>

@@ -77,8 +77,19 @@ public static class DemoCommand
         AtomicFile.WriteAllText(Path.Combine(root, "demo.md"), markdown);
         AtomicFile.WriteAllText(Path.Combine(root, "demo.json"), jsonText);
         string plot = Path.Combine(root, "demo.png");
-        var (metric, curves) = LearningCurves.Load(runs);
-        CurvePlot.Render(LearningCurves.Aggregate(curves), plot, "Pendulum-v1 medium: CQL → O2SAC vs naive SAC fine-tuning", metric);
+        string plotNote;
+        if (CurvePlot.FontsAvailable)
+        {
+            var (metric, curves) = LearningCurves.Load(runs);
+            CurvePlot.Render(LearningCurves.Aggregate(curves), plot, "Pendulum-v1 medium: CQL → O2SAC vs naive SAC fine-tuning", metric);
+            plotNote = $"plot: {plot}";
+        }
+        else
+        {
+            // A headless machine without fonts still gets the whole result; only the picture is left out.
+            plotNote = "no plot (DejaVu Sans is not installed: package fonts-dejavu-core; `o2rl plot` draws it later)";
+            error.WriteLine($"demo: {plotNote}");
+        }
 
         if (json) output.Write(jsonText);
         else
@@ -87,7 +98,7 @@ public static class DemoCommand
             output.Write(markdown);
             output.WriteLine();
             output.WriteLine(Verdict(rows));
-            output.WriteLine($"plot: {plot}; run folders under {root} ({clock.Elapsed.TotalSeconds:F0} s)");
+            output.WriteLine($"{plotNote}; run folders under {root} ({clock.Elapsed.TotalSeconds:F0} s)");
         }
         return 0;
     }
