@@ -49,6 +49,29 @@ internal static class GemmGpu
         c[at] = GpuMath.Activate(g.Activation, value);
     }
 
+    /// <summary>
+    /// Fills the shared panels for the k-step starting at k0: aPanel[p·pitch + r] = op(A)[row0 + r, k0 + p] and
+    /// bPanel[p·pitch + q] = op(B)[k0 + p, col0 + q] for p &lt; t (the step's depth), r, q &lt; tile, zero outside
+    /// the matrix or past kEnd. The group's t² threads each load <paramref name="loadsPerThread"/> elements of each
+    /// panel (tile·t = loadsPerThread·t² elements), walking the operand in memory order so that neighbouring
+    /// threads read neighbouring addresses.
+    /// </summary>
+    static void StagePanels(ArrayView<float> aPanel, ArrayView<float> bPanel, ArrayView<float> a, ArrayView<float> bMatrix, in GemmArguments g,
+        int b, int row0, int col0, int k0, int kEnd, int t, int tile, int pitch, int loadsPerThread)
+    {
+        int thread = Group.IdxY * t + Group.IdxX;
+        for (int l = 0; l < loadsPerThread; l++)
+        {
+            int e = thread + l * t * t;
+            int r, p;
+            if (g.TransposeA != 0) { p = e / tile; r = e % tile; } else { r = e / t; p = e % t; }
+            aPanel[p * pitch + r] = row0 + r < g.M && k0 + p < kEnd ? LoadA(a, g, b, row0 + r, k0 + p) : 0f;
+            int q;
+            if (g.TransposeB != 0) { q = e / t; p = e % t; } else { p = e / tile; q = e % tile; }
+            bPanel[p * pitch + q] = col0 + q < g.N && k0 + p < kEnd ? LoadB(bMatrix, g, b, k0 + p, col0 + q) : 0f;
+        }
+    }
+
     /// <summary>One thread per element: index (col, row, batch).</summary>
     public static void Naive(Index3D index, ArrayView<float> a, ArrayView<float> bMatrix, ArrayView<float> c, ArrayView<float> bias, GemmArguments g)
     {
@@ -72,7 +95,7 @@ internal static class GemmGpu
         var aPanel = SharedMemory.Allocate<float>(4 * default(TGeometry).TileThreads * default(TGeometry).TileThreads);
         var bPanel = SharedMemory.Allocate<float>(4 * default(TGeometry).TileThreads * default(TGeometry).TileThreads);
 
-        int tx = Group.IdxX, ty = Group.IdxY, thread = ty * t + tx;
+        int tx = Group.IdxX, ty = Group.IdxY;
         int col0 = Grid.IdxX * tile, row0 = Grid.IdxY * tile, b = Grid.IdxZ;
 
         float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f;
@@ -82,17 +105,7 @@ internal static class GemmGpu
 
         for (int k0 = 0; k0 < g.K; k0 += t)
         {
-            // Each thread loads 4 elements of each panel; the element order follows memory order of the operand.
-            for (int l = 0; l < 4; l++)
-            {
-                int e = thread + l * t * t;
-                int r, p;
-                if (g.TransposeA != 0) { p = e / tile; r = e % tile; } else { r = e / t; p = e % t; }
-                aPanel[p * tile + r] = row0 + r < g.M && k0 + p < g.K ? LoadA(a, g, b, row0 + r, k0 + p) : 0f;
-                int q;
-                if (g.TransposeB != 0) { q = e / t; p = e % t; } else { p = e / tile; q = e % tile; }
-                bPanel[p * tile + q] = col0 + q < g.N && k0 + p < g.K ? LoadB(bMatrix, g, b, k0 + p, col0 + q) : 0f;
-            }
+            StagePanels(aPanel, bPanel, a, bMatrix, g, b, row0, col0, k0, g.K, t, tile, tile, loadsPerThread: 4);
             Group.Barrier();
 
             int depth = g.K - k0 < t ? g.K - k0 : t;
@@ -130,23 +143,13 @@ internal static class GemmGpu
         var aPanel = SharedMemory.Allocate<float>(default(TGeometry).TileThreads * (2 * default(TGeometry).TileThreads + 1));
         var bPanel = SharedMemory.Allocate<float>(default(TGeometry).TileThreads * (2 * default(TGeometry).TileThreads + 1));
 
-        int tx = Group.IdxX, ty = Group.IdxY, thread = ty * t + tx;
+        int tx = Group.IdxX, ty = Group.IdxY;
         int col0 = Grid.IdxX * tile, row0 = Grid.IdxY * tile, b = Grid.IdxZ;
         float c00 = 0f, c01 = 0f, c10 = 0f, c11 = 0f;
 
         for (int k0 = 0; k0 < g.K; k0 += t)
         {
-            // Each panel holds 2T² elements: every thread loads two of each, in the operand's memory order.
-            for (int l = 0; l < 2; l++)
-            {
-                int e = thread + l * t * t;
-                int r, p;
-                if (g.TransposeA != 0) { p = e / tile; r = e % tile; } else { r = e / t; p = e % t; }
-                aPanel[p * pitch + r] = row0 + r < g.M && k0 + p < g.K ? LoadA(a, g, b, row0 + r, k0 + p) : 0f;
-                int q;
-                if (g.TransposeB != 0) { q = e / t; p = e % t; } else { p = e / tile; q = e % tile; }
-                bPanel[p * pitch + q] = col0 + q < g.N && k0 + p < g.K ? LoadB(bMatrix, g, b, k0 + p, col0 + q) : 0f;
-            }
+            StagePanels(aPanel, bPanel, a, bMatrix, g, b, row0, col0, k0, g.K, t, tile, pitch, loadsPerThread: 2);
             Group.Barrier();
 
             int depth = g.K - k0 < t ? g.K - k0 : t;
@@ -173,33 +176,12 @@ internal static class GemmGpu
     public static void TiledTiny<TGeometry>(ArrayView<float> a, ArrayView<float> bMatrix, ArrayView<float> c, ArrayView<float> bias, GemmArguments g)
         where TGeometry : struct, IGpuGeometry
     {
-        int t = default(TGeometry).TileThreads;
-        int pitch = t + 1;
-        // aPanel[p, r] = op(A)[row0 + r, k0 + p] and bPanel[p, q] = op(B)[k0 + p, col0 + q], at p·pitch + r.
         var aPanel = SharedMemory.Allocate<float>(default(TGeometry).TileThreads * (default(TGeometry).TileThreads + 1));
         var bPanel = SharedMemory.Allocate<float>(default(TGeometry).TileThreads * (default(TGeometry).TileThreads + 1));
-
-        int tx = Group.IdxX, ty = Group.IdxY;
-        int col0 = Grid.IdxX * t, row0 = Grid.IdxY * t, b = Grid.IdxZ;
-        float sum = 0f;
-
-        for (int k0 = 0; k0 < g.K; k0 += t)
-        {
-            // One element of each panel per thread, in the operand's memory order.
-            int r, p;
-            if (g.TransposeA != 0) { p = ty; r = tx; } else { r = ty; p = tx; }
-            aPanel[p * pitch + r] = row0 + r < g.M && k0 + p < g.K ? LoadA(a, g, b, row0 + r, k0 + p) : 0f;
-            int q;
-            if (g.TransposeB != 0) { q = ty; p = tx; } else { p = ty; q = tx; }
-            bPanel[p * pitch + q] = col0 + q < g.N && k0 + p < g.K ? LoadB(bMatrix, g, b, k0 + p, col0 + q) : 0f;
-            Group.Barrier();
-
-            int depth = g.K - k0 < t ? g.K - k0 : t;
-            for (int k = 0; k < depth; k++) sum += aPanel[k * pitch + ty] * bPanel[k * pitch + tx];
-            Group.Barrier();
-        }
-
-        if (row0 + ty < g.M && col0 + tx < g.N) Store(c, bias, g, b, row0 + ty, col0 + tx, sum);
+        int t = default(TGeometry).TileThreads;
+        int row = Grid.IdxY * t + Group.IdxY, col = Grid.IdxX * t + Group.IdxX, b = Grid.IdxZ;
+        float sum = TinyTileSum(aPanel, bPanel, a, bMatrix, g, t, b, 0, g.K);
+        if (row < g.M && col < g.N) Store(c, bias, g, b, row, col, sum);
     }
 
     /// <summary>
@@ -213,35 +195,34 @@ internal static class GemmGpu
         int slices, int kPerSlice)
         where TGeometry : struct, IGpuGeometry
     {
-        int t = default(TGeometry).TileThreads;
-        int pitch = t + 1;
         var aPanel = SharedMemory.Allocate<float>(default(TGeometry).TileThreads * (default(TGeometry).TileThreads + 1));
         var bPanel = SharedMemory.Allocate<float>(default(TGeometry).TileThreads * (default(TGeometry).TileThreads + 1));
-
-        int tx = Group.IdxX, ty = Group.IdxY;
-        int col0 = Grid.IdxX * t, row0 = Grid.IdxY * t;
+        int t = default(TGeometry).TileThreads;
+        int row = Grid.IdxY * t + Group.IdxY, col = Grid.IdxX * t + Group.IdxX;
         int b = Grid.IdxZ / slices, slice = Grid.IdxZ - b * slices;
         int kBegin = slice * kPerSlice;
         int kEnd = kBegin + kPerSlice < g.K ? kBegin + kPerSlice : g.K;
-        float sum = 0f;
+        float sum = TinyTileSum(aPanel, bPanel, a, bMatrix, g, t, b, kBegin, kEnd);
+        if (row < g.M && col < g.N) partials[((b * slices + slice) * g.M + row) * g.N + col] = sum;
+    }
 
+    /// <summary>This thread's Σ_k op(A)[row, k]·op(B)[k, col] over k in [kBegin, kEnd), in increasing k, through T-deep panels.</summary>
+    static float TinyTileSum(ArrayView<float> aPanel, ArrayView<float> bPanel, ArrayView<float> a, ArrayView<float> bMatrix, in GemmArguments g,
+        int t, int b, int kBegin, int kEnd)
+    {
+        int pitch = t + 1;
+        int tx = Group.IdxX, ty = Group.IdxY;
+        int col0 = Grid.IdxX * t, row0 = Grid.IdxY * t;
+        float sum = 0f;
         for (int k0 = kBegin; k0 < kEnd; k0 += t)
         {
-            int r, p;
-            if (g.TransposeA != 0) { p = ty; r = tx; } else { r = ty; p = tx; }
-            aPanel[p * pitch + r] = row0 + r < g.M && k0 + p < kEnd ? LoadA(a, g, b, row0 + r, k0 + p) : 0f;
-            int q;
-            if (g.TransposeB != 0) { q = ty; p = tx; } else { p = ty; q = tx; }
-            bPanel[p * pitch + q] = col0 + q < g.N && k0 + p < kEnd ? LoadB(bMatrix, g, b, k0 + p, col0 + q) : 0f;
+            StagePanels(aPanel, bPanel, a, bMatrix, g, b, row0, col0, k0, kEnd, t, t, pitch, loadsPerThread: 1);
             Group.Barrier();
-
             int depth = kEnd - k0 < t ? kEnd - k0 : t;
             for (int k = 0; k < depth; k++) sum += aPanel[k * pitch + ty] * bPanel[k * pitch + tx];
             Group.Barrier();
         }
-
-        int row = row0 + ty, col = col0 + tx;
-        if (row < g.M && col < g.N) partials[((b * slices + slice) * g.M + row) * g.N + col] = sum;
+        return sum;
     }
 
     /// <summary>

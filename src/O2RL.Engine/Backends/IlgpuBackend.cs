@@ -346,34 +346,14 @@ public sealed class IlgpuBackend : Backend
         switch (ChooseGemmKernel(shape))
         {
             case GemmKernel.Tiled:
-            {
-                gemmTiled ??= LoadGrouped(
-                    x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.Tiled<DeviceGeometry>),
-                    x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.Tiled<SimulatorGeometry>));
-                int tile = 4 * tileThreads;
-                var grid = new Index3D((shape.N + tile - 1) / tile, (shape.M + tile - 1) / tile, shape.Batch);
-                gemmTiled(new KernelConfig(grid, new Index3D(tileThreads, tileThreads, 1)), aView, bView, View(c), biasView, arguments);
+                LaunchTiled(ref gemmTiled, GemmGpu.Tiled<DeviceGeometry>, GemmGpu.Tiled<SimulatorGeometry>, 4 * tileThreads, shape, aView, bView, View(c), biasView, arguments);
                 break;
-            }
             case GemmKernel.TiledSmall:
-            {
-                gemmTiledSmall ??= LoadGrouped(
-                    x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.TiledSmall<DeviceGeometry>),
-                    x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.TiledSmall<SimulatorGeometry>));
-                int tile = 2 * tileThreads;
-                var grid = new Index3D((shape.N + tile - 1) / tile, (shape.M + tile - 1) / tile, shape.Batch);
-                gemmTiledSmall(new KernelConfig(grid, new Index3D(tileThreads, tileThreads, 1)), aView, bView, View(c), biasView, arguments);
+                LaunchTiled(ref gemmTiledSmall, GemmGpu.TiledSmall<DeviceGeometry>, GemmGpu.TiledSmall<SimulatorGeometry>, 2 * tileThreads, shape, aView, bView, View(c), biasView, arguments);
                 break;
-            }
             case GemmKernel.TiledTiny:
-            {
-                gemmTiledTiny ??= LoadGrouped(
-                    x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.TiledTiny<DeviceGeometry>),
-                    x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.TiledTiny<SimulatorGeometry>));
-                var grid = new Index3D((shape.N + tileThreads - 1) / tileThreads, (shape.M + tileThreads - 1) / tileThreads, shape.Batch);
-                gemmTiledTiny(new KernelConfig(grid, new Index3D(tileThreads, tileThreads, 1)), aView, bView, View(c), biasView, arguments);
+                LaunchTiled(ref gemmTiledTiny, GemmGpu.TiledTiny<DeviceGeometry>, GemmGpu.TiledTiny<SimulatorGeometry>, tileThreads, shape, aView, bView, View(c), biasView, arguments);
                 break;
-            }
             case GemmKernel.SplitK:
             {
                 int slices = Math.Max(2, SplitKSlices(shape));
@@ -403,6 +383,17 @@ public sealed class IlgpuBackend : Backend
                 gemmNaive(new Index3D(shape.N, shape.M, shape.Batch), aView, bView, View(c), biasView, arguments);
                 break;
         }
+    }
+
+    /// <summary>Launches one of the tiled GEMM kernels (compiled on first use) over tile×tile blocks of C, T×T threads each.</summary>
+    void LaunchTiled(ref Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? kernel,
+        Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments> deviceKernel,
+        Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments> simulatorKernel,
+        int tile, in GemmShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArguments arguments)
+    {
+        kernel ??= LoadGrouped(x => x.LoadStreamKernel(deviceKernel), x => x.LoadStreamKernel(simulatorKernel));
+        var grid = new Index3D((shape.N + tile - 1) / tile, (shape.M + tile - 1) / tile, shape.Batch);
+        kernel(new KernelConfig(grid, new Index3D(tileThreads, tileThreads, 1)), a, b, c, bias, arguments);
     }
 
     // ───────────────────────────── activations and LayerNorm ─────────────────────────────
