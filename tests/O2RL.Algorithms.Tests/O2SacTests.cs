@@ -317,9 +317,7 @@ public sealed class O2SacTests
             learner.ConstrainedUpdate(batch, 20, k);
         }
         All(0); All(1);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 20; i++) All(i % 2);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, O2RL.Tests.AllocationMeter.BytesAllocated(() => { for (int i = 0; i < 20; i++) All(i % 2); }));
     }
 
     [Fact]

@@ -210,9 +210,7 @@ public abstract class ReplayBufferTests : IDisposable
         Assert.Equal(320UL, sampler.Random.Counter);
         Assert.Equal(Enumerable.Range(0, 8).Select(i => (float)i), seen.OrderBy(v => v));
         if (!OpsAllocateNothing) return;
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        sampler.Sample();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, O2RL.Tests.AllocationMeter.BytesAllocated(() => sampler.Sample()));
     }
 
     [Fact]
@@ -311,9 +309,7 @@ public sealed class CpuReplayBufferTests : ReplayBufferTests
         using var half = new MixedReplaySampler(backend, OfflineMixing.Half, Marked(1000, 0, -1f), 2, 1, 1000, 256, new DeviceRandom(2));
         half.Online.AddRange(Marked(500, 0, 1f));
         half.Sample();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100; i++) half.Sample();
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long allocated = O2RL.Tests.AllocationMeter.BytesAllocated(() => { for (int i = 0; i < 100; i++) half.Sample(); });
         Assert.Equal(0, allocated);
     }
 }

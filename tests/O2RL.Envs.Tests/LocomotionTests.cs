@@ -328,9 +328,7 @@ public class LocomotionTests
         float[] action = [0.1f, -0.1f, 0.2f];
         env.Reset(observation, 0);
         for (int i = 0; i < 50; i++) if (env.Step(action, observation).Done) env.Reset(observation);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 500; i++) if (env.Step(action, observation).Done) env.Reset(observation);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, O2RL.Tests.AllocationMeter.BytesAllocated(() => { for (int i = 0; i < 500; i++) if (env.Step(action, observation).Done) env.Reset(observation); }));
     }
 }
 

@@ -105,8 +105,6 @@ public class VectorEnvironmentTests
         vector.Reset(0);
         var actions = new float[4];
         for (int i = 0; i < 50; i++) vector.Step(actions);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 200; i++) vector.Step(actions);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, O2RL.Tests.AllocationMeter.BytesAllocated(() => { for (int i = 0; i < 200; i++) vector.Step(actions); }));
     }
 }

@@ -152,9 +152,7 @@ public class WrapperTests
         float[] action = [0.25f];
         env.Reset(observation, 0);
         for (int i = 0; i < 100; i++) if (env.Step(action, observation).Done) env.Reset(observation);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++) if (env.Step(action, observation).Done) env.Reset(observation);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, O2RL.Tests.AllocationMeter.BytesAllocated(() => { for (int i = 0; i < 1000; i++) if (env.Step(action, observation).Done) env.Reset(observation); }));
     }
 
     [Fact]

@@ -49,14 +49,15 @@ public sealed class ConcurrencyTests
         model.Act(observation, action);
         model.ActBatch(batch, actions);
         model.Sample(observation, action, ref random);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100; i++)
+        Assert.Equal(0, O2RL.Tests.AllocationMeter.BytesAllocated(() =>
         {
-            model.Act(observation, action);
-            model.Sample(observation, action, ref random);
-            model.ActBatch(batch, actions);
-        }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            for (int i = 0; i < 100; i++)
+            {
+                model.Act(observation, action);
+                model.Sample(observation, action, ref random);
+                model.ActBatch(batch, actions);
+            }
+        }));
     }
 
     [Fact]

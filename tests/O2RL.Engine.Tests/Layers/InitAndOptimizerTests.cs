@@ -191,9 +191,7 @@ public sealed class AllocationTests
             critic.Parameters.PolyakFrom(critic.Parameters, 0.005f);
         }
         for (int i = 0; i < 3; i++) Step();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 20; i++) Step();
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long allocated = O2RL.Tests.AllocationMeter.BytesAllocated(() => { for (int i = 0; i < 20; i++) Step(); });
         Assert.True(allocated == 0, $"{allocated} bytes allocated in 20 steady-state steps");
     }
 }
