@@ -29,7 +29,8 @@ namespace O2RL.Engine;
 /// <para>Index values are not checked on the device: <see cref="Backend.GatherRows"/> with an index outside the source
 /// rows reads out of bounds (draw indices with <see cref="Backend.RandomIndices"/>, or validate them on the host).</para>
 /// <para>Launches per op: one for every op except a split-k GEMM (two: partial sums, then their sum with the
-/// epilogue), <see cref="Backend.LayerNormBackward"/> (two: parameter gradients, then the input gradient) and, above 64 × 256 elements (64 × 16 on the CPU accelerator), <see cref="Backend.Sum"/>
+/// epilogue), <see cref="Backend.LayerNormBackward"/> (two: parameter gradients, then the input gradient) and, above
+/// 64 × 256 elements (64 × 16 on the CPU accelerator), <see cref="Backend.Sum"/>
 /// (two: per-group partial sums, then their sum) and <see cref="Backend.ClipGradientNorm"/> (three: partial sums of
 /// g², the norm, the scaling). Smaller sums, and the losses, run as a single thread group in one launch.</para>
 /// </remarks>
@@ -358,7 +359,7 @@ public sealed class IlgpuBackend : Backend
             {
                 int slices = Math.Max(2, SplitKSlices(shape));
                 // Each slice a whole number of T-deep panels.
-                int kPerSlice = ((shape.K + slices - 1) / slices + tileThreads - 1) / tileThreads * tileThreads;
+                int kPerSlice = Math.Max(tileThreads, ((shape.K + slices - 1) / slices + tileThreads - 1) / tileThreads * tileThreads);
                 slices = Math.Max(1, (shape.K + kPerSlice - 1) / kPerSlice);
                 long needed = (long)slices * shape.Batch * shape.M * shape.N;
                 if (needed > int.MaxValue) throw new ArgumentException($"split-k GEMM workspace of {needed} floats is too large");

@@ -62,7 +62,7 @@ public abstract class IlgpuConformanceTests : BackendConformanceTests
         backend.ForcedGemmKernel = kernel;
         try
         {
-            foreach (var (m, n, k) in new[] { (1, 1, 1), (3, 17, 5), (17, 33, 19), (Math.Min(65, MaxGemmDim), 31, 70) })
+            foreach (var (m, n, k) in new[] { (1, 1, 1), (3, 17, 5), (17, 33, 19), (Math.Min(65, MaxGemmDim), 31, 70), (4, 5, 0) })
                 foreach (bool ta in new[] { false, true })
                     foreach (bool tb in new[] { false, true })
                     {
