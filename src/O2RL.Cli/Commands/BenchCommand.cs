@@ -67,13 +67,16 @@ public static class BenchCommand
             : DeviceCatalog.Create(device);
         var results = new SortedDictionary<string, object> { ["device"] = backend.Name };
 
-        if (backend is CpuBackend cpuThreads) results["threads"] = cpuThreads.ThreadCount;
-        if (backend is CpuBackend cpu && selected.Contains("gemm"))
+        if (backend is CpuBackend cpu)
         {
-            using var pool = new WorkerPool(cpu.ThreadCount);
-            var peak = FmaPeak.Measure(pool, TimeSpan.FromMilliseconds(5), windows: 20);
-            results["fma_peak_gflops"] = Math.Round(peak.PoolGflops, 1);
-            results["fma_peak_gflops_1_thread"] = Math.Round(peak.SingleThreadGflops, 1);
+            results["threads"] = cpu.ThreadCount;
+            if (selected.Contains("gemm"))
+            {
+                using var pool = new WorkerPool(cpu.ThreadCount);
+                var peak = FmaPeak.Measure(pool, TimeSpan.FromMilliseconds(5), windows: 20);
+                results["fma_peak_gflops"] = Math.Round(peak.PoolGflops, 1);
+                results["fma_peak_gflops_1_thread"] = Math.Round(peak.SingleThreadGflops, 1);
+            }
         }
 
         if (backend is IlgpuBackend && selected.Contains("launch"))
@@ -142,11 +145,8 @@ public static class BenchCommand
     static void TimeSac(Backend backend, TransitionBatch batch, int rounds, IDictionary<string, object> results)
     {
         var sac = new SacAgent(backend, UpdateObsDim, UpdateActionDim, new SacConfig(), seed: 1);
-        var (sacBest, sacMedian) = QuickTimer.SecondsPerCall(() => sac.Update(batch, 0, 0), backend.Synchronize, callsPerRound: 10, rounds);
-        results["sac_update_ms"] = Math.Round(sacBest * 1e3, 4);
-        results["sac_update_ms_median"] = Math.Round(sacMedian * 1e3, 4);
+        TimeUpdates(backend, results, "sac_update", () => sac.Update(batch, 0, 0), callsPerRound: 10, rounds);
         results["sac_update_flops"] = UpdateFlops.Sac(UpdateObsDim, UpdateActionDim, HiddenDim, BatchSize);
-        CountLaunches(backend, results, "sac_update", () => sac.Update(batch, 0, 0));
         if (!float.IsFinite(backend.ReadScalar(sac.Learner.CriticLoss)))
             throw new InvalidOperationException("bench: the SAC critic loss became non-finite during the timing runs");
     }
@@ -156,12 +156,8 @@ public static class BenchCommand
         // One call = a critic-only update and a delayed one (actor step, Polyak), so the time per update is the
         // mean over TD3's policy-delay cycle of 2.
         var td3 = new Td3Agent(backend, UpdateObsDim, UpdateActionDim, new Td3Config(), seed: 1);
-        var (td3Best, td3Median) = QuickTimer.SecondsPerCall(() => { td3.Update(batch, 0, 0); td3.Update(batch, 0, 0); }, backend.Synchronize, callsPerRound: 5, rounds);
-        results["td3_update_ms"] = Math.Round(td3Best * 1e3 / 2, 4);
-        results["td3_update_ms_median"] = Math.Round(td3Median * 1e3 / 2, 4);
+        TimeUpdates(backend, results, "td3_update", () => { td3.Update(batch, 0, 0); td3.Update(batch, 0, 0); }, callsPerRound: 5, rounds, updatesPerCall: 2);
         results["td3_update_flops"] = UpdateFlops.Td3PerUpdate(UpdateObsDim, UpdateActionDim, HiddenDim, BatchSize);
-        // Per update over the policy-delay cycle, like the time.
-        CountLaunches(backend, results, "td3_update", () => { td3.Update(batch, 0, 0); td3.Update(batch, 0, 0); }, callsPerValue: 2);
         if (!float.IsFinite(backend.ReadScalar(td3.Operators.CriticLoss)))
             throw new InvalidOperationException("bench: the TD3 critic loss became non-finite during the timing runs");
     }
@@ -173,14 +169,8 @@ public static class BenchCommand
     /// </summary>
     static void OcrCftSteps(Backend backend, TransitionBatch batch, int rounds, IDictionary<string, object> results)
     {
-        void Time(string name, Action run, int callsPerRound, int updatesPerCall = 1)
-        {
-            run(); // first call allocates the per-batch buffers
-            var (best, median) = QuickTimer.SecondsPerCall(run, backend.Synchronize, callsPerRound, rounds);
-            results[$"{name}_ms"] = Math.Round(best * 1e3 / updatesPerCall, 4);
-            results[$"{name}_ms_median"] = Math.Round(median * 1e3 / updatesPerCall, 4);
-            CountLaunches(backend, results, name, run, updatesPerCall);
-        }
+        void Time(string name, Action run, int callsPerRound, int updatesPerCall = 1) =>
+            TimeUpdates(backend, results, name, run, callsPerRound, rounds, updatesPerCall);
 
         var o2SacConfig = new O2SacConfig();
         var sacActor = new TanhGaussianActor(backend, UpdateObsDim, UpdateActionDim, seed: 1, hiddenDims: [HiddenDim, HiddenDim]);
@@ -203,6 +193,20 @@ public static class BenchCommand
         Time("td3_layernorm_update", () => { td3LayerNorm.Update(batch, ++td3Step, 0); td3LayerNorm.Update(batch, ++td3Step, 0); }, 5, updatesPerCall: 2);
         if (!float.IsFinite(backend.ReadScalar(o2Sac.Sac.CriticLoss)) || !float.IsFinite(backend.ReadScalar(o2Td3.Operators.CriticLoss)))
             throw new InvalidOperationException("bench: an O2SAC or O2TD3 critic loss became non-finite during the timing runs");
+    }
+
+    /// <summary>
+    /// Records <c>{name}_ms</c> (best round) and <c>{name}_ms_median</c> per update, where one call of
+    /// <paramref name="run"/> makes <paramref name="updatesPerCall"/> updates (TD3: a policy-delay cycle), and on
+    /// ILGPU devices the kernels launched per update. The timer's warm-up also allocates the per-batch buffers.
+    /// </summary>
+    static void TimeUpdates(Backend backend, IDictionary<string, object> results, string name, Action run, int callsPerRound, int rounds,
+        int updatesPerCall = 1)
+    {
+        var (best, median) = QuickTimer.SecondsPerCall(run, backend.Synchronize, callsPerRound, rounds);
+        results[$"{name}_ms"] = Math.Round(best * 1e3 / updatesPerCall, 4);
+        results[$"{name}_ms_median"] = Math.Round(median * 1e3 / updatesPerCall, 4);
+        CountLaunches(backend, results, name, run, updatesPerCall);
     }
 
     /// <summary>
