@@ -416,6 +416,8 @@ public sealed class O2SacTests
             Assert.Equal([0L, 200L, 400L], curve.Select(p => p.Step));
             Assert.True(double.IsFinite(full.FinalEvaluation!.MeanReturn));
             Assert.Single(metrics.Series("eval/aligned_score"));
+            // A CQL actor (the paper's pairing) keeps SAC's target −d.
+            Assert.Equal(-1.0, metrics.Series("charts/target_entropy").Single().Value);
             Assert.Equal(3, metrics.Series("charts/reference_replaced").Count);
             Assert.NotEmpty(metrics.Series("losses/lambda"));
             Assert.NotEmpty(metrics.Series("stage/b_actor_loss"));
@@ -440,6 +442,67 @@ public sealed class O2SacTests
                 Assert.Equal(curve, resumedMetrics.Series("eval/return"));
                 if (stageFile == O2SacRun.StageBFile) Assert.Empty(resumedMetrics.Series("stage/b_qf_loss"));
             }
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    /// <summary>A small TD3+BC checkpoint (deterministic actor) on the Pendulum medium dataset.</summary>
+    static readonly Lazy<string> SmallTd3BcCheckpoint = new(() =>
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "o2rl-o2sac-td3bc-" + Guid.NewGuid().ToString("N"));
+        using var backend = new CpuBackend(1);
+        return Td3BcRun.Run(new RunContext
+        {
+            Backend = backend, EnvironmentId = "Pendulum-v1", DatasetName = "medium", Seed = 2, DatasetPath = PendulumDataset("medium"),
+            OutputDirectory = folder, Overrides = ["max_steps=60", "batch_size=32", "actor_hidden=[16,16]", "critic_hidden=[16,16]", "evaluate_every=0", "evaluation_episodes=1"],
+        }).CheckpointPath!;
+    });
+
+    [Fact]
+    public void AConvertedDeterministicActorTakesItsTargetEntropyFromTheAlignedPolicyAndKeepsItOnResume()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "o2rl-o2sac-entropy-" + Guid.NewGuid().ToString("N"));
+        RunResult Run(string? folder, MemoryMetrics metrics, params string[] extra)
+        {
+            using var backend = new CpuBackend(1);
+            return O2SacRun.Run(new RunContext
+            {
+                Backend = backend, EnvironmentId = "Pendulum-v1", DatasetName = "medium", Seed = 5, DatasetPath = PendulumDataset("medium"),
+                InitialCheckpoint = SmallTd3BcCheckpoint.Value, OutputDirectory = folder, Metrics = metrics, Overrides = [.. SmallRun, .. extra],
+            });
+        }
+        try
+        {
+            var metrics = new MemoryMetrics();
+            var full = Run(Path.Combine(root, "full"), metrics);
+            double target = metrics.Series("charts/target_entropy").Single().Value;
+            // σ ≈ 0.1 in pre-tanh space (½ ln(2πe·0.01) = −0.88, less the tanh correction), not SAC's −d = −1.
+            Assert.NotEqual(-1.0, target);
+            Assert.InRange(target, -3.0, -0.5);
+            var stageB = SafetensorsFile.Read(Path.Combine(root, "full", O2SacRun.StageBFile));
+            Assert.Equal((float)target, float.Parse(stageB.Metadata["target_entropy"], System.Globalization.CultureInfo.InvariantCulture));
+            // The measurement moves no training stream: resuming after stage B (H̄ read from the file) is bit-identical.
+            string folder = Path.Combine(root, "resume");
+            Directory.CreateDirectory(folder);
+            File.Copy(Path.Combine(root, "full", O2SacRun.StageBFile), Path.Combine(folder, O2SacRun.StageBFile));
+            var resumed = Run(folder, new MemoryMetrics());
+            Assert.Equal(File.ReadAllBytes(full.CheckpointPath!), File.ReadAllBytes(resumed.CheckpointPath!));
+
+            var releaseRule = new MemoryMetrics();
+            Run(null, releaseRule, "target_entropy_rule=action-dim", "online_steps=0");
+            Assert.Equal(-1.0, releaseRule.Series("charts/target_entropy").Single().Value);
+            var configured = new MemoryMetrics();
+            Run(null, configured, "target_entropy=-2.5", "online_steps=0");
+            Assert.Equal(-2.5, configured.Series("charts/target_entropy").Single().Value);
+            // The naive baseline measures the loaded actor with the same rule.
+            var naive = new MemoryMetrics();
+            Run(null, naive, "mode=naive", "warmup_steps=1000");
+            Assert.InRange(naive.Series("charts/target_entropy").Single().Value, -3.0, -0.5);
+            Assert.NotEqual(-1.0, naive.Series("charts/target_entropy").Single().Value);
+            Assert.Throws<ArgumentException>(() => Run(null, new MemoryMetrics(), "target_entropy_rule=sometimes"));
         }
         finally
         {

@@ -33,8 +33,16 @@ public sealed record O2SacConfig
     public float Alpha { get; init; } = 0.2f;
     /// <summary>Automatic entropy tuning in stage C (on; target entropy −d).</summary>
     public bool AutoAlpha { get; init; } = true;
-    /// <summary>Target entropy; null = −d.</summary>
+    /// <summary>Target entropy H̄ of the temperature loss; null = by <see cref="TargetEntropyRule"/>. A number here wins over the rule.</summary>
     public float? TargetEntropy { get; init; }
+    /// <summary>
+    /// Where H̄ comes from when <see cref="TargetEntropy"/> is not set: "action-dim" (−d, the release), "policy" (the
+    /// aligned policy's entropy on dataset states, measured after stage B) or "auto" (the default: "policy" when the
+    /// starting actor was converted from a deterministic or Gaussian family, "action-dim" for a tanh-Gaussian one such
+    /// as CQL's). Our design for the transfers, which the release does not cover (FineTuning.EntropyTarget says why).
+    /// The naive baseline follows the same rule, measured on the loaded actor.
+    /// </summary>
+    public string TargetEntropyRule { get; init; } = "auto";
     /// <summary>Initial λ (1.0; 2.0 on antmaze-medium/large).</summary>
     public float Lambda { get; init; } = 1f;
     /// <summary>ε_0 of the threshold schedule (0.125; 0.005 on expert and medium-expert).</summary>

@@ -99,8 +99,16 @@ public sealed class SoftActorCritic
     public int ObsDim { get; }
     /// <summary>d.</summary>
     public int ActionDim { get; }
-    /// <summary>Target entropy (−d unless configured).</summary>
-    public float TargetEntropy { get; }
+    /// <summary>
+    /// Target entropy H̄ (−d unless configured). Settable between updates: O2SAC takes it from the aligned policy for
+    /// converted actors (FineTuning.EntropyTarget).
+    /// </summary>
+    public float TargetEntropy
+    {
+        get => targetEntropy;
+        set => targetEntropy = float.IsFinite(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "the target entropy must be finite");
+    }
+    float targetEntropy;
     /// <summary>π_θ.</summary>
     public TanhGaussianActor Actor { get; }
     /// <summary>Q_1 … Q_E.</summary>

@@ -43,17 +43,20 @@ public static class O2SacRun
         string mode = config.Mode.ToLowerInvariant();
         if (!Modes.Contains(mode)) throw new ArgumentException($"mode '{config.Mode}' is not one of {string.Join(", ", Modes)}");
         string configJson = ConfigLoader.ToJson(config);
+        // Checked before any work; resolved against the starting actor's family once it is loaded.
+        EntropyTarget.Resolve(config.TargetEntropyRule, config.TargetEntropy, ActorFamily.TanhGaussian);
         var spec = EnvironmentRegistry.GetSpec(context.EnvironmentId);
         var backend = context.Backend;
 
         TanhGaussianActor? startingActor = null;
         StateNormalizer? checkpointNormalizer = null;
+        var sourceFamily = ActorFamily.TanhGaussian;
         if (mode != "scratch")
         {
             if (context.InitialCheckpoint is null) throw new ArgumentException($"O2SAC mode '{mode}' needs the offline checkpoint (RunContext.InitialCheckpoint)");
             // One read of the file serves the actor, its normaliser and the description of the transfer.
             var starting = StartingActor.Load(context.InitialCheckpoint);
-            (startingActor, checkpointNormalizer) = (starting.ToTanhGaussian(backend), starting.Normalizer);
+            (startingActor, checkpointNormalizer, sourceFamily) = (starting.ToTanhGaussian(backend), starting.Normalizer, starting.Family);
             context.Progress?.WriteLine($"o2sac: {starting.DescribeTransfer(ActorFamily.TanhGaussian)}");
             if (startingActor.ObsDim != spec.ObservationDim || startingActor.ActionDim != spec.ActionDim)
                 throw new ArgumentException($"checkpoint '{context.InitialCheckpoint}' has obs {startingActor.ObsDim} / action {startingActor.ActionDim} dimensions but {context.EnvironmentId} has {spec.ObservationDim} / {spec.ActionDim}");
@@ -90,13 +93,15 @@ public static class O2SacRun
             WriteConfig(context.OutputDirectory, configJson);
             return new RunResult(offline, null, configJson);
         }
+        var entropySource = mode == "scratch" ? EntropyTarget.Resolve(config.TargetEntropyRule, config.TargetEntropy, ActorFamily.TanhGaussian)
+            : EntropyTarget.Resolve(config.TargetEntropyRule, config.TargetEntropy, sourceFamily);
         if (mode is "naive" or "scratch")
-            return RunBaseline(context, config, configJson, mode, startingActor, normalizer, transitions, NewEvaluator);
+            return RunBaseline(context, config, configJson, mode, startingActor, normalizer, transitions, NewEvaluator, entropySource);
 
         var learner = new O2SacLearner(backend, startingActor!, config, (ulong)context.Seed);
         // Resuming inside stage C: everything up to its start is already in the metrics (the step-0 rows included).
         bool resumingStageC = context.ResumeCheckpoint is not null;
-        var (offlineScore, alignedScore) = ReconstructCritic(context, learner, transitions!, NewEvaluator, configJson, logCurveStart: !resumingStageC);
+        var (offlineScore, alignedScore) = ReconstructCritic(context, learner, transitions!, NewEvaluator, configJson, entropySource, logCurveStart: !resumingStageC);
 
         // §3.5 / §1.6: the reference starts as the aligned actor only if it scored strictly better than π_off.
         string task = (context.ScoreTaskId ?? $"{context.EnvironmentId}-{context.DatasetName}").ToLowerInvariant();
@@ -167,7 +172,7 @@ public static class O2SacRun
     /// to (and resumed from) the run folder. Returns the offline and aligned scores.
     /// </summary>
     static (double Offline, double Aligned) ReconstructCritic(RunContext context, O2SacLearner learner, Transitions transitions,
-        Func<Evaluator> newEvaluator, string configJson, bool logCurveStart)
+        Func<Evaluator> newEvaluator, string configJson, EntropyTargetSource entropySource, bool logCurveStart)
     {
         var config = learner.Config;
         var metrics = context.Metrics;
@@ -207,6 +212,10 @@ public static class O2SacRun
                 });
             }
             learner.FinishAlignment();
+            // H̄ for stage C; saved in the stage-B file, so a resumed run uses the value measured here.
+            if (entropySource == EntropyTargetSource.Policy)
+                learner.Sac.TargetEntropy = (float)EntropyTarget.MeasurePolicyEntropy(context.Backend, learner.Sac.Actor, transitions,
+                    (ulong)context.Seed * 7 + 11, EntropyMeasurementSlot);
             using (var evaluator = newEvaluator()) Record(scores, "aligned", evaluator.Evaluate(new O2SacAgent(learner).Policy, config.EvalEpisodes));
             if (stageB is not null) SaveStage(stageB, "b", learner, offlineRandom, scores, context.EnvironmentId, configJson);
         }
@@ -219,16 +228,18 @@ public static class O2SacRun
             if (scores.TryGetValue("offline_normalized", out double normalized)) metrics.Log(0, "eval/normalized_return", normalized);
             metrics.Log(0, FineTuneTable.OfflineScore, scores["offline_return"]);
             metrics.Log(0, FineTuneTable.AlignedScore, scores["aligned_return"]);
+            metrics.Log(0, "charts/target_entropy", learner.Sac.TargetEntropy);
             if (scores.TryGetValue("aligned_normalized", out double alignedNormalized)) metrics.Log(0, FineTuneTable.AlignedNormalizedScore, alignedNormalized);
             metrics.Flush(0);
         }
         context.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"o2sac: offline score {scores["offline_score"]:F2}, aligned score {scores["aligned_score"]:F2}"));
+        context.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"o2sac: target entropy {learner.Sac.TargetEntropy:F2} ({Describe(entropySource, learner.Sac.ActionDim)})"));
         return (scores["offline_score"], scores["aligned_score"]);
     }
 
     /// <summary>The naive and scratch baselines: plain SAC online (UTD, warm-up and buffer mode of the config).</summary>
     static RunResult RunBaseline(RunContext context, O2SacConfig config, string configJson, string mode, TanhGaussianActor? startingActor,
-        StateNormalizer normalizer, Transitions? transitions, Func<Evaluator> newEvaluator)
+        StateNormalizer normalizer, Transitions? transitions, Func<Evaluator> newEvaluator, EntropyTargetSource entropySource)
     {
         var spec = EnvironmentRegistry.GetSpec(context.EnvironmentId);
         // Naive fine-tuning continues plain SAC with the offline critics too: when the checkpoint holds twin critics in
@@ -256,12 +267,21 @@ public static class O2SacRun
         {
             agent.Learner.Actor.Parameters.CopyValuesFrom(startingActor.Parameters);
             bool criticsLoaded = TryLoadCritics(agent.Learner, context.InitialCheckpoint!);
+            // The same H̄ rule as O2SAC, on the loaded actor (measured before any update, so a resumed run measures the same).
+            if (entropySource == EntropyTargetSource.Policy)
+            {
+                agent.Learner.TargetEntropy = transitions is null
+                    ? throw new ArgumentException("target_entropy_rule 'policy' measures the policy on dataset states, but this run has no dataset (buffer mode none); set target_entropy or target_entropy_rule=action-dim")
+                    : (float)EntropyTarget.MeasurePolicyEntropy(context.Backend, agent.Learner.Actor, transitions, (ulong)context.Seed * 7 + 11, EntropyMeasurementSlot);
+            }
+            context.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"o2sac {mode}: target entropy {agent.Learner.TargetEntropy:F2} ({Describe(entropySource, spec.ActionDim)})"));
             context.Progress?.WriteLine($"o2sac naive: offline actor loaded, {(criticsLoaded ? "offline critics loaded" : "fresh critics (the checkpoint's differ in architecture)")}");
             // A resumed run logged the curve's start before its checkpoint; the online loop restores the rest.
             if (context.ResumeCheckpoint is null)
             {
                 using var evaluator = newEvaluator();
                 var offline = evaluator.Evaluate(agent.Policy, config.EvalEpisodes);
+                context.Metrics.Log(0, "charts/target_entropy", agent.Learner.TargetEntropy);
                 LogCurveStart(context.Metrics, offline);
             }
         }
@@ -304,6 +324,16 @@ public static class O2SacRun
         else learner.TargetCritic.Parameters.CopyValuesFrom(learner.Critic.Parameters);
         return true;
     }
+
+    /// <summary>Actor slot of the entropy measurement (its own buffers; the training slots are untouched).</summary>
+    const int EntropyMeasurementSlot = 5;
+
+    static string Describe(EntropyTargetSource source, int actionDim) => source switch
+    {
+        EntropyTargetSource.ActionDim => $"−d = −{actionDim}",
+        EntropyTargetSource.Configured => "target_entropy",
+        _ => "the policy's own entropy on dataset states, target_entropy_rule",
+    };
 
     static void RunStage(RunContext context, string label, long steps, int logEvery, Action step, Action<long> log)
     {
