@@ -29,6 +29,17 @@ public sealed class EntropyTargetTests : IDisposable
     }
 
     [Fact]
+    public void TheTargetIsTheMeasuredEntropyLessTheMarginPerDimension()
+    {
+        Assert.Equal(-13f - 2f * 6, EntropyTarget.Target(EntropyTargetSource.Policy, null, 6, -13.0, 2f));
+        Assert.Equal(-13f, EntropyTarget.Target(EntropyTargetSource.Policy, null, 6, -13.0, 0f));
+        Assert.Equal(-6f, EntropyTarget.Target(EntropyTargetSource.ActionDim, null, 6, -13.0, 2f));
+        Assert.Equal(-30f, EntropyTarget.Target(EntropyTargetSource.Configured, -30f, 6, -13.0, 2f));
+        Assert.Contains("target_entropy_margin", Assert.Throws<ArgumentException>(() => EntropyTarget.Target(EntropyTargetSource.Policy, null, 6, -13.0, -1f)).Message);
+        Assert.Throws<ArgumentException>(() => EntropyTarget.Target(EntropyTargetSource.Policy, null, 6, double.NaN, 2f));
+    }
+
+    [Fact]
     public void BadRulesAndTargetsAreRejectedWithTheirNames()
     {
         Assert.Contains("target_entropy_rule 'bogus'", Assert.Throws<ArgumentException>(() => EntropyTarget.Resolve("bogus", null, ActorFamily.Deterministic)).Message);

@@ -4,12 +4,14 @@
 # emit FOLDER COMMAND ARGS...: queue one o2rl command (as a small script, arguments quoted) unless FOLDER already
 # finished (summary.json). A FOLDER that was started but not finished (a stopped session, a crash) is continued with
 # `o2rl COMMAND --resume FOLDER` from its last checkpoint instead of being started over. pool runs the queue JOBS at a
-# time and reports failures with their log.
+# time and reports failures with their log. ONLY=REGEX (bash =~ on the folder name, e.g. '^(iql|td3bc)-(o2sac-)?s[0-9]+$')
+# queues only the matching runs: re-running a few rows after a change.
 queue=$(mktemp -d)
 emit() {
   local folder=$1; shift
   [ -f "$folder/summary.json" ] && return 0
   local name; name=$(basename "$folder")
+  if [ -n "${ONLY:-}" ] && ! [[ $name =~ $ONLY ]]; then return 0; fi
   local log; log=$(printf '%q' "$out/logs/$name.log")
   { echo "cd $(printf '%q' "$PWD")"; printf '%s ' $o2rl
     if [ -f "$folder/run.json" ]; then

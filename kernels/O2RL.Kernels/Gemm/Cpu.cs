@@ -118,6 +118,61 @@ public static unsafe class GemmCpu
         }
     }
 
+    /// <summary>
+    /// Two independent GEMMs (neither writes what the other reads), each with <see cref="Gemm"/>'s semantics and
+    /// results. When both are large and of similar size they run side by side, one per thread, each on its own
+    /// (measured on the 2-core Zen VM, the 256³ weight- and input-gradient GEMMs of a layer's backward: 388–397 µs
+    /// side by side against 419–428 µs one after the other on both threads; one thread keeps a GEMM at 90 % of peak,
+    /// two threads on one 256³ GEMM reach about 80 %). Otherwise they run one after the other on the pool.
+    /// </summary>
+    public static void GemmPair(in GemmCall first, in GemmCall second, WorkerPool? pool)
+    {
+        first.Validate();
+        second.Validate();
+        if (pool is null || pool.ThreadCount < 2 || !WorthRunningSideBySide(first.Work, second.Work))
+        {
+            Run(BestKernel, first.TransposeA, first.TransposeB, first.M, first.N, first.K, first.Alpha, first.A, first.B, first.Beta, first.C, first.Bias, first.Activation, pool);
+            Run(BestKernel, second.TransposeA, second.TransposeB, second.M, second.N, second.K, second.Alpha, second.A, second.B, second.Beta, second.C, second.Bias, second.Activation, pool);
+            return;
+        }
+        PairWork work = PairWork.ForCurrentThread();
+        work.First = first;
+        work.Second = second;
+        try
+        {
+            pool.Run(work, 2);
+        }
+        finally
+        {
+            work.First = default;
+            work.Second = default;
+        }
+    }
+
+    /// <summary>
+    /// Side by side pays when each GEMM alone is worth splitting and the smaller has at least 3/4 of the larger's
+    /// work (else the thread with the larger one finishes last, later than a split of each would).
+    /// </summary>
+    internal static bool WorthRunningSideBySide(long firstWork, long secondWork) =>
+        Math.Min(firstWork, secondWork) >= ParallelThreshold && 4 * Math.Min(firstWork, secondWork) >= 3 * Math.Max(firstWork, secondWork);
+
+    /// <summary>The cached work object for side-by-side pairs started by one calling thread.</summary>
+    sealed class PairWork : IParallelWork
+    {
+        [ThreadStatic] static PairWork? ofCurrentThread;
+
+        public GemmCall First, Second;
+
+        public static PairWork ForCurrentThread() => ofCurrentThread ??= new PairWork();
+
+        /// <summary>Part 0 computes the first GEMM, part 1 the second, each on the thread that runs the part.</summary>
+        public void Execute(int part, int partCount)
+        {
+            ref readonly GemmCall g = ref part == 0 ? ref First : ref Second;
+            Run(BestKernel, g.TransposeA, g.TransposeB, g.M, g.N, g.K, g.Alpha, g.A, g.B, g.Beta, g.C, g.Bias, g.Activation, pool: null);
+        }
+    }
+
     /// <summary>Same as <see cref="Gemm"/> with a chosen micro-kernel (tests run every kernel the machine has).</summary>
     internal static void GemmWithKernel(Kernel kernel, bool transposeA, bool transposeB, int m, int n, int k, float alpha,
         float* a, float* b, float beta, float* c, float* bias, Activation activation, WorkerPool? pool)
@@ -127,6 +182,8 @@ public static unsafe class GemmCpu
             throw new PlatformNotSupportedException("the AVX2+FMA GEMM kernel needs a CPU with AVX2 and FMA3");
         Run(kernel, transposeA, transposeB, m, n, k, alpha, a, b, beta, c, bias, activation, pool);
     }
+
+    internal static void ValidateCall(int m, int n, int k, float* a, float* b, float* c, Activation activation) => Validate(m, n, k, a, b, c, activation);
 
     static void Validate(int m, int n, int k, float* a, float* b, float* c, Activation activation)
     {
@@ -950,4 +1007,29 @@ public static unsafe class GemmCpu
         if (bias != null) value += *bias;
         return OpMath.Activate(activation, value);
     }
+}
+
+/// <summary>
+/// One GEMM's arguments, as <see cref="GemmCpu.Gemm"/> takes them: C ← act(α·op(A)·op(B) + β·C + bias), row-major,
+/// A [m, k] ([k, m] when transposed), B [k, n] ([n, k] when transposed), C [m, n], bias [n] or null.
+/// </summary>
+public unsafe struct GemmCall
+{
+    /// <summary>Whether A is stored [k, m].</summary>
+    public bool TransposeA;
+    /// <summary>Whether B is stored [n, k].</summary>
+    public bool TransposeB;
+    /// <summary>Dimensions of C (m × n) and the inner length k.</summary>
+    public int M, N, K;
+    /// <summary>α and β.</summary>
+    public float Alpha, Beta;
+    /// <summary>The operands; <see cref="Bias"/> may be null.</summary>
+    public float* A, B, C, Bias;
+    /// <summary>The activation of the epilogue.</summary>
+    public Activation Activation;
+
+    /// <summary>m·n·k multiply-adds.</summary>
+    public readonly long Work => (long)M * N * K;
+
+    internal readonly void Validate() => GemmCpu.ValidateCall(M, N, K, A, B, C, Activation);
 }

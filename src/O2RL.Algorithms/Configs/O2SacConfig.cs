@@ -36,13 +36,15 @@ public sealed record O2SacConfig
     /// <summary>Target entropy H̄ of the temperature loss; null = by <see cref="TargetEntropyRule"/>. A number here wins over the rule.</summary>
     public float? TargetEntropy { get; init; }
     /// <summary>
-    /// Where H̄ comes from when <see cref="TargetEntropy"/> is not set: "action-dim" (−d, the release), "policy" (the
-    /// aligned policy's entropy on dataset states, measured after stage B) or "auto" (the default: "policy" when the
-    /// starting actor was converted from a deterministic or Gaussian family, "action-dim" for a tanh-Gaussian one such
-    /// as CQL's). Our design for the transfers, which the release does not cover (FineTuning.EntropyTarget says why).
-    /// The naive baseline follows the same rule, measured on the loaded actor.
+    /// Where H̄ comes from when <see cref="TargetEntropy"/> is not set: "action-dim" (−d, the release), "policy"
+    /// (H̄ = H(π) − <see cref="TargetEntropyMargin"/>·d, with H(π) the aligned policy's entropy on dataset states) or
+    /// "auto" (the default: "policy" when the starting actor was converted from a deterministic or Gaussian family,
+    /// "action-dim" for a tanh-Gaussian one such as CQL's). Our design for the transfers, which the release does not
+    /// cover (FineTuning.EntropyTarget says why). The naive baseline follows the same rule on the loaded actor.
     /// </summary>
     public string TargetEntropyRule { get; init; } = "auto";
+    /// <summary>Nats per action dimension that the "policy" rule sets H̄ below the measured entropy (2; ≥ 0).</summary>
+    public float TargetEntropyMargin { get; init; } = 2f;
     /// <summary>Initial λ (1.0; 2.0 on antmaze-medium/large).</summary>
     public float Lambda { get; init; } = 1f;
     /// <summary>ε_0 of the threshold schedule (0.125; 0.005 on expert and medium-expert).</summary>

@@ -11,7 +11,7 @@ public enum EntropyTargetSource
     ActionDim,
     /// <summary>The number the config sets (<c>target_entropy</c>).</summary>
     Configured,
-    /// <summary>H̄ = the entropy of the aligned policy, measured on dataset states after stage B.</summary>
+    /// <summary>H̄ = H(π) − margin·d, H(π) the entropy of the aligned policy measured on dataset states after stage B.</summary>
     Policy,
 }
 
@@ -22,8 +22,11 @@ public enum EntropyTargetSource
 /// tanh-Gaussian with a small pre-tanh σ, and where its actions saturate (HalfCheetah) the tanh correction makes
 /// log π large: its entropy sat near −23 nats against SAC's −d = −6. The temperature loss then raises α at Adam's full
 /// rate, the entropy bonus swamps the rewards and the policy collapsed in every seed
-/// (benchmarks/results/ocr-cft/halfcheetah-transfer-o2sac.md). Taking H̄ from the aligned policy itself starts α in
-/// balance: α moves only when stage C changes the policy's entropy.
+/// (benchmarks/results/ocr-cft/halfcheetah-transfer-o2sac.md). Holding the entropy where it starts is not enough
+/// either: measured after stage B it was −13 to −14 there, stage C's Q-gradient pushes the saturated means further
+/// (the entropy settles near −21 when nothing holds it), and with H̄ = H(π) α rose to 1.8 within 1,000 steps and two
+/// of three seeds dropped to 13–27. A target <see cref="Configs.O2SacConfig.TargetEntropyMargin"/> nats per dimension below
+/// the measured entropy lets α decay instead: the entropy term fades and the λ constraint to π_ref does the work.
 /// </para>
 /// </summary>
 public static class EntropyTarget
@@ -55,6 +58,20 @@ public static class EntropyTarget
             "action-dim" => EntropyTargetSource.ActionDim,
             "policy" => EntropyTargetSource.Policy,
             _ => sourceFamily == ActorFamily.TanhGaussian ? EntropyTargetSource.ActionDim : EntropyTargetSource.Policy,
+        };
+    }
+
+    /// <summary>The target entropy H̄ a resolved rule gives for a policy of measured entropy <paramref name="policyEntropy"/>.</summary>
+    public static float Target(EntropyTargetSource source, float? configuredTarget, int actionDim, double policyEntropy, float marginPerDimension)
+    {
+        if (!(marginPerDimension >= 0f) || !float.IsFinite(marginPerDimension))
+            throw new ArgumentException($"target_entropy_margin must be a finite number ≥ 0, got {marginPerDimension}");
+        return source switch
+        {
+            EntropyTargetSource.Configured => configuredTarget ?? throw new ArgumentException("the configured rule needs target_entropy"),
+            EntropyTargetSource.ActionDim => -actionDim,
+            _ => double.IsFinite(policyEntropy) ? (float)(policyEntropy - marginPerDimension * actionDim)
+                : throw new ArgumentException($"the policy's measured entropy is not finite ({policyEntropy})"),
         };
     }
 

@@ -128,6 +128,41 @@ public abstract class Backend : IDisposable
         GemmCore(shape, a, b, c, alpha, beta, bias, activation);
     }
 
+    /// <summary><see cref="Gemm(Tensor, bool, Tensor, bool, Tensor, float, float, Tensor?, Activation)"/> with its arguments in one value.</summary>
+    public void Gemm(in GemmRequest g) => Gemm(g.A, g.TransposeA, g.B, g.TransposeB, g.C, g.Alpha, g.Beta, g.Bias, g.Activation);
+
+    /// <summary>
+    /// Two independent GEMMs, with the results of <see cref="Gemm(Tensor, bool, Tensor, bool, Tensor, float, float, Tensor?, Activation)"/> on each in turn: neither may write what the other
+    /// reads or writes (a layer's weight gradient δzᵀ·x and input gradient δz·W). The CPU backend runs a large,
+    /// balanced pair side by side, one GEMM per thread; other backends enqueue them one after the other.
+    /// </summary>
+    public void GemmPair(in GemmRequest first, in GemmRequest second)
+    {
+        var firstShape = CheckGemm(first);
+        var secondShape = CheckGemm(second);
+        if (Writes(first.C, second) || Writes(second.C, first))
+            throw new ArgumentException("the GEMMs of a pair must be independent: one writes an operand of the other");
+        GemmPairCore(firstShape, first, secondShape, second);
+    }
+
+    GemmShape CheckGemm(in GemmRequest g)
+    {
+        ArgumentNullException.ThrowIfNull(g.A);
+        ArgumentNullException.ThrowIfNull(g.B);
+        ArgumentNullException.ThrowIfNull(g.C);
+        Own(g.A, "A"); Own(g.B, "B"); Own(g.C, "C");
+        if (g.Bias is not null) Own(g.Bias, "bias");
+        var shape = GemmShape.Of(g.A, g.TransposeA, g.B, g.TransposeB, g.C, g.Bias);
+        if (ReferenceEquals(g.A.Storage, g.C.Storage) && Overlaps(g.A, g.C) || ReferenceEquals(g.B.Storage, g.C.Storage) && Overlaps(g.B, g.C))
+            throw new ArgumentException("GEMM output C must not overlap A or B");
+        return shape;
+    }
+
+    static bool Writes(Tensor output, in GemmRequest other) =>
+        Shares(output, other.A) || Shares(output, other.B) || Shares(output, other.C) || other.Bias is not null && Shares(output, other.Bias);
+
+    static bool Shares(Tensor x, Tensor y) => ReferenceEquals(x.Storage, y.Storage) && Overlaps(x, y);
+
     // ───────────────────────────── activations and LayerNorm ─────────────────────────────
 
     /// <summary>y ← act(x).</summary>
@@ -368,6 +403,12 @@ public abstract class Backend : IDisposable
     protected abstract void CopyCore(Tensor source, Tensor destination);
     protected abstract void FillCore(Tensor tensor, float value);
     protected abstract void GemmCore(in GemmShape shape, Tensor a, Tensor b, Tensor c, float alpha, float beta, Tensor? bias, Activation activation);
+    /// <summary>Two independent, checked GEMMs; by default one after the other.</summary>
+    protected virtual void GemmPairCore(in GemmShape firstShape, in GemmRequest first, in GemmShape secondShape, in GemmRequest second)
+    {
+        GemmCore(firstShape, first.A, first.B, first.C, first.Alpha, first.Beta, first.Bias, first.Activation);
+        GemmCore(secondShape, second.A, second.B, second.C, second.Alpha, second.Beta, second.Bias, second.Activation);
+    }
     protected abstract void ActivationForwardCore(Activation activation, Tensor x, Tensor y);
     protected abstract void ActivationBackwardCore(Activation activation, Tensor y, Tensor dy, Tensor dx);
     protected abstract void LayerNormForwardCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor mean, Tensor rstd, float epsilon, int groups);
@@ -429,6 +470,10 @@ public abstract class Backend : IDisposable
         return groups;
     }
 }
+
+/// <summary>One GEMM of <see cref="Backend.GemmPair"/>: C ← act(α·op(A)·op(B) + β·C + bias), as <see cref="Backend.Gemm(Tensor, bool, Tensor, bool, Tensor, float, float, Tensor?, Activation)"/> takes it.</summary>
+public readonly record struct GemmRequest(Tensor A, bool TransposeA, Tensor B, bool TransposeB, Tensor C,
+    float Alpha = 1f, float Beta = 0f, Tensor? Bias = null, Activation Activation = Activation.Identity);
 
 /// <summary>Resolved dimensions of a (batched) GEMM: C[batch][M, N] = op(A)[M, K]·op(B)[K, N].</summary>
 public readonly record struct GemmShape(

@@ -128,6 +128,24 @@ public sealed unsafe class CpuBackend : Backend
             bias is null ? null : P(bias), shape.StrideBias, activation, pool);
 
     /// <inheritdoc/>
+    protected override void GemmPairCore(in GemmShape firstShape, in GemmRequest first, in GemmShape secondShape, in GemmRequest second)
+    {
+        // Batched GEMMs (ensembles) already give each thread whole members.
+        if (firstShape.Batch != 1 || secondShape.Batch != 1)
+        {
+            base.GemmPairCore(firstShape, first, secondShape, second);
+            return;
+        }
+        GemmCpu.GemmPair(Call(firstShape, first), Call(secondShape, second), pool);
+    }
+
+    static GemmCall Call(in GemmShape shape, in GemmRequest g) => new()
+    {
+        TransposeA = shape.TransposeA, TransposeB = shape.TransposeB, M = shape.M, N = shape.N, K = shape.K,
+        Alpha = g.Alpha, Beta = g.Beta, A = P(g.A), B = P(g.B), C = P(g.C), Bias = g.Bias is null ? null : P(g.Bias), Activation = g.Activation,
+    };
+
+    /// <inheritdoc/>
     protected override void ActivationForwardCore(Activation activation, Tensor x, Tensor y) => ActivationCpu.Forward(activation, P(x), P(y), x.Length);
     /// <inheritdoc/>
     protected override void ActivationBackwardCore(Activation activation, Tensor y, Tensor dy, Tensor dx) => ActivationCpu.Backward(activation, P(y), P(dy), P(dx), y.Length);

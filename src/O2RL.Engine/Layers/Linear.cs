@@ -81,13 +81,20 @@ public sealed class Linear : ILayer
             backend.ActivationBackward(Activation, b.Output, outputGradient, b.OutputGradientScratch);
             dz = b.OutputGradientScratch;
         }
+        var inputGradient = new GemmRequest(dz, false, Weight, false, b.InputGradient);                   // dx = δz·W
         if (accumulateParameterGradients)
         {
-            backend.Gemm(dz, true, b.Input, false, WeightGradient, beta: 1f);   // dW += δzᵀ·x
-            backend.ColumnSum(dz, BiasGradient, beta: 1f);                        // db += Σ_batch δz
+            var weightGradient = new GemmRequest(dz, true, b.Input, false, WeightGradient, Beta: 1f);     // dW += δzᵀ·x
+            // Independent of each other: as a pair the CPU backend can run them side by side.
+            if (needInputGradient) backend.GemmPair(weightGradient, inputGradient);
+            else backend.Gemm(weightGradient);
+            backend.ColumnSum(dz, BiasGradient, beta: 1f);                                                // db += Σ_batch δz
+        }
+        else if (needInputGradient)
+        {
+            backend.Gemm(inputGradient);
         }
         if (!needInputGradient) return null;
-        backend.Gemm(dz, false, Weight, false, b.InputGradient);              // dx = δz·W
         if (b.SharedInputGradient is null) return b.InputGradient;
         // A shared input fed every member: its gradient is the sum over members.
         b.InputGradientByMember ??= b.InputGradient.Reshape(Members, b.SharedInputGradient.Length);

@@ -244,6 +244,46 @@ public abstract class BackendConformanceTests : IDisposable
         Assert.Throws<ArgumentException>(() => Device.Gemm(Device.Allocate(3, 5), false, b, false, c, bias: Device.Allocate(5)));
     }
 
+    [Theory]
+    [InlineData(96, 96, 96)]   // large and balanced: side by side on a threaded CPU backend
+    [InlineData(17, 3, 5)]
+    public void GemmPairEqualsTwoGemmsBitForBit(int batch, int width, int features)
+    {
+        int dim = Math.Min(width, MaxGemmDim);
+        // A layer's backward: dW += δzᵀ·x and dx = δz·W, on views of one storage for the operands.
+        var dz = Upload(RandomValues(batch * dim, 1), batch, dim);
+        var x = Upload(RandomValues(batch * features, 2), batch, features);
+        var w = Upload(RandomValues(dim * features, 3), dim, features);
+        var start = RandomValues(dim * features, 4);
+        Tensor dwPair = Upload(start, dim, features), dwSingle = Upload(start, dim, features);
+        Tensor dxPair = Device.Allocate(batch, features), dxSingle = Device.Allocate(batch, features);
+        Device.GemmPair(new GemmRequest(dz, true, x, false, dwPair, Beta: 1f), new GemmRequest(dz, false, w, false, dxPair));
+        Device.Gemm(dz, true, x, false, dwSingle, beta: 1f);
+        Device.Gemm(new GemmRequest(dz, false, w, false, dxSingle));
+        AssertBitwiseEqual(dwSingle.ToArray(), dwPair.ToArray(), "weight gradient of a pair");
+        AssertBitwiseEqual(dxSingle.ToArray(), dxPair.ToArray(), "input gradient of a pair");
+        var expected = (float[])start.Clone();
+        GemmReference.Gemm(true, false, dim, features, batch, 1f, dz.ToArray(), x.ToArray(), 1f, expected, default, Activation.Identity);
+        AssertClose(expected, dwPair.ToArray(), 1e-5f, GemmTolerance(batch), "weight gradient of a pair against the reference");
+    }
+
+    [Fact]
+    public void GemmPairRejectsDependentGemms()
+    {
+        var a = Upload(RandomValues(16, 1), 4, 4);
+        var b = Upload(RandomValues(16, 2), 4, 4);
+        var c = Device.Allocate(4, 4);
+        var d = Device.Allocate(4, 4);
+        // The second reads what the first writes.
+        var error = Assert.Throws<ArgumentException>(() => Device.GemmPair(new GemmRequest(a, false, b, false, c), new GemmRequest(c, false, b, false, d)));
+        Assert.Contains("independent", error.Message);
+        // Both write the same output.
+        Assert.Throws<ArgumentException>(() => Device.GemmPair(new GemmRequest(a, false, b, false, c), new GemmRequest(b, false, a, false, c)));
+        // Each GEMM is checked as Gemm checks it.
+        Assert.Contains("do not chain", Assert.Throws<ArgumentException>(() =>
+            Device.GemmPair(new GemmRequest(a, false, b, false, c), new GemmRequest(a, false, Device.Allocate(3, 4), false, d))).Message);
+    }
+
     // ───────────────────────────── activations and LayerNorm ─────────────────────────────
 
     [Theory]

@@ -217,6 +217,52 @@ public sealed unsafe class GemmCpuTests : IDisposable
         Assert.Equal(serial, parallel);
     }
 
+    [Theory]
+    [InlineData(96, 96, 96, 96, 96, 96, true)]      // balanced and large: side by side, one GEMM per thread
+    [InlineData(96, 96, 96, 96, 17, 96, false)]     // unbalanced: one after the other, each split over the pool
+    [InlineData(20, 20, 20, 96, 96, 96, false)]     // one below the parallel threshold
+    public void PairsEqualTwoSingleGemmsBitForBit(int m1, int n1, int k1, int m2, int n2, int k2, bool sideBySide)
+    {
+        Assert.Equal(sideBySide, GemmCpu.WorthRunningSideBySide((long)m1 * n1 * k1, (long)m2 * n2 * k2));
+        var random = new Random(m2 * 7 + n2);
+        // The layer-backward pattern: dW += δzᵀ·x (transposed A, β = 1) beside dx = ReLU-free δz·W (plain, β = 0) with a bias.
+        float[] a1 = RandomArray(random, k1 * m1), b1 = RandomArray(random, k1 * n1), start1 = RandomArray(random, m1 * n1);
+        float[] a2 = RandomArray(random, m2 * k2), b2 = RandomArray(random, k2 * n2), bias2 = RandomArray(random, n2);
+        float[] expected1 = (float[])start1.Clone(), expected2 = new float[m2 * n2];
+        GemmReference.Gemm(true, false, m1, n1, k1, 1f, a1, b1, 1f, expected1, [], Activation.Identity);
+        GemmReference.Gemm(false, false, m2, n2, k2, 0.5f, a2, b2, 0f, expected2, bias2, Activation.Tanh);
+        foreach (WorkerPool? pool in new[] { twoThreads, threeThreads, null })
+        {
+            float[] pair1 = (float[])start1.Clone(), pair2 = new float[m2 * n2], single1 = (float[])start1.Clone(), single2 = new float[m2 * n2];
+            pair2.AsSpan().Fill(float.NaN);
+            fixed (float* pa1 = a1, pb1 = b1, pa2 = a2, pb2 = b2, pbias2 = bias2, pc1 = pair1, pc2 = pair2, ps1 = single1, ps2 = single2)
+            {
+                var first = new GemmCall { TransposeA = true, M = m1, N = n1, K = k1, Alpha = 1f, Beta = 1f, A = pa1, B = pb1, C = pc1 };
+                var second = new GemmCall { M = m2, N = n2, K = k2, Alpha = 0.5f, A = pa2, B = pb2, C = pc2, Bias = pbias2, Activation = Activation.Tanh };
+                GemmCpu.GemmPair(first, second, pool);
+                GemmCpu.Gemm(true, false, m1, n1, k1, 1f, pa1, pb1, 1f, ps1, null, Activation.Identity, null);
+                GemmCpu.Gemm(false, false, m2, n2, k2, 0.5f, pa2, pb2, 0f, ps2, pbias2, Activation.Tanh, null);
+            }
+            AssertClose(expected1, pair1, Tolerance(k1, a1, b1, 1f, 1f, start1, []));
+            AssertClose(expected2, pair2, Tolerance(k2, a2, b2, 0.5f, 0f, expected2, bias2));
+            Assert.Equal(single1, pair1);
+            Assert.Equal(single2, pair2);
+        }
+    }
+
+    [Fact]
+    public void AnInvalidGemmOfAPairThrowsBeforeEitherRuns()
+    {
+        float[] buffer = new float[16];
+        fixed (float* p = buffer)
+        {
+            var valid = new GemmCall { M = 2, N = 2, K = 2, Alpha = 1f, A = p, B = p + 4, C = p + 8 };
+            var invalid = valid with { M = -3 };
+            Assert.Contains("m = -3", Assert.Throws<ArgumentOutOfRangeException>(() => GemmCpu.GemmPair(valid, invalid, twoThreads)).Message);
+        }
+        Assert.All(buffer, v => Assert.Equal(0f, v));
+    }
+
     [Fact]
     public void InvalidArgumentsThrowWithTheOffendingValues()
     {

@@ -305,7 +305,6 @@ public sealed class O2SacLearner
             ["rng.update"] = Sac.UpdateRandom.Counter.ToString(CultureInfo.InvariantCulture),
             ["rng.acting"] = Sac.ActingRandom.Counter.ToString(CultureInfo.InvariantCulture),
             ["updates"] = Updates.ToString(CultureInfo.InvariantCulture),
-            ["target_entropy"] = Sac.TargetEntropy.ToString("R", CultureInfo.InvariantCulture),
         };
         foreach (var (name, adam) in Optimizers()) metadata[$"optimizer.{name}.step"] = adam.StepCount.ToString(CultureInfo.InvariantCulture);
         return metadata;
@@ -333,10 +332,6 @@ public sealed class O2SacLearner
         Sac.UpdateRandom.Counter = (ulong)LongMetadata(checkpoint, "rng.update", path);
         Sac.ActingRandom.Counter = (ulong)LongMetadata(checkpoint, "rng.acting", path);
         Updates = LongMetadata(checkpoint, "updates", path);
-        // H̄ may have been measured after stage B (target_entropy_rule); older stage files keep the configured one.
-        if (checkpoint.Metadata.TryGetValue("target_entropy", out string? targetEntropy))
-            Sac.TargetEntropy = float.TryParse(targetEntropy, NumberStyles.Float, CultureInfo.InvariantCulture, out float parsed) ? parsed
-                : throw new CheckpointFormatException(path, $"has a target_entropy '{targetEntropy}' that is not a number");
         Sac.RefreshAlpha();
         Lambda.Refresh();
     }

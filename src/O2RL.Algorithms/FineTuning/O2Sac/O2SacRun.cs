@@ -45,6 +45,7 @@ public static class O2SacRun
         string configJson = ConfigLoader.ToJson(config);
         // Checked before any work; resolved against the starting actor's family once it is loaded.
         EntropyTarget.Resolve(config.TargetEntropyRule, config.TargetEntropy, ActorFamily.TanhGaussian);
+        EntropyTarget.Target(EntropyTargetSource.ActionDim, null, 1, 0, config.TargetEntropyMargin);
         var spec = EnvironmentRegistry.GetSpec(context.EnvironmentId);
         var backend = context.Backend;
 
@@ -212,13 +213,14 @@ public static class O2SacRun
                 });
             }
             learner.FinishAlignment();
-            // H̄ for stage C; saved in the stage-B file, so a resumed run uses the value measured here.
-            if (entropySource == EntropyTargetSource.Policy)
-                learner.Sac.TargetEntropy = (float)EntropyTarget.MeasurePolicyEntropy(context.Backend, learner.Sac.Actor, transitions,
-                    (ulong)context.Seed * 7 + 11, EntropyMeasurementSlot);
             using (var evaluator = newEvaluator()) Record(scores, "aligned", evaluator.Evaluate(new O2SacAgent(learner).Policy, config.EvalEpisodes));
             if (stageB is not null) SaveStage(stageB, "b", learner, offlineRandom, scores, context.EnvironmentId, configJson);
         }
+
+        // H̄ for stage C from the aligned policy's entropy (measured again after a resume: it depends only on the actor,
+        // the dataset and the seed, and moves no training stream).
+        double policyEntropy = EntropyTarget.MeasurePolicyEntropy(context.Backend, learner.Sac.Actor, transitions, (ulong)context.Seed * 7 + 11, EntropyMeasurementSlot);
+        learner.Sac.TargetEntropy = EntropyTarget.Target(entropySource, config.TargetEntropy, learner.Sac.ActionDim, policyEntropy, config.TargetEntropyMargin);
 
         // The learning curve starts with the offline score at step 0 (§8); the score metrics are raw returns, with
         // the aligned actor's normalised score beside them when the task has reference scores.
@@ -229,11 +231,12 @@ public static class O2SacRun
             metrics.Log(0, FineTuneTable.OfflineScore, scores["offline_return"]);
             metrics.Log(0, FineTuneTable.AlignedScore, scores["aligned_return"]);
             metrics.Log(0, "charts/target_entropy", learner.Sac.TargetEntropy);
+            metrics.Log(0, "charts/policy_entropy", policyEntropy);
             if (scores.TryGetValue("aligned_normalized", out double alignedNormalized)) metrics.Log(0, FineTuneTable.AlignedNormalizedScore, alignedNormalized);
             metrics.Flush(0);
         }
         context.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"o2sac: offline score {scores["offline_score"]:F2}, aligned score {scores["aligned_score"]:F2}"));
-        context.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"o2sac: target entropy {learner.Sac.TargetEntropy:F2} ({Describe(entropySource, learner.Sac.ActionDim)})"));
+        context.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"o2sac: aligned policy entropy {policyEntropy:F2}, target entropy {learner.Sac.TargetEntropy:F2} ({Describe(entropySource, learner.Sac.ActionDim, config.TargetEntropyMargin)})"));
         return (scores["offline_score"], scores["aligned_score"]);
     }
 
@@ -270,11 +273,12 @@ public static class O2SacRun
             // The same H̄ rule as O2SAC, on the loaded actor (measured before any update, so a resumed run measures the same).
             if (entropySource == EntropyTargetSource.Policy)
             {
-                agent.Learner.TargetEntropy = transitions is null
+                double policyEntropy = transitions is null
                     ? throw new ArgumentException("target_entropy_rule 'policy' measures the policy on dataset states, but this run has no dataset (buffer mode none); set target_entropy or target_entropy_rule=action-dim")
-                    : (float)EntropyTarget.MeasurePolicyEntropy(context.Backend, agent.Learner.Actor, transitions, (ulong)context.Seed * 7 + 11, EntropyMeasurementSlot);
+                    : EntropyTarget.MeasurePolicyEntropy(context.Backend, agent.Learner.Actor, transitions, (ulong)context.Seed * 7 + 11, EntropyMeasurementSlot);
+                agent.Learner.TargetEntropy = EntropyTarget.Target(entropySource, config.TargetEntropy, spec.ActionDim, policyEntropy, config.TargetEntropyMargin);
             }
-            context.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"o2sac {mode}: target entropy {agent.Learner.TargetEntropy:F2} ({Describe(entropySource, spec.ActionDim)})"));
+            context.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"o2sac {mode}: target entropy {agent.Learner.TargetEntropy:F2} ({Describe(entropySource, spec.ActionDim, config.TargetEntropyMargin)})"));
             context.Progress?.WriteLine($"o2sac naive: offline actor loaded, {(criticsLoaded ? "offline critics loaded" : "fresh critics (the checkpoint's differ in architecture)")}");
             // A resumed run logged the curve's start before its checkpoint; the online loop restores the rest.
             if (context.ResumeCheckpoint is null)
@@ -328,11 +332,11 @@ public static class O2SacRun
     /// <summary>Actor slot of the entropy measurement (its own buffers; the training slots are untouched).</summary>
     const int EntropyMeasurementSlot = 5;
 
-    static string Describe(EntropyTargetSource source, int actionDim) => source switch
+    static string Describe(EntropyTargetSource source, int actionDim, float margin) => source switch
     {
         EntropyTargetSource.ActionDim => $"−d = −{actionDim}",
         EntropyTargetSource.Configured => "target_entropy",
-        _ => "the policy's own entropy on dataset states, target_entropy_rule",
+        _ => string.Create(CultureInfo.InvariantCulture, $"the policy's entropy on dataset states − {margin}·d, target_entropy_rule"),
     };
 
     static void RunStage(RunContext context, string label, long steps, int logEvery, Action step, Action<long> log)
