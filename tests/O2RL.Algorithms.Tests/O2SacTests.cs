@@ -374,17 +374,23 @@ public sealed class O2SacTests
     static string PendulumDataset(string level) =>
         ShippedDatasets.Find("Pendulum-v1", level) ?? throw new FileNotFoundException($"no shipped Pendulum-v1 {level} dataset under {ShippedDatasets.Root}");
 
-    /// <summary>A small CQL checkpoint on the Pendulum medium dataset (shared by the run tests).</summary>
-    static readonly Lazy<string> SmallCqlCheckpoint = new(() =>
+    /// <summary>A small offline checkpoint on the Pendulum medium dataset (seed 2, 16-wide networks, no evaluation).</summary>
+    static string SmallOfflineCheckpoint(Func<RunContext, RunResult> run, string name, params string[] overrides)
     {
-        string folder = Path.Combine(Path.GetTempPath(), "o2rl-o2sac-cql-" + Guid.NewGuid().ToString("N"));
+        string folder = Path.Combine(Path.GetTempPath(), $"o2rl-o2sac-{name}-" + Guid.NewGuid().ToString("N"));
         using var backend = new CpuBackend(1);
-        return CqlRun.Run(new RunContext
+        return run(new RunContext
         {
             Backend = backend, EnvironmentId = "Pendulum-v1", DatasetName = "medium", Seed = 2, DatasetPath = PendulumDataset("medium"),
-            OutputDirectory = folder, Overrides = ["steps=100", "batch_size=32", "actor_hidden=[16,16]", "critic_hidden=[16,16]", "eval_every=0", "eval_episodes=1"],
+            OutputDirectory = folder, Overrides = ["batch_size=32", "actor_hidden=[16,16]", "critic_hidden=[16,16]", .. overrides],
         }).CheckpointPath!;
-    });
+    }
+
+    /// <summary>A small CQL checkpoint (tanh-Gaussian actor; shared by the run tests).</summary>
+    static readonly Lazy<string> SmallCqlCheckpoint = new(() => SmallOfflineCheckpoint(CqlRun.Run, "cql", "steps=100", "eval_every=0", "eval_episodes=1"));
+
+    /// <summary>A small TD3+BC checkpoint (deterministic actor).</summary>
+    static readonly Lazy<string> SmallTd3BcCheckpoint = new(() => SmallOfflineCheckpoint(Td3BcRun.Run, "td3bc", "max_steps=60", "evaluate_every=0", "evaluation_episodes=1"));
 
     static readonly string[] SmallRun =
     [
@@ -449,18 +455,6 @@ public sealed class O2SacTests
             if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         }
     }
-
-    /// <summary>A small TD3+BC checkpoint (deterministic actor) on the Pendulum medium dataset.</summary>
-    static readonly Lazy<string> SmallTd3BcCheckpoint = new(() =>
-    {
-        string folder = Path.Combine(Path.GetTempPath(), "o2rl-o2sac-td3bc-" + Guid.NewGuid().ToString("N"));
-        using var backend = new CpuBackend(1);
-        return Td3BcRun.Run(new RunContext
-        {
-            Backend = backend, EnvironmentId = "Pendulum-v1", DatasetName = "medium", Seed = 2, DatasetPath = PendulumDataset("medium"),
-            OutputDirectory = folder, Overrides = ["max_steps=60", "batch_size=32", "actor_hidden=[16,16]", "critic_hidden=[16,16]", "evaluate_every=0", "evaluation_episodes=1"],
-        }).CheckpointPath!;
-    });
 
     [Fact]
     public void AConvertedDeterministicActorTakesItsTargetEntropyFromTheAlignedPolicyAndKeepsItOnResume()

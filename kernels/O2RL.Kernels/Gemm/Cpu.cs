@@ -129,7 +129,7 @@ public static unsafe class GemmCpu
     {
         first.Validate();
         second.Validate();
-        if (pool is null || pool.ThreadCount < 2 || !WorthRunningSideBySide(first.Work, second.Work))
+        if (pool is null || pool.ThreadCount < 2 || !PairsSideBySide || !WorthRunningSideBySide(first.Work, second.Work))
         {
             Run(BestKernel, first.TransposeA, first.TransposeB, first.M, first.N, first.K, first.Alpha, first.A, first.B, first.Beta, first.C, first.Bias, first.Activation, pool);
             Run(BestKernel, second.TransposeA, second.TransposeB, second.M, second.N, second.K, second.Alpha, second.A, second.B, second.Beta, second.C, second.Bias, second.Activation, pool);
@@ -148,6 +148,14 @@ public static unsafe class GemmCpu
             work.Second = default;
         }
     }
+
+    /// <summary>
+    /// Whether <see cref="GemmPair"/> may run a pair side by side (default true; the environment variable
+    /// <c>O2RL_GEMM_PAIRS=sequential</c> turns it off). Either way the results are the same bit for bit; benchmarks
+    /// flip it to time both.
+    /// </summary>
+    public static bool PairsSideBySide { get; set; } =
+        !string.Equals(Environment.GetEnvironmentVariable("O2RL_GEMM_PAIRS"), "sequential", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// Side by side pays when each GEMM alone is worth splitting and the smaller has at least 3/4 of the larger's
