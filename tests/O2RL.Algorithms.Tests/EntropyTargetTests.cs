@@ -23,9 +23,9 @@ public sealed class EntropyTargetTests : IDisposable
     [InlineData(" Policy ", ActorFamily.TanhGaussian, EntropyTargetSource.Policy)]
     public void TheRuleFollowsTheSourceFamilyUnlessSetExplicitly(string rule, ActorFamily family, EntropyTargetSource expected)
     {
-        Assert.Equal(expected, EntropyTarget.Resolve(rule, null, family));
+        Assert.Equal(expected, EntropyTarget.Resolve(rule, null, 2f, family));
         // A configured number always wins.
-        Assert.Equal(EntropyTargetSource.Configured, EntropyTarget.Resolve(rule, -4f, family));
+        Assert.Equal(EntropyTargetSource.Configured, EntropyTarget.Resolve(rule, -4f, 2f, family));
     }
 
     [Fact]
@@ -42,8 +42,9 @@ public sealed class EntropyTargetTests : IDisposable
     [Fact]
     public void BadRulesAndTargetsAreRejectedWithTheirNames()
     {
-        Assert.Contains("target_entropy_rule 'bogus'", Assert.Throws<ArgumentException>(() => EntropyTarget.Resolve("bogus", null, ActorFamily.Deterministic)).Message);
-        Assert.Contains("target_entropy", Assert.Throws<ArgumentException>(() => EntropyTarget.Resolve("auto", float.NaN, ActorFamily.Deterministic)).Message);
+        Assert.Contains("target_entropy_rule 'bogus'", Assert.Throws<ArgumentException>(() => EntropyTarget.Resolve("bogus", null, 2f, ActorFamily.Deterministic)).Message);
+        Assert.Contains("target_entropy", Assert.Throws<ArgumentException>(() => EntropyTarget.Resolve("auto", float.NaN, 2f, ActorFamily.Deterministic)).Message);
+        Assert.Contains("target_entropy_margin", Assert.Throws<ArgumentException>(() => EntropyTarget.Resolve("auto", null, float.NaN, ActorFamily.Deterministic)).Message);
         var sac = new Online.SoftActorCritic(backend, ObsDim, ActionDim, new Online.SoftActorCriticOptions { ActorHidden = [8], CriticHidden = [8] }, 1);
         Assert.Equal(-ActionDim, sac.TargetEntropy);
         Assert.Throws<ArgumentOutOfRangeException>(() => sac.TargetEntropy = float.PositiveInfinity);

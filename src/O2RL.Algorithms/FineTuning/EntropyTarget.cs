@@ -40,11 +40,12 @@ public static class EntropyTarget
     /// <summary>
     /// Resolves the rule: an explicit <paramref name="configuredTarget"/> always wins; "auto" is "policy" when the
     /// starting actor was converted from another family and "action-dim" for a tanh-Gaussian source (the paper's
-    /// pairing, whose behaviour stays the faithful default).
+    /// pairing, whose behaviour stays the faithful default). Checks the margin too.
     /// </summary>
-    public static EntropyTargetSource Resolve(string rule, float? configuredTarget, ActorFamily sourceFamily)
+    public static EntropyTargetSource Resolve(string rule, float? configuredTarget, float marginPerDimension, ActorFamily sourceFamily)
     {
         ArgumentNullException.ThrowIfNull(rule);
+        CheckMargin(marginPerDimension);
         string normalized = rule.Trim().ToLowerInvariant();
         if (!Rules.Contains(normalized))
             throw new ArgumentException($"target_entropy_rule '{rule}' is not one of {string.Join(", ", Rules)}");
@@ -64,8 +65,7 @@ public static class EntropyTarget
     /// <summary>The target entropy H̄ a resolved rule gives for a policy of measured entropy <paramref name="policyEntropy"/>.</summary>
     public static float Target(EntropyTargetSource source, float? configuredTarget, int actionDim, double policyEntropy, float marginPerDimension)
     {
-        if (!(marginPerDimension >= 0f) || !float.IsFinite(marginPerDimension))
-            throw new ArgumentException($"target_entropy_margin must be a finite number ≥ 0, got {marginPerDimension}");
+        CheckMargin(marginPerDimension);
         return source switch
         {
             EntropyTargetSource.Configured => configuredTarget ?? throw new ArgumentException("the configured rule needs target_entropy"),
@@ -73,6 +73,12 @@ public static class EntropyTarget
             _ => double.IsFinite(policyEntropy) ? (float)(policyEntropy - marginPerDimension * actionDim)
                 : throw new ArgumentException($"the policy's measured entropy is not finite ({policyEntropy})"),
         };
+    }
+
+    static void CheckMargin(float marginPerDimension)
+    {
+        if (!(marginPerDimension >= 0f) || !float.IsFinite(marginPerDimension))
+            throw new ArgumentException($"target_entropy_margin must be a finite number ≥ 0, got {marginPerDimension}");
     }
 
     /// <summary>

@@ -43,9 +43,6 @@ public static class O2SacRun
         string mode = config.Mode.ToLowerInvariant();
         if (!Modes.Contains(mode)) throw new ArgumentException($"mode '{config.Mode}' is not one of {string.Join(", ", Modes)}");
         string configJson = ConfigLoader.ToJson(config);
-        // Checked before any work; resolved against the starting actor's family once it is loaded.
-        EntropyTarget.Resolve(config.TargetEntropyRule, config.TargetEntropy, ActorFamily.TanhGaussian);
-        EntropyTarget.Target(EntropyTargetSource.ActionDim, null, 1, 0, config.TargetEntropyMargin);
         var spec = EnvironmentRegistry.GetSpec(context.EnvironmentId);
         var backend = context.Backend;
 
@@ -62,6 +59,8 @@ public static class O2SacRun
             if (startingActor.ObsDim != spec.ObservationDim || startingActor.ActionDim != spec.ActionDim)
                 throw new ArgumentException($"checkpoint '{context.InitialCheckpoint}' has obs {startingActor.ObsDim} / action {startingActor.ActionDim} dimensions but {context.EnvironmentId} has {spec.ObservationDim} / {spec.ActionDim}");
         }
+        // Where stage C's target entropy comes from (scratch: a fresh tanh-Gaussian); checked before any long work.
+        var entropySource = EntropyTarget.Resolve(config.TargetEntropyRule, config.TargetEntropy, config.TargetEntropyMargin, sourceFamily);
 
         // §3.1: the Q-learning dataset, the reward map and the dataset's normalisation (checked against the checkpoint's).
         bool needsData = mode == "ocr-cft" || (mode != "offline" && config.BufferMode != OfflineMixing.None);
@@ -94,8 +93,6 @@ public static class O2SacRun
             WriteConfig(context.OutputDirectory, configJson);
             return new RunResult(offline, null, configJson);
         }
-        var entropySource = mode == "scratch" ? EntropyTarget.Resolve(config.TargetEntropyRule, config.TargetEntropy, ActorFamily.TanhGaussian)
-            : EntropyTarget.Resolve(config.TargetEntropyRule, config.TargetEntropy, sourceFamily);
         if (mode is "naive" or "scratch")
             return RunBaseline(context, config, configJson, mode, startingActor, normalizer, transitions, NewEvaluator, entropySource);
 
