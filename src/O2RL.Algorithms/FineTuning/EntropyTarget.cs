@@ -20,12 +20,11 @@ public enum EntropyTargetSource
 /// <para>
 /// Why: a converted actor's entropy was never trained against SAC's target. A deterministic TD3+BC actor becomes a
 /// tanh-Gaussian with a small pre-tanh σ, and where its actions saturate (HalfCheetah) the tanh correction makes
-/// log π large: its entropy sat near −23 nats against SAC's −d = −6. The temperature loss then raises α at Adam's full
-/// rate, the entropy bonus swamps the rewards and the policy collapsed in every seed
+/// log π large: after stage B its entropy measured −13 to −14 nats against SAC's −d = −6. The temperature loss then
+/// raises α at Adam's full rate, the entropy bonus swamps the rewards and the policy collapsed in every seed
 /// (benchmarks/results/ocr-cft/halfcheetah-transfer-o2sac.md). Holding the entropy where it starts is not enough
-/// either: measured after stage B it was −13 to −14 there, stage C's Q-gradient pushes the saturated means further
-/// (the entropy settles near −21 when nothing holds it), and with H̄ = H(π) α rose to 1.8 within 1,000 steps and two
-/// of three seeds dropped to 13–27. A target <see cref="Configs.O2SacConfig.TargetEntropyMargin"/> nats per dimension below
+/// either: stage C's Q-gradient pushes the saturated means further (the entropy settles near −21 when nothing holds
+/// it), and with H̄ = H(π) α rose to 1.8 within 1,000 steps and two of three seeds dropped to 13–27. A target <see cref="Configs.O2SacConfig.TargetEntropyMargin"/> nats per dimension below
 /// the measured entropy lets α decay instead: the entropy term fades and the λ constraint to π_ref does the work.
 /// </para>
 /// </summary>
