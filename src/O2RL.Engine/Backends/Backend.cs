@@ -121,10 +121,7 @@ public abstract class Backend : IDisposable
     public void Gemm(Tensor a, bool transposeA, Tensor b, bool transposeB, Tensor c,
         float alpha = 1f, float beta = 0f, Tensor? bias = null, Activation activation = Activation.Identity)
     {
-        Own(a, nameof(a)); Own(b, nameof(b)); Own(c, nameof(c));
-        var shape = GemmShape.Of(a, transposeA, b, transposeB, c, bias);
-        if (ReferenceEquals(a.Storage, c.Storage) && Overlaps(a, c) || ReferenceEquals(b.Storage, c.Storage) && Overlaps(b, c))
-            throw new ArgumentException("GEMM output C must not overlap A or B");
+        var shape = CheckGemm(new GemmRequest(a, transposeA, b, transposeB, c, alpha, beta, bias, activation));
         GemmCore(shape, a, b, c, alpha, beta, bias, activation);
     }
 
@@ -145,12 +142,10 @@ public abstract class Backend : IDisposable
         GemmPairCore(firstShape, first, secondShape, second);
     }
 
+    /// <summary>Checks one GEMM's operands (backend, shapes, C not overlapping A or B) and resolves its shape.</summary>
     GemmShape CheckGemm(in GemmRequest g)
     {
-        ArgumentNullException.ThrowIfNull(g.A);
-        ArgumentNullException.ThrowIfNull(g.B);
-        ArgumentNullException.ThrowIfNull(g.C);
-        Own(g.A, "A"); Own(g.B, "B"); Own(g.C, "C");
+        Own(g.A, "a"); Own(g.B, "b"); Own(g.C, "c");
         if (g.Bias is not null) Own(g.Bias, "bias");
         var shape = GemmShape.Of(g.A, g.TransposeA, g.B, g.TransposeB, g.C, g.Bias);
         if (ReferenceEquals(g.A.Storage, g.C.Storage) && Overlaps(g.A, g.C) || ReferenceEquals(g.B.Storage, g.C.Storage) && Overlaps(g.B, g.C))
