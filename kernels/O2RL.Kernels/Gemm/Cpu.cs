@@ -131,8 +131,8 @@ public static unsafe class GemmCpu
         second.Validate();
         if (pool is null || pool.ThreadCount < 2 || !PairsSideBySide || !WorthRunningSideBySide(first.Work, second.Work))
         {
-            Run(BestKernel, first.TransposeA, first.TransposeB, first.M, first.N, first.K, first.Alpha, first.A, first.B, first.Beta, first.C, first.Bias, first.Activation, pool);
-            Run(BestKernel, second.TransposeA, second.TransposeB, second.M, second.N, second.K, second.Alpha, second.A, second.B, second.Beta, second.C, second.Bias, second.Activation, pool);
+            Run(first, pool);
+            Run(second, pool);
             return;
         }
         PairWork work = PairWork.ForCurrentThread();
@@ -176,10 +176,12 @@ public static unsafe class GemmCpu
         /// <summary>Part 0 computes the first GEMM, part 1 the second, each on the thread that runs the part.</summary>
         public void Execute(int part, int partCount)
         {
-            ref readonly GemmCall g = ref part == 0 ? ref First : ref Second;
-            Run(BestKernel, g.TransposeA, g.TransposeB, g.M, g.N, g.K, g.Alpha, g.A, g.B, g.Beta, g.C, g.Bias, g.Activation, pool: null);
+            Run(part == 0 ? First : Second, pool: null);
         }
     }
+
+    static void Run(in GemmCall g, WorkerPool? pool) =>
+        Run(BestKernel, g.TransposeA, g.TransposeB, g.M, g.N, g.K, g.Alpha, g.A, g.B, g.Beta, g.C, g.Bias, g.Activation, pool);
 
     /// <summary>Same as <see cref="Gemm"/> with a chosen micro-kernel (tests run every kernel the machine has).</summary>
     internal static void GemmWithKernel(Kernel kernel, bool transposeA, bool transposeB, int m, int n, int k, float alpha,
