@@ -13,7 +13,7 @@
 #   bash benchmarks/gpu/pack.sh
 # then copy the repository with .device/ to the GPU machine and run there, from the repository root:
 #   bash benchmarks/gpu/device-checks.sh RESULTS_DIR
-# DEVICE_CHECKS_QUICK=1 leaves out the demo and the detailed single-GEMM profile.
+# DEVICE_CHECKS_QUICK=1 leaves out the demo, the forced-kernel runs and the Nsight Compute profiles.
 # Each step has its own time limit, cut to what is left of DEVICE_CHECKS_SECONDS (default 520) for the whole
 # script, so one that hangs costs only its own numbers and the table is always printed.
 set -uo pipefail
@@ -65,14 +65,14 @@ step "ours (2): o2rl bench --device cuda"
 timeout $(limit 100) .device/run cli bench --device cuda --json > "$results/ours-2.json" 2> "$results/ours-2.err"; echo "exit $?"; tail -3 "$results/ours-2.err"
 
 step "ours with each GEMM kernel forced (O2RL_GEMM_KERNEL)"
-for kernel in tiled tiled-small tiled-tiny split-k naive; do
+[ -n "${DEVICE_CHECKS_QUICK:-}" ] && echo "skipped (DEVICE_CHECKS_QUICK)" || for kernel in tiled tiled-small tiled-tiny split-k naive; do
   O2RL_GEMM_KERNEL=$kernel timeout $(limit 60) .device/run cli bench --device cuda --json > "$results/ours-kernel-$kernel.json" 2> "$results/ours-kernel-$kernel.err"
   echo "$kernel: exit $?"
 done
 
 step "Nsight Compute: the kernels of one SAC update, and one 256³ GEMM in detail"
 ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-if [ -n "$ncu" ]; then
+if [ -n "$ncu" ] && [ -z "${DEVICE_CHECKS_QUICK:-}" ]; then
   # --launch-skip lands inside the timing warm-up (about 120 launches per update after a few hundred of set-up).
   timeout $(limit 120) "$ncu" --clock-control none --target-processes all --launch-skip 3000 --launch-count 123 --csv --page raw \
     --metrics gpu__time_duration.sum,launch__grid_size,launch__block_size,launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active,sm__throughput.avg.pct_of_peak_sustained_elapsed \

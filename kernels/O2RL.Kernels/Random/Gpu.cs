@@ -23,6 +23,13 @@ internal static class RandomGpu
         x[i] = low + scaled;
     }
 
+    /// <summary><see cref="Uniform"/> with (seed, counter, low, high) read from device memory (for captured graphs).</summary>
+    public static void UniformWithDeviceScalars(Index1D i, ArrayView<float> x, ArrayView<ulong> scalars)
+    {
+        ulong seed = scalars[0], counter = scalars[1];
+        Uniform(i, x, seed, counter, DeviceScalars.Float(scalars, 2), DeviceScalars.Float(scalars, 3));
+    }
+
     /// <summary>x[i] ← mean + std·N(0, 1) from counter + i (Box–Muller on words 0 and 1 of stream 1, as the reference).</summary>
     public static void Normal(Index1D i, ArrayView<float> x, ulong seed, ulong counter, float mean, float std)
     {
@@ -32,7 +39,18 @@ internal static class RandomGpu
         x[i] = mean + std * (XMath.Sqrt(-2f * XMath.Log(u1)) * XMath.Cos(2f * XMath.PI * u2));
     }
 
+    /// <summary><see cref="Normal"/> with (seed, counter, mean, std) read from device memory (for captured graphs).</summary>
+    public static void NormalWithDeviceScalars(Index1D i, ArrayView<float> x, ArrayView<ulong> scalars)
+    {
+        ulong seed = scalars[0], counter = scalars[1];
+        Normal(i, x, seed, counter, DeviceScalars.Float(scalars, 2), DeviceScalars.Float(scalars, 3));
+    }
+
     /// <summary>indices[i] ← offset + U{0, …, count − 1} from counter + i.</summary>
     public static void Indices(Index1D i, ArrayView<int> indices, ulong seed, ulong counter, int count, int offset) =>
         indices[i] = offset + Philox.Index(seed, counter + (ulong)(long)i.X, count);
+
+    /// <summary><see cref="Indices"/> with (seed, counter, count, offset) read from device memory (for captured graphs).</summary>
+    public static void IndicesWithDeviceScalars(Index1D i, ArrayView<int> indices, ArrayView<ulong> scalars) =>
+        Indices(i, indices, scalars[0], scalars[1], (int)scalars[2], (int)scalars[3]);
 }

@@ -1,5 +1,7 @@
+using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
 using O2RL.Kernels;
 
 namespace O2RL.Engine;
@@ -55,7 +57,9 @@ public sealed class IlgpuBackend : Backend
         this.context = context;
         Kind = kind;
         accelerator = device.CreateAccelerator(context);
-        stream = accelerator.DefaultStream;
+        // ILGPU's default CUDA stream is the legacy NULL stream, which CUDA cannot capture into a graph; our own
+        // non-blocking stream can be, and every op of this backend goes to it.
+        stream = accelerator is CudaAccelerator cuda ? cuda.CreateStream(StreamFlags.CU_STREAM_NON_BLOCKING) : accelerator.DefaultStream;
         // A real device takes 16×16-thread GEMM blocks, 256-thread row reductions and 32×8 column reductions; the CPU
         // accelerator's default device (and any device with groups under 256 threads) gets the 16-thread geometry.
         simulatorGeometry = accelerator.MaxNumThreadsPerGroup < 256;
@@ -170,6 +174,7 @@ public sealed class IlgpuBackend : Backend
 
     protected override DeviceStorage AllocateStorage(int length)
     {
+        ThrowIfGraphed("allocating a tensor");
         // ILGPU buffers cannot be empty; an empty tensor still owns one (unused) element.
         var buffer = accelerator.Allocate1D<float>(Math.Max(1, length));
         buffer.View.MemSetToZero(stream);
@@ -178,6 +183,7 @@ public sealed class IlgpuBackend : Backend
 
     protected override DeviceStorage AllocateIndexStorage(int length)
     {
+        ThrowIfGraphed("allocating a tensor");
         var buffer = accelerator.Allocate1D<int>(Math.Max(1, length));
         buffer.View.MemSetToZero(stream);
         return new IndexStorage(buffer, length);
@@ -185,6 +191,7 @@ public sealed class IlgpuBackend : Backend
 
     protected override void UploadCore(ReadOnlySpan<float> source, Tensor destination)
     {
+        ThrowIfGraphed("copying to the device");
         if (source.IsEmpty) return;
         View(destination).CopyFromCPU(stream, source);
         stream.Synchronize();
@@ -192,6 +199,7 @@ public sealed class IlgpuBackend : Backend
 
     protected override void DownloadCore(Tensor source, Span<float> destination)
     {
+        ThrowIfGraphed("copying to the host");
         if (destination.IsEmpty) return;
         View(source).CopyToCPU(stream, destination);
         stream.Synchronize();
@@ -199,6 +207,7 @@ public sealed class IlgpuBackend : Backend
 
     protected override void UploadIndicesCore(ReadOnlySpan<int> source, IndexTensor destination)
     {
+        ThrowIfGraphed("copying to the device");
         if (source.IsEmpty) return;
         View(destination).CopyFromCPU(stream, source);
         stream.Synchronize();
@@ -206,6 +215,7 @@ public sealed class IlgpuBackend : Backend
 
     protected override void DownloadIndicesCore(IndexTensor source, Span<int> destination)
     {
+        ThrowIfGraphed("copying to the host");
         if (destination.IsEmpty) return;
         View(source).CopyToCPU(stream, destination);
         stream.Synchronize();
@@ -220,7 +230,8 @@ public sealed class IlgpuBackend : Backend
         if (sameStorage && shift == 0) return;
         if (!sameStorage || Math.Abs(shift) >= length)
         {
-            View(source).CopyTo(stream, View(destination));
+            if (Enqueue(kernel: false))
+                View(source).CopyTo(stream, View(destination));
             return;
         }
         // Overlapping ranges of one buffer (memmove semantics): copy in chunks no longer than the shift, starting
@@ -231,7 +242,8 @@ public sealed class IlgpuBackend : Backend
         {
             int size = Math.Min(chunk, length - done);
             int at = shift > 0 ? length - done - size : done;
-            buffer.SubView(source.Offset + at, size).CopyTo(stream, buffer.SubView(destination.Offset + at, size));
+            if (Enqueue(kernel: false))
+                buffer.SubView(source.Offset + at, size).CopyTo(stream, buffer.SubView(destination.Offset + at, size));
         }
     }
 
@@ -240,60 +252,64 @@ public sealed class IlgpuBackend : Backend
         if (tensor.Length == 0) return;
         if (BitConverter.SingleToInt32Bits(value) == 0)
         {
-            View(tensor).MemSetToZero(stream);
+            if (Enqueue(kernel: false))
+                View(tensor).MemSetToZero(stream);
             return;
         }
-        Launched();
-        (fill ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, float>(ElementwiseGpu.Fill))(tensor.Length, View(tensor), value);
+        if (Enqueue())
+            (fill ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, float>(ElementwiseGpu.Fill))(stream, tensor.Length, View(tensor), value);
     }
 
     /// <inheritdoc/>
-    public override void Synchronize() => stream.Synchronize();
+    public override void Synchronize()
+    {
+        ThrowIfGraphed("waiting for the device");
+        stream.Synchronize();
+    }
 
     // ───────────────────────────── kernels (compiled on first use) ─────────────────────────────
 
-    Action<Index1D, ArrayView<float>, float>? fill;
-    Action<Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? gemmNaive;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? gemmTiled;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? gemmTiledSmall;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? gemmTiledTiny;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>? gemmPartial;
-    Action<Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int>? gemmFinish;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, float>? fill;
+    Action<AcceleratorStream, Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? gemmNaive;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? gemmTiled;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? gemmTiledSmall;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? gemmTiledTiny;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>? gemmPartial;
+    Action<AcceleratorStream, Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int>? gemmFinish;
     /// <summary>Partial sums of split-k GEMMs (grown on demand; one stream, so one workspace serves every call).</summary>
     MemoryBuffer1D<float, Stride1D.Dense>? splitKWorkspace;
-    Action<Index1D, ArrayView<float>, ArrayView<float>, int>? activationForward;
-    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? activationBackward;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>? layerNormForward;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>? layerNormBackwardInput;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>? layerNormBackwardParameters;
-    Action<Index1D, ArrayView<float>, ArrayView<float>, int, float, float>? unary;
-    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, BinaryArguments>? binary;
-    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>? select;
-    Action<Index2D, ArrayView<float>, ArrayView<float>, CopyColumnsArguments>? copyColumns;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, float, float>? rowSum;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int, float, float>? columnSum;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, float>? sum;
-    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>? ensembleMin;
-    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? ensembleMinBackward;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>? mse;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>? expectile;
-    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArguments>? adam;
-    Action<Index1D, ArrayView<float>, ArrayView<float>, float>? polyak;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, float>? clip;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int>? partialSums;
-    Action<KernelConfig, ArrayView<float>, int, ArrayView<float>, float>? finishSum;
-    Action<KernelConfig, ArrayView<float>, int, ArrayView<float>>? finishNorm;
-    Action<Index1D, ArrayView<float>, ArrayView<float>, float>? scale;
-    Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int>? gather;
-    Action<Index1D, ArrayView<float>, ulong, ulong, float, float>? uniform;
-    Action<Index1D, ArrayView<float>, ulong, ulong, float, float>? normal;
-    Action<Index1D, ArrayView<int>, ulong, ulong, int, int>? indices;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, int>? activationForward;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? activationBackward;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>? layerNormForward;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>? layerNormBackwardInput;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>? layerNormBackwardParameters;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, int, float, float>? unary;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, BinaryArguments>? binary;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>? select;
+    Action<AcceleratorStream, Index2D, ArrayView<float>, ArrayView<float>, CopyColumnsArguments>? copyColumns;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, float, float>? rowSum;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, int, float, float>? columnSum;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, float>? sum;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>? ensembleMin;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? ensembleMinBackward;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>? mse;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>? expectile;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArguments>? adam;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, float>? polyak;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, float>? clip;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, int>? partialSums;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, int, ArrayView<float>, float>? finishSum;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, int, ArrayView<float>>? finishNorm;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, float>? scale;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int>? gather;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ulong, ulong, float, float>? uniform;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ulong, ulong, float, float>? normal;
+    Action<AcceleratorStream, Index1D, ArrayView<int>, ulong, ulong, int, int>? indices;
 
     /// <summary>Loads an explicitly grouped kernel specialised for this device's geometry.</summary>
     TDelegate LoadGrouped<TDelegate>(Func<Accelerator, TDelegate> device, Func<Accelerator, TDelegate> simulator) =>
         simulatorGeometry ? simulator(accelerator) : device(accelerator);
 
-    void Launched() => Interlocked.Increment(ref kernelLaunches);
 
     /// <summary>One group of the reduction size.</summary>
     KernelConfig SingleGroup => new(new Index1D(1), new Index1D(reduceThreads));
@@ -311,12 +327,12 @@ public sealed class IlgpuBackend : Backend
     int LaunchPartialSums(ArrayView<float> x, int length, bool square)
     {
         partialSums ??= LoadGrouped(
-            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int>(ReduceGpu.PartialSums<DeviceGeometry>),
-            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int>(ReduceGpu.PartialSums<SimulatorGeometry>));
+            d => d.LoadKernel<ArrayView<float>, ArrayView<float>, int, int>(ReduceGpu.PartialSums<DeviceGeometry>),
+            s => s.LoadKernel<ArrayView<float>, ArrayView<float>, int, int>(ReduceGpu.PartialSums<SimulatorGeometry>));
         // About 16 elements per thread, at most MaxPartialGroups groups.
         int groups = (int)Math.Clamp((length + 16L * reduceThreads - 1) / (16L * reduceThreads), 1, MaxPartialGroups);
-        Launched();
-        partialSums(new KernelConfig(new Index1D(groups), new Index1D(reduceThreads)), x, partials.View, length, square ? 1 : 0);
+        if (Enqueue())
+            partialSums(stream, new KernelConfig(new Index1D(groups), new Index1D(reduceThreads)), x, partials.View, length, square ? 1 : 0);
         return groups;
     }
 
@@ -343,7 +359,6 @@ public sealed class IlgpuBackend : Backend
         var aView = a.Length == 0 ? placeholder.View : View(a);
         var bView = b.Length == 0 ? placeholder.View : View(b);
         var biasView = bias is null ? placeholder.View : View(bias);
-        Launched();
         switch (ChooseGemmKernel(shape))
         {
             case GemmKernel.Tiled:
@@ -365,36 +380,42 @@ public sealed class IlgpuBackend : Backend
                 if (needed > int.MaxValue) throw new ArgumentException($"split-k GEMM workspace of {needed} floats is too large");
                 if (splitKWorkspace is null || splitKWorkspace.Length < needed)
                 {
+                    // A graph keeps the pointers it was captured with, so the workspace must not move under one.
+                    ThrowIfGraphed("growing the split-k GEMM workspace");
                     splitKWorkspace?.Dispose();
                     splitKWorkspace = accelerator.Allocate1D<float>(needed);
                 }
                 var workspace = splitKWorkspace.View.SubView(0, needed);
                 gemmPartial ??= LoadGrouped(
-                    x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>(GemmGpu.TiledTinyPartial<DeviceGeometry>),
-                    x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>(GemmGpu.TiledTinyPartial<SimulatorGeometry>));
+                    x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>(GemmGpu.TiledTinyPartial<DeviceGeometry>),
+                    x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>(GemmGpu.TiledTinyPartial<SimulatorGeometry>));
+                gemmFinish ??= accelerator.LoadAutoGroupedKernel<Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int>(GemmGpu.SplitKFinish);
                 var grid = new Index3D((shape.N + tileThreads - 1) / tileThreads, (shape.M + tileThreads - 1) / tileThreads, shape.Batch * slices);
-                gemmPartial(new KernelConfig(grid, new Index3D(tileThreads, tileThreads, 1)), aView, bView, workspace, arguments, slices, kPerSlice);
-                Launched();
-                gemmFinish ??= accelerator.LoadAutoGroupedStreamKernel<Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int>(GemmGpu.SplitKFinish);
-                gemmFinish(new Index3D(shape.N, shape.M, shape.Batch), workspace, View(c), biasView, arguments, slices);
+                if (Enqueue())
+                    gemmPartial(stream, new KernelConfig(grid, new Index3D(tileThreads, tileThreads, 1)), aView, bView, workspace, arguments, slices, kPerSlice);
+                if (Enqueue())
+                    gemmFinish(stream, new Index3D(shape.N, shape.M, shape.Batch), workspace, View(c), biasView, arguments, slices);
                 break;
             }
             default:
-                gemmNaive ??= accelerator.LoadAutoGroupedStreamKernel<Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.Naive);
-                gemmNaive(new Index3D(shape.N, shape.M, shape.Batch), aView, bView, View(c), biasView, arguments);
+                gemmNaive ??= accelerator.LoadAutoGroupedKernel<Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(GemmGpu.Naive);
+                if (Enqueue())
+                    gemmNaive(stream, new Index3D(shape.N, shape.M, shape.Batch), aView, bView, View(c), biasView, arguments);
                 break;
         }
     }
 
     /// <summary>Launches one of the tiled GEMM kernels (compiled on first use) over tile×tile blocks of C, T×T threads each.</summary>
-    void LaunchTiled(ref Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? kernel,
+    void LaunchTiled(ref Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? kernel,
         Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments> deviceKernel,
         Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments> simulatorKernel,
-        int tile, in GemmShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArguments arguments)
+        int tile, in GemmShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArguments arguments,
+        [CallerLineNumber] int site = 0)
     {
-        kernel ??= LoadGrouped(x => x.LoadStreamKernel(deviceKernel), x => x.LoadStreamKernel(simulatorKernel));
+        kernel ??= LoadGrouped(x => x.LoadKernel(deviceKernel), x => x.LoadKernel(simulatorKernel));
         var grid = new Index3D((shape.N + tile - 1) / tile, (shape.M + tile - 1) / tile, shape.Batch);
-        kernel(new KernelConfig(grid, new Index3D(tileThreads, tileThreads, 1)), a, b, c, bias, arguments);
+        if (Enqueue(site))
+            kernel(stream, new KernelConfig(grid, new Index3D(tileThreads, tileThreads, 1)), a, b, c, bias, arguments);
     }
 
     // ───────────────────────────── activations and LayerNorm ─────────────────────────────
@@ -402,17 +423,17 @@ public sealed class IlgpuBackend : Backend
     protected override void ActivationForwardCore(Activation activation, Tensor x, Tensor y)
     {
         if (x.Length == 0) return;
-        Launched();
-        (activationForward ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(ActivationGpu.Forward))(
-            x.Length, View(x), View(y), (int)activation);
+        if (Enqueue())
+            (activationForward ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(ActivationGpu.Forward))(
+                stream, x.Length, View(x), View(y), (int)activation);
     }
 
     protected override void ActivationBackwardCore(Activation activation, Tensor y, Tensor dy, Tensor dx)
     {
         if (y.Length == 0) return;
-        Launched();
-        (activationBackward ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ActivationGpu.Backward))(
-            y.Length, View(y), View(dy), View(dx), (int)activation);
+        if (Enqueue())
+            (activationBackward ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ActivationGpu.Backward))(
+                stream, y.Length, View(y), View(dy), View(dx), (int)activation);
     }
 
     protected override void LayerNormForwardCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor mean, Tensor rstd, float epsilon, int groups)
@@ -420,10 +441,10 @@ public sealed class IlgpuBackend : Backend
         if (x.Rows == 0) return;
         var arguments = new LayerNormArguments { Rows = x.Rows, Cols = x.Cols, RowsPerGroup = x.Rows / groups, Epsilon = epsilon };
         layerNormForward ??= LoadGrouped(
-            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.Forward<DeviceGeometry>),
-            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.Forward<SimulatorGeometry>));
-        Launched();
-        layerNormForward(GroupPerRow(x.Rows), View(x), View(gamma), View(beta), View(y), View(mean), View(rstd), arguments);
+            d => d.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.Forward<DeviceGeometry>),
+            s => s.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.Forward<SimulatorGeometry>));
+        if (Enqueue())
+            layerNormForward(stream, GroupPerRow(x.Rows), View(x), View(gamma), View(beta), View(y), View(mean), View(rstd), arguments);
     }
 
     protected override void LayerNormBackwardCore(Tensor x, Tensor dy, Tensor gamma, Tensor mean, Tensor rstd, Tensor dx, Tensor dgamma, Tensor dbeta, int groups)
@@ -432,15 +453,15 @@ public sealed class IlgpuBackend : Backend
         var arguments = new LayerNormArguments { Rows = x.Rows, Cols = x.Cols, RowsPerGroup = x.Rows / groups, Epsilon = 0f };
         // Parameter gradients first: they read dy and x, which dx may alias.
         layerNormBackwardParameters ??= LoadGrouped(
-            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.BackwardParameters<DeviceGeometry>),
-            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.BackwardParameters<SimulatorGeometry>));
+            d => d.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.BackwardParameters<DeviceGeometry>),
+            s => s.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.BackwardParameters<SimulatorGeometry>));
         layerNormBackwardInput ??= LoadGrouped(
-            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.BackwardInput<DeviceGeometry>),
-            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.BackwardInput<SimulatorGeometry>));
-        Launched();
-        layerNormBackwardParameters(ColumnGroups(x.Cols, groups), View(x), View(dy), View(mean), View(rstd), View(dgamma), View(dbeta), arguments);
-        Launched();
-        layerNormBackwardInput(GroupPerRow(x.Rows), View(x), View(dy), View(gamma), View(mean), View(rstd), View(dx), arguments);
+            d => d.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.BackwardInput<DeviceGeometry>),
+            s => s.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.BackwardInput<SimulatorGeometry>));
+        if (Enqueue())
+            layerNormBackwardParameters(stream, ColumnGroups(x.Cols, groups), View(x), View(dy), View(mean), View(rstd), View(dgamma), View(dbeta), arguments);
+        if (Enqueue())
+            layerNormBackwardInput(stream, GroupPerRow(x.Rows), View(x), View(dy), View(gamma), View(mean), View(rstd), View(dx), arguments);
     }
 
     // ───────────────────────────── elementwise ─────────────────────────────
@@ -449,9 +470,9 @@ public sealed class IlgpuBackend : Backend
     {
         if (!Enum.IsDefined(op)) throw new ArgumentOutOfRangeException(nameof(op), op, "unknown unary op");
         if (x.Length == 0) return;
-        Launched();
-        (unary ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, float, float>(ElementwiseGpu.Unary))(
-            x.Length, View(x), View(y), (int)op, a, b);
+        if (Enqueue())
+            (unary ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, int, float, float>(ElementwiseGpu.Unary))(
+                stream, x.Length, View(x), View(y), (int)op, a, b);
     }
 
     protected override void BinaryCore(BinaryOp op, Tensor x, Tensor y, Tensor z, float alpha, float beta, Broadcast broadcast)
@@ -459,26 +480,26 @@ public sealed class IlgpuBackend : Backend
         if (!Enum.IsDefined(op)) throw new ArgumentOutOfRangeException(nameof(op), op, "unknown binary op");
         if (x.Length == 0) return;
         var arguments = new BinaryArguments { Op = (int)op, Broadcast = (int)broadcast, Cols = x.Cols, Alpha = alpha, Beta = beta };
-        Launched();
-        (binary ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, BinaryArguments>(ElementwiseGpu.Binary))(
-            x.Length, View(x), View(y), View(z), arguments);
+        if (Enqueue())
+            (binary ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, BinaryArguments>(ElementwiseGpu.Binary))(
+                stream, x.Length, View(x), View(y), View(z), arguments);
     }
 
     protected override void SelectCore(Tensor condition, Tensor x, Tensor y, Tensor z)
     {
         if (x.Length == 0) return;
-        Launched();
-        (select ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseGpu.Select))(
-            x.Length, View(condition), View(x), View(y), View(z));
+        if (Enqueue())
+            (select ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseGpu.Select))(
+                stream, x.Length, View(condition), View(x), View(y), View(z));
     }
 
     protected override void CopyColumnsCore(Tensor source, int sourceColumn, Tensor destination, int destinationColumn, int columnCount)
     {
         if (columnCount == 0 || source.Rows == 0) return;
         var arguments = new CopyColumnsArguments { SourceCols = source.Cols, SourceColumn = sourceColumn, DestinationCols = destination.Cols, DestinationColumn = destinationColumn };
-        Launched();
-        (copyColumns ??= accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, CopyColumnsArguments>(ElementwiseGpu.CopyColumns))(
-            new Index2D(columnCount, source.Rows), View(source), View(destination), arguments);
+        if (Enqueue())
+            (copyColumns ??= accelerator.LoadAutoGroupedKernel<Index2D, ArrayView<float>, ArrayView<float>, CopyColumnsArguments>(ElementwiseGpu.CopyColumns))(
+                stream, new Index2D(columnCount, source.Rows), View(source), View(destination), arguments);
     }
 
     // ───────────────────────────── reductions ─────────────────────────────
@@ -487,10 +508,10 @@ public sealed class IlgpuBackend : Backend
     {
         if (x.Rows == 0) return;
         rowSum ??= LoadGrouped(
-            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float, float>(ReduceGpu.RowSum<DeviceGeometry>),
-            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float, float>(ReduceGpu.RowSum<SimulatorGeometry>));
-        Launched();
-        rowSum(GroupPerRow(x.Rows), View(x), View(y), x.Cols, alpha, beta);
+            d => d.LoadKernel<ArrayView<float>, ArrayView<float>, int, float, float>(ReduceGpu.RowSum<DeviceGeometry>),
+            s => s.LoadKernel<ArrayView<float>, ArrayView<float>, int, float, float>(ReduceGpu.RowSum<SimulatorGeometry>));
+        if (Enqueue())
+            rowSum(stream, GroupPerRow(x.Rows), View(x), View(y), x.Cols, alpha, beta);
     }
 
     protected override void ColumnSumCore(Tensor x, Tensor y, float alpha, float beta, int batch)
@@ -498,10 +519,10 @@ public sealed class IlgpuBackend : Backend
         if (y.Length == 0) return;
         int rows = x.Length / Math.Max(1, batch * x.Cols);
         columnSum ??= LoadGrouped(
-            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, float, float>(ReduceGpu.ColumnSum<DeviceGeometry>),
-            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, float, float>(ReduceGpu.ColumnSum<SimulatorGeometry>));
-        Launched();
-        columnSum(ColumnGroups(x.Cols, batch), x.Length == 0 ? placeholder.View : View(x), View(y), rows, x.Cols, alpha, beta);
+            d => d.LoadKernel<ArrayView<float>, ArrayView<float>, int, int, float, float>(ReduceGpu.ColumnSum<DeviceGeometry>),
+            s => s.LoadKernel<ArrayView<float>, ArrayView<float>, int, int, float, float>(ReduceGpu.ColumnSum<SimulatorGeometry>));
+        if (Enqueue())
+            columnSum(stream, ColumnGroups(x.Cols, batch), x.Length == 0 ? placeholder.View : View(x), View(y), rows, x.Cols, alpha, beta);
     }
 
     protected override void SumCore(Tensor x, Tensor y, float alpha)
@@ -510,33 +531,33 @@ public sealed class IlgpuBackend : Backend
         {
             int count = LaunchPartialSums(View(x), x.Length, square: false);
             finishSum ??= LoadGrouped(
-                d => d.LoadStreamKernel<ArrayView<float>, int, ArrayView<float>, float>(ReduceGpu.FinishSum<DeviceGeometry>),
-                s => s.LoadStreamKernel<ArrayView<float>, int, ArrayView<float>, float>(ReduceGpu.FinishSum<SimulatorGeometry>));
-            Launched();
-            finishSum(SingleGroup, partials.View, count, View(y), alpha);
+                d => d.LoadKernel<ArrayView<float>, int, ArrayView<float>, float>(ReduceGpu.FinishSum<DeviceGeometry>),
+                s => s.LoadKernel<ArrayView<float>, int, ArrayView<float>, float>(ReduceGpu.FinishSum<SimulatorGeometry>));
+            if (Enqueue())
+                finishSum(stream, SingleGroup, partials.View, count, View(y), alpha);
             return;
         }
         sum ??= LoadGrouped(
-            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float>(ReduceGpu.Sum<DeviceGeometry>),
-            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float>(ReduceGpu.Sum<SimulatorGeometry>));
-        Launched();
-        sum(SingleGroup, x.Length == 0 ? placeholder.View : View(x), View(y), x.Length, alpha);
+            d => d.LoadKernel<ArrayView<float>, ArrayView<float>, int, float>(ReduceGpu.Sum<DeviceGeometry>),
+            s => s.LoadKernel<ArrayView<float>, ArrayView<float>, int, float>(ReduceGpu.Sum<SimulatorGeometry>));
+        if (Enqueue())
+            sum(stream, SingleGroup, x.Length == 0 ? placeholder.View : View(x), View(y), x.Length, alpha);
     }
 
     protected override void EnsembleMinCore(Tensor x, Tensor y, Tensor argMin, int members)
     {
         if (y.Length == 0) return;
-        Launched();
-        (ensembleMin ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(ReduceGpu.EnsembleMin))(
-            y.Length, View(x), View(y), View(argMin), y.Length, members);
+        if (Enqueue())
+            (ensembleMin ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(ReduceGpu.EnsembleMin))(
+                stream, y.Length, View(x), View(y), View(argMin), y.Length, members);
     }
 
     protected override void EnsembleMinBackwardCore(Tensor argMin, Tensor dy, Tensor dx, int members)
     {
         if (dx.Length == 0) return;
-        Launched();
-        (ensembleMinBackward ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ReduceGpu.EnsembleMinBackward))(
-            dx.Length, View(argMin), View(dy), View(dx), dy.Length);
+        if (Enqueue())
+            (ensembleMinBackward ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ReduceGpu.EnsembleMinBackward))(
+                stream, dx.Length, View(argMin), View(dy), View(dx), dy.Length);
     }
 
     // ───────────────────────────── losses ─────────────────────────────
@@ -544,23 +565,23 @@ public sealed class IlgpuBackend : Backend
     protected override void MseLossCore(Tensor prediction, Tensor target, Tensor gradient, Tensor loss, float scale)
     {
         mse ??= LoadGrouped(
-            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(LossGpu.Mse<DeviceGeometry>),
-            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(LossGpu.Mse<SimulatorGeometry>));
+            d => d.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(LossGpu.Mse<DeviceGeometry>),
+            s => s.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(LossGpu.Mse<SimulatorGeometry>));
         bool empty = prediction.Length == 0;
-        Launched();
-        mse(SingleGroup, empty ? placeholder.View : View(prediction), empty ? placeholder.View : View(target), empty ? placeholder.View : View(gradient),
-            View(loss), prediction.Length, scale);
+        if (Enqueue())
+            mse(stream, SingleGroup, empty ? placeholder.View : View(prediction), empty ? placeholder.View : View(target), empty ? placeholder.View : View(gradient),
+                View(loss), prediction.Length, scale);
     }
 
     protected override void ExpectileLossCore(Tensor prediction, Tensor target, float tau, Tensor gradient, Tensor loss)
     {
         expectile ??= LoadGrouped(
-            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(LossGpu.Expectile<DeviceGeometry>),
-            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(LossGpu.Expectile<SimulatorGeometry>));
+            d => d.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(LossGpu.Expectile<DeviceGeometry>),
+            s => s.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(LossGpu.Expectile<SimulatorGeometry>));
         bool empty = prediction.Length == 0;
-        Launched();
-        expectile(SingleGroup, empty ? placeholder.View : View(prediction), empty ? placeholder.View : View(target), empty ? placeholder.View : View(gradient),
-            View(loss), prediction.Length, tau);
+        if (Enqueue())
+            expectile(stream, SingleGroup, empty ? placeholder.View : View(prediction), empty ? placeholder.View : View(target), empty ? placeholder.View : View(gradient),
+                View(loss), prediction.Length, tau);
     }
 
     // ───────────────────────────── optimisation ─────────────────────────────
@@ -569,18 +590,27 @@ public sealed class IlgpuBackend : Backend
         float stepSize, float beta1, float beta2, float epsilon, float rootBiasCorrection2)
     {
         if (parameters.Length == 0) return;
+        if (graphMode != GraphMode.Eager)
+        {
+            var scalars = Stage([DeviceScalars.FromFloat(stepSize), DeviceScalars.FromFloat(beta1), DeviceScalars.FromFloat(beta2),
+                DeviceScalars.FromFloat(epsilon), DeviceScalars.FromFloat(rootBiasCorrection2)]);
+            if (Enqueue())
+                adamGraphed!(stream, parameters.Length, View(parameters), View(gradients), View(firstMoment), View(secondMoment), scalars);
+            return;
+        }
+        eagerScalarWords += 5;
         var arguments = new AdamArguments { StepSize = stepSize, Beta1 = beta1, Beta2 = beta2, Epsilon = epsilon, RootBiasCorrection2 = rootBiasCorrection2 };
-        Launched();
-        (adam ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArguments>(AdamGpu.Step))(
-            parameters.Length, View(parameters), View(gradients), View(firstMoment), View(secondMoment), arguments);
+        if (Enqueue())
+            (adam ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArguments>(AdamGpu.Step))(
+                stream, parameters.Length, View(parameters), View(gradients), View(firstMoment), View(secondMoment), arguments);
     }
 
     protected override void PolyakCore(Tensor target, Tensor source, float tau)
     {
         if (target.Length == 0) return;
-        Launched();
-        (polyak ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float>(PolyakGpu.Update))(
-            target.Length, View(target), View(source), tau);
+        if (Enqueue())
+            (polyak ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, float>(PolyakGpu.Update))(
+                stream, target.Length, View(target), View(source), tau);
     }
 
     protected override void ClipGradientNormCore(Tensor gradients, float maxNorm, Tensor norm)
@@ -589,20 +619,20 @@ public sealed class IlgpuBackend : Backend
         {
             int count = LaunchPartialSums(View(gradients), gradients.Length, square: true);
             finishNorm ??= LoadGrouped(
-                d => d.LoadStreamKernel<ArrayView<float>, int, ArrayView<float>>(GradNormGpu.FinishNorm<DeviceGeometry>),
-                s => s.LoadStreamKernel<ArrayView<float>, int, ArrayView<float>>(GradNormGpu.FinishNorm<SimulatorGeometry>));
-            Launched();
-            finishNorm(SingleGroup, partials.View, count, View(norm));
-            Launched();
-            (scale ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float>(GradNormGpu.Scale))(
-                gradients.Length, View(gradients), View(norm), maxNorm);
+                d => d.LoadKernel<ArrayView<float>, int, ArrayView<float>>(GradNormGpu.FinishNorm<DeviceGeometry>),
+                s => s.LoadKernel<ArrayView<float>, int, ArrayView<float>>(GradNormGpu.FinishNorm<SimulatorGeometry>));
+            if (Enqueue())
+                finishNorm(stream, SingleGroup, partials.View, count, View(norm));
+            if (Enqueue())
+                (scale ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, float>(GradNormGpu.Scale))(
+                    stream, gradients.Length, View(gradients), View(norm), maxNorm);
             return;
         }
         clip ??= LoadGrouped(
-            d => d.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float>(GradNormGpu.Clip<DeviceGeometry>),
-            s => s.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float>(GradNormGpu.Clip<SimulatorGeometry>));
-        Launched();
-        clip(SingleGroup, gradients.Length == 0 ? placeholder.View : View(gradients), View(norm), gradients.Length, maxNorm);
+            d => d.LoadKernel<ArrayView<float>, ArrayView<float>, int, float>(GradNormGpu.Clip<DeviceGeometry>),
+            s => s.LoadKernel<ArrayView<float>, ArrayView<float>, int, float>(GradNormGpu.Clip<SimulatorGeometry>));
+        if (Enqueue())
+            clip(stream, SingleGroup, gradients.Length == 0 ? placeholder.View : View(gradients), View(norm), gradients.Length, maxNorm);
     }
 
     // ───────────────────────────── sampling ─────────────────────────────
@@ -610,33 +640,218 @@ public sealed class IlgpuBackend : Backend
     protected override void GatherRowsCore(Tensor source, IndexTensor indices, Tensor destination)
     {
         if (destination.Length == 0) return;
-        Launched();
-        (gather ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int>(GatherGpu.Rows))(
-            destination.Length, View(source), View(indices), View(destination), destination.Cols);
+        if (Enqueue())
+            (gather ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int>(GatherGpu.Rows))(
+                stream, destination.Length, View(source), View(indices), View(destination), destination.Cols);
     }
 
     protected override void RandomUniformCore(Tensor x, ulong seed, ulong counter, float low, float high)
     {
         if (x.Length == 0) return;
-        Launched();
-        (uniform ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ulong, ulong, float, float>(RandomGpu.Uniform))(
-            x.Length, View(x), seed, counter, low, high);
+        if (graphMode != GraphMode.Eager)
+        {
+            var scalars = Stage([seed, counter, DeviceScalars.FromFloat(low), DeviceScalars.FromFloat(high)]);
+            if (Enqueue())
+                uniformGraphed!(stream, x.Length, View(x), scalars);
+            return;
+        }
+        eagerScalarWords += 4;
+        if (Enqueue())
+            (uniform ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ulong, ulong, float, float>(RandomGpu.Uniform))(
+                stream, x.Length, View(x), seed, counter, low, high);
     }
 
     protected override void RandomNormalCore(Tensor x, ulong seed, ulong counter, float mean, float std)
     {
         if (x.Length == 0) return;
-        Launched();
-        (normal ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ulong, ulong, float, float>(RandomGpu.Normal))(
-            x.Length, View(x), seed, counter, mean, std);
+        if (graphMode != GraphMode.Eager)
+        {
+            var scalars = Stage([seed, counter, DeviceScalars.FromFloat(mean), DeviceScalars.FromFloat(std)]);
+            if (Enqueue())
+                normalGraphed!(stream, x.Length, View(x), scalars);
+            return;
+        }
+        eagerScalarWords += 4;
+        if (Enqueue())
+            (normal ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ulong, ulong, float, float>(RandomGpu.Normal))(
+                stream, x.Length, View(x), seed, counter, mean, std);
     }
 
     protected override void RandomIndicesCore(IndexTensor indices, ulong seed, ulong counter, int count, int offset)
     {
         if (indices.Length == 0) return;
-        Launched();
-        (this.indices ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ulong, ulong, int, int>(RandomGpu.Indices))(
-            indices.Length, View(indices), seed, counter, count, offset);
+        if (graphMode != GraphMode.Eager)
+        {
+            var scalars = Stage([seed, counter, (ulong)(uint)count, (ulong)(uint)offset]);
+            if (Enqueue())
+                indicesGraphed!(stream, indices.Length, View(indices), scalars);
+            return;
+        }
+        eagerScalarWords += 4;
+        if (Enqueue())
+            (this.indices ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<int>, ulong, ulong, int, int>(RandomGpu.Indices))(
+                stream, indices.Length, View(indices), seed, counter, count, offset);
+    }
+
+    // ───────────────────────────── CUDA graphs ─────────────────────────────
+
+    enum GraphMode { Eager, Capturing, Replaying }
+
+    GraphMode graphMode;
+    /// <summary>The graph being captured or replayed.</summary>
+    CudaGraph? activeGraph;
+    int replayPosition, scalarCursor;
+    /// <summary>Words of dynamic scalars (Adam's step scalars, random streams' state) asked for by eager ops so far.</summary>
+    long eagerScalarWords;
+    long graphLaunches;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<ulong>>? adamGraphed;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<ulong>>? uniformGraphed;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<ulong>>? normalGraphed;
+    Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<ulong>>? indicesGraphed;
+
+    /// <summary>True on CUDA, the one device whose launches can be captured into a graph.</summary>
+    internal bool SupportsGraphs => accelerator is CudaAccelerator;
+
+    /// <summary>Graph launches so far (each replaces the launches of one step).</summary>
+    public long GraphLaunchCount => Interlocked.Read(ref graphLaunches);
+
+    IntPtr StreamHandle => ((CudaStream)stream).StreamPtr;
+
+    /// <summary>
+    /// Called before every enqueued kernel, copy or fill: eagerly it says "enqueue now"; while capturing it records
+    /// the call site, so a replay can check that the step makes the same launches in the same order; while
+    /// replaying it checks the site and says "skip", since the graph already holds the launch.
+    /// </summary>
+    bool Enqueue([CallerLineNumber] int site = 0, bool kernel = true)
+    {
+        switch (graphMode)
+        {
+            case GraphMode.Eager:
+                if (kernel) Interlocked.Increment(ref kernelLaunches);
+                return true;
+            case GraphMode.Capturing:
+                if (kernel) { Interlocked.Increment(ref kernelLaunches); activeGraph!.KernelLaunches++; }
+                activeGraph!.Sites.Add(site);
+                return true;
+            default:
+                var sites = activeGraph!.Sites;
+                int at = replayPosition++;
+                if (at >= sites.Count || sites[at] != site)
+                    throw new InvalidOperationException(
+                        $"a graphed step made a different launch from the one captured (launch {at + 1}: backend line {site}, captured {(at < sites.Count ? $"line {sites[at]}" : "nothing")}); " +
+                        "a step replayed from a CUDA graph must make the same launches every time (the host state of this step has advanced without the device work)");
+                return false;
+        }
+    }
+
+    /// <summary>Stages dynamic scalar words for the graph being captured or replayed; returns their device view.</summary>
+    ArrayView<ulong> Stage(ReadOnlySpan<ulong> words)
+    {
+        activeGraph!.WriteWords(scalarCursor, words);
+        var view = activeGraph.DeviceWords(scalarCursor, words.Length);
+        scalarCursor += words.Length;
+        return view;
+    }
+
+    void ThrowIfGraphed(string what)
+    {
+        if (graphMode != GraphMode.Eager)
+            throw new InvalidOperationException($"{what} inside a graphed step: a CUDA graph replays device work only, so the step must not allocate, copy to or from the host, or wait; do that outside the step");
+    }
+
+    /// <summary>Runs <paramref name="step"/> eagerly and returns the words of dynamic scalars it staged (to size its graphs).</summary>
+    internal int RunCountingScalars(Action step)
+    {
+        long before = eagerScalarWords;
+        step();
+        return checked((int)(eagerScalarWords - before));
+    }
+
+    /// <summary>
+    /// Captures <paramref name="step"/> into a CUDA graph and launches it, so the step runs exactly once. Every kernel
+    /// the step uses must have been compiled by an eager run before (compiling is not a stream operation).
+    /// </summary>
+    internal CudaGraph Capture(Action step, int scalarWords)
+    {
+        if (!SupportsGraphs) throw new NotSupportedException($"graph capture needs CUDA; {Name} runs steps eagerly");
+        if (graphMode != GraphMode.Eager) throw new InvalidOperationException("a graphed step cannot capture or replay another graph");
+        adamGraphed ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<ulong>>(AdamGpu.StepWithDeviceScalars);
+        uniformGraphed ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<ulong>>(RandomGpu.UniformWithDeviceScalars);
+        normalGraphed ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<ulong>>(RandomGpu.NormalWithDeviceScalars);
+        indicesGraphed ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<int>, ArrayView<ulong>>(RandomGpu.IndicesWithDeviceScalars);
+        // Driver calls of our own act on the calling thread's current context (ILGPU binds its own calls).
+        accelerator.Bind();
+        var graph = new CudaGraph(accelerator, scalarWords);
+        try
+        {
+            CudaDriver.Check(CudaDriver.cuStreamBeginCapture_v2(StreamHandle, CudaDriver.CaptureModeRelaxed), "cuStreamBeginCapture");
+        }
+        catch
+        {
+            graph.Dispose();
+            throw;
+        }
+        graphMode = GraphMode.Capturing;
+        activeGraph = graph;
+        scalarCursor = 0;
+        try
+        {
+            graph.EnqueueScalarCopy(StreamHandle);
+            step();
+            if (scalarCursor != scalarWords)
+                throw new InvalidOperationException($"a graphed step staged {scalarCursor} scalar words while captured and {scalarWords} when first run; its launches must not change from step to step");
+        }
+        catch
+        {
+            graphMode = GraphMode.Eager;
+            activeGraph = null;
+            if (CudaDriver.cuStreamEndCapture(StreamHandle, out var broken) == 0 && broken != IntPtr.Zero) CudaDriver.cuGraphDestroy(broken);
+            graph.Dispose();
+            throw;
+        }
+        graphMode = GraphMode.Eager;
+        activeGraph = null;
+        try
+        {
+            CudaDriver.Check(CudaDriver.cuStreamEndCapture(StreamHandle, out var captured), "cuStreamEndCapture");
+            graph.Instantiate(captured);
+            graph.Launch(StreamHandle);
+        }
+        catch
+        {
+            graph.Dispose();
+            throw;
+        }
+        Interlocked.Increment(ref graphLaunches);
+        return graph;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="step"/> on the host only (its ops stage their dynamic scalars and check that they make the
+    /// captured launches), then launches <paramref name="graph"/>, which does the step's device work.
+    /// </summary>
+    internal void Replay(CudaGraph graph, Action step)
+    {
+        if (graphMode != GraphMode.Eager) throw new InvalidOperationException("a graphed step cannot capture or replay another graph");
+        accelerator.Bind();
+        graph.WaitForLastLaunch();
+        graphMode = GraphMode.Replaying;
+        activeGraph = graph;
+        replayPosition = 0;
+        scalarCursor = 0;
+        try
+        {
+            step();
+            if (replayPosition != graph.Sites.Count)
+                throw new InvalidOperationException($"a graphed step made {replayPosition} launches where {graph.Sites.Count} were captured; a step replayed from a CUDA graph must make the same launches every time");
+        }
+        finally
+        {
+            graphMode = GraphMode.Eager;
+            activeGraph = null;
+        }
+        graph.Launch(StreamHandle);
+        Interlocked.Increment(ref graphLaunches);
     }
 
     /// <inheritdoc/>
@@ -645,6 +860,11 @@ public sealed class IlgpuBackend : Backend
         placeholder.Dispose();
         partials.Dispose();
         splitKWorkspace?.Dispose();
+        if (!ReferenceEquals(stream, accelerator.DefaultStream))
+        {
+            stream.Synchronize();
+            stream.Dispose();
+        }
         accelerator.Dispose();
         context.Dispose();
         base.Dispose();

@@ -224,6 +224,117 @@ public abstract class IlgpuConformanceTests : BackendConformanceTests
         Assert.NotEqual(initial, actual);
     }
 
+    /// <summary>
+    /// A training step touching every kind of graphed op: a random batch drawn by index from a dataset (indices with
+    /// a count that grows every step, gather), Gaussian noise added to it, a copy, a zeroed buffer, an MLP with
+    /// LayerNorm forward and backward, MSE, and Adam with gradient clipping.
+    /// </summary>
+    sealed class GraphTestStep
+    {
+        readonly Backend backend;
+        readonly Mlp net;
+        readonly Adam adam;
+        readonly Tensor data, batch, noisy, targets, gradient, loss;
+        readonly IndexTensor rows;
+        readonly DeviceRandom random = new(11);
+        public int Filled = 40;
+
+        public GraphTestStep(Backend backend)
+        {
+            this.backend = backend;
+            net = new Mlp(backend, new MlpSpec(5, [16, 16], 2) { LayerNorm = true }, seed: 3);
+            adam = new Adam(net.Parameters, 1e-2f) { MaxGradientNorm = 1f };
+            data = backend.FromArray(RandomValues(64 * 5, 21), 64, 5);
+            rows = backend.AllocateIndices(8);
+            batch = backend.Allocate(8, 5);
+            noisy = backend.Allocate(8, 5);
+            targets = backend.FromArray(RandomValues(8 * 2, 22), 8, 2);
+            gradient = backend.Allocate(8, 2);
+            loss = backend.Allocate(1);
+        }
+
+        public void Run()
+        {
+            random.Indices(rows, Filled);
+            Filled++;
+            backend.GatherRows(data, rows, batch);
+            random.Normal(noisy, 0f, 0.1f);
+            backend.Binary(BinaryOp.Add, batch, noisy, noisy);
+            backend.Copy(noisy, batch);
+            backend.Fill(gradient, 0f);
+            var prediction = net.Forward(batch);
+            backend.MseLoss(prediction, targets, gradient, loss);
+            net.ZeroGradients();
+            net.Backward(gradient);
+            adam.Step();
+        }
+
+        public float[] State() => [.. net.Parameters.Values.ToArray(), .. loss.ToArray(), .. noisy.ToArray()];
+    }
+
+    [Fact]
+    public void GraphedStepsMatchEagerStepsBitForBit()
+    {
+        var eager = new GraphTestStep(Device);
+        var graphed = new GraphTestStep(Device);
+        using var step = new GraphedStep(Device, graphed.Run);
+        Assert.Equal(Kind == DeviceKind.Cuda, step.UsesGraphs);
+        long graphsBefore = Ilgpu.GraphLaunchCount;
+        for (int i = 0; i < 7; i++)
+        {
+            eager.Run();
+            step.Run();
+            AssertBitwiseEqual(eager.State(), graphed.State(), $"parameters, loss and noisy batch after step {i + 1}");
+        }
+        if (!step.UsesGraphs) return;
+        // One eager step, two captures and four replays: six graph launches, and replays launch no kernels of their own.
+        Assert.Equal(6, Ilgpu.GraphLaunchCount - graphsBefore);
+        Assert.True(step.KernelsPerStep > 10, $"{step.KernelsPerStep} kernels per step");
+        Assert.True(step.GraphNodes > step.KernelsPerStep, $"{step.GraphNodes} graph nodes for {step.KernelsPerStep} kernels (plus copies and the scalar copy)");
+        long launchesBefore = Ilgpu.KernelLaunchCount;
+        step.Run();
+        Assert.Equal(launchesBefore, Ilgpu.KernelLaunchCount);
+    }
+
+    [Fact]
+    public void AGraphedStepWhoseLaunchesChangeIsRefused()
+    {
+        if (Kind != DeviceKind.Cuda) Assert.Skip("graphs are captured on CUDA only");
+        var backend = Device;
+        var x = backend.Allocate(16);
+        bool twice = false;
+        using var step = new GraphedStep(backend, () =>
+        {
+            backend.Unary(UnaryOp.Affine, x, x, 1f, 1f);
+            if (twice) backend.Unary(UnaryOp.Exp, x, x);
+        });
+        for (int i = 0; i < 4; i++) step.Run();
+        twice = true;
+        var error = Assert.Throws<InvalidOperationException>(step.Run);
+        Assert.Contains("same launches", error.Message);
+        backend.Synchronize();
+        Assert.All(x.ToArray(), value => Assert.Equal(4f, value));
+    }
+
+    [Fact]
+    public void AGraphedStepThatCopiesToTheHostIsRefused()
+    {
+        if (Kind != DeviceKind.Cuda) Assert.Skip("graphs are captured on CUDA only");
+        var backend = Device;
+        var x = backend.Allocate(16);
+        using var step = new GraphedStep(backend, () =>
+        {
+            backend.Unary(UnaryOp.Affine, x, x, 1f, 1f);
+            _ = x.ToArray();
+        });
+        step.Run();
+        var error = Assert.Throws<InvalidOperationException>(step.Run);
+        Assert.Contains("copying to the host inside a graphed step", error.Message);
+        // The backend is usable afterwards.
+        backend.Unary(UnaryOp.Affine, x, x, 1f, 1f);
+        Assert.All(x.ToArray(), value => Assert.Equal(2f, value));
+    }
+
     [Fact]
     public void ReductionsRepeatBitForBit()
     {

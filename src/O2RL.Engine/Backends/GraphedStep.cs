@@ -1,0 +1,75 @@
+namespace O2RL.Engine;
+
+/// <summary>
+/// A step (an update, an optimiser step) run from a CUDA graph: on CUDA, the first <see cref="Run"/> is eager (it
+/// compiles the kernels, allocates lazily made buffers and counts the step's dynamic scalars), the next two
+/// capture a graph each, and every later call replays one of the two in turn, so each update costs one graph
+/// launch instead of one driver call per kernel. On every other device <see cref="Run"/> simply runs the step.
+/// </summary>
+/// <remarks>
+/// <para>What changes between replays: Adam's step size and bias correction, and the seed, counter and range of each
+/// random draw, which the step's ops stage as scalars the graph copies to the device before its first kernel. On
+/// replay the step still runs on the host (validating shapes and advancing its host state: Adam step counts,
+/// random counters) but enqueues nothing; its launches are checked against the captured ones, and a difference
+/// fails with a message instead of running a different step.</para>
+/// <para>What must not change: every other argument is replayed as captured. Tensors (which buffers, which shapes),
+/// constants such as τ or a loss weight, and the sequence of ops must be the same every step; the step may not
+/// allocate, copy to or from the host, or wait for the device. A step whose ops differ from call to call (TD3's
+/// delayed actor update) is graphed over its whole cycle (two updates per step).</para>
+/// <para>Two graphs alternate so the host can stage the next step while the device still runs the previous one; the
+/// staged words of a graph are rewritten only after its previous launch has finished. Results are bit-identical
+/// to running the step eagerly: the same kernels do the same arithmetic, only their scalars come from memory.</para>
+/// </remarks>
+public sealed class GraphedStep : IDisposable
+{
+    readonly IlgpuBackend? graphBackend;
+    readonly Action step;
+    CudaGraph? first, second;
+    int scalarWords;
+    long runs;
+
+    /// <summary>Wraps <paramref name="step"/>; <paramref name="useGraphs"/> false runs it eagerly on every device.</summary>
+    public GraphedStep(Backend backend, Action step, bool useGraphs = true)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        this.step = step ?? throw new ArgumentNullException(nameof(step));
+        graphBackend = useGraphs && backend is IlgpuBackend { SupportsGraphs: true } ilgpu ? ilgpu : null;
+    }
+
+    /// <summary>Whether this device runs the step from graphs (CUDA) rather than eagerly.</summary>
+    public bool UsesGraphs => graphBackend is not null;
+
+    /// <summary>Nodes of the captured graph (kernels, copies and fills of one step, plus the scalar copy); 0 before capture.</summary>
+    public int GraphNodes => first?.Nodes ?? 0;
+
+    /// <summary>Kernels one step launches (counted at capture); 0 before capture.</summary>
+    public int KernelsPerStep => first?.KernelLaunches ?? 0;
+
+    /// <summary>Runs one step.</summary>
+    public void Run()
+    {
+        ObjectDisposedException.ThrowIf(runs < 0, this);
+        if (graphBackend is null)
+        {
+            step();
+            return;
+        }
+        switch (runs)
+        {
+            case 0: scalarWords = graphBackend.RunCountingScalars(step); break;
+            case 1: first = graphBackend.Capture(step, scalarWords); break;
+            case 2: second = graphBackend.Capture(step, scalarWords); break;
+            default: graphBackend.Replay(runs % 2 == 1 ? first! : second!, step); break;
+        }
+        runs++;
+    }
+
+    /// <summary>Releases the graphs (after the device has finished with them).</summary>
+    public void Dispose()
+    {
+        first?.Dispose();
+        second?.Dispose();
+        first = second = null;
+        runs = -1;
+    }
+}
