@@ -24,14 +24,16 @@ internal interface IGpuGeometry
 
 /// <summary>
 /// Geometry for real GPUs and OpenCL devices: 16×16-thread GEMM blocks (64×64 tiles), 256-thread row reductions,
-/// 32-column × 8-slice column reductions.
+/// 32-column × 32-slice column reductions. The column sums of an RL update (bias gradients of 256 rows, a few
+/// blocks of columns) are bound by each thread's chain of dependent loads, not by bandwidth: 32 slices make that
+/// chain 8 rows long instead of 32 (8 slices measured 10–15 µs per sum on an H200 at 12 % occupancy).
 /// </summary>
 internal readonly struct DeviceGeometry : IGpuGeometry
 {
     public int TileThreads => 16;
     public int ReduceThreads => 256;
     public int ColumnThreads => 32;
-    public int RowSlices => 8;
+    public int RowSlices => 32;
 }
 
 /// <summary>

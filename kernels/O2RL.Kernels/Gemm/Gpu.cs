@@ -206,6 +206,57 @@ internal static class GemmGpu
         if (row < g.M && col < g.N) partials[((b * slices + slice) * g.M + row) * g.N + col] = sum;
     }
 
+    /// <summary>
+    /// A split-k GEMM in one launch. The products of an RL update have M·N too small to fill a GPU one thread per
+    /// element of C; splitting k multiplies the threads at work by the slice count. Grid (⌈N/T⌉, ⌈M/T⌉, batch ·
+    /// slices): each block computes <see cref="TiledTiny{TGeometry}"/>'s sum over its slice of k, s·kPerSlice up to
+    /// (s + 1)·kPerSlice (a multiple of T), and writes it raw to partials[b, slice, row, col]; the last of a tile's
+    /// <paramref name="slices"/> blocks to finish adds the slices in slice order, from 0, and applies the epilogue, so
+    /// the result does not depend on which block finishes last. tileArrivals[tile] counts the blocks done; it must be
+    /// 0 before the launch and is left at 0 after it, so one counter array serves every GEMM on a stream. The sum and
+    /// the epilogue are <see cref="SplitKFinish"/>'s, so this kernel and the two-launch path
+    /// (<see cref="TiledTinyPartial{TGeometry}"/> then <see cref="SplitKFinish"/>, kept for OpenCL) agree bit for bit.
+    /// </summary>
+    /// <remarks>
+    /// Each block publishes its partials with a device-level fence before it is counted, and the last block reads
+    /// them back through integer atomics on their bits (or-ing 0, which leaves the value and is performed at L2, and
+    /// which every device supports, unlike float atomics), because a plain load may
+    /// hit a stale L1 line: a 128-byte line spans two 16-wide tiles, and the SM may have cached it for a neighbour.
+    /// </remarks>
+    public static void SplitKFused<TGeometry>(ArrayView<float> a, ArrayView<float> bMatrix, ArrayView<float> partials, ArrayView<float> c,
+        ArrayView<float> bias, ArrayView<int> tileArrivals, GemmArguments g, int slices, int kPerSlice)
+        where TGeometry : struct, IGpuGeometry
+    {
+        var aPanel = SharedMemory.Allocate<float>(default(TGeometry).TileThreads * (default(TGeometry).TileThreads + 1));
+        var bPanel = SharedMemory.Allocate<float>(default(TGeometry).TileThreads * (default(TGeometry).TileThreads + 1));
+        var lastBlock = SharedMemory.Allocate<int>(1);
+        int t = default(TGeometry).TileThreads;
+        int row = Grid.IdxY * t + Group.IdxY, col = Grid.IdxX * t + Group.IdxX;
+        int b = Grid.IdxZ / slices, slice = Grid.IdxZ - b * slices;
+        int kBegin = slice * kPerSlice;
+        int kEnd = kBegin + kPerSlice < g.K ? kBegin + kPerSlice : g.K;
+        float sum = TinyTileSum(aPanel, bPanel, a, bMatrix, g, t, b, kBegin, kEnd);
+        bool inside = row < g.M && col < g.N;
+        if (inside) partials[((b * slices + slice) * g.M + row) * g.N + col] = sum;
+        MemoryFence.DeviceLevel();
+        Group.Barrier();
+        if (Group.IdxX == 0 && Group.IdxY == 0)
+        {
+            int tile = (b * Grid.DimY + Grid.IdxY) * Grid.DimX + Grid.IdxX;
+            int arrived = Atomic.Add(ref tileArrivals[tile], 1);
+            bool last = arrived == slices - 1;
+            if (last) tileArrivals[tile] = 0;
+            lastBlock[0] = last ? 1 : 0;
+        }
+        Group.Barrier();
+        if (lastBlock[0] == 0 || !inside) return;
+        MemoryFence.DeviceLevel();
+        var partialBits = partials.Cast<int>();
+        float total = 0f;
+        for (int s = 0; s < slices; s++) total += Interop.IntAsFloat((uint)Atomic.Or(ref partialBits[((b * slices + s) * g.M + row) * g.N + col], 0));
+        Store(c, bias, g, b, row, col, total);
+    }
+
     /// <summary>This thread's Σ_k op(A)[row, k]·op(B)[k, col] over k in [kBegin, kEnd), in increasing k, through T-deep panels.</summary>
     static float TinyTileSum(ArrayView<float> aPanel, ArrayView<float> bPanel, ArrayView<float> a, ArrayView<float> bMatrix, in GemmArguments g,
         int t, int b, int kBegin, int kEnd)

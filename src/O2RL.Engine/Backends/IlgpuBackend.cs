@@ -13,7 +13,8 @@ namespace O2RL.Engine;
 /// </summary>
 /// <remarks>
 /// <para>Storage is one <c>MemoryBuffer1D</c> per allocation; tensors are views (offset, length) into it. Every op
-/// is enqueued on the accelerator's default stream in call order and never copies to the host; only
+/// is enqueued in call order on one stream (on CUDA a non-blocking stream of our own, which <see cref="GraphedStep"/>
+/// can capture; elsewhere the accelerator's default stream) and never copies to the host; only
 /// <see cref="Backend.Download"/>, <see cref="Backend.DownloadIndices"/> and <see cref="Synchronize"/> wait. Uploads
 /// wait until the host span has been read, so the caller may reuse it at once.</para>
 /// <para>Kernels are compiled on first use and cached for the life of the backend (ILGPU compiles each in roughly
@@ -30,8 +31,8 @@ namespace O2RL.Engine;
 /// (measured differences on PoCL are at most 2.4·10⁻⁷, about 2 ulps at |z| ≈ 1; the CPU accelerator is exact).</para>
 /// <para>Index values are not checked on the device: <see cref="Backend.GatherRows"/> with an index outside the source
 /// rows reads out of bounds (draw indices with <see cref="Backend.RandomIndices"/>, or validate them on the host).</para>
-/// <para>Launches per op: one for every op except a split-k GEMM (two: partial sums, then their sum with the
-/// epilogue), <see cref="Backend.LayerNormBackward"/> (two: parameter gradients, then the input gradient) and, above
+/// <para>Launches per op: one for every op (a split-k GEMM too: the last block of each tile adds the slices; on
+/// OpenCL two, partial sums then their sum) except <see cref="Backend.LayerNormBackward"/> (two: parameter gradients, then the input gradient) and, above
 /// 64 × 256 elements (64 × 16 on the CPU accelerator), <see cref="Backend.Sum"/>
 /// (two: per-group partial sums, then their sum) and <see cref="Backend.ClipGradientNorm"/> (three: partial sums of
 /// g², the norm, the scaling). Smaller sums, and the losses, run as a single thread group in one launch.</para>
@@ -67,6 +68,7 @@ public sealed class IlgpuBackend : Backend
         reduceThreads = simulatorGeometry ? default(SimulatorGeometry).ReduceThreads : default(DeviceGeometry).ReduceThreads;
         columnThreads = simulatorGeometry ? default(SimulatorGeometry).ColumnThreads : default(DeviceGeometry).ColumnThreads;
         rowSlices = simulatorGeometry ? default(SimulatorGeometry).RowSlices : default(DeviceGeometry).RowSlices;
+        fusedSplitK = accelerator.AcceleratorType != AcceleratorType.OpenCL;
         placeholder = accelerator.Allocate1D<float>(1);
         partials = accelerator.Allocate1D<float>(MaxPartialGroups);
         Name = kind switch
@@ -274,8 +276,18 @@ public sealed class IlgpuBackend : Backend
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? gemmTiled;
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? gemmTiledSmall;
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? gemmTiledTiny;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, GemmArguments, int, int>? gemmSplitK;
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>? gemmPartial;
     Action<AcceleratorStream, Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int>? gemmFinish;
+    /// <summary>
+    /// Split-k in one launch (the last block of a tile adds the slices) on CUDA and the CPU accelerator; two launches
+    /// on OpenCL, whose C 1.2 atomics need <c>__global</c> pointers that ILGPU's code for devices without a generic
+    /// address space (PoCL) does not give them.
+    /// </summary>
+    internal bool FusedSplitK { get => fusedSplitK; set => fusedSplitK = value && accelerator.AcceleratorType != AcceleratorType.OpenCL; }
+    bool fusedSplitK;
+    /// <summary>Per-tile arrival counters of the fused split-k GEMM (all 0 between launches).</summary>
+    MemoryBuffer1D<int, Stride1D.Dense>? splitKArrivals;
     /// <summary>Partial sums of split-k GEMMs (grown on demand; one stream, so one workspace serves every call).</summary>
     MemoryBuffer1D<float, Stride1D.Dense>? splitKWorkspace;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, int>? activationForward;
@@ -386,15 +398,34 @@ public sealed class IlgpuBackend : Backend
                     splitKWorkspace = accelerator.Allocate1D<float>(needed);
                 }
                 var workspace = splitKWorkspace.View.SubView(0, needed);
-                gemmPartial ??= LoadGrouped(
-                    x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>(GemmGpu.TiledTinyPartial<DeviceGeometry>),
-                    x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>(GemmGpu.TiledTinyPartial<SimulatorGeometry>));
-                gemmFinish ??= accelerator.LoadAutoGroupedKernel<Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int>(GemmGpu.SplitKFinish);
                 var grid = new Index3D((shape.N + tileThreads - 1) / tileThreads, (shape.M + tileThreads - 1) / tileThreads, shape.Batch * slices);
+                var blocks = new KernelConfig(grid, new Index3D(tileThreads, tileThreads, 1));
+                if (!fusedSplitK)
+                {
+                    gemmPartial ??= LoadGrouped(
+                        x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>(GemmGpu.TiledTinyPartial<DeviceGeometry>),
+                        x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>(GemmGpu.TiledTinyPartial<SimulatorGeometry>));
+                    gemmFinish ??= accelerator.LoadAutoGroupedKernel<Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int>(GemmGpu.SplitKFinish);
+                    if (Enqueue())
+                        gemmPartial(stream, blocks, aView, bView, workspace, arguments, slices, kPerSlice);
+                    if (Enqueue())
+                        gemmFinish(stream, new Index3D(shape.N, shape.M, shape.Batch), workspace, View(c), biasView, arguments, slices);
+                    break;
+                }
+                long tiles = (long)grid.X * grid.Y * shape.Batch;
+                if (splitKArrivals is null || splitKArrivals.Length < tiles)
+                {
+                    ThrowIfGraphed("growing the split-k GEMM tile counters");
+                    splitKArrivals?.Dispose();
+                    splitKArrivals = accelerator.Allocate1D<int>(tiles);
+                    // The fused kernel leaves every counter at 0, so they are zeroed once, here.
+                    splitKArrivals.View.MemSetToZero(stream);
+                }
+                gemmSplitK ??= LoadGrouped(
+                    x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, GemmArguments, int, int>(GemmGpu.SplitKFused<DeviceGeometry>),
+                    x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, GemmArguments, int, int>(GemmGpu.SplitKFused<SimulatorGeometry>));
                 if (Enqueue())
-                    gemmPartial(stream, new KernelConfig(grid, new Index3D(tileThreads, tileThreads, 1)), aView, bView, workspace, arguments, slices, kPerSlice);
-                if (Enqueue())
-                    gemmFinish(stream, new Index3D(shape.N, shape.M, shape.Batch), workspace, View(c), biasView, arguments, slices);
+                    gemmSplitK(stream, blocks, aView, bView, workspace, View(c), biasView, splitKArrivals.View.SubView(0, tiles), arguments, slices, kPerSlice);
                 break;
             }
             default:
@@ -860,6 +891,7 @@ public sealed class IlgpuBackend : Backend
         placeholder.Dispose();
         partials.Dispose();
         splitKWorkspace?.Dispose();
+        splitKArrivals?.Dispose();
         if (!ReferenceEquals(stream, accelerator.DefaultStream))
         {
             stream.Synchronize();

@@ -121,6 +121,34 @@ public abstract class IlgpuConformanceTests : BackendConformanceTests
         }
     }
 
+    [Fact]
+    public void FusedSplitKEqualsTheTwoLaunchSplitKBitForBit()
+    {
+        var backend = Ilgpu;
+        if (!backend.FusedSplitK) Assert.Skip($"{Kind} runs split-k in two launches only");
+        int m = Math.Min(MaxGemmDim, 33), n = Math.Min(MaxGemmDim, 20), k = 200;
+        var a = Upload(RandomValues(m * k, 41), m, k);
+        var b = Upload(RandomValues(n * k, 42), n, k);
+        var bias = Upload(RandomValues(n, 43));
+        var c0 = Upload(RandomValues(m * n, 44), m, n);
+        var fused = Upload(c0.ToArray(), m, n);
+        var twoLaunch = Upload(c0.ToArray(), m, n);
+        try
+        {
+            backend.ForcedGemmKernel = IlgpuBackend.GemmKernel.SplitK;
+            backend.Gemm(a, false, b, true, fused, alpha: 0.5f, beta: 1f, bias: bias, activation: Activation.Tanh);
+            backend.FusedSplitK = false;
+            backend.Gemm(a, false, b, true, twoLaunch, alpha: 0.5f, beta: 1f, bias: bias, activation: Activation.Tanh);
+        }
+        finally
+        {
+            backend.FusedSplitK = true;
+            backend.ForcedGemmKernel = IlgpuBackend.GemmKernel.Auto;
+        }
+        AssertBitwiseEqual(twoLaunch.ToArray(), fused.ToArray(), "fused split-k against partials + finish");
+        Assert.NotEqual(c0.ToArray(), fused.ToArray());
+    }
+
     [Theory]
     [InlineData(null, IlgpuBackend.GemmKernel.Auto)]
     [InlineData(" Tiled-Small ", IlgpuBackend.GemmKernel.TiledSmall)]
