@@ -36,6 +36,13 @@ public sealed partial class SacAgent : IOffPolicyAgent
     /// <summary>Number of updates applied.</summary>
     public long Updates { get; private set; }
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// A SAC update makes the same launches every time (α is a device scalar; the target entropy, τ and γ are fixed;
+    /// the step arguments are not used by any op), so on CUDA it is replayed from a graph.
+    /// </remarks>
+    public bool UpdatesCanBeGraphed => true;
+
     /// <summary>The learner options a SAC config implies.</summary>
     public static SoftActorCriticOptions Options(SacConfig config) => new()
     {
@@ -181,6 +188,8 @@ public static class SacRun
         long updates;
 
         public IPolicy Policy => inner.Policy;
+
+        public bool UpdatesCanBeGraphed => inner.UpdatesCanBeGraphed;
 
         public void Update(TransitionBatch batch, long environmentStep, int updateIndex)
         {

@@ -1,3 +1,4 @@
+using O2RL.Engine;
 using O2RL.Data.Replay;
 using O2RL.Envs;
 
@@ -17,6 +18,13 @@ public interface IOffPolicyAgent
 
     /// <summary>Logs the latest losses and coefficients (reads device scalars; called every few thousand steps).</summary>
     void LogMetrics(IMetricsSink metrics, long step);
+
+    /// <summary>
+    /// True when every <see cref="Update"/> launches the same ops on the same tensors, with no host value other than
+    /// Adam's step scalars and the random streams' state feeding a kernel (so it can be replayed from a CUDA graph,
+    /// <see cref="O2RL.Engine.GraphedStep"/>). False (the default) runs every update eagerly.
+    /// </summary>
+    bool UpdatesCanBeGraphed => false;
 }
 
 /// <summary>Settings of the online loop (ALGORITHMS.md §3.6 / §4.5).</summary>
@@ -40,6 +48,12 @@ public sealed record OffPolicyLoopOptions
     public int Seed { get; init; }
     /// <summary>Map applied to every online reward before storage (e.g. AntMaze 10r − 5); null = unchanged.</summary>
     public Func<float, float>? RewardTransform { get; init; }
+    /// <summary>
+    /// On CUDA, replay each update (sampling included) from a captured graph when the agent allows it
+    /// (<see cref="IOffPolicyAgent.UpdatesCanBeGraphed"/>): the same results bit for bit, without a driver call per
+    /// kernel. No effect on other devices. <c>O2RL_CUDA_GRAPHS=0</c> turns graphs off everywhere.
+    /// </summary>
+    public bool DeviceGraphs { get; init; } = true;
 }
 
 /// <summary>
@@ -102,6 +116,16 @@ public sealed class OffPolicyTrainer(IEnvironment environment, Evaluator evaluat
         var clock = System.Diagnostics.Stopwatch.StartNew();
         long stepsAtLastLog = Step;
         double secondsAtLastLog = 0;
+        // On CUDA an update (sampling included) is captured once and replayed from a graph; elsewhere it runs eagerly.
+        int graphedUpdateIndex = 0;
+        var graphedUpdate = options.DeviceGraphs && agent.UpdatesCanBeGraphed
+            ? new GraphedStep(sampler.Batch.Packed.Backend, () => agent.Update(sampler.Sample(), Step, graphedUpdateIndex))
+            : null;
+        if (graphedUpdate is { UsesGraphs: false })
+        {
+            graphedUpdate.Dispose();
+            graphedUpdate = null;
+        }
         try
         {
             while (Step < options.TotalSteps)
@@ -139,7 +163,12 @@ public sealed class OffPolicyTrainer(IEnvironment environment, Evaluator evaluat
                 if (Step > options.WarmupSteps && sampler.Size > sampler.BatchSize)
                     for (int k = 0; k < options.UpdatesPerStep; k++)
                     {
-                        agent.Update(sampler.Sample(), Step, k);
+                        if (graphedUpdate is null) agent.Update(sampler.Sample(), Step, k);
+                        else
+                        {
+                            graphedUpdateIndex = k;
+                            graphedUpdate.Run();
+                        }
                         Updates++;
                     }
 
@@ -176,6 +205,7 @@ public sealed class OffPolicyTrainer(IEnvironment environment, Evaluator evaluat
         }
         finally
         {
+            graphedUpdate?.Dispose();
             progress.Close();
         }
         return last;

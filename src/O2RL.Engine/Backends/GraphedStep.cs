@@ -33,8 +33,13 @@ public sealed class GraphedStep : IDisposable
     {
         ArgumentNullException.ThrowIfNull(backend);
         this.step = step ?? throw new ArgumentNullException(nameof(step));
-        graphBackend = useGraphs && backend is IlgpuBackend { SupportsGraphs: true } ilgpu ? ilgpu : null;
+        graphBackend = useGraphs && !DisabledByEnvironment && backend is IlgpuBackend { SupportsGraphs: true } ilgpu ? ilgpu : null;
     }
+
+    /// <summary>Environment variable: 0, false or off runs every graphed step eagerly (for comparisons and diagnosis).</summary>
+    public const string EnvironmentVariable = "O2RL_CUDA_GRAPHS";
+
+    static bool DisabledByEnvironment => Environment.GetEnvironmentVariable(EnvironmentVariable)?.Trim().ToLowerInvariant() is "0" or "false" or "off";
 
     /// <summary>Whether this device runs the step from graphs (CUDA) rather than eagerly.</summary>
     public bool UsesGraphs => graphBackend is not null;
