@@ -375,6 +375,16 @@ public sealed partial class Td3Agent : IOffPolicyAgent
     public long IterationCount { get; set; }
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// A TD3 update's launches repeat with the policy delay (the actor step and Polyak every delay-th update); its
+    /// constants (γ, the smoothing noise and clip, τ) are fixed and its step arguments feed no op.
+    /// </remarks>
+    public bool UpdatesCanBeGraphed => true;
+
+    /// <inheritdoc/>
+    public int UpdateGraphPhases => config.PolicyDelay;
+
+    /// <inheritdoc/>
     public void Update(TransitionBatch batch, long environmentStep, int updateIndex)
     {
         ArgumentNullException.ThrowIfNull(batch);

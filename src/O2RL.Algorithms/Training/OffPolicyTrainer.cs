@@ -25,6 +25,9 @@ public interface IOffPolicyAgent
     /// <see cref="O2RL.Engine.GraphedStep"/>). False (the default) runs every update eagerly.
     /// </summary>
     bool UpdatesCanBeGraphed => false;
+
+    /// <summary>The period of the update's launches when graphed (TD3: its policy delay); 1 when every update is alike.</summary>
+    int UpdateGraphPhases => 1;
 }
 
 /// <summary>Settings of the online loop (ALGORITHMS.md §3.6 / §4.5).</summary>
@@ -119,7 +122,7 @@ public sealed class OffPolicyTrainer(IEnvironment environment, Evaluator evaluat
         // On CUDA an update (sampling included) is captured once and replayed from a graph; elsewhere it runs eagerly.
         int graphedUpdateIndex = 0;
         var graphedUpdate = options.DeviceGraphs && agent.UpdatesCanBeGraphed
-            ? new GraphedStep(sampler.Batch.Packed.Backend, () => agent.Update(sampler.Sample(), Step, graphedUpdateIndex))
+            ? new GraphedStep(sampler.Batch.Packed.Backend, () => agent.Update(sampler.Sample(), Step, graphedUpdateIndex), phases: agent.UpdateGraphPhases)
             : null;
         if (graphedUpdate is { UsesGraphs: false })
         {

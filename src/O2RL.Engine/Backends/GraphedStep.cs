@@ -14,8 +14,8 @@ namespace O2RL.Engine;
 /// fails with a message instead of running a different step.</para>
 /// <para>What must not change: every other argument is replayed as captured. Tensors (which buffers, which shapes),
 /// constants such as τ or a loss weight, and the sequence of ops must be the same every step; the step may not
-/// allocate, copy to or from the host, or wait for the device. A step whose ops differ from call to call (TD3's
-/// delayed actor update) is graphed over its whole cycle (two updates per step).</para>
+/// allocate, copy to or from the host, or wait for the device. A step whose ops repeat with a period (TD3's actor
+/// update every second call) takes that period as <c>phases</c>: call i uses the graphs of phase i mod phases.</para>
 /// <para>Two graphs alternate so the host can stage the next step while the device still runs the previous one; the
 /// staged words of a graph are rewritten only after its previous launch has finished. Results are bit-identical
 /// to running the step eagerly: the same kernels do the same arithmetic, only their scalars come from memory.</para>
@@ -24,15 +24,25 @@ public sealed class GraphedStep : IDisposable
 {
     readonly IlgpuBackend? graphBackend;
     readonly Action step;
-    CudaGraph? first, second;
-    int scalarWords;
+    readonly int phases;
+    // Per phase: two graphs used in turn, and the scalar words one step of the phase stages.
+    readonly CudaGraph?[] first, second;
+    readonly int[] scalarWords;
     long runs;
 
-    /// <summary>Wraps <paramref name="step"/>; <paramref name="useGraphs"/> false runs it eagerly on every device.</summary>
-    public GraphedStep(Backend backend, Action step, bool useGraphs = true)
+    /// <summary>
+    /// Wraps <paramref name="step"/>; <paramref name="useGraphs"/> false runs it eagerly on every device.
+    /// <paramref name="phases"/>: the period of a step whose launches repeat every that many calls (1: every call alike).
+    /// </summary>
+    public GraphedStep(Backend backend, Action step, bool useGraphs = true, int phases = 1)
     {
         ArgumentNullException.ThrowIfNull(backend);
+        ArgumentOutOfRangeException.ThrowIfLessThan(phases, 1);
         this.step = step ?? throw new ArgumentNullException(nameof(step));
+        this.phases = phases;
+        first = new CudaGraph?[phases];
+        second = new CudaGraph?[phases];
+        scalarWords = new int[phases];
         graphBackend = useGraphs && !DisabledByEnvironment && backend is IlgpuBackend { SupportsGraphs: true } ilgpu ? ilgpu : null;
     }
 
@@ -44,11 +54,11 @@ public sealed class GraphedStep : IDisposable
     /// <summary>Whether this device runs the step from graphs (CUDA) rather than eagerly.</summary>
     public bool UsesGraphs => graphBackend is not null;
 
-    /// <summary>Nodes of the captured graph (kernels, copies and fills of one step, plus the scalar copy); 0 before capture.</summary>
-    public int GraphNodes => first?.Nodes ?? 0;
+    /// <summary>Nodes of the captured graphs of one period (kernels, copies and fills, plus a scalar copy per phase); 0 before capture.</summary>
+    public int GraphNodes => first.Sum(graph => graph?.Nodes ?? 0);
 
-    /// <summary>Kernels one step launches (counted at capture); 0 before capture.</summary>
-    public int KernelsPerStep => first?.KernelLaunches ?? 0;
+    /// <summary>Kernels one period of steps launches (counted at capture); 0 before capture.</summary>
+    public int KernelsPerStep => first.Sum(graph => graph?.KernelLaunches ?? 0);
 
     /// <summary>Runs one step.</summary>
     public void Run()
@@ -59,12 +69,14 @@ public sealed class GraphedStep : IDisposable
             step();
             return;
         }
-        switch (runs)
+        int phase = (int)(runs % phases);
+        long round = runs / phases;
+        switch (round)
         {
-            case 0: scalarWords = graphBackend.RunCountingScalars(step); break;
-            case 1: first = graphBackend.Capture(step, scalarWords); break;
-            case 2: second = graphBackend.Capture(step, scalarWords); break;
-            default: graphBackend.Replay(runs % 2 == 1 ? first! : second!, step); break;
+            case 0: scalarWords[phase] = graphBackend.RunCountingScalars(step); break;
+            case 1: first[phase] = graphBackend.Capture(step, scalarWords[phase]); break;
+            case 2: second[phase] = graphBackend.Capture(step, scalarWords[phase]); break;
+            default: graphBackend.Replay(round % 2 == 1 ? first[phase]! : second[phase]!, step); break;
         }
         runs++;
     }
@@ -72,9 +84,12 @@ public sealed class GraphedStep : IDisposable
     /// <summary>Releases the graphs (after the device has finished with them).</summary>
     public void Dispose()
     {
-        first?.Dispose();
-        second?.Dispose();
-        first = second = null;
+        for (int phase = 0; phase < phases; phase++)
+        {
+            first[phase]?.Dispose();
+            second[phase]?.Dispose();
+            first[phase] = second[phase] = null;
+        }
         runs = -1;
     }
 }
