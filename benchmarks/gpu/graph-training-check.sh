@@ -10,11 +10,13 @@ steps=${STEPS:-6000}
 .device/run cli --version > /dev/null 2>&1   # unpacks the runtime first, so neither timed run pays for it
 for algo in ${ALGOS:-sac td3}; do
   mkdir -p "$out/$algo"
+  # SAC's config names its evaluation keys eval_*, TD3's evaluate_* / evaluation_*.
+  if [ "$algo" = td3 ]; then evaluation="--set evaluate_every=2000 --set evaluation_episodes=3"; else evaluation="--set eval_every=2000 --set eval_episodes=3"; fi
   for mode in graphs eager; do
     start=$(date +%s%N)
     if [ "$mode" = eager ]; then export O2RL_CUDA_GRAPHS=0; else unset O2RL_CUDA_GRAPHS; fi
     timeout 300 .device/run cli online --algo "$algo" --env Pendulum-v1 --device cuda --seed 3 --quiet --out "$out/$algo/$mode" \
-      --set total_steps="$steps" --set warmup_steps=1000 --set eval_every=2000 --set eval_episodes=3 > "$out/$algo/$mode.log" 2>&1
+      --set total_steps="$steps" --set warmup_steps=1000 $evaluation > "$out/$algo/$mode.log" 2>&1
     status=$?
     echo "$algo $mode: exit $status, wall $(( ($(date +%s%N) - start) / 1000000 )) ms"
     tail -2 "$out/$algo/$mode.log" | head -1
