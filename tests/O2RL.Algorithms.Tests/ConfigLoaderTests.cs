@@ -39,6 +39,19 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
+    public void EvaluationKeysWorkInEitherSpellingForEveryAlgorithm()
+    {
+        // SAC spells them eval_every / eval_episodes, TD3 evaluate_every / evaluation_episodes.
+        var sac = ConfigLoader.Set(new SacConfig(), "evaluate_every", "2000", "--set");
+        sac = ConfigLoader.Set(sac, "evaluation_episodes", "3", "--set");
+        Assert.Equal((2000, 3), (sac.EvalEvery, sac.EvalEpisodes));
+        var td3 = ConfigLoader.Set(new Td3Config(), "eval_every", "1500", "--set");
+        td3 = ConfigLoader.Set(td3, "eval_episodes", "4", "--set");
+        Assert.Equal((1500, 4), (td3.EvaluateEvery, td3.EvaluationEpisodes));
+        Assert.Throws<ArgumentException>(() => ConfigLoader.Set(new SacConfig(), "eval_everything", "1", "--set"));
+    }
+
+    [Fact]
     public void UnknownKeysAndBadValuesAreNamed()
     {
         var unknown = Assert.Throws<ArgumentException>(() => ConfigLoader.Resolve(new SampleConfig(), null, null, ["actor_learning_rate=1"]));

@@ -113,7 +113,23 @@ public static class ConfigLoader
         type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite && p.Name != "EqualityContract");
 
     static PropertyInfo? FindProperty(Type type, string key) =>
+        FindExactly(type, key) ?? (Synonyms.TryGetValue(key.ToLowerInvariant(), out var synonym) ? FindExactly(type, synonym) : null);
+
+    static PropertyInfo? FindExactly(Type type, string key) =>
         WritableProperties(type).FirstOrDefault(p => SnakeCase(p.Name) == key.ToLowerInvariant() || p.Name == key);
+
+    /// <summary>
+    /// Keys some configs spell one way and others the other (SAC, CQL and O2SAC follow their reference code's
+    /// eval_*; TD3, IQL, TD3+BC, PPO and the other O2 variants evaluate_* / evaluation_*): either spelling works for
+    /// every algorithm, so one command line serves them all.
+    /// </summary>
+    static readonly Dictionary<string, string> Synonyms = new()
+    {
+        ["eval_every"] = "evaluate_every",
+        ["evaluate_every"] = "eval_every",
+        ["eval_episodes"] = "evaluation_episodes",
+        ["evaluation_episodes"] = "eval_episodes",
+    };
 
     static object Parse(Type type, string text, string key, string source)
     {
