@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Online SAC and TD3 on Pendulum-v1 on CUDA, each twice with one seed: every update (sampling included) replayed from
 # a CUDA graph, and every update launched eagerly (O2RL_CUDA_GRAPHS=0). Each pair must end with byte-identical
-# checkpoints and the same evaluations; prints the wall times, host time per update and environment steps/s.
+# checkpoints and the same evaluations; prints the wall times, host time per update and environment steps/s. Then the
+# quick demo (CQL, then O2SAC, whose constrained updates are graphed, and naive SAC) twice the same way.
 #   bash benchmarks/gpu/graph-training-check.sh RESULTS_DIR     (after benchmarks/gpu/pack.sh; STEPS=6000 ALGOS="sac td3")
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -37,3 +38,16 @@ print(sys.argv[2], "charts/sps", pick("charts/sps"))
 PY
   done
 done
+if [ -z "${SKIP_DEMO:-}" ]; then
+  for mode in graphs eager; do
+    start=$(date +%s%N)
+    if [ "$mode" = eager ]; then export O2RL_CUDA_GRAPHS=0; else unset O2RL_CUDA_GRAPHS; fi
+    timeout 300 .device/run cli demo --quick --device cuda --out "$out/demo-$mode" > "$out/demo-$mode.log" 2>&1
+    echo "demo $mode: exit $?, wall $(( ($(date +%s%N) - start) / 1000000 )) ms"
+    grep -E "final evaluation" "$out/demo-$mode.log"
+  done
+  unset O2RL_CUDA_GRAPHS
+  (cd "$out/demo-graphs" && find . -name '*.safetensors' -not -path '*/checkpoints/*' | sort) | while read -r f; do
+    if cmp -s "$out/demo-graphs/$f" "$out/demo-eager/$f"; then echo "demo $f: identical"; else echo "demo $f: DIFFERENT"; fi
+  done
+fi

@@ -42,4 +42,7 @@ internal static class ElementwiseGpu
 
     /// <summary>x ← value.</summary>
     public static void Fill(Index1D i, ArrayView<float> x, float value) => x[i] = value;
+
+    /// <summary><see cref="Fill"/> with the value read from device memory (for captured graphs, where it may change per replay).</summary>
+    public static void FillWithDeviceScalars(Index1D i, ArrayView<float> x, ArrayView<ulong> scalars) => x[i] = DeviceScalars.Float(scalars, 0);
 }

@@ -19,7 +19,7 @@ public sealed class LagrangeMultiplier
     public const float DefaultTau = 0.7f;
 
     readonly Backend backend;
-    readonly Tensor gradient, weightedSlack;
+    readonly Tensor gradient, weightedSlack, threshold;
 
     /// <summary>Allocates ℓ = ln λ₀ and the scratch for <paramref name="slackCount"/> slack elements per dual step.</summary>
     /// <param name="backend">Device.</param>
@@ -45,6 +45,7 @@ public sealed class LagrangeMultiplier
         Loss = backend.Allocate(1);
         Weight = backend.Allocate(1);
         weightedSlack = backend.Allocate(slackCount);
+        threshold = backend.Allocate(1);
         Optimizer = new Adam(LogLambda, gradient, learningRate);
         Refresh();
     }
@@ -80,8 +81,10 @@ public sealed class LagrangeMultiplier
         if (divergence.Length != SlackCount)
             throw new ArgumentException($"divergence has {divergence.Length} elements, the multiplier was built for {SlackCount}", nameof(divergence));
         if (!float.IsFinite(threshold)) throw new ArgumentOutOfRangeException(nameof(threshold), threshold, "ε_t must be finite");
-        // u = ε − Div (the scratch holds min(u, 0) next).
-        backend.Unary(UnaryOp.Affine, divergence, weightedSlack, -1f, threshold);
+        // u = ε − Div (the scratch holds min(u, 0) next). ε_t changes every step and enters as a device scalar, so a
+        // graphed update (GraphedStep) reads the current one.
+        backend.Fill(this.threshold, threshold);
+        backend.Binary(BinaryOp.Add, divergence, this.threshold, weightedSlack, -1f, 1f, Broadcast.Scalar);
         // c(u)·u summed: (1 − τ)·Σu + (2τ − 1)·Σ min(u, 0). Σu first, into Weight.
         backend.Sum(weightedSlack, Weight, (1f - Tau) / SlackCount);
         backend.Unary(UnaryOp.Clamp, weightedSlack, weightedSlack, float.NegativeInfinity, 0f);

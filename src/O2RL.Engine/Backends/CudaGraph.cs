@@ -28,8 +28,11 @@ internal sealed class CudaGraph : IDisposable
         CudaDriver.Check(CudaDriver.cuEventCreate(out finished, CudaDriver.EventDisableTiming), "cuEventCreate");
     }
 
-    /// <summary>Words of dynamic scalars one step stages.</summary>
+    /// <summary>Capacity of the staging area in words (what the step's eager first run staged; copied whole each launch).</summary>
     public int ScalarWords { get; }
+
+    /// <summary>Words the captured step staged (a replay must stage as many).</summary>
+    public int UsedWords { get; set; }
 
     /// <summary>Launch sites (kernels, copies, fills) in capture order.</summary>
     public List<int> Sites { get; } = [];
@@ -47,7 +50,7 @@ internal sealed class CudaGraph : IDisposable
     public unsafe void WriteWords(int start, ReadOnlySpan<ulong> words)
     {
         if (start + words.Length > ScalarWords)
-            throw new InvalidOperationException($"a graphed step staged more than the {ScalarWords} scalar words it staged when it was first run; its launches must not change from step to step");
+            throw new InvalidOperationException($"a graphed step staged more than the {ScalarWords} scalar words of its first run; its launches must not change from step to step");
         words.CopyTo(new Span<ulong>((ulong*)hostScalars + start, words.Length));
     }
 

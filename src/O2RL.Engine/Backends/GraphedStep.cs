@@ -7,13 +7,16 @@ namespace O2RL.Engine;
 /// launch instead of one driver call per kernel. On every other device <see cref="Run"/> simply runs the step.
 /// </summary>
 /// <remarks>
-/// <para>What changes between replays: Adam's step size and bias correction, and the seed, counter and range of each
-/// random draw, which the step's ops stage as scalars the graph copies to the device before its first kernel. On
+/// <para>What changes between replays: Adam's step size and bias correction, the seed, counter and range of each
+/// random draw, and the value of each <see cref="Backend.Fill"/> (so a host value that changes per step, such as a
+/// scheduled threshold, enters a graphed step as a fill of a one-element tensor), which the step's ops stage as
+/// scalars the graph copies to the device before its first kernel. On
 /// replay the step still runs on the host (validating shapes and advancing its host state: Adam step counts,
 /// random counters) but enqueues nothing; its launches are checked against the captured ones, and a difference
 /// fails with a message instead of running a different step.</para>
 /// <para>What must not change: every other argument is replayed as captured. Tensors (which buffers, which shapes),
-/// constants such as τ or a loss weight, and the sequence of ops must be the same every step; the step may not
+/// the scalar arguments of other ops (τ, a loss weight, a clamp bound), and the sequence of ops must be the same
+/// every step; the step may not
 /// allocate, copy to or from the host, or wait for the device. A step whose ops repeat with a period (TD3's actor
 /// update every second call) takes that period as <c>phases</c>: call i uses the graphs of phase i mod phases.</para>
 /// <para>Two graphs alternate so the host can stage the next step while the device still runs the previous one; the

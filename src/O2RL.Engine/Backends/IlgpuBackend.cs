@@ -252,6 +252,16 @@ public sealed class IlgpuBackend : Backend
     protected override void FillCore(Tensor tensor, float value)
     {
         if (tensor.Length == 0) return;
+        if (graphMode != GraphMode.Eager)
+        {
+            // In a graph every fill reads its value from the staged scalars (a zero fill too, so that a value that
+            // is sometimes 0 does not switch between a memset and a kernel from one replay to the next).
+            var scalars = Stage([DeviceScalars.FromFloat(value)]);
+            if (Enqueue())
+                fillGraphed!(stream, tensor.Length, View(tensor), scalars);
+            return;
+        }
+        eagerScalarWords += 1;
         if (BitConverter.SingleToInt32Bits(value) == 0)
         {
             if (Enqueue(kernel: false))
@@ -737,6 +747,7 @@ public sealed class IlgpuBackend : Backend
     long graphLaunches;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<ulong>>? adamGraphed;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<ulong>>? uniformGraphed;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<ulong>>? fillGraphed;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<ulong>>? normalGraphed;
     Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<ulong>>? indicesGraphed;
 
@@ -790,7 +801,10 @@ public sealed class IlgpuBackend : Backend
             throw new InvalidOperationException($"{what} inside a graphed step: a CUDA graph replays device work only, so the step must not allocate, copy to or from the host, or wait; do that outside the step");
     }
 
-    /// <summary>Runs <paramref name="step"/> eagerly and returns the words of dynamic scalars it staged (to size its graphs).</summary>
+    /// <summary>
+    /// Runs <paramref name="step"/> eagerly and returns the words of dynamic scalars it would stage (an upper bound for
+    /// the graphs' staging area: a first run may also fill buffers it makes, which later runs do not).
+    /// </summary>
     internal int RunCountingScalars(Action step)
     {
         long before = eagerScalarWords;
@@ -808,6 +822,7 @@ public sealed class IlgpuBackend : Backend
         if (graphMode != GraphMode.Eager) throw new InvalidOperationException("a graphed step cannot capture or replay another graph");
         adamGraphed ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<ulong>>(AdamGpu.StepWithDeviceScalars);
         uniformGraphed ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<ulong>>(RandomGpu.UniformWithDeviceScalars);
+        fillGraphed ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<ulong>>(ElementwiseGpu.FillWithDeviceScalars);
         normalGraphed ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<ulong>>(RandomGpu.NormalWithDeviceScalars);
         indicesGraphed ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<int>, ArrayView<ulong>>(RandomGpu.IndicesWithDeviceScalars);
         // Driver calls of our own act on the calling thread's current context (ILGPU binds its own calls).
@@ -829,8 +844,8 @@ public sealed class IlgpuBackend : Backend
         {
             graph.EnqueueScalarCopy(StreamHandle);
             step();
-            if (scalarCursor != scalarWords)
-                throw new InvalidOperationException($"a graphed step staged {scalarCursor} scalar words while captured and {scalarWords} when first run; its launches must not change from step to step");
+            // The eager first run may stage more (one-time fills of buffers it made); the capture sets the count.
+            graph.UsedWords = scalarCursor;
         }
         catch
         {
@@ -873,8 +888,8 @@ public sealed class IlgpuBackend : Backend
         try
         {
             step();
-            if (replayPosition != graph.Sites.Count)
-                throw new InvalidOperationException($"a graphed step made {replayPosition} launches where {graph.Sites.Count} were captured; a step replayed from a CUDA graph must make the same launches every time");
+            if (replayPosition != graph.Sites.Count || scalarCursor != graph.UsedWords)
+                throw new InvalidOperationException($"a graphed step made {replayPosition} launches staging {scalarCursor} scalar words where {graph.Sites.Count} launches and {graph.UsedWords} words were captured; a step replayed from a CUDA graph must make the same launches every time");
         }
         finally
         {

@@ -356,6 +356,36 @@ public abstract class IlgpuConformanceTests : BackendConformanceTests
     }
 
     [Fact]
+    public void AGraphedStepMayMakeAndFillBuffersOnItsFirstCallOnly()
+    {
+        // Like an agent's per-batch buffers: made and filled with constants on the first update, reused afterwards.
+        var backend = Device;
+        Tensor? scale = null;
+        var x = backend.Allocate(16);
+        var threshold = backend.Allocate(1);
+        float next = 0f;
+        using var step = new GraphedStep(backend, () =>
+        {
+            if (scale is null)
+            {
+                scale = backend.Allocate(1);
+                backend.Fill(scale, 2f);
+            }
+            backend.Fill(threshold, next);
+            backend.Binary(BinaryOp.Mul, x, scale, x, 1f, 1f, Broadcast.Scalar);
+            backend.Binary(BinaryOp.Add, x, threshold, x, 1f, 1f, Broadcast.Scalar);
+        });
+        float expected = 0f;
+        for (int i = 0; i < 6; i++)
+        {
+            next = i;
+            step.Run();
+            expected = expected * 2f + i;
+        }
+        Assert.All(x.ToArray(), value => Assert.Equal(expected, value));
+    }
+
+    [Fact]
     public void AGraphedStepWhoseLaunchesChangeIsRefused()
     {
         if (Kind != DeviceKind.Cuda) Assert.Skip("graphs are captured on CUDA only");

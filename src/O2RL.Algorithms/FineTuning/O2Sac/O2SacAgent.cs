@@ -51,6 +51,17 @@ public sealed class O2SacAgent : IOffPolicyAgent, IResumableAgent
     public IPolicy Policy { get; }
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// The constrained update makes the same launches at each position k of an environment step's UTD updates (the
+    /// dual step runs at k = 0 only, hence one phase per k); λ, α and π_ref live on the device, and the scheduled
+    /// threshold ε_t enters as a filled device scalar, so on CUDA the update is replayed from graphs.
+    /// </remarks>
+    public bool UpdatesCanBeGraphed => true;
+
+    /// <inheritdoc/>
+    public int UpdateGraphPhases => Learner.Config.UpdatesPerStep;
+
+    /// <inheritdoc/>
     public void Update(TransitionBatch batch, long environmentStep, int updateIndex)
     {
         clock.Start();
