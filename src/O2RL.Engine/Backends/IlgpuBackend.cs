@@ -252,16 +252,14 @@ public sealed class IlgpuBackend : Backend
     protected override void FillCore(Tensor tensor, float value)
     {
         if (tensor.Length == 0) return;
-        if (graphMode != GraphMode.Eager)
+        // In a graph every fill reads its value from the staged scalars (a zero fill too, so that a value that is
+        // sometimes 0 does not switch between a memset and a kernel from one replay to the next).
+        if (TryStage([DeviceScalars.FromFloat(value)], out var scalars))
         {
-            // In a graph every fill reads its value from the staged scalars (a zero fill too, so that a value that
-            // is sometimes 0 does not switch between a memset and a kernel from one replay to the next).
-            var scalars = Stage([DeviceScalars.FromFloat(value)]);
             if (Enqueue())
                 fillGraphed!(stream, tensor.Length, View(tensor), scalars);
             return;
         }
-        eagerScalarWords += 1;
         if (BitConverter.SingleToInt32Bits(value) == 0)
         {
             if (Enqueue(kernel: false))
@@ -631,15 +629,13 @@ public sealed class IlgpuBackend : Backend
         float stepSize, float beta1, float beta2, float epsilon, float rootBiasCorrection2)
     {
         if (parameters.Length == 0) return;
-        if (graphMode != GraphMode.Eager)
+        if (TryStage([DeviceScalars.FromFloat(stepSize), DeviceScalars.FromFloat(beta1), DeviceScalars.FromFloat(beta2),
+                DeviceScalars.FromFloat(epsilon), DeviceScalars.FromFloat(rootBiasCorrection2)], out var scalars))
         {
-            var scalars = Stage([DeviceScalars.FromFloat(stepSize), DeviceScalars.FromFloat(beta1), DeviceScalars.FromFloat(beta2),
-                DeviceScalars.FromFloat(epsilon), DeviceScalars.FromFloat(rootBiasCorrection2)]);
             if (Enqueue())
                 adamGraphed!(stream, parameters.Length, View(parameters), View(gradients), View(firstMoment), View(secondMoment), scalars);
             return;
         }
-        eagerScalarWords += 5;
         var arguments = new AdamArguments { StepSize = stepSize, Beta1 = beta1, Beta2 = beta2, Epsilon = epsilon, RootBiasCorrection2 = rootBiasCorrection2 };
         if (Enqueue())
             (adam ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArguments>(AdamGpu.Step))(
@@ -689,14 +685,12 @@ public sealed class IlgpuBackend : Backend
     protected override void RandomUniformCore(Tensor x, ulong seed, ulong counter, float low, float high)
     {
         if (x.Length == 0) return;
-        if (graphMode != GraphMode.Eager)
+        if (TryStage([seed, counter, DeviceScalars.FromFloat(low), DeviceScalars.FromFloat(high)], out var scalars))
         {
-            var scalars = Stage([seed, counter, DeviceScalars.FromFloat(low), DeviceScalars.FromFloat(high)]);
             if (Enqueue())
                 uniformGraphed!(stream, x.Length, View(x), scalars);
             return;
         }
-        eagerScalarWords += 4;
         if (Enqueue())
             (uniform ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ulong, ulong, float, float>(RandomGpu.Uniform))(
                 stream, x.Length, View(x), seed, counter, low, high);
@@ -705,14 +699,12 @@ public sealed class IlgpuBackend : Backend
     protected override void RandomNormalCore(Tensor x, ulong seed, ulong counter, float mean, float std)
     {
         if (x.Length == 0) return;
-        if (graphMode != GraphMode.Eager)
+        if (TryStage([seed, counter, DeviceScalars.FromFloat(mean), DeviceScalars.FromFloat(std)], out var scalars))
         {
-            var scalars = Stage([seed, counter, DeviceScalars.FromFloat(mean), DeviceScalars.FromFloat(std)]);
             if (Enqueue())
                 normalGraphed!(stream, x.Length, View(x), scalars);
             return;
         }
-        eagerScalarWords += 4;
         if (Enqueue())
             (normal ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ulong, ulong, float, float>(RandomGpu.Normal))(
                 stream, x.Length, View(x), seed, counter, mean, std);
@@ -721,14 +713,12 @@ public sealed class IlgpuBackend : Backend
     protected override void RandomIndicesCore(IndexTensor indices, ulong seed, ulong counter, int count, int offset)
     {
         if (indices.Length == 0) return;
-        if (graphMode != GraphMode.Eager)
+        if (TryStage([seed, counter, (ulong)(uint)count, (ulong)(uint)offset], out var scalars))
         {
-            var scalars = Stage([seed, counter, (ulong)(uint)count, (ulong)(uint)offset]);
             if (Enqueue())
                 indicesGraphed!(stream, indices.Length, View(indices), scalars);
             return;
         }
-        eagerScalarWords += 4;
         if (Enqueue())
             (this.indices ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<int>, ulong, ulong, int, int>(RandomGpu.Indices))(
                 stream, indices.Length, View(indices), seed, counter, count, offset);
@@ -786,13 +776,23 @@ public sealed class IlgpuBackend : Backend
         }
     }
 
-    /// <summary>Stages dynamic scalar words for the graph being captured or replayed; returns their device view.</summary>
-    ArrayView<ulong> Stage(ReadOnlySpan<ulong> words)
+    /// <summary>
+    /// For an op whose scalars may change between replays: while capturing or replaying, stages
+    /// <paramref name="words"/> for the graph and returns true with their device view (launch the device-scalar
+    /// kernel); eagerly, counts them (to size a graph's staging area) and returns false (launch the usual kernel).
+    /// </summary>
+    bool TryStage(ReadOnlySpan<ulong> words, out ArrayView<ulong> view)
     {
+        if (graphMode == GraphMode.Eager)
+        {
+            eagerScalarWords += words.Length;
+            view = default;
+            return false;
+        }
         activeGraph!.WriteWords(scalarCursor, words);
-        var view = activeGraph.DeviceWords(scalarCursor, words.Length);
+        view = activeGraph.DeviceWords(scalarCursor, words.Length);
         scalarCursor += words.Length;
-        return view;
+        return true;
     }
 
     void ThrowIfGraphed(string what)
