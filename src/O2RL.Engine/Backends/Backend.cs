@@ -318,6 +318,122 @@ public abstract class Backend : IDisposable
         ExpectileLossCore(prediction, target, tau, gradient, loss);
     }
 
+    // ───────────────────────────── distributions ─────────────────────────────
+
+    /// <summary>
+    /// The reparameterised sample of a tanh-squashed Gaussian, fused over each row (formulas in
+    /// <see cref="TanhGaussianReference"/>): from head [B, 2d] (μ, then raw log-std ρ), ε [B, d] and the log-std
+    /// multiplier m and offset o ([1] each), writes a = tanh(μ + σε) [B, d], σε [B, d] (kept for
+    /// <see cref="TanhGaussianSampleBackward"/>) and log π(a|s) [B], with log σ = clamp(m·ρ + o, lo, hi).
+    /// The outputs must not overlap the inputs or each other.
+    /// </summary>
+    public void TanhGaussianSample(Tensor head, Tensor noise, Tensor logStdMultiplier, Tensor logStdOffset,
+        float minLogStd, float maxLogStd, Tensor action, Tensor stdNoise, Tensor logProb)
+    {
+        int rows = TanhGaussianRows(head, noise, action, stdNoise, logStdMultiplier, logStdOffset, minLogStd, maxLogStd);
+        Own(logProb, nameof(logProb));
+        if (logProb.Length != rows) throw new ArgumentException($"log π of {rows} rows needs [{rows}], got [{logProb.ShapeText}]", nameof(logProb));
+        Distinct([head, noise, logStdMultiplier, logStdOffset], [action, stdNoise, logProb]);
+        if (rows > 0) TanhGaussianSampleCore(head, noise, logStdMultiplier, logStdOffset, minLogStd, maxLogStd, action, stdNoise, logProb);
+    }
+
+    /// <summary>
+    /// Backward of <see cref="TanhGaussianSample"/> from ∂L/∂a [B, d] and/or ∂L/∂log π [B] (either may be null, not
+    /// both), given that call's head, m, o, bounds, action and σε: overwrites ∂L/∂head [B, 2d] and adds ∂L/∂m and ∂L/∂o
+    /// onto the 1-element gradient tensors. The action gradient flows through u = μ + σε into μ and σ.
+    /// </summary>
+    public void TanhGaussianSampleBackward(Tensor head, Tensor logStdMultiplier, Tensor logStdOffset, float minLogStd, float maxLogStd,
+        Tensor action, Tensor stdNoise, Tensor? actionGradient, Tensor? logProbGradient,
+        Tensor headGradient, Tensor logStdMultiplierGradient, Tensor logStdOffsetGradient)
+    {
+        int rows = TanhGaussianRows(head, action, action, stdNoise, logStdMultiplier, logStdOffset, minLogStd, maxLogStd);
+        if (actionGradient is null && logProbGradient is null)
+            throw new ArgumentException("the tanh-Gaussian backward needs an action gradient, a log-prob gradient or both");
+        if (actionGradient is not null) SameLength(actionGradient, action);
+        if (logProbGradient is not null)
+        {
+            Own(logProbGradient, nameof(logProbGradient));
+            if (logProbGradient.Length != rows) throw new ArgumentException($"∂L/∂log π of {rows} rows needs [{rows}], got [{logProbGradient.ShapeText}]", nameof(logProbGradient));
+        }
+        SameLength(headGradient, head); ScalarOut(logStdMultiplierGradient); ScalarOut(logStdOffsetGradient);
+        Distinct([head, logStdMultiplier, logStdOffset, action, stdNoise, actionGradient, logProbGradient],
+            [headGradient, logStdMultiplierGradient, logStdOffsetGradient]);
+        if (rows > 0)
+            TanhGaussianSampleBackwardCore(head, logStdMultiplier, logStdOffset, minLogStd, maxLogStd, action, stdNoise, actionGradient, logProbGradient,
+                headGradient, logStdMultiplierGradient, logStdOffsetGradient);
+    }
+
+    /// <summary>
+    /// log π(a|s) of given actions [B, d] under a tanh-Gaussian head [B, 2d] (μ, raw log-std ρ) with log-std multiplier
+    /// m and offset o: a is clamped into ±<paramref name="actionBound"/>, u = atanh a, log σ = clamp(m·ρ + o, lo, hi).
+    /// Writes log π [B] and, for <see cref="TanhGaussianLogProbBackward"/>, saved [4·B·d] (z = (u − μ)/σ, z/σ, the
+    /// clamped action and ∂u/∂a). Formulas in <see cref="TanhGaussianReference.LogProb"/>.
+    /// </summary>
+    public void TanhGaussianLogProb(Tensor head, Tensor action, Tensor logStdMultiplier, Tensor logStdOffset,
+        float minLogStd, float maxLogStd, float actionBound, Tensor logProb, Tensor saved)
+    {
+        int rows = TanhGaussianRows(head, action, action, action, logStdMultiplier, logStdOffset, minLogStd, maxLogStd);
+        if (!(actionBound > 0f && actionBound < 1f)) throw new ArgumentOutOfRangeException(nameof(actionBound), actionBound, "the action clamp must be in (0, 1)");
+        Own(logProb, nameof(logProb)); Own(saved, nameof(saved));
+        if (logProb.Length != rows) throw new ArgumentException($"log π of {rows} rows needs [{rows}], got [{logProb.ShapeText}]", nameof(logProb));
+        if (saved.Length != 4 * action.Length) throw new ArgumentException($"the saved values of [{action.ShapeText}] need {4 * action.Length} elements, got [{saved.ShapeText}]", nameof(saved));
+        Distinct([head, action, logStdMultiplier, logStdOffset], [logProb, saved]);
+        if (rows > 0) TanhGaussianLogProbCore(head, action, logStdMultiplier, logStdOffset, minLogStd, maxLogStd, actionBound, logProb, saved);
+    }
+
+    /// <summary>
+    /// Backward of <see cref="TanhGaussianLogProb"/> from ∂L/∂log π [B]: writes ∂L/∂a [B, d] (zero where the action was
+    /// clamped); with <paramref name="headGradient"/> (a trainable head) also overwrites ∂L/∂head [B, 2d] and adds ∂L/∂m
+    /// and ∂L/∂o onto their 1-element tensors, else those three are null.
+    /// </summary>
+    public void TanhGaussianLogProbBackward(Tensor head, Tensor logStdMultiplier, Tensor logStdOffset, float minLogStd, float maxLogStd,
+        Tensor saved, Tensor logProbGradient, Tensor actionGradient, Tensor? headGradient, Tensor? logStdMultiplierGradient, Tensor? logStdOffsetGradient)
+    {
+        int rows = TanhGaussianRows(head, actionGradient, actionGradient, actionGradient, logStdMultiplier, logStdOffset, minLogStd, maxLogStd);
+        Own(saved, nameof(saved)); Own(logProbGradient, nameof(logProbGradient));
+        if (saved.Length != 4 * actionGradient.Length) throw new ArgumentException($"the saved values of [{actionGradient.ShapeText}] need {4 * actionGradient.Length} elements, got [{saved.ShapeText}]", nameof(saved));
+        if (logProbGradient.Length != rows) throw new ArgumentException($"∂L/∂log π of {rows} rows needs [{rows}], got [{logProbGradient.ShapeText}]", nameof(logProbGradient));
+        if (headGradient is null != logStdMultiplierGradient is null || headGradient is null != logStdOffsetGradient is null)
+            throw new ArgumentException("pass the head, multiplier and offset gradients together (a trainable head) or none of them");
+        if (headGradient is not null)
+        {
+            SameLength(headGradient, head); ScalarOut(logStdMultiplierGradient!); ScalarOut(logStdOffsetGradient!);
+            Distinct([head, logStdMultiplier, logStdOffset, saved, logProbGradient], [actionGradient, headGradient, logStdMultiplierGradient!, logStdOffsetGradient!]);
+        }
+        else Distinct([head, logStdMultiplier, logStdOffset, saved, logProbGradient], [actionGradient]);
+        if (rows > 0)
+            TanhGaussianLogProbBackwardCore(head, logStdMultiplier, logStdOffset, minLogStd, maxLogStd, saved, logProbGradient, actionGradient,
+                headGradient, logStdMultiplierGradient, logStdOffsetGradient);
+    }
+
+    int TanhGaussianRows(Tensor head, Tensor noise, Tensor action, Tensor stdNoise, Tensor multiplier, Tensor offset, float minLogStd, float maxLogStd)
+    {
+        Own(head, nameof(head)); Own(noise, nameof(noise)); Own(action, nameof(action)); Own(stdNoise, nameof(stdNoise));
+        ScalarOut(multiplier); ScalarOut(offset);
+        int actionDim = action.Cols;
+        if (actionDim < 1 || head.Cols != 2 * actionDim || head.Rows != action.Rows)
+            throw new ArgumentException($"a tanh-Gaussian head for actions [{action.ShapeText}] must be [{action.Rows}, {2 * actionDim}], got [{head.ShapeText}]", nameof(head));
+        if (noise.Rows != action.Rows || noise.Cols != actionDim || stdNoise.Rows != action.Rows || stdNoise.Cols != actionDim)
+            throw new ArgumentException($"noise [{noise.ShapeText}] and σε [{stdNoise.ShapeText}] must match the actions [{action.ShapeText}]");
+        if (!(minLogStd <= maxLogStd)) throw new ArgumentOutOfRangeException(nameof(minLogStd), $"log-std bounds [{minLogStd}, {maxLogStd}] are not an interval");
+        return action.Rows;
+    }
+
+    /// <summary>
+    /// Throws if an output overlaps an input or another output (a fused op reads its inputs while it writes). Null
+    /// inputs (unused optional ones) are skipped. Spans, so a call allocates nothing.
+    /// </summary>
+    static void Distinct(ReadOnlySpan<Tensor?> inputs, ReadOnlySpan<Tensor> outputs)
+    {
+        for (int i = 0; i < outputs.Length; i++)
+        {
+            foreach (var input in inputs)
+                if (input is not null && Shares(outputs[i], input)) throw new ArgumentException($"an output [{outputs[i].ShapeText}] overlaps an input [{input.ShapeText}]");
+            for (int j = i + 1; j < outputs.Length; j++)
+                if (Shares(outputs[i], outputs[j])) throw new ArgumentException($"outputs [{outputs[i].ShapeText}] and [{outputs[j].ShapeText}] overlap");
+        }
+    }
+
     // ───────────────────────────── optimisation ─────────────────────────────
 
     /// <summary>
@@ -419,6 +535,15 @@ public abstract class Backend : IDisposable
     protected abstract void EnsembleMinBackwardCore(Tensor argMin, Tensor dy, Tensor dx, int members);
     protected abstract void MseLossCore(Tensor prediction, Tensor target, Tensor gradient, Tensor loss, float scale);
     protected abstract void ExpectileLossCore(Tensor prediction, Tensor target, float tau, Tensor gradient, Tensor loss);
+    protected abstract void TanhGaussianSampleCore(Tensor head, Tensor noise, Tensor logStdMultiplier, Tensor logStdOffset,
+        float minLogStd, float maxLogStd, Tensor action, Tensor stdNoise, Tensor logProb);
+    protected abstract void TanhGaussianSampleBackwardCore(Tensor head, Tensor logStdMultiplier, Tensor logStdOffset, float minLogStd, float maxLogStd,
+        Tensor action, Tensor stdNoise, Tensor? actionGradient, Tensor? logProbGradient,
+        Tensor headGradient, Tensor logStdMultiplierGradient, Tensor logStdOffsetGradient);
+    protected abstract void TanhGaussianLogProbCore(Tensor head, Tensor action, Tensor logStdMultiplier, Tensor logStdOffset,
+        float minLogStd, float maxLogStd, float actionBound, Tensor logProb, Tensor saved);
+    protected abstract void TanhGaussianLogProbBackwardCore(Tensor head, Tensor logStdMultiplier, Tensor logStdOffset, float minLogStd, float maxLogStd,
+        Tensor saved, Tensor logProbGradient, Tensor actionGradient, Tensor? headGradient, Tensor? logStdMultiplierGradient, Tensor? logStdOffsetGradient);
     protected abstract void AdamCore(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment,
         float stepSize, float beta1, float beta2, float epsilon, float rootBiasCorrection2);
     protected abstract void PolyakCore(Tensor target, Tensor source, float tau);

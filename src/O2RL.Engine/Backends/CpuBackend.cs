@@ -183,6 +183,25 @@ public sealed unsafe class CpuBackend : Backend
     protected override void ExpectileLossCore(Tensor prediction, Tensor target, float tau, Tensor gradient, Tensor loss) =>
         *P(loss) = LossCpu.Expectile(P(prediction), P(target), tau, P(gradient), prediction.Length);
     /// <inheritdoc/>
+    protected override void TanhGaussianSampleCore(Tensor head, Tensor noise, Tensor logStdMultiplier, Tensor logStdOffset,
+        float minLogStd, float maxLogStd, Tensor action, Tensor stdNoise, Tensor logProb) =>
+        TanhGaussianCpu.Sample(action.Rows, action.Cols, P(head), P(noise), P(logStdMultiplier), P(logStdOffset), minLogStd, maxLogStd, P(action), P(stdNoise), P(logProb));
+    /// <inheritdoc/>
+    protected override void TanhGaussianSampleBackwardCore(Tensor head, Tensor logStdMultiplier, Tensor logStdOffset, float minLogStd, float maxLogStd,
+        Tensor action, Tensor stdNoise, Tensor? actionGradient, Tensor? logProbGradient,
+        Tensor headGradient, Tensor logStdMultiplierGradient, Tensor logStdOffsetGradient) =>
+        TanhGaussianCpu.SampleBackward(action.Rows, action.Cols, P(head), P(logStdMultiplier), P(logStdOffset), minLogStd, maxLogStd, P(action), P(stdNoise),
+            P(actionGradient, null), P(logProbGradient, null), P(headGradient), P(logStdMultiplierGradient), P(logStdOffsetGradient));
+    /// <inheritdoc/>
+    protected override void TanhGaussianLogProbCore(Tensor head, Tensor action, Tensor logStdMultiplier, Tensor logStdOffset,
+        float minLogStd, float maxLogStd, float actionBound, Tensor logProb, Tensor saved) =>
+        TanhGaussianCpu.LogProb(action.Rows, action.Cols, P(head), P(action), P(logStdMultiplier), P(logStdOffset), minLogStd, maxLogStd, actionBound, P(logProb), P(saved));
+    /// <inheritdoc/>
+    protected override void TanhGaussianLogProbBackwardCore(Tensor head, Tensor logStdMultiplier, Tensor logStdOffset, float minLogStd, float maxLogStd,
+        Tensor saved, Tensor logProbGradient, Tensor actionGradient, Tensor? headGradient, Tensor? logStdMultiplierGradient, Tensor? logStdOffsetGradient) =>
+        TanhGaussianCpu.LogProbBackward(actionGradient.Rows, actionGradient.Cols, P(head), P(logStdMultiplier), P(logStdOffset), minLogStd, maxLogStd,
+            P(saved), P(logProbGradient), P(actionGradient), P(headGradient, null), P(logStdMultiplierGradient, null), P(logStdOffsetGradient, null));
+    /// <inheritdoc/>
     protected override void AdamCore(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment, float stepSize, float beta1, float beta2, float epsilon, float rootBiasCorrection2)
     {
         // Adam is elementwise: splitting a large buffer over the pool changes no result, only the time.

@@ -314,6 +314,12 @@ public sealed class IlgpuBackend : Backend
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? ensembleMinBackward;
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>? mse;
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>? expectile;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments>? tanhGaussianSample;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments>? tanhGaussianSampleBackward;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments>? tanhGaussianLogProb;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, TanhGaussianArguments>? tanhGaussianLogProbBackward;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArguments>? adam;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, float>? polyak;
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, float>? clip;
@@ -621,6 +627,74 @@ public sealed class IlgpuBackend : Backend
         if (Enqueue())
             expectile(stream, SingleGroup, empty ? placeholder.View : View(prediction), empty ? placeholder.View : View(target), empty ? placeholder.View : View(gradient),
                 View(loss), prediction.Length, tau);
+    }
+
+    // ───────────────────────────── distributions ─────────────────────────────
+
+    protected override void TanhGaussianSampleCore(Tensor head, Tensor noise, Tensor logStdMultiplier, Tensor logStdOffset,
+        float minLogStd, float maxLogStd, Tensor action, Tensor stdNoise, Tensor logProb)
+    {
+        var arguments = new TanhGaussianArguments
+        {
+            Rows = action.Rows, ActionDim = action.Cols, MinLogStd = minLogStd, MaxLogStd = maxLogStd,
+            LogProbConstant = TanhGaussianReference.LogProbConstant(action.Cols),
+        };
+        if (Enqueue())
+            (tanhGaussianSample ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments>(TanhGaussianGpu.Sample))(
+                stream, action.Rows, View(head), View(noise), View(logStdMultiplier), View(logStdOffset), View(action), View(stdNoise), View(logProb), arguments);
+    }
+
+    protected override void TanhGaussianSampleBackwardCore(Tensor head, Tensor logStdMultiplier, Tensor logStdOffset, float minLogStd, float maxLogStd,
+        Tensor action, Tensor stdNoise, Tensor? actionGradient, Tensor? logProbGradient,
+        Tensor headGradient, Tensor logStdMultiplierGradient, Tensor logStdOffsetGradient)
+    {
+        var arguments = new TanhGaussianArguments
+        {
+            Rows = action.Rows, ActionDim = action.Cols, MinLogStd = minLogStd, MaxLogStd = maxLogStd,
+            HasActionGradient = actionGradient is null ? 0 : 1, HasLogProbGradient = logProbGradient is null ? 0 : 1,
+        };
+        tanhGaussianSampleBackward ??= LoadGrouped(
+            d => d.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments>(TanhGaussianGpu.SampleBackward<DeviceGeometry>),
+            s => s.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments>(TanhGaussianGpu.SampleBackward<SimulatorGeometry>));
+        if (Enqueue())
+            tanhGaussianSampleBackward(stream, SingleGroup, View(head), View(logStdMultiplier), View(logStdOffset), View(action), View(stdNoise),
+                actionGradient is null ? placeholder.View : View(actionGradient), logProbGradient is null ? placeholder.View : View(logProbGradient),
+                View(headGradient), View(logStdMultiplierGradient), View(logStdOffsetGradient), arguments);
+    }
+
+    protected override void TanhGaussianLogProbCore(Tensor head, Tensor action, Tensor logStdMultiplier, Tensor logStdOffset,
+        float minLogStd, float maxLogStd, float actionBound, Tensor logProb, Tensor saved)
+    {
+        var arguments = new TanhGaussianArguments
+        {
+            Rows = action.Rows, ActionDim = action.Cols, MinLogStd = minLogStd, MaxLogStd = maxLogStd,
+            LogProbConstant = TanhGaussianReference.LogProbConstant(action.Cols), ActionBound = actionBound,
+        };
+        if (Enqueue())
+            (tanhGaussianLogProb ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments>(TanhGaussianGpu.LogProb))(
+                stream, action.Rows, View(head), View(action), View(logStdMultiplier), View(logStdOffset), View(logProb), View(saved), arguments);
+    }
+
+    protected override void TanhGaussianLogProbBackwardCore(Tensor head, Tensor logStdMultiplier, Tensor logStdOffset, float minLogStd, float maxLogStd,
+        Tensor saved, Tensor logProbGradient, Tensor actionGradient, Tensor? headGradient, Tensor? logStdMultiplierGradient, Tensor? logStdOffsetGradient)
+    {
+        var arguments = new TanhGaussianArguments
+        {
+            Rows = actionGradient.Rows, ActionDim = actionGradient.Cols, MinLogStd = minLogStd, MaxLogStd = maxLogStd,
+            HasHeadGradient = headGradient is null ? 0 : 1,
+        };
+        tanhGaussianLogProbBackward ??= LoadGrouped(
+            d => d.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, TanhGaussianArguments>(TanhGaussianGpu.LogProbBackward<DeviceGeometry>),
+            s => s.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, TanhGaussianArguments>(TanhGaussianGpu.LogProbBackward<SimulatorGeometry>));
+        if (Enqueue())
+            tanhGaussianLogProbBackward(stream, SingleGroup, View(head), View(logStdMultiplier), View(logStdOffset), View(saved), View(logProbGradient),
+                View(actionGradient), headGradient is null ? placeholder.View : View(headGradient),
+                logStdMultiplierGradient is null ? placeholder.View : View(logStdMultiplierGradient),
+                logStdOffsetGradient is null ? placeholder.View : View(logStdOffsetGradient), arguments);
     }
 
     // ───────────────────────────── optimisation ─────────────────────────────

@@ -12,7 +12,10 @@ namespace O2RL.Engine.Distributions;
 /// </summary>
 /// <remarks>
 /// No tape: each method is a fixed sequence of <see cref="Backend"/> ops on buffers this object owns, so it
-/// runs on every backend without host round trips. Buffers are allocated on the first call with a given
+/// runs on every backend without host round trips. The sample path is one fused op each way
+/// (<see cref="Backend.TanhGaussianSample"/>), since SAC runs it on every update; its backward reads the head
+/// again, so keep the head unchanged until <see cref="SampleBackward"/> (the actor network's own backward needs
+/// its output intact as well). Buffers are allocated on the first call with a given
 /// batch size and reused afterwards (no allocation per call). The sample path (<see cref="Sample"/>), the
 /// external-action path (<see cref="LogProb"/>) and <see cref="DeterministicAction"/> keep separate buffers,
 /// so one backward of each path may be pending at a time. Each backward uses what the latest forward of its
@@ -38,7 +41,6 @@ public sealed class TanhGaussian
     readonly Backend backend;
     readonly Tensor multiplier, offset;
     readonly Tensor? multiplierGradient, offsetGradient;
-    readonly float logProbConstant;
     readonly Dictionary<int, SampleBuffers> sampleBuffers = [];
     readonly Dictionary<int, ExternalBuffers> externalBuffers = [];
     readonly Dictionary<int, Tensor> deterministicBuffers = [];
@@ -73,8 +75,6 @@ public sealed class TanhGaussian
         offset = logStdOffset;
         multiplierGradient = logStdMultiplierGradient;
         offsetGradient = logStdOffsetGradient;
-        // Σ_j of the per-coordinate constants −½ ln 2π and −2 ln 2 (the latter from the Jacobian term).
-        logProbConstant = (float)(-actionDim * (DistributionMath.HalfLogTwoPi + 2.0 * DistributionMath.LogTwo));
     }
 
     /// <summary>d, the action dimension.</summary>
@@ -99,14 +99,9 @@ public sealed class TanhGaussian
         if (!sampleBuffers.TryGetValue(batch, out var w))
             sampleBuffers[batch] = w = new SampleBuffers(backend, batch, ActionDim);
 
-        LogStdForward(head, w.Head);
-        backend.Binary(BinaryOp.Mul, w.Head.Std, noise, w.StdNoise);                  // σ ⊙ ε
-        backend.Binary(BinaryOp.Add, w.Head.Mean, w.StdNoise, w.PreTanh);             // u = μ + σ ⊙ ε
-        backend.Unary(UnaryOp.Tanh, w.PreTanh, w.Action);                              // a = tanh u
-
-        backend.Unary(UnaryOp.Square, noise, w.Terms);                                 // ε²
-        backend.Binary(BinaryOp.Add, w.Terms, w.Head.LogStd, w.Terms, -0.5f, -1f);    // −½ε² − log σ
-        AddNegativeLogJacobianAndSum(w.PreTanh, w.Terms, w.Head.Scratch, w.LogProb);
+        // One fused op (TanhGaussianReference has the formulas): log σ = clamp(m·ρ + o), u = μ + σε, a = tanh u, log π.
+        backend.TanhGaussianSample(head, noise, multiplier, offset, MinLogStd, MaxLogStd, w.Action, w.StdNoise, w.LogProb);
+        w.Head = head;
         lastSample = w;
         return (w.Action, w.LogProb);
     }
@@ -128,31 +123,10 @@ public sealed class TanhGaussian
         if (actionGradient is not null) DistributionMath.RequireMatrix(backend, actionGradient, nameof(actionGradient), w.Batch, ActionDim);
         if (logProbGradient is not null) DistributionMath.RequireLength(backend, logProbGradient, nameof(logProbGradient), w.Batch);
 
-        // ∂L/∂u = dA ⊙ (1 − a²) + dlogπ · 2 tanh u   (−∂/∂u log(1 − tanh²u) = 2 tanh u)
-        if (actionGradient is not null)
-        {
-            backend.Unary(UnaryOp.Square, w.Action, w.PreTanhGradient);
-            backend.Unary(UnaryOp.Affine, w.PreTanhGradient, w.PreTanhGradient, -1f, 1f);
-            backend.Binary(BinaryOp.Mul, w.PreTanhGradient, actionGradient, w.PreTanhGradient);
-            if (logProbGradient is not null)
-            {
-                backend.Binary(BinaryOp.Mul, w.Action, logProbGradient, w.Head.Scratch, 2f, 1f, Broadcast.Column);
-                backend.Binary(BinaryOp.Add, w.PreTanhGradient, w.Head.Scratch, w.PreTanhGradient);
-            }
-        }
-        else
-        {
-            backend.Binary(BinaryOp.Mul, w.Action, logProbGradient!, w.PreTanhGradient, 2f, 1f, Broadcast.Column);
-        }
-
-        // ∂u/∂μ = 1
-        backend.CopyColumns(w.PreTanhGradient, 0, w.Head.HeadGradient, 0, ActionDim);
-        // ∂L/∂log σ = ∂L/∂u ⊙ σε − dlogπ   (the −log σ term; −½ε² does not depend on σ for fixed ε)
-        backend.Binary(BinaryOp.Mul, w.PreTanhGradient, w.StdNoise, w.Head.LogStdGradient);
-        if (logProbGradient is not null)
-            backend.Binary(BinaryOp.Add, w.Head.LogStdGradient, logProbGradient, w.Head.LogStdGradient, 1f, -1f, Broadcast.Column);
-        LogStdBackward(w.Head);
-        return w.Head.HeadGradient;
+        // ∂L/∂u = dA ⊙ (1 − a²) + dlogπ·2a (= ∂L/∂μ); ∂L/∂log σ = ∂L/∂u ⊙ σε − dlogπ, through the clamp into ρ, m, o.
+        backend.TanhGaussianSampleBackward(w.Head!, multiplier, offset, MinLogStd, MaxLogStd, w.Action, w.StdNoise, actionGradient, logProbGradient,
+            w.HeadGradient, multiplierGradient!, offsetGradient!);
+        return w.HeadGradient;
     }
 
     // ───────────────────────────── log-density of given actions ─────────────────────────────
@@ -171,16 +145,9 @@ public sealed class TanhGaussian
         if (!externalBuffers.TryGetValue(batch, out var w))
             externalBuffers[batch] = w = new ExternalBuffers(backend, batch, ActionDim);
 
-        backend.Unary(UnaryOp.Clamp, action, w.ClampedAction, -ExternalActionBound, ExternalActionBound);
-        DistributionMath.ClampedIndicator(backend, action, w.ClampedAction, w.ActionClamped);
-        backend.Unary(UnaryOp.Atanh, w.ClampedAction, w.PreTanh);                           // u = atanh(a)
-        LogStdForward(head, w.Head);
-        backend.Binary(BinaryOp.Add, w.PreTanh, w.Head.Mean, w.Standardized, 1f, -1f);
-        backend.Binary(BinaryOp.Div, w.Standardized, w.Head.Std, w.Standardized);          // z = (u − μ)/σ
-
-        backend.Unary(UnaryOp.Square, w.Standardized, w.Terms);
-        backend.Binary(BinaryOp.Add, w.Terms, w.Head.LogStd, w.Terms, -0.5f, -1f);          // −½z² − log σ
-        AddNegativeLogJacobianAndSum(w.PreTanh, w.Terms, w.Head.Scratch, w.LogProb);
+        // One fused op: a clamped, u = atanh a, z = (u − μ)/σ, log π; z, z/σ, the clamped a and ∂u/∂a saved for the backward.
+        backend.TanhGaussianLogProb(head, action, multiplier, offset, MinLogStd, MaxLogStd, ExternalActionBound, w.LogProb, w.Saved);
+        w.Head = head;
         lastExternal = w;
         return w.LogProb;
     }
@@ -200,25 +167,10 @@ public sealed class TanhGaussian
         DistributionMath.RequireLength(backend, logProbGradient, nameof(logProbGradient), w.Batch);
         if (computeHeadGradient) RequireTrainable();
 
-        // ∂log π/∂u = −z/σ + 2 tanh u, with tanh u = the clamped action.
-        backend.Binary(BinaryOp.Div, w.Standardized, w.Head.Std, w.StandardizedOverStd);
-        backend.Binary(BinaryOp.Add, w.ClampedAction, w.StandardizedOverStd, w.PreTanhGradient, 2f, -1f);
-        backend.Binary(BinaryOp.Mul, w.PreTanhGradient, logProbGradient, w.PreTanhGradient, 1f, 1f, Broadcast.Column);
-        // ∂u/∂a = 1/(1 − a²) inside the clamp, 0 outside.
-        backend.Unary(UnaryOp.Square, w.ClampedAction, w.Head.Scratch);
-        backend.Unary(UnaryOp.Affine, w.Head.Scratch, w.Head.Scratch, -1f, 1f);
-        backend.Binary(BinaryOp.Div, w.PreTanhGradient, w.Head.Scratch, w.ActionGradient);
-        backend.Select(w.ActionClamped, w.Head.Zeros, w.ActionGradient, w.ActionGradient);
-        if (!computeHeadGradient) return (w.ActionGradient, null);
-
-        // ∂log π/∂μ = z/σ; ∂log π/∂log σ = z² − 1.
-        backend.Binary(BinaryOp.Mul, w.StandardizedOverStd, logProbGradient, w.Head.Scratch, 1f, 1f, Broadcast.Column);
-        backend.CopyColumns(w.Head.Scratch, 0, w.Head.HeadGradient, 0, ActionDim);
-        backend.Unary(UnaryOp.Square, w.Standardized, w.Head.LogStdGradient);
-        backend.Unary(UnaryOp.Affine, w.Head.LogStdGradient, w.Head.LogStdGradient, 1f, -1f);
-        backend.Binary(BinaryOp.Mul, w.Head.LogStdGradient, logProbGradient, w.Head.LogStdGradient, 1f, 1f, Broadcast.Column);
-        LogStdBackward(w.Head);
-        return (w.ActionGradient, w.Head.HeadGradient);
+        // ∂log π/∂u = 2a − z/σ, times ∂u/∂a (0 where a was clamped); with the head: ∂/∂μ = z/σ, ∂/∂log σ = z² − 1.
+        backend.TanhGaussianLogProbBackward(w.Head!, multiplier, offset, MinLogStd, MaxLogStd, w.Saved, logProbGradient, w.ActionGradient,
+            computeHeadGradient ? w.HeadGradient : null, computeHeadGradient ? multiplierGradient : null, computeHeadGradient ? offsetGradient : null);
+        return (w.ActionGradient, computeHeadGradient ? w.HeadGradient : null);
     }
 
     // ───────────────────────────── deterministic action ─────────────────────────────
@@ -242,47 +194,6 @@ public sealed class TanhGaussian
 
     // ───────────────────────────── shared pieces ─────────────────────────────
 
-    /// <summary>μ, ρ ← split(head); log σ = clamp(m·ρ + o, −20, 2); σ = exp(log σ).</summary>
-    void LogStdForward(Tensor head, HeadBuffers h)
-    {
-        backend.CopyColumns(head, 0, h.Mean, 0, ActionDim);
-        backend.CopyColumns(head, ActionDim, h.RawLogStd, 0, ActionDim);
-        backend.Binary(BinaryOp.Mul, h.RawLogStd, multiplier, h.PreClampLogStd, 1f, 1f, Broadcast.Scalar);
-        backend.Binary(BinaryOp.Add, h.PreClampLogStd, offset, h.PreClampLogStd, 1f, 1f, Broadcast.Scalar);
-        backend.Unary(UnaryOp.Clamp, h.PreClampLogStd, h.LogStd, MinLogStd, MaxLogStd);
-        backend.Unary(UnaryOp.Exp, h.LogStd, h.Std);
-    }
-
-    /// <summary>
-    /// From ∂L/∂log σ in h.LogStdGradient: zero it where the clamp was active, accumulate
-    /// ∂L/∂m = Σ ∂L/∂(m·ρ + o) ⊙ ρ and ∂L/∂o = Σ ∂L/∂(m·ρ + o), and write ∂L/∂ρ = m·∂L/∂(m·ρ + o) into the
-    /// last d columns of h.HeadGradient.
-    /// </summary>
-    void LogStdBackward(HeadBuffers h)
-    {
-        DistributionMath.ClampedIndicator(backend, h.PreClampLogStd, h.LogStd, h.Scratch);
-        backend.Select(h.Scratch, h.Zeros, h.LogStdGradient, h.LogStdGradient);
-        backend.Binary(BinaryOp.Mul, h.LogStdGradient, h.RawLogStd, h.Scratch);
-        backend.RowSum(h.ScratchFlat, multiplierGradient!, 1f, 1f);
-        backend.RowSum(h.LogStdGradientFlat, offsetGradient!, 1f, 1f);
-        backend.Binary(BinaryOp.Mul, h.LogStdGradient, multiplier, h.Scratch, 1f, 1f, Broadcast.Scalar);
-        backend.CopyColumns(h.Scratch, 0, h.HeadGradient, ActionDim, ActionDim);
-    }
-
-    /// <summary>
-    /// terms += −log(1 − tanh²u) − (the constants, added after the sum) = 2u + 2·softplus(−2u);
-    /// logProb[r] = Σ_j terms[r, j] + Σ_j(−½ ln 2π − 2 ln 2).
-    /// </summary>
-    void AddNegativeLogJacobianAndSum(Tensor preTanh, Tensor terms, Tensor scratch, Tensor logProb)
-    {
-        backend.Binary(BinaryOp.Add, terms, preTanh, terms, 1f, 2f);
-        backend.Unary(UnaryOp.Affine, preTanh, scratch, -2f, 0f);
-        backend.Unary(UnaryOp.Softplus, scratch, scratch);
-        backend.Binary(BinaryOp.Add, terms, scratch, terms, 1f, 2f);
-        backend.RowSum(terms, logProb);
-        backend.Unary(UnaryOp.Affine, logProb, logProb, 1f, logProbConstant);
-    }
-
     int RequireHead(Tensor head)
     {
         DistributionMath.RequireBackend(backend, head, nameof(head));
@@ -298,56 +209,29 @@ public sealed class TanhGaussian
             throw new InvalidOperationException("this tanh-Gaussian head was built without log-std gradient tensors (frozen), so it cannot differentiate with respect to its head");
     }
 
-    /// <summary>Buffers of the split head and the log-std map, one set per path and batch size.</summary>
-    sealed class HeadBuffers
-    {
-        public HeadBuffers(Backend backend, int batch, int actionDim)
-        {
-            Mean = backend.Allocate(batch, actionDim);
-            RawLogStd = backend.Allocate(batch, actionDim);
-            PreClampLogStd = backend.Allocate(batch, actionDim);
-            LogStd = backend.Allocate(batch, actionDim);
-            Std = backend.Allocate(batch, actionDim);
-            LogStdGradient = backend.Allocate(batch, actionDim);
-            Scratch = backend.Allocate(batch, actionDim);
-            Zeros = backend.Allocate(batch, actionDim);
-            HeadGradient = backend.Allocate(batch, 2 * actionDim);
-            ScratchFlat = Scratch.Reshape(1, batch * actionDim);
-            LogStdGradientFlat = LogStdGradient.Reshape(1, batch * actionDim);
-        }
-
-        /// <summary>μ, ρ, m·ρ + o, log σ, σ: [batch, d].</summary>
-        public readonly Tensor Mean, RawLogStd, PreClampLogStd, LogStd, Std;
-        /// <summary>∂L/∂log σ and a scratch buffer: [batch, d]; Zeros is never written.</summary>
-        public readonly Tensor LogStdGradient, Scratch, Zeros;
-        /// <summary>∂L/∂head: [batch, 2d].</summary>
-        public readonly Tensor HeadGradient;
-        /// <summary>[1, batch·d] views, so one RowSum accumulates a whole buffer into a scalar.</summary>
-        public readonly Tensor ScratchFlat, LogStdGradientFlat;
-    }
-
     sealed class SampleBuffers(Backend backend, int batch, int actionDim)
     {
         public readonly int Batch = batch;
-        public readonly HeadBuffers Head = new(backend, batch, actionDim);
-        /// <summary>σ ⊙ ε, u, a, the per-coordinate log-density terms, ∂L/∂u: [batch, d].</summary>
-        public readonly Tensor StdNoise = backend.Allocate(batch, actionDim), PreTanh = backend.Allocate(batch, actionDim),
-            Action = backend.Allocate(batch, actionDim), Terms = backend.Allocate(batch, actionDim),
-            PreTanhGradient = backend.Allocate(batch, actionDim);
+        /// <summary>The head of the latest sample (read again by the backward).</summary>
+        public Tensor? Head;
+        /// <summary>a and σε (saved for the backward): [batch, d].</summary>
+        public readonly Tensor Action = backend.Allocate(batch, actionDim), StdNoise = backend.Allocate(batch, actionDim);
         /// <summary>log π: [batch].</summary>
         public readonly Tensor LogProb = backend.Allocate(batch);
+        /// <summary>∂L/∂head: [batch, 2d].</summary>
+        public readonly Tensor HeadGradient = backend.Allocate(batch, 2 * actionDim);
     }
 
     sealed class ExternalBuffers(Backend backend, int batch, int actionDim)
     {
         public readonly int Batch = batch;
-        public readonly HeadBuffers Head = new(backend, batch, actionDim);
-        /// <summary>Clamped a, clamp indicator, u = atanh a, z = (u − μ)/σ, z/σ, terms, ∂L/∂u, ∂L/∂a: [batch, d].</summary>
-        public readonly Tensor ClampedAction = backend.Allocate(batch, actionDim), ActionClamped = backend.Allocate(batch, actionDim),
-            PreTanh = backend.Allocate(batch, actionDim), Standardized = backend.Allocate(batch, actionDim),
-            StandardizedOverStd = backend.Allocate(batch, actionDim), Terms = backend.Allocate(batch, actionDim),
-            PreTanhGradient = backend.Allocate(batch, actionDim), ActionGradient = backend.Allocate(batch, actionDim);
+        /// <summary>The head of the latest call (read again by a backward with the head gradient).</summary>
+        public Tensor? Head;
         /// <summary>log π: [batch].</summary>
         public readonly Tensor LogProb = backend.Allocate(batch);
+        /// <summary>z, z/σ, the clamped action and ∂u/∂a, saved for the backward: [4, batch, d].</summary>
+        public readonly Tensor Saved = backend.Allocate(4, batch, actionDim);
+        /// <summary>∂L/∂a: [batch, d]; ∂L/∂head: [batch, 2d].</summary>
+        public readonly Tensor ActionGradient = backend.Allocate(batch, actionDim), HeadGradient = backend.Allocate(batch, 2 * actionDim);
     }
 }

@@ -647,6 +647,130 @@ public abstract class BackendConformanceTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => Device.ExpectileLoss(Upload(p), Upload(t), 1f, gradient, loss));
     }
 
+    // ───────────────────────────── distributions ─────────────────────────────
+
+    [Theory]
+    [InlineData(1, 1, 1.5f, -0.5f)]
+    [InlineData(3, 6, 1.5f, -0.5f)]
+    [InlineData(257, 6, 1f, 0f)]
+    [InlineData(100, 17, 0.8f, 0.3f)]
+    public void TanhGaussianSampleMatchesReference(int rows, int actionDim, float multiplier, float offset)
+    {
+        rows = Math.Min(rows, MaxRows);
+        int n = rows * actionDim;
+        var head = RandomValues(2 * n, 1, -2f, 2f);
+        // Raw log-stds past both clamps, and exactly at them (with m = 1, o = 0 those pass the gradient).
+        for (int r = 0; r < rows; r++)
+        {
+            int logStd = r * 2 * actionDim + actionDim;
+            if (r % 4 == 1) head[logStd] = -25f;
+            if (r % 4 == 2) head[logStd] = 5f;
+            if (r % 4 == 3 && actionDim > 1) head[logStd + 1] = r % 8 == 3 ? 2f : -20f;
+        }
+        var noise = RandomValues(n, 2, -2.5f, 2.5f);
+        var expectedAction = new float[n]; var expectedStdNoise = new float[n]; var expectedLogProb = new float[rows];
+        TanhGaussianReference.Sample(rows, actionDim, head, noise, multiplier, offset, -20f, 2f, expectedAction, expectedStdNoise, expectedLogProb);
+
+        var tHead = Upload(head, rows, 2 * actionDim); var tM = Upload([multiplier], 1); var tO = Upload([offset], 1);
+        var action = Device.Allocate(rows, actionDim); var stdNoise = Device.Allocate(rows, actionDim); var logProb = Device.Allocate(rows);
+        Device.TanhGaussianSample(tHead, Upload(noise, rows, actionDim), tM, tO, -20f, 2f, action, stdNoise, logProb);
+        AssertClose(expectedAction, action.ToArray(), 2e-6f, 1e-7f, "tanh-Gaussian action");
+        AssertClose(expectedStdNoise, stdNoise.ToArray(), 2e-6f, 1e-12f, "tanh-Gaussian σε");
+        AssertClose(expectedLogProb, logProb.ToArray(), 2e-6f, 2e-5f, "tanh-Gaussian log π");
+
+        var actionGradient = RandomValues(n, 3); var logProbGradient = RandomValues(rows, 4);
+        // Both gradients, the action gradient alone (Q through the action), the log-prob gradient alone (entropy).
+        foreach (var (useAction, useLogProb) in new[] { (true, true), (true, false), (false, true) })
+        {
+            var expectedHeadGradient = new float[2 * n];
+            float expectedDm = 0.25f, expectedDo = -0.5f;
+            TanhGaussianReference.SampleBackward(rows, actionDim, head, multiplier, offset, -20f, 2f, expectedAction, expectedStdNoise,
+                useAction ? actionGradient : default, useLogProb ? logProbGradient : default, expectedHeadGradient, ref expectedDm, ref expectedDo);
+            var headGradient = Device.Allocate(rows, 2 * actionDim); var dm = Upload([0.25f], 1); var dO = Upload([-0.5f], 1);
+            Device.TanhGaussianSampleBackward(tHead, tM, tO, -20f, 2f, action, stdNoise,
+                useAction ? Upload(actionGradient, rows, actionDim) : null, useLogProb ? Upload(logProbGradient, rows) : null, headGradient, dm, dO);
+            string what = $"tanh-Gaussian backward (action gradient {useAction}, log-prob gradient {useLogProb})";
+            AssertClose(expectedHeadGradient, headGradient.ToArray(), 1e-5f, 1e-6f, what + ": ∂L/∂head");
+            AssertClose([expectedDm, expectedDo], [dm.ToArray()[0], dO.ToArray()[0]], 1e-5f, 1e-4f, what + ": ∂L/∂m, ∂L/∂o");
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 1, 1.5f, -0.5f)]
+    [InlineData(3, 6, 1.5f, -0.5f)]
+    [InlineData(257, 6, 1f, 0f)]
+    [InlineData(100, 17, 0.8f, 0.3f)]
+    public void TanhGaussianLogProbMatchesReference(int rows, int actionDim, float multiplier, float offset)
+    {
+        rows = Math.Min(rows, MaxRows);
+        int n = rows * actionDim;
+        var head = RandomValues(2 * n, 5, -2f, 2f);
+        var action = RandomValues(n, 6, -0.999f, 0.999f);
+        for (int r = 0; r < rows; r++)
+        {
+            int logStd = r * 2 * actionDim + actionDim;
+            if (r % 4 == 1) head[logStd] = -25f;
+            if (r % 4 == 2) head[logStd] = 5f;
+            if (r % 4 == 3 && actionDim > 1) head[logStd + 1] = r % 8 == 3 ? 2f : -20f;
+            // Actions at and past the ±(1 − 1e-4) clamp (those pass no gradient).
+            if (r % 3 == 1) action[r * actionDim] = 1f;
+            if (r % 3 == 2) action[r * actionDim + actionDim - 1] = -0.99999f;
+        }
+        const float bound = 0.9999f;
+        var expectedLogProb = new float[rows]; var expectedSaved = new float[4 * n];
+        TanhGaussianReference.LogProb(rows, actionDim, head, action, multiplier, offset, -20f, 2f, bound, expectedLogProb, expectedSaved);
+
+        var tHead = Upload(head, rows, 2 * actionDim); var tM = Upload([multiplier], 1); var tO = Upload([offset], 1);
+        var logProb = Device.Allocate(rows); var saved = Device.Allocate(4 * n);
+        Device.TanhGaussianLogProb(tHead, Upload(action, rows, actionDim), tM, tO, -20f, 2f, bound, logProb, saved);
+        AssertClose(expectedLogProb, logProb.ToArray(), 2e-6f, 5e-5f, "tanh-Gaussian log π of given actions");
+        // atanh near ±1 amplifies the last bits of the clamped action: z is held to a relative 10⁻⁵.
+        AssertClose(expectedSaved, saved.ToArray(), 1e-5f, 1e-6f, "tanh-Gaussian saved values");
+
+        var logProbGradient = RandomValues(rows, 7);
+        foreach (bool withHead in new[] { false, true })
+        {
+            var expectedActionGradient = new float[n]; var expectedHeadGradient = withHead ? new float[2 * n] : [];
+            float expectedDm = 0.25f, expectedDo = -0.5f;
+            TanhGaussianReference.LogProbBackward(rows, actionDim, head, multiplier, offset, -20f, 2f, expectedSaved, logProbGradient,
+                expectedActionGradient, expectedHeadGradient, ref expectedDm, ref expectedDo);
+            var actionGradient = Device.Allocate(rows, actionDim);
+            var headGradient = withHead ? Device.Allocate(rows, 2 * actionDim) : null;
+            var dm = withHead ? Upload([0.25f], 1) : null; var dO = withHead ? Upload([-0.5f], 1) : null;
+            Device.TanhGaussianLogProbBackward(tHead, tM, tO, -20f, 2f, saved, Upload(logProbGradient, rows), actionGradient, headGradient, dm, dO);
+            string what = $"tanh-Gaussian log-prob backward (head gradient {withHead})";
+            AssertClose(expectedActionGradient, actionGradient.ToArray(), 1e-5f, 1e-5f, what + ": ∂L/∂a");
+            for (int r = 0; r < rows; r++)
+            {
+                if (r % 3 == 1) Assert.Equal(0f, actionGradient.ToArray()[r * actionDim]);
+            }
+            if (!withHead) continue;
+            AssertClose(expectedHeadGradient, headGradient!.ToArray(), 1e-5f, 1e-6f, what + ": ∂L/∂head");
+            AssertClose([expectedDm, expectedDo], [dm!.ToArray()[0], dO!.ToArray()[0]], 1e-5f, 1e-4f, what + ": ∂L/∂m, ∂L/∂o");
+        }
+        Assert.Throws<ArgumentException>(() => Device.TanhGaussianLogProbBackward(tHead, tM, tO, -20f, 2f, saved, Upload(logProbGradient, rows),
+            Device.Allocate(rows, actionDim), Device.Allocate(rows, 2 * actionDim), null, null));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Device.TanhGaussianLogProb(tHead, Upload(action, rows, actionDim), tM, tO, -20f, 2f, 1f, logProb, saved));
+        Assert.Throws<ArgumentException>(() => Device.TanhGaussianLogProb(tHead, Upload(action, rows, actionDim), tM, tO, -20f, 2f, bound, logProb, Device.Allocate(n)));
+    }
+
+    [Fact]
+    public void TanhGaussianSampleRejectsBadShapesAndOverlaps()
+    {
+        var head = Upload(RandomValues(12, 1), 2, 6); var noise = Upload(RandomValues(6, 2), 2, 3);
+        var m = Upload([1f], 1); var o = Upload([0f], 1);
+        var action = Device.Allocate(2, 3); var stdNoise = Device.Allocate(2, 3); var logProb = Device.Allocate(2);
+        Assert.Throws<ArgumentException>(() => Device.TanhGaussianSample(head, noise, m, o, -20f, 2f, Device.Allocate(2, 4), stdNoise, logProb));
+        Assert.Throws<ArgumentException>(() => Device.TanhGaussianSample(head, noise, m, o, -20f, 2f, action, stdNoise, Device.Allocate(3)));
+        Assert.Throws<ArgumentException>(() => Device.TanhGaussianSample(head, noise, m, o, -20f, 2f, noise, stdNoise, logProb));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Device.TanhGaussianSample(head, noise, m, o, 2f, -20f, action, stdNoise, logProb));
+        Device.TanhGaussianSample(head, noise, m, o, -20f, 2f, action, stdNoise, logProb);
+        var headGradient = Device.Allocate(2, 6); var dm = Device.Allocate(1); var dO = Device.Allocate(1);
+        Assert.Throws<ArgumentException>(() => Device.TanhGaussianSampleBackward(head, m, o, -20f, 2f, action, stdNoise, null, null, headGradient, dm, dO));
+        Assert.Throws<ArgumentException>(() => Device.TanhGaussianSampleBackward(head, m, o, -20f, 2f, action, stdNoise, null, logProb, head, dm, dO));
+        Assert.Throws<ArgumentException>(() => Device.TanhGaussianSampleBackward(head, m, o, -20f, 2f, action, stdNoise, null, Device.Allocate(5), headGradient, dm, dO));
+    }
+
     // ───────────────────────────── optimisation ─────────────────────────────
 
     [Theory]
