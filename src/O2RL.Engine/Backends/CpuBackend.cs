@@ -117,7 +117,11 @@ public sealed unsafe class CpuBackend : Backend
     /// <inheritdoc/>
     protected override void CopyCore(Tensor source, Tensor destination) => S(source).CopyTo(S(destination));
     /// <inheritdoc/>
-    protected override void FillCore(Tensor tensor, float value) => S(tensor).Fill(value);
+    protected override void FillCore(Tensor tensor, float value)
+    {
+        if (SplitsOverPool(tensor.Length)) elementwise.Run(pool!, ElementwiseSlices.Op.Fill, P(tensor), null, null, tensor.Length, value);
+        else S(tensor).Fill(value);
+    }
     /// <inheritdoc/>
     public override void Synchronize() { }
 
@@ -148,7 +152,12 @@ public sealed unsafe class CpuBackend : Backend
     /// <inheritdoc/>
     protected override void ActivationForwardCore(Activation activation, Tensor x, Tensor y) => ActivationCpu.Forward(activation, P(x), P(y), x.Length);
     /// <inheritdoc/>
-    protected override void ActivationBackwardCore(Activation activation, Tensor y, Tensor dy, Tensor dx) => ActivationCpu.Backward(activation, P(y), P(dy), P(dx), y.Length);
+    protected override void ActivationBackwardCore(Activation activation, Tensor y, Tensor dy, Tensor dx)
+    {
+        if (activation != Activation.Identity && SplitsOverPool(y.Length))
+            elementwise.Run(pool!, activation == Activation.Relu ? ElementwiseSlices.Op.ReluBackward : ElementwiseSlices.Op.TanhBackward, P(dx), P(y), P(dy), y.Length, 0f);
+        else ActivationCpu.Backward(activation, P(y), P(dy), P(dx), y.Length);
+    }
     /// <inheritdoc/>
     protected override void LayerNormForwardCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor mean, Tensor rstd, float epsilon, int groups) =>
         LayerNormCpu.Forward(x.Rows, x.Cols, groups, P(x), P(gamma), P(beta), P(y), P(mean), P(rstd), epsilon);
@@ -215,8 +224,55 @@ public sealed unsafe class CpuBackend : Backend
     /// parameters 50 → ~25 µs with 2 threads; below ~16k the wake-up costs more than it saves).</summary>
     const int ParallelElementwiseThreshold = 16_384;
     readonly AdamCpu.ParallelAdam parallelAdam = new();
+    readonly ElementwiseSlices elementwise = new();
+
+    /// <summary>Whether large fills, Polyak updates and activation backwards are split over the pool (benchmarks flip it; results are identical either way).</summary>
+    public static bool SplitElementwise { get; set; } = true;
+
+    bool SplitsOverPool(int length) => pool is not null && SplitElementwise && length >= ParallelElementwiseThreshold;
+
+    /// <summary>
+    /// A memory-bound elementwise op split over the pool in fixed slices whose boundaries are multiples of 64 elements,
+    /// so each element takes the same vector or scalar path as in the single-threaded kernel (identical results).
+    /// One caller at a time (the backend's ops run on its calling thread).
+    /// </summary>
+    sealed class ElementwiseSlices : IParallelWork
+    {
+        public enum Op { Fill, ReluBackward, TanhBackward, Polyak }
+
+        Op op;
+        float* output, first, second;
+        int length;
+        float scalar;
+
+        /// <summary>Fill: output ← scalar. Relu/TanhBackward: output (dx) ← second (dy) ⊙ act′(first (y)). Polyak: output ← (1 − τ)·output + τ·first.</summary>
+        public void Run(WorkerPool pool, Op op, float* output, float* first, float* second, int length, float scalar)
+        {
+            this.op = op; this.output = output; this.first = first; this.second = second; this.length = length; this.scalar = scalar;
+            pool.Run(this, pool.ThreadCount);
+        }
+
+        public void Execute(int part, int partCount)
+        {
+            int chunk = (length / partCount + 63) & ~63;
+            int start = Math.Min(length, part * chunk), end = part == partCount - 1 ? length : Math.Min(length, start + chunk);
+            int count = end - start;
+            if (count <= 0) return;
+            switch (op)
+            {
+                case Op.Fill: new Span<float>(output + start, count).Fill(scalar); break;
+                case Op.ReluBackward: ActivationCpu.Backward(Activation.Relu, first + start, second + start, output + start, count); break;
+                case Op.TanhBackward: ActivationCpu.Backward(Activation.Tanh, first + start, second + start, output + start, count); break;
+                default: PolyakCpu.Update(output + start, first + start, count, scalar); break;
+            }
+        }
+    }
     /// <inheritdoc/>
-    protected override void PolyakCore(Tensor target, Tensor source, float tau) => PolyakCpu.Update(P(target), P(source), target.Length, tau);
+    protected override void PolyakCore(Tensor target, Tensor source, float tau)
+    {
+        if (SplitsOverPool(target.Length)) elementwise.Run(pool!, ElementwiseSlices.Op.Polyak, P(target), P(source), null, target.Length, tau);
+        else PolyakCpu.Update(P(target), P(source), target.Length, tau);
+    }
     /// <inheritdoc/>
     protected override void ClipGradientNormCore(Tensor gradients, float maxNorm, Tensor norm) => *P(norm) = GradNormCpu.Clip(P(gradients), gradients.Length, maxNorm);
     /// <inheritdoc/>

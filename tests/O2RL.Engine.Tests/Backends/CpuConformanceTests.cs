@@ -1,3 +1,4 @@
+using O2RL.Kernels;
 using Xunit;
 using O2RL.Engine;
 
@@ -34,5 +35,32 @@ public sealed class CpuParallelSplitTests
         float[] single = Step(1);
         Assert.Equal(single, Step(2));
         Assert.Equal(single, Step(3));
+    }
+
+    [Theory]
+    [InlineData(16_384)]
+    [InlineData(131_073)]
+    public void FillPolyakAndActivationBackwardOverThePoolEqualOneThread(int n)
+    {
+        float[] Run(int threads)
+        {
+            using var backend = new CpuBackend(threads);
+            var y = backend.Allocate(n); var dy = backend.Allocate(n); var dx = backend.Allocate(n); var target = backend.Allocate(n);
+            backend.RandomNormal(y, 3, 0); backend.RandomNormal(dy, 4, 0); backend.RandomNormal(target, 5, 0);
+            backend.ActivationBackward(Activation.Relu, y, dy, dx);
+            float[] relu = dx.ToArray();
+            backend.ActivationBackward(Activation.Tanh, y, dy, dx);
+            float[] tanh = dx.ToArray();
+            backend.Polyak(target, y, 0.005f);
+            backend.Fill(dy, 0.25f);
+            return [.. relu, .. tanh, .. target.ToArray(), .. dy.ToArray()];
+        }
+        float[] single = Run(1);
+        Assert.Equal(single, Run(2));
+        Assert.Equal(single, Run(3));
+        // The split path must still compute something: a ReLU backward keeps dy where y > 0 and zeroes the rest.
+        Assert.Contains(single.Take(n), value => value != 0f);
+        Assert.Contains(single.Take(n), value => value == 0f);
+        Assert.All(single.Skip(3 * n), value => Assert.Equal(0.25f, value));
     }
 }
