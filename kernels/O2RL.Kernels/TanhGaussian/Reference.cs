@@ -110,10 +110,11 @@ public static class TanhGaussianReference
                 float preTanh = OpMath.Unary(UnaryOp.Atanh, clamped, 0f, 0f);
                 float mean = head[headRow + j], rawLogStd = head[headRow + actionDim + j];
                 float logStd = MathF.Min(MathF.Max(rawLogStd * multiplier + offset, minLogStd), maxLogStd);
-                float standardized = (preTanh - mean) / MathF.Exp(logStd);
+                float std = MathF.Exp(logStd);
+                float standardized = (preTanh - mean) / std;
                 sum += -0.5f * standardized * standardized - logStd + 2f * preTanh + 2f * OpMath.Softplus(-2f * preTanh);
                 saved[row + j] = standardized;
-                saved[n + row + j] = standardized / MathF.Exp(logStd);
+                saved[n + row + j] = standardized / std;
                 saved[2 * n + row + j] = clamped;
                 saved[3 * n + row + j] = clamped == given ? 1f / (1f - clamped * clamped) : 0f;
             }

@@ -649,6 +649,23 @@ public abstract class BackendConformanceTests : IDisposable
 
     // ───────────────────────────── distributions ─────────────────────────────
 
+    /// <summary>
+    /// A random tanh-Gaussian head [rows, 2d] (μ, ρ in [−2, 2]) with raw log-stds past both clamps of [−20, 2], and
+    /// exactly at them (with m = 1, o = 0 those pass the gradient).
+    /// </summary>
+    static float[] TanhGaussianHead(int rows, int actionDim, int seed)
+    {
+        var head = RandomValues(2 * rows * actionDim, seed, -2f, 2f);
+        for (int r = 0; r < rows; r++)
+        {
+            int logStd = r * 2 * actionDim + actionDim;
+            if (r % 4 == 1) head[logStd] = -25f;
+            if (r % 4 == 2) head[logStd] = 5f;
+            if (r % 4 == 3 && actionDim > 1) head[logStd + 1] = r % 8 == 3 ? 2f : -20f;
+        }
+        return head;
+    }
+
     [Theory]
     [InlineData(1, 1, 1.5f, -0.5f)]
     [InlineData(3, 6, 1.5f, -0.5f)]
@@ -658,15 +675,7 @@ public abstract class BackendConformanceTests : IDisposable
     {
         rows = Math.Min(rows, MaxRows);
         int n = rows * actionDim;
-        var head = RandomValues(2 * n, 1, -2f, 2f);
-        // Raw log-stds past both clamps, and exactly at them (with m = 1, o = 0 those pass the gradient).
-        for (int r = 0; r < rows; r++)
-        {
-            int logStd = r * 2 * actionDim + actionDim;
-            if (r % 4 == 1) head[logStd] = -25f;
-            if (r % 4 == 2) head[logStd] = 5f;
-            if (r % 4 == 3 && actionDim > 1) head[logStd + 1] = r % 8 == 3 ? 2f : -20f;
-        }
+        var head = TanhGaussianHead(rows, actionDim, seed: 1);
         var noise = RandomValues(n, 2, -2.5f, 2.5f);
         var expectedAction = new float[n]; var expectedStdNoise = new float[n]; var expectedLogProb = new float[rows];
         TanhGaussianReference.Sample(rows, actionDim, head, noise, multiplier, offset, -20f, 2f, expectedAction, expectedStdNoise, expectedLogProb);
@@ -704,14 +713,10 @@ public abstract class BackendConformanceTests : IDisposable
     {
         rows = Math.Min(rows, MaxRows);
         int n = rows * actionDim;
-        var head = RandomValues(2 * n, 5, -2f, 2f);
+        var head = TanhGaussianHead(rows, actionDim, seed: 5);
         var action = RandomValues(n, 6, -0.999f, 0.999f);
         for (int r = 0; r < rows; r++)
         {
-            int logStd = r * 2 * actionDim + actionDim;
-            if (r % 4 == 1) head[logStd] = -25f;
-            if (r % 4 == 2) head[logStd] = 5f;
-            if (r % 4 == 3 && actionDim > 1) head[logStd + 1] = r % 8 == 3 ? 2f : -20f;
             // Actions at and past the ±(1 − 1e-4) clamp (those pass no gradient).
             if (r % 3 == 1) action[r * actionDim] = 1f;
             if (r % 3 == 2) action[r * actionDim + actionDim - 1] = -0.99999f;
