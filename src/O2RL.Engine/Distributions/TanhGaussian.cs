@@ -12,10 +12,10 @@ namespace O2RL.Engine.Distributions;
 /// </summary>
 /// <remarks>
 /// No tape: each method is a fixed sequence of <see cref="Backend"/> ops on buffers this object owns, so it
-/// runs on every backend without host round trips. The sample path is one fused op each way
-/// (<see cref="Backend.TanhGaussianSample"/>), since SAC runs it on every update; its backward reads the head
-/// again, so keep the head unchanged until <see cref="SampleBackward"/> (the actor network's own backward needs
-/// its output intact as well). Buffers are allocated on the first call with a given
+/// runs on every backend without host round trips. The sample and the log-density of given actions are one fused
+/// op each way (<see cref="Backend.TanhGaussianSample"/>, <see cref="Backend.TanhGaussianLogProb"/>), since SAC and
+/// O2SAC run them on every update; their backwards read the head again, so keep it unchanged until the backward
+/// (the actor network's own backward needs its output intact as well). Buffers are allocated on the first call with a given
 /// batch size and reused afterwards (no allocation per call). The sample path (<see cref="Sample"/>), the
 /// external-action path (<see cref="LogProb"/>) and <see cref="DeterministicAction"/> keep separate buffers,
 /// so one backward of each path may be pending at a time. Each backward uses what the latest forward of its
