@@ -331,8 +331,7 @@ public abstract class Backend : IDisposable
         float minLogStd, float maxLogStd, Tensor action, Tensor stdNoise, Tensor logProb)
     {
         int rows = TanhGaussianRows(head, noise, action, stdNoise, logStdMultiplier, logStdOffset, minLogStd, maxLogStd);
-        Own(logProb, nameof(logProb));
-        if (logProb.Length != rows) throw new ArgumentException($"log π of {rows} rows needs [{rows}], got [{logProb.ShapeText}]", nameof(logProb));
+        PerRow(logProb, rows, nameof(logProb));
         Distinct([head, noise, logStdMultiplier, logStdOffset], [action, stdNoise, logProb]);
         if (rows > 0) TanhGaussianSampleCore(head, noise, logStdMultiplier, logStdOffset, minLogStd, maxLogStd, action, stdNoise, logProb);
     }
@@ -350,11 +349,7 @@ public abstract class Backend : IDisposable
         if (actionGradient is null && logProbGradient is null)
             throw new ArgumentException("the tanh-Gaussian backward needs an action gradient, a log-prob gradient or both");
         if (actionGradient is not null) SameLength(actionGradient, action);
-        if (logProbGradient is not null)
-        {
-            Own(logProbGradient, nameof(logProbGradient));
-            if (logProbGradient.Length != rows) throw new ArgumentException($"∂L/∂log π of {rows} rows needs [{rows}], got [{logProbGradient.ShapeText}]", nameof(logProbGradient));
-        }
+        if (logProbGradient is not null) PerRow(logProbGradient, rows, nameof(logProbGradient));
         SameLength(headGradient, head); ScalarOut(logStdMultiplierGradient); ScalarOut(logStdOffsetGradient);
         Distinct([head, logStdMultiplier, logStdOffset, action, stdNoise, actionGradient, logProbGradient],
             [headGradient, logStdMultiplierGradient, logStdOffsetGradient]);
@@ -374,8 +369,7 @@ public abstract class Backend : IDisposable
     {
         int rows = TanhGaussianRows(head, action, action, action, logStdMultiplier, logStdOffset, minLogStd, maxLogStd);
         if (!(actionBound > 0f && actionBound < 1f)) throw new ArgumentOutOfRangeException(nameof(actionBound), actionBound, "the action clamp must be in (0, 1)");
-        Own(logProb, nameof(logProb)); Own(saved, nameof(saved));
-        if (logProb.Length != rows) throw new ArgumentException($"log π of {rows} rows needs [{rows}], got [{logProb.ShapeText}]", nameof(logProb));
+        PerRow(logProb, rows, nameof(logProb)); Own(saved, nameof(saved));
         if (saved.Length != 4 * action.Length) throw new ArgumentException($"the saved values of [{action.ShapeText}] need {4 * action.Length} elements, got [{saved.ShapeText}]", nameof(saved));
         Distinct([head, action, logStdMultiplier, logStdOffset], [logProb, saved]);
         if (rows > 0) TanhGaussianLogProbCore(head, action, logStdMultiplier, logStdOffset, minLogStd, maxLogStd, actionBound, logProb, saved);
@@ -390,9 +384,8 @@ public abstract class Backend : IDisposable
         Tensor saved, Tensor logProbGradient, Tensor actionGradient, Tensor? headGradient, Tensor? logStdMultiplierGradient, Tensor? logStdOffsetGradient)
     {
         int rows = TanhGaussianRows(head, actionGradient, actionGradient, actionGradient, logStdMultiplier, logStdOffset, minLogStd, maxLogStd);
-        Own(saved, nameof(saved)); Own(logProbGradient, nameof(logProbGradient));
+        Own(saved, nameof(saved)); PerRow(logProbGradient, rows, nameof(logProbGradient));
         if (saved.Length != 4 * actionGradient.Length) throw new ArgumentException($"the saved values of [{actionGradient.ShapeText}] need {4 * actionGradient.Length} elements, got [{saved.ShapeText}]", nameof(saved));
-        if (logProbGradient.Length != rows) throw new ArgumentException($"∂L/∂log π of {rows} rows needs [{rows}], got [{logProbGradient.ShapeText}]", nameof(logProbGradient));
         if (headGradient is null != logStdMultiplierGradient is null || headGradient is null != logStdOffsetGradient is null)
             throw new ArgumentException("pass the head, multiplier and offset gradients together (a trainable head) or none of them");
         if (headGradient is not null)
@@ -417,6 +410,13 @@ public abstract class Backend : IDisposable
             throw new ArgumentException($"noise [{noise.ShapeText}] and σε [{stdNoise.ShapeText}] must match the actions [{action.ShapeText}]");
         if (!(minLogStd <= maxLogStd)) throw new ArgumentOutOfRangeException(nameof(minLogStd), $"log-std bounds [{minLogStd}, {maxLogStd}] are not an interval");
         return action.Rows;
+    }
+
+    /// <summary>Throws unless the tensor lives here and holds one value per row (log π and its gradient).</summary>
+    void PerRow(Tensor t, int rows, string name)
+    {
+        Own(t, name);
+        if (t.Length != rows) throw new ArgumentException($"{name} needs one value for each of {rows} rows, got [{t.ShapeText}]", name);
     }
 
     /// <summary>
