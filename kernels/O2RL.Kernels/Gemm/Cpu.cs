@@ -16,6 +16,11 @@ namespace O2RL.Kernels;
 /// the registers. K is blocked at 256 (a packed panel stays in L1), N so that the packed B stays in L2.
 /// </para>
 /// <para>
+/// The backward epilogue: given the output Y of an activation (same shape as C), the store applies that
+/// activation's backward instead, C ← (α·op(A)·op(B) + β·C) ⊙ act′(Y). A layer's input gradient δz·W is then
+/// already the previous layer's pre-activation gradient, without a separate pass over three [B, hidden] arrays.
+/// </para>
+/// <para>
 /// Ragged shapes: a last panel of ≤ 8 columns runs a 6×8 kernel, ≤ 4 leftover columns after full panels are
 /// matrix–vector products, a narrow C (n = 6) is computed as Cᵀ when that tiles better, and GEMMs with one
 /// output row or column are matrix–vector products throughout.
@@ -61,30 +66,33 @@ public static unsafe class GemmCpu
     /// C ← act(α·op(A)·op(B) + β·C + bias). A: [m, k] row-major ([k, m] when <paramref name="transposeA"/>);
     /// B: [k, n] ([n, k] when <paramref name="transposeB"/>); C: [m, n]; bias: [n] or null. With β = 0, C is
     /// write-only (whatever it holds, NaN included, is ignored); C must not overlap A, B or bias. Runs on
-    /// <paramref name="pool"/> when the GEMM is large enough to pay for it (null = calling thread only).
+    /// <paramref name="pool"/> when the GEMM is large enough to pay for it (null = calling thread only). When
+    /// <paramref name="activationOutput"/> is not null, the backward epilogue instead: C ← (α·op(A)·op(B) + β·C) ⊙ act′(Y)
+    /// with Y = activationOutput ([m, n] like C, not overlapping it), act ReLU or Tanh, and no bias.
     /// </summary>
     public static void Gemm(bool transposeA, bool transposeB, int m, int n, int k, float alpha, float* a, float* b,
-        float beta, float* c, float* bias, Activation activation, WorkerPool? pool)
+        float beta, float* c, float* bias, Activation activation, WorkerPool? pool, float* activationOutput = null)
     {
-        Validate(m, n, k, a, b, c, activation);
-        Run(BestKernel, transposeA, transposeB, m, n, k, alpha, a, b, beta, c, bias, activation, pool);
+        Validate(m, n, k, a, b, c, bias, activation, activationOutput);
+        Run(BestKernel, transposeA, transposeB, m, n, k, alpha, a, b, beta, c, bias, activation, activationOutput, pool);
     }
 
     /// <summary>
     /// <paramref name="batch"/> independent GEMMs: for g in 0 … batch − 1,
     /// C_g ← act(α·op(A_g)·op(B_g) + β·C_g + bias_g) with X_g = x + g·strideX. A stride of 0 shares that
-    /// operand across the batch (e.g. one input for every network of an ensemble); bias may be null.
+    /// operand across the batch (e.g. one input for every network of an ensemble); bias may be null. An
+    /// <paramref name="activationOutput"/> (the backward epilogue of <see cref="Gemm"/>) is laid out like C, Y_g = y + g·strideC.
     /// </summary>
     public static void GemmBatched(int batch, bool transposeA, bool transposeB, int m, int n, int k, float alpha,
         float* a, long strideA, float* b, long strideB, float beta, float* c, long strideC,
-        float* bias, long strideBias, Activation activation, WorkerPool? pool)
+        float* bias, long strideBias, Activation activation, WorkerPool? pool, float* activationOutput = null)
     {
         if (batch < 0) throw new ArgumentOutOfRangeException(nameof(batch), batch, "the batch count must not be negative");
         if (strideA < 0 || strideB < 0 || strideC < 0 || strideBias < 0)
             throw new ArgumentException($"strides must not be negative (A {strideA}, B {strideB}, C {strideC}, bias {strideBias})");
         if (batch > 1 && strideC < (long)m * n)
             throw new ArgumentException($"strideC is {strideC} but each C holds {m}×{n} = {(long)m * n} values; the outputs would overlap", nameof(strideC));
-        Validate(m, n, k, a, b, c, activation);
+        Validate(m, n, k, a, b, c, bias, activation, activationOutput);
         Kernel kernel = BestKernel;
         int threads = pool?.ThreadCount ?? 1;
         if (threads > 1 && batch >= threads && batch % threads == 0 && (long)batch * m * n * k >= ParallelThreshold)
@@ -98,7 +106,7 @@ public static unsafe class GemmCpu
             work.Problem = new Problem
             {
                 TransposeA = transposeA, TransposeB = transposeB, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
-                A = a, B = b, C = c, Bias = bias, Activation = activation, Kernel = kernel,
+                A = a, B = b, C = c, Bias = bias, Activation = activation, ActivationOutput = activationOutput, Kernel = kernel,
             };
             work.StrideA = strideA; work.StrideB = strideB; work.StrideC = strideC; work.StrideBias = strideBias;
             try
@@ -114,7 +122,7 @@ public static unsafe class GemmCpu
         for (int g = 0; g < batch; g++)
         {
             Run(kernel, transposeA, transposeB, m, n, k, alpha, a + g * strideA, b + g * strideB, beta, c + g * strideC,
-                bias == null ? null : bias + g * strideBias, activation, pool);
+                bias == null ? null : bias + g * strideBias, activation, activationOutput == null ? null : activationOutput + g * strideC, pool);
         }
     }
 
@@ -181,26 +189,33 @@ public static unsafe class GemmCpu
     }
 
     static void Run(in GemmCall g, WorkerPool? pool) =>
-        Run(BestKernel, g.TransposeA, g.TransposeB, g.M, g.N, g.K, g.Alpha, g.A, g.B, g.Beta, g.C, g.Bias, g.Activation, pool);
+        Run(BestKernel, g.TransposeA, g.TransposeB, g.M, g.N, g.K, g.Alpha, g.A, g.B, g.Beta, g.C, g.Bias, g.Activation, g.ActivationOutput, pool);
 
     /// <summary>Same as <see cref="Gemm"/> with a chosen micro-kernel (tests run every kernel the machine has).</summary>
     internal static void GemmWithKernel(Kernel kernel, bool transposeA, bool transposeB, int m, int n, int k, float alpha,
-        float* a, float* b, float beta, float* c, float* bias, Activation activation, WorkerPool? pool)
+        float* a, float* b, float beta, float* c, float* bias, Activation activation, WorkerPool? pool, float* activationOutput = null)
     {
-        Validate(m, n, k, a, b, c, activation);
+        Validate(m, n, k, a, b, c, bias, activation, activationOutput);
         if (kernel == Kernel.Avx2Fma && !(Fma.IsSupported && Avx2.IsSupported))
             throw new PlatformNotSupportedException("the AVX2+FMA GEMM kernel needs a CPU with AVX2 and FMA3");
-        Run(kernel, transposeA, transposeB, m, n, k, alpha, a, b, beta, c, bias, activation, pool);
+        Run(kernel, transposeA, transposeB, m, n, k, alpha, a, b, beta, c, bias, activation, activationOutput, pool);
     }
 
-    internal static void ValidateCall(int m, int n, int k, float* a, float* b, float* c, Activation activation) => Validate(m, n, k, a, b, c, activation);
+    internal static void ValidateCall(in GemmCall g) => Validate(g.M, g.N, g.K, g.A, g.B, g.C, g.Bias, g.Activation, g.ActivationOutput);
 
-    static void Validate(int m, int n, int k, float* a, float* b, float* c, Activation activation)
+    static void Validate(int m, int n, int k, float* a, float* b, float* c, float* bias, Activation activation, float* activationOutput)
     {
         if (m < 0 || n < 0 || k < 0)
             throw new ArgumentOutOfRangeException(nameof(m), $"GEMM sizes must not be negative (m = {m}, n = {n}, k = {k})");
         if ((uint)activation > (uint)Activation.Tanh)
             throw new ArgumentOutOfRangeException(nameof(activation), activation, "unknown activation");
+        if (activationOutput != null)
+        {
+            if (activation == Activation.Identity)
+                throw new ArgumentException("the backward epilogue needs the activation whose derivative it applies (ReLU or Tanh), not Identity", nameof(activation));
+            if (bias != null)
+                throw new ArgumentException("the backward epilogue (an activation output given) takes no bias", nameof(bias));
+        }
         if (m > 0 && n > 0)
         {
             if (c == null) throw new ArgumentNullException(nameof(c), $"C is null but the output is {m}×{n}");
@@ -210,20 +225,27 @@ public static unsafe class GemmCpu
     }
 
     static void Run(Kernel kernel, bool transposeA, bool transposeB, int m, int n, int k, float alpha, float* a, float* b,
-        float beta, float* c, float* bias, Activation activation, WorkerPool? pool)
+        float beta, float* c, float* bias, Activation activation, float* activationOutput, WorkerPool? pool)
     {
         if (m == 0 || n == 0) return;
 
         if (kernel == Kernel.Avx2Fma && (m == 1 || n == 1))
         {
-            RunMatrixVector(transposeA, transposeB, m, n, k, alpha, a, b, beta, c, bias, activation);
+            if (activationOutput == null)
+            {
+                RunMatrixVector(transposeA, transposeB, m, n, k, alpha, a, b, beta, c, bias, activation);
+                return;
+            }
+            // The vector is tiny next to the product: its backward epilogue is a pass over the stored values.
+            RunMatrixVector(transposeA, transposeB, m, n, k, alpha, a, b, beta, c, null, Activation.Identity);
+            MultiplyByDerivative(activation, c, activationOutput, 1, m * n);
             return;
         }
 
         var problem = new Problem
         {
             TransposeA = transposeA, TransposeB = transposeB, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
-            A = a, B = b, C = c, Bias = bias, Activation = activation, Kernel = kernel,
+            A = a, B = b, C = c, Bias = bias, Activation = activation, ActivationOutput = activationOutput, Kernel = kernel,
         };
         // A narrow C (n = 6: one mostly empty panel) wastes up to half the micro-kernel's work; computing
         // Cᵀ = op(B)ᵀ·op(A)ᵀ instead tiles it tightly. Its tiles are stored transposed, element by element,
@@ -294,6 +316,8 @@ public static unsafe class GemmCpu
         public float Alpha, Beta;
         public float* A, B, C, Bias;
         public Activation Activation;
+        /// <summary>Y of the backward epilogue, laid out like the caller's C (null: the forward epilogue).</summary>
+        public float* ActivationOutput;
         public Kernel Kernel;
     }
 
@@ -338,7 +362,8 @@ public static unsafe class GemmCpu
         {
             ref readonly Problem p = ref Problem;
             Run(p.Kernel, p.TransposeA, p.TransposeB, p.M, p.N, p.K, p.Alpha, p.A + part * StrideA, p.B + part * StrideB, p.Beta,
-                p.C + part * StrideC, p.Bias == null ? null : p.Bias + part * StrideBias, p.Activation, pool: null);
+                p.C + part * StrideC, p.Bias == null ? null : p.Bias + part * StrideBias, p.Activation,
+                p.ActivationOutput == null ? null : p.ActivationOutput + part * StrideC, pool: null);
         }
     }
 
@@ -404,6 +429,7 @@ public static unsafe class GemmCpu
                     Beta = firstK ? p.Beta : 1f,
                     Activation = lastK ? p.Activation : Activation.Identity,
                 };
+                bool backward = lastK && p.ActivationOutput != null;
 
                 // The common epilogues (α = 1, β ∈ {0, 1}, identity or ReLU) fit in the registers the micro-kernel
                 // leaves free, so full tiles with them skip the trip through the tile buffer.
@@ -442,17 +468,20 @@ public static unsafe class GemmCpu
                         {
                             // Tile (rowBegin, columnStart) of Cᵀ is block (columnStart, rowBegin) of C, whose rows hold m values.
                             epilogue.Bias = lastK && p.Bias != null ? p.Bias + rowBegin : null;
+                            epilogue.ActivationOutput = backward ? p.ActivationOutput + (nint)columnStart * m + rowBegin : null;
                             ComputeTile(p.Kernel, kc, aStrip, aRowStride, aColumnStride, bPanel, columns, tile);
                             StoreTileTransposed(tile, p.C + (nint)columnStart * m + rowBegin, m, rows, columns, in epilogue);
                             continue;
                         }
                         float* cTile = p.C + (nint)rowBegin * n + columnStart;
                         epilogue.Bias = lastK && p.Bias != null ? p.Bias + columnStart : null;
+                        epilogue.ActivationOutput = backward ? p.ActivationOutput + (nint)rowBegin * n + columnStart : null;
                         bool fullTile = rows == TileRows && columns == TileColumns;
                         if (p.Kernel == Kernel.Avx2Fma && fullTile && simpleEpilogue)
                         {
                             MicroKernelAvx2Fused(kc, aStrip, aRowStride, aColumnStride, bPanel, cTile, n, epilogue.Bias,
-                                accumulate: epilogue.Beta == 1f, relu: epilogue.Activation == Activation.Relu);
+                                accumulate: epilogue.Beta == 1f, relu: epilogue.Activation == Activation.Relu && !backward,
+                                reluMask: backward ? epilogue.ActivationOutput : null);
                             continue;
                         }
                         ComputeTile(p.Kernel, kc, aStrip, aRowStride, aColumnStride, bPanel, columns, tile);
@@ -477,15 +506,21 @@ public static unsafe class GemmCpu
                     for (int q = 0; q < k; q++) packedB[q] = p.B[(nint)q * n + column];
                     x = packedB;
                 }
+                // The backward epilogue of these few columns is a pass over the values just stored.
+                Activation forward = p.ActivationOutput == null ? p.Activation : Activation.Identity;
                 if (p.TransposedOutput)
                 {
+                    nint offset = (nint)column * m + rowBegin;
                     MatrixVector(rows, k, p.A + rowBegin * rowStride, rowStride, columnStride, x, p.Alpha, p.Beta,
-                        p.C + (nint)column * m + rowBegin, 1, p.Bias == null ? null : p.Bias + rowBegin, 1, p.Activation);
+                        p.C + offset, 1, p.Bias == null ? null : p.Bias + rowBegin, 1, forward);
+                    if (p.ActivationOutput != null) MultiplyByDerivative(p.Activation, p.C + offset, p.ActivationOutput + offset, 1, rows);
                 }
                 else
                 {
+                    nint offset = (nint)rowBegin * n + column;
                     MatrixVector(rows, k, p.A + rowBegin * rowStride, rowStride, columnStride, x, p.Alpha, p.Beta,
-                        p.C + (nint)rowBegin * n + column, n, p.Bias == null ? null : p.Bias + column, 0, p.Activation);
+                        p.C + offset, n, p.Bias == null ? null : p.Bias + column, 0, forward);
+                    if (p.ActivationOutput != null) MultiplyByDerivative(p.Activation, p.C + offset, p.ActivationOutput + offset, n, rows);
                 }
             }
         }
@@ -499,12 +534,28 @@ public static unsafe class GemmCpu
         else MicroKernelAvx2(kc, a, rowStride, columnStride, bPanel, tile);
     }
 
-    /// <summary>What the store of a tile applies: C ← act(α·acc + β·C + bias); β = 0 never reads C.</summary>
+    /// <summary>
+    /// What the store of a tile applies: C ← act(α·acc + β·C + bias), or with <see cref="ActivationOutput"/> the
+    /// backward C ← (α·acc + β·C) ⊙ act′(Y); β = 0 never reads C.
+    /// </summary>
     struct Epilogue
     {
         public float Alpha, Beta;
         public float* Bias;
         public Activation Activation;
+        /// <summary>Y at the tile's first element, with C's row stride (null: the forward epilogue).</summary>
+        public float* ActivationOutput;
+    }
+
+    /// <summary>act′ applied through the activation's output y, exactly as <see cref="ActivationCpu.Backward"/> does it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float ApplyDerivative(Activation activation, float value, float y) =>
+        activation == Activation.Relu ? (y > 0f ? value : 0f) : value * (1f - y * y);
+
+    /// <summary>c[i·stride] ← c[i·stride] ⊙ act′(y[i·stride]) for i &lt; count.</summary>
+    static void MultiplyByDerivative(Activation activation, float* c, float* y, nint stride, int count)
+    {
+        for (int i = 0; i < count; i++) c[i * stride] = ApplyDerivative(activation, c[i * stride], y[i * stride]);
     }
 
     /// <summary>
@@ -683,7 +734,7 @@ public static unsafe class GemmCpu
     /// the JIT holds all twelve accumulators in registers through the loop.
     /// </summary>
     static void MicroKernelAvx2Fused(int kc, float* a, nint rowStride, nint columnStride, float* bPanel, float* c, nint ldc,
-        float* bias, bool accumulate, bool relu)
+        float* bias, bool accumulate, bool relu, float* reluMask)
     {
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
@@ -744,6 +795,18 @@ public static unsafe class GemmCpu
             c40 = Avx.Max(c40, zero); c41 = Avx.Max(c41, zero);
             c50 = Avx.Max(c50, zero); c51 = Avx.Max(c51, zero);
         }
+        if (reluMask != null)
+        {
+            // ReLU backward through its output Y (laid out like C): keep the sum where Y > 0, else +0.
+            float* y = reluMask;
+            Vector256<float> zero = Vector256<float>.Zero;
+            c00 = Avx.And(c00, Avx.CompareGreaterThan(Avx.LoadVector256(y), zero)); c01 = Avx.And(c01, Avx.CompareGreaterThan(Avx.LoadVector256(y + 8), zero));
+            c10 = Avx.And(c10, Avx.CompareGreaterThan(Avx.LoadVector256(y + ldc), zero)); c11 = Avx.And(c11, Avx.CompareGreaterThan(Avx.LoadVector256(y + ldc + 8), zero));
+            c20 = Avx.And(c20, Avx.CompareGreaterThan(Avx.LoadVector256(y + 2 * ldc), zero)); c21 = Avx.And(c21, Avx.CompareGreaterThan(Avx.LoadVector256(y + 2 * ldc + 8), zero));
+            c30 = Avx.And(c30, Avx.CompareGreaterThan(Avx.LoadVector256(y + 3 * ldc), zero)); c31 = Avx.And(c31, Avx.CompareGreaterThan(Avx.LoadVector256(y + 3 * ldc + 8), zero));
+            c40 = Avx.And(c40, Avx.CompareGreaterThan(Avx.LoadVector256(y + 4 * ldc), zero)); c41 = Avx.And(c41, Avx.CompareGreaterThan(Avx.LoadVector256(y + 4 * ldc + 8), zero));
+            c50 = Avx.And(c50, Avx.CompareGreaterThan(Avx.LoadVector256(y + 5 * ldc), zero)); c51 = Avx.And(c51, Avx.CompareGreaterThan(Avx.LoadVector256(y + 5 * ldc + 8), zero));
+        }
         Avx.Store(c, c00); Avx.Store(c + 8, c01);
         Avx.Store(c + ldc, c10); Avx.Store(c + ldc + 8, c11);
         Avx.Store(c + 2 * ldc, c20); Avx.Store(c + 2 * ldc + 8, c21);
@@ -795,12 +858,12 @@ public static unsafe class GemmCpu
         for (int row = 0; row < TileRows; row++)
         {
             StoreRowAvx(Avx.LoadVector256(tile + row * TileColumns), Avx.LoadVector256(tile + row * TileColumns + 8),
-                c + row * ldc, in epilogue, bias0, bias1);
+                c + row * ldc, epilogue.ActivationOutput == null ? null : epilogue.ActivationOutput + row * ldc, in epilogue, bias0, bias1);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void StoreRowAvx(Vector256<float> acc0, Vector256<float> acc1, float* c, in Epilogue epilogue,
+    static void StoreRowAvx(Vector256<float> acc0, Vector256<float> acc1, float* c, float* y, in Epilogue epilogue,
         Vector256<float> bias0, Vector256<float> bias1)
     {
         Vector256<float> alpha = Vector256.Create(epilogue.Alpha);
@@ -822,6 +885,24 @@ public static unsafe class GemmCpu
         {
             v0 = Avx.Add(v0, bias0);
             v1 = Avx.Add(v1, bias1);
+        }
+        if (y != null)
+        {
+            // The backward epilogue, as ActivationCpu.Backward computes it: ReLU keeps v where Y > 0, Tanh scales by 1 − Y².
+            Vector256<float> y0 = Avx.LoadVector256(y), y1 = Avx.LoadVector256(y + 8);
+            if (epilogue.Activation == Activation.Relu)
+            {
+                v0 = Avx.And(v0, Avx.CompareGreaterThan(y0, Vector256<float>.Zero));
+                v1 = Avx.And(v1, Avx.CompareGreaterThan(y1, Vector256<float>.Zero));
+            }
+            else
+            {
+                v0 = Avx.Multiply(v0, Avx.Subtract(Vector256<float>.One, Avx.Multiply(y0, y0)));
+                v1 = Avx.Multiply(v1, Avx.Subtract(Vector256<float>.One, Avx.Multiply(y1, y1)));
+            }
+            Avx.Store(c, v0);
+            Avx.Store(c + 8, v1);
+            return;
         }
         switch (epilogue.Activation)
         {
@@ -876,6 +957,7 @@ public static unsafe class GemmCpu
         float alpha = epilogue.Alpha, beta = epilogue.Beta;
         float* bias = epilogue.Bias;
         Activation activation = epilogue.Activation;
+        float* y = epilogue.ActivationOutput;
         for (int i = 0; i < rows; i++)
         {
             float* cRow = c + i * ldc;
@@ -885,7 +967,7 @@ public static unsafe class GemmCpu
                 float value = alpha * tRow[j];
                 if (beta != 0f) value += beta * cRow[j];
                 if (bias != null) value += bias[j];
-                cRow[j] = OpMath.Activate(activation, value);
+                cRow[j] = y == null ? OpMath.Activate(activation, value) : ApplyDerivative(activation, value, y[i * ldc + j]);
             }
         }
     }
@@ -898,6 +980,7 @@ public static unsafe class GemmCpu
         float alpha = epilogue.Alpha, beta = epilogue.Beta;
         float* bias = epilogue.Bias;
         Activation activation = epilogue.Activation;
+        float* y = epilogue.ActivationOutput;
         for (int j = 0; j < columns; j++)
         {
             float* cRow = c + j * ldc;
@@ -906,7 +989,7 @@ public static unsafe class GemmCpu
                 float value = alpha * tile[i * TileColumns + j];
                 if (beta != 0f) value += beta * cRow[i];
                 if (bias != null) value += bias[i];
-                cRow[i] = OpMath.Activate(activation, value);
+                cRow[i] = y == null ? OpMath.Activate(activation, value) : ApplyDerivative(activation, value, y[j * ldc + i]);
             }
         }
     }
@@ -1037,9 +1120,11 @@ public unsafe struct GemmCall
     public float* A, B, C, Bias;
     /// <summary>The activation of the epilogue.</summary>
     public Activation Activation;
+    /// <summary>When not null, the backward epilogue: C ← (α·op(A)·op(B) + β·C) ⊙ act′(Y), Y [m, n] (see <see cref="GemmCpu.Gemm"/>).</summary>
+    public float* ActivationOutput;
 
     /// <summary>m·n·k multiply-adds.</summary>
     public readonly long Work => (long)M * N * K;
 
-    internal readonly void Validate() => GemmCpu.ValidateCall(M, N, K, A, B, C, Activation);
+    internal readonly void Validate() => GemmCpu.ValidateCall(in this);
 }

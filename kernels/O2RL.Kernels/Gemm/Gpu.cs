@@ -14,6 +14,11 @@ internal struct GemmArguments
     public int TransposeA, TransposeB;
     /// <summary>1 when a bias vector is added.</summary>
     public int HasBias;
+    /// <summary>
+    /// 1 for the backward epilogue C ← (α·sum + β·C) ⊙ act′(Y): the bias view then holds Y, laid out like C (bias
+    /// and Y never come together, so the kernels keep one signature).
+    /// </summary>
+    public int ActivationBackward;
     /// <summary>The <see cref="Activation"/> applied last, as its integer value.</summary>
     public int Activation;
     public float Alpha, Beta;
@@ -39,12 +44,20 @@ internal static class GemmGpu
     static float LoadB(ArrayView<float> bMatrix, in GemmArguments g, int b, int p, int col) =>
         g.TransposeB != 0 ? bMatrix[b * g.StrideB + col * g.Ldb + p] : bMatrix[b * g.StrideB + p * g.Ldb + col];
 
-    /// <summary>The shared epilogue: act(α·sum + β·C + bias), with C read only when β ≠ 0.</summary>
+    /// <summary>
+    /// The shared epilogue: act(α·sum + β·C + bias), or (α·sum + β·C) ⊙ act′(Y) with Y in the bias view when
+    /// <see cref="GemmArguments.ActivationBackward"/> is set; C is read only when β ≠ 0.
+    /// </summary>
     static void Store(ArrayView<float> c, ArrayView<float> bias, in GemmArguments g, int b, int row, int col, float sum)
     {
         int at = b * g.StrideC + row * g.N + col;
         float value = g.Alpha * sum;
         if (g.Beta != 0f) value += g.Beta * c[at];
+        if (g.ActivationBackward != 0)
+        {
+            c[at] = value * GpuMath.ActivationDerivativeFromOutput(g.Activation, bias[at]);
+            return;
+        }
         if (g.HasBias != 0) value += bias[b * g.StrideBias + col];
         c[at] = GpuMath.Activate(g.Activation, value);
     }

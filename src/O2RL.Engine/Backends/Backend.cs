@@ -117,19 +117,26 @@ public abstract class Backend : IDisposable
     /// transposeB), C is [M, N], bias (optional) has N elements per batch. Rank-3 operands form a batched GEMM
     /// over the leading dimension of C; an operand of rank 2 (or batch 1) is shared by every batch entry.
     /// A bias of shape [batch, N] gives each batch entry its own bias.
+    /// <para>
+    /// With <paramref name="activationOutput"/> Y (shaped like C) the epilogue is the activation's backward instead:
+    /// C ← (α·op(A)·op(B) + β·C) ⊙ act′(Y), act′ written through the activation's output as
+    /// <see cref="ActivationBackward"/> computes it, for ReLU or Tanh and without a bias. A layer's input gradient
+    /// δz·W then comes out as the previous layer's pre-activation gradient, saving a pass over three arrays.
+    /// </para>
     /// </summary>
     public void Gemm(Tensor a, bool transposeA, Tensor b, bool transposeB, Tensor c,
-        float alpha = 1f, float beta = 0f, Tensor? bias = null, Activation activation = Activation.Identity)
+        float alpha = 1f, float beta = 0f, Tensor? bias = null, Activation activation = Activation.Identity, Tensor? activationOutput = null) =>
+        Gemm(new GemmRequest(a, transposeA, b, transposeB, c, alpha, beta, bias, activation, activationOutput));
+
+    /// <summary><see cref="Gemm(Tensor, bool, Tensor, bool, Tensor, float, float, Tensor?, Activation, Tensor?)"/> with its arguments in one value.</summary>
+    public void Gemm(in GemmRequest g)
     {
-        var shape = CheckGemm(new GemmRequest(a, transposeA, b, transposeB, c, alpha, beta, bias, activation));
-        GemmCore(shape, a, b, c, alpha, beta, bias, activation);
+        var shape = CheckGemm(g);
+        GemmCore(shape, g);
     }
 
-    /// <summary><see cref="Gemm(Tensor, bool, Tensor, bool, Tensor, float, float, Tensor?, Activation)"/> with its arguments in one value.</summary>
-    public void Gemm(in GemmRequest g) => Gemm(g.A, g.TransposeA, g.B, g.TransposeB, g.C, g.Alpha, g.Beta, g.Bias, g.Activation);
-
     /// <summary>
-    /// Two independent GEMMs, with the results of <see cref="Gemm(Tensor, bool, Tensor, bool, Tensor, float, float, Tensor?, Activation)"/> on each in turn: neither may write what the other
+    /// Two independent GEMMs, with the results of <see cref="Gemm(in GemmRequest)"/> on each in turn: neither may write what the other
     /// reads or writes (a layer's weight gradient δzᵀ·x and input gradient δz·W). The CPU backend runs a large,
     /// balanced pair side by side, one GEMM per thread; other backends enqueue them one after the other.
     /// </summary>
@@ -148,13 +155,26 @@ public abstract class Backend : IDisposable
         Own(g.A, "a"); Own(g.B, "b"); Own(g.C, "c");
         if (g.Bias is not null) Own(g.Bias, "bias");
         var shape = GemmShape.Of(g.A, g.TransposeA, g.B, g.TransposeB, g.C, g.Bias);
-        if (ReferenceEquals(g.A.Storage, g.C.Storage) && Overlaps(g.A, g.C) || ReferenceEquals(g.B.Storage, g.C.Storage) && Overlaps(g.B, g.C))
+        if (Shares(g.A, g.C) || Shares(g.B, g.C))
             throw new ArgumentException("GEMM output C must not overlap A or B");
+        if (g.ActivationOutput is { } y)
+        {
+            Own(y, "activationOutput");
+            if (g.Activation == Activation.Identity)
+                throw new ArgumentException("a GEMM with an activation output applies that activation's backward: name it (ReLU or Tanh), not Identity");
+            if (g.Bias is not null)
+                throw new ArgumentException("a GEMM applying an activation's backward takes no bias");
+            if (!y.Shape.AsSpan().SequenceEqual(g.C.Shape))
+                throw new ArgumentException($"the activation output [{y.ShapeText}] must have C's shape [{g.C.ShapeText}]");
+            if (Shares(y, g.C) || Shares(y, g.A) || Shares(y, g.B))
+                throw new ArgumentException("the activation output must not overlap C, A or B");
+        }
         return shape;
     }
 
     static bool Writes(Tensor output, in GemmRequest other) =>
-        Shares(output, other.A) || Shares(output, other.B) || Shares(output, other.C) || other.Bias is not null && Shares(output, other.Bias);
+        Shares(output, other.A) || Shares(output, other.B) || Shares(output, other.C) || other.Bias is not null && Shares(output, other.Bias)
+        || other.ActivationOutput is not null && Shares(output, other.ActivationOutput);
 
     static bool Shares(Tensor x, Tensor y) => ReferenceEquals(x.Storage, y.Storage) && Overlaps(x, y);
 
@@ -513,12 +533,12 @@ public abstract class Backend : IDisposable
     protected abstract void DownloadIndicesCore(IndexTensor source, Span<int> destination);
     protected abstract void CopyCore(Tensor source, Tensor destination);
     protected abstract void FillCore(Tensor tensor, float value);
-    protected abstract void GemmCore(in GemmShape shape, Tensor a, Tensor b, Tensor c, float alpha, float beta, Tensor? bias, Activation activation);
+    protected abstract void GemmCore(in GemmShape shape, in GemmRequest g);
     /// <summary>Two independent, checked GEMMs; by default one after the other.</summary>
     protected virtual void GemmPairCore(in GemmShape firstShape, in GemmRequest first, in GemmShape secondShape, in GemmRequest second)
     {
-        GemmCore(firstShape, first.A, first.B, first.C, first.Alpha, first.Beta, first.Bias, first.Activation);
-        GemmCore(secondShape, second.A, second.B, second.C, second.Alpha, second.Beta, second.Bias, second.Activation);
+        GemmCore(firstShape, first);
+        GemmCore(secondShape, second);
     }
     protected abstract void ActivationForwardCore(Activation activation, Tensor x, Tensor y);
     protected abstract void ActivationBackwardCore(Activation activation, Tensor y, Tensor dy, Tensor dx);
@@ -591,9 +611,12 @@ public abstract class Backend : IDisposable
     }
 }
 
-/// <summary>One GEMM of <see cref="Backend.GemmPair"/>: C ← act(α·op(A)·op(B) + β·C + bias), as <see cref="Backend.Gemm(Tensor, bool, Tensor, bool, Tensor, float, float, Tensor?, Activation)"/> takes it.</summary>
+/// <summary>
+/// One GEMM: C ← act(α·op(A)·op(B) + β·C + bias), or with <see cref="ActivationOutput"/> Y the backward
+/// C ← (α·op(A)·op(B) + β·C) ⊙ act′(Y), as <see cref="Backend.Gemm(Tensor, bool, Tensor, bool, Tensor, float, float, Tensor?, Activation, Tensor?)"/> takes it.
+/// </summary>
 public readonly record struct GemmRequest(Tensor A, bool TransposeA, Tensor B, bool TransposeB, Tensor C,
-    float Alpha = 1f, float Beta = 0f, Tensor? Bias = null, Activation Activation = Activation.Identity);
+    float Alpha = 1f, float Beta = 0f, Tensor? Bias = null, Activation Activation = Activation.Identity, Tensor? ActivationOutput = null);
 
 /// <summary>Resolved dimensions of a (batched) GEMM: C[batch][M, N] = op(A)[M, K]·op(B)[K, N].</summary>
 public readonly record struct GemmShape(

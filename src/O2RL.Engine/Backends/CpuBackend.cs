@@ -126,10 +126,10 @@ public sealed unsafe class CpuBackend : Backend
     public override void Synchronize() { }
 
     /// <inheritdoc/>
-    protected override void GemmCore(in GemmShape shape, Tensor a, Tensor b, Tensor c, float alpha, float beta, Tensor? bias, Activation activation) =>
-        GemmCpu.GemmBatched(shape.Batch, shape.TransposeA, shape.TransposeB, shape.M, shape.N, shape.K, alpha,
-            P(a), shape.StrideA, P(b), shape.StrideB, beta, P(c), shape.StrideC,
-            bias is null ? null : P(bias), shape.StrideBias, activation, pool);
+    protected override void GemmCore(in GemmShape shape, in GemmRequest g) =>
+        GemmCpu.GemmBatched(shape.Batch, shape.TransposeA, shape.TransposeB, shape.M, shape.N, shape.K, g.Alpha,
+            P(g.A), shape.StrideA, P(g.B), shape.StrideB, g.Beta, P(g.C), shape.StrideC,
+            g.Bias is null ? null : P(g.Bias), shape.StrideBias, g.Activation, pool, g.ActivationOutput is null ? null : P(g.ActivationOutput));
 
     /// <inheritdoc/>
     protected override void GemmPairCore(in GemmShape firstShape, in GemmRequest first, in GemmShape secondShape, in GemmRequest second)
@@ -147,6 +147,7 @@ public sealed unsafe class CpuBackend : Backend
     {
         TransposeA = shape.TransposeA, TransposeB = shape.TransposeB, M = shape.M, N = shape.N, K = shape.K,
         Alpha = g.Alpha, Beta = g.Beta, A = P(g.A), B = P(g.B), C = P(g.C), Bias = g.Bias is null ? null : P(g.Bias), Activation = g.Activation,
+        ActivationOutput = g.ActivationOutput is null ? null : P(g.ActivationOutput),
     };
 
     /// <inheritdoc/>

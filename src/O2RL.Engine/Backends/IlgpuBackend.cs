@@ -371,17 +371,21 @@ public sealed class IlgpuBackend : Backend
 
     // ───────────────────────────── GEMM ─────────────────────────────
 
-    protected override void GemmCore(in GemmShape shape, Tensor a, Tensor b, Tensor c, float alpha, float beta, Tensor? bias, Activation activation)
+    protected override void GemmCore(in GemmShape shape, in GemmRequest g)
     {
+        Tensor a = g.A, b = g.B, c = g.C;
+        Tensor? bias = g.ActivationOutput ?? g.Bias;
         if (shape.M == 0 || shape.N == 0 || shape.Batch == 0) return;
         var arguments = new GemmArguments
         {
             M = shape.M, N = shape.N, K = shape.K, Lda = shape.Lda, Ldb = shape.Ldb,
             StrideA = shape.StrideA, StrideB = shape.StrideB, StrideC = shape.StrideC, StrideBias = shape.StrideBias,
-            TransposeA = shape.TransposeA ? 1 : 0, TransposeB = shape.TransposeB ? 1 : 0, HasBias = bias is null ? 0 : 1,
-            Activation = (int)activation, Alpha = alpha, Beta = beta,
+            TransposeA = shape.TransposeA ? 1 : 0, TransposeB = shape.TransposeB ? 1 : 0, HasBias = g.Bias is null ? 0 : 1,
+            ActivationBackward = g.ActivationOutput is null ? 0 : 1,
+            Activation = (int)g.Activation, Alpha = g.Alpha, Beta = g.Beta,
         };
         // K = 0 leaves nothing to read in A or B; give the kernels a valid one-element view instead of an empty one.
+        // The bias view carries Y for the backward epilogue (see GemmArguments.ActivationBackward).
         var aView = a.Length == 0 ? placeholder.View : View(a);
         var bView = b.Length == 0 ? placeholder.View : View(b);
         var biasView = bias is null ? placeholder.View : View(bias);

@@ -14,7 +14,9 @@ public sealed class Linear : ILayer
 
     sealed class Buffers
     {
-        public required Tensor Output, OutputGradientScratch, InputGradient;
+        public required Tensor Output, InputGradient;
+        /// <summary>δz when this layer applies its own activation's backward (not allocated when the next layer does).</summary>
+        public Tensor? OutputGradientScratch;
         public Tensor? SharedInputGradient;
         /// <summary>InputGradient viewed as [E, B·inDim] for the sum over members (made once).</summary>
         public Tensor? InputGradientByMember;
@@ -56,6 +58,28 @@ public sealed class Linear : ILayer
     /// <summary>∂L/∂b, accumulated.</summary>
     public Tensor BiasGradient { get; }
 
+    /// <summary>The activation whose output this layer's input is, when its backward is fused into this layer's input gradient.</summary>
+    Activation inputActivation = Activation.Identity;
+    /// <summary>True when the next layer's input gradient already comes multiplied by act′ of this layer's output.</summary>
+    bool outputGradientIsPreActivation;
+
+    /// <summary>
+    /// Chains this layer after <paramref name="previous"/>, whose output is always this layer's input (as in an
+    /// <see cref="Mlp"/> without LayerNorm): this layer's input gradient δz·W is then computed with the previous
+    /// activation's backward in the GEMM's store, (δz·W) ⊙ act′(x), and the previous layer takes the gradient it
+    /// receives as its pre-activation gradient. One pass over three [B, hidden] arrays less per hidden layer; the
+    /// same numbers as ActivationBackward after the GEMM. Only valid when the two layers' backwards run in
+    /// sequence on the same slot, as <see cref="Mlp.Backward"/> runs them.
+    /// </summary>
+    internal void FuseInputActivationBackward(Linear previous)
+    {
+        if (previous.OutDim != InDim || previous.Members != Members)
+            throw new ArgumentException($"Linear {Name} [{InDim} in, {Members} members] cannot follow {previous.Name} [{previous.OutDim} out, {previous.Members} members]");
+        if (previous.Activation == Activation.Identity) return;
+        inputActivation = previous.Activation;
+        previous.outputGradientIsPreActivation = true;
+    }
+
     /// <inheritdoc/>
     public Tensor Forward(Tensor input, int slot = 0)
     {
@@ -74,14 +98,17 @@ public sealed class Linear : ILayer
     public Tensor? Backward(Tensor outputGradient, int slot = 0, bool needInputGradient = true, bool accumulateParameterGradients = true)
     {
         var b = buffers.Last(slot, Name);
-        // δz = δy ⊙ act′(y): the pre-activation gradient.
+        // δz = δy ⊙ act′(y): the pre-activation gradient (already so when the next layer fused it into its store).
         Tensor dz = outputGradient;
-        if (Activation != Activation.Identity)
+        if (Activation != Activation.Identity && !outputGradientIsPreActivation)
         {
-            backend.ActivationBackward(Activation, b.Output, outputGradient, b.OutputGradientScratch);
-            dz = b.OutputGradientScratch;
+            dz = b.OutputGradientScratch!;
+            backend.ActivationBackward(Activation, b.Output, outputGradient, dz);
         }
-        var inputGradient = new GemmRequest(dz, false, Weight, false, b.InputGradient);                   // dx = δz·W
+        var inputGradient = inputActivation == Activation.Identity
+            ? new GemmRequest(dz, false, Weight, false, b.InputGradient)                                     // dx = δz·W
+            : new GemmRequest(dz, false, Weight, false, b.InputGradient,                                     // δz_prev = (δz·W) ⊙ act′(x)
+                Activation: inputActivation, ActivationOutput: b.Input);
         if (accumulateParameterGradients)
         {
             var weightGradient = new GemmRequest(dz, true, b.Input, false, WeightGradient, Beta: 1f);     // dW += δzᵀ·x
@@ -118,7 +145,7 @@ public sealed class Linear : ILayer
         return new Buffers
         {
             Output = backend.Allocate(outShape),
-            OutputGradientScratch = backend.Allocate(outShape),
+            OutputGradientScratch = Activation != Activation.Identity && !outputGradientIsPreActivation ? backend.Allocate(outShape) : null,
             InputGradient = backend.Allocate(inShape),
             SharedInputGradient = sharedInput ? backend.Allocate(batch, InDim) : null,
         };

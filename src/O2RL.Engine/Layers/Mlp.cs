@@ -75,6 +75,10 @@ public class Mlp
         Initializers.Apply(output, spec.OutputInit, random);
         list.Add(output);
         linears.Add(output);
+        // Without LayerNorm each hidden activation sits between two Linears: its backward goes into the next
+        // layer's input-gradient GEMM (see Linear.FuseInputActivationBackward).
+        if (!spec.LayerNorm && FuseActivationBackward)
+            for (int i = 1; i < linears.Count; i++) linears[i].FuseInputActivationBackward(linears[i - 1]);
         layers = [.. list];
         Linears = linears;
         foreach (var extra in spec.Extras)
@@ -86,6 +90,13 @@ public class Mlp
     }
 
     readonly Dictionary<string, (Tensor Value, Tensor Gradient)> extras = [];
+
+    /// <summary>
+    /// Whether networks built from now on fuse each hidden activation's backward into the next layer's input-gradient
+    /// GEMM (default true). The results are the same bit for bit on the CPU backend; tests and benchmarks turn it off
+    /// to compare.
+    /// </summary>
+    internal static bool FuseActivationBackward { get; set; } = true;
 
     /// <summary>An extra parameter's value and gradient views (see <see cref="MlpSpec.Extras"/>).</summary>
     public (Tensor Value, Tensor Gradient) Extra(string name) =>

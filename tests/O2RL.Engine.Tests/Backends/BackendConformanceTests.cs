@@ -193,6 +193,51 @@ public abstract class BackendConformanceTests : IDisposable
     }
 
     [Theory]
+    [InlineData(Activation.Relu, false, false, 0f, 1)]
+    [InlineData(Activation.Relu, false, false, 1f, 1)]
+    [InlineData(Activation.Tanh, true, false, -0.5f, 1)]
+    [InlineData(Activation.Relu, false, true, 0f, 2)]
+    [InlineData(Activation.Tanh, true, true, 1f, 2)]
+    public void GemmBackwardEpilogueMatchesReference(Activation activation, bool transposeA, bool transposeB, float beta, int batch)
+    {
+        // A hidden layer's input gradient δz·W with the previous activation's backward in its store:
+        // C ← (α·op(A)·op(B) + β·C) ⊙ act′(Y), with Y as the forward pass leaves it (ReLU: exact zeros about half the time).
+        int m = Clamp(37), n = Clamp(41), k = Clamp(23);
+        var a = RandomValues(batch * m * k, 31); var b = RandomValues(batch * k * n, 32); var c0 = RandomValues(batch * m * n, 33);
+        var y = RandomValues(batch * m * n, 34, -2f, 2f).Select(v => activation == Activation.Relu ? MathF.Max(0f, v) : MathF.Tanh(v)).ToArray();
+        int[] Shape(int rows, int cols, bool transposed) => (batch, transposed) switch
+        {
+            (1, false) => [rows, cols], (1, true) => [cols, rows], (_, false) => [batch, rows, cols], (_, true) => [batch, cols, rows],
+        };
+        int[] cShape = batch == 1 ? [m, n] : [batch, m, n];
+        var c = Upload(beta == 0f ? Enumerable.Repeat(float.NaN, c0.Length).ToArray() : c0, cShape);
+        Device.Gemm(Upload(a, Shape(m, k, transposeA)), transposeA, Upload(b, Shape(k, n, transposeB)), transposeB, c,
+            alpha: 0.9f, beta: beta, activation: activation, activationOutput: Upload(y, cShape));
+        var expected = (float[])c0.Clone();
+        for (int e = 0; e < batch; e++)
+            GemmReference.Gemm(transposeA, transposeB, m, n, k, 0.9f, a.AsSpan(e * m * k, m * k), b.AsSpan(e * k * n, k * n), beta,
+                expected.AsSpan(e * m * n, m * n), default, activation, y.AsSpan(e * m * n, m * n));
+        AssertClose(expected, c.ToArray(), 1e-5f, GemmTolerance(k), $"C = (αAB + βC) ⊙ {activation}′(Y), batch {batch}, tA={transposeA} tB={transposeB}, β={beta}");
+    }
+
+    [Fact]
+    public void GemmBackwardEpilogueValidatesItsArguments()
+    {
+        var a = Upload(RandomValues(12, 1), 3, 4);
+        var b = Upload(RandomValues(20, 2), 4, 5);
+        var c = Device.Allocate(3, 5);
+        var y = Device.Allocate(3, 5);
+        Assert.Contains("Identity", Assert.Throws<ArgumentException>(() => Device.Gemm(a, false, b, false, c, activationOutput: y)).Message);
+        Assert.Contains("no bias", Assert.Throws<ArgumentException>(() =>
+            Device.Gemm(a, false, b, false, c, bias: Device.Allocate(5), activation: Activation.Relu, activationOutput: y)).Message);
+        Assert.Contains("C's shape", Assert.Throws<ArgumentException>(() =>
+            Device.Gemm(a, false, b, false, c, activation: Activation.Relu, activationOutput: Device.Allocate(5, 3))).Message);
+        var storage = Device.Allocate(40);
+        Assert.Contains("overlap", Assert.Throws<ArgumentException>(() =>
+            Device.Gemm(a, false, b, false, storage.Slice(0, 3, 5), activation: Activation.Relu, activationOutput: storage.Slice(10, 3, 5))).Message);
+    }
+
+    [Theory]
     [InlineData(false, false, false, false)]
     [InlineData(true, false, true, true)]
     [InlineData(false, true, false, true)]

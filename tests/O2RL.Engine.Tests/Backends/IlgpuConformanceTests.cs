@@ -78,6 +78,18 @@ public abstract class IlgpuConformanceTests : BackendConformanceTests
                             GemmReference.Gemm(ta, tb, m, n, k, -1.25f, a, b, 0.5f, expected.AsSpan(e * m * n, m * n), bias.AsSpan(e * n, n), Activation.Tanh);
                         }
                         AssertClose(expected, c.ToArray(), 1e-5f, 2e-6f * k + 1e-6f, $"{kernel} GEMM [{m}, {n}, {k}] tA={ta} tB={tb}");
+
+                        // The backward epilogue, (α·AB + β·C) ⊙ ReLU′(Y), with Y per member in the bias slot.
+                        var y = RandomValues(2 * m * n, 5, -2f, 2f).Select(v => MathF.Max(0f, v)).ToArray();
+                        var cBackward = Upload([.. c0, .. c0], 2, m, n);
+                        backend.Gemm(Upload(a, ta ? [k, m] : [m, k]), ta, Upload([.. b, .. b], tb ? [2, n, k] : [2, k, n]), tb, cBackward,
+                            alpha: 0.75f, beta: 1f, activation: Activation.Relu, activationOutput: Upload(y, 2, m, n));
+                        for (int e = 0; e < 2; e++)
+                        {
+                            c0.CopyTo(expected, e * m * n);
+                            GemmReference.Gemm(ta, tb, m, n, k, 0.75f, a, b, 1f, expected.AsSpan(e * m * n, m * n), default, Activation.Relu, y.AsSpan(e * m * n, m * n));
+                        }
+                        AssertClose(expected, cBackward.ToArray(), 1e-5f, 2e-6f * k + 1e-6f, $"{kernel} GEMM backward epilogue [{m}, {n}, {k}] tA={ta} tB={tb}");
                     }
         }
         finally

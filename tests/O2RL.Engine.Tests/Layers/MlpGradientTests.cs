@@ -68,6 +68,38 @@ public sealed class MlpGradientTests
         DoubleReference.AssertClose(inputExpected, inputGradient, 2e-3, 2e-4, "input gradient");
     }
 
+    [Theory]
+    [InlineData(Activation.Relu, 1, 1)]
+    [InlineData(Activation.Tanh, 1, 2)]
+    [InlineData(Activation.Relu, 2, 2)]
+    public void FusedActivationBackwardEqualsTheSeparatePassBitForBit(Activation hidden, int members, int threads)
+    {
+        // Each hidden activation's backward in the next layer's input-gradient GEMM against ActivationBackward after it.
+        using var backend = new CpuBackend(threads);
+        var spec = new MlpSpec(23, [64, 48, 40], 5) { HiddenActivation = hidden, OutputActivation = Activation.Tanh };
+        var fused = new Mlp(backend, spec, seed: 7, members);
+        Mlp separate;
+        Mlp.FuseActivationBackward = false;
+        try { separate = new Mlp(backend, spec, seed: 7, members); }
+        finally { Mlp.FuseActivationBackward = true; }
+
+        var random = new DeviceRandom(9);
+        var x = backend.Allocate(70, 23);
+        var dy = members == 1 ? backend.Allocate(70, 5) : backend.Allocate(members, 70, 5);
+        random.Normal(x); random.Normal(dy);
+        var gradients = new List<float[]>();
+        foreach (var net in new[] { fused, separate })
+        {
+            net.Forward(x);
+            net.ZeroGradients();
+            gradients.Add(net.Backward(dy, needInputGradient: true)!.ToArray());
+            gradients.Add(net.Parameters.Gradients.ToArray());
+        }
+        Assert.Equal(gradients[2], gradients[0]);
+        Assert.Equal(gradients[3], gradients[1]);
+        Assert.Contains(gradients[1], g => g != 0f);
+    }
+
     [Fact]
     public void GradientsAccumulateAcrossBackwardPassesInDifferentSlots()
     {
@@ -113,11 +145,13 @@ public sealed class MlpGradientTests
 
 public sealed class PropagateOnlyTests
 {
-    [Fact]
-    public void BackwardWithoutParameterGradientsGivesTheSameInputGradientAndLeavesGradientsAlone()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void BackwardWithoutParameterGradientsGivesTheSameInputGradientAndLeavesGradientsAlone(bool layerNorm)
     {
         using var backend = new CpuBackend(1);
-        var net = new Ensemble(backend, new MlpSpec(5, [16, 16], 1) { LayerNorm = true }, members: 2, seed: 3);
+        var net = new Ensemble(backend, new MlpSpec(5, [16, 16], 1) { LayerNorm = layerNorm }, members: 2, seed: 3);
         var x = backend.Allocate(8, 5); var dy = backend.Allocate(2, 8, 1);
         var random = new DeviceRandom(4); random.Normal(x); random.Normal(dy);
         net.Forward(x);

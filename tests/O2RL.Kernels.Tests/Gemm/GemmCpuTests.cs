@@ -89,6 +89,76 @@ public sealed unsafe class GemmCpuTests : IDisposable
                 }
     }
 
+    [Theory]
+    [InlineData(Activation.Relu)]
+    [InlineData(Activation.Tanh)]
+    public void BackwardEpilogueMatchesReferenceAndEqualsGemmThenActivationBackward(Activation activation)
+    {
+        foreach (GemmCpu.Kernel kernel in AvailableKernels())
+            foreach (float beta in new[] { 0f, 1f, -0.75f })
+            {
+                // The same paths as the forward epilogue: fused full tiles (α = 1), the tile buffer, ragged tiles,
+                // Cᵀ (33×6), matrix–vector leftover columns (40×19), several K blocks (k = 600), matrix–vector
+                // products (1×40, 40×1), and the input gradient of a hidden layer split over two threads.
+                CheckBackwardEpilogue(kernel, false, false, 37, 48, 50, 1f, beta, activation, null, seed: 21);
+                CheckBackwardEpilogue(kernel, true, true, 37, 48, 700, 1f, beta, activation, twoThreads, seed: 22);
+                CheckBackwardEpilogue(kernel, true, false, 37, 48, 50, 0.8f, beta, activation, twoThreads, seed: 23);
+                CheckBackwardEpilogue(kernel, false, true, 31, 35, 40, 0.8f, beta, activation, null, seed: 24);
+                CheckBackwardEpilogue(kernel, false, false, 33, 6, 40, 0.8f, beta, activation, null, seed: 25);
+                CheckBackwardEpilogue(kernel, true, true, 40, 19, 50, 1f, beta, activation, twoThreads, seed: 26);
+                CheckBackwardEpilogue(kernel, true, false, 13, 40, 600, 0.3f, beta, activation, twoThreads, seed: 27);
+                CheckBackwardEpilogue(kernel, false, false, 1, 40, 20, 1.2f, beta, activation, null, seed: 28);
+                CheckBackwardEpilogue(kernel, true, true, 40, 1, 20, 1.2f, beta, activation, null, seed: 29);
+                CheckBackwardEpilogue(kernel, false, false, 256, 256, 256, 1f, beta, activation, threeThreads, seed: 30);
+            }
+    }
+
+    [Fact]
+    public void BackwardEpilogueRefusesIdentityAndABias()
+    {
+        float[] a = new float[4], b = new float[4], c = new float[4], y = new float[4], bias = new float[2];
+        fixed (float* pa = a, pb = b, pc = c, py = y, pbias = bias)
+        {
+            nint ia = (nint)pa, ib = (nint)pb, ic = (nint)pc, iy = (nint)py, ibias = (nint)pbias;
+            Assert.Contains("Identity", Assert.Throws<ArgumentException>(() =>
+                GemmCpu.Gemm(false, false, 2, 2, 2, 1f, (float*)ia, (float*)ib, 0f, (float*)ic, null, Activation.Identity, null, (float*)iy)).Message);
+            Assert.Contains("no bias", Assert.Throws<ArgumentException>(() =>
+                GemmCpu.Gemm(false, false, 2, 2, 2, 1f, (float*)ia, (float*)ib, 0f, (float*)ic, (float*)ibias, Activation.Relu, null, (float*)iy)).Message);
+        }
+    }
+
+    /// <summary>
+    /// C ← (α·op(A)·op(B) + β·C) ⊙ act′(Y) against the reference, and bit for bit against the unfused pair it
+    /// replaces: the GEMM with an identity epilogue, then <see cref="ActivationCpu.Backward"/> in place.
+    /// </summary>
+    void CheckBackwardEpilogue(GemmCpu.Kernel kernel, bool ta, bool tb, int m, int n, int k, float alpha, float beta,
+        Activation activation, WorkerPool? pool, int seed)
+    {
+        var random = new Random(seed);
+        float[] a = RandomArray(random, m * k), b = RandomArray(random, k * n), c = RandomArray(random, m * n);
+        // Y as the forward pass leaves it: ReLU outputs are exactly 0 about half the time, Tanh outputs inside (−1, 1).
+        float[] y = RandomArray(random, m * n);
+        for (int i = 0; i < y.Length; i++) y[i] = activation == Activation.Relu ? MathF.Max(0f, y[i]) : MathF.Tanh(3f * y[i]);
+        if (beta == 0f) c.AsSpan().Fill(float.NaN);
+        float[] expected = (float[])c.Clone();
+        GemmReference.Gemm(ta, tb, m, n, k, alpha, a, b, beta, expected, default, activation, y);
+        float[] unfused = (float[])c.Clone();
+        float[] original = (float[])c.Clone();
+        string what = $"{kernel} ta={ta} tb={tb} m={m} n={n} k={k} α={alpha} β={beta} {activation}′";
+        fixed (float* pa = a, pb = b, pc = c, py = y, pu = unfused)
+        {
+            GemmCpu.GemmWithKernel(kernel, ta, tb, m, n, k, alpha, pa, pb, beta, pc, null, activation, pool, py);
+            GemmCpu.GemmWithKernel(kernel, ta, tb, m, n, k, alpha, pa, pb, beta, pu, null, Activation.Identity, pool);
+            ActivationCpu.Backward(activation, py, pu, pu, m * n);
+        }
+        AssertClose(expected, c, Tolerance(k, a, b, alpha, beta, original, []), what);
+        for (int i = 0; i < c.Length; i++)
+        {
+            if (BitConverter.SingleToInt32Bits(c[i]) != BitConverter.SingleToInt32Bits(unfused[i]))
+                Assert.Fail($"{what}: element {i} is {c[i]} fused but {unfused[i]} as GEMM then activation backward");
+        }
+    }
+
     [Fact]
     public void ZeroKLeavesOnlyBetaCAndBias()
     {
