@@ -39,7 +39,8 @@ public static class D4rlHdf5
 
     /// <summary>Attribute names of our metadata.</summary>
     public const string EnvironmentIdAttribute = "environment_id", LevelAttribute = "level",
-        BehaviourReturnAttribute = "behaviour_return", GeneratorVersionAttribute = "generator_version", SeedAttribute = "seed";
+        BehaviourReturnAttribute = "behaviour_return", GeneratorVersionAttribute = "generator_version", SeedAttribute = "seed",
+        BehaviourPolicyAttribute = "behaviour_policy";
 
     const ushort SzipFilterId = 4, LzfFilterId = 32000;
 
@@ -268,6 +269,7 @@ public static class D4rlHdf5
             BehaviourReturn = Attribute<double>(file, BehaviourReturnAttribute, report) as double?,
             Seed = Attribute<long>(file, SeedAttribute, report) as long?,
             Algorithm = algorithm,
+            BehaviourPolicy = Attribute<string>(file, BehaviourPolicyAttribute, report) as string,
         };
     }
 
@@ -346,6 +348,7 @@ public static class D4rlHdf5
         if (m.BehaviourReturn is double r) file.Attributes[BehaviourReturnAttribute] = r;
         if (m.GeneratorVersion is not null) file.Attributes[GeneratorVersionAttribute] = m.GeneratorVersion;
         if (m.Seed is long seed) file.Attributes[SeedAttribute] = seed;
+        if (m.BehaviourPolicy is not null) file.Attributes[BehaviourPolicyAttribute] = m.BehaviourPolicy;
         if (m.Algorithm is not null) file["metadata"] = new H5Group { ["algorithm"] = m.Algorithm };
 
         string? directory = Path.GetDirectoryName(Path.GetFullPath(path));

@@ -24,6 +24,9 @@ public sealed record DatasetMetadata
     /// <summary>D4RL's <c>metadata/algorithm</c> string ("SAC") when present.</summary>
     public string? Algorithm { get; init; }
 
+    /// <summary>Which policy produced the rows, in words (e.g. "SAC policy after 1,000,000 steps (final), sampled actions").</summary>
+    public string? BehaviourPolicy { get; init; }
+
     /// <summary>No metadata.</summary>
     public static DatasetMetadata Empty { get; } = new();
 }

@@ -111,6 +111,7 @@ public sealed class EndToEndTests
     [InlineData("collect", "--env", "Pendulum-v1")]
     [InlineData("collect", "--env", "Pendulum-v1", "--out", "unused-out", "--levels", "medium,hard")]
     [InlineData("collect", "--env", "Pendulum-v1", "--out", "unused-out", "--levels", ",")]
+    [InlineData("collect", "--env", "Pendulum-v1", "--out", "unused-out", "--expert-policy", "luckiest")]
     public void TrainingCommandsRejectBadArguments(params string[] args)
     {
         var error = new StringWriter();

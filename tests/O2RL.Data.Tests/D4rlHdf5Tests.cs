@@ -11,7 +11,8 @@ public class D4rlHdf5Tests
     [Fact]
     public void RoundTripKeepsEveryArrayAndTheMetadata()
     {
-        var meta = new DatasetMetadata { EnvironmentId = "Pendulum-v1", Level = "medium", BehaviourReturn = -312.5, GeneratorVersion = "0.1.0", Seed = 42 };
+        var meta = new DatasetMetadata { EnvironmentId = "Pendulum-v1", Level = "medium", BehaviourReturn = -312.5, GeneratorVersion = "0.1.0", Seed = 42,
+            BehaviourPolicy = "SAC policy at step 3,500 of 4,500 (best evaluation, return −713.2), sampled actions" };
         var original = TestData.Build(25, terminalRows: [4, 20], timeoutRows: [10], metadata: meta);
         string path = TestData.TempFile("round.hdf5");
         D4rlHdf5.Write(original, path, new D4rlWriteOptions { ChunkRows = 7 });

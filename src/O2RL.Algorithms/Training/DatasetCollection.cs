@@ -127,6 +127,18 @@ public static class DatasetCollection
     }
 }
 
+/// <summary>Which SAC policy rolls out the expert level.</summary>
+public enum ExpertPolicy
+{
+    /// <summary>The policy at the end of training (D4RL's recipe; the default).</summary>
+    Final,
+    /// <summary>
+    /// The policy of the best periodic evaluation (the first on ties), kept as a copy when evaluated. Not D4RL's recipe:
+    /// for runs whose last policy is a poor one (our Hopper SAC swung between evaluations of about 1,100 and 3,300).
+    /// </summary>
+    BestEvaluated,
+}
+
 /// <summary>Settings of <see cref="DatasetRecipe.Generate"/>.</summary>
 public sealed record DatasetRecipeOptions
 {
@@ -161,6 +173,8 @@ public sealed record DatasetRecipeOptions
     public CancellationToken Cancellation { get; init; }
     /// <summary>Receives the SAC run's metrics (losses, evaluations); null = kept in memory only.</summary>
     public IMetricsSink? Metrics { get; init; }
+    /// <summary>Which SAC policy rolls out the expert level (default: the final one, as D4RL).</summary>
+    public ExpertPolicy ExpertPolicy { get; init; } = ExpertPolicy.Final;
 }
 
 /// <summary>The datasets one recipe run produced, with their behaviour returns.</summary>
@@ -169,6 +183,12 @@ public sealed record DatasetRecipeResult(IReadOnlyDictionary<string, TransitionD
 {
     /// <summary>Environment steps SAC trained for (the medium snapshot step when the run stopped there).</summary>
     public long TrainedSteps { get; init; }
+    /// <summary>
+    /// The step whose policy rolled out the expert level: <see cref="TrainedSteps"/> for the final policy, the best
+    /// evaluation's step for <see cref="ExpertPolicy.BestEvaluated"/>; −1 without an expert level. Its evaluation
+    /// return is <see cref="ExpertSnapshotReturn"/>.
+    /// </summary>
+    public long ExpertSnapshotStep { get; init; } = -1;
 }
 
 /// <summary>
@@ -211,12 +231,14 @@ public static class DatasetRecipe
         var identity = StateNormalizer.Identity(spec.ObservationDim);
         var agent = new SacAgent(backend, spec.ObservationDim, spec.ActionDim, sac, (ulong)options.Seed);
         var medium = new Networks.TanhGaussianActor(backend, spec.ObservationDim, spec.ActionDim, 0, trainable: true, hiddenDims: sac.ActorHidden);
+        bool keepBest = needsExpert && options.ExpertPolicy == ExpertPolicy.BestEvaluated;
+        var best = keepBest ? new Networks.TanhGaussianActor(backend, spec.ObservationDim, spec.ActionDim, 0, trainable: true, hiddenDims: sac.ActorHidden) : null;
         using var recorder = new RecordingEnvironment(PolicyEnvironment.Make(environmentId, identity));
         using var evaluator = new Evaluator(PolicyEnvironment.Make(environmentId, identity), null, options.Seed + 10_000);
         int capacity = (int)Math.Min(sac.ReplayCapacity, Math.Max(sac.TotalSteps, sac.BatchSize + 1));
         using var sampler = new MixedReplaySampler(backend, OfflineMixing.None, null, spec.ObservationDim, spec.ActionDim, capacity, sac.BatchSize,
             new DeviceRandom((ulong)options.Seed * 7 + 5));
-        var run = new RecipeRunState(agent, recorder, medium, environmentId, options.Seed, threshold, string.Join(",", levels.Order(StringComparer.Ordinal)));
+        var run = new RecipeRunState(agent, recorder, medium, best, environmentId, options.Seed, threshold, string.Join(",", levels.Order(StringComparer.Ordinal)));
         if (options.CheckpointDirectory is not null) Directory.CreateDirectory(options.CheckpointDirectory);
         var checkpoints = TrainingCheckpoints.Create(options.CheckpointDirectory, options.CheckpointEvery, sac.EvalEvery, options.ResumeCheckpoint,
             run, RecipeRunState.Algorithm);
@@ -230,6 +252,11 @@ public static class DatasetRecipe
             Checkpoints = checkpoints,
             OnEvaluation = (step, result) =>
             {
+                if (best is not null && !(result.MeanReturn <= run.BestReturn))
+                {
+                    run.BestStep = step; run.BestReturn = result.MeanReturn;
+                    best.Parameters.CopyValuesFrom(agent.Learner.Actor.Parameters);
+                }
                 if (run.SnapshotStep >= 0 || result.MeanReturn < threshold) return;
                 run.SnapshotStep = step; run.SnapshotReturn = result.MeanReturn;
                 medium.Parameters.CopyValuesFrom(agent.Learner.Actor.Parameters);
@@ -257,20 +284,38 @@ public static class DatasetRecipe
         var datasets = new Dictionary<string, TransitionDataset>();
         if (levels.Contains("random"))
             using (var env = PolicyEnvironment.Make(environmentId, identity))
-                datasets["random"] = WithReturn(DatasetCollection.Collect(env, null, options.Rows, options.Seed + 1, progress: progress, progressLabel: "random"), environmentId, "random", options.Seed + 1);
+                datasets["random"] = WithReturn(DatasetCollection.Collect(env, null, options.Rows, options.Seed + 1, progress: progress, progressLabel: "random"), environmentId, "random", options.Seed + 1,
+                    "uniform random actions");
         if (levels.Contains("medium") || levels.Contains("medium-expert"))
             using (var env = PolicyEnvironment.Make(environmentId, identity))
-                datasets["medium"] = WithReturn(DatasetCollection.Collect(env, PolicyCheckpoints.Acting(backend, medium, new DeviceRandom((ulong)(options.Seed + 2) * 13 + 1)), options.Rows, options.Seed + 2, progress: progress, progressLabel: "medium"), environmentId, "medium", options.Seed + 2);
+                datasets["medium"] = WithReturn(DatasetCollection.Collect(env, PolicyCheckpoints.Acting(backend, medium, new DeviceRandom((ulong)(options.Seed + 2) * 13 + 1)), options.Rows, options.Seed + 2, progress: progress, progressLabel: "medium"), environmentId, "medium", options.Seed + 2,
+                    Described($"SAC policy at step {snapshotStep:N0} (first evaluation past one third, return {snapshotReturn:F1}), sampled actions"));
         // The SAC run's replay up to the snapshot: the first snapshotStep recorded rows.
         if (levels.Contains("medium-replay"))
-            datasets["medium-replay"] = WithReturn(recorder.ToDataset(DatasetMetadata.Empty, (int)snapshotStep), environmentId, "medium-replay", options.Seed);
+            datasets["medium-replay"] = WithReturn(recorder.ToDataset(DatasetMetadata.Empty, (int)snapshotStep), environmentId, "medium-replay", options.Seed,
+                Described($"the SAC run's replay up to step {snapshotStep:N0}"));
+        long expertStep = -1;
+        double expertReturn = finalReturn;
         if (needsExpert)
+        {
+            var expertActor = agent.Learner.Actor;
+            expertStep = trainer.Step;
+            string expertPolicy = Described($"SAC policy after {trainer.Step:N0} steps (final, evaluation return {finalReturn:F1}), sampled actions");
+            if (best is not null && run.BestStep >= 0)
+            {
+                if (progress is not null && run.BestStep != trainer.Step)
+                    progress.WriteLine($"expert level: the policy of the best evaluation (step {run.BestStep:N0}, return {run.BestReturn:F1}), not the final one (return {finalReturn:F1})");
+                expertActor = best; expertStep = run.BestStep; expertReturn = run.BestReturn;
+                expertPolicy = Described($"SAC policy at step {run.BestStep:N0} of {trainer.Step:N0} (best evaluation, return {run.BestReturn:F1}), sampled actions");
+            }
             using (var env = PolicyEnvironment.Make(environmentId, identity))
-                datasets["expert"] = WithReturn(DatasetCollection.Collect(env, PolicyCheckpoints.Acting(backend, agent.Learner.Actor, new DeviceRandom((ulong)(options.Seed + 3) * 13 + 1)), options.Rows, options.Seed + 3, progress: progress, progressLabel: "expert"), environmentId, "expert", options.Seed + 3);
+                datasets["expert"] = WithReturn(DatasetCollection.Collect(env, PolicyCheckpoints.Acting(backend, expertActor, new DeviceRandom((ulong)(options.Seed + 3) * 13 + 1)), options.Rows, options.Seed + 3, progress: progress, progressLabel: "expert"), environmentId, "expert", options.Seed + 3, expertPolicy);
+        }
         if (levels.Contains("medium-expert"))
         {
             var mediumExpert = DatasetCollection.Concatenate(DatasetMetadata.Empty, datasets["medium"], datasets["expert"]);
-            datasets["medium-expert"] = WithReturn(mediumExpert, environmentId, "medium-expert", options.Seed);
+            datasets["medium-expert"] = WithReturn(mediumExpert, environmentId, "medium-expert", options.Seed,
+                $"medium ({datasets["medium"].Metadata.BehaviourPolicy}) then expert ({datasets["expert"].Metadata.BehaviourPolicy})");
         }
         // Parts made only to build medium-expert are not written unless asked for.
         foreach (string level in datasets.Keys.ToList())
@@ -284,19 +329,22 @@ public static class DatasetRecipe
             D4rlHdf5.Write(dataset, path);
             paths[level] = path;
         }
-        return new DatasetRecipeResult(datasets, paths, snapshotStep, snapshotReturn, finalReturn) { TrainedSteps = trainer.Step };
+        return new DatasetRecipeResult(datasets, paths, snapshotStep, snapshotReturn, expertReturn) { TrainedSteps = trainer.Step, ExpertSnapshotStep = expertStep };
     }
 
-    static DatasetMetadata Metadata(string environmentId, string level, double? behaviourReturn, long seed) => new()
+    static DatasetMetadata Metadata(string environmentId, string level, double? behaviourReturn, long seed, string behaviourPolicy) => new()
     {
         EnvironmentId = environmentId, Level = level, BehaviourReturn = behaviourReturn, GeneratorVersion = DatasetCollection.GeneratorVersion,
-        Seed = seed, Algorithm = "SAC",
+        Seed = seed, Algorithm = "SAC", BehaviourPolicy = behaviourPolicy,
     };
 
     /// <summary>The same rows with metadata whose behaviour return is the mean return of the complete episodes.</summary>
-    static TransitionDataset WithReturn(TransitionDataset d, string environmentId, string level, long seed) =>
+    static TransitionDataset WithReturn(TransitionDataset d, string environmentId, string level, long seed, string behaviourPolicy) =>
         new(d.ObservationDim, d.ActionDim, d.Observations, d.Actions, d.Rewards, d.Terminals, d.Timeouts, d.NextObservations,
-            Metadata(environmentId, level, DatasetCollection.MeanEpisodeReturn(d), seed));
+            Metadata(environmentId, level, DatasetCollection.MeanEpisodeReturn(d), seed, behaviourPolicy));
+
+    /// <summary>Numbers in a description written the same on every machine.</summary>
+    static string Described(FormattableString text) => FormattableString.Invariant(text);
 
     /// <summary>Records every step taken through it in D4RL layout (the SAC run's replay, with terminals and timeouts).</summary>
     sealed class RecordingEnvironment(IEnvironment inner) : EnvironmentWrapper(inner)
@@ -378,12 +426,17 @@ public static class DatasetRecipe
     /// their prefix), the medium snapshot once taken (step, return, actor), and what identifies the recipe.
     /// </summary>
     sealed class RecipeRunState(SacAgent agent, RecordingEnvironment recorder, Networks.TanhGaussianActor medium,
-        string environmentId, int seed, double threshold, string levels) : IResumableAgent
+        Networks.TanhGaussianActor? best, string environmentId, int seed, double threshold, string levels) : IResumableAgent
     {
         public const string Algorithm = "sac-dataset-recipe";
 
         public long SnapshotStep = -1;
         public double SnapshotReturn = double.NaN;
+        /// <summary>The best evaluation so far, kept when the expert level rolls out that policy (best is then not null).</summary>
+        public long BestStep = -1;
+        public double BestReturn = double.NegativeInfinity;
+
+        string ExpertRule => best is null ? "final" : "best-evaluated";
 
         public void SaveState(TrainingState state)
         {
@@ -397,6 +450,13 @@ public static class DatasetRecipe
             state.SetCounter("recipe.snapshot_step", SnapshotStep);
             state.SetReal("recipe.snapshot_return", SnapshotReturn);
             if (SnapshotStep >= 0) state.SetParameters("recipe.medium_actor", medium.Parameters);
+            state.SetText("recipe.expert_policy", ExpertRule);
+            if (best is not null)
+            {
+                state.SetCounter("recipe.best_step", BestStep);
+                state.SetReal("recipe.best_return", BestReturn);
+                if (BestStep >= 0) state.SetParameters("recipe.best_actor", best.Parameters);
+            }
         }
 
         public void RestoreState(TrainingState state)
@@ -404,6 +464,8 @@ public static class DatasetRecipe
             Check("task", state.GetTextOrNull("recipe.environment"), environmentId);
             Check("seed", state.GetCounter("recipe.seed").ToString(System.Globalization.CultureInfo.InvariantCulture), seed.ToString(System.Globalization.CultureInfo.InvariantCulture));
             Check("levels", state.GetTextOrNull("recipe.levels"), levels);
+            // Checkpoints from before the rule existed rolled out the final policy.
+            Check("expert policy", state.GetTextOrNull("recipe.expert_policy") ?? "final", ExpertRule);
             double storedThreshold = state.GetReal("recipe.threshold");
             if (storedThreshold != threshold)
                 throw new InvalidDataException($"{state.Source}: the medium threshold was {storedThreshold:R} but this run's is {threshold:R}; the expert or random return differs");
@@ -415,6 +477,12 @@ public static class DatasetRecipe
             SnapshotStep = state.GetCounter("recipe.snapshot_step");
             SnapshotReturn = state.GetReal("recipe.snapshot_return");
             if (SnapshotStep >= 0) state.RestoreParameters("recipe.medium_actor", medium.Parameters);
+            if (best is not null)
+            {
+                BestStep = state.GetCounter("recipe.best_step");
+                BestReturn = state.GetReal("recipe.best_return");
+                if (BestStep >= 0) state.RestoreParameters("recipe.best_actor", best.Parameters);
+            }
 
             void Check(string what, string? stored, string expected)
             {

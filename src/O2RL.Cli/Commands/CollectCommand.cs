@@ -12,7 +12,7 @@ public static class CollectCommand
     /// <summary>Folder in the output folder holding the SAC run's full-state checkpoints; removed once the datasets are written.</summary>
     public const string StateFolder = "collect-state";
 
-    static readonly string[] Options = ["env", "out", "rows", "seed", "device", "expert-return", "random-return", "config", "set", "levels", "resume", "checkpoint-every"];
+    static readonly string[] Options = ["env", "out", "rows", "seed", "device", "expert-return", "random-return", "config", "set", "levels", "resume", "checkpoint-every", "expert-policy"];
     static readonly string[] Flags = ["quiet", "help"];
 
     /// <summary>Runs the command.</summary>
@@ -22,13 +22,16 @@ public static class CollectCommand
         if (given.Has("help"))
         {
             output.WriteLine("usage: o2rl collect --env ID --out DIR [--levels L,L...] [--rows N] [--seed N] [--expert-return R] [--random-return R]");
-            output.WriteLine("       [--device D] [--config SAC.yaml] [--set key=value ...] [--checkpoint-every N] [--quiet]");
+            output.WriteLine("       [--expert-policy final|best] [--device D] [--config SAC.yaml] [--set key=value ...] [--checkpoint-every N] [--quiet]");
             output.WriteLine("       o2rl collect --resume DIR [--device D] [--checkpoint-every N] [--quiet]");
             output.WriteLine("Trains SAC (its per-task config, then --config/--set), snapshots it the first time an evaluation reaches one");
             output.WriteLine("third of the way from the random to the expert return, and writes <env>-{random,medium,medium-replay,expert,");
             output.WriteLine("medium-expert}.hdf5 in D4RL's layout with metadata. Tasks without D4RL reference scores need --expert-return.");
             output.WriteLine("--levels picks which of random,medium,medium-replay,expert,medium-expert to write (default: all); without");
             output.WriteLine("expert and medium-expert, SAC stops at the medium snapshot (the affordable way to make medium and medium-replay).");
+            output.WriteLine("--expert-policy: which SAC policy rolls out the expert level: final (D4RL's recipe, the default) or best, the");
+            output.WriteLine("policy of the best periodic evaluation (not D4RL's; for runs whose last policy is a poor one). Each file's");
+            output.WriteLine("behaviour_policy attribute says which policy made it.");
             output.WriteLine($"The SAC run saves its full state in DIR/{StateFolder}/ at the first episode end after every --checkpoint-every");
             output.WriteLine("steps (default: every evaluation; 0 = never); Ctrl+C stops it between two steps, and --resume DIR continues it");
             output.WriteLine($"exactly (the datasets equal those of an uninterrupted run). The state folder is removed once the datasets are written.");
@@ -62,6 +65,12 @@ public static class CollectCommand
         int rows = reader.GetInt("rows", 1_000_000, 1000);
         int seed = reader.GetInt("seed", 0, 0);
         var levels = ParseLevels(reader.Get("levels"));
+        var expertPolicy = reader.Get("expert-policy")?.Trim().ToLowerInvariant() switch
+        {
+            null or "final" => ExpertPolicy.Final,
+            "best" => ExpertPolicy.BestEvaluated,
+            var other => throw new UsageException($"--expert-policy must be final or best, got '{other}'"),
+        };
         double? expert = ParseDouble(reader.Get("expert-return"), "expert-return");
         double? random = ParseDouble(reader.Get("random-return"), "random-return");
         long? checkpointEvery = reader.Has("checkpoint-every") ? reader.GetInt("checkpoint-every", 0, 0) : null;
@@ -107,7 +116,7 @@ public static class CollectCommand
             {
                 Rows = rows, Seed = seed, ExpertReturn = expert, RandomReturn = random, Levels = levels,
                 CheckpointDirectory = checkpointEvery == 0 ? null : stateDirectory, CheckpointEvery = checkpointEvery,
-                ResumeCheckpoint = resumeCheckpoint, Cancellation = ctrlC.Token,
+                ResumeCheckpoint = resumeCheckpoint, Cancellation = ctrlC.Token, ExpertPolicy = expertPolicy,
             }, outDir, reader.Has("quiet") ? null : output);
         }
         catch (OperationCanceledException) when (ctrlC.Requested)
@@ -123,7 +132,9 @@ public static class CollectCommand
             var dataset = result.Datasets[level];
             output.WriteLine($"{level,-14} {dataset.Rewards.Length,9:N0} rows  behaviour return {dataset.Metadata.BehaviourReturn:F1}  {path}");
         }
-        string expertPart = double.IsNaN(result.ExpertSnapshotReturn) ? "SAC stopped there" : $"expert policy final return {result.ExpertSnapshotReturn:F1}";
+        string expertPart = result.ExpertSnapshotStep < 0 ? "SAC stopped there"
+            : result.ExpertSnapshotStep == result.TrainedSteps ? $"expert policy final, return {result.ExpertSnapshotReturn:F1}"
+            : $"expert policy from step {result.ExpertSnapshotStep:N0} (best evaluation, return {result.ExpertSnapshotReturn:F1})";
         output.WriteLine($"medium snapshot at step {result.MediumSnapshotStep} (return {result.MediumSnapshotReturn:F1}); {expertPart}; SAC trained {result.TrainedSteps:N0} steps; {clock.Elapsed.TotalSeconds:F0} s");
         return 0;
     }

@@ -129,6 +129,7 @@ public static class DatasetCommand
         o.WriteLine($"file              {file}");
         if (m.EnvironmentId is not null) o.WriteLine($"environment       {m.EnvironmentId}");
         if (m.Level is not null) o.WriteLine($"level             {m.Level}");
+        if (m.BehaviourPolicy is not null) o.WriteLine($"behaviour policy  {m.BehaviourPolicy}");
         o.WriteLine($"rows              {s.Rows}");
         o.WriteLine($"transitions       {s.Transitions} (D4RL Q-learning conversion)");
         o.WriteLine($"episodes          {s.Episodes} ({s.CutOffEpisodes} cut off at the end of the file)");
@@ -172,6 +173,7 @@ public static class DatasetCommand
             WriteOptional(w, "generator_version", m.GeneratorVersion);
             if (m.Seed is long seed) w.WriteNumber("seed", seed); else w.WriteNull("seed");
             WriteOptional(w, "algorithm", m.Algorithm);
+            WriteOptional(w, "behaviour_policy", m.BehaviourPolicy);
             w.WriteEndObject();
             w.WriteNumber("validation_errors", report.ErrorCount);
             w.WriteNumber("validation_warnings", report.WarningCount);
