@@ -135,7 +135,7 @@ public static class CollectCommand
         string expertPart = result.ExpertSnapshotStep < 0 ? "SAC stopped there"
             : result.ExpertSnapshotStep == result.TrainedSteps ? $"expert policy final, return {result.ExpertSnapshotReturn:F1}"
             : $"expert policy from step {result.ExpertSnapshotStep:N0} (best evaluation, return {result.ExpertSnapshotReturn:F1})";
-        output.WriteLine($"medium snapshot at step {result.MediumSnapshotStep} (return {result.MediumSnapshotReturn:F1}); {expertPart}; SAC trained {result.TrainedSteps:N0} steps; {clock.Elapsed.TotalSeconds:F0} s");
+        output.WriteLine($"medium snapshot at step {result.MediumSnapshotStep:N0} (return {result.MediumSnapshotReturn:F1}); {expertPart}; SAC trained {result.TrainedSteps:N0} steps; {clock.Elapsed.TotalSeconds:F0} s");
         return 0;
     }
 
