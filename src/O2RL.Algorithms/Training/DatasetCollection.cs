@@ -231,8 +231,7 @@ public static class DatasetRecipe
         var identity = StateNormalizer.Identity(spec.ObservationDim);
         var agent = new SacAgent(backend, spec.ObservationDim, spec.ActionDim, sac, (ulong)options.Seed);
         var medium = new Networks.TanhGaussianActor(backend, spec.ObservationDim, spec.ActionDim, 0, trainable: true, hiddenDims: sac.ActorHidden);
-        bool keepBest = needsExpert && options.ExpertPolicy == ExpertPolicy.BestEvaluated;
-        var best = keepBest ? new Networks.TanhGaussianActor(backend, spec.ObservationDim, spec.ActionDim, 0, trainable: true, hiddenDims: sac.ActorHidden) : null;
+        var best = needsExpert && options.ExpertPolicy == ExpertPolicy.BestEvaluated ? new Networks.TanhGaussianActor(backend, spec.ObservationDim, spec.ActionDim, 0, trainable: true, hiddenDims: sac.ActorHidden) : null;
         using var recorder = new RecordingEnvironment(PolicyEnvironment.Make(environmentId, identity));
         using var evaluator = new Evaluator(PolicyEnvironment.Make(environmentId, identity), null, options.Seed + 10_000);
         int capacity = (int)Math.Min(sac.ReplayCapacity, Math.Max(sac.TotalSteps, sac.BatchSize + 1));
@@ -252,7 +251,8 @@ public static class DatasetRecipe
             Checkpoints = checkpoints,
             OnEvaluation = (step, result) =>
             {
-                if (best is not null && !(result.MeanReturn <= run.BestReturn))
+                // Strictly better (the first of equal evaluations stays); a NaN return never counts as better.
+                if (best is not null && result.MeanReturn > run.BestReturn)
                 {
                     run.BestStep = step; run.BestReturn = result.MeanReturn;
                     best.Parameters.CopyValuesFrom(agent.Learner.Actor.Parameters);
