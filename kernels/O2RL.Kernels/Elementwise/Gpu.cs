@@ -40,6 +40,16 @@ internal static class ElementwiseGpu
     public static void CopyColumns(Index2D index, ArrayView<float> source, ArrayView<float> destination, CopyColumnsArguments args) =>
         destination[index.Y * args.DestinationCols + args.DestinationColumn + index.X] = source[index.Y * args.SourceCols + args.SourceColumn + index.X];
 
+    /// <summary>
+    /// Index (j, r), one thread per element of destination [rows, leftCols + rightCols] ← [left | right]: one launch
+    /// where two column copies would take two (the critics' input [s | a]).
+    /// </summary>
+    public static void ConcatColumns(Index2D index, ArrayView<float> left, ArrayView<float> right, ArrayView<float> destination, int leftCols, int rightCols)
+    {
+        int j = index.X, r = index.Y;
+        destination[r * (leftCols + rightCols) + j] = j < leftCols ? left[r * leftCols + j] : right[r * rightCols + j - leftCols];
+    }
+
     /// <summary>x ← value.</summary>
     public static void Fill(Index1D i, ArrayView<float> x, float value) => x[i] = value;
 

@@ -21,6 +21,15 @@ public static class ElementwiseReference
         for (int i = 0; i < x.Length; i++) z[i] = condition[i] > 0f ? x[i] : y[i];
     }
 
+    /// <summary>dst[r, :] ← [left[r, :] | right[r, :]]: the two column blocks side by side.</summary>
+    public static void ConcatColumns(int rows, ReadOnlySpan<float> left, int leftCols, ReadOnlySpan<float> right, int rightCols, Span<float> destination)
+    {
+        int cols = leftCols + rightCols;
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++)
+                destination[r * cols + j] = j < leftCols ? left[r * leftCols + j] : right[r * rightCols + j - leftCols];
+    }
+
     /// <summary>dst[r, dstColumn + j] ← src[r, srcColumn + j].</summary>
     public static void CopyColumns(int rows, ReadOnlySpan<float> source, int sourceCols, int sourceColumn,
         Span<float> destination, int destinationCols, int destinationColumn, int columnCount)

@@ -58,8 +58,7 @@ public sealed class QEnsemble
         if (!buffers.TryGetValue((slot, batch), out var b))
             buffers[(slot, batch)] = b = new Buffers(backend, batch, ObsDim, ActionDim, Members);
         lastBySlot[slot] = b;
-        backend.CopyColumns(observations, 0, b.Input, 0, ObsDim);
-        backend.CopyColumns(actions, 0, b.Input, ObsDim, ActionDim);
+        backend.ConcatColumns(observations, actions, b.Input);                 // [s | a]
         var output = Network.Forward(b.Input, slot);
         if (b.OutputView is null || b.OutputView.Storage != output.Storage || b.OutputView.Offset != output.Offset)
             b.OutputView = output.Reshape(Members, batch);

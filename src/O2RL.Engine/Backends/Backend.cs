@@ -262,6 +262,21 @@ public abstract class Backend : IDisposable
         CopyColumnsCore(source, sourceColumn, destination, destinationColumn, columnCount);
     }
 
+    /// <summary>
+    /// destination[r, :] ← [left[r, :] | right[r, :]] for [R, l] and [R, r] inputs into [R, l + r] (a critic's input
+    /// [s | a]); one launch on ILGPU backends. The destination must not overlap either input.
+    /// </summary>
+    public void ConcatColumns(Tensor left, Tensor right, Tensor destination)
+    {
+        Own(left, nameof(left)); Own(right, nameof(right)); Own(destination, nameof(destination));
+        // Lengths rather than row counts, so that an empty block ([R, 0], whose Rows is 0) is accepted.
+        if (left.Cols + right.Cols != destination.Cols || left.Length != destination.Rows * left.Cols || right.Length != destination.Rows * right.Cols)
+            throw new ArgumentException($"[{left.ShapeText}] and [{right.ShapeText}] side by side do not make [{destination.ShapeText}]");
+        if (Shares(destination, left) || Shares(destination, right))
+            throw new ArgumentException("the concatenation's destination must not overlap its inputs");
+        ConcatColumnsCore(left, right, destination);
+    }
+
     // ───────────────────────────── reductions ─────────────────────────────
 
     /// <summary>y[r] ← β·y[r] + α·Σ_c x[r, c]. Use α = 1/cols for the row mean.</summary>
@@ -548,6 +563,7 @@ public abstract class Backend : IDisposable
     protected abstract void BinaryCore(BinaryOp op, Tensor x, Tensor y, Tensor z, float alpha, float beta, Broadcast broadcast);
     protected abstract void SelectCore(Tensor condition, Tensor x, Tensor y, Tensor z);
     protected abstract void CopyColumnsCore(Tensor source, int sourceColumn, Tensor destination, int destinationColumn, int columnCount);
+    protected abstract void ConcatColumnsCore(Tensor left, Tensor right, Tensor destination);
     protected abstract void RowSumCore(Tensor x, Tensor y, float alpha, float beta);
     protected abstract void ColumnSumCore(Tensor x, Tensor y, float alpha, float beta, int batch);
     protected abstract void SumCore(Tensor x, Tensor y, float alpha);

@@ -176,6 +176,12 @@ public sealed unsafe class CpuBackend : Backend
     protected override void CopyColumnsCore(Tensor source, int sourceColumn, Tensor destination, int destinationColumn, int columnCount) =>
         ElementwiseCpu.CopyColumns(source.Rows, P(source), source.Cols, sourceColumn, P(destination), destination.Cols, destinationColumn, columnCount);
     /// <inheritdoc/>
+    protected override void ConcatColumnsCore(Tensor left, Tensor right, Tensor destination)
+    {
+        ElementwiseCpu.CopyColumns(left.Rows, P(left), left.Cols, 0, P(destination), destination.Cols, 0, left.Cols);
+        ElementwiseCpu.CopyColumns(right.Rows, P(right), right.Cols, 0, P(destination), destination.Cols, left.Cols, right.Cols);
+    }
+    /// <inheritdoc/>
     protected override void RowSumCore(Tensor x, Tensor y, float alpha, float beta) => ReduceCpu.RowSum(x.Rows, x.Cols, P(x), P(y), alpha, beta);
     /// <inheritdoc/>
     protected override void ColumnSumCore(Tensor x, Tensor y, float alpha, float beta, int batch) =>

@@ -307,6 +307,7 @@ public sealed class IlgpuBackend : Backend
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, BinaryArguments>? binary;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>? select;
     Action<AcceleratorStream, Index2D, ArrayView<float>, ArrayView<float>, CopyColumnsArguments>? copyColumns;
+    Action<AcceleratorStream, Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>? concatColumns;
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, float, float>? rowSum;
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, int, float, float>? columnSum;
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, float>? sum;
@@ -549,6 +550,17 @@ public sealed class IlgpuBackend : Backend
         if (Enqueue())
             (copyColumns ??= accelerator.LoadAutoGroupedKernel<Index2D, ArrayView<float>, ArrayView<float>, CopyColumnsArguments>(ElementwiseGpu.CopyColumns))(
                 stream, new Index2D(columnCount, source.Rows), View(source), View(destination), arguments);
+    }
+
+    protected override void ConcatColumnsCore(Tensor left, Tensor right, Tensor destination)
+    {
+        if (destination.Length == 0) return;
+        // An empty block still needs a valid view for the kernel (it is never read).
+        var leftView = left.Length == 0 ? placeholder.View : View(left);
+        var rightView = right.Length == 0 ? placeholder.View : View(right);
+        if (Enqueue())
+            (concatColumns ??= accelerator.LoadAutoGroupedKernel<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(ElementwiseGpu.ConcatColumns))(
+                stream, new Index2D(destination.Cols, destination.Rows), leftView, rightView, View(destination), left.Cols, right.Cols);
     }
 
     // ───────────────────────────── reductions ─────────────────────────────

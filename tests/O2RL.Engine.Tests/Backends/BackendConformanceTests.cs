@@ -536,6 +536,35 @@ public abstract class BackendConformanceTests : IDisposable
     }
 
     [Theory]
+    [InlineData(1, 1, 1)]
+    [InlineData(256, 17, 6)]
+    [InlineData(3, 0, 5)]
+    [InlineData(257, 11, 3)]
+    public void ConcatColumnsMatchesReference(int rows, int leftCols, int rightCols)
+    {
+        rows = ClampRows(rows);
+        var left = RandomValues(rows * leftCols, 61);
+        var right = RandomValues(rows * rightCols, 62);
+        var destination = Upload(Enumerable.Repeat(float.NaN, rows * (leftCols + rightCols)).ToArray(), rows, leftCols + rightCols);
+        Device.ConcatColumns(Upload(left, rows, leftCols), Upload(right, rows, rightCols), destination);
+        var expected = new float[rows * (leftCols + rightCols)];
+        ElementwiseReference.ConcatColumns(rows, left, leftCols, right, rightCols, expected);
+        AssertBitwiseEqual(expected, destination.ToArray(), $"[{rows}, {leftCols}] | [{rows}, {rightCols}]");
+    }
+
+    [Fact]
+    public void ConcatColumnsRejectsBadShapesAndOverlap()
+    {
+        var left = Device.Allocate(4, 3);
+        var right = Device.Allocate(4, 2);
+        Assert.Contains("side by side", Assert.Throws<ArgumentException>(() => Device.ConcatColumns(left, right, Device.Allocate(4, 6))).Message);
+        Assert.Throws<ArgumentException>(() => Device.ConcatColumns(left, Device.Allocate(3, 2), Device.Allocate(4, 5)));
+        var storage = Device.Allocate(40);
+        Assert.Contains("overlap", Assert.Throws<ArgumentException>(() =>
+            Device.ConcatColumns(storage.Slice(0, 4, 3), right, storage.Slice(10, 4, 5))).Message);
+    }
+
+    [Theory]
     [InlineData(1, 3, 0, 5, 2, 3)]
     [InlineData(17, 17, 4, 9, 1, 8)]
     [InlineData(257, 6, 3, 6, 3, 3)]
