@@ -231,14 +231,9 @@ public static unsafe class GemmCpu
 
         if (kernel == Kernel.Avx2Fma && (m == 1 || n == 1))
         {
-            if (activationOutput == null)
-            {
-                RunMatrixVector(transposeA, transposeB, m, n, k, alpha, a, b, beta, c, bias, activation);
-                return;
-            }
-            // The vector is tiny next to the product: its backward epilogue is a pass over the stored values.
-            RunMatrixVector(transposeA, transposeB, m, n, k, alpha, a, b, beta, c, null, Activation.Identity);
-            MultiplyByDerivative(activation, c, activationOutput, 1, m * n);
+            // The vector is tiny next to the product: a backward epilogue is a pass over the stored values.
+            RunMatrixVector(transposeA, transposeB, m, n, k, alpha, a, b, beta, c, bias, activationOutput == null ? activation : Activation.Identity);
+            if (activationOutput != null) MultiplyByDerivative(activation, c, activationOutput, 1, m * n);
             return;
         }
 
