@@ -28,6 +28,7 @@ public static class CqlRun
             ?? ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, "default");
         var config = ConfigLoader.Resolve(new CqlConfig(), shipped, context.ConfigFile, context.Overrides);
         string configJson = ConfigLoader.ToJson(config);
+        context.RecordConfig(configJson);
 
         var dataset = D4rlHdf5.Read(context.DatasetPath);
         var transitions = dataset.ToQLearning();
@@ -60,7 +61,6 @@ public static class CqlRun
         if (context.OutputDirectory is not null)
         {
             Directory.CreateDirectory(context.OutputDirectory);
-            File.WriteAllText(Path.Combine(context.OutputDirectory, "config.json"), configJson);
             checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
             SacCheckpoint.Save(checkpointPath, agent.Learner, Algorithm, context.EnvironmentId, normalizer, configJson, agent.ExtraCheckpointTensors());
         }

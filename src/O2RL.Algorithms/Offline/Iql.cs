@@ -173,6 +173,7 @@ public static class IqlRun
         var config = ConfigLoader.Resolve(new IqlConfig(),
             ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, context.DatasetName), context.ConfigFile, context.Overrides);
         string configJson = ConfigLoader.ToJson(config);
+        context.RecordConfig(configJson);
         var backend = context.Backend;
 
         var dataset = D4rlHdf5.Read(datasetPath);
@@ -223,7 +224,6 @@ public static class IqlRun
         if (context.OutputDirectory is not null)
         {
             Directory.CreateDirectory(context.OutputDirectory);
-            File.WriteAllText(Path.Combine(context.OutputDirectory, "config.json"), configJson);
             checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
             Save(checkpointPath, agent, normalizer, context.EnvironmentId, configJson);
         }

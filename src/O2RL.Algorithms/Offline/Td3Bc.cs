@@ -119,6 +119,7 @@ public static class Td3BcRun
             ConfigLoader.ShippedConfigPath(AlgorithmName, context.EnvironmentId, context.DatasetName), context.ConfigFile, context.Overrides);
         Td3BcAgent.Validate(config);
         string configJson = ConfigLoader.ToJson(config);
+        context.RecordConfig(configJson);
         var backend = context.Backend;
         ulong seed = (ulong)(uint)context.Seed;
 
@@ -154,7 +155,6 @@ public static class Td3BcRun
         if (context.OutputDirectory is not null)
         {
             Directory.CreateDirectory(context.OutputDirectory);
-            File.WriteAllText(Path.Combine(context.OutputDirectory, "config.json"), configJson);
             checkpointPath = Path.Combine(context.OutputDirectory, AlgorithmName + ".safetensors");
             Td3Checkpoint.Save(checkpointPath, agent.Networks, AlgorithmName, context.EnvironmentId, normalizer, configJson, config.RewardScale, config.RewardShift);
         }

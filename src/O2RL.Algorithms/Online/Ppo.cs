@@ -294,6 +294,7 @@ public static class PpoRun
             ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, context.DatasetName ?? "online"),
             context.ConfigFile, context.Overrides);
         string configJson = ConfigLoader.ToJson(config);
+        context.RecordConfig(configJson);
         using var environment = PolicyEnvironment.Make(context.EnvironmentId, null);
         int obsDim = environment.ObservationSpace.Dimension, actionDim = environment.ActionSpace.Dimension;
         var backend = context.Backend;
@@ -336,7 +337,6 @@ public static class PpoRun
         if (context.OutputDirectory is not null)
         {
             Directory.CreateDirectory(context.OutputDirectory);
-            File.WriteAllText(Path.Combine(context.OutputDirectory, "config.json"), configJson);
             checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
             Save(checkpointPath, agent, filter.Snapshot(), context.EnvironmentId, configJson);
         }

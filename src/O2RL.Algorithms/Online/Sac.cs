@@ -140,6 +140,7 @@ public static class SacRun
             };
             configJson = ConfigLoader.ToJson(config);
         }
+        context.RecordConfig(configJson);
 
         var agent = new SacAgent(context.Backend, obsDim, actionDim, config, (ulong)context.Seed);
         if (initial is not null) agent.LoadFrom(initial);
@@ -170,7 +171,6 @@ public static class SacRun
         if (context.OutputDirectory is not null)
         {
             Directory.CreateDirectory(context.OutputDirectory);
-            File.WriteAllText(Path.Combine(context.OutputDirectory, "config.json"), configJson);
             checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
             SacCheckpoint.Save(checkpointPath, agent.Learner, Algorithm, context.EnvironmentId, normalizer, configJson);
         }

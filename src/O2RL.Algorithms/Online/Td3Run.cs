@@ -25,6 +25,7 @@ public static class Td3Run
             ConfigLoader.ShippedConfigPath(AlgorithmName, context.EnvironmentId, context.DatasetName ?? "online"), context.ConfigFile, context.Overrides);
         Td3Agent.Validate(config);
         string configJson = ConfigLoader.ToJson(config);
+        context.RecordConfig(configJson);
         var backend = context.Backend;
         ulong seed = (ulong)(uint)context.Seed;
 
@@ -98,7 +99,6 @@ public static class Td3Run
         if (context.OutputDirectory is not null)
         {
             Directory.CreateDirectory(context.OutputDirectory);
-            File.WriteAllText(Path.Combine(context.OutputDirectory, "config.json"), configJson);
             checkpointPath = Path.Combine(context.OutputDirectory, AlgorithmName + ".safetensors");
             Td3Checkpoint.Save(checkpointPath, agent.Networks, AlgorithmName, context.EnvironmentId, normalizer, configJson, rewardScale, rewardShift);
         }

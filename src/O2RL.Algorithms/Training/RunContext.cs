@@ -1,3 +1,4 @@
+using O2RL.Algorithms.Runs;
 using O2RL.Engine;
 
 namespace O2RL.Algorithms.Training;
@@ -43,6 +44,19 @@ public sealed record RunContext
     public string? ResumeCheckpoint { get; init; }
     /// <summary>Stops training between two environment steps (Ctrl+C, tests); the loop throws <see cref="OperationCanceledException"/>.</summary>
     public CancellationToken Cancellation { get; init; }
+
+    /// <summary>
+    /// Writes the resolved config to <see cref="OutputDirectory"/>/config.json (nothing when there is no output
+    /// folder), replacing the file atomically. Runs call it as soon as their config is final and before any long work,
+    /// so a run that stops early (an exception, Ctrl+C, a killed process) still says how it was configured, and a
+    /// resumed run re-records the same file.
+    /// </summary>
+    public void RecordConfig(string resolvedConfigJson)
+    {
+        ArgumentNullException.ThrowIfNull(resolvedConfigJson);
+        if (OutputDirectory is null) return;
+        AtomicFile.WriteAllText(Path.Combine(OutputDirectory, RunFolder.ConfigFile), resolvedConfigJson);
+    }
 }
 
 /// <summary>What a run produced.</summary>

@@ -84,6 +84,7 @@ public static class O2PpoRun
             ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, context.DatasetName), context.ConfigFile, context.Overrides);
         var mode = ParseMode(config.Mode);
         string configJson = ConfigLoader.ToJson(config);
+        context.RecordConfig(configJson);
         var backend = context.Backend;
         ulong seed = (ulong)context.Seed;
         var metrics = context.Metrics;
@@ -244,7 +245,6 @@ public static class O2PpoRun
         if (context.OutputDirectory is not null)
         {
             Directory.CreateDirectory(context.OutputDirectory);
-            File.WriteAllText(Path.Combine(context.OutputDirectory, "config.json"), configJson);
             checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
             var tensors = actor.Parameters.ToNamedTensors(GaussianActorCheckpoint.ActorPrefix)
                 .Concat(critic.Parameters.ToNamedTensors("critic"));

@@ -43,6 +43,7 @@ public static class O2SacRun
         string mode = config.Mode.ToLowerInvariant();
         if (!Modes.Contains(mode)) throw new ArgumentException($"mode '{config.Mode}' is not one of {string.Join(", ", Modes)}");
         string configJson = ConfigLoader.ToJson(config);
+        context.RecordConfig(configJson);
         var spec = EnvironmentRegistry.GetSpec(context.EnvironmentId);
         var backend = context.Backend;
 
@@ -90,7 +91,6 @@ public static class O2SacRun
             using (var evaluator = NewEvaluator())
                 offline = evaluator.Evaluate(StartingPolicy(backend, startingActor!), config.EvalEpisodes);
             LogCurveStart(context.Metrics, offline);
-            WriteConfig(context.OutputDirectory, configJson);
             return new RunResult(offline, null, configJson);
         }
         if (mode is "naive" or "scratch")
@@ -145,7 +145,6 @@ public static class O2SacRun
         string? checkpointPath = null;
         if (context.OutputDirectory is not null)
         {
-            WriteConfig(context.OutputDirectory, configJson);
             checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
             var extra = learner.ReferenceActor.Parameters.ToNamedTensors("actor_reference")
                 .Append(new NamedTensor("log_lambda", [1], learner.Lambda.LogLambda.ToArray()));
@@ -304,7 +303,6 @@ public static class O2SacRun
         string? checkpointPath = null;
         if (context.OutputDirectory is not null)
         {
-            WriteConfig(context.OutputDirectory, configJson);
             checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
             SacCheckpoint.Save(checkpointPath, agent.Learner, Algorithm, context.EnvironmentId, normalizer, configJson);
         }
@@ -420,13 +418,6 @@ public static class O2SacRun
                 throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
                     $"the observation normalisation of '{checkpointPath}' differs from the one of '{datasetPath}' (§3.1 rule) at feature {j}: mean {checkpoint.Mean[j]} vs {dataset.Mean[j]}, std {checkpoint.Std[j]} vs {dataset.Std[j]}; the offline actor was trained on other data or with other normalisation flags"));
         }
-    }
-
-    static void WriteConfig(string? folder, string configJson)
-    {
-        if (folder is null) return;
-        Directory.CreateDirectory(folder);
-        File.WriteAllText(Path.Combine(folder, "config.json"), configJson);
     }
 
     static void SaveStage(string path, string stage, O2SacLearner learner, DeviceRandom offlineRandom, Dictionary<string, double> scores,

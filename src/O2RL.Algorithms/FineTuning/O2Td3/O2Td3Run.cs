@@ -83,11 +83,7 @@ public static class O2Td3Run
         if (config.Mode != O2Td3Config.OfflineMode && config.BufferMode != OfflineMixing.None && offline is null)
             throw new ArgumentException($"buffer_mode {config.BufferMode} mixes offline data into fine-tuning; no dataset was given");
 
-        if (context.OutputDirectory is not null)
-        {
-            Directory.CreateDirectory(context.OutputDirectory);
-            File.WriteAllText(Path.Combine(context.OutputDirectory, "config.json"), configJson);
-        }
+        context.RecordConfig(configJson);
         var harness = new Harness(context, config, configJson, seed, normalizer, offline, environment, evaluator);
         return config.Mode switch
         {
