@@ -8,11 +8,27 @@ namespace O2RL.Kernels;
 /// </summary>
 public static unsafe class LayerNormCpu
 {
-    /// <summary>y = γ ⊙ (x − μ)·rstd + β per row; saves μ and rstd.</summary>
-    public static void Forward(int rows, int cols, int groups, float* x, float* gamma, float* beta, float* y, float* mean, float* rstd, float epsilon)
+    /// <summary>
+    /// y = act(γ ⊙ (x − μ)·rstd + β) per row; saves μ and rstd. The activation (identity, ReLU, tanh) is applied
+    /// while the row is in registers or L1, with the same arithmetic as <see cref="ActivationCpu.Forward"/>, so the
+    /// result equals LayerNorm followed by that pass bit for bit.
+    /// </summary>
+    public static void Forward(int rows, int cols, int groups, float* x, float* gamma, float* beta, float* y, float* mean, float* rstd, float epsilon,
+        Activation activation = Activation.Identity)
     {
-        int rowsPerGroup = rows / groups;
-        for (int r = 0; r < rows; r++)
+        if (activation is not (Activation.Identity or Activation.Relu or Activation.Tanh))
+            throw new ArgumentOutOfRangeException(nameof(activation), activation, "LayerNorm fuses identity, ReLU or tanh");
+        ForwardRows(0, rows, rows / groups, cols, x, gamma, beta, y, mean, rstd, epsilon, activation);
+    }
+
+    /// <summary>
+    /// <see cref="Forward"/> for rows [<paramref name="firstRow"/>, <paramref name="endRow"/>) of the whole tensor
+    /// (row r uses γ, β row r / rowsPerGroup). Rows are independent, so any split of them gives the same bits.
+    /// </summary>
+    public static void ForwardRows(int firstRow, int endRow, int rowsPerGroup, int cols, float* x, float* gamma, float* beta, float* y,
+        float* mean, float* rstd, float epsilon, Activation activation)
+    {
+        for (int r = firstRow; r < endRow; r++)
         {
             float* row = x + (long)r * cols;
             float mu = (float)(Sum(row, cols) / cols);
@@ -25,19 +41,40 @@ public static unsafe class LayerNormCpu
             float* output = y + (long)r * cols;
             int c2 = 0, w = Vector<float>.Count;
             var muV = new Vector<float>(mu); var rstdV = new Vector<float>(inverseStd);
+            if (activation == Activation.Relu)
+            {
+                for (; c2 <= cols - w; c2 += w)
+                    *(Vector<float>*)(output + c2) = Vector.Max(
+                        *(Vector<float>*)(g + c2) * ((*(Vector<float>*)(row + c2) - muV) * rstdV) + *(Vector<float>*)(b + c2), Vector<float>.Zero);
+                for (; c2 < cols; c2++)
+                {
+                    float value = g[c2] * ((row[c2] - mu) * inverseStd) + b[c2];
+                    output[c2] = value > 0f ? value : 0f;
+                }
+                continue;
+            }
             for (; c2 <= cols - w; c2 += w)
                 *(Vector<float>*)(output + c2) = *(Vector<float>*)(g + c2) * ((*(Vector<float>*)(row + c2) - muV) * rstdV) + *(Vector<float>*)(b + c2);
             for (; c2 < cols; c2++) output[c2] = g[c2] * ((row[c2] - mu) * inverseStd) + b[c2];
+            if (activation == Activation.Tanh)
+                for (int c = 0; c < cols; c++) output[c] = OpMath.Activate(Activation.Tanh, output[c]);
         }
     }
 
     /// <summary>dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂ ⊙ x̂)), dx̂ = dy ⊙ γ; dγ += Σ dy ⊙ x̂; dβ += Σ dy.</summary>
     public static void Backward(int rows, int cols, int groups, float* x, float* dy, float* gamma, float* mean, float* rstd,
-        float* dx, float* dgamma, float* dbeta)
+        float* dx, float* dgamma, float* dbeta) =>
+        BackwardRows(0, rows, rows / groups, cols, x, dy, gamma, mean, rstd, dx, dgamma, dbeta);
+
+    /// <summary>
+    /// <see cref="Backward"/> for rows [<paramref name="firstRow"/>, <paramref name="endRow"/>). dγ and dβ of a group
+    /// add its rows in increasing order, so a split at group boundaries gives the same bits as one call.
+    /// </summary>
+    public static void BackwardRows(int firstRow, int endRow, int rowsPerGroup, int cols, float* x, float* dy, float* gamma, float* mean,
+        float* rstd, float* dx, float* dgamma, float* dbeta)
     {
-        int rowsPerGroup = rows / groups;
         int w = Vector<float>.Count;
-        for (int r = 0; r < rows; r++)
+        for (int r = firstRow; r < endRow; r++)
         {
             float* xr = x + (long)r * cols, dyr = dy + (long)r * cols, dxr = dx + (long)r * cols;
             long groupOffset = (long)(r / rowsPerGroup) * cols;

@@ -8,6 +8,8 @@ internal struct LayerNormArguments
 {
     public int Rows, Cols, RowsPerGroup;
     public float Epsilon;
+    /// <summary>The activation applied to the forward output (<see cref="Activation"/> as an int; identity in the backward).</summary>
+    public int Activation;
 }
 
 /// <summary>
@@ -20,7 +22,7 @@ internal struct LayerNormArguments
 /// </summary>
 internal static class LayerNormGpu
 {
-    /// <summary>Grid: one group per row. y = γ ⊙ (x − μ)·rstd + β; saves μ and rstd. y may alias x.</summary>
+    /// <summary>Grid: one group per row. y = act(γ ⊙ (x − μ)·rstd + β); saves μ and rstd. y may alias x.</summary>
     public static void Forward<TGeometry>(ArrayView<float> x, ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> y,
         ArrayView<float> mean, ArrayView<float> rstd, LayerNormArguments args)
         where TGeometry : struct, IGpuGeometry
@@ -45,7 +47,7 @@ internal static class LayerNormGpu
         }
         int g = row / args.RowsPerGroup * args.Cols;
         for (int c = Group.IdxX; c < args.Cols; c += Group.DimX)
-            y[start + c] = gamma[g + c] * ((x[start + c] - mu) * inverseStd) + beta[g + c];
+            y[start + c] = GpuMath.Activate(args.Activation, gamma[g + c] * ((x[start + c] - mu) * inverseStd) + beta[g + c]);
     }
 
     /// <summary>

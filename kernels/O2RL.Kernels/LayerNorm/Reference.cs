@@ -6,9 +6,12 @@ namespace O2RL.Kernels;
 /// </summary>
 public static class LayerNormReference
 {
-    /// <summary>y = γ ⊙ x̂ + β with x̂ = (x − μ)·rstd, rstd = 1/√(σ² + ε); saves μ and rstd per row.</summary>
+    /// <summary>
+    /// y = act(γ ⊙ x̂ + β) with x̂ = (x − μ)·rstd, rstd = 1/√(σ² + ε); saves μ and rstd per row. The activation
+    /// (identity, ReLU or tanh) is applied to the float result, as a separate activation pass would.
+    /// </summary>
     public static void Forward(int rows, int cols, int groups, ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
-        Span<float> y, Span<float> mean, Span<float> rstd, float epsilon)
+        Span<float> y, Span<float> mean, Span<float> rstd, float epsilon, Activation activation = Activation.Identity)
     {
         int rowsPerGroup = rows / groups;
         for (int r = 0; r < rows; r++)
@@ -25,7 +28,7 @@ public static class LayerNormReference
             rstd[r] = (float)inverseStd;
             int g = r / rowsPerGroup * cols;
             for (int c = 0; c < cols; c++)
-                y[r * cols + c] = (float)(gamma[g + c] * ((row[c] - mu) * inverseStd) + beta[g + c]);
+                y[r * cols + c] = OpMath.Activate(activation, (float)(gamma[g + c] * ((row[c] - mu) * inverseStd) + beta[g + c]));
         }
     }
 

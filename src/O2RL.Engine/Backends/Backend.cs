@@ -195,15 +195,22 @@ public abstract class Backend : IDisposable
     }
 
     /// <summary>
-    /// LayerNorm over the last axis: y = γ ⊙ (x − μ)/√(σ² + ε) + β, with μ and σ² the mean and (biased)
+    /// LayerNorm over the last axis: y = act(γ ⊙ (x − μ)/√(σ² + ε) + β), with μ and σ² the mean and (biased)
     /// variance of each row. x, y: [rows, cols]; γ, β: [cols] shared by all rows, or [groups, cols] where the
     /// rows split into equal consecutive groups (ensembles); mean, rstd: [rows] saved for the backward pass.
+    /// <paramref name="activation"/> (identity, ReLU or tanh) is the layer that follows LayerNorm in an MLP, applied
+    /// in the same pass: the result equals LayerNorm then <see cref="ActivationForward"/>. Its backward is not part of
+    /// <see cref="LayerNormBackward"/>, which takes the gradient with respect to the LayerNorm output before the
+    /// activation (an MLP gets it from the next layer's GEMM, see <see cref="GemmRequest.ActivationOutput"/>).
     /// </summary>
-    public void LayerNormForward(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor mean, Tensor rstd, float epsilon = 1e-5f)
+    public void LayerNormForward(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor mean, Tensor rstd, float epsilon = 1e-5f,
+        Activation activation = Activation.Identity)
     {
         SameLength(x, y);
+        if (activation is not (Activation.Identity or Activation.Relu or Activation.Tanh))
+            throw new ArgumentOutOfRangeException(nameof(activation), activation, "LayerNorm fuses identity, ReLU or tanh");
         int groups = LayerNormGroups(x, gamma, beta, mean, rstd);
-        LayerNormForwardCore(x, gamma, beta, y, mean, rstd, epsilon, groups);
+        LayerNormForwardCore(x, gamma, beta, y, mean, rstd, epsilon, groups, activation);
     }
 
     /// <summary>
@@ -557,7 +564,8 @@ public abstract class Backend : IDisposable
     }
     protected abstract void ActivationForwardCore(Activation activation, Tensor x, Tensor y);
     protected abstract void ActivationBackwardCore(Activation activation, Tensor y, Tensor dy, Tensor dx);
-    protected abstract void LayerNormForwardCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor mean, Tensor rstd, float epsilon, int groups);
+    protected abstract void LayerNormForwardCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor mean, Tensor rstd, float epsilon, int groups,
+        Activation activation);
     protected abstract void LayerNormBackwardCore(Tensor x, Tensor dy, Tensor gamma, Tensor mean, Tensor rstd, Tensor dx, Tensor dgamma, Tensor dbeta, int groups);
     protected abstract void UnaryCore(UnaryOp op, Tensor x, Tensor y, float a, float b);
     protected abstract void BinaryCore(BinaryOp op, Tensor x, Tensor y, Tensor z, float alpha, float beta, Broadcast broadcast);

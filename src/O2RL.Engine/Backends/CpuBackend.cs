@@ -160,11 +160,70 @@ public sealed unsafe class CpuBackend : Backend
         else ActivationCpu.Backward(activation, P(y), P(dy), P(dx), y.Length);
     }
     /// <inheritdoc/>
-    protected override void LayerNormForwardCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor mean, Tensor rstd, float epsilon, int groups) =>
-        LayerNormCpu.Forward(x.Rows, x.Cols, groups, P(x), P(gamma), P(beta), P(y), P(mean), P(rstd), epsilon);
+    protected override void LayerNormForwardCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor mean, Tensor rstd, float epsilon, int groups,
+        Activation activation)
+    {
+        // Rows are independent: a large LayerNorm is split over the pool by rows (same bits).
+        if (SplitsOverPool(x.Length) && x.Rows >= pool!.ThreadCount)
+            layerNormParts.RunForward(pool, x.Rows, x.Cols, x.Rows / groups, P(x), P(gamma), P(beta), P(y), P(mean), P(rstd), epsilon, activation);
+        else LayerNormCpu.Forward(x.Rows, x.Cols, groups, P(x), P(gamma), P(beta), P(y), P(mean), P(rstd), epsilon, activation);
+    }
     /// <inheritdoc/>
-    protected override void LayerNormBackwardCore(Tensor x, Tensor dy, Tensor gamma, Tensor mean, Tensor rstd, Tensor dx, Tensor dgamma, Tensor dbeta, int groups) =>
-        LayerNormCpu.Backward(x.Rows, x.Cols, groups, P(x), P(dy), P(gamma), P(mean), P(rstd), P(dx), P(dgamma), P(dbeta));
+    protected override void LayerNormBackwardCore(Tensor x, Tensor dy, Tensor gamma, Tensor mean, Tensor rstd, Tensor dx, Tensor dgamma, Tensor dbeta, int groups)
+    {
+        // dγ, dβ sum over a group's rows in order, so the split is by whole groups (an ensemble's members): same bits.
+        if (SplitsOverPool(x.Length) && groups % pool!.ThreadCount == 0)
+            layerNormParts.RunBackward(pool, x.Rows, x.Cols, x.Rows / groups, groups, P(x), P(dy), P(gamma), P(mean), P(rstd), P(dx), P(dgamma), P(dbeta));
+        else LayerNormCpu.Backward(x.Rows, x.Cols, groups, P(x), P(dy), P(gamma), P(mean), P(rstd), P(dx), P(dgamma), P(dbeta));
+    }
+
+    readonly LayerNormParts layerNormParts = new();
+
+    /// <summary>
+    /// LayerNorm split over the pool: the forward by contiguous row ranges, the backward by whole groups. One caller at
+    /// a time (the backend's ops run on its calling thread).
+    /// </summary>
+    sealed class LayerNormParts : IParallelWork
+    {
+        bool backward;
+        int rows, cols, rowsPerGroup, groups;
+        float* x, dy, gamma, beta, y, mean, rstd, dx, dgamma, dbeta;
+        float epsilon;
+        Activation activation;
+
+        public void RunForward(WorkerPool pool, int rows, int cols, int rowsPerGroup, float* x, float* gamma, float* beta, float* y,
+            float* mean, float* rstd, float epsilon, Activation activation)
+        {
+            (backward, this.rows, this.cols, this.rowsPerGroup) = (false, rows, cols, rowsPerGroup);
+            this.x = x; this.gamma = gamma; this.beta = beta; this.y = y; this.mean = mean; this.rstd = rstd;
+            this.epsilon = epsilon; this.activation = activation;
+            pool.Run(this, pool.ThreadCount);
+        }
+
+        public void RunBackward(WorkerPool pool, int rows, int cols, int rowsPerGroup, int groups, float* x, float* dy, float* gamma,
+            float* mean, float* rstd, float* dx, float* dgamma, float* dbeta)
+        {
+            (backward, this.rows, this.cols, this.rowsPerGroup, this.groups) = (true, rows, cols, rowsPerGroup, groups);
+            this.x = x; this.dy = dy; this.gamma = gamma; this.mean = mean; this.rstd = rstd;
+            this.dx = dx; this.dgamma = dgamma; this.dbeta = dbeta;
+            pool.Run(this, pool.ThreadCount);
+        }
+
+        public void Execute(int part, int partCount)
+        {
+            if (backward)
+            {
+                int groupsPerPart = groups / partCount;
+                int first = part * groupsPerPart * rowsPerGroup, end = first + groupsPerPart * rowsPerGroup;
+                LayerNormCpu.BackwardRows(first, end, rowsPerGroup, cols, x, dy, gamma, mean, rstd, dx, dgamma, dbeta);
+            }
+            else
+            {
+                int first = (int)((long)rows * part / partCount), end = (int)((long)rows * (part + 1) / partCount);
+                LayerNormCpu.ForwardRows(first, end, rowsPerGroup, cols, x, gamma, beta, y, mean, rstd, epsilon, activation);
+            }
+        }
+    }
     /// <inheritdoc/>
     protected override void UnaryCore(UnaryOp op, Tensor x, Tensor y, float a, float b) => ElementwiseCpu.Unary(op, P(x), P(y), x.Length, a, b);
     /// <inheritdoc/>
@@ -233,7 +292,7 @@ public sealed unsafe class CpuBackend : Backend
     readonly AdamCpu.ParallelAdam parallelAdam = new();
     readonly ElementwiseSlices elementwise = new();
 
-    /// <summary>Whether large fills, Polyak updates and activation backwards are split over the pool (benchmarks flip it; results are identical either way).</summary>
+    /// <summary>Whether large fills, Polyak updates, activation backwards and LayerNorms are split over the pool (benchmarks flip it; results are identical either way).</summary>
     public static bool SplitElementwise { get; set; } = true;
 
     bool SplitsOverPool(int length) => pool is not null && SplitElementwise && length >= ParallelElementwiseThreshold;

@@ -486,10 +486,11 @@ public sealed class IlgpuBackend : Backend
                 stream, y.Length, View(y), View(dy), View(dx), (int)activation);
     }
 
-    protected override void LayerNormForwardCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor mean, Tensor rstd, float epsilon, int groups)
+    protected override void LayerNormForwardCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor mean, Tensor rstd, float epsilon, int groups,
+        Activation activation)
     {
         if (x.Rows == 0) return;
-        var arguments = new LayerNormArguments { Rows = x.Rows, Cols = x.Cols, RowsPerGroup = x.Rows / groups, Epsilon = epsilon };
+        var arguments = new LayerNormArguments { Rows = x.Rows, Cols = x.Cols, RowsPerGroup = x.Rows / groups, Epsilon = epsilon, Activation = (int)activation };
         layerNormForward ??= LoadGrouped(
             d => d.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.Forward<DeviceGeometry>),
             s => s.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormArguments>(LayerNormGpu.Forward<SimulatorGeometry>));

@@ -1,8 +1,12 @@
+using O2RL.Kernels;
+
 namespace O2RL.Engine;
 
 /// <summary>
 /// LayerNorm over the feature axis with learnable gain γ (init 1) and bias β (init 0), ε = 1e-5, placed after a
 /// Linear and before its activation. For an ensemble, γ and β are [E, features] and input is [E, B, features].
+/// With an <see cref="Activation"/> the layer also applies the activation that follows it, in the same pass
+/// (y = act(LayerNorm(x))), as <see cref="Mlp"/> builds it.
 /// </summary>
 public sealed class LayerNormLayer : ILayer
 {
@@ -13,13 +17,21 @@ public sealed class LayerNormLayer : ILayer
     {
         public required Tensor Output, Mean, InverseStd, InputGradient;
         public Tensor Input = null!;
+        /// <summary>∂L/∂ of the pre-activation output, when this layer applies its activation's backward itself.</summary>
+        public Tensor? PreActivationGradient;
     }
 
-    /// <summary>Creates the layer on views named <c>{name}.weight</c> (γ) and <c>{name}.bias</c> (β).</summary>
-    public LayerNormLayer(ParameterSet parameters, string name, int features, int members = 1, float epsilon = 1e-5f)
+    /// <summary>
+    /// Creates the layer on views named <c>{name}.weight</c> (γ) and <c>{name}.bias</c> (β); <paramref name="activation"/>
+    /// (identity, ReLU or tanh) is applied to the output in the same pass.
+    /// </summary>
+    public LayerNormLayer(ParameterSet parameters, string name, int features, int members = 1, float epsilon = 1e-5f,
+        Activation activation = Activation.Identity)
     {
+        if (activation is not (Activation.Identity or Activation.Relu or Activation.Tanh))
+            throw new ArgumentOutOfRangeException(nameof(activation), activation, "LayerNorm fuses identity, ReLU or tanh");
         backend = parameters.Backend;
-        Name = name; Features = features; Members = members; Epsilon = epsilon;
+        Name = name; Features = features; Members = members; Epsilon = epsilon; Activation = activation;
         int[] shape = members == 1 ? [features] : [members, features];
         (Gain, GainGradient) = parameters.Take(name + ".weight", shape);
         (Shift, ShiftGradient) = parameters.Take(name + ".bias", shape);
@@ -37,6 +49,19 @@ public sealed class LayerNormLayer : ILayer
     public int Features { get; }
     /// <summary>Ensemble members.</summary>
     public int Members { get; }
+    /// <summary>The activation applied to the normalised output (identity: none).</summary>
+    public Activation Activation { get; }
+
+    /// <summary>True when the next layer's input gradient already comes multiplied by act′ of this layer's output.</summary>
+    bool outputGradientIsPreActivation;
+
+    /// <summary>
+    /// Called by the next <see cref="Linear"/> when it applies this layer's activation backward in its input-gradient
+    /// GEMM (see <see cref="Linear.FuseInputActivationBackward(LayerNormLayer)"/>): the gradient this layer then
+    /// receives is with respect to the LayerNorm output before the activation.
+    /// </summary>
+    internal void TakePreActivationGradient() => outputGradientIsPreActivation = true;
+
     /// <summary>Variance floor ε.</summary>
     public float Epsilon { get; }
     /// <summary>γ.</summary>
@@ -65,7 +90,7 @@ public sealed class LayerNormLayer : ILayer
             buffers.Add(slot, rows, b);
         }
         b.Input = input;
-        backend.LayerNormForward(input, Gain, Shift, b.Output, b.Mean, b.InverseStd, Epsilon);
+        backend.LayerNormForward(input, Gain, Shift, b.Output, b.Mean, b.InverseStd, Epsilon, Activation);
         return b.Output;
     }
 
@@ -79,6 +104,13 @@ public sealed class LayerNormLayer : ILayer
         {
             discardedGain ??= backend.Allocate(Gain.Shape);
             discardedShift ??= backend.Allocate(Shift.Shape);
+        }
+        // δz = δy ⊙ act′(y) unless the next layer's GEMM already applied it.
+        if (Activation != Activation.Identity && !outputGradientIsPreActivation)
+        {
+            b.PreActivationGradient ??= backend.Allocate(b.Output.Shape);
+            backend.ActivationBackward(Activation, b.Output, outputGradient, b.PreActivationGradient);
+            outputGradient = b.PreActivationGradient;
         }
         backend.LayerNormBackward(b.Input, outputGradient, Gain, b.Mean, b.InverseStd, b.InputGradient,
             accumulateParameterGradients ? GainGradient : discardedGain!, accumulateParameterGradients ? ShiftGradient : discardedShift!);

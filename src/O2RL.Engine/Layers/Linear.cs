@@ -80,6 +80,20 @@ public sealed class Linear : ILayer
         previous.outputGradientIsPreActivation = true;
     }
 
+    /// <summary>
+    /// <see cref="FuseInputActivationBackward(Linear)"/> for an <see cref="Mlp"/> with LayerNorm: this layer's input
+    /// is <paramref name="previous"/>'s output act(LayerNorm(·)), so the input-gradient GEMM's store applies act′ of
+    /// it, and the LayerNorm backward receives the gradient before the activation.
+    /// </summary>
+    internal void FuseInputActivationBackward(LayerNormLayer previous)
+    {
+        if (previous.Features != InDim || previous.Members != Members)
+            throw new ArgumentException($"Linear {Name} [{InDim} in, {Members} members] cannot follow LayerNorm {previous.Name} [{previous.Features} features, {previous.Members} members]");
+        if (previous.Activation == Activation.Identity) return;
+        inputActivation = previous.Activation;
+        previous.TakePreActivationGradient();
+    }
+
     /// <inheritdoc/>
     public Tensor Forward(Tensor input, int slot = 0)
     {

@@ -55,6 +55,8 @@ public class Mlp
         var random = new HostRandom(seed);
         var list = new List<ILayer>();
         var linears = new List<Linear>();
+        // The layer whose output feeds each Linear after the first (the previous Linear, or its LayerNorm).
+        var feeding = new List<ILayer>();
         int moduleIndex = 0, inDim = spec.InDim;
         foreach (int hidden in spec.HiddenDims)
         {
@@ -63,11 +65,22 @@ public class Mlp
             Initializers.Apply(linear, spec.HiddenInit, random);
             list.Add(linear);
             linears.Add(linear);
+            ILayer last = linear;
             if (spec.LayerNorm)
             {
-                list.Add(new LayerNormLayer(Parameters, $"{spec.NamePrefix}.{moduleIndex++}", hidden, members));
-                list.Add(new ActivationLayer(backend, spec.HiddenActivation));
+                // Fused: the LayerNorm pass applies the activation (no separate activation layer).
+                var layerNorm = new LayerNormLayer(Parameters, $"{spec.NamePrefix}.{moduleIndex++}", hidden, members,
+                    activation: FuseActivationBackward ? spec.HiddenActivation : Activation.Identity);
+                list.Add(layerNorm);
+                last = layerNorm;
+                if (!FuseActivationBackward)
+                {
+                    var activationLayer = new ActivationLayer(backend, spec.HiddenActivation);
+                    list.Add(activationLayer);
+                    last = activationLayer;
+                }
             }
+            feeding.Add(last);
             moduleIndex++; // the activation module has an index but no parameters
             inDim = hidden;
         }
@@ -75,10 +88,14 @@ public class Mlp
         Initializers.Apply(output, spec.OutputInit, random);
         list.Add(output);
         linears.Add(output);
-        // Without LayerNorm each hidden activation sits between two Linears: its backward goes into the next
-        // layer's input-gradient GEMM (see Linear.FuseInputActivationBackward).
-        if (!spec.LayerNorm && FuseActivationBackward)
-            for (int i = 1; i < linears.Count; i++) linears[i].FuseInputActivationBackward(linears[i - 1]);
+        // Each hidden activation's backward goes into the next layer's input-gradient GEMM (see
+        // Linear.FuseInputActivationBackward): the activation sits between two Linears, or ends a LayerNorm pass.
+        if (FuseActivationBackward)
+            for (int i = 1; i < linears.Count; i++)
+            {
+                if (feeding[i - 1] is LayerNormLayer layerNorm) linears[i].FuseInputActivationBackward(layerNorm);
+                else linears[i].FuseInputActivationBackward(linears[i - 1]);
+            }
         layers = [.. list];
         Linears = linears;
         foreach (var extra in spec.Extras)
@@ -93,8 +110,8 @@ public class Mlp
 
     /// <summary>
     /// Whether networks built from now on fuse each hidden activation's backward into the next layer's input-gradient
-    /// GEMM (default true). The results are the same bit for bit on the CPU backend; tests and benchmarks turn it off
-    /// to compare.
+    /// GEMM and, with LayerNorm, its forward into the LayerNorm pass (default true). The results are the same bit for
+    /// bit on the CPU backend; tests and benchmarks turn it off to compare.
     /// </summary>
     internal static bool FuseActivationBackward { get; set; } = true;
 

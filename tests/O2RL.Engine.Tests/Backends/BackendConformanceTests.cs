@@ -405,6 +405,53 @@ public abstract class BackendConformanceTests : IDisposable
         AssertClose(expectedDbeta, dbeta.ToArray(), 1e-4f, columnTolerance, "LayerNorm dβ");
     }
 
+    [Theory]
+    [InlineData(6, 17, 2, Activation.Relu)]
+    [InlineData(255, 33, 3, Activation.Relu)]
+    [InlineData(257, 64, 1, Activation.Tanh)]
+    [InlineData(3, 300, 1, Activation.Relu)]
+    [InlineData(17, 5, 1, Activation.Tanh)]
+    public void LayerNormForwardWithItsActivation(int rows, int cols, int groups, Activation activation)
+    {
+        rows = ClampRows(rows) / groups * groups;
+        var x = RandomValues(rows * cols, rows + 11, -2f, 3f);
+        var gamma = RandomValues(groups * cols, 12, 0.5f, 1.5f);
+        var beta = RandomValues(groups * cols, 13);
+        int[] parameterShape = groups == 1 ? [cols] : [groups, cols];
+        var tx = Upload(x, rows, cols);
+        var tGamma = Upload(gamma, parameterShape);
+        var tBeta = Upload(beta, parameterShape);
+
+        // Against the reference.
+        var fused = Device.Allocate(rows, cols);
+        var mean = Device.Allocate(rows); var rstd = Device.Allocate(rows);
+        Device.LayerNormForward(tx, tGamma, tBeta, fused, mean, rstd, activation: activation);
+        var expectedY = new float[rows * cols];
+        LayerNormReference.Forward(rows, cols, groups, x, gamma, beta, expectedY, new float[rows], new float[rows], 1e-5f, activation);
+        AssertClose(expectedY, fused.ToArray(), 1e-4f, 2e-5f, $"LayerNorm + {activation}");
+        var fusedValues = fused.ToArray();
+        if (activation == Activation.Relu) Assert.Contains(fusedValues, v => v == 0f);
+        Assert.All(fusedValues, v => Assert.True(activation != Activation.Relu || v >= 0f));
+
+        // Against the two passes on this device: the same numbers bit for bit, and the same saved statistics.
+        var separate = Device.Allocate(rows, cols);
+        var mean2 = Device.Allocate(rows); var rstd2 = Device.Allocate(rows);
+        Device.LayerNormForward(tx, tGamma, tBeta, separate, mean2, rstd2);
+        Device.ActivationForward(activation, separate, separate);
+        Assert.Equal(separate.ToArray(), fusedValues);
+        Assert.Equal(mean2.ToArray(), mean.ToArray());
+        Assert.Equal(rstd2.ToArray(), rstd.ToArray());
+    }
+
+    [Fact]
+    public void LayerNormRefusesActivationsItCannotFuse()
+    {
+        var x = Device.Allocate(4, 3);
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => Device.LayerNormForward(x, Device.Allocate(3), Device.Allocate(3),
+            Device.Allocate(4, 3), Device.Allocate(4), Device.Allocate(4), activation: (Activation)99));
+        Assert.Contains("identity, ReLU or tanh", ex.Message);
+    }
+
     [Fact]
     public void LayerNormBackwardAllowsDxToAliasDy()
     {

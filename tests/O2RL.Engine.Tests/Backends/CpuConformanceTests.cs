@@ -63,4 +63,32 @@ public sealed class CpuParallelSplitTests
         Assert.Contains(single.Take(n), value => value == 0f);
         Assert.All(single.Skip(3 * n), value => Assert.Equal(0.25f, value));
     }
+
+    [Theory]
+    [InlineData(512, 256, 2, Activation.Relu)]
+    [InlineData(768, 100, 6, Activation.Tanh)]
+    [InlineData(257, 129, 1, Activation.Relu)]
+    [InlineData(1_000, 33, 4, Activation.Identity)]
+    public void LayerNormOverThePoolEqualsOneThread(int rows, int cols, int groups, Activation activation)
+    {
+        // Forward split by rows; backward split by whole groups when they divide over the threads (else one thread).
+        float[] Run(int threads)
+        {
+            using var backend = new CpuBackend(threads);
+            var x = backend.Allocate(rows, cols); var dy = backend.Allocate(rows, cols);
+            var gamma = backend.Allocate(groups, cols); var beta = backend.Allocate(groups, cols);
+            var dgamma = backend.Allocate(groups, cols); var dbeta = backend.Allocate(groups, cols);
+            backend.RandomNormal(x, 6, 0); backend.RandomNormal(dy, 7, 0); backend.RandomNormal(gamma, 8, 0); backend.RandomNormal(beta, 9, 0);
+            backend.RandomNormal(dgamma, 10, 0); backend.RandomNormal(dbeta, 11, 0);
+            var y = backend.Allocate(rows, cols); var dx = backend.Allocate(rows, cols);
+            var mean = backend.Allocate(rows); var rstd = backend.Allocate(rows);
+            backend.LayerNormForward(x, gamma, beta, y, mean, rstd, activation: activation);
+            backend.LayerNormBackward(x, dy, gamma, mean, rstd, dx, dgamma, dbeta);
+            return [.. y.ToArray(), .. mean.ToArray(), .. rstd.ToArray(), .. dx.ToArray(), .. dgamma.ToArray(), .. dbeta.ToArray()];
+        }
+        float[] single = Run(1);
+        Assert.Equal(single, Run(2));
+        Assert.Equal(single, Run(3));
+        Assert.Contains(single.Take(rows * cols), value => value != 0f);
+    }
 }

@@ -69,14 +69,18 @@ public sealed class MlpGradientTests
     }
 
     [Theory]
-    [InlineData(Activation.Relu, 1, 1)]
-    [InlineData(Activation.Tanh, 1, 2)]
-    [InlineData(Activation.Relu, 2, 2)]
-    public void FusedActivationBackwardEqualsTheSeparatePassBitForBit(Activation hidden, int members, int threads)
+    [InlineData(Activation.Relu, 1, 1, false)]
+    [InlineData(Activation.Tanh, 1, 2, false)]
+    [InlineData(Activation.Relu, 2, 2, false)]
+    [InlineData(Activation.Relu, 1, 1, true)]
+    [InlineData(Activation.Tanh, 2, 2, true)]
+    [InlineData(Activation.Relu, 2, 1, true)]
+    public void FusedActivationBackwardEqualsTheSeparatePassBitForBit(Activation hidden, int members, int threads, bool layerNorm)
     {
-        // Each hidden activation's backward in the next layer's input-gradient GEMM against ActivationBackward after it.
+        // Each hidden activation's backward in the next layer's input-gradient GEMM against ActivationBackward after it;
+        // with LayerNorm also its forward in the LayerNorm pass against a separate activation layer.
         using var backend = new CpuBackend(threads);
-        var spec = new MlpSpec(23, [64, 48, 40], 5) { HiddenActivation = hidden, OutputActivation = Activation.Tanh };
+        var spec = new MlpSpec(23, [64, 48, 40], 5) { HiddenActivation = hidden, OutputActivation = Activation.Tanh, LayerNorm = layerNorm };
         var fused = new Mlp(backend, spec, seed: 7, members);
         Mlp separate;
         Mlp.FuseActivationBackward = false;
@@ -87,17 +91,64 @@ public sealed class MlpGradientTests
         var x = backend.Allocate(70, 23);
         var dy = members == 1 ? backend.Allocate(70, 5) : backend.Allocate(members, 70, 5);
         random.Normal(x); random.Normal(dy);
+        if (layerNorm)
+        {
+            Assert.DoesNotContain(fused.Layers, l => l is ActivationLayer);
+            Assert.Equal(3, separate.Layers.Count(l => l is ActivationLayer));
+            // LayerNorm's γ must not stay 1 for the check to see its gradient path: perturb both alike.
+            var perturbation = backend.Allocate(fused.Parameters.Values.Length);
+            random.Normal(perturbation);
+            backend.Binary(BinaryOp.Add, fused.Parameters.Values, perturbation, fused.Parameters.Values, 1f, 0.05f);
+            separate.Parameters.CopyValuesFrom(fused.Parameters);
+        }
         var gradients = new List<float[]>();
+        var outputs = new List<float[]>();
         foreach (var net in new[] { fused, separate })
         {
-            net.Forward(x);
+            outputs.Add(net.Forward(x).ToArray());
             net.ZeroGradients();
             gradients.Add(net.Backward(dy, needInputGradient: true)!.ToArray());
             gradients.Add(net.Parameters.Gradients.ToArray());
         }
+        Assert.Equal(outputs[1], outputs[0]);
         Assert.Equal(gradients[2], gradients[0]);
         Assert.Equal(gradients[3], gradients[1]);
         Assert.Contains(gradients[1], g => g != 0f);
+    }
+
+    [Theory]
+    [InlineData(Activation.Relu)]
+    [InlineData(Activation.Tanh)]
+    public void ALayerNormWithItsActivationAndNoFusedSuccessorAppliesTheActivationBackwardItself(Activation activation)
+    {
+        // Used on its own (no Linear after it), the layer's backward takes ∂L/∂y of y = act(LayerNorm(x)).
+        using var backend = new CpuBackend(1);
+        int rows = 5, features = 7;
+        var parameters = new ParameterSet(backend, LayerNormLayer.ParameterCount(features));
+        var layer = new LayerNormLayer(parameters, "norm", features, activation: activation);
+        var plain = new ParameterSet(backend, LayerNormLayer.ParameterCount(features));
+        var reference = new LayerNormLayer(plain, "norm", features);
+        var random = new DeviceRandom(4);
+        random.Normal(parameters.Values);
+        plain.CopyValuesFrom(parameters);
+        var x = backend.Allocate(rows, features);
+        var dy = backend.Allocate(rows, features);
+        random.Normal(x); random.Normal(dy);
+
+        var y = layer.Forward(x);
+        var z = reference.Forward(x);
+        var expectedY = backend.Allocate(rows, features);
+        backend.ActivationForward(activation, z, expectedY);
+        Assert.Equal(expectedY.ToArray(), y.ToArray());
+
+        var dz = backend.Allocate(rows, features);
+        backend.ActivationBackward(activation, y, dy, dz);
+        parameters.ZeroGradients(); plain.ZeroGradients();
+        var dx = layer.Backward(dy)!.ToArray();
+        var expectedDx = reference.Backward(dz)!.ToArray();
+        Assert.Equal(expectedDx, dx);
+        Assert.Equal(plain.Gradients.ToArray(), parameters.Gradients.ToArray());
+        Assert.Contains(dx, v => v != 0f);
     }
 
     [Fact]
