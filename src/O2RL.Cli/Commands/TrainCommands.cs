@@ -253,7 +253,6 @@ public static class TrainCommands
                 Directory.Delete(folder.Directory, recursive: true);
                 throw;
             }
-            AtomicFile.WriteAllText(Path.Combine(folder.Directory, "config.json"), result.ResolvedConfigJson);
             metrics.Dispose();
             var rows = folder.ReadMetrics();
             folder.WriteSummary(rows.Count == 0 ? 0 : rows.Max(r => r.Step), metrics.LastValues, clock.Elapsed.TotalSeconds);
