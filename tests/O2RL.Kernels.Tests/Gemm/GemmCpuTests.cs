@@ -189,6 +189,56 @@ public sealed unsafe class GemmCpuTests : IDisposable
     }
 
     [Fact]
+    public void ShortKSplitsByRowStripsAndEitherSplitGivesTheSameBits()
+    {
+        // 256×256 outputs have 43 strips and 16 panels: K = 17 goes by strips, K = 256 by panels (and by panels
+        // when the switch is off).
+        Assert.False(GemmCpu.SplitsByPanels(strips: 43, panels: 16, k: 17, threads: 2));
+        Assert.False(GemmCpu.SplitsByPanels(strips: 43, panels: 16, k: 1, threads: 2));
+        Assert.True(GemmCpu.SplitsByPanels(strips: 43, panels: 16, k: 256, threads: 2));
+        Assert.True(GemmCpu.SplitsByPanels(strips: 3, panels: 16, k: 17, threads: 2));   // too few strips to share
+        bool saved = GemmCpu.ShortKByRowStrips;
+        try
+        {
+            GemmCpu.ShortKByRowStrips = false;
+            Assert.True(GemmCpu.SplitsByPanels(strips: 43, panels: 16, k: 17, threads: 2));
+            // Forward with bias and ReLU (a first layer), and the ReLU-masked backward epilogue with K = 1 (a
+            // one-output head's input gradient), on 2 and 3 threads with each split, against one thread.
+            (int m, int n, int k, bool backward)[] cases = [(256, 256, 17, false), (255, 257, 23, false), (256, 256, 1, true), (130, 200, 48, true)];
+            foreach ((int m, int n, int k, bool backward) in cases)
+            {
+                var random = new Random(m * 31 + k);
+                float[] a = RandomArray(random, m * k), b = RandomArray(random, k * n), bias = RandomArray(random, n);
+                float[] y = RandomArray(random, m * n);
+                float[] serial = new float[m * n];
+                RunEither(a, b, bias, y, serial, m, n, k, backward, null);
+                foreach (bool byRowStrips in new[] { false, true })
+                    foreach (WorkerPool pool in new[] { twoThreads, threeThreads })
+                    {
+                        GemmCpu.ShortKByRowStrips = byRowStrips;
+                        float[] parallel = new float[m * n];
+                        parallel.AsSpan().Fill(float.NaN);
+                        RunEither(a, b, bias, y, parallel, m, n, k, backward, pool);
+                        Assert.Equal(serial, parallel);
+                    }
+            }
+        }
+        finally
+        {
+            GemmCpu.ShortKByRowStrips = saved;
+        }
+
+        static void RunEither(float[] a, float[] b, float[] bias, float[] y, float[] c, int m, int n, int k, bool backward, WorkerPool? pool)
+        {
+            fixed (float* pa = a, pb = b, pbias = bias, py = y, pc = c)
+            {
+                if (backward) GemmCpu.Gemm(false, false, m, n, k, 1f, pa, pb, 0f, pc, null, Activation.Relu, pool, py);
+                else GemmCpu.Gemm(false, true, m, n, k, 1f, pa, pb, 0f, pc, pbias, Activation.Relu, pool);
+            }
+        }
+    }
+
+    [Fact]
     public void ConcurrentCallersSharingAPoolGetCorrectResults()
     {
         const int m = 70, n = 90, k = 50;
