@@ -6,7 +6,8 @@
 # evaluations every 1,000 steps with 5 episodes. Results: <task>-medium-pilot.md beside this script.
 #
 # Usage: ENV=Hopper-v2 bash benchmarks/results/ocr-cft/pilot.sh [OUT_DIR]
-#        (ENV Hopper-v2 | Walker2d-v2 | HalfCheetah-v2; SEEDS="0 1 2" JOBS=2; DATASET=FILE to reuse one)
+#        (ENV Hopper-v2 | Walker2d-v2 | HalfCheetah-v2; LEVEL=medium | medium-replay; SEEDS="0 1 2" JOBS=2;
+#        DATASET=FILE to reuse one)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 env_id=${ENV:-Hopper-v2}
@@ -14,17 +15,19 @@ task=$(echo "$env_id" | tr 'A-Z' 'a-z')
 out=${1:-runs/pilot-${task%-v2}}
 seeds=${SEEDS:-"0 1 2"}
 jobs=${JOBS:-2}
+level=${LEVEL:-medium}
+case "$level" in medium|medium-replay) ;; *) echo "pilot.sh: LEVEL must be medium or medium-replay, got '$level'" >&2; exit 2 ;; esac
 dotnet build src/O2RL.Cli -c Release -nologo -v quiet
 o2rl="dotnet src/O2RL.Cli/bin/Release/net10.0/o2rl.dll"
 export O2RL_THREADS=1
 mkdir -p "$out"
-dataset=${DATASET:-"$out/data/$task-medium.hdf5"}
+dataset=${DATASET:-"$out/data/$task-$level.hdf5"}
 if [ ! -f "$dataset" ]; then
   echo "making $dataset with o2rl collect (Hopper: about 40 min on one shared core; resumable with collect --resume)"
   if [ -f "$out/data/collect.json" ]; then
     $o2rl collect --resume "$out/data" --quiet >> "$out/collect.log" 2>&1
   else
-    $o2rl collect --env "$env_id" --out "$out/data" --levels medium --seed 0 --quiet > "$out/collect.log" 2>&1
+    $o2rl collect --env "$env_id" --out "$out/data" --levels medium,medium-replay --seed 0 --quiet > "$out/collect.log" 2>&1
   fi
 fi
 fine_tune=(--set reevaluation_steps=10000 --set alignment_steps=10000 --set online_steps=20000 --set threshold_steps=20000
@@ -33,12 +36,12 @@ mkdir -p "$out/logs"
 # Runs finished before are skipped and runs stopped midway continue from their checkpoints (evidence-common.sh).
 source benchmarks/results/ocr-cft/evidence-common.sh
 for s in $seeds; do
-  emit "$out/td3bc-s$s" offline --algo td3bc --env "$env_id" --dataset "$dataset" --level medium --seed "$s" \
+  emit "$out/td3bc-s$s" offline --algo td3bc --env "$env_id" --dataset "$dataset" --level "$level" --seed "$s" \
     --set max_steps=30000 --set evaluate_every=5000 --set evaluation_episodes=5
 done
 pool
 for s in $seeds; do
-  common=(--env "$env_id" --dataset "$dataset" --level medium --seed "$s" --from "$out/td3bc-s$s/td3_bc.safetensors" "${fine_tune[@]}")
+  common=(--env "$env_id" --dataset "$dataset" --level "$level" --seed "$s" --from "$out/td3bc-s$s/td3_bc.safetensors" "${fine_tune[@]}")
   emit "$out/td3bc-o2td3-s$s" finetune --variant o2td3 "${common[@]}" --label "TD3+BC→O2TD3"
   emit "$out/td3bc-naive-td3-s$s" finetune --variant o2td3 --mode naive "${common[@]}" --label "TD3+BC→TD3 (naive)"
 done
@@ -47,5 +50,5 @@ rm -rf "$queue"
 $o2rl report "$out"/td3bc-s* --out "$out/offline.md"
 $o2rl report "$out"/td3bc-o2td3-s* "$out"/td3bc-naive-td3-s* --finetune --out "$out/finetune.md"
 $o2rl report "$out"/td3bc-o2td3-s* "$out"/td3bc-naive-td3-s* --finetune --json --out "$out/finetune.json"
-$o2rl plot "$out"/td3bc-o2td3-s* "$out"/td3bc-naive-td3-s* --out "$out/curves.png" --title "$env_id (our medium dataset), pilot budget"
+$o2rl plot "$out"/td3bc-o2td3-s* "$out"/td3bc-naive-td3-s* --out "$out/curves.png" --title "$env_id (our $level dataset), pilot budget"
 cat "$out/finetune.md"
