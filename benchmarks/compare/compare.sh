@@ -51,7 +51,7 @@ run_ours() { # threads run
       "$(sed -n "s/.*\"${workload}_ms_median\": \([0-9.eE+-]*\).*/\1/p" "$json")" \
       "$(sed -n "s/.*\"${workload}_ms\": \([0-9.eE+-]*\).*/\1/p" "$json")" >> "$samples"
   done
-  sed -n 's/.*"\([a-z0-9_]*\(_flops\|fma_peak_gflops\|load_average\)\)": \([0-9.eE+-]*\).*/\1\t\3/p' "$json" |
+  sed -n 's/.*"\([a-z0-9_]*\(_flops\|fma_peak_gflops\|fma_effective_cores\|load_average\)\)": \([0-9.eE+-]*\).*/\1\t\3/p' "$json" |
     sed "s/^/$1\t/" >> "$facts"
 }
 
@@ -89,6 +89,7 @@ table=$(awk -F'\t' -v peak_file="$facts" '
     while ((getline line < peak_file) > 0) {
       split(line, f, "\t");
       if (f[2] == "fma_peak_gflops") peaks[f[1]] = peaks[f[1]] " " f[3];
+      else if (f[2] == "fma_effective_cores") cores[f[1]] = cores[f[1]] " " f[3];
       else if (f[2] == "load_average") loads = loads " " f[3];
       else flops[f[2]] = f[3];
     }
@@ -117,6 +118,10 @@ table=$(awk -F'\t' -v peak_file="$facts" '
     }
     printf "\nFMA peak measured by o2rl bench (best windows, max over runs): ";
     for (t in peaks) printf "%s thread(s) %.1f GFLOP/s (runs: %s); ", t, maximum(peaks[t]), peaks[t];
+    printf "\nEffective cores of our runs (FMA peak on N threads / on one thread): ";
+    short = 0;
+    for (t in cores) { printf "%s thread(s):%s; ", t, cores[t]; if (minimum(cores[t]) + 0 < t - 0.5) short = 1 }
+    if (short) printf "\nA run with fewer effective cores than threads had its cores taken (other load or the host): its multi-thread rows time that, not the kernels.";
     printf "\nLoad average (1 min) at our runs: %s–%s\n", minimum(loads), maximum(loads);
   }' "$samples")
 

@@ -60,6 +60,20 @@ public sealed class BenchCommandTests
         Assert.Single(error.Trim().Split('\n'));
     }
 
+    [Theory]
+    [InlineData(2, 235.6, 117.8, false)]   // both cores there
+    [InlineData(2, 180.0, 117.8, false)]   // 1.53 cores: a busy window, not a missing core
+    [InlineData(2, 116.5, 117.8, true)]    // one core for two threads (seen on the development VM)
+    [InlineData(4, 300.0, 100.0, true)]    // three cores for four threads
+    [InlineData(1, 50.0, 117.8, false)]    // one thread: nothing to compare
+    [InlineData(2, 100.0, 0.0, false)]     // no single-thread figure
+    public void WarnsWhenTheThreadsDidNotGetTheirCores(int threads, double pool, double single, bool warns)
+    {
+        string? warning = BenchCommand.FewerCoresThanThreads(threads, pool, single);
+        Assert.Equal(warns, warning is not null);
+        if (warns) Assert.Contains($"{threads} threads", warning);
+    }
+
     [Fact]
     public void JsonHasEveryWorkloadWithItsFlops()
     {
@@ -76,6 +90,7 @@ public sealed class BenchCommandTests
         Assert.Equal(2.0 * 256 * 256 * 256, root.GetProperty("gemm_256_flops").GetDouble());
         Assert.Equal(UpdateFlops.Sac(17, 6, 256, 256), root.GetProperty("sac_update_flops").GetDouble());
         Assert.True(root.GetProperty("fma_peak_gflops").GetDouble() > 0);
+        Assert.True(root.GetProperty("fma_effective_cores").GetDouble() > 0.5);
     }
 
     [Fact]

@@ -37,7 +37,9 @@ public static class BenchCommand
             output.WriteLine("(batch 256, forward + backward + Adam) and full SAC and TD3 updates (obs 17, act 6, 2×256 actor and twin");
             output.WriteLine("critics, batch 256; TD3 per update over a policy-delay cycle) on the device. Times are the best of N rounds");
             output.WriteLine("(the round least disturbed by other processes) with the median beside it; *_flops are the GEMM");
-            output.WriteLine("multiply-add FLOPs of one call. --threads N runs the CPU backend on N threads (implies --device cpu).");
+            output.WriteLine("multiply-add FLOPs of one call. --threads N runs the CPU backend on N threads (implies --device cpu);");
+            output.WriteLine("fma_effective_cores is the FMA peak on those threads over one thread's, and a warning goes to stderr");
+            output.WriteLine("when it is well under N (the process did not get a core per thread, so its N-thread times measure that).");
             output.WriteLine("On ILGPU devices (cuda, opencl, ilgpu-cpu) *_kernel_launches count the kernels one call launches, and");
             output.WriteLine("kernel_launch_us is the time per launch of a one-element kernel, back to back (the host's cost per launch).");
             output.WriteLine($"--only LIST times only the named workloads (comma-separated: {string.Join(", ", Workloads)}).");
@@ -76,6 +78,8 @@ public static class BenchCommand
                 var peak = FmaPeak.Measure(pool, TimeSpan.FromMilliseconds(5), windows: 20);
                 results["fma_peak_gflops"] = Math.Round(peak.PoolGflops, 1);
                 results["fma_peak_gflops_1_thread"] = Math.Round(peak.SingleThreadGflops, 1);
+                if (peak.SingleThreadGflops > 0) results["fma_effective_cores"] = Math.Round(peak.PoolGflops / peak.SingleThreadGflops, 2);
+                if (FewerCoresThanThreads(cpu.ThreadCount, peak.PoolGflops, peak.SingleThreadGflops) is string warning) error.WriteLine(warning);
             }
         }
 
@@ -129,6 +133,21 @@ public static class BenchCommand
         }
         if (results.TryGetValue("fma_peak_gflops", out var peakValue))
             results["gemm_256_fraction_of_peak"] = Math.Round((double)results["gemm_256_gflops"] / (double)peakValue, 3);
+    }
+
+    /// <summary>
+    /// A warning when the FMA peak on all threads is well short of threads × one thread's (best windows of each):
+    /// the process did not get a core per thread (other load, or a VM host that left it fewer cores), so the
+    /// multi-threaded times of this run measure that, not the kernels. Null when the cores were there.
+    /// </summary>
+    public static string? FewerCoresThanThreads(int threads, double poolGflops, double singleThreadGflops)
+    {
+        if (threads < 2 || singleThreadGflops <= 0 || !double.IsFinite(poolGflops)) return null;
+        double cores = poolGflops / singleThreadGflops;
+        if (cores >= threads - 0.5) return null;
+        return $"bench: warning: the FMA peak on {threads} threads is {poolGflops:F1} GFLOP/s, {cores:F2}× one thread's " +
+            $"{singleThreadGflops:F1}: this process had about {cores:F1} cores for {threads} threads (other load, or the host), " +
+            $"so its {threads}-thread times measure that; run it again on an idle machine";
     }
 
     static void TimeMlpStep(Backend backend, int rounds, IDictionary<string, object> results)
