@@ -36,7 +36,7 @@ public static class CommandTable
         }
         if (args[0] is "--version")
         {
-            output.WriteLine(typeof(CommandTable).Assembly.GetName().Version);
+            output.WriteLine(O2RL.Engine.BuildInfo.Version);
             return 0;
         }
         var command = All.FirstOrDefault(c => c.Name == args[0]);

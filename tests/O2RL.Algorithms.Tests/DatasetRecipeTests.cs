@@ -28,6 +28,7 @@ public sealed class DatasetRecipeTests
                 Assert.Equal("Pendulum-v1", read.Metadata.EnvironmentId);
                 Assert.Equal(level, read.Metadata.Level);
                 Assert.Equal(DatasetCollection.GeneratorVersion, read.Metadata.GeneratorVersion);
+                Assert.Contains(O2RL.Engine.BuildInfo.Version, read.Metadata.GeneratorVersion);
                 Assert.NotNull(read.Metadata.BehaviourReturn);
                 Assert.Equal(result.Datasets[level].Metadata.BehaviourPolicy, read.Metadata.BehaviourPolicy);
                 Assert.False(string.IsNullOrEmpty(read.Metadata.BehaviourPolicy), $"{level} has no behaviour policy");

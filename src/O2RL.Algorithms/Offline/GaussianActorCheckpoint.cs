@@ -27,7 +27,7 @@ public static class GaussianActorCheckpoint
         ["obs_dim"] = obsDim.ToString(CultureInfo.InvariantCulture),
         ["act_dim"] = actionDim.ToString(CultureInfo.InvariantCulture),
         ["config"] = configJson,
-        ["library_version"] = typeof(GaussianActorCheckpoint).Assembly.GetName().Version?.ToString() ?? "unknown",
+        ["library_version"] = O2RL.Engine.BuildInfo.Version,
     };
 
     /// <summary>The normalisation constants as tensors <c>obs_mean</c> and <c>obs_std</c>.</summary>

@@ -35,7 +35,7 @@ public static class SacCheckpoint
             ["obs_mean"] = Join(normalizer.Mean),
             ["obs_std"] = Join(normalizer.Std),
             ["config"] = configJson,
-            ["library_version"] = typeof(SacCheckpoint).Assembly.GetName().Version?.ToString() ?? "unknown",
+            ["library_version"] = O2RL.Engine.BuildInfo.Version,
         };
         string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (folder is not null) Directory.CreateDirectory(folder);

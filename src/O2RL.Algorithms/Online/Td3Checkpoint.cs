@@ -38,7 +38,7 @@ public static class Td3Checkpoint
             ["reward_scale"] = rewardScale.ToString("R", CultureInfo.InvariantCulture),
             ["reward_shift"] = rewardShift.ToString("R", CultureInfo.InvariantCulture),
             ["config"] = configJson,
-            ["library_version"] = typeof(Td3Checkpoint).Assembly.GetName().Version?.ToString() ?? "unknown",
+            ["library_version"] = O2RL.Engine.BuildInfo.Version,
         };
         if (normalizer is not null)
         {

@@ -32,8 +32,8 @@ public sealed record RunInfo
     public IReadOnlyList<string>? Arguments { get; init; }
     /// <summary>When the run folder was created (UTC, ISO 8601).</summary>
     public string CreatedUtc { get; init; } = DateTimeOffset.UtcNow.ToString("O");
-    /// <summary>Version of the library that wrote the folder.</summary>
-    public string LibraryVersion { get; init; } = typeof(RunInfo).Assembly.GetName().Version?.ToString() ?? "";
+    /// <summary>The build that wrote the folder, "version+commit" (<see cref="O2RL.Engine.BuildInfo"/>): the same seed on another build may train differently.</summary>
+    public string LibraryVersion { get; init; } = O2RL.Engine.BuildInfo.Version;
 
     /// <summary>The method a run belongs to: label, else "algorithm/variant", else the algorithm.</summary>
     [JsonIgnore]

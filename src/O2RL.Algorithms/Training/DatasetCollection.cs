@@ -79,8 +79,11 @@ public static class DatasetCollection
         return total / count;
     }
 
-    /// <summary>Version string written into every generated file's metadata.</summary>
-    public const string GeneratorVersion = "o2rl-dataset-recipe-1";
+    /// <summary>
+    /// Version string written into every generated file's metadata: the recipe's version and the build that ran it
+    /// (the same command and seed on another build can train a different SAC run, so a different file).
+    /// </summary>
+    public static string GeneratorVersion { get; } = $"o2rl-dataset-recipe-1 (o2rl {O2RL.Engine.BuildInfo.Version})";
 
     /// <summary>
     /// Concatenates datasets row-wise (same dimensions); each part's trailing unfinished episode is dropped first

@@ -21,7 +21,13 @@ public class RunFolderTests
         Assert.Equal("hopper-medium-v2", reopened.Info.Task);
         Assert.Equal(3, reopened.Info.Seed);
         using (var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder.Directory, "run.json"))))
+        {
             Assert.Equal("Hopper-v2", json.RootElement.GetProperty("environment").GetString());
+            // The build that made the run: the version, and the commit when built from a git checkout.
+            string build = json.RootElement.GetProperty("library_version").GetString()!;
+            Assert.Equal(O2RL.Engine.BuildInfo.Version, build);
+            Assert.StartsWith("0.1.0", build);
+        }
         var ex = Assert.Throws<IOException>(() => RunFolder.Create(temp.Combine("run"), Info(), "{}"));
         Assert.Contains("already holds a run", ex.Message);
     }

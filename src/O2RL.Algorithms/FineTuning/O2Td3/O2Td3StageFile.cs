@@ -76,7 +76,7 @@ public static class O2Td3StageFile
             ["offline_sampler_random_counter"] = Text(progress.OfflineSamplerCounter),
             ["offline_return"] = Text(progress.OfflineScore.MeanReturn),
             ["config"] = configJson,
-            ["library_version"] = typeof(O2Td3StageFile).Assembly.GetName().Version?.ToString() ?? "unknown",
+            ["library_version"] = O2RL.Engine.BuildInfo.Version,
         };
         if (progress.OfflineScore.NormalizedMean is double offlineNormalized) metadata["offline_normalized_return"] = Text(offlineNormalized);
         if (progress.AlignedScore is O2Td3Score aligned)
