@@ -12,6 +12,13 @@ internal interface IGpuGeometry
     /// <summary>Threads along each side of a GEMM thread block; the block computes a (4·T)×(4·T) tile of C.</summary>
     int TileThreads { get; }
 
+    /// <summary>
+    /// Deepest k-panel of the one- and two-element-per-thread GEMM kernels (a multiple of <see cref="TileThreads"/>):
+    /// the shared panels are sized for it, and a launch stages <see cref="GemmArguments.PanelDepth"/> ≤ this much of
+    /// k at once, so that a thread's global loads for the whole panel are in flight together.
+    /// </summary>
+    int MaxPanelDepth { get; }
+
     /// <summary>Threads in the group of a reduction kernel: one group per row, or the single group of a full sum (a power of two).</summary>
     int ReduceThreads { get; }
 
@@ -31,6 +38,7 @@ internal interface IGpuGeometry
 internal readonly struct DeviceGeometry : IGpuGeometry
 {
     public int TileThreads => 16;
+    public int MaxPanelDepth => 128;
     public int ReduceThreads => 256;
     public int ColumnThreads => 32;
     public int RowSlices => 32;
@@ -43,6 +51,7 @@ internal readonly struct DeviceGeometry : IGpuGeometry
 internal readonly struct SimulatorGeometry : IGpuGeometry
 {
     public int TileThreads => 4;
+    public int MaxPanelDepth => 16;
     public int ReduceThreads => 16;
     public int ColumnThreads => 4;
     public int RowSlices => 4;

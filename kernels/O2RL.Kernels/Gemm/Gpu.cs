@@ -22,6 +22,16 @@ internal struct GemmArguments
     /// <summary>The <see cref="Activation"/> applied last, as its integer value.</summary>
     public int Activation;
     public float Alpha, Beta;
+    /// <summary>
+    /// Depth of k staged at once by the one- and two-element-per-thread kernels (<see cref="GemmGpu.TiledTiny{TGeometry}"/>
+    /// and the split-k ones): a multiple of T, at most <see cref="IGpuGeometry.MaxPanelDepth"/>. The 4×4 and 2×2
+    /// unsplit kernels stage T at a time.
+    /// </summary>
+    public int PanelDepth;
+    /// <summary>Batch entries, and the split of k (slices of KPerSlice each; 1 slice: unsplit): read by <see cref="GemmGpu.PairFused{TGeometry}"/> only.</summary>
+    public int Batch, Slices, KPerSlice;
+    /// <summary>Where this GEMM's partial sums and tile counters start in the pair kernel's shared workspace.</summary>
+    public int PartialsOffset, ArrivalsOffset;
 }
 
 /// <summary>
@@ -64,23 +74,24 @@ internal static class GemmGpu
 
     /// <summary>
     /// Fills the shared panels for the k-step starting at k0: aPanel[p·pitch + r] = op(A)[row0 + r, k0 + p] and
-    /// bPanel[p·pitch + q] = op(B)[k0 + p, col0 + q] for p &lt; t (the step's depth), r, q &lt; tile, zero outside
-    /// the matrix or past kEnd. The group's t² threads each load <paramref name="loadsPerThread"/> elements of each
-    /// panel (tile·t = loadsPerThread·t² elements), walking the operand in memory order so that neighbouring
-    /// threads read neighbouring addresses.
+    /// bPanel[p·pitch + q] = op(B)[k0 + p, col0 + q] for p &lt; depth, r, q &lt; tile, zero outside the matrix or
+    /// past kEnd. The group's t² threads each load tile·depth / t² elements of each panel, walking the operand in
+    /// memory order so that neighbouring threads read neighbouring addresses. A deep panel puts all of a thread's
+    /// loads for it in flight at once: one wait for global memory per panel instead of one per T of k.
     /// </summary>
     static void StagePanels(ArrayView<float> aPanel, ArrayView<float> bPanel, ArrayView<float> a, ArrayView<float> bMatrix, in GemmArguments g,
-        int b, int row0, int col0, int k0, int kEnd, int t, int tile, int pitch, int loadsPerThread)
+        int b, int row0, int col0, int k0, int kEnd, int t, int tile, int depth, int pitch)
     {
         int thread = Group.IdxY * t + Group.IdxX;
+        int loadsPerThread = tile * depth / (t * t);
         for (int l = 0; l < loadsPerThread; l++)
         {
             int e = thread + l * t * t;
             int r, p;
-            if (g.TransposeA != 0) { p = e / tile; r = e % tile; } else { r = e / t; p = e % t; }
+            if (g.TransposeA != 0) { p = e / tile; r = e % tile; } else { r = e / depth; p = e % depth; }
             aPanel[p * pitch + r] = row0 + r < g.M && k0 + p < kEnd ? LoadA(a, g, b, row0 + r, k0 + p) : 0f;
             int q;
-            if (g.TransposeB != 0) { q = e / t; p = e % t; } else { p = e / tile; q = e % tile; }
+            if (g.TransposeB != 0) { q = e / depth; p = e % depth; } else { p = e / tile; q = e % tile; }
             bPanel[p * pitch + q] = col0 + q < g.N && k0 + p < kEnd ? LoadB(bMatrix, g, b, k0 + p, col0 + q) : 0f;
         }
     }
@@ -118,7 +129,7 @@ internal static class GemmGpu
 
         for (int k0 = 0; k0 < g.K; k0 += t)
         {
-            StagePanels(aPanel, bPanel, a, bMatrix, g, b, row0, col0, k0, g.K, t, tile, tile, loadsPerThread: 4);
+            StagePanels(aPanel, bPanel, a, bMatrix, g, b, row0, col0, k0, g.K, t, tile, depth: t, pitch: tile);
             Group.Barrier();
 
             int depth = g.K - k0 < t ? g.K - k0 : t;
@@ -162,7 +173,7 @@ internal static class GemmGpu
 
         for (int k0 = 0; k0 < g.K; k0 += t)
         {
-            StagePanels(aPanel, bPanel, a, bMatrix, g, b, row0, col0, k0, g.K, t, tile, pitch, loadsPerThread: 2);
+            StagePanels(aPanel, bPanel, a, bMatrix, g, b, row0, col0, k0, g.K, t, tile, depth: t, pitch);
             Group.Barrier();
 
             int depth = g.K - k0 < t ? g.K - k0 : t;
@@ -182,18 +193,18 @@ internal static class GemmGpu
     }
 
     /// <summary>
-    /// Tiled GEMM with one element of C per thread: grid (⌈N/T⌉, ⌈M/T⌉, batch), groups of T×T threads, T-deep
-    /// panels padded to T + 1 floats a row. The most thread blocks of the three tiled kernels (256 for a
+    /// Tiled GEMM with one element of C per thread: grid (⌈N/T⌉, ⌈M/T⌉, batch), groups of T×T threads,
+    /// <see cref="GemmArguments.PanelDepth"/>-deep panels padded to T + 1 floats a row. The most thread blocks of the three tiled kernels (256 for a
     /// 256×256 product at T = 16), at two shared-memory reads per multiply-add.
     /// </summary>
     public static void TiledTiny<TGeometry>(ArrayView<float> a, ArrayView<float> bMatrix, ArrayView<float> c, ArrayView<float> bias, GemmArguments g)
         where TGeometry : struct, IGpuGeometry
     {
-        var aPanel = SharedMemory.Allocate<float>(default(TGeometry).TileThreads * (default(TGeometry).TileThreads + 1));
-        var bPanel = SharedMemory.Allocate<float>(default(TGeometry).TileThreads * (default(TGeometry).TileThreads + 1));
+        var aPanel = SharedMemory.Allocate<float>(default(TGeometry).MaxPanelDepth * (default(TGeometry).TileThreads + 1));
+        var bPanel = SharedMemory.Allocate<float>(default(TGeometry).MaxPanelDepth * (default(TGeometry).TileThreads + 1));
         int t = default(TGeometry).TileThreads;
         int row = Grid.IdxY * t + Group.IdxY, col = Grid.IdxX * t + Group.IdxX, b = Grid.IdxZ;
-        float sum = TinyTileSum(aPanel, bPanel, a, bMatrix, g, t, b, 0, g.K);
+        float sum = TinyTileSum(aPanel, bPanel, a, bMatrix, g, t, b, Grid.IdxY * t, Grid.IdxX * t, 0, g.K);
         if (row < g.M && col < g.N) Store(c, bias, g, b, row, col, sum);
     }
 
@@ -208,15 +219,15 @@ internal static class GemmGpu
         int slices, int kPerSlice)
         where TGeometry : struct, IGpuGeometry
     {
-        var aPanel = SharedMemory.Allocate<float>(default(TGeometry).TileThreads * (default(TGeometry).TileThreads + 1));
-        var bPanel = SharedMemory.Allocate<float>(default(TGeometry).TileThreads * (default(TGeometry).TileThreads + 1));
+        var aPanel = SharedMemory.Allocate<float>(default(TGeometry).MaxPanelDepth * (default(TGeometry).TileThreads + 1));
+        var bPanel = SharedMemory.Allocate<float>(default(TGeometry).MaxPanelDepth * (default(TGeometry).TileThreads + 1));
         int t = default(TGeometry).TileThreads;
         int row = Grid.IdxY * t + Group.IdxY, col = Grid.IdxX * t + Group.IdxX;
         int b = Grid.IdxZ / slices, slice = Grid.IdxZ - b * slices;
         int kBegin = slice * kPerSlice;
         int kEnd = kBegin + kPerSlice < g.K ? kBegin + kPerSlice : g.K;
-        float sum = TinyTileSum(aPanel, bPanel, a, bMatrix, g, t, b, kBegin, kEnd);
-        if (row < g.M && col < g.N) partials[((b * slices + slice) * g.M + row) * g.N + col] = sum;
+        float sum = TinyTileSum(aPanel, bPanel, a, bMatrix, g, t, b, Grid.IdxY * t, Grid.IdxX * t, kBegin, kEnd);
+        WritePartial(partials, g, b, slices, slice, row, col, sum);
     }
 
     /// <summary>
@@ -240,53 +251,123 @@ internal static class GemmGpu
         ArrayView<float> bias, ArrayView<int> tileArrivals, GemmArguments g, int slices, int kPerSlice)
         where TGeometry : struct, IGpuGeometry
     {
-        var aPanel = SharedMemory.Allocate<float>(default(TGeometry).TileThreads * (default(TGeometry).TileThreads + 1));
-        var bPanel = SharedMemory.Allocate<float>(default(TGeometry).TileThreads * (default(TGeometry).TileThreads + 1));
+        var aPanel = SharedMemory.Allocate<float>(default(TGeometry).MaxPanelDepth * (default(TGeometry).TileThreads + 1));
+        var bPanel = SharedMemory.Allocate<float>(default(TGeometry).MaxPanelDepth * (default(TGeometry).TileThreads + 1));
         var lastBlock = SharedMemory.Allocate<int>(1);
         int t = default(TGeometry).TileThreads;
         int row = Grid.IdxY * t + Group.IdxY, col = Grid.IdxX * t + Group.IdxX;
         int b = Grid.IdxZ / slices, slice = Grid.IdxZ - b * slices;
         int kBegin = slice * kPerSlice;
         int kEnd = kBegin + kPerSlice < g.K ? kBegin + kPerSlice : g.K;
-        float sum = TinyTileSum(aPanel, bPanel, a, bMatrix, g, t, b, kBegin, kEnd);
-        bool inside = row < g.M && col < g.N;
-        if (inside) partials[((b * slices + slice) * g.M + row) * g.N + col] = sum;
+        float sum = TinyTileSum(aPanel, bPanel, a, bMatrix, g, t, b, Grid.IdxY * t, Grid.IdxX * t, kBegin, kEnd);
+        WritePartial(partials, g, b, slices, slice, row, col, sum);
+        if (!ArriveLast(lastBlock, tileArrivals, (b * Grid.DimY + Grid.IdxY) * Grid.DimX + Grid.IdxX, slices)) return;
+        AddSlicesAndStore(partials.Cast<int>(), c, bias, g, b, slices, row, col);
+    }
+
+    /// <summary>
+    /// Two independent GEMMs in one launch (<c>Backend.GemmPair</c>: a layer's weight gradient δzᵀ·x and input
+    /// gradient δz·W), each on <see cref="TiledTiny{TGeometry}"/>'s T×T tiles, split over k when its
+    /// <see cref="GemmArguments.Slices"/> &gt; 1 as in <see cref="SplitKFused{TGeometry}"/>. A one-dimensional grid
+    /// of T×T groups: the first g0's tiles × batch × slices blocks compute the first GEMM, the rest the second, so
+    /// the two share the device instead of running one after the other, and neither pays for the other's empty
+    /// tiles. Each element's sum and epilogue are those of the single-GEMM kernels with the same slices, so a pair
+    /// gives the same bits as its two GEMMs run alone.
+    /// </summary>
+    public static void PairFused<TGeometry>(ArrayView<float> a0, ArrayView<float> b0, ArrayView<float> c0, ArrayView<float> bias0,
+        ArrayView<float> a1, ArrayView<float> b1, ArrayView<float> c1, ArrayView<float> bias1,
+        ArrayView<float> partials, ArrayView<int> tileArrivals, GemmArguments g0, GemmArguments g1)
+        where TGeometry : struct, IGpuGeometry
+    {
+        var aPanel = SharedMemory.Allocate<float>(default(TGeometry).MaxPanelDepth * (default(TGeometry).TileThreads + 1));
+        var bPanel = SharedMemory.Allocate<float>(default(TGeometry).MaxPanelDepth * (default(TGeometry).TileThreads + 1));
+        var lastBlock = SharedMemory.Allocate<int>(1);
+        int t = default(TGeometry).TileThreads;
+        int block = Grid.IdxX;
+        int firstBlocks = (g0.N + t - 1) / t * ((g0.M + t - 1) / t) * g0.Batch * g0.Slices;
+        if (block < firstBlocks) PairMember(aPanel, bPanel, lastBlock, a0, b0, c0, bias0, partials, tileArrivals, g0, t, block);
+        else PairMember(aPanel, bPanel, lastBlock, a1, b1, c1, bias1, partials, tileArrivals, g1, t, block - firstBlocks);
+    }
+
+    /// <summary>Block <paramref name="block"/> of one GEMM of <see cref="PairFused{TGeometry}"/>: tile column fastest, then tile row, batch entry and slice.</summary>
+    static void PairMember(ArrayView<float> aPanel, ArrayView<float> bPanel, ArrayView<int> lastBlock, ArrayView<float> a, ArrayView<float> bMatrix,
+        ArrayView<float> c, ArrayView<float> bias, ArrayView<float> partials, ArrayView<int> tileArrivals, in GemmArguments g, int t, int block)
+    {
+        int tilesX = (g.N + t - 1) / t, tilesY = (g.M + t - 1) / t;
+        int tileX = block % tilesX;
+        int rest = block / tilesX;
+        int tileY = rest % tilesY;
+        rest /= tilesY;
+        int slice = rest % g.Slices, b = rest / g.Slices;
+        int row = tileY * t + Group.IdxY, col = tileX * t + Group.IdxX;
+        int kBegin = slice * g.KPerSlice;
+        int kEnd = kBegin + g.KPerSlice < g.K ? kBegin + g.KPerSlice : g.K;
+        float sum = TinyTileSum(aPanel, bPanel, a, bMatrix, g, t, b, tileY * t, tileX * t, kBegin, kEnd);
+        if (g.Slices == 1)
+        {
+            if (row < g.M && col < g.N) Store(c, bias, g, b, row, col, sum);
+            return;
+        }
+        var ownPartials = partials.SubView(g.PartialsOffset, partials.Length - g.PartialsOffset);
+        WritePartial(ownPartials, g, b, g.Slices, slice, row, col, sum);
+        if (!ArriveLast(lastBlock, tileArrivals, g.ArrivalsOffset + (b * tilesY + tileY) * tilesX + tileX, g.Slices)) return;
+        AddSlicesAndStore(ownPartials.Cast<int>(), c, bias, g, b, g.Slices, row, col);
+    }
+
+    /// <summary>
+    /// This thread's Σ_k op(A)[row, k]·op(B)[k, col] over k in [kBegin, kEnd), in increasing k, through
+    /// <see cref="GemmArguments.PanelDepth"/>-deep panels (the depth changes when loads wait, not the sum's order).
+    /// </summary>
+    static float TinyTileSum(ArrayView<float> aPanel, ArrayView<float> bPanel, ArrayView<float> a, ArrayView<float> bMatrix, in GemmArguments g,
+        int t, int b, int row0, int col0, int kBegin, int kEnd)
+    {
+        int pitch = t + 1, depth = g.PanelDepth;
+        int tx = Group.IdxX, ty = Group.IdxY;
+        float sum = 0f;
+        for (int k0 = kBegin; k0 < kEnd; k0 += depth)
+        {
+            StagePanels(aPanel, bPanel, a, bMatrix, g, b, row0, col0, k0, kEnd, t, t, depth, pitch);
+            Group.Barrier();
+            int steps = kEnd - k0 < depth ? kEnd - k0 : depth;
+            for (int k = 0; k < steps; k++) sum += aPanel[k * pitch + ty] * bPanel[k * pitch + tx];
+            Group.Barrier();
+        }
+        return sum;
+    }
+
+    static void WritePartial(ArrayView<float> partials, in GemmArguments g, int b, int slices, int slice, int row, int col, float sum)
+    {
+        if (row < g.M && col < g.N) partials[((b * slices + slice) * g.M + row) * g.N + col] = sum;
+    }
+
+    /// <summary>
+    /// Publishes this block's partials (device fence) and counts it on its tile's arrival counter; true in every
+    /// thread of the block that arrived last, which also resets the counter to 0 for the next launch.
+    /// </summary>
+    static bool ArriveLast(ArrayView<int> lastBlock, ArrayView<int> tileArrivals, int tile, int slices)
+    {
         MemoryFence.DeviceLevel();
         Group.Barrier();
         if (Group.IdxX == 0 && Group.IdxY == 0)
         {
-            int tile = (b * Grid.DimY + Grid.IdxY) * Grid.DimX + Grid.IdxX;
             int arrived = Atomic.Add(ref tileArrivals[tile], 1);
             bool last = arrived == slices - 1;
             if (last) tileArrivals[tile] = 0;
             lastBlock[0] = last ? 1 : 0;
         }
         Group.Barrier();
-        if (lastBlock[0] == 0 || !inside) return;
+        if (lastBlock[0] == 0) return false;
         MemoryFence.DeviceLevel();
-        var partialBits = partials.Cast<int>();
+        return true;
+    }
+
+    /// <summary>The slices' partials of (row, col) added in slice order, read through integer atomics (see <see cref="SplitKFused{TGeometry}"/>), then the epilogue.</summary>
+    static void AddSlicesAndStore(ArrayView<int> partialBits, ArrayView<float> c, ArrayView<float> bias, in GemmArguments g, int b, int slices, int row, int col)
+    {
+        if (row >= g.M || col >= g.N) return;
         float total = 0f;
         for (int s = 0; s < slices; s++) total += Interop.IntAsFloat((uint)Atomic.Or(ref partialBits[((b * slices + s) * g.M + row) * g.N + col], 0));
         Store(c, bias, g, b, row, col, total);
-    }
-
-    /// <summary>This thread's Σ_k op(A)[row, k]·op(B)[k, col] over k in [kBegin, kEnd), in increasing k, through T-deep panels.</summary>
-    static float TinyTileSum(ArrayView<float> aPanel, ArrayView<float> bPanel, ArrayView<float> a, ArrayView<float> bMatrix, in GemmArguments g,
-        int t, int b, int kBegin, int kEnd)
-    {
-        int pitch = t + 1;
-        int tx = Group.IdxX, ty = Group.IdxY;
-        int col0 = Grid.IdxX * t, row0 = Grid.IdxY * t;
-        float sum = 0f;
-        for (int k0 = kBegin; k0 < kEnd; k0 += t)
-        {
-            StagePanels(aPanel, bPanel, a, bMatrix, g, b, row0, col0, k0, kEnd, t, t, pitch, loadsPerThread: 1);
-            Group.Barrier();
-            int depth = kEnd - k0 < t ? kEnd - k0 : t;
-            for (int k = 0; k < depth; k++) sum += aPanel[k * pitch + ty] * bPanel[k * pitch + tx];
-            Group.Barrier();
-        }
-        return sum;
     }
 
     /// <summary>

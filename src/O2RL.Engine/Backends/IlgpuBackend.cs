@@ -32,7 +32,8 @@ namespace O2RL.Engine;
 /// <para>Index values are not checked on the device: <see cref="Backend.GatherRows"/> with an index outside the source
 /// rows reads out of bounds (draw indices with <see cref="Backend.RandomIndices"/>, or validate them on the host).</para>
 /// <para>Launches per op: one for every op (a split-k GEMM too: the last block of each tile adds the slices; on
-/// OpenCL two, partial sums then their sum) except <see cref="Backend.LayerNormBackward"/> (two: parameter gradients, then the input gradient) and, above
+/// OpenCL two, partial sums then their sum; a <see cref="Backend.GemmPair"/> of products on the one-element kernels
+/// too, except on OpenCL) except <see cref="Backend.LayerNormBackward"/> (two: parameter gradients, then the input gradient) and, above
 /// 64 × 256 elements (64 × 16 on the CPU accelerator), <see cref="Backend.Sum"/>
 /// (two: per-group partial sums, then their sum) and <see cref="Backend.ClipGradientNorm"/> (three: partial sums of
 /// g², the norm, the scaling). Smaller sums, and the losses, run as a single thread group in one launch.</para>
@@ -43,7 +44,16 @@ public sealed class IlgpuBackend : Backend
     readonly Accelerator accelerator;
     readonly AcceleratorStream stream;
     readonly bool simulatorGeometry;
-    readonly int tileThreads, reduceThreads, columnThreads, rowSlices;
+    readonly int tileThreads, reduceThreads, columnThreads, rowSlices, maxPanelDepth;
+    /// <summary>
+    /// <see cref="GemmPanelDepth"/> on a GPU. (On the CPU accelerator it is 2T, so that the tests' products take
+    /// several panels per slice, the last one partial.) With <see cref="DefaultSplitKBlocksPerMultiprocessor"/>, the
+    /// fastest graphed SAC update of a sweep on an H100 (depth 16, 32, 64, 128 × 1, 2, 4, 8 blocks per SM):
+    /// 0.424 ms against 0.466 for the earlier 16 and 4, in one run; fewer slices mean fewer partial sums to write,
+    /// count and add, and the deeper panels keep the unsplit products' loads in flight together.
+    /// </summary>
+    const int DefaultDevicePanelDepth = 64;
+    const int DefaultSplitKBlocksPerMultiprocessor = 1;
     /// <summary>A one-element buffer passed where a kernel parameter has no tensor (no bias, an empty input): ILGPU views must not be empty.</summary>
     readonly MemoryBuffer1D<float, Stride1D.Dense> placeholder;
     readonly MemoryBuffer1D<float, Stride1D.Dense> partials;
@@ -69,6 +79,9 @@ public sealed class IlgpuBackend : Backend
         columnThreads = simulatorGeometry ? default(SimulatorGeometry).ColumnThreads : default(DeviceGeometry).ColumnThreads;
         rowSlices = simulatorGeometry ? default(SimulatorGeometry).RowSlices : default(DeviceGeometry).RowSlices;
         fusedSplitK = accelerator.AcceleratorType != AcceleratorType.OpenCL;
+        maxPanelDepth = simulatorGeometry ? default(SimulatorGeometry).MaxPanelDepth : default(DeviceGeometry).MaxPanelDepth;
+        GemmPanelDepth = PositiveFromEnvironment(GemmPanelDepthVariable) ?? (simulatorGeometry ? 2 * tileThreads : DefaultDevicePanelDepth);
+        SplitKBlocksPerMultiprocessor = PositiveFromEnvironment(SplitKBlocksVariable) ?? DefaultSplitKBlocksPerMultiprocessor;
         placeholder = accelerator.Allocate1D<float>(1);
         partials = accelerator.Allocate1D<float>(MaxPartialGroups);
         Name = kind switch
@@ -123,6 +136,52 @@ public sealed class IlgpuBackend : Backend
         _ => throw new ArgumentException($"{GemmKernelVariable}='{value}' is not a GEMM kernel; choose auto, naive, tiled, tiled-small, tiled-tiny or split-k"),
     };
 
+    /// <summary>Environment variable that sets <see cref="GemmPanelDepth"/> (for kernel benchmarks).</summary>
+    public const string GemmPanelDepthVariable = "O2RL_GEMM_PANEL_DEPTH";
+
+    /// <summary>Environment variable that sets <see cref="SplitKBlocksPerMultiprocessor"/> (for kernel benchmarks).</summary>
+    public const string SplitKBlocksVariable = "O2RL_SPLITK_BLOCKS_PER_SM";
+
+    /// <summary>
+    /// Depth of k that the one- and two-element-per-thread GEMM kernels stage in shared memory at once (a multiple
+    /// of T, at most the geometry's <see cref="IGpuGeometry.MaxPanelDepth"/>). Deeper panels wait for global memory
+    /// fewer times per slice of k. Starts from <c>O2RL_GEMM_PANEL_DEPTH</c> where set.
+    /// </summary>
+    internal int GemmPanelDepth
+    {
+        get => panelDepth;
+        set
+        {
+            if (value < tileThreads || value > maxPanelDepth || value % tileThreads != 0)
+                throw new ArgumentException($"a GEMM panel depth must be a multiple of {tileThreads} from {tileThreads} to {maxPanelDepth}, not {value}");
+            panelDepth = value;
+        }
+    }
+    int panelDepth;
+
+    /// <summary>
+    /// Thread blocks per multiprocessor that <see cref="SplitKSlices"/> aims at when it splits k. Starts from
+    /// <c>O2RL_SPLITK_BLOCKS_PER_SM</c> where set.
+    /// </summary>
+    internal int SplitKBlocksPerMultiprocessor
+    {
+        get => splitKBlocksPerMultiprocessor;
+        set
+        {
+            if (value < 1 || value > 64) throw new ArgumentException($"split-k blocks per multiprocessor must be from 1 to 64, not {value}");
+            splitKBlocksPerMultiprocessor = value;
+        }
+    }
+    int splitKBlocksPerMultiprocessor;
+
+    static int? PositiveFromEnvironment(string variable)
+    {
+        string? text = Environment.GetEnvironmentVariable(variable);
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        if (!int.TryParse(text.Trim(), out int value)) throw new ArgumentException($"{variable}='{text}' is not a whole number");
+        return value;
+    }
+
     /// <summary>
     /// The kernel for a shape: naive below <see cref="TiledGemmMinimumWork"/>; otherwise the tiled kernel with the
     /// largest tile (4T, 2T, T) whose thread blocks still outnumber the multiprocessors; when even T×T tiles do
@@ -143,13 +202,13 @@ public sealed class IlgpuBackend : Backend
         (long)((shape.M + tile - 1) / tile) * ((shape.N + tile - 1) / tile) * shape.Batch;
 
     /// <summary>
-    /// Slices of k for a split-k GEMM: enough for about four T×T blocks per multiprocessor, each slice at least
-    /// one T-deep panel, at most 16.
+    /// Slices of k for a split-k GEMM over T×T blocks: enough for about <see cref="SplitKBlocksPerMultiprocessor"/>
+    /// blocks per multiprocessor, each slice at least one T-deep panel, at most 16.
     /// </summary>
     internal int SplitKSlices(in GemmShape shape)
     {
         long blocks = GemmBlocks(shape, tileThreads);
-        long wanted = (4L * accelerator.NumMultiprocessors + blocks - 1) / blocks;
+        long wanted = ((long)splitKBlocksPerMultiprocessor * accelerator.NumMultiprocessors + blocks - 1) / blocks;
         long panels = (shape.K + tileThreads - 1) / tileThreads;
         return (int)Math.Max(1, Math.Min(Math.Min(wanted, panels), 16));
     }
@@ -286,6 +345,7 @@ public sealed class IlgpuBackend : Backend
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? gemmTiledTiny;
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, GemmArguments, int, int>? gemmSplitK;
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>? gemmPartial;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, GemmArguments, GemmArguments>? gemmPair;
     Action<AcceleratorStream, Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int>? gemmFinish;
     /// <summary>
     /// Split-k in one launch (the last block of a tile adds the slices) on CUDA and the CPU accelerator; two launches
@@ -372,25 +432,120 @@ public sealed class IlgpuBackend : Backend
 
     // ───────────────────────────── GEMM ─────────────────────────────
 
+    GemmArguments ArgumentsOf(in GemmShape shape, in GemmRequest g) => new()
+    {
+        M = shape.M, N = shape.N, K = shape.K, Lda = shape.Lda, Ldb = shape.Ldb,
+        StrideA = shape.StrideA, StrideB = shape.StrideB, StrideC = shape.StrideC, StrideBias = shape.StrideBias,
+        TransposeA = shape.TransposeA ? 1 : 0, TransposeB = shape.TransposeB ? 1 : 0, HasBias = g.Bias is null ? 0 : 1,
+        ActivationBackward = g.ActivationOutput is null ? 0 : 1,
+        Activation = (int)g.Activation, Alpha = g.Alpha, Beta = g.Beta, PanelDepth = panelDepth,
+        Batch = shape.Batch, Slices = 1, KPerSlice = Math.Max(1, shape.K),
+    };
+
+    /// <summary>
+    /// Slices of k and k per slice of a split-k GEMM over T×T blocks: at least two slices where k allows,
+    /// each a whole number of T-deep panels.
+    /// </summary>
+    (int Slices, int KPerSlice) SplitKPlan(in GemmShape shape)
+    {
+        int slices = Math.Max(2, SplitKSlices(shape));
+        int kPerSlice = Math.Max(tileThreads, ((shape.K + slices - 1) / slices + tileThreads - 1) / tileThreads * tileThreads);
+        return (Math.Max(1, (shape.K + kPerSlice - 1) / kPerSlice), kPerSlice);
+    }
+
+    /// <summary>The view of A, B or the bias/Y slot for a kernel: ILGPU views must not be empty.</summary>
+    ArrayView<float> ViewOrPlaceholder(Tensor? t) => t is null || t.Length == 0 ? placeholder.View : View(t);
+
+    /// <summary>The split-k workspace, grown to at least <paramref name="needed"/> floats (never inside a graph).</summary>
+    ArrayView<float> SplitKWorkspace(long needed)
+    {
+        if (needed > int.MaxValue) throw new ArgumentException($"split-k GEMM workspace of {needed} floats is too large");
+        if (splitKWorkspace is null || splitKWorkspace.Length < needed)
+        {
+            // A graph keeps the pointers it was captured with, so the workspace must not move under one.
+            ThrowIfGraphed("growing the split-k GEMM workspace");
+            splitKWorkspace?.Dispose();
+            splitKWorkspace = accelerator.Allocate1D<float>(Math.Max(1, needed));
+        }
+        return splitKWorkspace.View.SubView(0, Math.Max(1, needed));
+    }
+
+    /// <summary>The split-k tile counters, grown to at least <paramref name="tiles"/> (all 0 between launches).</summary>
+    ArrayView<int> SplitKArrivals(long tiles)
+    {
+        if (splitKArrivals is null || splitKArrivals.Length < tiles)
+        {
+            ThrowIfGraphed("growing the split-k GEMM tile counters");
+            splitKArrivals?.Dispose();
+            splitKArrivals = accelerator.Allocate1D<int>(Math.Max(1, tiles));
+            // The fused kernels leave every counter at 0, so they are zeroed once, here.
+            splitKArrivals.View.MemSetToZero(stream);
+        }
+        return splitKArrivals.View.SubView(0, Math.Max(1, tiles));
+    }
+
+    /// <summary>
+    /// Launch both GEMMs of a <see cref="Backend.GemmPair"/> as one kernel where each would run on the one-element
+    /// kernels (naive, T×T tiles or split-k over them) and split-k runs in one launch (not on OpenCL). Starts from
+    /// <c>O2RL_GEMM_PAIR</c> (0 turns it off).
+    /// </summary>
+    internal bool PairGemmsInOneLaunch { get; set; } = Environment.GetEnvironmentVariable("O2RL_GEMM_PAIR")?.Trim() != "0";
+
+    protected override void GemmPairCore(in GemmShape firstShape, in GemmRequest first, in GemmShape secondShape, in GemmRequest second)
+    {
+        var firstKernel = ChooseGemmKernel(firstShape);
+        var secondKernel = ChooseGemmKernel(secondShape);
+        static bool OneElement(GemmKernel kernel) => kernel is GemmKernel.Naive or GemmKernel.TiledTiny or GemmKernel.SplitK;
+        static bool Empty(in GemmShape shape) => shape.M == 0 || shape.N == 0 || shape.Batch == 0;
+        if (!PairGemmsInOneLaunch || !fusedSplitK || !OneElement(firstKernel) || !OneElement(secondKernel) || Empty(firstShape) || Empty(secondShape))
+        {
+            base.GemmPairCore(firstShape, first, secondShape, second);
+            return;
+        }
+        var g0 = ArgumentsOf(firstShape, first);
+        var g1 = ArgumentsOf(secondShape, second);
+        long blocks = 0, partialsNeeded = 0, tilesNeeded = 0;
+        void Plan(ref GemmArguments g, in GemmShape shape, GemmKernel kernel)
+        {
+            if (kernel == GemmKernel.SplitK) (g.Slices, g.KPerSlice) = SplitKPlan(shape);
+            long tiles = GemmBlocks(shape, tileThreads);
+            blocks += tiles * g.Slices;
+            if (g.Slices > 1)
+            {
+                g.PartialsOffset = (int)partialsNeeded;
+                g.ArrivalsOffset = (int)tilesNeeded;
+                partialsNeeded += (long)g.Slices * shape.Batch * shape.M * shape.N;
+                tilesNeeded += tiles;
+            }
+        }
+        Plan(ref g0, firstShape, firstKernel);
+        Plan(ref g1, secondShape, secondKernel);
+        if (blocks > int.MaxValue || partialsNeeded > int.MaxValue) { base.GemmPairCore(firstShape, first, secondShape, second); return; }
+        var workspace = SplitKWorkspace(partialsNeeded);
+        var arrivals = SplitKArrivals(tilesNeeded);
+        gemmPair ??= LoadGrouped(
+            x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, GemmArguments, GemmArguments>(GemmGpu.PairFused<DeviceGeometry>),
+            x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, GemmArguments, GemmArguments>(GemmGpu.PairFused<SimulatorGeometry>));
+        if (Enqueue())
+            gemmPair(stream, new KernelConfig(new Index3D((int)blocks, 1, 1), new Index3D(tileThreads, tileThreads, 1)),
+                ViewOrPlaceholder(first.A), ViewOrPlaceholder(first.B), View(first.C), ViewOrPlaceholder(first.ActivationOutput ?? first.Bias),
+                ViewOrPlaceholder(second.A), ViewOrPlaceholder(second.B), View(second.C), ViewOrPlaceholder(second.ActivationOutput ?? second.Bias),
+                workspace, arrivals, g0, g1);
+    }
+
     protected override void GemmCore(in GemmShape shape, in GemmRequest g)
     {
         Tensor a = g.A, b = g.B, c = g.C;
         Tensor? bias = g.ActivationOutput ?? g.Bias;
         if (shape.M == 0 || shape.N == 0 || shape.Batch == 0) return;
-        var arguments = new GemmArguments
-        {
-            M = shape.M, N = shape.N, K = shape.K, Lda = shape.Lda, Ldb = shape.Ldb,
-            StrideA = shape.StrideA, StrideB = shape.StrideB, StrideC = shape.StrideC, StrideBias = shape.StrideBias,
-            TransposeA = shape.TransposeA ? 1 : 0, TransposeB = shape.TransposeB ? 1 : 0, HasBias = g.Bias is null ? 0 : 1,
-            ActivationBackward = g.ActivationOutput is null ? 0 : 1,
-            Activation = (int)g.Activation, Alpha = g.Alpha, Beta = g.Beta,
-        };
+        var arguments = ArgumentsOf(shape, g);
         // K = 0 leaves nothing to read in A or B; give the kernels a valid one-element view instead of an empty one.
         // The bias view carries Y for the backward epilogue (see GemmArguments.ActivationBackward).
         var aView = a.Length == 0 ? placeholder.View : View(a);
         var bView = b.Length == 0 ? placeholder.View : View(b);
         var biasView = bias is null ? placeholder.View : View(bias);
-        switch (ChooseGemmKernel(shape))
+        var kernel = ChooseGemmKernel(shape);
+        switch (kernel)
         {
             case GemmKernel.Tiled:
                 LaunchTiled(ref gemmTiled, GemmGpu.Tiled<DeviceGeometry>, GemmGpu.Tiled<SimulatorGeometry>, 4 * tileThreads, shape, aView, bView, View(c), biasView, arguments);
@@ -403,48 +558,29 @@ public sealed class IlgpuBackend : Backend
                 break;
             case GemmKernel.SplitK:
             {
-                int slices = Math.Max(2, SplitKSlices(shape));
-                // Each slice a whole number of T-deep panels.
-                int kPerSlice = Math.Max(tileThreads, ((shape.K + slices - 1) / slices + tileThreads - 1) / tileThreads * tileThreads);
-                slices = Math.Max(1, (shape.K + kPerSlice - 1) / kPerSlice);
-                long needed = (long)slices * shape.Batch * shape.M * shape.N;
-                if (needed > int.MaxValue) throw new ArgumentException($"split-k GEMM workspace of {needed} floats is too large");
-                if (splitKWorkspace is null || splitKWorkspace.Length < needed)
-                {
-                    // A graph keeps the pointers it was captured with, so the workspace must not move under one.
-                    ThrowIfGraphed("growing the split-k GEMM workspace");
-                    splitKWorkspace?.Dispose();
-                    splitKWorkspace = accelerator.Allocate1D<float>(needed);
-                }
-                var workspace = splitKWorkspace.View.SubView(0, needed);
+                var (slices, kPerSlice) = SplitKPlan(shape);
+                var workspace = SplitKWorkspace((long)slices * shape.Batch * shape.M * shape.N);
                 var grid = new Index3D((shape.N + tileThreads - 1) / tileThreads, (shape.M + tileThreads - 1) / tileThreads, shape.Batch * slices);
                 var blocks = new KernelConfig(grid, new Index3D(tileThreads, tileThreads, 1));
                 if (!fusedSplitK)
                 {
-                    gemmPartial ??= LoadGrouped(
-                        x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>(GemmGpu.TiledTinyPartial<DeviceGeometry>),
-                        x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>(GemmGpu.TiledTinyPartial<SimulatorGeometry>));
+                    var partial = gemmPartial ??= LoadGrouped(
+                            x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>(GemmGpu.TiledTinyPartial<DeviceGeometry>),
+                            x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>(GemmGpu.TiledTinyPartial<SimulatorGeometry>));
                     gemmFinish ??= accelerator.LoadAutoGroupedKernel<Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int>(GemmGpu.SplitKFinish);
                     if (Enqueue())
-                        gemmPartial(stream, blocks, aView, bView, workspace, arguments, slices, kPerSlice);
+                        partial(stream, blocks, aView, bView, workspace, arguments, slices, kPerSlice);
                     if (Enqueue())
                         gemmFinish(stream, new Index3D(shape.N, shape.M, shape.Batch), workspace, View(c), biasView, arguments, slices);
                     break;
                 }
                 long tiles = (long)grid.X * grid.Y * shape.Batch;
-                if (splitKArrivals is null || splitKArrivals.Length < tiles)
-                {
-                    ThrowIfGraphed("growing the split-k GEMM tile counters");
-                    splitKArrivals?.Dispose();
-                    splitKArrivals = accelerator.Allocate1D<int>(tiles);
-                    // The fused kernel leaves every counter at 0, so they are zeroed once, here.
-                    splitKArrivals.View.MemSetToZero(stream);
-                }
-                gemmSplitK ??= LoadGrouped(
-                    x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, GemmArguments, int, int>(GemmGpu.SplitKFused<DeviceGeometry>),
-                    x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, GemmArguments, int, int>(GemmGpu.SplitKFused<SimulatorGeometry>));
+                var arrivals = SplitKArrivals(tiles);
+                var fused = gemmSplitK ??= LoadGrouped(
+                        x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, GemmArguments, int, int>(GemmGpu.SplitKFused<DeviceGeometry>),
+                        x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, GemmArguments, int, int>(GemmGpu.SplitKFused<SimulatorGeometry>));
                 if (Enqueue())
-                    gemmSplitK(stream, blocks, aView, bView, workspace, View(c), biasView, splitKArrivals.View.SubView(0, tiles), arguments, slices, kPerSlice);
+                    fused(stream, blocks, aView, bView, workspace, View(c), biasView, arrivals, arguments, slices, kPerSlice);
                 break;
             }
             default:

@@ -178,6 +178,108 @@ public abstract class IlgpuConformanceTests : BackendConformanceTests
         Assert.Contains("auto, naive, tiled, tiled-small, tiled-tiny or split-k", error.Message);
     }
 
+    [Theory]
+    [InlineData(IlgpuBackend.GemmKernel.TiledTiny)]
+    [InlineData(IlgpuBackend.GemmKernel.SplitK)]
+    [InlineData(IlgpuBackend.GemmKernel.Auto)]
+    public void AGemmPairInOneLaunchGivesTheBitsOfItsTwoGemms(IlgpuBackend.GemmKernel kernel)
+    {
+        // A batched layer backward: dW (+)= δzᵀ·x with a bias-free β = 1, and dx = (δz·W) ⊙ ReLU′(y) through the
+        // backward epilogue; the two differ in every dimension, so their tiles, batch entries and slices interleave
+        // differently in the one-dimensional grid of the pair kernel.
+        var backend = Ilgpu;
+        int batch = 2, rows = Math.Min(MaxGemmDim, 53), width = Math.Min(MaxGemmDim, 21), features = 37;
+        var dz = Upload(RandomValues(batch * rows * width, 81), batch, rows, width);
+        var x = Upload(RandomValues(batch * rows * features, 82), batch, rows, features);
+        var w = Upload(RandomValues(batch * width * features, 83), batch, width, features);
+        var y = Upload(RandomValues(batch * rows * features, 84, -1f, 1f).Select(v => MathF.Max(0f, v)).ToArray(), batch, rows, features);
+        var start = RandomValues(batch * width * features, 85);
+        try
+        {
+            backend.ForcedGemmKernel = kernel;
+            var results = new List<(float[] Dw, float[] Dx, long Launches)>();
+            foreach (bool oneLaunch in new[] { false, true })
+            {
+                backend.PairGemmsInOneLaunch = oneLaunch;
+                var dw = Upload(start, batch, width, features);
+                var dx = backend.Allocate(batch, rows, features);
+                long before = backend.KernelLaunchCount;
+                backend.GemmPair(new GemmRequest(dz, true, x, false, dw, Beta: 1f),
+                    new GemmRequest(dz, false, w, false, dx, Activation: Activation.Relu, ActivationOutput: y));
+                results.Add((dw.ToArray(), dx.ToArray(), backend.KernelLaunchCount - before));
+            }
+            AssertBitwiseEqual(results[0].Dw, results[1].Dw, $"{kernel}: weight gradient, pair in one launch against two GEMMs");
+            AssertBitwiseEqual(results[0].Dx, results[1].Dx, $"{kernel}: input gradient, pair in one launch against two GEMMs");
+            if (backend.FusedSplitK && kernel != IlgpuBackend.GemmKernel.Auto) Assert.Equal(1, results[1].Launches);
+            var expected = new float[batch * rows * features];
+            for (int e = 0; e < batch; e++)
+                GemmReference.Gemm(false, false, rows, features, width, 1f, dz.ToArray().AsSpan(e * rows * width, rows * width).ToArray(),
+                    w.ToArray().AsSpan(e * width * features, width * features).ToArray(), 0f, expected.AsSpan(e * rows * features, rows * features), default,
+                    Activation.Relu, y.ToArray().AsSpan(e * rows * features, rows * features));
+            AssertClose(expected, results[1].Dx, 1e-5f, 2e-6f * width + 1e-6f, $"{kernel}: input gradient of the pair against the reference");
+            // Run again: the tile counters were left at 0, and the same bits come back.
+            var dwAgain = Upload(start, batch, width, features);
+            var dxAgain = backend.Allocate(batch, rows, features);
+            backend.GemmPair(new GemmRequest(dz, true, x, false, dwAgain, Beta: 1f),
+                new GemmRequest(dz, false, w, false, dxAgain, Activation: Activation.Relu, ActivationOutput: y));
+            AssertBitwiseEqual(results[1].Dw, dwAgain.ToArray(), $"{kernel}: weight gradient of the pair run again");
+            AssertBitwiseEqual(results[1].Dx, dxAgain.ToArray(), $"{kernel}: input gradient of the pair run again");
+        }
+        finally
+        {
+            backend.ForcedGemmKernel = IlgpuBackend.GemmKernel.Auto;
+            backend.PairGemmsInOneLaunch = true;
+        }
+    }
+
+    [Fact]
+    public void PanelDepthChangesWhenLoadsWaitNotTheBits()
+    {
+        // The one- and two-element kernels sum over k in increasing order whatever depth of k they stage at once,
+        // so every allowed depth gives the same bits; a depth that is not a multiple of T, or past the shared
+        // panels, is refused with the range.
+        var backend = Ilgpu;
+        int t = backend.GemmTileThreads;
+        int m = Math.Min(MaxGemmDim, 37), n = Math.Min(MaxGemmDim, 29), k = 203;
+        var a = Upload(RandomValues(m * k, 61), k, m);
+        var b = Upload(RandomValues(k * n, 62), k, n);
+        var bias = Upload(RandomValues(n, 63));
+        int before = backend.GemmPanelDepth;
+        try
+        {
+            foreach (var kernel in new[] { IlgpuBackend.GemmKernel.TiledTiny, IlgpuBackend.GemmKernel.SplitK })
+            {
+                backend.ForcedGemmKernel = kernel;
+                float[]? first = null;
+                for (int depth = t; depth <= 4 * t; depth += t)
+                {
+                    backend.GemmPanelDepth = depth;
+                    var c = backend.Allocate(m, n);
+                    backend.Gemm(a, true, b, false, c, bias: bias, activation: Activation.Relu);
+                    var values = c.ToArray();
+                    if (first is null)
+                    {
+                        first = values;
+                        var expected = new float[m * n];
+                        GemmReference.Gemm(true, false, m, n, k, 1f, a.ToArray(), b.ToArray(), 0f, expected, bias.ToArray(), Activation.Relu);
+                        AssertClose(expected, values, 1e-5f, 2e-6f * k, $"{kernel} at panel depth {depth}");
+                    }
+                    else AssertBitwiseEqual(first, values, $"{kernel} at panel depth {depth} against depth {t}");
+                }
+            }
+        }
+        finally
+        {
+            backend.ForcedGemmKernel = IlgpuBackend.GemmKernel.Auto;
+            backend.GemmPanelDepth = before;
+        }
+        Assert.Contains("multiple of", Assert.Throws<ArgumentException>(() => backend.GemmPanelDepth = t + 1).Message);
+        Assert.Throws<ArgumentException>(() => backend.SplitKBlocksPerMultiprocessor = 0);
+        Assert.Throws<ArgumentException>(() => backend.GemmPanelDepth = 0);
+        Assert.Throws<ArgumentException>(() => backend.GemmPanelDepth = 1024 * t);
+        Assert.Equal(before, backend.GemmPanelDepth);
+    }
+
     static long GemmBlocks(IlgpuBackend backend, GemmShape shape, int tile) =>
         (long)((shape.M + tile - 1) / tile) * ((shape.N + tile - 1) / tile) * shape.Batch;
 
@@ -188,7 +290,7 @@ public abstract class IlgpuConformanceTests : BackendConformanceTests
         Assert.Equal(IlgpuBackend.GemmKernel.Naive, backend.ChooseGemmKernel(new GemmShape(1, 8, 8, 8, false, false, 0, 0, 0, 0)));
         // A small output with a long k: one block would leave the rest of the device idle, so k is split.
         var longK = new GemmShape(1, 1, 1, 40_000, false, false, 0, 0, 0, 0);
-        Assert.Equal(Math.Min(16, 4 * backend.MultiprocessorCount), backend.SplitKSlices(longK));
+        Assert.Equal(Math.Min(16, backend.SplitKBlocksPerMultiprocessor * backend.MultiprocessorCount), backend.SplitKSlices(longK));
         if (backend.MultiprocessorCount > 1)
             Assert.Equal(IlgpuBackend.GemmKernel.SplitK, backend.ChooseGemmKernel(longK));
         // Too short a k to split: one element of C per thread, where even 2T×2T tiles are too few.
