@@ -13,7 +13,8 @@
 #   bash benchmarks/gpu/pack.sh
 # then copy the repository with .device/ to the GPU machine and run there, from the repository root:
 #   bash benchmarks/gpu/device-checks.sh RESULTS_DIR
-# DEVICE_CHECKS_QUICK=1 leaves out the demo, the forced-kernel runs and the Nsight Compute profiles.
+# DEVICE_CHECKS_QUICK=1 leaves out the demo, the forced-kernel runs and the Nsight Compute profiles;
+# ANCHOR_MODES=eager,graph,compile leaves out PyTorch's slowest mode to compile (reduce-overhead).
 # Each step has its own time limit, cut to what is left of DEVICE_CHECKS_SECONDS (default 520) for the whole
 # script, so one that hangs costs only its own numbers and the table is always printed.
 set -uo pipefail
@@ -58,7 +59,7 @@ step "ours (1): o2rl bench --device cuda --ocr-cft"
 timeout $(limit 240) .device/run cli bench --device cuda --json --ocr-cft > "$results/ours-1.json" 2> "$results/ours-1.err"; echo "exit $?"; tail -3 "$results/ours-1.err"
 
 step "PyTorch anchor"
-PYTHONUNBUFFERED=1 timeout $(limit 270) python3 benchmarks/anchors/torch-gpu/anchor.py --out "$results/torch.jsonl" > "$results/torch.log" 2>&1; echo "exit $?"
+PYTHONUNBUFFERED=1 timeout $(limit 270) python3 benchmarks/anchors/torch-gpu/anchor.py --modes "${ANCHOR_MODES:-eager,graph,compile,reduce-overhead}" --out "$results/torch.jsonl" > "$results/torch.log" 2>&1; echo "exit $?"
 grep -E "Error|error" "$results/torch.log" | tail -5
 
 step "ours (2): o2rl bench --device cuda"
