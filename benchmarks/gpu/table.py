@@ -54,6 +54,8 @@ def main():
     errors = [r for r in torch_records if "error" in r]
     device = ours_runs[0]["device"] if ours_runs else "?"
     torch_device = next((r["device"] for r in torch_records if "device" in r), "?")
+    if ours_runs and "gemm_settings" in ours_runs[0]:
+        print(f"ours' GEMM setting: {ours_runs[0]['gemm_settings']}")
     print(f"ours: {device}; PyTorch: {next((r['library'] for r in torch_records if 'library' in r), '?')} on {torch_device}; "
           f"fp32 GEMM peak (8192³, TF32 off): {fmt(peak, 0)} GFLOP/s")
     print()
@@ -88,6 +90,16 @@ def main():
         for name in extra:
             r = next(r for r in ours_runs if f"{name}_ms_median" in r)
             print(f"| {name} | {fmt(r[f'{name}_ms_median'])} ({fmt(r.get(f'{name}_ms'))}) | {fmt(r.get(f'{name}_kernel_launches'), 0)} |")
+    settings = sorted(n for n in os.listdir(folder) if n.startswith("ours-setting-") and n.endswith(".json"))
+    settings = [(n[len("ours-setting-"):-len(".json")], load_json(os.path.join(folder, n))) for n in settings]
+    settings = [(n, r) for n, r in settings if r]
+    if settings:
+        print()
+        print("| ours, other GEMM setting (CUDA graph median, ms) | gemm_settings | " + " | ".join(WORKLOADS) + " |")
+        print("|---|---|" + "---:|" * len(WORKLOADS))
+        for label, r in [("default", ours_runs[0])] + settings if ours_runs else settings:
+            cells = [fmt(r.get(f"{w}_graph_ms_median", r.get(f"{w}_ms_median"))) for w in WORKLOADS]
+            print(f"| {label} | {r.get('gemm_settings', '?')} | " + " | ".join(cells) + " |")
     variants = [(k, load_json(os.path.join(folder, f"ours-kernel-{k}.json"))) for k in ("tiled", "tiled-small", "tiled-tiny", "split-k", "naive")]
     variants = [(k, r) for k, r in variants if r]
     if variants:

@@ -83,6 +83,8 @@ public static class BenchCommand
             }
         }
 
+        if (backend is IlgpuBackend ilgpuBackend) results["gemm_settings"] = ilgpuBackend.GemmSettings;
+
         if (backend is IlgpuBackend && selected.Contains("launch"))
         {
             // Back-to-back launches of a one-element kernel: the device work is negligible, so this is the host's

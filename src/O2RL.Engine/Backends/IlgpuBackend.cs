@@ -174,6 +174,14 @@ public sealed class IlgpuBackend : Backend
     }
     int splitKBlocksPerMultiprocessor;
 
+    /// <summary>
+    /// The GEMM settings in force, for benchmark records: the forced kernel (or auto), the panel depth, the split-k
+    /// aim in blocks per multiprocessor, and whether backward pairs run in one launch.
+    /// </summary>
+    public string GemmSettings =>
+        $"kernel={ForcedGemmKernel.ToString().ToLowerInvariant()} panel_depth={panelDepth} splitk_blocks_per_sm={splitKBlocksPerMultiprocessor} " +
+        $"pair_one_launch={(PairGemmsInOneLaunch && fusedSplitK ? 1 : 0)}";
+
     static int? PositiveFromEnvironment(string variable)
     {
         string? text = Environment.GetEnvironmentVariable(variable);

@@ -275,6 +275,9 @@ public abstract class IlgpuConformanceTests : BackendConformanceTests
         }
         Assert.Contains("multiple of", Assert.Throws<ArgumentException>(() => backend.GemmPanelDepth = t + 1).Message);
         Assert.Throws<ArgumentException>(() => backend.SplitKBlocksPerMultiprocessor = 0);
+        // Benchmark records name the setting they ran with.
+        Assert.Contains($"panel_depth={before} splitk_blocks_per_sm={backend.SplitKBlocksPerMultiprocessor}", backend.GemmSettings);
+        Assert.StartsWith("kernel=auto ", backend.GemmSettings);
         Assert.Throws<ArgumentException>(() => backend.GemmPanelDepth = 0);
         Assert.Throws<ArgumentException>(() => backend.GemmPanelDepth = 1024 * t);
         Assert.Equal(before, backend.GemmPanelDepth);
