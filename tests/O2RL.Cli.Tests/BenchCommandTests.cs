@@ -32,6 +32,27 @@ public sealed class BenchCommandTests
     }
 
     [Fact]
+    public void SacAndTd3UpdatesKeepTheirKernelLaunchBudget()
+    {
+        // On a GPU a small update costs about its launch count times the few microseconds each kernel takes, so the
+        // fused ops' launch counts are a budget: an op that splits again shows up here, on the CPU accelerator
+        // (the kernels CUDA runs). These small products run on the one-element kernels, so a layer's two backward
+        // GEMMs are one launch, as on CUDA: the same 62 and 42 launches as the H100 runs of benchmarks/results/gpu
+        // (the counts do not depend on the sizes below the two-stage sums).
+        using var ilgpu = O2RL.Engine.Devices.Create("ilgpu-cpu");
+        var batch = new O2RL.Data.Replay.TransitionBatch(ilgpu, 32, 5, 2);
+        var random = new O2RL.Engine.DeviceRandom(3);
+        random.Normal(batch.Observations); random.Uniform(batch.Actions, -1f, 1f); random.Normal(batch.Rewards); random.Normal(batch.NextObservations);
+        var sac = new O2RL.Algorithms.Online.SacAgent(ilgpu, 5, 2, new O2RL.Algorithms.Configs.SacConfig { BatchSize = 32, ActorHidden = [16, 16], CriticHidden = [16, 16] }, seed: 1);
+        var td3 = new O2RL.Algorithms.Online.Td3Agent(ilgpu, 5, 2, new O2RL.Algorithms.Configs.Td3Config { BatchSize = 32, ActorHidden = [16, 16], CriticHidden = [16, 16] }, seed: 1);
+        var results = new Dictionary<string, object>();
+        BenchCommand.CountLaunches(ilgpu, results, "sac", () => sac.Update(batch, 0, 0));
+        BenchCommand.CountLaunches(ilgpu, results, "td3", () => { td3.Update(batch, 0, 0); td3.Update(batch, 0, 0); }, callsPerValue: 2);
+        Assert.Equal(62.0, results["sac_kernel_launches"]);
+        Assert.Equal(42.0, results["td3_kernel_launches"]);
+    }
+
+    [Fact]
     public void KernelLaunchesAreCountedPerCallOnIlgpuDevicesOnly()
     {
         using var ilgpu = O2RL.Engine.Devices.Create("ilgpu-cpu");
