@@ -13,7 +13,7 @@ internal interface IGpuGeometry
     int TileThreads { get; }
 
     /// <summary>
-    /// Deepest k-panel of the one- and two-element-per-thread GEMM kernels (a multiple of <see cref="TileThreads"/>):
+    /// Deepest k-panel of the one-element-per-thread GEMM kernels (a multiple of <see cref="TileThreads"/>):
     /// the shared panels are sized for it, and a launch stages <see cref="GemmArguments.PanelDepth"/> ≤ this much of
     /// k at once, so that a thread's global loads for the whole panel are in flight together.
     /// </summary>

@@ -23,7 +23,7 @@ internal struct GemmArguments
     public int Activation;
     public float Alpha, Beta;
     /// <summary>
-    /// Depth of k staged at once by the one- and two-element-per-thread kernels (<see cref="GemmGpu.TiledTiny{TGeometry}"/>
+    /// Depth of k staged at once by the one-element-per-thread kernels (<see cref="GemmGpu.TiledTiny{TGeometry}"/>
     /// and the split-k ones): a multiple of T, at most <see cref="IGpuGeometry.MaxPanelDepth"/>. The 4×4 and 2×2
     /// unsplit kernels stage T at a time.
     /// </summary>

@@ -80,8 +80,8 @@ public sealed class IlgpuBackend : Backend
         rowSlices = simulatorGeometry ? default(SimulatorGeometry).RowSlices : default(DeviceGeometry).RowSlices;
         fusedSplitK = accelerator.AcceleratorType != AcceleratorType.OpenCL;
         maxPanelDepth = simulatorGeometry ? default(SimulatorGeometry).MaxPanelDepth : default(DeviceGeometry).MaxPanelDepth;
-        GemmPanelDepth = PositiveFromEnvironment(GemmPanelDepthVariable) ?? (simulatorGeometry ? 2 * tileThreads : DefaultDevicePanelDepth);
-        SplitKBlocksPerMultiprocessor = PositiveFromEnvironment(SplitKBlocksVariable) ?? DefaultSplitKBlocksPerMultiprocessor;
+        GemmPanelDepth = IntFromEnvironment(GemmPanelDepthVariable) ?? (simulatorGeometry ? 2 * tileThreads : DefaultDevicePanelDepth);
+        SplitKBlocksPerMultiprocessor = IntFromEnvironment(SplitKBlocksVariable) ?? DefaultSplitKBlocksPerMultiprocessor;
         placeholder = accelerator.Allocate1D<float>(1);
         partials = accelerator.Allocate1D<float>(MaxPartialGroups);
         Name = kind switch
@@ -143,7 +143,7 @@ public sealed class IlgpuBackend : Backend
     public const string SplitKBlocksVariable = "O2RL_SPLITK_BLOCKS_PER_SM";
 
     /// <summary>
-    /// Depth of k that the one- and two-element-per-thread GEMM kernels stage in shared memory at once (a multiple
+    /// Depth of k that the one-element-per-thread GEMM kernels (T×T tiles, split-k, pairs) stage in shared memory at once (a multiple
     /// of T, at most the geometry's <see cref="IGpuGeometry.MaxPanelDepth"/>). Deeper panels wait for global memory
     /// fewer times per slice of k. Starts from <c>O2RL_GEMM_PANEL_DEPTH</c> where set.
     /// </summary>
@@ -182,7 +182,7 @@ public sealed class IlgpuBackend : Backend
         $"kernel={ForcedGemmKernel.ToString().ToLowerInvariant()} panel_depth={panelDepth} splitk_blocks_per_sm={splitKBlocksPerMultiprocessor} " +
         $"pair_one_launch={(PairGemmsInOneLaunch && fusedSplitK ? 1 : 0)}";
 
-    static int? PositiveFromEnvironment(string variable)
+    static int? IntFromEnvironment(string variable)
     {
         string? text = Environment.GetEnvironmentVariable(variable);
         if (string.IsNullOrWhiteSpace(text)) return null;
