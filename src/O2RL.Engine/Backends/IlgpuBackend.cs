@@ -497,7 +497,10 @@ public sealed class IlgpuBackend : Backend
     /// kernels (naive, T×T tiles or split-k over them) and split-k runs in one launch (not on OpenCL). Starts from
     /// <c>O2RL_GEMM_PAIR</c> (0 turns it off).
     /// </summary>
-    internal bool PairGemmsInOneLaunch { get; set; } = Environment.GetEnvironmentVariable("O2RL_GEMM_PAIR")?.Trim() != "0";
+    internal bool PairGemmsInOneLaunch { get; set; } = Environment.GetEnvironmentVariable(GemmPairVariable)?.Trim() != "0";
+
+    /// <summary>Environment variable that turns off <see cref="PairGemmsInOneLaunch"/> with 0 (for kernel benchmarks).</summary>
+    public const string GemmPairVariable = "O2RL_GEMM_PAIR";
 
     protected override void GemmPairCore(in GemmShape firstShape, in GemmRequest first, in GemmShape secondShape, in GemmRequest second)
     {
@@ -549,9 +552,9 @@ public sealed class IlgpuBackend : Backend
         var arguments = ArgumentsOf(shape, g);
         // K = 0 leaves nothing to read in A or B; give the kernels a valid one-element view instead of an empty one.
         // The bias view carries Y for the backward epilogue (see GemmArguments.ActivationBackward).
-        var aView = a.Length == 0 ? placeholder.View : View(a);
-        var bView = b.Length == 0 ? placeholder.View : View(b);
-        var biasView = bias is null ? placeholder.View : View(bias);
+        var aView = ViewOrPlaceholder(a);
+        var bView = ViewOrPlaceholder(b);
+        var biasView = ViewOrPlaceholder(bias);
         var kernel = ChooseGemmKernel(shape);
         switch (kernel)
         {
@@ -572,23 +575,23 @@ public sealed class IlgpuBackend : Backend
                 var blocks = new KernelConfig(grid, new Index3D(tileThreads, tileThreads, 1));
                 if (!fusedSplitK)
                 {
-                    var partial = gemmPartial ??= LoadGrouped(
-                            x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>(GemmGpu.TiledTinyPartial<DeviceGeometry>),
-                            x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>(GemmGpu.TiledTinyPartial<SimulatorGeometry>));
+                    gemmPartial ??= LoadGrouped(
+                        x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>(GemmGpu.TiledTinyPartial<DeviceGeometry>),
+                        x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>(GemmGpu.TiledTinyPartial<SimulatorGeometry>));
                     gemmFinish ??= accelerator.LoadAutoGroupedKernel<Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int>(GemmGpu.SplitKFinish);
                     if (Enqueue())
-                        partial(stream, blocks, aView, bView, workspace, arguments, slices, kPerSlice);
+                        gemmPartial(stream, blocks, aView, bView, workspace, arguments, slices, kPerSlice);
                     if (Enqueue())
                         gemmFinish(stream, new Index3D(shape.N, shape.M, shape.Batch), workspace, View(c), biasView, arguments, slices);
                     break;
                 }
                 long tiles = (long)grid.X * grid.Y * shape.Batch;
                 var arrivals = SplitKArrivals(tiles);
-                var fused = gemmSplitK ??= LoadGrouped(
-                        x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, GemmArguments, int, int>(GemmGpu.SplitKFused<DeviceGeometry>),
-                        x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, GemmArguments, int, int>(GemmGpu.SplitKFused<SimulatorGeometry>));
+                gemmSplitK ??= LoadGrouped(
+                    x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, GemmArguments, int, int>(GemmGpu.SplitKFused<DeviceGeometry>),
+                    x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, GemmArguments, int, int>(GemmGpu.SplitKFused<SimulatorGeometry>));
                 if (Enqueue())
-                    fused(stream, blocks, aView, bView, workspace, View(c), biasView, arrivals, arguments, slices, kPerSlice);
+                    gemmSplitK(stream, blocks, aView, bView, workspace, View(c), biasView, arrivals, arguments, slices, kPerSlice);
                 break;
             }
             default:
