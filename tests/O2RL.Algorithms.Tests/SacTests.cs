@@ -56,10 +56,9 @@ public sealed class SacTests
         var noise1 = SoftActorCriticReference.Normal(backend, sac.UpdateRandom.Seed, counter + B * ActionDim, B * ActionDim);
 
         sac.RefreshAlpha();
-        var (_, logProb) = sac.ActorLossBackward(batch.Observations);
-        sac.TemperatureGradient(logProb);
-        var y = sac.BellmanTarget(batch, sac.NextStateValue(batch.NextObservations, entropyTerm: true));
-        var (_, dq) = sac.TdLoss(batch, y);
+        sac.ActorLossBackward(batch.Observations, temperatureGradient: true);
+        var (nextQ, _, nextLogProb) = sac.NextStateSample(batch.NextObservations);
+        var (_, dq, _) = sac.TdLoss(batch, nextQ, nextLogProb);
         sac.CriticBackward(dq);
 
         var expected = ReferenceLosses(actor, critic, target, Math.Log(0.5), noise0, noise1);
@@ -133,9 +132,11 @@ public sealed class SacTests
         float[] s = [.. S[..3], .. S[..3]], a = [.. A[..2], .. A[..2]], s2 = [.. S2[..3], .. S2[..3]];
         var batch = SoftActorCriticReference.Batch(backend, s, a, [1.5f, 1.5f], s2, [1f, 0f], ObsDim, ActionDim);
         sac.RefreshAlpha();
-        var nextValue = sac.NextStateValue(batch.NextObservations, entropyTerm: true);
-        float[] v = nextValue.ToArray();
-        float[] y = sac.BellmanTarget(batch, nextValue).ToArray();
+        var (nextQ, _, nextLogProb) = sac.NextStateSample(batch.NextObservations);
+        float[] q2 = nextQ.ToArray(), logp2 = nextLogProb.ToArray();
+        // V(s′) = min_e Q̄_e(s′, ã′) − α·log π(ã′|s′), α = 0.5.
+        float[] v = [.. Enumerable.Range(0, 2).Select(i => MathF.Min(q2[i], q2[2 + i]) - 0.5f * logp2[i])];
+        float[] y = sac.TdLoss(batch, nextQ, nextLogProb).Target.ToArray();
         Assert.NotEqual(0f, v[0]);
         Assert.Equal(1.5f, y[0]);                                   // y = r
         Assert.Equal(1.5f + 0.99f * v[1], y[1], 1e-5f);              // y = r + γ·V(s′)

@@ -51,9 +51,9 @@ public class O2SacUpdateBenchmarks
     public void PlainSac()
     {
         plain.RefreshAlpha();
-        var (_, logProb) = plain.ActorLossBackward(batch.Observations);
-        plain.TemperatureGradient(logProb);
-        var (_, gradient) = plain.TdLoss(batch, plain.BellmanTarget(batch, plain.NextStateValue(batch.NextObservations, entropyTerm: true)));
+        plain.ActorLossBackward(batch.Observations, temperatureGradient: true);
+        var (nextQ, _, nextLogProb) = plain.NextStateSample(batch.NextObservations);
+        var (_, gradient, _) = plain.TdLoss(batch, nextQ, nextLogProb);
         plain.CriticBackward(gradient);
         plain.Step();
     }

@@ -109,15 +109,17 @@ public sealed partial class CqlAgent : IOfflineAgent
         sac.RefreshAlpha();
 
         // 1–2. ã ~ π(·|s); actor loss mean[α log π(ã|s) − min_i Q_i(s, ã)] (or the BC warm start); α loss.
-        Tensor logProb = Updates < Config.BcSteps ? BehaviourCloningBackward(batch, b) : sac.ActorLossBackward(batch.Observations).LogProb;
-        if (Config.AutoAlpha) sac.TemperatureGradient(logProb);
+        if (Updates < Config.BcSteps)
+        {
+            var logProb = BehaviourCloningBackward(batch, b);
+            if (Config.AutoAlpha) sac.TemperatureGradient(logProb);
+        }
+        else sac.ActorLossBackward(batch.Observations, temperatureGradient: Config.AutoAlpha);
 
-        // 3. y = r + γ(1 − m)·T, T = min_i Q̄_i(s′, ã′) (no entropy term), or the max over n next actions.
-        var nextValue = Config.MaxTargetBackup ? MaxBackup(batch, b) : sac.NextStateValue(batch.NextObservations, entropyTerm: false);
-        var target = sac.BellmanTarget(batch, nextValue);
-
-        // 4. TD loss Σ_i MSE(Q_i(s, a), y); its gradient is completed by the conservative term below.
-        var (qData, dataGradient) = sac.TdLoss(batch, target);
+        // 3–4. y = r + γ(1 − m)·T, T = min_i Q̄_i(s′, ã′) (no entropy term), or the max over n next actions (one
+        // value per row); TD loss Σ_i MSE(Q_i(s, a), y), whose gradient the conservative term below completes.
+        var nextQ = Config.MaxTargetBackup ? MaxBackup(batch, b) : sac.NextStateSample(batch.NextObservations).NextQ;
+        var (qData, dataGradient, _) = sac.TdLoss(batch, nextQ, nextLogProb: null);
 
         // 5. Conservative term on n random, current-policy and next-policy actions per state, all scored at s.
         ConservativeTerm(batch, b, qData, dataGradient);

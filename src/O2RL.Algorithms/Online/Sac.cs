@@ -65,15 +65,13 @@ public sealed partial class SacAgent : IOffPolicyAgent
         var sac = Learner;
         // α = exp(log α), the value before this update's α step, used by every loss below.
         sac.RefreshAlpha();
-        // ã ~ π_θ(·|s);  L_π = mean[α log π_θ(ã|s) − min_i Q_i(s, ã)]  (pre-update critics)
-        var (_, logProb) = sac.ActorLossBackward(batch.Observations);
+        // ã ~ π_θ(·|s);  L_π = mean[α log π_θ(ã|s) − min_i Q_i(s, ã)]  (pre-update critics), and with it
         // L_α = −mean[log α · (log π_θ(ã|s) + H̄)],  H̄ = −d
-        if (Config.AutoAlpha) sac.TemperatureGradient(logProb);
-        // y = r + γ(1 − m)[min_i Q̄_i(s′, ã′) − α log π_θ(ã′|s′)],  ã′ ~ π_θ(·|s′)  (pre-update actor)
-        var nextValue = sac.NextStateValue(batch.NextObservations, entropyTerm: true);
-        var target = sac.BellmanTarget(batch, nextValue);
+        sac.ActorLossBackward(batch.Observations, temperatureGradient: Config.AutoAlpha);
+        // ã′ ~ π_θ(·|s′) (pre-update actor);  y = r + γ(1 − m)[min_i Q̄_i(s′, ã′) − α log π_θ(ã′|s′)];
         // L_Q = Σ_i MSE(Q_i(s, a), y)
-        var (_, gradient) = sac.TdLoss(batch, target);
+        var (nextQ, _, nextLogProb) = sac.NextStateSample(batch.NextObservations);
+        var (_, gradient, _) = sac.TdLoss(batch, nextQ, nextLogProb);
         sac.CriticBackward(gradient);
         // Steps: log α, actor, critics, then Polyak θ̄ ← (1 − τ)θ̄ + τθ.
         sac.Step();

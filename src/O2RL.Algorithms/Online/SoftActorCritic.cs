@@ -164,14 +164,6 @@ public sealed class SoftActorCritic
     }
 
     /// <summary>
-    /// Actor loss L_π = mean[ α·log π_θ(ã|s) − min_e Q_e(s, ã) ] with ã reparameterised at s (slot
-    /// <see cref="CurrentSlot"/>) and α constant; zeroes the actor gradients and back-propagates into them through
-    /// ã (pathwise) and log π. The critic backward leaves gradients in the critics: <see cref="CriticBackward"/>
-    /// zeroes them before the critic loss's own backward. Returns the sample for the temperature loss.
-    /// </summary>
-    public (Tensor Action, Tensor LogProb) ActorLossBackward(Tensor observations) => ActorLossBackward(observations, null);
-
-    /// <summary>
     /// Further terms of an actor loss (O2SAC's λ·(log π_θ − log π_ref)): called with the sample ã [B, d], its
     /// log π_θ(ã|s) [B], and the gradients ∂L_π/∂ã [B, d] and ∂L_π/∂log π [B] of the SAC terms, which it may add to
     /// in place (and add its value to <see cref="ActorLoss"/>) before they are propagated into the actor.
@@ -179,25 +171,28 @@ public sealed class SoftActorCritic
     public delegate void ActorLossTerms(Tensor action, Tensor logProb, Tensor actionGradient, Tensor logProbGradient);
 
     /// <summary>
-    /// <see cref="ActorLossBackward(Tensor)"/> with <paramref name="extraTerms"/> added to the loss before the
-    /// actor backward (one pass through the actor for all terms); null gives exactly the SAC actor loss.
+    /// Actor loss L_π = mean[ α·log π_θ(ã|s) − min_e Q_e(s, ã) ] with ã reparameterised at s (slot
+    /// <see cref="CurrentSlot"/>) and α constant, plus <paramref name="extraTerms"/> (null: exactly SAC's loss);
+    /// zeroes the actor gradients and back-propagates into them through ã (pathwise) and log π, in one pass through
+    /// the actor for all terms. The critic backward leaves gradients in the critics: <see cref="CriticBackward"/>
+    /// zeroes them before the critic loss's own backward. With <paramref name="temperatureGradient"/> the same op
+    /// also forms the temperature loss L_α = −mean[ log α · (log π + H̄) ] (the bracket constant): writes
+    /// ∂L_α/∂log α = −(mean log π + H̄) and <see cref="AlphaLoss"/> (<see cref="TemperatureGradient"/> does it alone).
+    /// Returns the sample.
     /// </summary>
-    public (Tensor Action, Tensor LogProb) ActorLossBackward(Tensor observations, ActorLossTerms? extraTerms)
+    public (Tensor Action, Tensor LogProb) ActorLossBackward(Tensor observations, ActorLossTerms? extraTerms = null, bool temperatureGradient = false)
     {
         var b = BuffersFor(observations.Rows);
         var (action, logProb) = SampleActor(observations, CurrentSlot);
         var q = Critic.Forward(observations, action, ActorCriticSlot);
-        backend.EnsembleMin(q, b.QMin, b.ArgMin);
-        // L_π value: mean(α·log π − Qmin).
-        backend.Binary(BinaryOp.Mul, logProb, Alpha, b.Scratch, 1f, 1f, Broadcast.Scalar);
-        backend.Binary(BinaryOp.Add, b.Scratch, b.QMin, b.Scratch, 1f, -1f);
-        backend.Sum(b.Scratch, ActorLoss, 1f / b.Size);
-        // ∂L/∂Qmin = −1/B routed to the minimising critic; ∂L/∂log π = α/B.
-        backend.EnsembleMinBackward(b.ArgMin, b.MinusInverseBatch, b.CriticGradient);
+        // L_π = mean(α·log π − Qmin); ∂L/∂Q = −1/B at the minimising critic, ∂L/∂log π = α/B; one op.
+        if (temperatureGradient)
+            backend.SoftActorLoss(q, logProb, Alpha, b.CriticGradient, b.LogProbGradient, ActorLoss, LogAlpha, TargetEntropy, LogAlphaGradient, AlphaLoss);
+        else
+            backend.SoftActorLoss(q, logProb, Alpha, b.CriticGradient, b.LogProbGradient, ActorLoss);
         Critic.Parameters.ZeroGradients();
         // The actor loss does not train the critics: propagate to the action only (no weight-gradient GEMMs).
         var actionGradient = Critic.Backward(b.CriticGradient, ActorCriticSlot, needActionGradient: true, accumulateParameterGradients: false)!;
-        backend.Binary(BinaryOp.Mul, b.InverseBatch, Alpha, b.LogProbGradient, 1f, 1f, Broadcast.Scalar);
         extraTerms?.Invoke(action, logProb, actionGradient, b.LogProbGradient);
         Actor.Parameters.ZeroGradients();
         Actor.SampleBackward(actionGradient, b.LogProbGradient, CurrentSlot);
@@ -205,50 +200,30 @@ public sealed class SoftActorCritic
     }
 
     /// <summary>
-    /// V(s′) = min_e Q̄_e(s′, ã′) − α·log π_θ(ã′|s′) with ã′ ~ π_θ(·|s′) (no gradient); without the entropy
-    /// term when <paramref name="entropyTerm"/> is false (CQL's backup). Returns [B].
+    /// ã′ ~ π_θ(·|s′) (slot <see cref="NextSlot"/>) and the target critics at it, Q̄_e(s′, ã′) [E, B] (no gradient);
+    /// returns them with ã′ [B, d] and log π_θ(ã′|s′) [B] for <see cref="TdLoss"/>.
     /// </summary>
-    public Tensor NextStateValue(Tensor nextObservations, bool entropyTerm) => NextStateValueWithSample(nextObservations, entropyTerm).Value;
-
-    /// <summary>
-    /// <see cref="NextStateValue"/> that also returns the sample it used: V(s′) [B] (a buffer a caller may add
-    /// further terms to before <see cref="BellmanTarget"/>), ã′ [B, d] and log π_θ(ã′|s′) [B].
-    /// </summary>
-    public (Tensor Value, Tensor Action, Tensor LogProb) NextStateValueWithSample(Tensor nextObservations, bool entropyTerm)
+    public (Tensor NextQ, Tensor Action, Tensor LogProb) NextStateSample(Tensor nextObservations)
     {
-        var b = BuffersFor(nextObservations.Rows);
         var (nextAction, nextLogProb) = SampleActor(nextObservations, NextSlot);
-        var q = TargetCritic.Forward(nextObservations, nextAction, 0);
-        backend.EnsembleMin(q, b.NextValue, b.ArgMin);
-        if (entropyTerm) backend.Binary(BinaryOp.Mul, nextLogProb, Alpha, b.Scratch, 1f, 1f, Broadcast.Scalar);
-        if (entropyTerm) backend.Binary(BinaryOp.Add, b.NextValue, b.Scratch, b.NextValue, 1f, -1f);
-        return (b.NextValue, nextAction, nextLogProb);
-    }
-
-    /// <summary>y = r + γ(1 − m)·V(s′) (no gradient): [B]. A time-limit truncation has m = 0 and bootstraps.</summary>
-    public Tensor BellmanTarget(TransitionBatch batch, Tensor nextValue)
-    {
-        var b = BuffersFor(batch.Size);
-        backend.Unary(UnaryOp.Affine, batch.Terminals, b.Scratch, -1f, 1f);            // 1 − m
-        backend.Binary(BinaryOp.Mul, b.Scratch, nextValue, b.Scratch);
-        backend.Binary(BinaryOp.Add, batch.Rewards, b.Scratch, b.Target, 1f, Options.Gamma);
-        return b.Target;
+        return (TargetCritic.Forward(nextObservations, nextAction, 0), nextAction, nextLogProb);
     }
 
     /// <summary>
-    /// TD loss L_Q = Σ_e MSE(Q_e(s, a), y) in critic slot <see cref="DataCriticSlot"/>: writes the loss and
-    /// ∂L_Q/∂Q [E, B] (no backward yet, so a caller can add further terms of Q(s, a) to the gradient).
-    /// Returns Q(s, a) [E, B] and the gradient.
+    /// TD loss L_Q = Σ_e MSE(Q_e(s, a), y) in critic slot <see cref="DataCriticSlot"/>, with the soft Bellman target
+    /// y = r + γ(1 − m)[min_e Q̄_e(s′, ã′) − α·log π(ã′|s′) − c] formed in the same op (no gradient through y):
+    /// <paramref name="nextQ"/> [E′, B] from <see cref="NextStateSample"/> (or one precomputed value per row), the
+    /// entropy term only with <paramref name="nextLogProb"/> (CQL's backup has none), the cost c only with
+    /// <paramref name="nextCost"/> (O2SAC's λ(log π − log π_ref)). A time-limit truncation has m = 0 and bootstraps.
+    /// Writes <see cref="CriticLoss"/> and <see cref="MeanQ"/>; no backward yet, so a caller can add further terms
+    /// of Q(s, a) to the gradient. Returns Q(s, a) [E, B], ∂L_Q/∂Q [E, B] and y [B].
     /// </summary>
-    public (Tensor Q, Tensor Gradient) TdLoss(TransitionBatch batch, Tensor target)
+    public (Tensor Q, Tensor Gradient, Tensor Target) TdLoss(TransitionBatch batch, Tensor nextQ, Tensor? nextLogProb, Tensor? nextCost = null)
     {
         var b = BuffersFor(batch.Size);
         var q = Critic.Forward(batch.Observations, batch.Actions, DataCriticSlot);
-        foreach (var row in b.RepeatedTargetRows) backend.Copy(target, row);
-        // scale E turns the mean over E·B into the sum over critics of per-critic means.
-        backend.MseLoss(q, b.RepeatedTarget, b.CriticGradient, CriticLoss, Options.Critics);
-        backend.Sum(q, MeanQ, 1f / q.Length);
-        return (q, b.CriticGradient);
+        backend.SoftTdLoss(q, nextQ, nextLogProb, Alpha, nextCost, batch.Rewards, batch.Terminals, Options.Gamma, b.CriticGradient, CriticLoss, MeanQ, b.Target);
+        return (q, b.CriticGradient, b.Target);
     }
 
     /// <summary>Zeroes the critic gradients and back-propagates ∂L/∂Q(s, a_data) ([E, B]) of slot <see cref="DataCriticSlot"/>.</summary>
@@ -290,22 +265,14 @@ public sealed class SoftActorCritic
     {
         public Batch(Backend backend, int size, int critics)
         {
-            Size = size;
-            QMin = backend.Allocate(size); ArgMin = backend.Allocate(size); Scratch = backend.Allocate(size);
-            NextValue = backend.Allocate(size); Target = backend.Allocate(size);
+            Target = backend.Allocate(size);
             LogProbGradient = backend.Allocate(size);
-            InverseBatch = backend.Allocate(size); backend.Fill(InverseBatch, 1f / size);
-            MinusInverseBatch = backend.Allocate(size); backend.Fill(MinusInverseBatch, -1f / size);
-            CriticGradient = backend.Allocate(critics, size); RepeatedTarget = backend.Allocate(critics, size);
-            RepeatedTargetRows = [.. Enumerable.Range(0, critics).Select(e => RepeatedTarget.SliceRows(e, 1))];
+            CriticGradient = backend.Allocate(critics, size);
         }
 
-        public readonly int Size;
         /// <summary>[B].</summary>
-        public readonly Tensor QMin, ArgMin, Scratch, NextValue, Target, LogProbGradient, InverseBatch, MinusInverseBatch;
-        /// <summary>[E, B].</summary>
-        public readonly Tensor CriticGradient, RepeatedTarget;
-        /// <summary>Row views of RepeatedTarget, one per critic.</summary>
-        public readonly Tensor[] RepeatedTargetRows;
+        public readonly Tensor Target, LogProbGradient;
+        /// <summary>[E, B]: ∂L/∂Q of the actor loss, then of the TD loss.</summary>
+        public readonly Tensor CriticGradient;
     }
 }

@@ -360,6 +360,75 @@ public abstract class Backend : IDisposable
         ExpectileLossCore(prediction, target, tau, gradient, loss);
     }
 
+    /// <summary>
+    /// SAC's actor loss as one op (<see cref="SacLossReference.ActorLoss"/>): from Q [E, B] of the critics at the
+    /// reparameterised actions, log π [B] and α [1] (held constant), writes L_π = mean[α·log π − min_e Q] to
+    /// <paramref name="loss"/>, ∂L_π/∂Q [E, B] (−1/B at each row's first minimising critic) and ∂L_π/∂log π = α/B
+    /// [B]. With <paramref name="logAlpha"/>, <paramref name="logAlphaGradient"/> and <paramref name="alphaLoss"/>
+    /// (all three or none) it also writes the temperature loss's gradient −(mean log π + H̄) and value
+    /// log α·(that gradient), H̄ = <paramref name="targetEntropy"/>. The outputs must not overlap the inputs or each other.
+    /// </summary>
+    public void SoftActorLoss(Tensor q, Tensor logProb, Tensor alpha, Tensor qGradient, Tensor logProbGradient, Tensor loss,
+        Tensor? logAlpha = null, float targetEntropy = 0f, Tensor? logAlphaGradient = null, Tensor? alphaLoss = null)
+    {
+        Own(logProb, nameof(logProb));
+        int critics = Members(q, logProb.Length, nameof(q));
+        SameLength(qGradient, q); PerRow(logProbGradient, logProb.Length, nameof(logProbGradient));
+        ScalarIn(alpha, nameof(alpha)); ScalarOut(loss);
+        bool temperature = logAlpha is not null;
+        if (temperature != (logAlphaGradient is not null) || temperature != (alphaLoss is not null))
+            throw new ArgumentException("the temperature outputs need log α, its gradient and the loss value together (or none of them)");
+        if (temperature)
+        {
+            ScalarIn(logAlpha!, nameof(logAlpha)); ScalarOut(logAlphaGradient!); ScalarOut(alphaLoss!);
+            if (!float.IsFinite(targetEntropy)) throw new ArgumentOutOfRangeException(nameof(targetEntropy), targetEntropy, "the target entropy must be finite");
+        }
+        Distinct([q, logProb, alpha, logAlpha], temperature ? [qGradient, logProbGradient, loss, logAlphaGradient!, alphaLoss!] : [qGradient, logProbGradient, loss]);
+        if (logProb.Length > 0)
+            SoftActorLossCore(q, logProb, alpha, qGradient, logProbGradient, loss, critics, logAlpha, targetEntropy, logAlphaGradient, alphaLoss);
+    }
+
+    /// <summary>
+    /// SAC's soft TD loss with its Bellman target as one op (<see cref="SacLossReference.TdLoss"/>):
+    /// y = r + γ(1 − m)[min_e Q̄_e(s′, ã′) − α·log π(ã′|s′) − c] (the entropy term only with
+    /// <paramref name="nextLogProb"/>, the cost only with <paramref name="nextCost"/>; <paramref name="nextQ"/> [E′, B]
+    /// may hold one member, a value computed elsewhere), L_Q = Σ_e mean_i (Q_e,i − y_i)² with Q [E, B] the critics
+    /// at the data actions. Writes L_Q to <paramref name="loss"/>, ∂L_Q/∂Q [E, B] to <paramref name="gradient"/>, the
+    /// mean of Q to <paramref name="meanQ"/> and, when given, y [B] to <paramref name="target"/>. m = 1 marks a true
+    /// terminal (no bootstrap); a time-limit end is stored with m = 0. The outputs must not overlap the inputs or each other.
+    /// </summary>
+    public void SoftTdLoss(Tensor q, Tensor nextQ, Tensor? nextLogProb, Tensor alpha, Tensor? nextCost, Tensor rewards, Tensor terminals,
+        float gamma, Tensor gradient, Tensor loss, Tensor meanQ, Tensor? target = null)
+    {
+        Own(rewards, nameof(rewards));
+        int rows = rewards.Length;
+        int critics = Members(q, rows, nameof(q)), nextCritics = Members(nextQ, rows, nameof(nextQ));
+        PerRow(terminals, rows, nameof(terminals));
+        if (nextLogProb is not null) PerRow(nextLogProb, rows, nameof(nextLogProb));
+        if (nextCost is not null) PerRow(nextCost, rows, nameof(nextCost));
+        if (target is not null) PerRow(target, rows, nameof(target));
+        SameLength(gradient, q); ScalarIn(alpha, nameof(alpha)); ScalarOut(loss); ScalarOut(meanQ);
+        if (!float.IsFinite(gamma) || gamma < 0f) throw new ArgumentOutOfRangeException(nameof(gamma), gamma, "the discount γ must be finite and ≥ 0");
+        Distinct([q, nextQ, nextLogProb, alpha, nextCost, rewards, terminals], target is null ? [gradient, loss, meanQ] : [gradient, loss, meanQ, target]);
+        if (rows > 0) SoftTdLossCore(q, nextQ, nextLogProb, alpha, nextCost, rewards, terminals, gamma, gradient, loss, meanQ, target, critics, nextCritics);
+    }
+
+    /// <summary>Members of an ensemble tensor [E, rows] (E ≥ 1), or a clear error.</summary>
+    int Members(Tensor t, int rows, string name)
+    {
+        Own(t, name);
+        int members = rows == 0 ? 1 : t.Length / rows;
+        if (members < 1 || members * rows != t.Length)
+            throw new ArgumentException($"{name} [{t.ShapeText}] must hold a whole number (≥ 1) of ensemble members of {rows} rows", name);
+        return members;
+    }
+
+    void ScalarIn(Tensor t, string name)
+    {
+        Own(t, name);
+        if (t.Length != 1) throw new ArgumentException($"{name} must be a 1-element device scalar, got [{t.ShapeText}]", name);
+    }
+
     // ───────────────────────────── distributions ─────────────────────────────
 
     /// <summary>
@@ -579,6 +648,10 @@ public abstract class Backend : IDisposable
     protected abstract void EnsembleMinBackwardCore(Tensor argMin, Tensor dy, Tensor dx, int members);
     protected abstract void MseLossCore(Tensor prediction, Tensor target, Tensor gradient, Tensor loss, float scale);
     protected abstract void ExpectileLossCore(Tensor prediction, Tensor target, float tau, Tensor gradient, Tensor loss);
+    protected abstract void SoftActorLossCore(Tensor q, Tensor logProb, Tensor alpha, Tensor qGradient, Tensor logProbGradient, Tensor loss, int critics,
+        Tensor? logAlpha, float targetEntropy, Tensor? logAlphaGradient, Tensor? alphaLoss);
+    protected abstract void SoftTdLossCore(Tensor q, Tensor nextQ, Tensor? nextLogProb, Tensor alpha, Tensor? nextCost, Tensor rewards, Tensor terminals,
+        float gamma, Tensor gradient, Tensor loss, Tensor meanQ, Tensor? target, int critics, int nextCritics);
     protected abstract void TanhGaussianSampleCore(Tensor head, Tensor noise, Tensor logStdMultiplier, Tensor logStdOffset,
         float minLogStd, float maxLogStd, Tensor action, Tensor stdNoise, Tensor logProb);
     protected abstract void TanhGaussianSampleBackwardCore(Tensor head, Tensor logStdMultiplier, Tensor logStdOffset, float minLogStd, float maxLogStd,

@@ -258,6 +258,22 @@ public sealed unsafe class CpuBackend : Backend
     protected override void ExpectileLossCore(Tensor prediction, Tensor target, float tau, Tensor gradient, Tensor loss) =>
         *P(loss) = LossCpu.Expectile(P(prediction), P(target), tau, P(gradient), prediction.Length);
     /// <inheritdoc/>
+    protected override void SoftActorLossCore(Tensor q, Tensor logProb, Tensor alpha, Tensor qGradient, Tensor logProbGradient, Tensor loss, int critics,
+        Tensor? logAlpha, float targetEntropy, Tensor? logAlphaGradient, Tensor? alphaLoss)
+    {
+        *P(loss) = SacLossCpu.ActorLoss(critics, logProb.Length, P(q), P(logProb), *P(alpha), P(qGradient), P(logProbGradient), out float meanLogProb);
+        if (logAlpha is not null)
+            *P(logAlphaGradient!) = SacLossReference.TemperatureGradient(meanLogProb, targetEntropy, *P(logAlpha), out *P(alphaLoss!));
+    }
+    /// <inheritdoc/>
+    protected override void SoftTdLossCore(Tensor q, Tensor nextQ, Tensor? nextLogProb, Tensor alpha, Tensor? nextCost, Tensor rewards, Tensor terminals,
+        float gamma, Tensor gradient, Tensor loss, Tensor meanQ, Tensor? target, int critics, int nextCritics)
+    {
+        *P(loss) = SacLossCpu.TdLoss(critics, nextCritics, rewards.Length, P(q), P(nextQ), P(nextLogProb, null), *P(alpha), P(nextCost, null),
+            P(rewards), P(terminals), gamma, P(gradient), P(target, null), out float mean);
+        *P(meanQ) = mean;
+    }
+    /// <inheritdoc/>
     protected override void TanhGaussianSampleCore(Tensor head, Tensor noise, Tensor logStdMultiplier, Tensor logStdOffset,
         float minLogStd, float maxLogStd, Tensor action, Tensor stdNoise, Tensor logProb) =>
         TanhGaussianCpu.Sample(action.Rows, action.Cols, P(head), P(noise), P(logStdMultiplier), P(logStdOffset), minLogStd, maxLogStd, P(action), P(stdNoise), P(logProb));

@@ -383,6 +383,10 @@ public sealed class IlgpuBackend : Backend
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? ensembleMinBackward;
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>? mse;
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>? expectile;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, SacActorLossArguments>? sacActorLoss;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SacTdLossArguments>? sacTdLoss;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments>? tanhGaussianSample;
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments>? tanhGaussianSampleBackward;
@@ -791,6 +795,39 @@ public sealed class IlgpuBackend : Backend
         if (Enqueue())
             expectile(stream, SingleGroup, empty ? placeholder.View : View(prediction), empty ? placeholder.View : View(target), empty ? placeholder.View : View(gradient),
                 View(loss), prediction.Length, tau);
+    }
+
+    // ───────────────────────────── SAC losses ─────────────────────────────
+
+    protected override void SoftActorLossCore(Tensor q, Tensor logProb, Tensor alpha, Tensor qGradient, Tensor logProbGradient, Tensor loss, int critics,
+        Tensor? logAlpha, float targetEntropy, Tensor? logAlphaGradient, Tensor? alphaLoss)
+    {
+        sacActorLoss ??= LoadGrouped(
+            d => d.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SacActorLossArguments>(SacLossGpu.ActorLoss<DeviceGeometry>),
+            s => s.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SacActorLossArguments>(SacLossGpu.ActorLoss<SimulatorGeometry>));
+        var arguments = new SacActorLossArguments
+        {
+            Critics = critics, Batch = logProb.Length, HasTemperature = logAlpha is null ? 0 : 1, TargetEntropy = targetEntropy,
+        };
+        if (Enqueue())
+            sacActorLoss(stream, SingleGroup, View(q), View(logProb), View(alpha), View(qGradient), View(logProbGradient), View(loss),
+                ViewOrPlaceholder(logAlpha), ViewOrPlaceholder(logAlphaGradient), ViewOrPlaceholder(alphaLoss), arguments);
+    }
+
+    protected override void SoftTdLossCore(Tensor q, Tensor nextQ, Tensor? nextLogProb, Tensor alpha, Tensor? nextCost, Tensor rewards, Tensor terminals,
+        float gamma, Tensor gradient, Tensor loss, Tensor meanQ, Tensor? target, int critics, int nextCritics)
+    {
+        sacTdLoss ??= LoadGrouped(
+            d => d.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SacTdLossArguments>(SacLossGpu.TdLoss<DeviceGeometry>),
+            s => s.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SacTdLossArguments>(SacLossGpu.TdLoss<SimulatorGeometry>));
+        var arguments = new SacTdLossArguments
+        {
+            Critics = critics, NextCritics = nextCritics, Batch = rewards.Length, Gamma = gamma,
+            HasLogProb = nextLogProb is null ? 0 : 1, HasCost = nextCost is null ? 0 : 1, HasTarget = target is null ? 0 : 1,
+        };
+        if (Enqueue())
+            sacTdLoss(stream, SingleGroup, View(q), View(nextQ), ViewOrPlaceholder(nextLogProb), View(alpha), ViewOrPlaceholder(nextCost), View(rewards),
+                View(terminals), View(gradient), ViewOrPlaceholder(target), View(loss), View(meanQ), arguments);
     }
 
     // ───────────────────────────── distributions ─────────────────────────────

@@ -768,6 +768,94 @@ public abstract class BackendConformanceTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => Device.ExpectileLoss(Upload(p), Upload(t), 1f, gradient, loss));
     }
 
+    [Theory]
+    [InlineData(1, 1, false)]
+    [InlineData(2, 3, true)]
+    [InlineData(2, 257, true)]
+    [InlineData(3, 1000, false)]
+    public void SoftActorLossMatchesReference(int critics, int batch, bool temperature)
+    {
+        batch = ClampRows(batch);
+        var q = RandomValues(critics * batch, 1, -3f, 3f);
+        if (critics > 1) q[batch] = q[0]; // a tie: the first critic takes the gradient
+        var logProb = RandomValues(batch, 2, -4f, 2f);
+        const float alpha = 0.3f, logAlpha = -1.2f, targetEntropy = -6f;
+        var qGradient = Upload(Enumerable.Repeat(float.NaN, critics * batch).ToArray(), critics, batch);
+        var logProbGradient = Device.Allocate(batch);
+        var loss = Device.Allocate(1); var logAlphaGradient = Device.Allocate(1); var alphaLoss = Device.Allocate(1);
+        var tq = Upload(q, critics, batch); var tLogProb = Upload(logProb); var tAlpha = Upload([alpha]);
+        if (temperature)
+            Device.SoftActorLoss(tq, tLogProb, tAlpha, qGradient, logProbGradient, loss, Upload([logAlpha]), targetEntropy, logAlphaGradient, alphaLoss);
+        else
+            Device.SoftActorLoss(tq, tLogProb, tAlpha, qGradient, logProbGradient, loss);
+
+        var expectedQGradient = new float[critics * batch];
+        var expectedLogProbGradient = new float[batch];
+        float expectedLoss = SacLossReference.ActorLoss(critics, batch, q, logProb, alpha, expectedQGradient, expectedLogProbGradient, out float meanLogProb);
+        AssertClose([expectedLoss], loss.ToArray(), 1e-5f, 1e-6f, "actor loss");
+        Assert.Equal(expectedQGradient, qGradient.ToArray());
+        AssertClose(expectedLogProbGradient, logProbGradient.ToArray(), 1e-6f, 0f, "∂L/∂log π");
+        if (temperature)
+        {
+            float expectedGradient = SacLossReference.TemperatureGradient(meanLogProb, targetEntropy, logAlpha, out float expectedAlphaLoss);
+            AssertClose([expectedGradient], logAlphaGradient.ToArray(), 1e-5f, 1e-6f, "∂L_α/∂log α");
+            AssertClose([expectedAlphaLoss], alphaLoss.ToArray(), 1e-5f, 1e-6f, "L_α");
+        }
+        else Assert.Equal(0f, Device.ReadScalar(logAlphaGradient));
+
+        Assert.Throws<ArgumentException>(() => Device.SoftActorLoss(Device.Allocate(critics * batch + 1), tLogProb, tAlpha, qGradient, logProbGradient, loss));
+        Assert.Throws<ArgumentException>(() => Device.SoftActorLoss(tq, tLogProb, Device.Allocate(2), qGradient, logProbGradient, loss));
+        Assert.Throws<ArgumentException>(() => Device.SoftActorLoss(tq, tLogProb, tAlpha, qGradient, logProbGradient, loss, Upload([logAlpha]), targetEntropy));
+        Assert.Throws<ArgumentException>(() => Device.SoftActorLoss(tq, tLogProb, tAlpha, tq, logProbGradient, loss));
+    }
+
+    [Theory]
+    [InlineData(1, 1, 1, true, false)]
+    [InlineData(2, 2, 3, true, true)]
+    [InlineData(2, 2, 257, true, false)]
+    [InlineData(2, 1, 256, false, false)]
+    [InlineData(10, 10, 1000, true, true)]
+    public void SoftTdLossMatchesReference(int critics, int nextCritics, int batch, bool entropyTerm, bool cost)
+    {
+        batch = ClampRows(batch);
+        var q = RandomValues(critics * batch, 1, -3f, 3f);
+        var nextQ = RandomValues(nextCritics * batch, 2, -3f, 3f);
+        var nextLogProb = RandomValues(batch, 3, -4f, 2f);
+        var nextCost = RandomValues(batch, 4, -1f, 1f);
+        var rewards = RandomValues(batch, 5, -2f, 2f);
+        var terminals = RandomValues(batch, 6, 0f, 1f).Select(v => v < 0.3f ? 1f : 0f).ToArray();
+        const float alpha = 0.7f, gamma = 0.99f;
+        var gradient = Upload(Enumerable.Repeat(float.NaN, critics * batch).ToArray(), critics, batch);
+        var target = Device.Allocate(batch);
+        var loss = Device.Allocate(1); var meanQ = Device.Allocate(1);
+        var tq = Upload(q, critics, batch); var tNextQ = Upload(nextQ, nextCritics, batch);
+        var tLogProb = entropyTerm ? Upload(nextLogProb) : null;
+        var tCost = cost ? Upload(nextCost) : null;
+        var tRewards = Upload(rewards); var tTerminals = Upload(terminals); var tAlpha = Upload([alpha]);
+        Device.SoftTdLoss(tq, tNextQ, tLogProb, tAlpha, tCost, tRewards, tTerminals, gamma, gradient, loss, meanQ, target);
+
+        var expectedGradient = new float[critics * batch];
+        var expectedTarget = new float[batch];
+        float expectedLoss = SacLossReference.TdLoss(critics, nextCritics, batch, q, nextQ, entropyTerm ? nextLogProb : default, alpha,
+            cost ? nextCost : default, rewards, terminals, gamma, expectedGradient, expectedTarget, out float expectedMeanQ);
+        AssertClose(expectedTarget, target.ToArray(), 1e-6f, 1e-6f, "y");
+        AssertClose(expectedGradient, gradient.ToArray(), 1e-5f, 1e-6f, "∂L_Q/∂Q");
+        AssertClose([expectedLoss], loss.ToArray(), 1e-5f, 1e-6f, "L_Q");
+        AssertClose([expectedMeanQ], meanQ.ToArray(), 1e-5f, 1e-6f, "mean Q");
+        // A terminal row's target is its reward.
+        for (int i = 0; i < batch; i++)
+            if (terminals[i] == 1f) Assert.Equal(rewards[i], target.ToArray()[i]);
+
+        // Without the target output: the same loss, bit for bit.
+        float first = Device.ReadScalar(loss);
+        Device.SoftTdLoss(tq, tNextQ, tLogProb, tAlpha, tCost, tRewards, tTerminals, gamma, gradient, loss, meanQ);
+        AssertBitwiseEqual([first], loss.ToArray(), "L_Q without y");
+        Assert.Throws<ArgumentException>(() => Device.SoftTdLoss(Device.Allocate(critics * batch + 1), tNextQ, tLogProb, tAlpha, tCost, tRewards, tTerminals, gamma, gradient, loss, meanQ));
+        Assert.Throws<ArgumentException>(() => Device.SoftTdLoss(tq, tNextQ, tLogProb, tAlpha, tCost, tRewards, Device.Allocate(batch + 1), gamma, gradient, loss, meanQ));
+        Assert.Throws<ArgumentException>(() => Device.SoftTdLoss(tq, tNextQ, tLogProb, tAlpha, tCost, tRewards, tTerminals, gamma, tq, loss, meanQ));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Device.SoftTdLoss(tq, tNextQ, tLogProb, tAlpha, tCost, tRewards, tTerminals, float.NaN, gradient, loss, meanQ));
+    }
+
     // ───────────────────────────── distributions ─────────────────────────────
 
     /// <summary>

@@ -315,6 +315,12 @@ public abstract class IlgpuConformanceTests : BackendConformanceTests
         AssertLaunches(1, () => backend.ClipGradientNorm(g, 0.5f, scalar));
         AssertLaunches(1, () => backend.MseLoss(g, g, backend.Allocate(1000), scalar));
         AssertLaunches(1, () => backend.Sum(g, scalar));
+        // SAC's losses: one launch each, in place of the chains of six (+ three for the temperature) and ten.
+        var q = backend.Allocate(2, 500); var perRow = Upload(RandomValues(500, 3));
+        AssertLaunches(1, () => backend.SoftActorLoss(q, perRow, scalar, backend.Allocate(2, 500), backend.Allocate(500), backend.Allocate(1),
+            backend.Allocate(1), -6f, backend.Allocate(1), backend.Allocate(1)));
+        AssertLaunches(1, () => backend.SoftTdLoss(q, q, perRow, scalar, perRow, perRow, perRow, 0.99f, backend.Allocate(2, 500), backend.Allocate(1),
+            backend.Allocate(1), backend.Allocate(500)));
         AssertLaunches(1, () => backend.Gemm(backend.Allocate(3, 8, 8), false, backend.Allocate(8, 8), false, backend.Allocate(3, 8, 8), bias: backend.Allocate(8), activation: Activation.Relu));
         var large = Upload(RandomValues(70000, 2));
         AssertLaunches(2, () => backend.Sum(large, scalar));

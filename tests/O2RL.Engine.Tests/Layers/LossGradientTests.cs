@@ -68,4 +68,69 @@ public sealed class LossGradientTests
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => backend.ExpectileLoss(x, x, 1f, backend.Allocate(3), backend.Allocate(1)));
         Assert.Contains("(0, 1)", ex.Message);
     }
+
+    /// <summary>
+    /// SAC's fused actor loss L_π = mean[α·log π − min_e Q_e] and temperature loss L_α = −log α·(mean log π + H̄):
+    /// values and ∂L_π/∂Q, ∂L_π/∂log π, ∂L_α/∂log α against double-precision central differences (the minimum is
+    /// differentiable away from ties, which random values avoid).
+    /// </summary>
+    [Theory]
+    [InlineData(1, 5)]
+    [InlineData(2, 17)]
+    [InlineData(3, 33)]
+    public void SoftActorLossGradientsMatchFiniteDifferences(int critics, int batch)
+    {
+        using var backend = new CpuBackend(1);
+        var rng = new HostRandom(11);
+        float[] q = [.. Enumerable.Range(0, critics * batch).Select(_ => rng.Normal())];
+        float[] logProb = [.. Enumerable.Range(0, batch).Select(_ => rng.Normal() - 1f)];
+        const float alpha = 0.4f, logAlpha = -0.9f, targetEntropy = -3f;
+        var qGradient = backend.Allocate(critics, batch); var logProbGradient = backend.Allocate(batch);
+        var loss = backend.Allocate(1); var logAlphaGradient = backend.Allocate(1); var alphaLoss = backend.Allocate(1);
+        backend.SoftActorLoss(backend.FromArray(q, critics, batch), backend.FromArray(logProb), backend.FromArray([alpha]), qGradient, logProbGradient, loss,
+            backend.FromArray([logAlpha]), targetEntropy, logAlphaGradient, alphaLoss);
+
+        // x = [Q (E·B), log π (B), log α]
+        double[] x = [.. DoubleReference.ToDouble(q), .. DoubleReference.ToDouble(logProb), logAlpha];
+        double ActorLoss(double[] v) => Enumerable.Range(0, batch)
+            .Average(i => alpha * v[critics * batch + i] - Enumerable.Range(0, critics).Min(e => v[e * batch + i]));
+        double AlphaLoss(double[] v) => -v[^1] * (Enumerable.Range(0, batch).Average(i => v[critics * batch + i]) + targetEntropy);
+        Assert.Equal(ActorLoss(x), backend.ReadScalar(loss), 5);
+        Assert.Equal(AlphaLoss(x), backend.ReadScalar(alphaLoss), 5);
+        var expected = Enumerable.Range(0, critics * batch + batch).Select(i => DoubleReference.CentralDifference(ActorLoss, x, i)).ToArray();
+        DoubleReference.AssertClose(expected[..(critics * batch)], qGradient.ToArray(), 1e-4, 1e-7, "∂L_π/∂Q");
+        DoubleReference.AssertClose(expected[(critics * batch)..], logProbGradient.ToArray(), 1e-4, 1e-7, "∂L_π/∂log π");
+        DoubleReference.AssertClose([DoubleReference.CentralDifference(AlphaLoss, x, x.Length - 1)], logAlphaGradient.ToArray(), 1e-4, 1e-7, "∂L_α/∂log α");
+    }
+
+    /// <summary>
+    /// SAC's fused TD loss L_Q = Σ_e mean_i (Q_e,i − y_i)² with y = r + γ(1 − m)[min_e Q̄_e − α·log π′ − c] held
+    /// constant: value and ∂L_Q/∂Q against double-precision central differences, and y itself.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 1, 4)]
+    [InlineData(2, 2, 17)]
+    [InlineData(10, 10, 9)]
+    public void SoftTdLossGradientMatchesFiniteDifferences(int critics, int nextCritics, int batch)
+    {
+        using var backend = new CpuBackend(1);
+        var rng = new HostRandom(12);
+        float[] Draw(int n) => [.. Enumerable.Range(0, n).Select(_ => rng.Normal())];
+        float[] q = Draw(critics * batch), nextQ = Draw(nextCritics * batch), nextLogProb = Draw(batch), cost = Draw(batch), rewards = Draw(batch);
+        float[] terminals = [.. Enumerable.Range(0, batch).Select(i => i % 3 == 1 ? 1f : 0f)];
+        const float alpha = 0.25f, gamma = 0.9f;
+        var gradient = backend.Allocate(critics, batch); var loss = backend.Allocate(1); var meanQ = backend.Allocate(1); var target = backend.Allocate(batch);
+        backend.SoftTdLoss(backend.FromArray(q, critics, batch), backend.FromArray(nextQ, nextCritics, batch), backend.FromArray(nextLogProb), backend.FromArray([alpha]),
+            backend.FromArray(cost), backend.FromArray(rewards), backend.FromArray(terminals), gamma, gradient, loss, meanQ, target);
+
+        double[] y = [.. Enumerable.Range(0, batch).Select(i => rewards[i] + (double)gamma * (1 - terminals[i])
+            * (Enumerable.Range(0, nextCritics).Min(e => (double)nextQ[e * batch + i]) - (double)alpha * nextLogProb[i] - cost[i]))];
+        DoubleReference.AssertClose(y, target.ToArray(), 1e-5, 1e-6, "y");
+        double[] x = DoubleReference.ToDouble(q);
+        double Loss(double[] v) => Enumerable.Range(0, critics).Sum(e => Enumerable.Range(0, batch).Average(i => (v[e * batch + i] - y[i]) * (v[e * batch + i] - y[i])));
+        Assert.Equal(Loss(x), backend.ReadScalar(loss), 4);
+        Assert.Equal(x.Average(), backend.ReadScalar(meanQ), 5);
+        var expected = Enumerable.Range(0, x.Length).Select(i => DoubleReference.CentralDifference(Loss, x, i)).ToArray();
+        DoubleReference.AssertClose(expected, gradient.ToArray(), 1e-4, 1e-6, "∂L_Q/∂Q");
+    }
 }

@@ -50,6 +50,8 @@ public sealed class PtxCodegenTests
         { nameof(ReduceGpu), nameof(ReduceGpu.EnsembleMinBackward), false },
         { nameof(LossGpu), nameof(LossGpu.Mse), true },
         { nameof(LossGpu), nameof(LossGpu.Expectile), true },
+        { nameof(SacLossGpu), nameof(SacLossGpu.ActorLoss), true },
+        { nameof(SacLossGpu), nameof(SacLossGpu.TdLoss), true },
         { nameof(AdamGpu), nameof(AdamGpu.Step), false },
         { nameof(PolyakGpu), nameof(PolyakGpu.Update), false },
         { nameof(GradNormGpu), nameof(GradNormGpu.Clip), true },

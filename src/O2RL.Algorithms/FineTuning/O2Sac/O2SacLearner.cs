@@ -131,13 +131,9 @@ public sealed class O2SacLearner
         // ã′ ~ π_off(·|s′) with log π_off(ã′|s′)  (no gradient)
         Sac.UpdateRandom.Normal(b.Noise);
         var (nextAction, nextLogProb) = OfflineActor.Sample(batch.NextObservations, b.Noise, OfflineSlot);
-        // V(s′) = min_i Q̄_i(s′, ã′) − α_A·log π_off(ã′|s′)
-        backend.EnsembleMin(Sac.TargetCritic.Forward(batch.NextObservations, nextAction, 0), b.Value, b.ArgMin);
-        backend.Binary(BinaryOp.Mul, nextLogProb, Sac.Alpha, b.Scratch, 1f, 1f, Broadcast.Scalar);
-        backend.Binary(BinaryOp.Add, b.Value, b.Scratch, b.Value, 1f, -1f);
-        // y = r + γ(1 − m)·V(s′);  L_Q = Σ_i MSE(Q_i(s, a), y)
-        var target = Sac.BellmanTarget(batch, b.Value);
-        var (_, gradient) = Sac.TdLoss(batch, target);
+        // y = r + γ(1 − m)[min_i Q̄_i(s′, ã′) − α_A·log π_off(ã′|s′)];  L_Q = Σ_i MSE(Q_i(s, a), y)
+        var nextQ = Sac.TargetCritic.Forward(batch.NextObservations, nextAction, 0);
+        var (_, gradient, _) = Sac.TdLoss(batch, nextQ, nextLogProb);
         Sac.CriticBackward(gradient);
         // Critic step, then θ̄ ← (1 − τ)θ̄ + τθ (every step in stage A).
         Sac.CriticOptimizer.Step();
@@ -224,17 +220,14 @@ public sealed class O2SacLearner
         currentThreshold = Threshold.At(environmentStep);
         b.Observations = batch.Observations;
         // L_π with the reference terms (and, for k = 0, the dual gradient), one backward through π_θ.
-        var (_, logProb) = Sac.ActorLossBackward(batch.Observations, referenceTerms);
-        if (Config.AutoAlpha) Sac.TemperatureGradient(logProb);
-        // y: the soft value minus the KL cost λ(log π_θ(ã′|s′) − ℓ′_ref) of the next state.
-        var (nextValue, nextAction, nextLogProb) = Sac.NextStateValueWithSample(batch.NextObservations, entropyTerm: true);
+        Sac.ActorLossBackward(batch.Observations, referenceTerms, temperatureGradient: Config.AutoAlpha);
+        // y: the soft value minus the KL cost c′ = λ(log π_θ(ã′|s′) − ℓ′_ref) of the next state, formed in the TD loss.
+        var (nextQ, nextAction, nextLogProb) = Sac.NextStateSample(batch.NextObservations);
         var nextReferenceLogProb = ReferenceActor.LogProb(batch.NextObservations, nextAction, ReferenceNextSlot);
         backend.Unary(UnaryOp.Clamp, nextReferenceLogProb, b.Scratch, ReferenceLogProbFloor, float.PositiveInfinity);
         backend.Binary(BinaryOp.Add, nextLogProb, b.Scratch, b.Scratch, 1f, -1f);
         backend.Binary(BinaryOp.Mul, b.Scratch, Lambda.Lambda, b.Scratch, 1f, 1f, Broadcast.Scalar);
-        backend.Binary(BinaryOp.Add, nextValue, b.Scratch, nextValue, 1f, -1f);
-        var target = Sac.BellmanTarget(batch, nextValue);
-        var (_, gradient) = Sac.TdLoss(batch, target);
+        var (_, gradient, _) = Sac.TdLoss(batch, nextQ, nextLogProb, nextCost: b.Scratch);
         Sac.CriticBackward(gradient);
         // Steps: λ (first update of the environment step only), then α, actor, critics, targets.
         if (currentDualStep) Lambda.Step();
@@ -386,7 +379,7 @@ public sealed class O2SacLearner
         {
             Size = size;
             Noise = backend.Allocate(size, actionDim);
-            Value = backend.Allocate(size); ArgMin = backend.Allocate(size); Scratch = backend.Allocate(size);
+            Scratch = backend.Allocate(size);
             FloorMask = backend.Allocate(size); FlooredReferenceLogProb = backend.Allocate(size);
             Divergence = backend.Allocate(size); ReferenceGradient = backend.Allocate(size); AlignedTarget = backend.Allocate(size);
             ScalarScratch = backend.Allocate(1);
@@ -410,7 +403,7 @@ public sealed class O2SacLearner
         /// <summary>[B, d].</summary>
         public readonly Tensor Noise;
         /// <summary>[B].</summary>
-        public readonly Tensor Value, ArgMin, Scratch, FloorMask, FlooredReferenceLogProb, Divergence, ReferenceGradient, AlignedTarget;
+        public readonly Tensor Scratch, FloorMask, FlooredReferenceLogProb, Divergence, ReferenceGradient, AlignedTarget;
         /// <summary>[1].</summary>
         public readonly Tensor ScalarScratch;
         /// <summary>[2B, obs] and [2B, d] with their top (anchor) and bottom (candidate) halves.</summary>
