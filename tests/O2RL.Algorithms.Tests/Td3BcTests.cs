@@ -120,7 +120,8 @@ public sealed class Td3BcTests
         backend.Upload(transitions.Rewards, batch.Rewards);
         backend.Upload(transitions.NextObservations, batch.NextObservations);
         backend.Upload(transitions.Terminals, batch.Terminals);
-        var y = agent.Operators.SmoothedTarget(batch.Rewards, batch.NextObservations, batch.Terminals, 0.99f, 0.2f, 0.5f).ToArray();
+        agent.Operators.CriticStep(batch, 0.99f, 0.2f, 0.5f);
+        var y = agent.Operators.Target.ToArray();
         Assert.Equal(6f, y[4]);
         var bootstrapped = Enumerable.Range(0, 4).Where(i => y[i] != transitions.Rewards[i]).ToList();
         Assert.NotEmpty(bootstrapped);

@@ -78,7 +78,8 @@ public sealed class Td3Tests
         var expected = Td3Reference.Target(new Td3Reference(agent.Networks.ActorTarget.Parameters), new Td3Reference(agent.Networks.CriticTarget.Parameters),
             NextObs, Rewards, Terminals, FirstSmoothingNoise(backend), ObsDim, ActionDim, config.Gamma, config.PolicyNoise, config.NoiseClip);
         var batch = MakeBatch(backend);
-        var y = agent.Operators.SmoothedTarget(batch.Rewards, batch.NextObservations, batch.Terminals, config.Gamma, config.PolicyNoise, config.NoiseClip).ToArray();
+        agent.Operators.CriticStep(batch, config.Gamma, config.PolicyNoise, config.NoiseClip);
+        var y = agent.Operators.Target.ToArray();
         for (int i = 0; i < Batch; i++) AssertClose(expected[i], y[i], $"y[{i}]");
     }
 
@@ -90,8 +91,7 @@ public sealed class Td3Tests
         var batch = MakeBatch(backend);
         agent.Update(batch, 1, 0); // critic-only (n_it = 1)
         // The second update steps the critic first; the actor loss must see that stepped critic.
-        var y = agent.Operators.SmoothedTarget(batch.Rewards, batch.NextObservations, batch.Terminals, 0.9f, 0.6f, 0.5f);
-        agent.Operators.CriticStep(batch.Observations, batch.Actions, y);
+        agent.Operators.CriticStep(batch, 0.9f, 0.6f, 0.5f);
         var actor = new Td3Reference(agent.Networks.Actor.Parameters);
         var critic = new Td3Reference(agent.Networks.Critic.Parameters);
         agent.Operators.ActorStep(batch.Observations);
@@ -179,7 +179,8 @@ public sealed class Td3Tests
         var config = TinyConfig;
         var agent = new Td3Agent(backend, ObsDim, ActionDim, config, Seed);
         var batch = MakeBatch(backend);
-        var y = agent.Operators.SmoothedTarget(batch.Rewards, batch.NextObservations, batch.Terminals, config.Gamma, config.PolicyNoise, config.NoiseClip).ToArray();
+        agent.Operators.CriticStep(batch, config.Gamma, config.PolicyNoise, config.NoiseClip);
+        var y = agent.Operators.Target.ToArray();
         // Terminal rows: y = r exactly. Other rows: y = r + γ·min Q̄(s′, ã′), the bootstrapped value.
         var bootstrapped = Td3Reference.Target(new Td3Reference(agent.Networks.ActorTarget.Parameters), new Td3Reference(agent.Networks.CriticTarget.Parameters),
             NextObs, Rewards, new float[Batch], FirstSmoothingNoise(backend), ObsDim, ActionDim, config.Gamma, config.PolicyNoise, config.NoiseClip);

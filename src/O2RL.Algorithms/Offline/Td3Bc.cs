@@ -51,8 +51,7 @@ public sealed partial class Td3BcAgent : IOfflineAgent
     public void Update(TransitionBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var y = Operators.SmoothedTarget(batch.Rewards, batch.NextObservations, batch.Terminals, config.Gamma, config.PolicyNoise, config.NoiseClip);
-        Operators.CriticStep(batch.Observations, batch.Actions, y);
+        Operators.CriticStep(batch, config.Gamma, config.PolicyNoise, config.NoiseClip);
         IterationCount++;
         if (IterationCount % config.PolicyDelay == 0)
         {

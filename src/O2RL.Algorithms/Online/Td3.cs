@@ -96,14 +96,15 @@ public sealed partial class Td3Operators
     readonly int batch;
     // [B, d]: ε of target smoothing; BC gradient; total ∂L/∂μ.
     readonly Tensor smoothingNoise, anchorGradient, actionGradient;
-    // [B]: min_i Q̄_i, its arg-min, γ(1 − m), y, |Q_1|, ones.
-    readonly Tensor targetMin, targetArgMin, discount, target, absQ, ones;
-    // [2, B]: y repeated per critic, ∂L_Q/∂Q, ∂L_π/∂Q (row of Q_2 stays zero: only Q_1 feeds the actor, §10 item 10).
-    readonly Tensor targetPerCritic, criticGradient, actorQGradient;
-    // [1]: mean|Q_1|, κ, the normalisation numerator, mean Q_1 (actor), the anchor loss.
-    readonly Tensor meanAbsQ, kappa, normalizationNumerator, meanActorQ, anchorLoss;
-    // Row views made once (a view is an object: making it per update would allocate).
-    readonly Tensor targetRow1, targetRow2, actorQGradientRow1;
+    // [B]: y, the target penalty P per row, |Q_1|, ones.
+    readonly Tensor target, penaltyPerRow, absQ, ones;
+    // [2, B]: ∂L_Q/∂Q, ∂L_π/∂Q (row of Q_2 stays zero: only Q_1 feeds the actor, §10 item 10).
+    readonly Tensor criticGradient, actorQGradient;
+    // [1]: mean|Q_1|, κ, the normalisation numerator, mean Q_1 (actor), the anchor loss, mean of both critics (unused),
+    // and the temperature the soft TD op takes (TD3's target has no entropy term, so it is never read).
+    readonly Tensor meanAbsQ, kappa, normalizationNumerator, meanActorQ, anchorLoss, meanBothCritics, noTemperature;
+    // Row view made once (a view is an object: making it per update would allocate).
+    readonly Tensor actorQGradientRow1;
     Tensor? criticOutput, criticOutputRow1, actorCriticOutput, actorCriticOutputRow1;
 
     /// <summary>Operators for minibatches of <paramref name="batchSize"/>; smoothing noise from <paramref name="random"/>.</summary>
@@ -121,14 +122,11 @@ public sealed partial class Td3Operators
         smoothingNoise = backend.Allocate(batch, d);
         anchorGradient = backend.Allocate(batch, d);
         actionGradient = backend.Allocate(batch, d);
-        targetMin = backend.Allocate(batch);
-        targetArgMin = backend.Allocate(batch);
-        discount = backend.Allocate(batch);
         target = backend.Allocate(batch);
+        penaltyPerRow = backend.Allocate(batch);
         absQ = backend.Allocate(batch);
         ones = backend.Allocate(batch);
         backend.Fill(ones, 1f);
-        targetPerCritic = backend.Allocate(2, batch);
         criticGradient = backend.Allocate(2, batch);
         actorQGradient = backend.Allocate(2, batch);
         meanAbsQ = backend.Allocate(1);
@@ -136,8 +134,8 @@ public sealed partial class Td3Operators
         normalizationNumerator = backend.Allocate(1);
         meanActorQ = backend.Allocate(1);
         anchorLoss = backend.Allocate(1);
-        targetRow1 = targetPerCritic.Slice(0, batch);
-        targetRow2 = targetPerCritic.Slice(batch, batch);
+        meanBothCritics = backend.Allocate(1);
+        noTemperature = backend.Allocate(1);
         actorQGradientRow1 = actorQGradient.Slice(0, batch);
         CriticLoss = backend.Allocate(1);
         ActorLoss = backend.Allocate(1);
@@ -156,58 +154,46 @@ public sealed partial class Td3Operators
     public Tensor Kappa => kappa;
 
     /// <summary>
-    /// The TD3 target with target policy smoothing (no gradient):
-    /// <code>ξ ~ clip(N(0, σ²I), −c, c);  ã′ = clip(μ̄(s′) + ξ, −1, 1);  y = r + γ(1 − m)[min(Q̄_1, Q̄_2)(s′, ã′) − P]</code>
-    /// P is an optional device scalar subtracted from every target (O2TD3's λ·P′, §4.6); null for TD3 and TD3+BC.
+    /// The critic step: the TD3 target with target policy smoothing (no gradient), the twin-critic regression and
+    /// one Adam step on both critics:
+    /// <code>
+    /// ξ ~ clip(N(0, σ²I), −c, c);  ã′ = clip(μ̄(s′) + ξ, −1, 1);  y = r + γ(1 − m)[min(Q̄_1, Q̄_2)(s′, ã′) − P]
+    /// L_Q = MSE(Q_1(s, a), y) + MSE(Q_2(s, a), y)
+    /// </code>
+    /// The target, the loss and its gradient are one fused op (<see cref="Backend.SoftTdLoss"/> without its entropy
+    /// term), as in SAC. P is an optional device scalar subtracted from every target (O2TD3's λ·P′, §4.6); null for
+    /// TD3 and TD3+BC. The bootstrap mask m is 1 only for true terminals (a time-limit end bootstraps).
     /// </summary>
-    /// <param name="rewards">r: [B, 1] or [B].</param>
-    /// <param name="nextObservations">s′: [B, obsDim].</param>
-    /// <param name="terminals">m (1 only for true terminations): [B, 1] or [B].</param>
+    /// <param name="minibatch">s, a, r, s′ and m of B transitions.</param>
     /// <param name="gamma">γ.</param>
     /// <param name="noiseStd">σ of the smoothing noise (0.2).</param>
     /// <param name="noiseClip">c (0.5).</param>
     /// <param name="penalty">P: [1], or null.</param>
-    /// <returns>y: [B], valid until the next call.</returns>
-    public Tensor SmoothedTarget(Tensor rewards, Tensor nextObservations, Tensor terminals, float gamma, float noiseStd, float noiseClip, Tensor? penalty = null)
+    public void CriticStep(TransitionBatch minibatch, float gamma, float noiseStd, float noiseClip, Tensor? penalty = null)
     {
-        CheckBatch(rewards, nextObservations, terminals);
+        ArgumentNullException.ThrowIfNull(minibatch);
+        CheckBatch(minibatch);
         if (!(gamma >= 0f && gamma <= 1f)) throw new ArgumentOutOfRangeException(nameof(gamma), gamma, "γ must be in [0, 1]");
         if (penalty is not null && penalty.Length != 1) throw new ArgumentException($"the target penalty must be one device scalar, got [{penalty.ShapeText}]", nameof(penalty));
 
-        // ξ ~ clip(N(0, σ²I), −c, c); ã′ = clip(μ̄(s′) + ξ, −1, 1)
-        var targetAction = networks.ActorTarget.Forward(nextObservations, slot: 0);
+        // ξ ~ clip(N(0, σ²I), −c, c); ã′ = clip(μ̄(s′) + ξ, −1, 1); Q̄_e(s′, ã′)
+        var targetAction = networks.ActorTarget.Forward(minibatch.NextObservations, slot: 0);
         random.Normal(smoothingNoise);
         var smoothedAction = smoothing.NoisyAction(targetAction, smoothingNoise, noiseStd, noiseClip, actionLimit: 1f);
-        // min(Q̄_1, Q̄_2)(s′, ã′) − P
-        var targetQ = networks.CriticTarget.Forward(nextObservations, smoothedAction, slot: 0);
-        backend.EnsembleMin(targetQ, targetMin, targetArgMin);
-        if (penalty is not null) backend.Binary(BinaryOp.Add, targetMin, penalty, targetMin, 1f, -1f, Broadcast.Scalar);
-        // y = r + γ(1 − m)·(…): the bootstrap mask is zero only for true terminals (time-limit ends bootstrap).
-        backend.Unary(UnaryOp.Affine, terminals, discount, -gamma, gamma);
-        backend.Binary(BinaryOp.Mul, targetMin, discount, target);
-        backend.Binary(BinaryOp.Add, target, rewards, target);
-        return target;
-    }
-
-    /// <summary>
-    /// The critic step: L_Q = MSE(Q_1(s, a), y) + MSE(Q_2(s, a), y), then one Adam step on both critics.
-    /// </summary>
-    /// <param name="observations">s: [B, obsDim].</param>
-    /// <param name="actions">a: [B, d].</param>
-    /// <param name="y">target: [B] (no gradient).</param>
-    public void CriticStep(Tensor observations, Tensor actions, Tensor y)
-    {
-        if (y.Length != batch) throw new ArgumentException($"critic target must have {batch} elements, got [{y.ShapeText}]", nameof(y));
-        var q = networks.Critic.Forward(observations, actions, slot: 0);
-        backend.Copy(y, targetRow1);
-        backend.Copy(y, targetRow2);
-        // One MSE over [2, B] is the mean of both critics' MSEs; scale 2 makes it their sum, as the paper writes it.
-        backend.MseLoss(q, targetPerCritic, criticGradient, CriticLoss, scale: 2f);
+        var targetQ = networks.CriticTarget.Forward(minibatch.NextObservations, smoothedAction, slot: 0);
+        if (penalty is not null) backend.Binary(BinaryOp.Mul, ones, penalty, penaltyPerRow, 1f, 1f, Broadcast.Scalar);
+        // Q_e(s, a); y, L_Q = Σ_e mean (Q_e − y)² and ∂L_Q/∂Q in one op.
+        var q = networks.Critic.Forward(minibatch.Observations, minibatch.Actions, slot: 0);
+        backend.SoftTdLoss(q, targetQ, nextLogProb: null, noTemperature, penalty is null ? null : penaltyPerRow, minibatch.Rewards, minibatch.Terminals,
+            gamma, criticGradient, CriticLoss, meanBothCritics, target);
         backend.Sum(FirstRow(q, ref criticOutput, ref criticOutputRow1), MeanQ, 1f / batch);
         networks.Critic.Parameters.ZeroGradients();
         networks.Critic.Backward(criticGradient, slot: 0);
         networks.CriticOptimizer.Step();
     }
+
+    /// <summary>y [B] of the latest <see cref="CriticStep"/> (valid until the next one).</summary>
+    public Tensor Target => target;
 
     /// <summary>
     /// The actor step, with the critic as it is now (TD3 steps the critics first):
@@ -280,11 +266,13 @@ public sealed partial class Td3Operators
         return cachedRow;
     }
 
-    void CheckBatch(Tensor rewards, Tensor nextObservations, Tensor terminals)
+    void CheckBatch(TransitionBatch b)
     {
-        if (rewards.Length != batch || terminals.Length != batch || nextObservations.Rows != batch || nextObservations.Cols != networks.ObsDim)
+        if (b.Rewards.Length != batch || b.Terminals.Length != batch || b.NextObservations.Rows != batch || b.NextObservations.Cols != networks.ObsDim
+            || b.Observations.Rows != batch || b.Observations.Cols != networks.ObsDim || b.Actions.Rows != batch || b.Actions.Cols != networks.ActionDim)
             throw new ArgumentException(
-                $"target expects r [{batch}], s′ [{batch}, {networks.ObsDim}], m [{batch}]; got [{rewards.ShapeText}], [{nextObservations.ShapeText}], [{terminals.ShapeText}]");
+                $"the critic step expects s [{batch}, {networks.ObsDim}], a [{batch}, {networks.ActionDim}], r [{batch}], s′ [{batch}, {networks.ObsDim}], m [{batch}]; " +
+                $"got [{b.Observations.ShapeText}], [{b.Actions.ShapeText}], [{b.Rewards.ShapeText}], [{b.NextObservations.ShapeText}], [{b.Terminals.ShapeText}]");
     }
 }
 
@@ -390,8 +378,7 @@ public sealed partial class Td3Agent : IOffPolicyAgent
         ArgumentNullException.ThrowIfNull(batch);
         long start = Stopwatch.GetTimestamp();
         // Target (no gradient), critic loss, critic step.
-        var y = Operators.SmoothedTarget(batch.Rewards, batch.NextObservations, batch.Terminals, config.Gamma, config.PolicyNoise, config.NoiseClip);
-        Operators.CriticStep(batch.Observations, batch.Actions, y);
+        Operators.CriticStep(batch, config.Gamma, config.PolicyNoise, config.NoiseClip);
         // Delayed policy and target updates.
         IterationCount++;
         if (IterationCount % config.PolicyDelay == 0)

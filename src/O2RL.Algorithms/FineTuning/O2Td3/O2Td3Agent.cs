@@ -188,8 +188,7 @@ public sealed class O2Td3Agent : IOffPolicyAgent, IResumableAgent
     public void EvaluationStep(TransitionBatch minibatch)
     {
         ArgumentNullException.ThrowIfNull(minibatch);
-        var y = Operators.SmoothedTarget(minibatch.Rewards, minibatch.NextObservations, minibatch.Terminals, config.Gamma, config.PolicyNoise, config.NoiseClip);
-        Operators.CriticStep(minibatch.Observations, minibatch.Actions, y);
+        Operators.CriticStep(minibatch, config.Gamma, config.PolicyNoise, config.NoiseClip);
         Networks.UpdateCriticTargets(config.Tau);
     }
 
@@ -294,8 +293,7 @@ public sealed class O2Td3Agent : IOffPolicyAgent, IResumableAgent
         backend.MseLoss(nextAction, nextReference, penaltyGradient, penalty);
         backend.Binary(BinaryOp.Mul, penalty, Lagrange.Lambda, targetPenalty, 1f, 1f, Broadcast.Scalar);
         // 1. y = r + γ(1 − m)[min Q̄(s′, ã′) − λP′]; critic step first (pitfall 6).
-        var y = Operators.SmoothedTarget(minibatch.Rewards, nextStates, minibatch.Terminals, config.Gamma, config.PolicyNoise, config.NoiseClip, targetPenalty);
-        Operators.CriticStep(s, minibatch.Actions, y);
+        Operators.CriticStep(minibatch, config.Gamma, config.PolicyNoise, config.NoiseClip, targetPenalty);
 
         // 2. Delayed λ, actor and target updates on even n_it.
         IterationCount++;
