@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # O2SAC from its paper starting point on a MuJoCo task at a budget two cores can afford: CQL pre-trained on our own
-# medium dataset, then CQL→O2SAC against naive SAC from the same CQL policies, seeds 0 1 2; optionally the IQL→O2SAC
-# transfer from IQL policies made earlier (IQL_DIR). The budget:
+# medium dataset, then CQL→O2SAC against naive SAC from the same CQL policies and against SAC from scratch, seeds
+# 0 1 2; optionally the IQL→O2SAC transfer from IQL policies made earlier (IQL_DIR). The budget:
 #   CQL      10k gradient steps (the paper's networks and its 10 sampled actions per set: about 0.18 s per step on
 #            one core, so 30 min per seed; the paper runs 1M)
 #   O2SAC    stages A and B 5k steps each (the paper: 500k each), then 10k online steps at UTD 10 (the paper's O2SAC
 #            setting; the threshold schedule over those 10k)
 #   naive    the CQL actor and critics, then plain SAC for the same 10k online steps at UTD 10
+#   scratch  plain SAC from random networks for the same 10k online steps at UTD 10
 #   evaluations every 1,000 online steps with 5 episodes.
 # Results: o2sac.md / o2sac.json / curves-o2sac.png in OUT_DIR.
 #
@@ -55,6 +56,8 @@ for s in $seeds; do
   emit "$out/cql-o2sac-s$s" finetune --variant o2sac "${common[@]}" --set reevaluation_steps="$stage_steps" \
     --set alignment_steps="$stage_steps" --set threshold_steps="$online_steps" --label "CQL→O2SAC"
   emit "$out/cql-naive-sac-s$s" finetune --variant o2sac --mode naive "${common[@]}" --label "CQL→SAC (naive)"
+  emit "$out/scratch-sac-s$s" finetune --variant o2sac --mode scratch --env "$env_id" --dataset "$dataset" --level "$level" \
+    --seed "$s" --set online_steps="$online_steps" --set eval_every=1000 --set eval_episodes=5 --label "SAC (scratch)"
 done
 pool
 if [ -n "${IQL_DIR:-}" ]; then
@@ -68,9 +71,9 @@ if [ -n "${IQL_DIR:-}" ]; then
 fi
 rm -rf "$queue"
 $o2rl report "$out"/cql-s* --out "$out/offline.md"
-runs=("$out"/cql-o2sac-s* "$out"/cql-naive-sac-s*)
+runs=("$out"/cql-o2sac-s* "$out"/cql-naive-sac-s* "$out"/scratch-sac-s*)
 [ -n "${IQL_DIR:-}" ] && runs+=("$out"/iql-o2sac-s*)
 $o2rl report "${runs[@]}" --finetune --out "$out/o2sac.md"
 $o2rl report "${runs[@]}" --finetune --json --out "$out/o2sac.json"
-$o2rl plot "${runs[@]}" --out "$out/curves-o2sac.png" --title "$env_id (our $level dataset): O2SAC vs naive SAC, small budget"
+$o2rl plot "${runs[@]}" --out "$out/curves-o2sac.png" --title "$env_id (our $level dataset): O2SAC vs naive SAC and SAC from scratch, small budget"
 cat "$out/o2sac.md"

@@ -814,6 +814,8 @@ public abstract class BackendConformanceTests : IDisposable
     [InlineData(2, 2, 3, true, true)]
     [InlineData(2, 2, 257, true, false)]
     [InlineData(2, 1, 256, false, false)]
+    [InlineData(2, 2, 17, false, false)] // TD3 and TD3+BC: twin target critics, no entropy term
+    [InlineData(2, 2, 255, false, true)] // O2TD3 stage C: λ·P′ as the per-row cost, no entropy term
     [InlineData(10, 10, 1000, true, true)]
     public void SoftTdLossMatchesReference(int critics, int nextCritics, int batch, bool entropyTerm, bool cost)
     {
