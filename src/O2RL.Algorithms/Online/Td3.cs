@@ -94,7 +94,7 @@ public sealed partial class Td3Operators
     readonly DeviceRandom random;
     readonly DeterministicTanh smoothing;
     readonly int batch;
-    // [B, d]: ε of target smoothing; BC gradient; total ∂L/∂μ.
+    // [B, d]: ε of target smoothing; anchor gradient; total ∂L/∂μ with an anchor term.
     readonly Tensor smoothingNoise, anchorGradient, actionGradient;
     // [B]: y, the target penalty P per row, |Q_1|, ones.
     readonly Tensor target, penaltyPerRow, absQ, ones;
@@ -237,7 +237,8 @@ public sealed partial class Td3Operators
         networks.Critic.Parameters.ZeroGradients();
         // The actor loss does not train the critic: propagate to the action only (no weight-gradient GEMMs).
         var qActionGradient = networks.Critic.Backward(actorQGradient, slot: 1, needActionGradient: true, accumulateParameterGradients: false)!;
-        // + w·mean (μ_θ(s) − a_anchor)²
+        // + w·mean (μ_θ(s) − a_anchor)²; without it ∂L/∂μ is the critic's action gradient itself (read-only below).
+        var muGradient = qActionGradient;
         if (anchorActions is not null)
         {
             backend.MseLoss(mu, anchorActions, anchorGradient, anchorLoss, anchorWeight);
@@ -248,10 +249,10 @@ public sealed partial class Td3Operators
             }
             backend.Binary(BinaryOp.Add, qActionGradient, anchorGradient, actionGradient);
             backend.Binary(BinaryOp.Add, ActorLoss, anchorLoss, ActorLoss);
+            muGradient = actionGradient;
         }
-        else backend.Copy(qActionGradient, actionGradient);
         networks.Actor.Parameters.ZeroGradients();
-        networks.Actor.Backward(actionGradient, slot: 0);
+        networks.Actor.Backward(muGradient, slot: 0);
         networks.ActorOptimizer.Step();
     }
 
