@@ -84,6 +84,25 @@ public static class D4rlHdf5
         }
     }
 
+    /// <summary>
+    /// Reads only the metadata of a file (our root attributes and D4RL's <c>metadata/algorithm</c>), without its arrays;
+    /// null when the file is missing or not readable HDF5. A malformed attribute leaves its field null.
+    /// </summary>
+    public static DatasetMetadata? ReadMetadataOnly(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            using var file = H5File.OpenRead(path);
+            return ReadMetadata(file, new ValidationReport(Path.GetFileName(path), strict: false));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Loads and validates a file; throws <see cref="DatasetValidationException"/> when validation fails.</summary>
     public static TransitionDataset Read(string path, ValidationOptions? options = null)
     {

@@ -1,4 +1,6 @@
 using O2RL.Algorithms.Configs;
+using O2RL.Algorithms.Training;
+using O2RL.Data;
 using Xunit;
 
 namespace O2RL.Algorithms.Tests;
@@ -61,5 +63,67 @@ public sealed class ConfigLoaderTests
         Assert.Contains("'big'", bad.Message);
         Assert.Throws<ArgumentException>(() => ConfigLoader.Resolve(new SampleConfig(), null, null, ["batch_size"]));
         Assert.Throws<FileNotFoundException>(() => ConfigLoader.Resolve(new SampleConfig(), null, "/nonexistent/config.yaml", []));
+    }
+
+    [Theory]
+    [InlineData("hopper_medium_replay-v2.hdf5", "medium-replay")]
+    [InlineData("halfcheetah-medium-expert-v2.hdf5", "medium-expert")]
+    [InlineData("walker2d-v2-expert.hdf5", "expert")]
+    [InlineData("Hopper-v2-Medium.hdf5", "medium")]
+    [InlineData("hopper_full_replay-v2.hdf5", "full-replay")]
+    [InlineData("pendulum-v1-random.hdf5", "random")]
+    [InlineData("my-intermediate-data.hdf5", null)]
+    [InlineData("replay.hdf5", null)]
+    public void TheLevelIsReadFromD4rlStyleFileNames(string fileName, string? level) =>
+        Assert.Equal(level, DatasetLevels.FromFileName(Path.Combine("some", "folder", fileName)));
+
+    [Fact]
+    public void TheLevelComesFromTheAntMazeIdThenTheFileAttributeThenTheName()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "o2rl-levels-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            Assert.Equal("umaze-diverse", DatasetLevels.Infer("antmaze-umaze-diverse-v2", null)?.Name);
+            Assert.Equal("large-play", DatasetLevels.Infer("antmaze-large-play-v2", "anything.hdf5")?.Name);
+            Assert.Null(DatasetLevels.Infer("Hopper-v2", null));
+
+            // Our files carry a 'level' attribute, which wins over the name.
+            TransitionDataset Rows(string? level)
+            {
+                using var env = PolicyEnvironment.Make("Pendulum-v1", StateNormalizer.Identity(3));
+                return DatasetCollection.Collect(env, null, 20, seed: 1, metadata: level is null ? null : new DatasetMetadata { Level = level });
+            }
+            string attributed = Path.Combine(folder, "hopper-medium-v2.hdf5");
+            D4rlHdf5.Write(Rows("medium-replay"), attributed);
+            var fromAttribute = DatasetLevels.Infer("Hopper-v2", attributed);
+            Assert.Equal("medium-replay", fromAttribute?.Name);
+            Assert.Contains("'level' attribute", fromAttribute!.Source);
+
+            string named = Path.Combine(folder, "walker2d_medium_replay-v2.hdf5");
+            D4rlHdf5.Write(Rows(null), named);
+            Assert.Equal("medium-replay", DatasetLevels.Infer("Walker2d-v2", named)?.Name);
+            var context = new RunContext { Backend = null!, EnvironmentId = "Walker2d-v2", DatasetPath = named };
+            Assert.Equal("medium-replay", context.ResolveDatasetName());
+            Assert.Equal("expert", (context with { DatasetName = "expert" }).ResolveDatasetName());
+            Assert.EndsWith(Path.Combine("o2td3", "walker2d-v2", "medium-replay.yaml"), ConfigLoader.ShippedConfigPath("o2td3", "Walker2d-v2", context.ResolveDatasetName()));
+
+            string unnamed = Path.Combine(folder, "data.hdf5");
+            D4rlHdf5.Write(Rows(null), unnamed);
+            Assert.Null(DatasetLevels.Infer("Walker2d-v2", unnamed));
+            // A file that is not there is not opened; its name still tells.
+            Assert.Equal("the file name missing-medium.hdf5", DatasetLevels.Infer("Walker2d-v2", Path.Combine(folder, "missing-medium.hdf5"))?.Source);
+        }
+        finally { Directory.Delete(folder, recursive: true); }
+    }
+
+    [Fact]
+    public void AnUnknownLevelStillGetsTheEnvironmentsDefaultFile()
+    {
+        Assert.EndsWith(Path.Combine("iql", "pendulum-v1", "default.yaml"), ConfigLoader.ShippedConfigPath("iql", "Pendulum-v1", null));
+        Assert.EndsWith(Path.Combine("iql", "pendulum-v1", "default.yaml"), ConfigLoader.ShippedConfigPath("iql", "Pendulum-v1", "medium"));
+        Assert.Null(ConfigLoader.ShippedConfigPath("o2sac", "Hopper-v2", null));
+        Assert.Contains("medium-replay", ConfigLoader.ShippedLevels("Hopper-v2"));
+        Assert.DoesNotContain("default", ConfigLoader.ShippedLevels("Pendulum-v1"));
     }
 }

@@ -22,6 +22,39 @@ public sealed class OfflineResumeCommandTests
         ShippedDatasets.Find("Pendulum-v1", "medium") ?? throw new FileNotFoundException($"no shipped Pendulum-v1 medium dataset under {ShippedDatasets.Root}");
 
     [Fact]
+    public void WithoutLevelTheDatasetsLevelIsReadAndSaidOrItsAbsenceNoted()
+    {
+        string root = Path.Combine(Path.GetTempPath(), $"o2rl-cli-level-{Guid.NewGuid():N}");
+        string[] tiny = ["--algo", "td3bc", "--env", "Pendulum-v1", "--set", "max_steps=20", "--set", "batch_size=16", "--set", "actor_hidden=[8]",
+            "--set", "critic_hidden=[8]", "--set", "evaluate_every=0", "--set", "evaluation_episodes=1"];
+        try
+        {
+            // Our shipped file carries its level: the run says so, uses it, and records it.
+            var (code, output, error) = Run(["offline", "--out", Path.Combine(root, "shipped"), "--dataset", ShippedMedium(), .. tiny]);
+            Assert.True(code == 0, error);
+            Assert.Contains("dataset level 'medium' (from the 'level' attribute of pendulum-v1-medium.hdf5; --level overrides it)", output);
+            Assert.Contains("\"dataset\": \"medium\"", File.ReadAllText(Path.Combine(root, "shipped", "run.json")));
+
+            // A file with neither a level attribute nor a level in its name: a note names the levels that have settings.
+            string unnamed = Path.Combine(root, "data.hdf5");
+            using (var env = PolicyEnvironment.Make("Pendulum-v1", StateNormalizer.Identity(3)))
+                D4rlHdf5.Write(DatasetCollection.Collect(env, null, 400, seed: 2), unnamed);
+            (code, output, error) = Run(["offline", "--out", Path.Combine(root, "unnamed"), "--dataset", unnamed, .. tiny]);
+            Assert.True(code == 0, error);
+            Assert.Contains("note: the level of 'data.hdf5' is unknown", output);
+            Assert.Contains("pass --level (swingup-noisy)", output);
+            (code, output, error) = Run(["offline", "--out", Path.Combine(root, "given"), "--dataset", unnamed, "--level", "medium", .. tiny]);
+            Assert.True(code == 0, error);
+            Assert.DoesNotContain("dataset level", output);
+            Assert.DoesNotContain("note:", output);
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public void AResumedOfflineRunEndsAsTheUninterruptedOne()
     {
         string root = Path.Combine(Path.GetTempPath(), $"o2rl-cli-offline-resume-{Guid.NewGuid():N}");

@@ -21,16 +21,33 @@ public static class ConfigLoader
 
     /// <summary>
     /// Path of the shipped per-task file: configs/&lt;algorithm&gt;/&lt;env&gt;/&lt;dataset&gt;.yaml, else the environment's
-    /// default.yaml (settings shared by every dataset of that environment), else null.
+    /// default.yaml (settings shared by every dataset of that environment, also used when the dataset is not known),
+    /// else null.
     /// </summary>
     public static string? ShippedConfigPath(string algorithm, string environment, string? dataset)
     {
-        if (dataset is null) return null;
         string folder = Path.Combine(ShippedConfigRoot, algorithm.ToLowerInvariant(), Slug(environment));
-        string path = Path.Combine(folder, Slug(dataset) + ".yaml");
+        string path = Path.Combine(folder, Slug(dataset ?? "default") + ".yaml");
         if (File.Exists(path)) return path;
         string fallback = Path.Combine(folder, "default.yaml");
         return File.Exists(fallback) ? fallback : null;
+    }
+
+    /// <summary>
+    /// The dataset levels with a shipped file of their own (not default.yaml) for this environment, over every
+    /// algorithm: what a run without a known level would miss.
+    /// </summary>
+    public static IReadOnlyList<string> ShippedLevels(string environment)
+    {
+        if (!Directory.Exists(ShippedConfigRoot)) return [];
+        return [.. Directory.EnumerateDirectories(ShippedConfigRoot)
+            .Select(algorithmFolder => Path.Combine(algorithmFolder, Slug(environment)))
+            .Where(Directory.Exists)
+            .SelectMany(folder => Directory.EnumerateFiles(folder, "*.yaml"))
+            .Select(Path.GetFileNameWithoutExtension)
+            .OfType<string>()
+            .Where(level => level is not ("default" or "online"))
+            .Distinct().Order(StringComparer.Ordinal)];
     }
 
     /// <summary>Applies the layers in order and returns the resolved config.</summary>

@@ -24,8 +24,7 @@ public static class CqlRun
     {
         ArgumentNullException.ThrowIfNull(context);
         if (context.DatasetPath is null) throw new ArgumentException("CQL needs a dataset file (RunContext.DatasetPath)");
-        string? shipped = ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, context.DatasetName)
-            ?? ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, "default");
+        string? shipped = ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, context.ResolveDatasetName());
         var config = ConfigLoader.Resolve(new CqlConfig(), shipped, context.ConfigFile, context.Overrides);
         string configJson = ConfigLoader.ToJson(config);
         context.RecordConfig(configJson);

@@ -171,7 +171,7 @@ public static class IqlRun
         ArgumentNullException.ThrowIfNull(context);
         string datasetPath = context.DatasetPath ?? throw new ArgumentException("IQL is offline: the run needs a dataset file (DatasetPath)");
         var config = ConfigLoader.Resolve(new IqlConfig(),
-            ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, context.DatasetName), context.ConfigFile, context.Overrides);
+            ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, context.ResolveDatasetName()), context.ConfigFile, context.Overrides);
         string configJson = ConfigLoader.ToJson(config);
         context.RecordConfig(configJson);
         var backend = context.Backend;

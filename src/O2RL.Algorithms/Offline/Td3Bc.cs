@@ -115,7 +115,7 @@ public static class Td3BcRun
         ArgumentNullException.ThrowIfNull(context);
         if (context.DatasetPath is null) throw new ArgumentException("TD3+BC trains on a dataset; none was given");
         var config = ConfigLoader.Resolve(new Td3BcConfig(),
-            ConfigLoader.ShippedConfigPath(AlgorithmName, context.EnvironmentId, context.DatasetName), context.ConfigFile, context.Overrides);
+            ConfigLoader.ShippedConfigPath(AlgorithmName, context.EnvironmentId, context.ResolveDatasetName()), context.ConfigFile, context.Overrides);
         Td3BcAgent.Validate(config);
         string configJson = ConfigLoader.ToJson(config);
         context.RecordConfig(configJson);

@@ -18,7 +18,10 @@ public sealed record RunContext
     public int Seed { get; init; }
     /// <summary>Dataset file (D4RL HDF5 layout) for offline learning or offline mixing; null for pure online runs.</summary>
     public string? DatasetPath { get; init; }
-    /// <summary>Dataset level used to pick per-task configs and reference scores (e.g. "medium", "medium-replay").</summary>
+    /// <summary>
+    /// Dataset level used to pick per-task configs and reference scores (e.g. "medium", "medium-replay"); null = tell it
+    /// from the environment id or the dataset file (<see cref="ResolveDatasetName"/>).
+    /// </summary>
     public string? DatasetName { get; init; }
     /// <summary>Task id for normalised scores (e.g. "hopper-medium-v2", "Pendulum-v1"); null = environment id.</summary>
     public string? ScoreTaskId { get; init; }
@@ -44,6 +47,13 @@ public sealed record RunContext
     public string? ResumeCheckpoint { get; init; }
     /// <summary>Stops training between two environment steps (Ctrl+C, tests); the loop throws <see cref="OperationCanceledException"/>.</summary>
     public CancellationToken Cancellation { get; init; }
+
+    /// <summary>
+    /// <see cref="DatasetName"/> when given, else the level <see cref="Configs.DatasetLevels.Infer"/> reads from the
+    /// environment id or <see cref="DatasetPath"/> (null when neither says). A method, not a property, because it may
+    /// open the dataset file.
+    /// </summary>
+    public string? ResolveDatasetName() => DatasetName ?? Configs.DatasetLevels.Infer(EnvironmentId, DatasetPath)?.Name;
 
     /// <summary>
     /// Writes the resolved config to <see cref="OutputDirectory"/>/config.json (nothing when there is no output

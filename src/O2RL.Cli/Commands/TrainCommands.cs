@@ -1,3 +1,4 @@
+using O2RL.Algorithms.Configs;
 using O2RL.Algorithms.FineTuning;
 using O2RL.Algorithms.FineTuning.O2Ppo;
 using O2RL.Algorithms.FineTuning.O2Sac;
@@ -168,6 +169,21 @@ public static class TrainCommands
         long? checkpointEvery = reader.Has("checkpoint-every") ? reader.GetInt("checkpoint-every", 0, 0) : null;
         string outDir = resumeDirectory ?? reader.Get("out") ?? Path.Combine("runs", mode is null ? $"{algorithm}-{environmentId}-s{seed}" : $"{algorithm}-{mode}-{environmentId}-s{seed}");
         bool quiet = reader.Has("quiet");
+        // The per-task settings (ALGORITHMS.md §7) are keyed on the dataset's level: without --level, read it from the
+        // environment id, the file's 'level' attribute or its name, and say so; say too when it cannot be told.
+        string? level = reader.Get("level");
+        if (level is null && command != "online")
+        {
+            var inferred = DatasetLevels.Infer(environmentId, dataset);
+            if (inferred is not null)
+            {
+                level = inferred.Name;
+                if (!quiet) output.WriteLine($"dataset level '{level}' (from {inferred.Source}; --level overrides it)");
+            }
+            else if (dataset is not null && ConfigLoader.ShippedLevels(environmentId) is { Count: > 0 } levels)
+                output.WriteLine($"note: the level of '{Path.GetFileName(dataset)}' is unknown (no --level, no 'level' attribute, none in its name), so " +
+                    $"no per-task settings of {environmentId} apply; pass --level ({string.Join(", ", levels)}) to use them");
+        }
 
         using var backend = DeviceCatalog.Create(reader.Get("device"));
         RunFolder folder;
@@ -180,7 +196,7 @@ public static class TrainCommands
                 Algorithm = algorithm,
                 Variant = finetune ? mode ?? "ocr-cft" : null,
                 Environment = environmentId,
-                Dataset = reader.Get("level") ?? (dataset is null ? null : Path.GetFileNameWithoutExtension(dataset)),
+                Dataset = level ?? (dataset is null ? null : Path.GetFileNameWithoutExtension(dataset)),
                 ScoreTaskId = reader.Get("score-task"),
                 Seed = seed,
                 Label = reader.Get("label"),
@@ -221,7 +237,7 @@ public static class TrainCommands
                 EnvironmentId = environmentId,
                 Seed = seed,
                 DatasetPath = dataset,
-                DatasetName = reader.Get("level"),
+                DatasetName = level,
                 ScoreTaskId = reader.Get("score-task"),
                 OutputDirectory = folder.Directory,
                 ConfigFile = configFile,

@@ -81,7 +81,7 @@ public static class O2PpoRun
     {
         ArgumentNullException.ThrowIfNull(context);
         var config = ConfigLoader.Resolve(new O2PpoConfig(),
-            ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, context.DatasetName), context.ConfigFile, context.Overrides);
+            ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, context.ResolveDatasetName()), context.ConfigFile, context.Overrides);
         var mode = ParseMode(config.Mode);
         string configJson = ConfigLoader.ToJson(config);
         context.RecordConfig(configJson);

@@ -37,8 +37,8 @@ public static class O2SacRun
     public static RunResult Run(RunContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        string? shipped = ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, context.DatasetName)
-            ?? ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, "default");
+        string? datasetName = context.ResolveDatasetName();
+        string? shipped = ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, datasetName);
         var config = ConfigLoader.Resolve(new O2SacConfig(), shipped, context.ConfigFile, context.Overrides);
         string mode = config.Mode.ToLowerInvariant();
         if (!Modes.Contains(mode)) throw new ArgumentException($"mode '{config.Mode}' is not one of {string.Join(", ", Modes)}");
@@ -102,7 +102,7 @@ public static class O2SacRun
         var (offlineScore, alignedScore) = ReconstructCritic(context, learner, transitions!, NewEvaluator, configJson, entropySource, logCurveStart: !resumingStageC);
 
         // §3.5 / §1.6: the reference starts as the aligned actor only if it scored strictly better than π_off.
-        string task = (context.ScoreTaskId ?? $"{context.EnvironmentId}-{context.DatasetName}").ToLowerInvariant();
+        string task = (context.ScoreTaskId ?? $"{context.EnvironmentId}-{datasetName}").ToLowerInvariant();
         int updateN = config.UpdateN;
         if (!config.ReferToOptimalPolicy && task.Contains("hopper", StringComparison.Ordinal) && task.Contains("expert", StringComparison.Ordinal))
         {
