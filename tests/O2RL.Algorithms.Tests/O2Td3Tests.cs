@@ -749,21 +749,76 @@ public sealed class O2Td3Tests
             });
             Assert.True(double.IsFinite(scratch.FinalEvaluation!.MeanReturn));
 
-            // naive with the TD3+BC critic architecture (2 × 16, no LayerNorm) loads the checkpoint's critics too.
+            // naive with O2TD3's own critic settings (LayerNorm on, as in every shipped config, and wider): the TD3+BC
+            // critics (2 × 16, no LayerNorm) are loaded in their own architecture. With the warm-up longer than the run
+            // no update happens, so the final checkpoint holds exactly the loaded critics and their targets.
             var progress = new StringWriter();
-            O2Td3Run.Run(new RunContext
+            var loaded = O2Td3Run.Run(new RunContext
             {
                 Backend = backend, EnvironmentId = "Pendulum-v1", Seed = 4, DatasetPath = dataset, InitialCheckpoint = checkpoint, Progress = progress,
-                Overrides = [.. QuickOverrides, "mode=naive", "critic_layer_norm=false", "online_steps=150"],
+                OutputDirectory = Path.Combine(root, "naive-critics"),
+                Overrides = [.. QuickOverrides, "mode=naive", "critic_layer_norm=true", "critic_hidden=[32,32]", "online_steps=150", "warmup_steps=1000"],
             });
             Assert.Contains("loaded the checkpoint's actor and critics", progress.ToString());
-
-            // The TD3+BC critics (2 × 16, no LayerNorm) fit plain TD3 only when the critic settings match them.
             var file = SafetensorsFile.Read(checkpoint);
+            var saved = SafetensorsFile.Read(loaded.CheckpointPath!);
+            var criticNames = file.Tensors.Keys.Where(k => k.StartsWith("critic", StringComparison.Ordinal)).ToList();
+            Assert.Contains("critic_target.network.0.weight", criticNames);
+            foreach (string name in criticNames) Assert.Equal(file.Tensors[name].Data, saved.Tensors[name].Data);
+
+            // HasCompatibleCritics: the TD3+BC critics fit plain TD3 networks only with their own critic settings.
             var withLayerNorm = new Td3Networks(backend, 3, 1, [16, 16], [16, 16], criticLayerNorm: true, 1e-3f, 1e-3f, 1);
             var withoutLayerNorm = new Td3Networks(backend, 3, 1, [16, 16], [16, 16], criticLayerNorm: false, 1e-3f, 1e-3f, 1);
             Assert.False(O2Td3Run.HasCompatibleCritics(file, withLayerNorm));
             Assert.True(O2Td3Run.HasCompatibleCritics(file, withoutLayerNorm));
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void APyTorchTd3BcActorIsNormalisedWithTheDatasetConstants()
+    {
+        // CORL's TD3+BC trains on states normalised with the dataset's mean and std + 1e-3 but saves only the
+        // state_dict. The same actor saved that way (no "actor." prefix, no obs_mean/obs_std, no metadata) must see the
+        // states our checkpoint's constants give it: same offline score, and a note saying where the constants came from.
+        string root = Path.Combine(Path.GetTempPath(), "o2rl-o2td3-pytorch-norm-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var backend = new CpuBackend(1);
+            var (dataset, checkpoint) = OfflineStart(root, backend);
+            var ours = SafetensorsFile.Read(checkpoint);
+            Assert.Contains("obs_mean", ours.Tensors.Keys);
+            string pytorch = Path.Combine(root, "td3bc-actor-state-dict.safetensors");
+            SafetensorsFile.Write(pytorch, ours.Tensors.Values
+                .Where(t => t.Name.StartsWith("actor.net.", StringComparison.Ordinal))
+                .Select(t => new NamedTensor(t.Name["actor.".Length..], t.Shape, t.Data)).ToList(), null);
+
+            double OfflineScore(string start, StringWriter? progress = null)
+            {
+                var metrics = new MemoryMetrics();
+                O2Td3Run.Run(new RunContext
+                {
+                    Backend = backend, EnvironmentId = "Pendulum-v1", Seed = 4, DatasetPath = dataset, InitialCheckpoint = start, Metrics = metrics,
+                    Progress = progress, Overrides = [.. QuickOverrides, "mode=offline", "evaluation_episodes=2"],
+                });
+                return metrics.Series("eval/return")[0].Value;
+            }
+            var progress = new StringWriter();
+            double fromPyTorch = OfflineScore(pytorch, progress);
+            Assert.Equal(OfflineScore(checkpoint), fromPyTorch, 3);
+            Assert.Contains("normalised with the dataset's mean and std", progress.ToString());
+
+            // Without the dataset's constants (normalize_states=false) the same file sees raw states and acts differently.
+            var raw = new MemoryMetrics();
+            O2Td3Run.Run(new RunContext
+            {
+                Backend = backend, EnvironmentId = "Pendulum-v1", Seed = 4, DatasetPath = dataset, InitialCheckpoint = pytorch, Metrics = raw,
+                Overrides = [.. QuickOverrides, "mode=offline", "evaluation_episodes=2", "normalize_states=false"],
+            });
+            Assert.NotEqual(fromPyTorch, raw.Series("eval/return")[0].Value);
         }
         finally
         {

@@ -11,9 +11,11 @@ namespace O2RL.Algorithms.FineTuning.O2Td3;
 
 /// <summary>The actor fine-tuning starts from, the state normalisation it was trained with, and how it got here.</summary>
 /// <param name="Actor">μ_off as a deterministic tanh actor (hidden widths as stored).</param>
-/// <param name="Normalizer">The offline learner's state normaliser, or null when it did not normalise.</param>
+/// <param name="Normalizer">The offline learner's state normaliser; null when the file has none.</param>
 /// <param name="Transfer">One line on how the stored actor became a deterministic one (a direct copy for TD3+BC).</param>
-public sealed record O2Td3StartingActor(DeterministicActor Actor, StateNormalizer? Normalizer, string Transfer);
+/// <param name="RecordsNormalization">True for our own checkpoints, which store their constants whenever the run
+/// normalised states (so a missing normaliser means raw states); false for a PyTorch state_dict, which never does.</param>
+public sealed record O2Td3StartingActor(DeterministicActor Actor, StateNormalizer? Normalizer, string Transfer, bool RecordsNormalization = true);
 
 /// <summary>
 /// O2TD3 runs (ALGORITHMS.md §4): the TD3+BC actor is evaluated (the offline score, step 0 of the curve), then
@@ -38,16 +40,18 @@ public static class O2Td3Run
         ArgumentNullException.ThrowIfNull(checkpointPath);
         ArgumentNullException.ThrowIfNull(backend);
         var source = StartingActor.Load(checkpointPath);
-        return new O2Td3StartingActor(source.ToDeterministic(backend), source.Normalizer, source.DescribeTransfer(ActorFamily.Deterministic));
+        return new O2Td3StartingActor(source.ToDeterministic(backend), source.Normalizer, source.DescribeTransfer(ActorFamily.Deterministic),
+            RecordsNormalization: source.Layout != "pytorch");
     }
 
     /// <summary>Resolves the config (shipped file <c>configs/o2td3/&lt;env&gt;/&lt;dataset&gt;.yaml</c>), runs the configured mode, saves.</summary>
     public static RunResult Run(RunContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        string task = context.ScoreTaskId ?? (context.DatasetName is null ? context.EnvironmentId : $"{context.EnvironmentId}-{context.DatasetName}");
+        string? datasetName = context.ResolveDatasetName();
+        string task = context.ScoreTaskId ?? (datasetName is null ? context.EnvironmentId : $"{context.EnvironmentId}-{datasetName}");
         var config = ConfigLoader.Resolve(new O2Td3Config(),
-            ConfigLoader.ShippedConfigPath(AlgorithmName, context.EnvironmentId, context.DatasetName), context.ConfigFile, context.Overrides).ForTask(task);
+            ConfigLoader.ShippedConfigPath(AlgorithmName, context.EnvironmentId, datasetName), context.ConfigFile, context.Overrides).ForTask(task);
         config.Validate();
         string configJson = ConfigLoader.ToJson(config);
         var backend = context.Backend;
@@ -65,9 +69,16 @@ public static class O2Td3Run
             if (offline.Count == 0) throw new ArgumentException($"dataset '{context.DatasetPath}' has no usable transitions after dropping time-limit ends");
             if (config.RewardScale != 1f || config.RewardShift != 0f) offline.TransformRewards(config.RewardScale, config.RewardShift);
         }
-        // The offline learner's constants normalise every state (pitfall 18); a run without a checkpoint takes them from the dataset.
-        var normalizer = starting is not null ? starting.Normalizer
+        // The offline learner's constants normalise every state (pitfall 18). Our checkpoints carry them (or were trained
+        // on raw states); a run without a checkpoint, or from a PyTorch state_dict (CORL's TD3+BC normalises with the
+        // dataset's mean and std + 1e-3 but does not save them), takes them from the dataset.
+        bool checkpointDecides = starting is not null && (starting.Normalizer is not null || starting.RecordsNormalization);
+        var normalizer = checkpointDecides ? starting!.Normalizer
             : config.NormalizeStates && offline is not null ? StateNormalizer.ForQLearning(offline) : null;
+        if (starting is not null && !checkpointDecides)
+            context.Progress?.WriteLine(normalizer is not null
+                ? "o2td3: the starting file has no state normaliser (a PyTorch state_dict): states normalised with the dataset's mean and std + 1e-3, as TD3+BC trains"
+                : "o2td3: the starting file has no state normaliser and there is no dataset (or normalize_states=false): raw states");
         if (offline is not null) normalizer?.NormalizeInPlace(offline);
 
         using var environment = PolicyEnvironment.Make(context.EnvironmentId, normalizer);
@@ -229,14 +240,21 @@ public static class O2Td3Run
         }
 
         /// <summary>
-        /// The baselines: "naive" loads the starting actor (and the checkpoint's critics when they fit this config's
-        /// critic architecture) into plain TD3; "scratch" starts plain TD3 from random weights with random warm-up
+        /// The baselines: "naive" loads the starting actor and the checkpoint's critics (their architecture read from
+        /// the file; fresh critics of the config's architecture when it has none in our layout) into plain TD3; "scratch" starts plain TD3 from random weights with random warm-up
         /// actions. Both explore with unclipped σ_e noise, store the executed action, and mix offline data per
         /// buffer_mode.
         /// </summary>
         public RunResult PlainTd3(O2Td3StartingActor? starting)
         {
             bool scratch = config.Mode == O2Td3Config.ScratchMode;
+            // Naive fine-tuning continues with the offline critics too: when the checkpoint holds twin critics in our
+            // layout (TD3+BC's: no LayerNorm, unlike O2TD3's own critics), the online critics take their architecture.
+            var checkpoint = scratch ? null : SafetensorsFile.Read(context.InitialCheckpoint!, rejectNonFinite: true);
+            var (criticHidden, criticLayerNorm) = (config.CriticHidden, config.CriticLayerNorm);
+            var firstCritic = checkpoint?.Tensors.Values.FirstOrDefault(t => t.Name.StartsWith(Td3Checkpoint.CriticPrefix + ".network.", StringComparison.Ordinal) && t.Shape.Length == 3);
+            if (firstCritic is not null && firstCritic.Shape[0] == 2)
+                (criticHidden, criticLayerNorm) = (SacCheckpoint.CriticHidden(checkpoint!, context.InitialCheckpoint!), SacCheckpoint.CriticLayerNorm(checkpoint!));
             var td3Config = new Td3Config
             {
                 TotalSteps = config.OnlineSteps,
@@ -255,8 +273,8 @@ public static class O2Td3Run
                 ClipExplorationAction = false,
                 UpdatesPerStep = config.UpdatesPerStep,
                 ActorHidden = scratch || starting is null ? config.ScratchActorHidden : starting.Actor.Network.Spec.HiddenDims,
-                CriticHidden = config.CriticHidden,
-                CriticLayerNorm = config.CriticLayerNorm,
+                CriticHidden = criticHidden,
+                CriticLayerNorm = criticLayerNorm,
                 BufferMode = config.BufferMode,
                 EvaluateEvery = config.EvaluateEvery,
                 EvaluationEpisodes = config.EvaluationEpisodes,
@@ -267,13 +285,12 @@ public static class O2Td3Run
             {
                 agent.Networks.Actor.Parameters.CopyValuesFrom(starting!.Actor.Parameters);
                 agent.Networks.ActorTarget.Parameters.CopyValuesFrom(starting.Actor.Parameters);
-                var checkpoint = SafetensorsFile.Read(context.InitialCheckpoint!, rejectNonFinite: true);
-                bool critics = HasCompatibleCritics(checkpoint, agent.Networks);
+                bool critics = HasCompatibleCritics(checkpoint!, agent.Networks);
                 if (critics)
                 {
                     // The critics and their targets as stored (a file without targets gets copies); the actor comes only through the loading seam.
-                    agent.Networks.Critic.Parameters.LoadFrom(checkpoint, Td3Checkpoint.CriticPrefix);
-                    if (checkpoint.Tensors.Keys.Any(k => k.StartsWith(Td3Checkpoint.CriticTargetPrefix + ".", StringComparison.Ordinal)))
+                    agent.Networks.Critic.Parameters.LoadFrom(checkpoint!, Td3Checkpoint.CriticPrefix);
+                    if (checkpoint!.Tensors.Keys.Any(k => k.StartsWith(Td3Checkpoint.CriticTargetPrefix + ".", StringComparison.Ordinal)))
                         agent.Networks.CriticTarget.Parameters.LoadFrom(checkpoint, Td3Checkpoint.CriticTargetPrefix);
                     else agent.Networks.CriticTarget.Parameters.CopyValuesFrom(agent.Networks.Critic.Parameters);
                 }
