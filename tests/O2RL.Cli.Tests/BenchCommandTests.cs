@@ -105,7 +105,8 @@ public sealed class BenchCommandTests
         using var json = JsonDocument.Parse(output);
         var root = json.RootElement;
         Assert.Equal(1, root.GetProperty("threads").GetInt32());
-        foreach (var workload in new[] { "gemm_256_nn", "gemm_256_nt", "gemm_256_tn", "mlp_step", "sac_update", "td3_update" })
+        foreach (var workload in new[] { "gemm_256_nn", "gemm_256_nt", "gemm_256_tn", "mlp_step", "sac_update", "td3_update",
+                     "cql_update", "iql_update", "td3bc_update", "ppo_minibatch" })
         {
             Assert.True(root.GetProperty(workload + "_ms").GetDouble() > 0, workload);
             Assert.True(root.GetProperty(workload + "_ms_median").GetDouble() >= root.GetProperty(workload + "_ms").GetDouble(), workload);
@@ -127,6 +128,7 @@ public sealed class BenchCommandTests
         Assert.True(root.GetProperty("td3_update_ms").GetDouble() > 0);
         Assert.False(root.TryGetProperty("mlp_step_ms", out _));
         Assert.False(root.TryGetProperty("sac_update_ms", out _));
+        Assert.False(root.TryGetProperty("cql_update_ms", out _));
         Assert.Equal(1, root.GetProperty("threads").GetInt32());
     }
 

@@ -3,7 +3,9 @@ using O2RL.Algorithms.Configs;
 using O2RL.Algorithms.FineTuning.O2Sac;
 using O2RL.Algorithms.FineTuning.O2Td3;
 using O2RL.Algorithms.Networks;
+using O2RL.Algorithms.Offline;
 using O2RL.Algorithms.Online;
+using O2RL.Algorithms.Training;
 using O2RL.Data.Replay;
 using O2RL.Engine;
 using O2RL.Engine.Diagnostics;
@@ -35,7 +37,9 @@ public static class BenchCommand
             output.WriteLine("usage: o2rl bench [--device auto|cpu|cuda|opencl|ilgpu-cpu] [--threads N] [--rounds N] [--only LIST] [--ocr-cft] [--json]");
             output.WriteLine("Measures the CPU's FMA peak, 256×256×256 GEMMs (NN, NT, TN with β = 1), the MLP 17-256-256-1 training step");
             output.WriteLine("(batch 256, forward + backward + Adam) and full SAC and TD3 updates (obs 17, act 6, 2×256 actor and twin");
-            output.WriteLine("critics, batch 256; TD3 per update over a policy-delay cycle) on the device. Times are the best of N rounds");
+            output.WriteLine("critics, batch 256; TD3 per update over a policy-delay cycle) on the device, then the offline updates at the");
+            output.WriteLine("paper's sizes (CQL with 3×256 critics and 10 sampled actions, IQL, TD3+BC) and a PPO minibatch step (actor");
+            output.WriteLine("2×256, value net 3×256 tanh) on batches of 256 with the same dimensions. Times are the best of N rounds");
             output.WriteLine("(the round least disturbed by other processes) with the median beside it; *_flops are the GEMM");
             output.WriteLine("multiply-add FLOPs of one call. --threads N runs the CPU backend on N threads (implies --device cpu);");
             output.WriteLine("fma_effective_cores is the FMA peak on those threads over one thread's, and a warning goes to stderr");
@@ -100,6 +104,13 @@ public static class BenchCommand
         var batch = RandomBatch(backend, BatchSize, UpdateObsDim, UpdateActionDim);
         if (selected.Contains("sac_update")) TimeSac(backend, batch, rounds, results);
         if (selected.Contains("td3_update")) TimeTd3(backend, batch, rounds, results);
+        if (selected.Contains("cql_update"))
+            TimeOffline(backend, results, "cql_update", new CqlAgent(backend, UpdateObsDim, UpdateActionDim, new CqlConfig(), seed: 1), batch, callsPerRound: 2, rounds);
+        if (selected.Contains("iql_update"))
+            TimeOffline(backend, results, "iql_update", new IqlAgent(backend, UpdateObsDim, UpdateActionDim, new IqlConfig(), seed: 1), batch, callsPerRound: 10, rounds);
+        if (selected.Contains("td3bc_update"))
+            TimeOffline(backend, results, "td3bc_update", new Td3BcAgent(backend, UpdateObsDim, UpdateActionDim, new Td3BcConfig(), seed: 1), batch, callsPerRound: 10, rounds);
+        if (selected.Contains("ppo_minibatch")) TimePpoMinibatch(backend, rounds, results);
         if (reader.Has("ocr-cft")) OcrCftSteps(backend, batch, rounds, results);
         results["load_average"] = LoadAverage();
 
@@ -111,7 +122,8 @@ public static class BenchCommand
     }
 
     /// <summary>The workloads <c>--only</c> accepts: launch (ILGPU devices only), the three GEMMs, the MLP step, the updates.</summary>
-    public static IReadOnlyList<string> Workloads { get; } = ["launch", "gemm", "mlp_step", "sac_update", "td3_update"];
+    public static IReadOnlyList<string> Workloads { get; } =
+        ["launch", "gemm", "mlp_step", "sac_update", "td3_update", "cql_update", "iql_update", "td3bc_update", "ppo_minibatch"];
 
     static void TimeGemms(Backend backend, int rounds, IDictionary<string, object> results)
     {
@@ -234,6 +246,45 @@ public static class BenchCommand
             throw new InvalidOperationException("bench: the TD3 critic loss became non-finite during the timing runs");
         var graphedTd3 = new Td3Agent(backend, UpdateObsDim, UpdateActionDim, new Td3Config(), seed: 1);
         TimeGraphed(backend, results, "td3_update", () => { graphedTd3.Update(batch, 0, 0); graphedTd3.Update(batch, 0, 0); }, callsPerRound: 5, rounds, updatesPerCall: 2);
+    }
+
+    /// <summary>
+    /// An offline learner's update (CQL, IQL and TD3+BC at their paper configs) on the bench batch; TD3+BC per update
+    /// averaged over its policy-delay cycle, since one call of 10 updates holds five delayed actor steps.
+    /// </summary>
+    static void TimeOffline(Backend backend, IDictionary<string, object> results, string name, IOfflineAgent agent, TransitionBatch batch,
+        int callsPerRound, int rounds)
+    {
+        TimeUpdates(backend, results, name, () => agent.Update(batch), callsPerRound, rounds);
+        var losses = new MemoryMetrics();
+        agent.LogMetrics(losses, 0);
+        if (losses.Rows.Where(row => !double.IsFinite(row.Value)).Select(row => row.Name).FirstOrDefault() is string broken)
+            throw new InvalidOperationException($"bench: {name}: {broken} became non-finite during the timing runs");
+    }
+
+    /// <summary>
+    /// One PPO minibatch step (the actor's clipped-surrogate step, then the value step) on 256 rows: the paper's
+    /// networks (actor 2×256, value net 3×256 tanh), the update PPO and O2PPO repeat K epochs × minibatches per rollout.
+    /// </summary>
+    static void TimePpoMinibatch(Backend backend, int rounds, IDictionary<string, object> results)
+    {
+        var agent = new PpoAgent(backend, UpdateObsDim, UpdateActionDim, new PpoConfig(), seed: 1);
+        var random = new DeviceRandom(2);
+        var observations = backend.Allocate(BatchSize, UpdateObsDim);
+        var actions = backend.Allocate(BatchSize, UpdateActionDim);
+        var oldLogProbs = backend.Allocate(BatchSize, UpdateActionDim);
+        var advantages = backend.Allocate(BatchSize, 1);
+        var valueTargets = backend.Allocate(BatchSize, 1);
+        random.Normal(observations);
+        random.Uniform(actions, -1f, 1f);
+        random.Normal(oldLogProbs, -1f, 0.1f);
+        random.Normal(advantages);
+        random.Normal(valueTargets);
+        TimeUpdates(backend, results, "ppo_minibatch", () =>
+        {
+            agent.ActorStep(observations, actions, oldLogProbs, advantages);
+            agent.CriticStep(observations, valueTargets);
+        }, callsPerRound: 10, rounds);
     }
 
     /// <summary>
