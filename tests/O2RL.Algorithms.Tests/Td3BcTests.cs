@@ -230,10 +230,10 @@ public sealed class Td3BcTests
         string root = Path.Combine(Path.GetTempPath(), "o2rl-td3bc-learning-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var dataset = PendulumDataset(episodes: 50, seed: 3, noiseStd: 0.4, randomShare: 0.3);
-            var episodes = dataset.Episodes();
+            // Our shipped Pendulum-v1 medium dataset (50,000 rows of a SAC policy stopped a third of the way to expert, sampled actions).
+            string path = ShippedDatasets.Find("Pendulum-v1", "medium") ?? throw new FileNotFoundException("the shipped Pendulum-v1 medium dataset is missing");
+            var episodes = D4rlHdf5.Read(path).Episodes();
             double datasetMean = episodes.Average(e => e.Return);
-            string path = WriteDataset(root, dataset);
             // 2 × 64 networks and 5,000 steps (not 2 × 256 and 1M; configs/td3_bc/pendulum-v1/default.yaml) keep this to seconds on two shared
             // cores; α, noise, delay, τ, learning rates and the normalisation are TD3+BC's defaults.
             using var backend = new CpuBackend(2);
@@ -241,7 +241,7 @@ public sealed class Td3BcTests
             var clock = Stopwatch.StartNew();
             var result = Td3BcRun.Run(new RunContext
             {
-                Backend = backend, EnvironmentId = "Pendulum-v1", DatasetName = "medium", Seed = 0, DatasetPath = path, Metrics = metrics,
+                Backend = backend, EnvironmentId = "Pendulum-v1", Seed = 0, DatasetPath = path, Metrics = metrics,
                 OutputDirectory = Path.Combine(root, "run"),
             });
             double finalReturn = result.FinalEvaluation!.MeanReturn;
