@@ -8,6 +8,6 @@ internal static class RequireMuJoCo
     public static void OrSkip()
     {
         var reason = MuJoCoLibrary.UnavailableReason;
-        Assert.SkipWhen(reason is not null, $"MuJoCo 2.2.2 is not usable here: {reason}");
+        O2RL.Tests.Shared.RequiredTestLibraries.SkipWhenAbsent("mujoco", reason is not null, $"MuJoCo 2.2.2 is not usable here: {reason}");
     }
 }

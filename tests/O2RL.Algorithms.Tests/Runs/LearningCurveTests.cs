@@ -56,7 +56,7 @@ public class LearningCurveTests
     [Fact]
     public void Render_WritesAPngOfTheRequestedSize()
     {
-        Assert.SkipUnless(CurvePlot.FontsAvailable, "DejaVu Sans fonts are not installed (package fonts-dejavu-core)");
+        O2RL.Tests.Shared.RequiredTestLibraries.SkipWhenAbsent("fonts", !CurvePlot.FontsAvailable, "DejaVu Sans fonts are not installed (package fonts-dejavu-core)");
         using var temp = new TemporaryFolder();
         for (int seed = 0; seed < 3; seed++)
         {
