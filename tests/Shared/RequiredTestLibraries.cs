@@ -4,9 +4,9 @@ namespace O2RL.Tests.Shared;
 
 /// <summary>
 /// Tests that need an optional system library (PoCL for OpenCL, MuJoCo 2.2.2, DejaVu fonts) skip with the reason
-/// when it is absent, so the suite runs anywhere. CI installs those libraries and names them in
-/// <c>O2RL_TESTS_REQUIRE</c> (comma-separated: opencl, mujoco, fonts): there an absent library fails the tests
-/// instead, so a broken install cannot turn a conformance suite into a row of skips.
+/// when it is absent, so the suite runs anywhere. CI (.ci/run) names each library whose packages it installed in
+/// <c>O2RL_TESTS_REQUIRE</c> (comma-separated: opencl, mujoco, fonts): there a library that does not load fails the
+/// tests instead, so a broken install cannot turn a conformance suite into a row of skips.
 /// </summary>
 internal static class RequiredTestLibraries
 {
@@ -23,7 +23,7 @@ internal static class RequiredTestLibraries
     public static void SkipWhenAbsent(string library, bool absent, string reason)
     {
         if (!absent) return;
-        if (IsRequired(library)) Assert.Fail($"{reason} ({Variable} requires '{library}': the CI install of it failed)");
+        if (IsRequired(library)) Assert.Fail($"{reason} ({Variable} requires '{library}': its packages are installed, so it must load)");
         Assert.Skip(reason);
     }
 }
