@@ -492,6 +492,10 @@ public sealed class O2SacTests
             Run(null, noMargin, "target_entropy_margin=0", "online_steps=0");
             Assert.Equal(entropy, noMargin.Series("charts/target_entropy").Single().Value, 5);
             Assert.Throws<ArgumentException>(() => Run(null, new MemoryMetrics(), "target_entropy_margin=-1"));
+            // deterministic_source_std sets the converted actor's σ₀: three times wider is about ln 3 nats more entropy.
+            var wider = new MemoryMetrics();
+            Run(null, wider, "deterministic_source_std=0.3", "online_steps=0");
+            Assert.InRange(wider.Series("charts/policy_entropy").Single().Value - entropy, 0.6, 1.3);
             var configured = new MemoryMetrics();
             Run(null, configured, "target_entropy=-2.5", "online_steps=0");
             Assert.Equal(-2.5, configured.Series("charts/target_entropy").Single().Value);

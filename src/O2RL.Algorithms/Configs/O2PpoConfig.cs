@@ -40,6 +40,11 @@ public sealed record O2PpoConfig
     public double GaeLambda { get; init; } = 0.95;
     /// <summary>Surrogate clip ε (0.2).</summary>
     public float ClipRatio { get; init; } = 0.2f;
+    /// <summary>
+    /// σ₀ of the Gaussian actor converted from a deterministic starting actor (TD3+BC's), which has no spread of its
+    /// own (0.1; our design, the release has no such conversion). Ignored for Gaussian and tanh-Gaussian sources.
+    /// </summary>
+    public float DeterministicSourceStd { get; init; } = 0.1f;
     /// <summary>Entropy bonus coefficient (0.01).</summary>
     public float EntropyCoefficient { get; init; } = 0.01f;
     /// <summary>Online actor Adam learning rate (3e-5).</summary>

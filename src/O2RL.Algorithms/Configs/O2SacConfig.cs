@@ -45,6 +45,11 @@ public sealed record O2SacConfig
     public string TargetEntropyRule { get; init; } = "auto";
     /// <summary>Nats per action dimension that the "policy" rule sets H̄ below the measured entropy (2; ≥ 0).</summary>
     public float TargetEntropyMargin { get; init; } = 2f;
+    /// <summary>
+    /// σ₀ (pre-tanh) of the actor converted from a deterministic starting actor (TD3+BC's), which has no spread of its
+    /// own (0.1; our design, the release has no such conversion). Ignored for tanh-Gaussian and Gaussian sources.
+    /// </summary>
+    public float DeterministicSourceStd { get; init; } = 0.1f;
     /// <summary>Initial λ (1.0; 2.0 on antmaze-medium/large).</summary>
     public float Lambda { get; init; } = 1f;
     /// <summary>ε_0 of the threshold schedule (0.125; 0.005 on expert and medium-expert).</summary>

@@ -146,7 +146,7 @@ public sealed class StartingActor
     public string DescribeTransfer(ActorFamily target) => IsDirect(target)
         ? $"{Family} actor loaded directly ({Layout} layout, hidden {string.Join("×", HiddenDims)})"
         : $"{Family} actor converted to {target} ({Layout} layout, hidden {string.Join("×", HiddenDims)}): mean network copied, " +
-          (target == ActorFamily.Deterministic ? "spread dropped" : Family == ActorFamily.Deterministic ? "std set to the configured initial std" : "log-std taken from the source's state-independent part");
+          (target == ActorFamily.Deterministic ? "spread dropped" : Family == ActorFamily.Deterministic ? "std set to deterministic_source_std (0.1 unless configured)" : "log-std taken from the source's state-independent part");
 
     /// <summary>Checks the actor against the environment's dimensions.</summary>
     public void CheckDimensions(int obsDim, int actionDim, string environmentId)

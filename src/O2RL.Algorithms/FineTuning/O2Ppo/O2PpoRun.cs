@@ -57,12 +57,13 @@ public static class O2PpoRun
     /// Gaussian actor loads directly; other families go through its converter), built with PPO's log-std clamp
     /// [−10, 2]. Hidden widths come from the checkpoint.
     /// </summary>
-    public static (GaussianActor Actor, int[] HiddenDims, StateNormalizer? Normalizer, string Description) LoadStartingActor(string path, Backend backend)
+    public static (GaussianActor Actor, int[] HiddenDims, StateNormalizer? Normalizer, string Description) LoadStartingActor(string path, Backend backend,
+        float initialStd = 0.1f)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(backend);
         var source = StartingActor.Load(path);
-        var actor = source.ToGaussian(backend, Gaussian.PpoMinLogStd);
+        var actor = source.ToGaussian(backend, Gaussian.PpoMinLogStd, initialStd);
         return (actor, source.HiddenDims, source.Normalizer, source.DescribeTransfer(ActorFamily.Gaussian));
     }
 
@@ -121,7 +122,7 @@ public static class O2PpoRun
         else
         {
             string path = context.InitialCheckpoint ?? throw new ArgumentException($"mode '{config.Mode}' starts from an offline actor: the run needs InitialCheckpoint");
-            (actor, actorHidden, checkpointNormalizer, transfer) = LoadStartingActor(path, backend);
+            (actor, actorHidden, checkpointNormalizer, transfer) = LoadStartingActor(path, backend, config.DeterministicSourceStd);
             if (actor.ObsDim != obsDim || actor.ActionDim != actionDim)
                 throw new ArgumentException($"starting actor takes {actor.ObsDim} observations and gives {actor.ActionDim} actions, but {context.EnvironmentId} has {obsDim} and {actionDim}");
             if (config.StdCap > 0f) StdCap.Apply(actor, config.StdCap);

@@ -55,7 +55,7 @@ public static class O2SacRun
             if (context.InitialCheckpoint is null) throw new ArgumentException($"O2SAC mode '{mode}' needs the offline checkpoint (RunContext.InitialCheckpoint)");
             // One read of the file serves the actor, its normaliser and the description of the transfer.
             var starting = StartingActor.Load(context.InitialCheckpoint);
-            (startingActor, checkpointNormalizer, sourceFamily) = (starting.ToTanhGaussian(backend), starting.Normalizer, starting.Family);
+            (startingActor, checkpointNormalizer, sourceFamily) = (starting.ToTanhGaussian(backend, config.DeterministicSourceStd), starting.Normalizer, starting.Family);
             context.Progress?.WriteLine($"o2sac: {starting.DescribeTransfer(ActorFamily.TanhGaussian)}");
             if (startingActor.ObsDim != spec.ObservationDim || startingActor.ActionDim != spec.ActionDim)
                 throw new ArgumentException($"checkpoint '{context.InitialCheckpoint}' has obs {startingActor.ObsDim} / action {startingActor.ActionDim} dimensions but {context.EnvironmentId} has {spec.ObservationDim} / {spec.ActionDim}");
@@ -158,10 +158,10 @@ public static class O2SacRun
     /// observation normalisation saved beside it (null when the file has none). A CQL checkpoint (the paper's pairing)
     /// is copied directly; any other family goes through <see cref="StartingActor"/>'s conversion (our own design).
     /// </summary>
-    public static (TanhGaussianActor Actor, StateNormalizer? Normalizer) LoadStartingActor(string path, Backend backend)
+    public static (TanhGaussianActor Actor, StateNormalizer? Normalizer) LoadStartingActor(string path, Backend backend, float initialStd = 0.1f)
     {
         var starting = StartingActor.Load(path);
-        return (starting.ToTanhGaussian(backend), starting.Normalizer);
+        return (starting.ToTanhGaussian(backend, initialStd), starting.Normalizer);
     }
 
     /// <summary>
