@@ -40,6 +40,47 @@ public sealed class DeployCommandTests : IDisposable
     }
 
     [Fact]
+    public void ActNormalisesABareStateDictWithGivenOrDatasetConstants()
+    {
+        string policy = WritePolicy(), input = Path.Combine(folder, "obs.csv"), output = Path.Combine(folder, "actions.csv");
+        File.WriteAllText(input, "0.5,1,-1\n2,0,0.25\n");
+        string Act(params string[] extra)
+        {
+            var error = new StringWriter();
+            Assert.Equal(0, ActCommand.Run(["--policy", policy, "--input", input, "--output", output, .. extra], TextWriter.Null, error));
+            return File.ReadAllText(output) + "|" + error;
+        }
+        static string Row(float[] action) => string.Join(",", action.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
+
+        // Given constants: the actor sees (s − mean) / std.
+        float[] mean = [0.25f, -1f, 0.5f], std = [2f, 0.5f, 4f];
+        var model = PolicyModel.Load(policy);
+        string given = Act("--obs-mean", "0.25,-1,0.5", "--obs-std", "2, 0.5, 4");
+        float[] Normalised(float[] s, float[] m, float[] d) => [.. s.Select((v, j) => (v - m[j]) / d[j])];
+        Assert.StartsWith(Row(model.Act(Normalised([0.5f, 1f, -1f], mean, std))) + "\n" + Row(model.Act(Normalised([2f, 0f, 0.25f], mean, std))), given);
+        Assert.Contains("normalised with --obs-mean/--obs-std", given);
+        Assert.Contains("raw observations (the file has no normalisation constants)", Act());
+
+        // From a dataset: the mean and std + 1e-3 of its observations.
+        string dataset = Path.Combine(folder, "data.hdf5");
+        using (var env = O2RL.Algorithms.Training.PolicyEnvironment.Make("Pendulum-v1", O2RL.Data.StateNormalizer.Identity(3)))
+            O2RL.Data.D4rlHdf5.Write(O2RL.Algorithms.Training.DatasetCollection.Collect(env, null, 300, seed: 4), dataset);
+        var rows = O2RL.Data.D4rlHdf5.Read(dataset);
+        var constants = O2RL.Data.StateNormalizer.FromRows(rows.Observations, 3);
+        string fromDataset = Act("--normalize-from", dataset);
+        Assert.StartsWith(Row(model.Act(Normalised([0.5f, 1f, -1f], constants.Mean, constants.Std))), fromDataset);
+        Assert.Contains("the mean and std + 1e-3 of data.hdf5", fromDataset);
+
+        // Misuse: one half of the pair, both sources, a wrong count, a zero std.
+        Assert.Throws<UsageException>(() => ActCommand.Run(["--policy", policy, "--input", input, "--output", output, "--obs-mean", "0,0,0"], TextWriter.Null, TextWriter.Null));
+        Assert.Throws<UsageException>(() => ActCommand.Run(["--policy", policy, "--input", input, "--output", output, "--obs-mean", "0,0,0", "--obs-std", "1,1,1", "--normalize-from", dataset], TextWriter.Null, TextWriter.Null));
+        Assert.Throws<UsageException>(() => ActCommand.Run(["--policy", policy, "--input", input, "--output", output, "--obs-mean", "0,0,0", "--obs-std", "1,0,1"], TextWriter.Null, TextWriter.Null));
+        var wrongCount = new StringWriter();
+        Assert.Equal(1, ActCommand.Run(["--policy", policy, "--input", input, "--output", output, "--obs-mean", "0,0", "--obs-std", "1,1"], TextWriter.Null, wrongCount));
+        Assert.Contains("obs_mean has 2 and obs_std 2 values but the actor takes 3", wrongCount.ToString());
+    }
+
+    [Fact]
     public void ActReportsTheBadRowAndLeavesNoOutput()
     {
         string policy = WritePolicy(), input = Path.Combine(folder, "obs.csv"), output = Path.Combine(folder, "actions.csv");

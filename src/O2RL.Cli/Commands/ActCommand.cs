@@ -1,4 +1,5 @@
 using System.Globalization;
+using O2RL.Data;
 using O2RL.Inference;
 
 namespace O2RL.Cli.Commands;
@@ -12,13 +13,17 @@ public static class ActCommand
     /// <summary>Runs the command.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        var reader = new ArgumentReader(args, ["policy", "input", "output", "seed"], ["stochastic", "help"]);
+        var reader = new ArgumentReader(args, ["policy", "input", "output", "seed", "obs-mean", "obs-std", "normalize-from"], ["stochastic", "help"]);
         if (reader.Has("help"))
         {
             output.WriteLine("usage: o2rl act --policy FILE --input obs.csv --output actions.csv [--stochastic --seed N]");
             output.WriteLine("Writes one comma-separated action per observation row (values separated by commas or spaces; blank lines,");
             output.WriteLine("'#' comments and a header line are skipped). Deterministic (the evaluation action) unless --stochastic, which");
             output.WriteLine("samples from the policy with one stream seeded by --seed (default 0). '-' reads stdin / writes stdout.");
+            output.WriteLine("Observations are normalised with the constants the policy file holds (our checkpoints). A PyTorch state_dict");
+            output.WriteLine("holds none: give them with --obs-mean a,b,… --obs-std a,b,… (std as the divisor, ε included), or");
+            output.WriteLine("--normalize-from DATASET.hdf5 (mean and std + 1e-3 of the dataset's observations, as CORL's CQL, IQL and");
+            output.WriteLine("TD3+BC compute them). Either replaces the file's own constants.");
             return 0;
         }
         if (reader.Positionals.Count > 0) throw new UsageException($"unexpected argument '{reader.Positionals[0]}'");
@@ -32,10 +37,11 @@ public static class ActCommand
             throw new UsageException($"--seed must be a non-negative integer, got '{seedText}'");
         if (reader.Has("seed") && !reader.Has("stochastic")) throw new UsageException("--seed only applies with --stochastic");
 
+        var options = NormalizationOptions(reader);
         PolicyModel policy;
         try
         {
-            policy = PolicyModel.Load(policyPath);
+            policy = PolicyModel.Load(policyPath, options);
         }
         catch (PolicyFormatException e)
         {
@@ -54,7 +60,9 @@ public static class ActCommand
             if (temporary is not null)
             {
                 File.Move(temporary, outputPath, overwrite: true);
-                error.WriteLine($"o2rl act: {rows} action(s) from {policy.Layout} written to {outputPath}");
+                string normalisation = options.ObservationMean is not null ? $"observations normalised with {NormalizationSource(reader)}"
+                    : policy.ObservationMean is not null ? "observations normalised with the file's constants" : "raw observations (the file has no normalisation constants)";
+                error.WriteLine($"o2rl act: {rows} action(s) from {policy.Layout} written to {outputPath}; {normalisation}");
             }
             return 0;
         }
@@ -67,5 +75,39 @@ public static class ActCommand
         {
             if (temporary is not null && File.Exists(temporary)) File.Delete(temporary);
         }
+    }
+
+    /// <summary>The observation constants given on the command line (both or neither of --obs-mean/--obs-std, or --normalize-from).</summary>
+    static PolicyLoadOptions NormalizationOptions(ArgumentReader reader)
+    {
+        string? meanText = reader.Get("obs-mean"), stdText = reader.Get("obs-std"), datasetPath = reader.Get("normalize-from");
+        if ((meanText is null) != (stdText is null)) throw new UsageException("--obs-mean and --obs-std go together");
+        if (datasetPath is not null && meanText is not null) throw new UsageException("--normalize-from and --obs-mean/--obs-std are alternatives; give one");
+        if (datasetPath is not null)
+        {
+            if (!File.Exists(datasetPath)) throw new UsageException($"dataset '{datasetPath}' does not exist");
+            var dataset = D4rlHdf5.Read(datasetPath);
+            var normalizer = StateNormalizer.FromRows(dataset.Observations, dataset.ObservationDim);
+            return new PolicyLoadOptions { ObservationMean = normalizer.Mean, ObservationStd = normalizer.Std };
+        }
+        if (meanText is null) return new PolicyLoadOptions();
+        float[] mean = Floats(meanText, "--obs-mean"), std = Floats(stdText!, "--obs-std");
+        if (mean.Length != std.Length) throw new UsageException($"--obs-mean has {mean.Length} values but --obs-std has {std.Length}");
+        if (std.Any(v => v <= 0f)) throw new UsageException("--obs-std values must be positive (they divide the observations)");
+        return new PolicyLoadOptions { ObservationMean = mean, ObservationStd = std };
+    }
+
+    static string NormalizationSource(ArgumentReader reader) =>
+        reader.Get("normalize-from") is string dataset ? $"the mean and std + 1e-3 of {Path.GetFileName(dataset)}" : "--obs-mean/--obs-std";
+
+    static float[] Floats(string text, string option)
+    {
+        var parts = text.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var values = new float[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) || !float.IsFinite(values[i]))
+                throw new UsageException($"{option}: '{parts[i]}' is not a finite number");
+        if (values.Length == 0) throw new UsageException($"{option} needs comma-separated numbers, one per observation feature");
+        return values;
     }
 }
