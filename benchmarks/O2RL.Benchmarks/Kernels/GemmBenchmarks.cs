@@ -115,7 +115,10 @@ public sealed class GemmColumnsConfig : ManualConfig
     }
 }
 
-/// <summary>GFLOP/s (2·m·n·k per call over the fastest iteration's time), or that as a fraction of the measured FMA peak.</summary>
+/// <summary>
+/// GFLOP/s (2·m·n·k per call over the fastest iteration's time; for the MLP step its GEMMs' FLOPs), or that as a
+/// fraction of the measured FMA peak.
+/// </summary>
 public sealed class GemmRateColumn(bool fractionOfPeak) : IColumn
 {
     public string Id => fractionOfPeak ? "GemmPeakFraction" : "GemmGflops";
@@ -137,8 +140,10 @@ public sealed class GemmRateColumn(bool fractionOfPeak) : IColumn
     {
         string method = benchmarkCase.Descriptor.WorkloadMethod.Name;
         BenchmarkReport? report = summary[benchmarkCase];
-        if (!GemmBenchmarks.Shapes.TryGetValue(method, out var shape) || report?.ResultStatistics is null) return "-";
-        double gflops = 2.0 * shape.M * shape.N * shape.K / report.ResultStatistics.Min;
+        double? flops = GemmBenchmarks.Shapes.TryGetValue(method, out var shape) ? 2.0 * shape.M * shape.N * shape.K
+            : method == nameof(Engine.MlpStepBenchmarks.MlpStep) ? Engine.MlpStepBenchmarks.FlopsPerStep : null;
+        if (flops is null || report?.ResultStatistics is null) return "-";
+        double gflops = flops.Value / report.ResultStatistics.Min;
         if (!fractionOfPeak) return gflops.ToString("F1");
         int threads = Convert.ToInt32(benchmarkCase.Parameters["Threads"]);
         // Out of process the setup ran elsewhere; then measure the peak here.
