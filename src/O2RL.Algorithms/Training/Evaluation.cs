@@ -47,8 +47,11 @@ public sealed class Evaluator : IDisposable
         set => episodesRun = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "episode count cannot be negative");
     }
 
-    /// <summary>Runs <paramref name="episodes"/> episodes and summarises them.</summary>
-    public EvaluationResult Evaluate(IPolicy policy, int episodes, bool deterministic = true)
+    /// <summary>
+    /// Runs <paramref name="episodes"/> episodes and summarises them; <paramref name="episodeFinished"/>, when given,
+    /// hears each finished episode (its 1-based count and its return), for progress on long evaluations.
+    /// </summary>
+    public EvaluationResult Evaluate(IPolicy policy, int episodes, bool deterministic = true, Action<int, double>? episodeFinished = null)
     {
         if (episodes < 1) throw new ArgumentOutOfRangeException(nameof(episodes), episodes, "need at least one evaluation episode");
         var returns = new double[episodes];
@@ -69,6 +72,7 @@ public sealed class Evaluator : IDisposable
             }
             returns[e] = total;
             lengths += length;
+            episodeFinished?.Invoke(e + 1, total);
         }
         double mean = returns.Average();
         double std = Math.Sqrt(returns.Select(r => (r - mean) * (r - mean)).Average());

@@ -29,7 +29,12 @@ public static class EvalCommand
             throw new UsageException($"the policy maps {loaded.Policy.ObservationDim} observations to {loaded.Policy.ActionDim} actions but {environmentId} has " +
                 $"{environment.ObservationSpace.Dimension} and {environment.ActionSpace.Dimension}");
         using var evaluator = new Evaluator(environment, reader.Get("score-task") ?? environmentId, seed);
-        var result = evaluator.Evaluate(loaded.Policy, episodes, deterministic: !reader.Has("stochastic"));
+        // Progress (episodes done, ETA, the running mean return) on standard error, so --json output stays clean.
+        var progress = new ProgressReporter(error, $"eval {environmentId}", episodes);
+        double sum = 0;
+        var result = evaluator.Evaluate(loaded.Policy, episodes, deterministic: !reader.Has("stochastic"),
+            (done, episodeReturn) => progress.Report(done, $"mean return {(sum += episodeReturn) / done:F1}"));
+        progress.Close();
         if (reader.Has("json"))
         {
             output.WriteLine(System.Text.Json.JsonSerializer.Serialize(new

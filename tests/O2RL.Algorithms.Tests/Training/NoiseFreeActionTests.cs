@@ -40,6 +40,16 @@ public sealed class NoiseFreeActionTests
         public void LogMetrics(IMetricsSink metrics, long step) { }
     }
 
+    [Fact]
+    public void TheEvaluatorReportsEachFinishedEpisodeWithItsReturn()
+    {
+        using var evaluator = new Evaluator(EnvironmentRegistry.Make("Pendulum-v1"), null, 1);
+        var heard = new List<(int Count, double Return)>();
+        var result = evaluator.Evaluate(new FakeNoisyPolicy(false), 3, episodeFinished: (count, episodeReturn) => heard.Add((count, episodeReturn)));
+        Assert.Equal([1, 2, 3], heard.Select(h => h.Count));
+        Assert.Equal(result.Returns, heard.Select(h => h.Return));
+    }
+
     static float[] StoredActions(IPolicy policy, int warmup, int steps)
     {
         using var backend = new CpuBackend(1);
