@@ -779,6 +779,36 @@ public sealed class O2Td3Tests
     }
 
     [Fact]
+    public void TheSharedEvaluationInstanceQuirkEndsTheTrainingEpisodeAfterEachEvaluation()
+    {
+        // ALGORITHMS.md §8: the release evaluates on the training instance mid-episode; the training episode then ends on
+        // its next step. Pendulum episodes last 200 steps; evaluations at 150 and 300 cut them to 151 and 150 steps.
+        string root = Path.Combine(Path.GetTempPath(), "o2rl-o2td3-shared-eval-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var backend = new CpuBackend(1);
+            var (dataset, checkpoint) = OfflineStart(root, backend);
+            string[] run = ["mode=naive", "evaluate_every=150", "evaluation_episodes=1"];
+            var separate = new MemoryMetrics();
+            RunO2Td3(backend, dataset, checkpoint, null, separate, run);
+            var shared = new MemoryMetrics();
+            RunO2Td3(backend, dataset, checkpoint, null, shared, [.. run, "shared_eval_env=true"]);
+
+            Assert.Equal([(200L, 200.0), (400L, 200.0)], separate.Series("charts/episodic_length").Select(p => (p.Step, p.Value)));
+            Assert.Equal([(151L, 151.0), (301L, 150.0)], shared.Series("charts/episodic_length").Select(p => (p.Step, p.Value)));
+            // The first evaluation sees the same policy and the same seeded episode either way.
+            var separateCurve = separate.Series("eval/return");
+            var sharedCurve = shared.Series("eval/return");
+            Assert.Equal([0L, 150L, 300L, 400L], sharedCurve.Select(p => p.Step));
+            Assert.Equal(separateCurve.Take(2), sharedCurve.Take(2));
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public void APyTorchTd3BcActorIsNormalisedWithTheDatasetConstants()
     {
         // CORL's TD3+BC trains on states normalised with the dataset's mean and std + 1e-3 but saves only the

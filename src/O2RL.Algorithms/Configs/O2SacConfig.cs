@@ -86,6 +86,11 @@ public sealed record O2SacConfig
     public int EvalEvery { get; init; } = 1_000;
     /// <summary>Deterministic evaluation episodes (10; AntMaze 100).</summary>
     public int EvalEpisodes { get; init; } = 10;
+    /// <summary>
+    /// Evaluate on the training environment instance, as the release's SAC code does (false: a separate instance, the
+    /// spec's recommendation; see <see cref="Training.OffPolicyLoopOptions.SharedEvaluationEnvironment"/>).
+    /// </summary>
+    public bool SharedEvalEnv { get; init; }
     /// <summary>Normalise states with the dataset mean and population std + 1e-3 (on; off on AntMaze).</summary>
     public bool NormalizeStates { get; init; } = true;
     /// <summary>Reward map r ← reward_scale·r + reward_bias on offline and online rewards (1, 0; AntMaze 10, −5).</summary>

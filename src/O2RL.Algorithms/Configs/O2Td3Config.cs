@@ -93,6 +93,11 @@ public sealed record O2Td3Config
     public int EvaluateEvery { get; init; } = 1_000;
     /// <summary>Deterministic evaluation episodes (10; AntMaze 100).</summary>
     public int EvaluationEpisodes { get; init; } = 10;
+    /// <summary>
+    /// Evaluate on the training environment instance, as the release's TD3 code does (false: a separate instance, the
+    /// spec's recommendation; see <see cref="Training.OffPolicyLoopOptions.SharedEvaluationEnvironment"/>).
+    /// </summary>
+    public bool SharedEvalEnv { get; init; }
     /// <summary>Log losses every this many steps (in every stage).</summary>
     public int LogEvery { get; init; } = 1_000;
 

@@ -86,6 +86,21 @@ public sealed class Evaluator : IDisposable
         return new EvaluationResult(returns, mean, std, normalizedMean, normalizedStd, lengths / episodes);
     }
 
-    /// <summary>Disposes the environment.</summary>
-    public void Dispose() => environment.Dispose();
+    /// <summary>
+    /// An evaluator with this one's score task and seed on another environment, which it does not own (disposing it
+    /// leaves that environment open): the reference code's evaluation on the training instance.
+    /// </summary>
+    public Evaluator On(IEnvironment other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        return new Evaluator(other, scoreTaskId, Seed) { ownsEnvironment = false };
+    }
+
+    bool ownsEnvironment = true;
+
+    /// <summary>Disposes the environment (unless this evaluator was made by <see cref="On"/>).</summary>
+    public void Dispose()
+    {
+        if (ownsEnvironment) environment.Dispose();
+    }
 }

@@ -57,6 +57,15 @@ public sealed record OffPolicyLoopOptions
     /// kernel. No effect on other devices. <c>O2RL_CUDA_GRAPHS=0</c> turns graphs off everywhere.
     /// </summary>
     public bool DeviceGraphs { get; init; } = true;
+    /// <summary>
+    /// Reproduce the reference SAC/TD3 code's evaluation on the training environment instance (ALGORITHMS.md §8, a
+    /// quirk of the release; off by default, the spec's recommended separate instance). Each evaluation's episodes run
+    /// on the training environment in the middle of a training episode, followed by a second, stochastic
+    /// ("exploratory") evaluation whose result is discarded; the loop then steps on from where the evaluation left the
+    /// environment, so that training episode ends on its next step and stores one transition whose next state comes
+    /// from the evaluation rollout. The reported scores are those of the separate instance (same seeds).
+    /// </summary>
+    public bool SharedEvaluationEnvironment { get; init; }
 }
 
 /// <summary>
@@ -115,6 +124,7 @@ public sealed class OffPolicyTrainer(IEnvironment environment, Evaluator evaluat
         }
         else environment.Reset(observation, EnvRandom.DeriveSeed(options.Seed, episode++));
 
+        using var sharedEvaluator = options.SharedEvaluationEnvironment ? evaluator.On(environment) : null;
         var progress = new ProgressReporter(progressOutput, "online", options.TotalSteps, startedAt: Step);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         long stepsAtLastLog = Step;
@@ -190,7 +200,14 @@ public sealed class OffPolicyTrainer(IEnvironment environment, Evaluator evaluat
                 }
                 if (options.EvaluateEvery > 0 && Step % options.EvaluateEvery == 0)
                 {
-                    last = evaluator.Evaluate(agent.Policy, options.EvaluationEpisodes);
+                    if (sharedEvaluator is null) last = evaluator.Evaluate(agent.Policy, options.EvaluationEpisodes);
+                    else
+                    {
+                        // The release's order: the deterministic evaluation, then the exploratory one, both on the
+                        // training instance; `observation` is left as it was, so the next step acts on it.
+                        last = sharedEvaluator.Evaluate(agent.Policy, options.EvaluationEpisodes);
+                        sharedEvaluator.Evaluate(agent.Policy, options.EvaluationEpisodes, deterministic: false);
+                    }
                     metrics.Log(Step, "eval/return", last.MeanReturn);
                     if (last.NormalizedMean is double normalized) metrics.Log(Step, "eval/normalized_return", normalized);
                     metrics.Flush(Step);

@@ -386,6 +386,7 @@ public static class O2SacRun
             EvaluationEpisodes = config.EvalEpisodes,
             LogEvery = config.LogEvery,
             Seed = seed,
+            SharedEvaluationEnvironment = config.SharedEvalEnv,
             // The offline reward map applies to every online reward too (§3.1, pitfall 19).
             RewardTransform = scale == 1f && bias == 0f ? null : r => scale * r + bias,
         };

@@ -326,6 +326,7 @@ public static class O2Td3Run
             EvaluationEpisodes = config.EvaluationEpisodes,
             LogEvery = config.LogEvery,
             Seed = context.Seed,
+            SharedEvaluationEnvironment = config.SharedEvalEnv,
             RewardTransform = config.RewardScale != 1f || config.RewardShift != 0f ? RewardMap : null,
         };
 
