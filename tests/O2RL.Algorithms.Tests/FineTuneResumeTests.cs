@@ -140,6 +140,23 @@ public sealed class FineTuneResumeTests
     }
 
     [Fact]
+    public void O2SacKilledInStageCWithThePeriodicReferenceRuleResumesExactly()
+    {
+        // Every-n reference replacement (the ablation rule, ε_end / 4) with n = 2: the evaluation count that decides the
+        // next replacement and π_ref itself come back with the checkpoint.
+        using var root = new TemporaryFolder();
+        string cql = OfflineCheckpoint(root, CqlRun.Run, "cql",
+            "steps=40", "batch_size=16", "actor_hidden=[8]", "critic_hidden=[8]", "eval_every=0", "eval_episodes=1");
+        var (whole, resumed, _, _) = AssertResumedStageCEqualsUninterrupted(root, O2SacRun.Run, O2SacRun.Algorithm, cql,
+            [.. O2SacRun_, "refer_to_optimal_policy=false", "update_n=2", "eval_every=100"], killAt: 500, [O2SacRun.StageAFile, O2SacRun.StageBFile]);
+        var replaced = whole.ReadSeries("charts/reference_replaced");
+        Assert.Contains(replaced, p => p.Step > 400 && p.Value == 1);
+        Assert.Contains(replaced, p => p.Step > 400 && p.Value == 0);
+        Assert.Equal(replaced, resumed.ReadSeries("charts/reference_replaced"));
+        AssertLambdaSeriesMatch(whole, resumed, after: 400);
+    }
+
+    [Fact]
     public void O2SacNaiveBaselineKilledAndResumedEqualsAnUninterruptedRun()
     {
         // The naive baseline trains plain SAC (another agent than stage C's) from the offline actor and critics.

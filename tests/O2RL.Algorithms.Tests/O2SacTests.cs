@@ -457,6 +457,30 @@ public sealed class O2SacTests
     }
 
     [Fact]
+    public void ThePeriodicReferenceAblationReplacesEveryTenthEvaluationOnTheHopperExpertTasks()
+    {
+        // §1.6: the release's every-n rule uses n = 10 (with the actor's gradient clipped to 0.25) on hopper-*expert*,
+        // whatever update_n says; elsewhere n = update_n (1 here: every evaluation replaces π_ref).
+        double[] Replacements(string? scoreTask)
+        {
+            using var backend = new CpuBackend(1);
+            var metrics = new MemoryMetrics();
+            O2SacRun.Run(new RunContext
+            {
+                Backend = backend, EnvironmentId = "Pendulum-v1", DatasetName = "medium", Seed = 5, DatasetPath = PendulumDataset("medium"), ScoreTaskId = scoreTask,
+                InitialCheckpoint = SmallCqlCheckpoint.Value, Metrics = metrics,
+                Overrides = [.. SmallRun, "refer_to_optimal_policy=false", "update_n=1", "eval_every=100", "online_steps=1000", "eval_episodes=1"],
+            });
+            return [.. metrics.Series("charts/reference_replaced").Where(p => p.Step > 0).Select(p => p.Value)];
+        }
+        double[] everyEvaluation = Replacements(null), hopperExpert = Replacements("hopper-medium-expert-v2");
+        Assert.Equal(10, everyEvaluation.Length);
+        Assert.All(everyEvaluation, replaced => Assert.Equal(1, replaced));
+        Assert.Equal(10, hopperExpert.Length);
+        Assert.Equal(1, hopperExpert.Sum());
+    }
+
+    [Fact]
     public void AConvertedDeterministicActorTakesItsTargetEntropyFromTheAlignedPolicyAndKeepsItOnResume()
     {
         string root = Path.Combine(Path.GetTempPath(), "o2rl-o2sac-entropy-" + Guid.NewGuid().ToString("N"));
