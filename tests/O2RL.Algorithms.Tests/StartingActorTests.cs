@@ -125,6 +125,26 @@ public sealed class StartingActorTests : IDisposable
     }
 
     [Fact]
+    public void APyTorchTanhGaussianWithZeroDimensionalScalarsLoadsForFineTuning()
+    {
+        // CORL's Scalar module saves log_std_multiplier / log_std_offset as 0-dim tensors (shape []), not [1].
+        var (tanhGaussian, act) = Source(ActorFamily.TanhGaussian);
+        tanhGaussian.Write("log_std_multiplier.constant", [1.5f]);
+        tanhGaussian.Write("log_std_offset.constant", [-0.25f]);
+        string path = Path.Combine(folder, "corl-scalars.safetensors");
+        SafetensorsFile.Write(path, [.. tanhGaussian.ToNamedTensors("").Select(t => t.Name.EndsWith(".constant", StringComparison.Ordinal)
+            ? new NamedTensor(t.Name, [], t.Data) : t)]);
+        Assert.Empty(SafetensorsFile.Read(path).Tensors["log_std_offset.constant"].Shape);
+        var starting = StartingActor.Load(path);
+        Assert.Equal(("pytorch", ActorFamily.TanhGaussian), (starting.Layout, starting.Family));
+        var actor = starting.ToTanhGaussian(backend);
+        Assert.Equal([1.5f], actor.Parameters.Read("log_std_multiplier.constant"));
+        Assert.Equal([-0.25f], actor.Parameters.Read("log_std_offset.constant"));
+        var obs = Observations();
+        Assert.Equal(act(obs), actor.DeterministicAction(obs).ToArray());
+    }
+
+    [Fact]
     public void IntoGaussian_LogStdIsTheTanhGaussiansStateIndependentPart()
     {
         var (tanhGaussian, _) = Source(ActorFamily.TanhGaussian);
