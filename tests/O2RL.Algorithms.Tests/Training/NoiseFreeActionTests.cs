@@ -40,6 +40,48 @@ public sealed class NoiseFreeActionTests
         public void LogMetrics(IMetricsSink metrics, long step) { }
     }
 
+    /// <summary>Even episodes terminate at their 3rd step (a fall), odd ones run into the 4-step time limit.</summary>
+    sealed class FallingEnvironment : IEnvironment
+    {
+        int episode = -1, step;
+        public string Id => "falling";
+        public BoxSpace ObservationSpace { get; } = new([-10f], [10f]);
+        public BoxSpace ActionSpace { get; } = new([-1f], [1f]);
+        public void Reset(Span<float> observation, int? seed = null) { episode++; step = 0; observation[0] = 0f; }
+        public StepResult Step(ReadOnlySpan<float> action, Span<float> observation)
+        {
+            step++;
+            observation[0] = step;
+            return new StepResult(1.0, Terminated: episode % 2 == 0 && step == 3, Truncated: false);
+        }
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public void TheLoopStoresTerminationsAsTerminalAndTimeLimitEndsAsBootstrapping()
+    {
+        // m = 1 only where the episode truly ended; a time-limit end must bootstrap (ALGORITHMS.md §10).
+        using var backend = new CpuBackend(1);
+        using var environment = new O2RL.Envs.Wrappers.TimeLimit(new FallingEnvironment(), 4);
+        using var evaluator = new Evaluator(EnvironmentRegistry.Make("Pendulum-v1"), null, 1);
+        using var sampler = new MixedReplaySampler(backend, OfflineMixing.None, null, 1, 1, 64, 32, new DeviceRandom(1));
+        var trainer = new OffPolicyTrainer(environment, evaluator, new NoUpdateAgent(new OneDimensionalPolicy()), sampler,
+            new OffPolicyLoopOptions { TotalSteps = 14, WarmupSteps = 14, RandomWarmup = true, EvaluateEvery = 0, LogEvery = 0, Seed = 3 }, new MemoryMetrics());
+        trainer.Run();
+        var rows = sampler.Online.Rows.ToArray();
+        int width = sampler.Online.Layout.Width, terminal = sampler.Online.Layout.TerminalColumn, next = sampler.Online.Layout.NextObservationColumn;
+        // Episodes: 3 steps (fall), 4 steps (time limit), 3 steps (fall), 4 steps (time limit).
+        Assert.Equal([0f, 0f, 1f, 0f, 0f, 0f, 0f, 0f, 0f, 1f, 0f, 0f, 0f, 0f], Enumerable.Range(0, 14).Select(i => rows[i * width + terminal]));
+        Assert.Equal([1f, 2f, 3f, 1f, 2f, 3f, 4f, 1f, 2f, 3f, 1f, 2f, 3f, 4f], Enumerable.Range(0, 14).Select(i => rows[i * width + next]));
+    }
+
+    sealed class OneDimensionalPolicy : IPolicy
+    {
+        public int ObservationDim => 1;
+        public int ActionDim => 1;
+        public void Act(ReadOnlySpan<float> observation, Span<float> action, bool deterministic) => action.Fill(0.5f);
+    }
+
     [Fact]
     public void TheEvaluatorReportsEachFinishedEpisodeWithItsReturn()
     {
