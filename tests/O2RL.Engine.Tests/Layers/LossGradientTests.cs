@@ -12,6 +12,24 @@ public sealed class LossGradientTests
         return (Enumerable.Range(0, n).Select(_ => rng.Normal()).ToArray(), Enumerable.Range(0, n).Select(_ => rng.Normal()).ToArray());
     }
 
+    [Fact]
+    public void LossesMatchValuesWorkedByHand()
+    {
+        using var backend = new CpuBackend(1);
+        var gradient = backend.Allocate(2); var loss = backend.Allocate(1);
+        // MSE of p = (1, 3) against t = (0, 0): (1 + 9) / 2 = 5; ∂L/∂p = 2(p − t)/2 = (1, 3).
+        backend.MseLoss(backend.FromArray([1f, 3f]), backend.FromArray([0f, 0f]), gradient, loss);
+        Assert.Equal(5f, backend.ReadScalar(loss));
+        Assert.Equal([1f, 3f], gradient.ToArray());
+        // Expectile τ = 0.7 of p = (0, 1) against t = (1, −1): u = t − p = (1, −2), weights (0.7, 0.3);
+        // L = (0.7·1 + 0.3·4) / 2 = 0.95; ∂L/∂p = −2·w·u/2 = (−0.7, 0.6).
+        backend.ExpectileLoss(backend.FromArray([0f, 1f]), backend.FromArray([1f, -1f]), 0.7f, gradient, loss);
+        Assert.Equal(0.95f, backend.ReadScalar(loss), 6);
+        float[] g = gradient.ToArray();
+        Assert.Equal(-0.7f, g[0], 6);
+        Assert.Equal(0.6f, g[1], 6);
+    }
+
     [Theory]
     [InlineData(1, 1f)]
     [InlineData(17, 1f)]
