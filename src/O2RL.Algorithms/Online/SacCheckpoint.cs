@@ -61,6 +61,18 @@ public static class SacCheckpoint
     /// <summary>Hidden widths of the checkpoint's critics (weights [E, out, in]).</summary>
     public static int[] CriticHidden(Checkpoint checkpoint, string path) => HiddenWidths(checkpoint, "critic.network.", linearRank: 3, path);
 
+    /// <summary>
+    /// The architecture of the checkpoint's critics when it holds twin critics in our layout (<c>critic.network.*</c>,
+    /// Linear weights [2, out, in]; CQL, SAC, IQL and TD3+BC all save them so), else null. The naive baselines build
+    /// their online critics with it so that the offline critics load.
+    /// </summary>
+    public static (int[] Hidden, bool LayerNorm)? TwinCriticArchitecture(Checkpoint checkpoint, string path)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        var first = checkpoint.Tensors.Values.FirstOrDefault(t => t.Name.StartsWith("critic.network.", StringComparison.Ordinal) && t.Shape.Length == 3);
+        return first is not null && first.Shape[0] == 2 ? (CriticHidden(checkpoint, path), CriticLayerNorm(checkpoint)) : null;
+    }
+
     /// <summary>Whether the checkpoint's critics have LayerNorm (γ tensors [E, width] among the weights).</summary>
     public static bool CriticLayerNorm(Checkpoint checkpoint) =>
         checkpoint.Tensors.Values.Any(t => t.Name.StartsWith("critic.network.", StringComparison.Ordinal) && t.Name.EndsWith(".weight", StringComparison.Ordinal) && t.Shape.Length == 2);

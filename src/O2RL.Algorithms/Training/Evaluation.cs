@@ -22,6 +22,7 @@ public sealed class Evaluator : IDisposable
     readonly float[] observation, action;
     readonly string? scoreTaskId;
     int episodesRun;
+    bool ownsEnvironment = true;
 
     /// <summary>
     /// Evaluates on <paramref name="environment"/> (already wrapped with the observation normalisation the policy
@@ -95,8 +96,6 @@ public sealed class Evaluator : IDisposable
         ArgumentNullException.ThrowIfNull(other);
         return new Evaluator(other, scoreTaskId, Seed) { ownsEnvironment = false };
     }
-
-    bool ownsEnvironment = true;
 
     /// <summary>Disposes the environment (unless this evaluator was made by <see cref="On"/>).</summary>
     public void Dispose()

@@ -246,10 +246,8 @@ public static class O2SacRun
         var (criticHidden, criticLayerNorm) = (config.CriticHidden, config.CriticLayerNorm);
         if (mode == "naive" && context.InitialCheckpoint is string startPath)
         {
-            var start = SafetensorsFile.Read(startPath, rejectNonFinite: true);
-            var firstCritic = start.Tensors.Values.FirstOrDefault(t => t.Name.StartsWith("critic.network.", StringComparison.Ordinal) && t.Shape.Length == 3);
-            if (firstCritic is not null && firstCritic.Shape[0] == 2)
-                (criticHidden, criticLayerNorm) = (SacCheckpoint.CriticHidden(start, startPath), SacCheckpoint.CriticLayerNorm(start));
+            if (SacCheckpoint.TwinCriticArchitecture(SafetensorsFile.Read(startPath, rejectNonFinite: true), startPath) is var (hidden, layerNorm))
+                (criticHidden, criticLayerNorm) = (hidden, layerNorm);
         }
         var sacConfig = new SacConfig
         {

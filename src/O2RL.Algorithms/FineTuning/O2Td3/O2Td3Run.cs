@@ -241,9 +241,9 @@ public static class O2Td3Run
 
         /// <summary>
         /// The baselines: "naive" loads the starting actor and the checkpoint's critics (their architecture read from
-        /// the file; fresh critics of the config's architecture when it has none in our layout) into plain TD3; "scratch" starts plain TD3 from random weights with random warm-up
-        /// actions. Both explore with unclipped σ_e noise, store the executed action, and mix offline data per
-        /// buffer_mode.
+        /// the file; fresh critics of the config's architecture when it has none in our layout) into plain TD3;
+        /// "scratch" starts plain TD3 from random weights with random warm-up actions. Both explore with unclipped σ_e
+        /// noise, store the executed action, and mix offline data per buffer_mode.
         /// </summary>
         public RunResult PlainTd3(O2Td3StartingActor? starting)
         {
@@ -251,10 +251,8 @@ public static class O2Td3Run
             // Naive fine-tuning continues with the offline critics too: when the checkpoint holds twin critics in our
             // layout (TD3+BC's: no LayerNorm, unlike O2TD3's own critics), the online critics take their architecture.
             var checkpoint = scratch ? null : SafetensorsFile.Read(context.InitialCheckpoint!, rejectNonFinite: true);
-            var (criticHidden, criticLayerNorm) = (config.CriticHidden, config.CriticLayerNorm);
-            var firstCritic = checkpoint?.Tensors.Values.FirstOrDefault(t => t.Name.StartsWith(Td3Checkpoint.CriticPrefix + ".network.", StringComparison.Ordinal) && t.Shape.Length == 3);
-            if (firstCritic is not null && firstCritic.Shape[0] == 2)
-                (criticHidden, criticLayerNorm) = (SacCheckpoint.CriticHidden(checkpoint!, context.InitialCheckpoint!), SacCheckpoint.CriticLayerNorm(checkpoint!));
+            var (criticHidden, criticLayerNorm) = checkpoint is not null && SacCheckpoint.TwinCriticArchitecture(checkpoint, context.InitialCheckpoint!) is var (hidden, layerNorm)
+                ? (hidden, layerNorm) : (config.CriticHidden, config.CriticLayerNorm);
             var td3Config = new Td3Config
             {
                 TotalSteps = config.OnlineSteps,
