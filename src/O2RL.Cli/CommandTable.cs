@@ -55,7 +55,8 @@ public static class CommandTable
             return 2;
         }
         catch (Exception ex) when (ex is IOException or InvalidDataException or ArgumentException or InvalidOperationException
-                                       or KeyNotFoundException or UnauthorizedAccessException or PlatformNotSupportedException)
+                                       or KeyNotFoundException or UnauthorizedAccessException or PlatformNotSupportedException
+                                       or O2RL.Engine.Checkpoints.CheckpointFormatException)
         {
             error.WriteLine($"o2rl {command.Name}: {ex.Message}");
             return 1;

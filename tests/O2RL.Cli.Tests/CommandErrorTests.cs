@@ -217,3 +217,25 @@ public sealed class ResumeCommandTests
             Assert.Contains(option, output);
     }
 }
+
+/// <summary>A corrupt input file (checkpoint, dataset) is one line naming it and exit 1, never an unhandled exception.</summary>
+public sealed class CorruptFileTests : IDisposable
+{
+    readonly string folder = Directory.CreateTempSubdirectory("o2rl-corrupt-").FullName;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    [Theory]
+    [InlineData("eval", "--policy", "{0}", "--env", "Pendulum-v1", "--episodes", "1")]
+    [InlineData("online", "--algo", "sac", "--env", "Pendulum-v1", "--from", "{0}", "--out", "{1}", "--quiet")]
+    public void ATruncatedCheckpointIsOneLineNamingIt(params string[] template)
+    {
+        string checkpoint = Path.Combine(folder, "truncated.safetensors");
+        File.WriteAllBytes(checkpoint, [200, 0, 0, 0, 0, 0, 0, 0, (byte)'{']);
+        var (code, _, error) = Run([.. template.Select(a => string.Format(a, checkpoint, Path.Combine(folder, "run")))]);
+        Assert.Equal(1, code);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("truncated.safetensors", error);
+        Assert.Contains("not a valid safetensors file", error);
+    }
+}
