@@ -54,6 +54,17 @@ public static class CommandTable
             error.WriteLine($"o2rl {command.Name}: {ex.Message}");
             return 2;
         }
+        catch (O2RL.Data.DatasetValidationException ex)
+        {
+            // Its message is the whole report, one line per issue: here the first error in one line, and where to see the rest.
+            var report = ex.Report;
+            var first = report.Issues.FirstOrDefault(i => i.Severity == O2RL.Data.IssueSeverity.Error) ?? report.Issues.FirstOrDefault();
+            string what = first is null ? "" : $": key '{first.Key}'{(first.Row is long row ? $" row {row}" : "")}: {first.Message}";
+            int more = report.ErrorCount + report.WarningCount - (first is null ? 0 : 1);
+            error.WriteLine($"o2rl {command.Name}: dataset {report.File} failed validation{what}" +
+                (more > 0 ? $" (and {more} more issue(s): o2rl dataset validate FILE lists them)" : ""));
+            return 1;
+        }
         catch (Exception ex) when (ex is IOException or InvalidDataException or ArgumentException or InvalidOperationException
                                        or KeyNotFoundException or UnauthorizedAccessException or PlatformNotSupportedException
                                        or O2RL.Engine.Checkpoints.CheckpointFormatException)

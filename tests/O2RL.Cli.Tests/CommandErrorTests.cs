@@ -238,4 +238,19 @@ public sealed class CorruptFileTests : IDisposable
         Assert.Contains("truncated.safetensors", error);
         Assert.Contains("not a valid safetensors file", error);
     }
+
+    [Theory]
+    [InlineData("offline", "--algo", "cql", "--env", "Pendulum-v1", "--dataset", "{0}", "--out", "{1}", "--quiet")]
+    [InlineData("act", "--policy", "{2}", "--input", "{2}", "--output", "{1}", "--normalize-from", "{0}")]
+    public void ADatasetThatIsNotHdf5IsOneLineNamingIt(params string[] template)
+    {
+        string dataset = Path.Combine(folder, "pendulum_medium.hdf5"), other = Path.Combine(folder, "exists.txt");
+        File.WriteAllText(dataset, "obs,action\n0.1,0.2\n");
+        File.WriteAllText(other, "");
+        var (code, _, error) = Run([.. template.Select(a => string.Format(a, dataset, Path.Combine(folder, "out"), other))]);
+        Assert.Equal(1, code);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("dataset pendulum_medium.hdf5 failed validation", error);
+        Assert.Contains("not a readable HDF5 file", error);
+    }
 }
