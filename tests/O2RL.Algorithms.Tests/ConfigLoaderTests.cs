@@ -66,6 +66,18 @@ public sealed class ConfigLoaderTests
     }
 
     [Theory]
+    [InlineData("gamma=nan")]
+    [InlineData("gamma=inf")]
+    [InlineData("total_steps=-Infinity")]
+    public void NonFiniteNumbersAreRejectedNamingTheKey(string assignment)
+    {
+        // Before: gamma=nan reached the run and failed on writing config.json with a JSON serializer message; total_steps=nan became 0.
+        var bad = Assert.Throws<ArgumentException>(() => ConfigLoader.Resolve(new SacConfig(), null, null, [assignment]));
+        Assert.Contains($"'{assignment.Split('=')[0]}' expects a", bad.Message);
+        Assert.Contains($"got '{assignment.Split('=')[1]}'", bad.Message);
+    }
+
+    [Theory]
     [InlineData("hopper_medium_replay-v2.hdf5", "medium-replay")]
     [InlineData("halfcheetah-medium-expert-v2.hdf5", "medium-expert")]
     [InlineData("walker2d-v2-expert.hdf5", "expert")]

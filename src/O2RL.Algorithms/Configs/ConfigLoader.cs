@@ -163,9 +163,10 @@ public static class ConfigLoader
                 _ => throw new FormatException(),
             };
             if (type == typeof(int)) return int.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
-            if (type == typeof(long)) return (long)double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
-            if (type == typeof(float)) return float.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
-            if (type == typeof(double)) return double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+            // No key means anything by NaN or ±∞ (and a long would silently take 0 or its limit from them): rejected here.
+            if (type == typeof(long)) return (long)Finite(double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture));
+            if (type == typeof(float)) return (float)Finite(float.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture));
+            if (type == typeof(double)) return Finite(double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture));
             if (type.IsEnum) return Enum.Parse(type, text.Replace("_", ""), ignoreCase: true);
             if (type == typeof(int[]))
                 return text.Trim('[', ']').Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -178,6 +179,9 @@ public static class ConfigLoader
         throw new ArgumentException($"{source}: '{key}' has a type ({type.Name}) that configs cannot set");
     }
 
+    static double Finite(double value) => double.IsFinite(value) ? value : throw new FormatException();
+
     static string Describe(Type type) =>
-        type.IsEnum ? "one of " + string.Join(", ", Enum.GetNames(type).Select(n => SnakeCase(n))) : type == typeof(int[]) ? "a list of integers" : "a " + type.Name.ToLowerInvariant();
+        type.IsEnum ? "one of " + string.Join(", ", Enum.GetNames(type).Select(n => SnakeCase(n))) : type == typeof(int[]) ? "a list of integers"
+        : type == typeof(float) || type == typeof(double) ? "a finite number" : "a " + type.Name.ToLowerInvariant();
 }
