@@ -119,6 +119,24 @@ public sealed class EndToEndTests
         Assert.NotEqual(0, code);
         Assert.Single(error.ToString().Trim().Split('\n'));
     }
+
+    [Theory]
+    [InlineData("gamma=1.5", "gamma must be in [0, 1]")]
+    [InlineData("total_steps=-5", "total_steps must be at least 1")]
+    [InlineData("updates_per_step=0", "updates_per_step must be at least 1")]
+    public void OnlineSacRejectsOutOfRangeSettingsBeforeTraining(string assignment, string expected)
+    {
+        // Before: these ran to a "final evaluation" with exit 0 (γ > 1 trained on a diverging target; no steps or no
+        // updates trained nothing).
+        string dir = Path.Combine(Path.GetTempPath(), $"o2rl-cli-range-{Guid.NewGuid():N}");
+        var error = new StringWriter();
+        int code = CommandTable.Dispatch(["online", "--algo", "sac", "--env", "Pendulum-v1", "--out", dir, "--quiet",
+            "--set", "total_steps=400", "--set", "warmup_steps=200", "--set", "eval_episodes=1", "--set", assignment], new StringWriter(), error);
+        Assert.Equal(1, code);
+        Assert.Single(error.ToString().Trim().Split('\n'));
+        Assert.Contains(expected, error.ToString());
+        Assert.False(Directory.Exists(dir), "no run folder is left behind");
+    }
 }
 
 /// <summary>Run management from the command line: --resume, its argument rules, common options in every help.</summary>

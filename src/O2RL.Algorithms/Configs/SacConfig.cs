@@ -45,4 +45,23 @@ public sealed record SacConfig
     public int EvalEpisodes { get; init; } = 10;
     /// <summary>Log losses every this many environment steps.</summary>
     public int LogEvery { get; init; } = 1_000;
+
+    /// <summary>
+    /// Throws, naming the key and the value, when a setting is out of range. Checked before training starts: these
+    /// were otherwise accepted (γ &gt; 1, no steps, no updates: a "finished" run that trained nothing) or failed only
+    /// at the first update, after the run folder had its first rows.
+    /// </summary>
+    public void Validate()
+    {
+        static void Require(bool holds, string problem) { if (!holds) throw new ArgumentException(problem); }
+        Require(BatchSize >= 1, $"batch_size must be at least 1, got {BatchSize}");
+        Require(Gamma is >= 0f and <= 1f, $"gamma must be in [0, 1], got {Gamma}");
+        Require(TotalSteps >= 1, $"total_steps must be at least 1, got {TotalSteps}");
+        Require(WarmupSteps >= 0, $"warmup_steps must be ≥ 0, got {WarmupSteps}");
+        Require(UpdatesPerStep >= 1, $"updates_per_step must be at least 1, got {UpdatesPerStep}");
+        Require(ReplayCapacity >= BatchSize, $"replay_capacity must hold at least one batch ({BatchSize}), got {ReplayCapacity}");
+        Require(EvalEvery >= 0, $"eval_every must be ≥ 0 (0: only the final evaluation), got {EvalEvery}");
+        Require(EvalEpisodes >= 1, $"eval_episodes must be at least 1, got {EvalEpisodes}");
+        Require(LogEvery >= 0, $"log_every must be ≥ 0 (0: never), got {LogEvery}");
+    }
 }

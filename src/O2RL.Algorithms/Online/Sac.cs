@@ -121,6 +121,7 @@ public static class SacRun
         ArgumentNullException.ThrowIfNull(context);
         var config = ConfigLoader.Resolve(new SacConfig(), ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, context.DatasetName ?? "online"),
             context.ConfigFile, context.Overrides);
+        config.Validate();
         string configJson = ConfigLoader.ToJson(config);
         var spec = EnvironmentRegistry.GetSpec(context.EnvironmentId);
         int obsDim = spec.ObservationDim, actionDim = spec.ActionDim;
