@@ -69,9 +69,26 @@ public static class CommandTable
                                        or KeyNotFoundException or UnauthorizedAccessException or PlatformNotSupportedException
                                        or O2RL.Engine.Checkpoints.CheckpointFormatException)
         {
-            error.WriteLine($"o2rl {command.Name}: {ex.Message}");
+            error.WriteLine($"o2rl {command.Name}: {OneLine(ex)}");
             return 1;
         }
+    }
+
+    /// <summary>
+    /// An exception's message as one line. A library's argument check (e.g. a batch size of 0 reaching the replay
+    /// buffer) reads "… (Parameter 'batchSize')", then "Actual value was 0." on a line of its own: the parameter
+    /// name means nothing to a user, the value does.
+    /// </summary>
+    static string OneLine(Exception ex)
+    {
+        string message = ex.Message;
+        if (ex is ArgumentException { ParamName: { Length: > 0 } name })
+        {
+            message = message.Split('\n')[0].TrimEnd('\r');
+            message = message.EndsWith($" (Parameter '{name}')", StringComparison.Ordinal) ? message[..^$" (Parameter '{name}')".Length] : message;
+            if (ex is ArgumentOutOfRangeException { ActualValue: { } value }) message += $", got {value}";
+        }
+        return message.ReplaceLineEndings(" ");
     }
 
     static void PrintHelp(TextWriter output)

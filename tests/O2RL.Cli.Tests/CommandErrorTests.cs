@@ -112,6 +112,8 @@ public sealed class EndToEndTests
     [InlineData("collect", "--env", "Pendulum-v1", "--out", "unused-out", "--levels", "medium,hard")]
     [InlineData("collect", "--env", "Pendulum-v1", "--out", "unused-out", "--levels", ",")]
     [InlineData("collect", "--env", "Pendulum-v1", "--out", "unused-out", "--expert-policy", "luckiest")]
+    [InlineData("online", "--algo", "td3", "--env", "Pendulum-v1", "--set", "batch_size=0", "--out", "unused-out", "--quiet")]
+    [InlineData("online", "--algo", "sac", "--env", "Pendulum-v1", "--set", "tau=-1", "--out", "unused-out", "--quiet")]
     public void TrainingCommandsRejectBadArguments(params string[] args)
     {
         var error = new StringWriter();
