@@ -26,6 +26,18 @@ public sealed class DeployCommandTests : IDisposable
     }
 
     [Fact]
+    public void ActIntoAMissingFolderNamesTheOutputNotATemporaryFile()
+    {
+        string policy = WritePolicy(), input = Path.Combine(folder, "obs.csv");
+        File.WriteAllText(input, "0.1,0.2,0.3\n");
+        var (code, _, error) = CliRunner.Run("act", "--policy", policy, "--input", input, "--output", Path.Combine(folder, "missing", "actions.csv"));
+        Assert.Equal(2, code);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("missing", error);
+        Assert.DoesNotContain(".tmp", error);
+    }
+
+    [Fact]
     public void ActWritesOneActionRowPerObservation()
     {
         string policy = WritePolicy(), input = Path.Combine(folder, "obs.csv"), output = Path.Combine(folder, "actions.csv");

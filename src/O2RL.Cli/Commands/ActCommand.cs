@@ -32,6 +32,9 @@ public static class ActCommand
         string outputPath = reader.Get("output") ?? throw new UsageException("--output FILE is required ('-' for stdout)");
         if (!File.Exists(policyPath)) throw new UsageException($"policy file '{policyPath}' does not exist");
         if (inputPath != "-" && !File.Exists(inputPath)) throw new UsageException($"input file '{inputPath}' does not exist");
+        // Checked here: otherwise the error names the temporary file written beside the output, which the user never gave.
+        if (outputPath != "-" && Path.GetDirectoryName(Path.GetFullPath(outputPath)) is string outputFolder && !Directory.Exists(outputFolder))
+            throw new UsageException($"the folder of --output '{outputPath}' does not exist");
         ulong seed = 0;
         if (reader.Get("seed") is string seedText && !ulong.TryParse(seedText, NumberStyles.None, CultureInfo.InvariantCulture, out seed))
             throw new UsageException($"--seed must be a non-negative integer, got '{seedText}'");
