@@ -77,6 +77,59 @@ public sealed class ConfigLoaderTests
         Assert.Contains($"got '{assignment.Split('=')[1]}'", bad.Message);
     }
 
+    [Fact]
+    public void EveryShippedConfigPassesItsRangeChecks()
+    {
+        // The range checks must not refuse a file we ship: each is resolved into its algorithm's settings and checked.
+        int checkedFiles = 0;
+        foreach (string file in Directory.EnumerateFiles(ConfigLoader.ShippedConfigRoot, "*.yaml", SearchOption.AllDirectories))
+        {
+            string algorithm = Path.GetFileName(Path.GetDirectoryName(Path.GetDirectoryName(file))!);
+            Action validate = algorithm switch
+            {
+                "sac" => ConfigLoader.Resolve(new SacConfig(), file, null, []).Validate,
+                "cql" => ConfigLoader.Resolve(new CqlConfig(), file, null, []).Validate,
+                "iql" => ConfigLoader.Resolve(new IqlConfig(), file, null, []).Validate,
+                "ppo" => ConfigLoader.Resolve(new PpoConfig(), file, null, []).Validate,
+                "o2sac" => ConfigLoader.Resolve(new O2SacConfig(), file, null, []).Validate,
+                "o2ppo" => ConfigLoader.Resolve(new O2PpoConfig(), file, null, []).Validate,
+                "o2td3" => ConfigLoader.Resolve(new O2Td3Config(), file, null, []).Validate,
+                _ => () => { },
+            };
+            validate();
+            checkedFiles++;
+        }
+        Assert.True(checkedFiles > 40, $"only {checkedFiles} shipped configs found");
+    }
+
+    [Theory]
+    [InlineData("cql", "gamma=1.5", "gamma must be in [0, 1], got 1.5")]
+    [InlineData("cql", "steps=0", "steps must be at least 1, got 0")]
+    [InlineData("cql", "nactions=0", "nactions must be at least 1, got 0")]
+    [InlineData("iql", "beta=-1", "beta must be ≥ 0, got -1")]
+    [InlineData("iql", "gamma=1.5", "gamma must be in [0, 1], got 1.5")]
+    [InlineData("ppo", "minibatch_size=100", "minibatch_size (100) must divide rollout_length (2048)")]
+    [InlineData("ppo", "gae_lambda=1.2", "gae_lambda must be in [0, 1], got 1.2")]
+    [InlineData("o2sac", "online_steps=-1", "online_steps must be ≥ 0, got -1")]
+    [InlineData("o2sac", "tau=0", "tau must be in (0, 1], got 0")]
+    [InlineData("o2sac", "actor_lr=-0.1", "actor_lr must be ≥ 0, got -0.1")]
+    [InlineData("o2ppo", "value_pretrain_batch_size=0", "value_pretrain_batch_size must be at least 1, got 0")]
+    [InlineData("o2ppo", "reference_update_n=0", "reference_update_n must be at least 1, got 0")]
+    [InlineData("sac", "critic_lr=-1", "critic_lr must be ≥ 0, got -1")]
+    public void OutOfRangeSettingsAreRefusedNamingTheKeyAndValue(string algorithm, string assignment, string expected)
+    {
+        Action validate = algorithm switch
+        {
+            "cql" => ConfigLoader.Resolve(new CqlConfig(), null, null, [assignment]).Validate,
+            "iql" => ConfigLoader.Resolve(new IqlConfig(), null, null, [assignment]).Validate,
+            "ppo" => ConfigLoader.Resolve(new PpoConfig(), null, null, [assignment]).Validate,
+            "o2sac" => ConfigLoader.Resolve(new O2SacConfig(), null, null, [assignment]).Validate,
+            "o2ppo" => ConfigLoader.Resolve(new O2PpoConfig(), null, null, [assignment]).Validate,
+            _ => ConfigLoader.Resolve(new SacConfig(), null, null, [assignment]).Validate,
+        };
+        Assert.Equal(expected, Assert.Throws<ArgumentException>(validate).Message);
+    }
+
     [Theory]
     [InlineData("hopper_medium_replay-v2.hdf5", "medium-replay")]
     [InlineData("halfcheetah-medium-expert-v2.hdf5", "medium-expert")]

@@ -1,4 +1,6 @@
 using O2RL.Cli;
+using O2RL.Engine.Checkpoints;
+using O2RL.Algorithms.Training;
 using Xunit;
 
 using static O2RL.Cli.Tests.CliRunner;
@@ -139,6 +141,25 @@ public sealed class EndToEndTests
         Assert.Contains(expected, error.ToString());
         Assert.False(Directory.Exists(dir), "no run folder is left behind");
     }
+
+    [Theory]
+    [InlineData("offline --algo cql", "gamma=1.5", "gamma must be in [0, 1], got 1.5")]
+    [InlineData("offline --algo iql", "beta=-1", "beta must be ≥ 0, got -1")]
+    [InlineData("finetune --variant o2sac --mode scratch", "online_steps=-1", "online_steps must be ≥ 0, got -1")]
+    [InlineData("finetune --variant o2ppo --mode scratch", "value_pretrain_batch_size=0", "value_pretrain_batch_size must be at least 1, got 0")]
+    public void DatasetCommandsRejectOutOfRangeSettingsBeforeMakingTheRunFolder(string command, string assignment, string expected)
+    {
+        // Before: CQL trained on γ = 1.5 and IQL with β < 0 to exit 0, O2SAC with negative online steps "finished", and
+        // O2PPO failed at its value pre-training after the run folder was made.
+        string dataset = ShippedDatasets.Find("Pendulum-v1", "medium") ?? throw new FileNotFoundException("the shipped Pendulum-v1 medium dataset");
+        string dir = Path.Combine(Path.GetTempPath(), $"o2rl-cli-range-{Guid.NewGuid():N}");
+        var error = new StringWriter();
+        int code = CommandTable.Dispatch([.. command.Split(' '), "--env", "Pendulum-v1", "--dataset", dataset, "--out", dir, "--quiet",
+            "--set", assignment], new StringWriter(), error);
+        Assert.Equal(1, code);
+        Assert.Equal($"o2rl {command.Split(' ')[0]}: {expected}", error.ToString().Trim());
+        Assert.False(Directory.Exists(dir), "no run folder is left behind");
+    }
 }
 
 /// <summary>Run management from the command line: --resume, its argument rules, common options in every help.</summary>
@@ -272,5 +293,34 @@ public sealed class CorruptFileTests : IDisposable
         Assert.Single(error.Trim().Split('\n'));
         Assert.Contains("dataset pendulum_medium.hdf5 failed validation", error);
         Assert.Contains("not a readable HDF5 file", error);
+    }
+
+    [Fact]
+    public void ADatasetOfAnotherTaskIsNamedAsTheDataset()
+    {
+        // Before: "the policy was trained on 3 observation features but MountainCarContinuous-v0 has 2", about a dataset.
+        string dataset = ShippedDatasets.Find("Pendulum-v1", "medium") ?? throw new FileNotFoundException("the shipped Pendulum-v1 medium dataset");
+        var (code, _, error) = Run("offline", "--algo", "cql", "--env", "MountainCarContinuous-v0", "--dataset", dataset,
+            "--out", Path.Combine(folder, "run"), "--quiet", "--set", "steps=10");
+        Assert.Equal(1, code);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("pendulum-v1-medium.hdf5' has 3 observation and 1 action dimensions but MountainCarContinuous-v0 has 2 and 1", error);
+    }
+
+    [Fact]
+    public void AnEmptyObservationFileAndAnUnknownScoreTaskAreRefused()
+    {
+        // Before: act wrote an empty file and said "0 action(s)"; eval ignored a --score-task it had no scores for.
+        string policy = Path.Combine(folder, "actor.safetensors"), empty = Path.Combine(folder, "empty.csv"), output = Path.Combine(folder, "actions.csv");
+        SafetensorsFile.Write(policy, [new NamedTensor("net.0.weight", [8, 3], new float[24]), new NamedTensor("net.0.bias", [8], new float[8]),
+            new NamedTensor("net.2.weight", [1, 8], new float[8]), new NamedTensor("net.2.bias", [1], new float[1])]);
+        File.WriteAllText(empty, "");
+        var (code, _, error) = Run("act", "--policy", policy, "--input", empty, "--output", output);
+        Assert.Equal(1, code);
+        Assert.Contains("empty.csv holds no observations (one CSV row of 3 numbers per observation)", error);
+        Assert.False(File.Exists(output));
+        (code, _, error) = Run("eval", "--policy", policy, "--env", "Pendulum-v1", "--episodes", "1", "--score-task", "nope");
+        Assert.Equal(2, code);
+        Assert.Contains("--score-task 'nope' has no reference scores", error);
     }
 }

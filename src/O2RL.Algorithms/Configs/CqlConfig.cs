@@ -63,4 +63,27 @@ public sealed record CqlConfig
     public int EvalEpisodes { get; init; } = 10;
     /// <summary>Log losses every this many gradient steps.</summary>
     public int LogEvery { get; init; } = 1_000;
+
+    /// <summary>Throws, naming the key and its value, when a setting is out of range; runs call it before they make their folder.</summary>
+    public void Validate()
+    {
+        SettingChecks.AtLeast(nameof(BatchSize), BatchSize, 1);
+        SettingChecks.Fraction(nameof(Gamma), Gamma);
+        SettingChecks.NotNegative(nameof(PolicyLr), PolicyLr);
+        SettingChecks.NotNegative(nameof(QfLr), QfLr);
+        SettingChecks.NotNegative(nameof(Alpha), Alpha);
+        SettingChecks.PolyakRate(nameof(Tau), Tau);
+        SettingChecks.Widths(nameof(ActorHidden), ActorHidden);
+        SettingChecks.Widths(nameof(CriticHidden), CriticHidden);
+        SettingChecks.NotNegative(nameof(CqlAlpha), CqlAlpha);
+        SettingChecks.AtLeast(nameof(NActions), NActions, 1);
+        SettingChecks.Positive(nameof(Temperature), Temperature);
+        SettingChecks.AtLeast(nameof(BcSteps), BcSteps, 0);
+        SettingChecks.AtLeast(nameof(Steps), Steps, 1);
+        SettingChecks.AtLeast(nameof(EvalEvery), EvalEvery, 0);
+        SettingChecks.AtLeast(nameof(EvalEpisodes), EvalEpisodes, 1);
+        SettingChecks.AtLeast(nameof(LogEvery), LogEvery, 0);
+        if (GapClipLow is float low && GapClipHigh is float high && low > high)
+            throw new ArgumentException($"gap_clip_low ({low}) must not exceed gap_clip_high ({high})");
+    }
 }

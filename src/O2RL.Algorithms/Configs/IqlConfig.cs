@@ -45,4 +45,24 @@ public sealed record IqlConfig
     public int EvaluateEvery { get; init; } = 5_000;
     /// <summary>Episodes per evaluation (10 MuJoCo, 100 AntMaze).</summary>
     public int EvaluationEpisodes { get; init; } = 10;
+
+    /// <summary>Throws, naming the key and its value, when a setting is out of range; runs call it before they make their folder.</summary>
+    public void Validate()
+    {
+        SettingChecks.AtLeast(nameof(MaxSteps), MaxSteps, 1);
+        SettingChecks.AtLeast(nameof(BatchSize), BatchSize, 1);
+        SettingChecks.Fraction(nameof(Gamma), Gamma);
+        if (!(Expectile > 0f && Expectile < 1f)) throw new ArgumentException($"expectile must be in (0, 1), got {Expectile}");
+        SettingChecks.NotNegative(nameof(Beta), Beta);
+        SettingChecks.Positive(nameof(MaxWeight), MaxWeight);
+        SettingChecks.NotNegative(nameof(ActorLr), ActorLr);
+        SettingChecks.NotNegative(nameof(CriticLr), CriticLr);
+        SettingChecks.NotNegative(nameof(ValueLr), ValueLr);
+        SettingChecks.PolyakRate(nameof(Tau), Tau);
+        SettingChecks.Widths(nameof(ActorHidden), ActorHidden);
+        SettingChecks.Widths(nameof(CriticHidden), CriticHidden);
+        SettingChecks.Widths(nameof(ValueHidden), ValueHidden);
+        SettingChecks.AtLeast(nameof(EvaluateEvery), EvaluateEvery, 0);
+        SettingChecks.AtLeast(nameof(EvaluationEpisodes), EvaluationEpisodes, 1);
+    }
 }

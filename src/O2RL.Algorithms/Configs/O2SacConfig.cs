@@ -99,4 +99,32 @@ public sealed record O2SacConfig
     public float RewardBias { get; init; }
     /// <summary>Log losses every this many gradient steps in stages A/B and environment steps in stage C.</summary>
     public int LogEvery { get; init; } = 1_000;
+
+    /// <summary>Throws, naming the key and its value, when a setting is out of range; runs call it before they make their folder.</summary>
+    public void Validate()
+    {
+        SettingChecks.AtLeast(nameof(BatchSize), BatchSize, 1);
+        SettingChecks.Fraction(nameof(Gamma), Gamma);
+        SettingChecks.PolyakRate(nameof(Tau), Tau);
+        SettingChecks.NotNegative(nameof(ActorLr), ActorLr);
+        SettingChecks.NotNegative(nameof(CriticLr), CriticLr);
+        SettingChecks.NotNegative(nameof(AlphaLr), AlphaLr);
+        SettingChecks.NotNegative(nameof(Alpha), Alpha);
+        SettingChecks.Positive(nameof(DeterministicSourceStd), DeterministicSourceStd);
+        SettingChecks.Positive(nameof(Lambda), Lambda);
+        SettingChecks.NotNegative(nameof(ThresholdStart), ThresholdStart);
+        SettingChecks.NotNegative(nameof(ThresholdEnd), ThresholdEnd);
+        SettingChecks.AtLeast(nameof(ThresholdSteps), ThresholdSteps, 1);
+        SettingChecks.Widths(nameof(CriticHidden), CriticHidden);
+        SettingChecks.AtLeast(nameof(ReevaluationSteps), ReevaluationSteps, 0);
+        SettingChecks.AtLeast(nameof(AlignmentSteps), AlignmentSteps, 0);
+        SettingChecks.AtLeast(nameof(OnlineSteps), OnlineSteps, 0);   // 0: the stages only
+        SettingChecks.AtLeast(nameof(WarmupSteps), WarmupSteps, 0);
+        SettingChecks.AtLeast(nameof(UpdatesPerStep), UpdatesPerStep, 1);
+        if (ReplayCapacity < BatchSize) throw new ArgumentException($"replay_capacity must hold at least one batch ({BatchSize}), got {ReplayCapacity}");
+        SettingChecks.AtLeast(nameof(UpdateN), UpdateN, 1);
+        SettingChecks.AtLeast(nameof(EvalEvery), EvalEvery, 0);
+        SettingChecks.AtLeast(nameof(EvalEpisodes), EvalEpisodes, 1);
+        SettingChecks.AtLeast(nameof(LogEvery), LogEvery, 0);
+    }
 }

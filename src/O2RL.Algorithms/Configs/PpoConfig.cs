@@ -48,4 +48,27 @@ public sealed record PpoConfig
     public int EvaluateEvery { get; init; } = 2_500;
     /// <summary>Episodes per evaluation (10; 100 on AntMaze).</summary>
     public int EvaluationEpisodes { get; init; } = 10;
+
+    /// <summary>Throws, naming the key and its value, when a setting is out of range; runs call it before they make their folder.</summary>
+    public void Validate()
+    {
+        SettingChecks.AtLeast(nameof(TotalSteps), TotalSteps, 1);
+        SettingChecks.AtLeast(nameof(RolloutLength), RolloutLength, 1);
+        SettingChecks.AtLeast(nameof(MinibatchSize), MinibatchSize, 1);
+        if (RolloutLength % MinibatchSize != 0)
+            throw new ArgumentException($"minibatch_size ({MinibatchSize}) must divide rollout_length ({RolloutLength})");
+        SettingChecks.AtLeast(nameof(Epochs), Epochs, 1);
+        SettingChecks.Fraction(nameof(Gamma), Gamma);
+        SettingChecks.Fraction(nameof(GaeLambda), GaeLambda);
+        SettingChecks.Positive(nameof(ClipRatio), ClipRatio);
+        SettingChecks.NotNegative(nameof(EntropyCoefficient), EntropyCoefficient);
+        SettingChecks.NotNegative(nameof(ActorLr), ActorLr);
+        SettingChecks.NotNegative(nameof(CriticLr), CriticLr);
+        SettingChecks.Positive(nameof(AdamEpsilon), AdamEpsilon);
+        SettingChecks.Positive(nameof(MaxGradNorm), MaxGradNorm);
+        SettingChecks.Widths(nameof(ActorHidden), ActorHidden);
+        SettingChecks.Widths(nameof(CriticHidden), CriticHidden);
+        SettingChecks.AtLeast(nameof(EvaluateEvery), EvaluateEvery, 0);
+        SettingChecks.AtLeast(nameof(EvaluationEpisodes), EvaluationEpisodes, 1);
+    }
 }

@@ -53,15 +53,18 @@ public sealed record SacConfig
     /// </summary>
     public void Validate()
     {
-        static void Require(bool holds, string problem) { if (!holds) throw new ArgumentException(problem); }
-        Require(BatchSize >= 1, $"batch_size must be at least 1, got {BatchSize}");
-        Require(Gamma is >= 0f and <= 1f, $"gamma must be in [0, 1], got {Gamma}");
-        Require(TotalSteps >= 1, $"total_steps must be at least 1, got {TotalSteps}");
-        Require(WarmupSteps >= 0, $"warmup_steps must be ≥ 0, got {WarmupSteps}");
-        Require(UpdatesPerStep >= 1, $"updates_per_step must be at least 1, got {UpdatesPerStep}");
-        Require(ReplayCapacity >= BatchSize, $"replay_capacity must hold at least one batch ({BatchSize}), got {ReplayCapacity}");
-        Require(EvalEvery >= 0, $"eval_every must be ≥ 0 (0: only the final evaluation), got {EvalEvery}");
-        Require(EvalEpisodes >= 1, $"eval_episodes must be at least 1, got {EvalEpisodes}");
-        Require(LogEvery >= 0, $"log_every must be ≥ 0 (0: never), got {LogEvery}");
+        SettingChecks.AtLeast(nameof(BatchSize), BatchSize, 1);
+        SettingChecks.Fraction(nameof(Gamma), Gamma);
+        SettingChecks.PolyakRate(nameof(Tau), Tau);
+        SettingChecks.NotNegative(nameof(ActorLr), ActorLr);
+        SettingChecks.NotNegative(nameof(CriticLr), CriticLr);
+        SettingChecks.NotNegative(nameof(AlphaLr), AlphaLr);
+        SettingChecks.AtLeast(nameof(TotalSteps), TotalSteps, 1);
+        SettingChecks.AtLeast(nameof(WarmupSteps), WarmupSteps, 0);
+        SettingChecks.AtLeast(nameof(UpdatesPerStep), UpdatesPerStep, 1);
+        if (ReplayCapacity < BatchSize) throw new ArgumentException($"replay_capacity must hold at least one batch ({BatchSize}), got {ReplayCapacity}");
+        SettingChecks.AtLeast(nameof(EvalEvery), EvalEvery, 0);
+        SettingChecks.AtLeast(nameof(EvalEpisodes), EvalEpisodes, 1);
+        SettingChecks.AtLeast(nameof(LogEvery), LogEvery, 0);
     }
 }

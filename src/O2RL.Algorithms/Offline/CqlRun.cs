@@ -26,10 +26,11 @@ public static class CqlRun
         if (context.DatasetPath is null) throw new ArgumentException("CQL needs a dataset file (RunContext.DatasetPath)");
         string? shipped = ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, context.ResolveDatasetName());
         var config = ConfigLoader.Resolve(new CqlConfig(), shipped, context.ConfigFile, context.Overrides);
+        config.Validate();
         string configJson = ConfigLoader.ToJson(config);
         context.RecordConfig(configJson);
 
-        var dataset = D4rlHdf5.Read(context.DatasetPath);
+        var dataset = context.ReadDataset();
         var transitions = dataset.ToQLearning();
         if (config.RewardScale != 1f || config.RewardBias != 0f) transitions.TransformRewards(config.RewardScale, config.RewardBias);
         var normalizer = config.NormalizeStates ? StateNormalizer.ForQLearning(transitions) : StateNormalizer.Identity(transitions.ObservationDim);

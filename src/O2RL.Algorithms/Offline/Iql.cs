@@ -172,11 +172,12 @@ public static class IqlRun
         string datasetPath = context.DatasetPath ?? throw new ArgumentException("IQL is offline: the run needs a dataset file (DatasetPath)");
         var config = ConfigLoader.Resolve(new IqlConfig(),
             ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, context.ResolveDatasetName()), context.ConfigFile, context.Overrides);
+        config.Validate();
         string configJson = ConfigLoader.ToJson(config);
         context.RecordConfig(configJson);
         var backend = context.Backend;
 
-        var dataset = D4rlHdf5.Read(datasetPath);
+        var dataset = context.ReadDataset();
         var transitions = dataset.ToQLearning();
         if (transitions.Count == 0) throw new ArgumentException($"dataset '{datasetPath}' yields no transitions");
         var normalizer = config.NormalizeStates ? StateNormalizer.ForQLearning(transitions) : StateNormalizer.Identity(transitions.ObservationDim);

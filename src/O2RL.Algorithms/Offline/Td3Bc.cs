@@ -122,7 +122,7 @@ public static class Td3BcRun
         var backend = context.Backend;
         ulong seed = (ulong)(uint)context.Seed;
 
-        var dataset = D4rlHdf5.Read(context.DatasetPath);
+        var dataset = context.ReadDataset();
         var (transitions, normalizer) = PrepareDataset(dataset, config);
         using var evaluator = new Evaluator(PolicyEnvironment.Make(context.EnvironmentId, normalizer), context.ScoreTaskId ?? context.EnvironmentId,
             Envs.EnvRandom.DeriveSeed(context.Seed, 1_000_003));

@@ -293,6 +293,7 @@ public static class PpoRun
         var config = ConfigLoader.Resolve(new PpoConfig(),
             ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, context.DatasetName ?? "online"),
             context.ConfigFile, context.Overrides);
+        config.Validate();
         string configJson = ConfigLoader.ToJson(config);
         context.RecordConfig(configJson);
         using var environment = PolicyEnvironment.Make(context.EnvironmentId, null);
@@ -307,7 +308,7 @@ public static class PpoRun
             var (actor, checkpointNormalizer) = GaussianActorCheckpoint.Load(backend, context.InitialCheckpoint, Gaussian.PpoMinLogStd, seed: seed);
             loaded = actor;
             var normalizer = !config.NormalizeStates ? StateNormalizer.Identity(obsDim)
-                : context.DatasetPath is not null ? StateNormalizer.ForPpo(D4rlHdf5.Read(context.DatasetPath).ToPpo(config.Gamma))
+                : context.DatasetPath is not null ? StateNormalizer.ForPpo(context.ReadDataset().ToPpo(config.Gamma))
                 : checkpointNormalizer;
             filter = new FixedObservationFilter(normalizer);
         }

@@ -53,7 +53,7 @@ public static class Td3Run
         if (config.BufferMode != OfflineMixing.None)
         {
             if (context.DatasetPath is null) throw new ArgumentException($"buffer_mode {config.BufferMode} needs a dataset");
-            offline = D4rlHdf5.Read(context.DatasetPath).ToQLearning();
+            offline = context.ReadDataset().ToQLearning();
             if (rewardScale != 1f || rewardShift != 0f) offline.TransformRewards(rewardScale, rewardShift);
             normalizer?.NormalizeInPlace(offline);
         }

@@ -37,8 +37,10 @@ public static class AtomicFile
         string fullPath = Path.GetFullPath(path);
         string directory = Path.GetDirectoryName(fullPath) ?? throw new ArgumentException($"'{path}' has no parent folder", nameof(path));
         Directory.CreateDirectory(directory);
-        // Dot-prefixed and suffixed with ".tmp" so readers that glob for the real names never pick it up.
-        string temporary = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        // Dot-prefixed and suffixed with ".tmp" so readers that glob for the real names never pick it up; the name is
+        // cut to 100 characters so that the process id and GUID added to a long name stay under the 255-byte limit.
+        string name = Path.GetFileName(fullPath);
+        string temporary = Path.Combine(directory, $".{(name.Length > 100 ? name[..100] : name)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
             using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
@@ -48,6 +50,12 @@ public static class AtomicFile
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temporary, fullPath, overwrite: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException && ex.Message.Contains(temporary, StringComparison.Ordinal))
+        {
+            // The system's reason names the temporary file, which the caller never heard of: name the file they asked for.
+            TryDelete(temporary);
+            throw new IOException(ex.Message.Replace(temporary, fullPath, StringComparison.Ordinal), ex);
         }
         catch
         {

@@ -1,5 +1,7 @@
 using O2RL.Algorithms.Runs;
+using O2RL.Data;
 using O2RL.Engine;
+using O2RL.Envs;
 
 namespace O2RL.Algorithms.Training;
 
@@ -54,6 +56,22 @@ public sealed record RunContext
     /// open the dataset file.
     /// </summary>
     public string? ResolveDatasetName() => DatasetName ?? Configs.DatasetLevels.Infer(EnvironmentId, DatasetPath)?.Name;
+
+    /// <summary>
+    /// Reads <see cref="DatasetPath"/> (D4RL layout) and checks that its observations and actions have the sizes of
+    /// <see cref="EnvironmentId"/>'s: a dataset of another task is refused naming both, instead of failing later with
+    /// a message about a policy or a normaliser.
+    /// </summary>
+    public TransitionDataset ReadDataset()
+    {
+        string path = DatasetPath ?? throw new ArgumentException("this run needs a dataset file (--dataset FILE)");
+        var dataset = D4rlHdf5.Read(path);
+        var spec = EnvironmentRegistry.GetSpec(EnvironmentId);
+        if (dataset.ObservationDim != spec.ObservationDim || dataset.ActionDim != spec.ActionDim)
+            throw new ArgumentException($"dataset '{path}' has {dataset.ObservationDim} observation and {dataset.ActionDim} action dimensions but " +
+                $"{EnvironmentId} has {spec.ObservationDim} and {spec.ActionDim}: is it a dataset of another task?");
+        return dataset;
+    }
 
     /// <summary>
     /// Writes the resolved config to <see cref="OutputDirectory"/>/config.json (nothing when there is no output

@@ -60,6 +60,9 @@ public static class ActCommand
             // Write to a temporary file and rename at the end, so a bad row leaves no half-written output.
             using (var writer = temporary is null ? null : new StreamWriter(temporary))
                 rows = PolicyCsv.Act(policy, input, writer ?? output, reader.Has("stochastic"), seed);
+            // An empty file is almost always the wrong file; a stream on stdin may well be empty.
+            if (rows == 0 && inputPath != "-")
+                throw new FormatException($"holds no observations (one CSV row of {policy.ObsDim} numbers per observation)");
             if (temporary is not null)
             {
                 File.Move(temporary, outputPath, overwrite: true);

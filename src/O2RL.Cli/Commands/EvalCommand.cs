@@ -19,6 +19,9 @@ public static class EvalCommand
         if (reader.Positionals.Count > 0) throw new UsageException($"unexpected argument '{reader.Positionals[0]}'");
         string path = reader.Get("policy") ?? throw new UsageException("--policy CHECKPOINT is required");
         if (!File.Exists(path)) throw new UsageException($"checkpoint '{path}' does not exist");
+        // An explicit --score-task asks for a normalised score: one without reference scores is refused, not skipped.
+        if (reader.Get("score-task") is string scoreTask && !O2RL.Data.NormalizedScores.TryGet(scoreTask, out _))
+            throw new UsageException($"--score-task '{scoreTask}' has no reference scores: use a D4RL id such as hopper-medium-v2 (or leave it out for raw returns)");
         int episodes = reader.GetInt("episodes", 10, 1, 100_000);
         int seed = reader.GetInt("seed", 0, 0);
         using var backend = DeviceCatalog.Create(reader.Get("device"));

@@ -33,6 +33,27 @@ public class AtomicFileTests
     }
 
     [Fact]
+    public void AFailedWriteNamesTheTargetNotTheTemporaryFile()
+    {
+        // /proc takes no new files: the system's reason named the hidden temporary file, which the caller never gave.
+        if (!OperatingSystem.IsLinux() || !Directory.Exists("/proc")) Assert.Skip("needs Linux's /proc, a folder that refuses new files even to root");
+        var ex = Assert.ThrowsAny<IOException>(() => AtomicFile.WriteAllText("/proc/o2rl-plot.png", "content"));
+        Assert.DoesNotContain(".tmp", ex.Message);
+        Assert.Contains("/proc/o2rl-plot.png", ex.Message);
+    }
+
+    [Fact]
+    public void ALongFileNameStillFits()
+    {
+        // The temporary name adds the process id and a GUID; for a name near the 255-byte limit it used to overflow.
+        using var folder = new TemporaryFolder();
+        string path = folder.Combine(new string('r', 240) + ".json");
+        AtomicFile.WriteAllText(path, "content");
+        Assert.Equal("content", File.ReadAllText(path));
+        Assert.Single(Directory.GetFiles(folder.Path));
+    }
+
+    [Fact]
     public void WriterThatThrows_CreatesNothingWhenTargetIsNew()
     {
         using var folder = new TemporaryFolder();

@@ -83,6 +83,7 @@ public static class O2PpoRun
         ArgumentNullException.ThrowIfNull(context);
         var config = ConfigLoader.Resolve(new O2PpoConfig(),
             ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, context.ResolveDatasetName()), context.ConfigFile, context.Overrides);
+        config.Validate();
         var mode = ParseMode(config.Mode);
         string configJson = ConfigLoader.ToJson(config);
         context.RecordConfig(configJson);
@@ -98,7 +99,7 @@ public static class O2PpoRun
         PpoOfflineData? data = null;
         if (context.DatasetPath is not null)
         {
-            data = PpoOfflineData.Prepare(D4rlHdf5.Read(context.DatasetPath), config.Gamma, config.RewardScaling, config.NormalizeStates);
+            data = PpoOfflineData.Prepare(context.ReadDataset(), config.Gamma, config.RewardScaling, config.NormalizeStates);
             if (data.Transitions.ObservationDim != obsDim || data.Transitions.ActionDim != actionDim)
                 throw new ArgumentException($"dataset has obs {data.Transitions.ObservationDim} / action {data.Transitions.ActionDim} dimensions but {context.EnvironmentId} has {obsDim} / {actionDim}");
         }

@@ -40,6 +40,7 @@ public static class O2SacRun
         string? datasetName = context.ResolveDatasetName();
         string? shipped = ConfigLoader.ShippedConfigPath(Algorithm, context.EnvironmentId, datasetName);
         var config = ConfigLoader.Resolve(new O2SacConfig(), shipped, context.ConfigFile, context.Overrides);
+        config.Validate();
         string mode = config.Mode.ToLowerInvariant();
         if (!Modes.Contains(mode)) throw new ArgumentException($"mode '{config.Mode}' is not one of {string.Join(", ", Modes)}");
         string configJson = ConfigLoader.ToJson(config);
@@ -70,7 +71,7 @@ public static class O2SacRun
         if (needsData)
         {
             if (context.DatasetPath is null) throw new ArgumentException($"O2SAC mode '{mode}' with buffer mode {config.BufferMode} needs a dataset file (RunContext.DatasetPath)");
-            transitions = D4rlHdf5.Read(context.DatasetPath).ToQLearning();
+            transitions = context.ReadDataset().ToQLearning();
             if (config.RewardScale != 1f || config.RewardBias != 0f) transitions.TransformRewards(config.RewardScale, config.RewardBias);
             normalizer = config.NormalizeStates ? StateNormalizer.ForQLearning(transitions) : StateNormalizer.Identity(transitions.ObservationDim);
             if (checkpointNormalizer is not null) RequireSameNormalization(normalizer, checkpointNormalizer, context.InitialCheckpoint!, context.DatasetPath);

@@ -65,7 +65,7 @@ public static class O2Td3Run
         Transitions? offline = null;
         if (context.DatasetPath is not null)
         {
-            offline = D4rlHdf5.Read(context.DatasetPath).ToQLearning();
+            offline = context.ReadDataset().ToQLearning();
             if (offline.Count == 0) throw new ArgumentException($"dataset '{context.DatasetPath}' has no usable transitions after dropping time-limit ends");
             if (config.RewardScale != 1f || config.RewardShift != 0f) offline.TransformRewards(config.RewardScale, config.RewardShift);
         }
