@@ -305,6 +305,7 @@ public sealed class CorruptFileTests : IDisposable
         Assert.Equal(1, code);
         Assert.Single(error.Trim().Split('\n'));
         Assert.Contains("pendulum-v1-medium.hdf5' has 3 observation and 1 action dimensions but MountainCarContinuous-v0 has 2 and 1", error);
+        Assert.False(Directory.Exists(Path.Combine(folder, "run")), "no run folder is left behind");
     }
 
     [Fact]
