@@ -106,6 +106,22 @@ public sealed class DeployCommandTests : IDisposable
         Assert.Throws<UsageException>(() => ActCommand.Run(["--policy", policy, "--input", input, "--output", output, "--seed", "x", "--stochastic"], TextWriter.Null, TextWriter.Null));
     }
 
+    [Theory]
+    [InlineData("sac", "total_steps=300", "warmup_steps=100", "eval_every=300", "eval_episodes=1")]
+    [InlineData("td3", "total_steps=300", "warmup_steps=100", "evaluate_every=300", "evaluation_episodes=1")]
+    [InlineData("ppo", "total_steps=256", "rollout_length=128", "evaluate_every=256", "evaluation_episodes=1")]
+    public void APendulumCheckpointActsInTheTorqueBox(string algorithm, params string[] settings)
+    {
+        // The actor acts in [−1, 1] and training rescales onto Pendulum's [−2, 2]; the deployed policy must do the same.
+        string run = Path.Combine(folder, algorithm);
+        var (code, _, error) = CliRunner.Run(["online", "--algo", algorithm, "--env", "Pendulum-v1", "--out", run, "--quiet",
+            .. settings.SelectMany(s => new[] { "--set", s })]);
+        Assert.True(code == 0, error);
+        var model = PolicyModel.Load(Path.Combine(run, algorithm + ".safetensors"));
+        Assert.Equal([-2f], model.ActionLow!);
+        Assert.Equal([2f], model.ActionHigh!);
+    }
+
     [Fact]
     public void ExportWritesAnOnnxFile()
     {

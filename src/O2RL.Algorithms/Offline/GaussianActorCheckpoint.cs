@@ -20,15 +20,21 @@ public static class GaussianActorCheckpoint
     public const string ActorPrefix = "actor";
 
     /// <summary>The metadata every run checkpoint carries.</summary>
-    public static Dictionary<string, string> Metadata(string algorithm, string environmentId, int obsDim, int actionDim, string configJson) => new()
+    public static Dictionary<string, string> Metadata(string algorithm, string environmentId, int obsDim, int actionDim, string configJson)
     {
-        ["algorithm"] = algorithm,
-        ["env_id"] = environmentId,
-        ["obs_dim"] = obsDim.ToString(CultureInfo.InvariantCulture),
-        ["act_dim"] = actionDim.ToString(CultureInfo.InvariantCulture),
-        ["config"] = configJson,
-        ["library_version"] = O2RL.Engine.BuildInfo.Version,
-    };
+        var metadata = new Dictionary<string, string>
+        {
+            ["algorithm"] = algorithm,
+            ["env_id"] = environmentId,
+            ["obs_dim"] = obsDim.ToString(CultureInfo.InvariantCulture),
+            ["act_dim"] = actionDim.ToString(CultureInfo.InvariantCulture),
+            ["config"] = configJson,
+            ["library_version"] = O2RL.Engine.BuildInfo.Version,
+        };
+        // So a deployed policy acts in the task's own action box (Pendulum's [−2, 2]).
+        PolicyEnvironment.AddActionBounds(metadata, environmentId);
+        return metadata;
+    }
 
     /// <summary>The normalisation constants as tensors <c>obs_mean</c> and <c>obs_std</c>.</summary>
     public static IEnumerable<NamedTensor> NormalizerTensors(StateNormalizer normalizer) =>

@@ -37,6 +37,7 @@ public static class SacCheckpoint
             ["config"] = configJson,
             ["library_version"] = O2RL.Engine.BuildInfo.Version,
         };
+        PolicyEnvironment.AddActionBounds(metadata, environmentId);
         string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (folder is not null) Directory.CreateDirectory(folder);
         SafetensorsFile.Write(path, tensors, metadata);

@@ -47,6 +47,7 @@ public static class Td3Checkpoint
             metadata["obs_mean"] = string.Join(",", normalizer.Mean.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
             metadata["obs_std"] = string.Join(",", normalizer.Std.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
         }
+        PolicyEnvironment.AddActionBounds(metadata, environmentId);
         string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (folder is not null) Directory.CreateDirectory(folder);
         SafetensorsFile.Write(path, tensors, metadata);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using O2RL.Data;
 using O2RL.Envs;
 using O2RL.Envs.Wrappers;
@@ -26,6 +27,26 @@ public static class PolicyEnvironment
             environment = new NormalizeObservation(environment, normalizer.Mean, normalizer.Std);
         }
         return environment;
+    }
+
+    /// <summary>
+    /// Adds the task's action box to a policy checkpoint's metadata as <c>action_low</c> / <c>action_high</c>
+    /// (comma-separated) when it is not [−1, 1]^d. The actor acts in [−1, 1] (<see cref="Make"/> rescales), so
+    /// without them a deployed policy (O2RL.Inference, <c>o2rl act</c>, the ONNX export) would hand the environment
+    /// the unscaled action: half Pendulum's torque. Ids the registry does not know, or tasks that cannot be created
+    /// here (MuJoCo missing), add nothing.
+    /// </summary>
+    public static void AddActionBounds(IDictionary<string, string> metadata, string environmentId)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        if (!EnvironmentRegistry.ListAvailability().Any(a => a.Spec.Id == environmentId && a.Available)) return;
+        using var environment = EnvironmentRegistry.Make(environmentId, timeLimit: false);
+        var box = environment.ActionSpace;
+        bool unitBox = true;
+        for (int j = 0; j < box.Dimension; j++) unitBox &= box.Low[j] == -1f && box.High[j] == 1f;
+        if (unitBox) return;
+        metadata["action_low"] = string.Join(",", box.Low.ToArray().Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
+        metadata["action_high"] = string.Join(",", box.High.ToArray().Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
     }
 
     static bool IsIdentity(StateNormalizer normalizer) => normalizer.Mean.All(m => m == 0f) && normalizer.Std.All(s => s == 1f);
