@@ -24,7 +24,7 @@ public sealed class PolicyLoadOptions
     public float[]? ActionLow { get; init; }
     /// <summary>Upper action bounds [actionDim].</summary>
     public float[]? ActionHigh { get; init; }
-    /// <summary>Lower clamp of the Gaussian family's log-std (default −10 for PPO checkpoints, −20 otherwise, as IQL).</summary>
+    /// <summary>Lower clamp of the Gaussian family's log-std (default −10 for PPO and O2PPO checkpoints, −20 otherwise, as IQL).</summary>
     public float? GaussianMinLogStd { get; init; }
     /// <summary>Std of the exploration noise added to a deterministic actor's action when sampling (TD3's 0.1).</summary>
     public float DeterministicExplorationStd { get; init; } = 0.1f;
@@ -83,7 +83,8 @@ static class PolicyLayouts
                 throw new PolicyFormatException(source, $"'{tensor.Name}' has shape {tensor.ShapeText} but the mean network has {actionDim} outputs");
             RequireFinite(tensor, source);
             logStd = (float[])tensor.Data.Clone();
-            minLogStd = options.GaussianMinLogStd ?? (algorithm == "ppo" ? -10f : -20f);
+            // O2PPO fine-tunes with PPO's clamp, so its checkpoints sample as PPO's do.
+            minLogStd = options.GaussianMinLogStd ?? (algorithm is "ppo" or "o2ppo" ? -10f : -20f);
         }
 
         var (mean, std) = ObservationNormalization(content, obsDim, options, source);

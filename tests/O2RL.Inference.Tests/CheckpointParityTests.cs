@@ -1,5 +1,6 @@
 using Xunit;
 using System.Globalization;
+using O2RL.Algorithms.FineTuning.O2Ppo;
 using O2RL.Algorithms.Networks;
 using O2RL.Algorithms.Offline;
 using O2RL.Algorithms.Online;
@@ -80,6 +81,7 @@ public sealed class CheckpointParityTests
     [InlineData(Td3BcRun.AlgorithmName, PolicyFamily.Deterministic)]
     [InlineData(IqlRun.Algorithm, PolicyFamily.Gaussian)]
     [InlineData(PpoRun.Algorithm, PolicyFamily.Gaussian)]
+    [InlineData(O2PpoRun.Algorithm, PolicyFamily.Gaussian)]
     public void DeterministicActionsMatchTheTrainingTimeActor(string algorithm, PolicyFamily family)
     {
         using var backend = new CpuBackend(1);
@@ -94,7 +96,8 @@ public sealed class CheckpointParityTests
         Assert.Equal(algorithm, model.Algorithm);
         Assert.Equal("Hopper-v4", model.EnvironmentId);
         Assert.NotNull(model.ObservationMean);
-        Assert.Equal(algorithm == PpoRun.Algorithm ? -10f : -20f, model.MinLogStd);
+        // O2PPO fine-tunes with PPO's clamp (O2PpoRun loads its actor with Gaussian.PpoMinLogStd).
+        Assert.Equal(algorithm is PpoRun.Algorithm or O2PpoRun.Algorithm ? -10f : -20f, model.MinLogStd);
 
         const int rows = 23;
         float[] observations = TestPolicies.Observations(rows, ObsDim, seed: 5);
