@@ -48,6 +48,12 @@ static class PolicyLayouts
         bool HasUnder(string body) => tensors.Keys.Any(k => k.StartsWith(prefix + body + ".", StringComparison.Ordinal));
         string origin = prefix.Length > 0 ? "O2RL checkpoint" : "PyTorch state_dict";
         content.Metadata.TryGetValue("algorithm", out string? algorithm);
+        // O2SAC/O2TD3 stage files (stage-a/-b.safetensors) are training states: they hold the actor but not the
+        // observation normalisation it acts under, so loading one as is would act on raw observations, silently wrong.
+        if (content.Metadata.TryGetValue("stage", out string? stage) && options.ObservationMean is null)
+            throw new PolicyFormatException(source, $"this is the {algorithm ?? "fine-tuning"} stage-{stage} training state, which does not keep the observation " +
+                "normalisation its actor acts under; act with the run's final checkpoint, or give the normalisation (PolicyLoadOptions.ObservationMean/Std; " +
+                "o2rl act --obs-mean/--obs-std or --normalize-from)");
 
         PolicyFamily family;
         string body;

@@ -25,6 +25,20 @@ public sealed class ErrorTests
     }
 
     [Fact]
+    public void FineTuningStageStatesAreRefusedWithoutNormalisation()
+    {
+        // stage-a/stage-b.safetensors of O2SAC/O2TD3 hold the actor but not the normalisation it acts under.
+        var actor = TestPolicies.Build(PolicyFamily.Deterministic, 4, 2, [8], seed: 3, prefix: "actor.");
+        byte[] stage = TestPolicies.Write(actor.Tensors, new Dictionary<string, string> { ["algorithm"] = "o2td3", ["stage"] = "b" });
+        var e = Assert.Throws<PolicyFormatException>(() => PolicyModel.Load(stage, "stage-b.safetensors"));
+        Assert.Contains("stage-b training state", e.Message);
+        Assert.Contains("final checkpoint", e.Message);
+        // With the constants given it acts (the caller knows what the actor expects).
+        var model = PolicyModel.Load(stage, "stage-b.safetensors", new PolicyLoadOptions { ObservationMean = [0f, 0f, 0f, 0f], ObservationStd = [1f, 1f, 1f, 1f] });
+        Assert.Equal(2, model.Act(new float[4]).Length);
+    }
+
+    [Fact]
     public void TruncatedFilesAreRejected()
     {
         byte[] file = ValidFile();
