@@ -115,7 +115,7 @@ public sealed class PolicyModel
     public int ScratchLength { get; }
 
     /// <summary>The deterministic action for one observation: observation [ObsDim] → action [ActionDim].</summary>
-    /// <exception cref="ArgumentException">A span has the wrong length.</exception>
+    /// <exception cref="ArgumentException">A span has the wrong length, or the observation holds a NaN or ∞.</exception>
     public void Act(ReadOnlySpan<float> observation, Span<float> action)
     {
         CheckSingle(observation, action);
@@ -123,7 +123,7 @@ public sealed class PolicyModel
     }
 
     /// <summary>The deterministic actions of a batch: observations [n, ObsDim] row-major → actions [n, ActionDim].</summary>
-    /// <exception cref="ArgumentException">The lengths are not whole rows or disagree on n.</exception>
+    /// <exception cref="ArgumentException">The lengths are not whole rows or disagree on n, or an observation holds a NaN or ∞.</exception>
     public void ActBatch(ReadOnlySpan<float> observations, Span<float> actions)
     {
         int rows = CheckBatch(observations, actions);
@@ -158,6 +158,19 @@ public sealed class PolicyModel
             throw new ArgumentException($"observation has {observation.Length} values but the policy expects {ObsDim} ({Layout})", nameof(observation));
         if (action.Length != ActionDim)
             throw new ArgumentException($"action has room for {action.Length} values but the policy has {ActionDim} action dimensions", nameof(action));
+        CheckFinite(observation, nameof(observation));
+    }
+
+    // A NaN or ∞ in an observation (a sensor fault, an uninitialised buffer) would come out as a NaN action that a
+    // controller passes on to its actuators: refused, naming where. One compare per value, nothing next to the forward pass.
+    void CheckFinite(ReadOnlySpan<float> observations, string name)
+    {
+        for (int i = 0; i < observations.Length; i++)
+        {
+            if (float.IsFinite(observations[i])) continue;
+            string where = observations.Length > ObsDim ? $"row {i / ObsDim}, feature {i % ObsDim}" : $"feature {i}";
+            throw new ArgumentException($"observation {where} is {observations[i].ToString(System.Globalization.CultureInfo.InvariantCulture)}: a policy cannot act on a non-finite value", name);
+        }
     }
 
     int CheckBatch(ReadOnlySpan<float> observations, Span<float> actions)
@@ -167,6 +180,7 @@ public sealed class PolicyModel
         int rows = observations.Length / ObsDim;
         if (actions.Length != rows * ActionDim)
             throw new ArgumentException($"{rows} observations need room for {rows * ActionDim} action values but actions has {actions.Length}", nameof(actions));
+        CheckFinite(observations, nameof(observations));
         return rows;
     }
 

@@ -25,6 +25,20 @@ public sealed class ErrorTests
     }
 
     [Fact]
+    public void NonFiniteObservationsAreRefusedNamingWhere()
+    {
+        // Before: a NaN or ∞ observation gave a NaN action, silently.
+        var model = PolicyModel.Load(ValidFile(), "td3");
+        var e = Assert.Throws<ArgumentException>(() => model.Act([0f, float.NaN, 0f, 0f], new float[2]));
+        Assert.Contains("feature 1 is NaN", e.Message);
+        e = Assert.Throws<ArgumentException>(() => model.ActBatch([0f, 0f, 0f, 0f, 0f, 0f, float.PositiveInfinity, 0f], new float[4]));
+        Assert.Contains("row 1, feature 2 is Infinity", e.Message);
+        var random = new PolicyRandom(1);
+        Assert.Throws<ArgumentException>(() => model.Sample([float.NegativeInfinity, 0f, 0f, 0f], new float[2], ref random));
+        Assert.True(model.Act([0f, 0.5f, -0.5f, 1f]).All(float.IsFinite));
+    }
+
+    [Fact]
     public void FineTuningStageStatesAreRefusedWithoutNormalisation()
     {
         // stage-a/stage-b.safetensors of O2SAC/O2TD3 hold the actor but not the normalisation it acts under.
