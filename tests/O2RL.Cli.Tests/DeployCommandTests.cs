@@ -136,4 +136,17 @@ public sealed class DeployCommandTests : IDisposable
         Assert.Equal(1, ExportCommand.Run(["--policy", Path.Combine(folder, "junk.safetensors"), "--out", onnx], TextWriter.Null, error));
         Assert.Contains("header length", error.ToString());
     }
+
+    [Fact]
+    public void ExportTakesTheNormalisationOfABareStateDict()
+    {
+        // Before: export had no --obs-mean/--obs-std/--normalize-from, so a bare state_dict exported without normalisation.
+        string policy = WritePolicy(), plain = Path.Combine(folder, "plain.onnx"), normalised = Path.Combine(folder, "normalised.onnx");
+        Assert.Equal(0, ExportCommand.Run(["--policy", policy, "--out", plain], TextWriter.Null, TextWriter.Null));
+        Assert.Equal(0, ExportCommand.Run(["--policy", policy, "--out", normalised, "--obs-mean", "0.5,-1,2", "--obs-std", "2,0.5,4"], TextWriter.Null, TextWriter.Null));
+        var options = new PolicyLoadOptions { ObservationMean = [0.5f, -1f, 2f], ObservationStd = [2f, 0.5f, 4f] };
+        Assert.Equal(O2RL.Inference.Onnx.OnnxExporter.Export(PolicyModel.Load(policy, options)), File.ReadAllBytes(normalised));
+        Assert.NotEqual(File.ReadAllBytes(plain), File.ReadAllBytes(normalised));
+        Assert.Throws<UsageException>(() => ExportCommand.Run(["--policy", policy, "--out", plain, "--obs-mean", "1,2,3"], TextWriter.Null, TextWriter.Null));
+    }
 }

@@ -84,7 +84,7 @@ public static class ActCommand
     }
 
     /// <summary>The observation constants given on the command line (both or neither of --obs-mean/--obs-std, or --normalize-from).</summary>
-    static PolicyLoadOptions NormalizationOptions(ArgumentReader reader)
+    internal static PolicyLoadOptions NormalizationOptions(ArgumentReader reader)
     {
         string? meanText = reader.Get("obs-mean"), stdText = reader.Get("obs-std"), datasetPath = reader.Get("normalize-from");
         if ((meanText is null) != (stdText is null)) throw new UsageException("--obs-mean and --obs-std go together");

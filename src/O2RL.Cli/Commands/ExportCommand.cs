@@ -9,12 +9,13 @@ public static class ExportCommand
     /// <summary>Runs the command.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        var reader = new ArgumentReader(args, ["policy", "format", "out"], ["help"]);
+        var reader = new ArgumentReader(args, ["policy", "format", "out", "obs-mean", "obs-std", "normalize-from"], ["help"]);
         if (reader.Has("help"))
         {
-            output.WriteLine("usage: o2rl export --policy FILE --format onnx --out actor.onnx");
+            output.WriteLine("usage: o2rl export --policy FILE --format onnx --out actor.onnx [--normalize-from DATASET.hdf5 | --obs-mean a,b,… --obs-std a,b,…]");
             output.WriteLine($"Writes the deterministic action (observation normalisation, the MLP, the head and any action scaling) as an ONNX");
             output.WriteLine($"model (IR {OnnxExporter.IrVersion}, opset {OnnxExporter.Opset}) with input '{OnnxExporter.InputName}' [batch, obs] and output '{OnnxExporter.OutputName}' [batch, act].");
+            output.WriteLine("A bare PyTorch state_dict keeps no normalisation: give it as for o2rl act (see o2rl act --help).");
             return 0;
         }
         if (reader.Positionals.Count > 0) throw new UsageException($"unexpected argument '{reader.Positionals[0]}'");
@@ -23,9 +24,10 @@ public static class ExportCommand
         if (format != "onnx") throw new UsageException($"--format '{format}' is not supported (formats: onnx)");
         string outPath = reader.Get("out") ?? throw new UsageException("--out FILE is required");
         if (!File.Exists(policyPath)) throw new UsageException($"policy file '{policyPath}' does not exist");
+        var options = ActCommand.NormalizationOptions(reader);
         try
         {
-            var policy = PolicyModel.Load(policyPath);
+            var policy = PolicyModel.Load(policyPath, options);
             byte[] model = OnnxExporter.Export(policy);
             string? folder = Path.GetDirectoryName(Path.GetFullPath(outPath));
             if (folder is not null) Directory.CreateDirectory(folder);
