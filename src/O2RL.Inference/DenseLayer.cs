@@ -101,8 +101,10 @@ public sealed class DenseLayer
         Fma.IsSupported ? Fma.MultiplyAdd(a, b, c) : a * b + c;
 
     /// <summary>
-    /// One row, 32 outputs at a time. Even and odd inputs go to separate accumulators (8 in all) so consecutive
-    /// FMAs do not wait on each other's latency; they are summed once at the end.
+    /// One row: 64 outputs at a time in eight accumulators, so consecutive FMAs do not wait on each other's latency,
+    /// then a last block of 32 in four. Each output is summed as bias, then k = 0, 1, … in order — the order of
+    /// <see cref="Forward4"/> and <see cref="ForwardScalar"/>, so an observation gets the same action bits alone, at
+    /// any position in a batch, and on CPUs without 256-bit vectors.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Forward1(ReadOnlySpan<float> x, Span<float> y)
@@ -111,42 +113,52 @@ public sealed class DenseLayer
         ref float b = ref MemoryMarshal.GetArrayDataReference(paddedBias);
         ref float xs = ref MemoryMarshal.GetReference(x);
         ref float ys = ref MemoryMarshal.GetReference(y);
-        int stride = PaddedOut, inDim = InDim;
-        for (int j = 0; j < stride; j += ColumnBlock)
+        int stride = PaddedOut, inDim = InDim, j = 0;
+        for (; j + 2 * ColumnBlock <= stride; j += 2 * ColumnBlock)
         {
             var a0 = Vector256.LoadUnsafe(ref b, (nuint)j);
             var a1 = Vector256.LoadUnsafe(ref b, (nuint)(j + 8));
             var a2 = Vector256.LoadUnsafe(ref b, (nuint)(j + 16));
             var a3 = Vector256.LoadUnsafe(ref b, (nuint)(j + 24));
-            Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
-            int k = 0;
-            for (; k + 1 < inDim; k += 2)
+            var a4 = Vector256.LoadUnsafe(ref b, (nuint)(j + 32));
+            var a5 = Vector256.LoadUnsafe(ref b, (nuint)(j + 40));
+            var a6 = Vector256.LoadUnsafe(ref b, (nuint)(j + 48));
+            var a7 = Vector256.LoadUnsafe(ref b, (nuint)(j + 56));
+            for (int k = 0; k < inDim; k++)
             {
-                var x0 = Vector256.Create(Unsafe.Add(ref xs, k));
-                var x1 = Vector256.Create(Unsafe.Add(ref xs, k + 1));
-                nuint row0 = (nuint)(k * stride + j), row1 = row0 + (nuint)stride;
-                a0 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row0), x0, a0);
-                a1 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row0 + 8), x0, a1);
-                a2 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row0 + 16), x0, a2);
-                a3 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row0 + 24), x0, a3);
-                c0 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row1), x1, c0);
-                c1 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row1 + 8), x1, c1);
-                c2 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row1 + 16), x1, c2);
-                c3 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row1 + 24), x1, c3);
+                var xk = Vector256.Create(Unsafe.Add(ref xs, k));
+                nuint row = (nuint)(k * stride + j);
+                a0 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row), xk, a0);
+                a1 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row + 8), xk, a1);
+                a2 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row + 16), xk, a2);
+                a3 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row + 24), xk, a3);
+                a4 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row + 32), xk, a4);
+                a5 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row + 40), xk, a5);
+                a6 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row + 48), xk, a6);
+                a7 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row + 56), xk, a7);
             }
-            if (k < inDim)
+            a0.StoreUnsafe(ref ys, (nuint)j); a1.StoreUnsafe(ref ys, (nuint)(j + 8));
+            a2.StoreUnsafe(ref ys, (nuint)(j + 16)); a3.StoreUnsafe(ref ys, (nuint)(j + 24));
+            a4.StoreUnsafe(ref ys, (nuint)(j + 32)); a5.StoreUnsafe(ref ys, (nuint)(j + 40));
+            a6.StoreUnsafe(ref ys, (nuint)(j + 48)); a7.StoreUnsafe(ref ys, (nuint)(j + 56));
+        }
+        if (j < stride)
+        {
+            var a0 = Vector256.LoadUnsafe(ref b, (nuint)j);
+            var a1 = Vector256.LoadUnsafe(ref b, (nuint)(j + 8));
+            var a2 = Vector256.LoadUnsafe(ref b, (nuint)(j + 16));
+            var a3 = Vector256.LoadUnsafe(ref b, (nuint)(j + 24));
+            for (int k = 0; k < inDim; k++)
             {
-                var x0 = Vector256.Create(Unsafe.Add(ref xs, k));
-                nuint row0 = (nuint)(k * stride + j);
-                a0 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row0), x0, a0);
-                a1 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row0 + 8), x0, a1);
-                a2 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row0 + 16), x0, a2);
-                a3 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row0 + 24), x0, a3);
+                var xk = Vector256.Create(Unsafe.Add(ref xs, k));
+                nuint row = (nuint)(k * stride + j);
+                a0 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row), xk, a0);
+                a1 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row + 8), xk, a1);
+                a2 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row + 16), xk, a2);
+                a3 = MultiplyAdd(Vector256.LoadUnsafe(ref w, row + 24), xk, a3);
             }
-            (a0 + c0).StoreUnsafe(ref ys, (nuint)j);
-            (a1 + c1).StoreUnsafe(ref ys, (nuint)(j + 8));
-            (a2 + c2).StoreUnsafe(ref ys, (nuint)(j + 16));
-            (a3 + c3).StoreUnsafe(ref ys, (nuint)(j + 24));
+            a0.StoreUnsafe(ref ys, (nuint)j); a1.StoreUnsafe(ref ys, (nuint)(j + 8));
+            a2.StoreUnsafe(ref ys, (nuint)(j + 16)); a3.StoreUnsafe(ref ys, (nuint)(j + 24));
         }
     }
 
@@ -185,7 +197,7 @@ public sealed class DenseLayer
         }
     }
 
-    /// <summary>Plain loops for CPUs without 256-bit vectors (same results up to rounding order).</summary>
+    /// <summary>Plain loops for CPUs without 256-bit vectors, in the same summation order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void ForwardScalar(ReadOnlySpan<float> x, Span<float> y)
     {
