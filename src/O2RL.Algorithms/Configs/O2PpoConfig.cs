@@ -125,24 +125,8 @@ public sealed record O2PpoConfig
     /// <summary>Throws, naming the key and its value, when a setting is out of range; runs call it before they make their folder.</summary>
     public void Validate()
     {
-        SettingChecks.AtLeast(nameof(TotalSteps), TotalSteps, 1);
-        SettingChecks.AtLeast(nameof(RolloutLength), RolloutLength, 1);
-        SettingChecks.AtLeast(nameof(MinibatchSize), MinibatchSize, 1);
-        if (RolloutLength % MinibatchSize != 0)
-            throw new ArgumentException($"minibatch_size ({MinibatchSize}) must divide rollout_length ({RolloutLength})");
-        SettingChecks.AtLeast(nameof(Epochs), Epochs, 1);
-        SettingChecks.Fraction(nameof(Gamma), Gamma);
-        SettingChecks.Fraction(nameof(GaeLambda), GaeLambda);
-        SettingChecks.Positive(nameof(ClipRatio), ClipRatio);
-        SettingChecks.NotNegative(nameof(EntropyCoefficient), EntropyCoefficient);
-        SettingChecks.NotNegative(nameof(ActorLr), ActorLr);
-        SettingChecks.NotNegative(nameof(CriticLr), CriticLr);
-        SettingChecks.Positive(nameof(AdamEpsilon), AdamEpsilon);
-        SettingChecks.Positive(nameof(MaxGradNorm), MaxGradNorm);
-        SettingChecks.Widths(nameof(ActorHidden), ActorHidden);
-        SettingChecks.Widths(nameof(CriticHidden), CriticHidden);
-        SettingChecks.AtLeast(nameof(EvaluateEvery), EvaluateEvery, 0);
-        SettingChecks.AtLeast(nameof(EvaluationEpisodes), EvaluationEpisodes, 1);
+        // The online part is plain PPO's, key for key.
+        ToPpoConfig(ActorHidden).Validate();
         SettingChecks.Positive(nameof(DeterministicSourceStd), DeterministicSourceStd);
         SettingChecks.NotNegative(nameof(AuxAlpha), AuxAlpha);
         SettingChecks.AtLeast(nameof(AuxDecaySteps), AuxDecaySteps, 1);
