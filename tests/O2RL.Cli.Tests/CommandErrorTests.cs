@@ -308,6 +308,21 @@ public sealed class CorruptFileTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(folder, "run")), "no run folder is left behind");
     }
 
+    [Theory]
+    [InlineData("plot", "{0}", "--out", "{1}")]
+    [InlineData("report", "{0}")]
+    public void PlotAndReportErrorsNameTheCommandLikeEveryOther(params string[] template)
+    {
+        // Before: "error: Could not find file '/proc/.x.png.<pid>.<guid>.tmp'" and "error: '…' is not a run folder".
+        string notARun = Path.Combine(folder, "not-a-run");
+        Directory.CreateDirectory(notARun);
+        var (code, _, error) = Run([.. template.Select(a => string.Format(a, notARun, "/proc/o2rl-curves.png"))]);
+        Assert.Equal(2, code);
+        Assert.StartsWith($"o2rl {template[0]}: ", error);
+        Assert.Contains("not-a-run", error);
+        Assert.Single(error.Trim().Split('\n'));
+    }
+
     [Fact]
     public void AnEmptyObservationFileAndAnUnknownScoreTaskAreRefused()
     {

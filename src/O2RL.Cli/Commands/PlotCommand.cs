@@ -27,45 +27,34 @@ public static class PlotCommand
     {
         ArgumentNullException.ThrowIfNull(args);
         if (args.Contains("--help") || args.Contains("-h")) { output.WriteLine(Usage); return 0; }
-        try
-        {
-            var reader = new ArgumentReader(args, ["out", "metric", "title", "width", "height"], []);
-            if (reader.Positionals.Count == 0) throw new UsageException("give at least one run folder (o2rl plot --help)");
-            string outPath = reader.Get("out") ?? throw new UsageException("--out FILE.png is required");
-            int width = reader.GetInt("width", 900, 100, 8000), height = reader.GetInt("height", 560, 100, 8000);
-            string? metric = reader.Get("metric");
+        // Bad arguments (exit 2) and unreadable runs or an unwritable output (exit 1) go to the dispatcher, which
+        // names the command the way every other command does.
+        var reader = new ArgumentReader(args, ["out", "metric", "title", "width", "height"], []);
+        if (reader.Positionals.Count == 0) throw new UsageException("give at least one run folder (o2rl plot --help)");
+        string outPath = reader.Get("out") ?? throw new UsageException("--out FILE.png is required");
+        int width = reader.GetInt("width", 900, 100, 8000), height = reader.GetInt("height", 560, 100, 8000);
+        string? metric = reader.Get("metric");
 
-            IReadOnlyList<RunFolder> runs;
-            try { runs = LearningCurves.FindRuns(reader.Positionals); }
-            catch (ArgumentException ex) { throw new UsageException(ex.Message); }
-            var (chosen, curves) = LearningCurves.Load(runs, metric);
-            if (curves.Count == 0)
-            {
-                error.WriteLine($"error: none of the {runs.Count} run(s) has logged '{chosen}' yet");
-                return 1;
-            }
-            if (metric is null && chosen == LearningCurves.RawReturn)
-                output.WriteLine($"note: no run has {LearningCurves.NormalizedReturn}; plotting {LearningCurves.RawReturn}");
-            var methods = LearningCurves.Aggregate(curves);
-            string yLabel = chosen switch
-            {
-                LearningCurves.NormalizedReturn => "normalised score (D4RL)",
-                LearningCurves.RawReturn => "evaluation return",
-                _ => chosen,
-            };
-            CurvePlot.Render(methods, outPath, reader.Get("title") ?? chosen, yLabel, width, height);
-            output.WriteLine($"wrote {outPath}: {methods.Count} method(s), {curves.Count} run(s), metric {chosen}");
-            return 0;
-        }
-        catch (UsageException ex)
+        IReadOnlyList<RunFolder> runs;
+        try { runs = LearningCurves.FindRuns(reader.Positionals); }
+        catch (ArgumentException ex) { throw new UsageException(ex.Message); }
+        var (chosen, curves) = LearningCurves.Load(runs, metric);
+        if (curves.Count == 0)
         {
-            error.WriteLine($"error: {ex.Message}");
-            return 2;
-        }
-        catch (Exception ex) when (ex is IOException or InvalidDataException or InvalidOperationException or UnauthorizedAccessException)
-        {
-            error.WriteLine($"error: {ex.Message}");
+            error.WriteLine($"o2rl plot: none of the {runs.Count} run(s) has logged '{chosen}' yet");
             return 1;
         }
+        if (metric is null && chosen == LearningCurves.RawReturn)
+            output.WriteLine($"note: no run has {LearningCurves.NormalizedReturn}; plotting {LearningCurves.RawReturn}");
+        var methods = LearningCurves.Aggregate(curves);
+        string yLabel = chosen switch
+        {
+            LearningCurves.NormalizedReturn => "normalised score (D4RL)",
+            LearningCurves.RawReturn => "evaluation return",
+            _ => chosen,
+        };
+        CurvePlot.Render(methods, outPath, reader.Get("title") ?? chosen, yLabel, width, height);
+        output.WriteLine($"wrote {outPath}: {methods.Count} method(s), {curves.Count} run(s), metric {chosen}");
+        return 0;
     }
 }

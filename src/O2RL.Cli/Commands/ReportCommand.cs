@@ -28,49 +28,38 @@ public static class ReportCommand
     {
         ArgumentNullException.ThrowIfNull(args);
         if (args.Contains("--help") || args.Contains("-h")) { output.WriteLine(Usage); return 0; }
-        try
+        // Bad arguments (exit 2) and unreadable runs or an unwritable output (exit 1) go to the dispatcher, which
+        // names the command the way every other command does.
+        var reader = new ArgumentReader(args, ["out", "metric"], ["json", "finetune"]);
+        if (reader.Positionals.Count == 0) throw new UsageException("give at least one run folder (o2rl report --help)");
+        IReadOnlyList<RunFolder> runs;
+        try { runs = LearningCurves.FindRuns(reader.Positionals); }
+        catch (ArgumentException ex) { throw new UsageException(ex.Message); }
+        string text;
+        int rowCount;
+        if (reader.Has("finetune"))
         {
-            var reader = new ArgumentReader(args, ["out", "metric"], ["json", "finetune"]);
-            if (reader.Positionals.Count == 0) throw new UsageException("give at least one run folder (o2rl report --help)");
-            IReadOnlyList<RunFolder> runs;
-            try { runs = LearningCurves.FindRuns(reader.Positionals); }
-            catch (ArgumentException ex) { throw new UsageException(ex.Message); }
-            string text;
-            int rowCount;
-            if (reader.Has("finetune"))
-            {
-                var rows = FineTuneTable.Build(runs, reader.Get("metric"));
-                rowCount = rows.Count;
-                text = reader.Has("json") ? FineTuneTable.ToJson(rows) : FineTuneTable.ToMarkdown(rows);
-            }
-            else
-            {
-                var report = RunReport.Build(runs, reader.Get("metric"));
-                rowCount = report.Rows.Count;
-                text = reader.Has("json") ? RunReport.ToJson(report) : RunReport.ToMarkdown(report);
-            }
-            if (rowCount == 0)
-            {
-                error.WriteLine($"error: none of the {runs.Count} run(s) has evaluations to report");
-                return 1;
-            }
-            if (reader.Get("out") is string path)
-            {
-                AtomicFile.WriteAllText(path, text);
-                output.WriteLine($"wrote {path}: {rowCount} row(s) from {runs.Count} run(s)");
-            }
-            else output.Write(text);
-            return 0;
+            var rows = FineTuneTable.Build(runs, reader.Get("metric"));
+            rowCount = rows.Count;
+            text = reader.Has("json") ? FineTuneTable.ToJson(rows) : FineTuneTable.ToMarkdown(rows);
         }
-        catch (UsageException ex)
+        else
         {
-            error.WriteLine($"error: {ex.Message}");
-            return 2;
+            var report = RunReport.Build(runs, reader.Get("metric"));
+            rowCount = report.Rows.Count;
+            text = reader.Has("json") ? RunReport.ToJson(report) : RunReport.ToMarkdown(report);
         }
-        catch (Exception ex) when (ex is IOException or InvalidDataException or InvalidOperationException or UnauthorizedAccessException)
+        if (rowCount == 0)
         {
-            error.WriteLine($"error: {ex.Message}");
+            error.WriteLine($"o2rl report: none of the {runs.Count} run(s) has evaluations to report");
             return 1;
         }
+        if (reader.Get("out") is string path)
+        {
+            AtomicFile.WriteAllText(path, text);
+            output.WriteLine($"wrote {path}: {rowCount} row(s) from {runs.Count} run(s)");
+        }
+        else output.Write(text);
+        return 0;
     }
 }
