@@ -138,6 +138,22 @@ public sealed class DeployCommandTests : IDisposable
     }
 
     [Fact]
+    public void ActMapsOntoAGivenActionBox()
+    {
+        // For a checkpoint made before checkpoints recorded the box, or a PyTorch policy of a task whose box is not [−1, 1].
+        string policy = WritePolicy(), input = Path.Combine(folder, "obs.csv"), output = Path.Combine(folder, "actions.csv");
+        File.WriteAllText(input, "0.5,1,-1\n");
+        Assert.Equal(0, ActCommand.Run(["--policy", policy, "--input", input, "--output", output, "--action-low", "-2,-1", "--action-high", "2,3"],
+            TextWriter.Null, TextWriter.Null));
+        float[] unit = PolicyModel.Load(policy).Act([0.5f, 1f, -1f]);
+        float[] expected = [-2f + (unit[0] + 1f) * 2f, -1f + (unit[1] + 1f) * 2f];
+        float[] written = [.. File.ReadAllText(output).Trim().Split(',').Select(v => float.Parse(v, System.Globalization.CultureInfo.InvariantCulture))];
+        Assert.Equal(expected, written);
+        Assert.Throws<UsageException>(() => ActCommand.Run(["--policy", policy, "--input", input, "--output", output, "--action-low", "-2,-1"], TextWriter.Null, TextWriter.Null));
+        Assert.Throws<UsageException>(() => ActCommand.Run(["--policy", policy, "--input", input, "--output", output, "--action-low", "1,1", "--action-high", "0,2"], TextWriter.Null, TextWriter.Null));
+    }
+
+    [Fact]
     public void ExportTakesTheNormalisationOfABareStateDict()
     {
         // Before: export had no --obs-mean/--obs-std/--normalize-from, so a bare state_dict exported without normalisation.

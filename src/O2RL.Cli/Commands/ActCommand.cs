@@ -13,7 +13,7 @@ public static class ActCommand
     /// <summary>Runs the command.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        var reader = new ArgumentReader(args, ["policy", "input", "output", "seed", "obs-mean", "obs-std", "normalize-from"], ["stochastic", "help"]);
+        var reader = new ArgumentReader(args, ["policy", "input", "output", "seed", .. LoadOptionNames], ["stochastic", "help"]);
         if (reader.Has("help"))
         {
             output.WriteLine("usage: o2rl act --policy FILE --input obs.csv --output actions.csv [--stochastic --seed N]");
@@ -23,7 +23,8 @@ public static class ActCommand
             output.WriteLine("Observations are normalised with the constants the policy file holds (our checkpoints). A PyTorch state_dict");
             output.WriteLine("holds none: give them with --obs-mean a,b,… --obs-std a,b,… (std as the divisor, ε included), or");
             output.WriteLine("--normalize-from DATASET.hdf5 (mean and std + 1e-3 of the dataset's observations, as CORL's CQL, IQL and");
-            output.WriteLine("TD3+BC compute them). Either replaces the file's own constants.");
+            output.WriteLine("TD3+BC compute them). Either replaces the file's own constants. --action-low a,… --action-high a,… map the");
+            output.WriteLine("actor's [-1, 1] onto the task's action box (our checkpoints record it when it is not [-1, 1]).");
             return 0;
         }
         if (reader.Positionals.Count > 0) throw new UsageException($"unexpected argument '{reader.Positionals[0]}'");
@@ -40,7 +41,7 @@ public static class ActCommand
             throw new UsageException($"--seed must be a non-negative integer, got '{seedText}'");
         if (reader.Has("seed") && !reader.Has("stochastic")) throw new UsageException("--seed only applies with --stochastic");
 
-        var options = NormalizationOptions(reader);
+        var options = LoadOptions(reader);
         PolicyModel policy;
         try
         {
@@ -83,8 +84,26 @@ public static class ActCommand
         }
     }
 
+    /// <summary>The options <see cref="LoadOptions"/> reads (act and export take the same).</summary>
+    internal static readonly string[] LoadOptionNames = ["obs-mean", "obs-std", "normalize-from", "action-low", "action-high"];
+
+    /// <summary>
+    /// The observation constants given on the command line (both or neither of --obs-mean/--obs-std, or
+    /// --normalize-from) and the action box (both or neither of --action-low/--action-high).
+    /// </summary>
+    internal static PolicyLoadOptions LoadOptions(ArgumentReader reader)
+    {
+        var (mean, std) = ObservationConstants(reader);
+        string? lowText = reader.Get("action-low"), highText = reader.Get("action-high");
+        if ((lowText is null) != (highText is null)) throw new UsageException("--action-low and --action-high go together");
+        float[]? low = lowText is null ? null : Floats(lowText, "--action-low"), high = highText is null ? null : Floats(highText, "--action-high");
+        if (low is not null && (low.Length != high!.Length || low.Zip(high).Any(p => !(p.First < p.Second))))
+            throw new UsageException("--action-low and --action-high need as many values each, every low under its high");
+        return new PolicyLoadOptions { ObservationMean = mean, ObservationStd = std, ActionLow = low, ActionHigh = high };
+    }
+
     /// <summary>The observation constants given on the command line (both or neither of --obs-mean/--obs-std, or --normalize-from).</summary>
-    internal static PolicyLoadOptions NormalizationOptions(ArgumentReader reader)
+    static (float[]? Mean, float[]? Std) ObservationConstants(ArgumentReader reader)
     {
         string? meanText = reader.Get("obs-mean"), stdText = reader.Get("obs-std"), datasetPath = reader.Get("normalize-from");
         if ((meanText is null) != (stdText is null)) throw new UsageException("--obs-mean and --obs-std go together");
@@ -94,13 +113,13 @@ public static class ActCommand
             if (!File.Exists(datasetPath)) throw new UsageException($"dataset '{datasetPath}' does not exist");
             var dataset = D4rlHdf5.Read(datasetPath);
             var normalizer = StateNormalizer.FromRows(dataset.Observations, dataset.ObservationDim);
-            return new PolicyLoadOptions { ObservationMean = normalizer.Mean, ObservationStd = normalizer.Std };
+            return (normalizer.Mean, normalizer.Std);
         }
-        if (meanText is null) return new PolicyLoadOptions();
+        if (meanText is null) return (null, null);
         float[] mean = Floats(meanText, "--obs-mean"), std = Floats(stdText!, "--obs-std");
         if (mean.Length != std.Length) throw new UsageException($"--obs-mean has {mean.Length} values but --obs-std has {std.Length}");
         if (std.Any(v => v <= 0f)) throw new UsageException("--obs-std values must be positive (they divide the observations)");
-        return new PolicyLoadOptions { ObservationMean = mean, ObservationStd = std };
+        return (mean, std);
     }
 
     static string NormalizationSource(ArgumentReader reader) =>

@@ -9,13 +9,13 @@ public static class ExportCommand
     /// <summary>Runs the command.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        var reader = new ArgumentReader(args, ["policy", "format", "out", "obs-mean", "obs-std", "normalize-from"], ["help"]);
+        var reader = new ArgumentReader(args, ["policy", "format", "out", .. ActCommand.LoadOptionNames], ["help"]);
         if (reader.Has("help"))
         {
-            output.WriteLine("usage: o2rl export --policy FILE --format onnx --out actor.onnx [--normalize-from DATASET.hdf5 | --obs-mean a,b,… --obs-std a,b,…]");
+            output.WriteLine("usage: o2rl export --policy FILE --format onnx --out actor.onnx [--normalize-from DATASET.hdf5 | --obs-mean a,b,… --obs-std a,b,…] [--action-low a,… --action-high a,…]");
             output.WriteLine($"Writes the deterministic action (observation normalisation, the MLP, the head and any action scaling) as an ONNX");
             output.WriteLine($"model (IR {OnnxExporter.IrVersion}, opset {OnnxExporter.Opset}) with input '{OnnxExporter.InputName}' [batch, obs] and output '{OnnxExporter.OutputName}' [batch, act].");
-            output.WriteLine("A bare PyTorch state_dict keeps no normalisation: give it as for o2rl act (see o2rl act --help).");
+            output.WriteLine("A bare PyTorch state_dict keeps no normalisation or action box: give them as for o2rl act (see o2rl act --help).");
             return 0;
         }
         if (reader.Positionals.Count > 0) throw new UsageException($"unexpected argument '{reader.Positionals[0]}'");
@@ -24,7 +24,7 @@ public static class ExportCommand
         if (format != "onnx") throw new UsageException($"--format '{format}' is not supported (formats: onnx)");
         string outPath = reader.Get("out") ?? throw new UsageException("--out FILE is required");
         if (!File.Exists(policyPath)) throw new UsageException($"policy file '{policyPath}' does not exist");
-        var options = ActCommand.NormalizationOptions(reader);
+        var options = ActCommand.LoadOptions(reader);
         try
         {
             var policy = PolicyModel.Load(policyPath, options);
