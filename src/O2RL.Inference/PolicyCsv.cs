@@ -78,6 +78,8 @@ public static class PolicyCsv
             else if (firstBad < 0) firstBad = i;
         }
         if (numbers == 0) { problem = HeaderProblem; return false; }
+        // "1,,3" is a missing value, not the two values the split above sees (a trailing comma is tolerated).
+        if (EmptyField(trimmed) is int empty) { problem = $"value {empty} is empty"; return false; }
         if (firstBad >= 0) { problem = $"value {firstBad + 1} ('{fields[firstBad]}') is not a number"; return false; }
         if (fields.Length != values.Length)
         {
@@ -87,5 +89,20 @@ public static class PolicyCsv
         for (int i = 0; i < values.Length; i++)
             if (!float.IsFinite(values[i])) { problem = $"value {i + 1} is {values[i].ToString(CultureInfo.InvariantCulture)}, not finite"; return false; }
         return true;
+    }
+
+    /// <summary>The 1-based position of the first empty comma- or semicolon-separated field, or null.</summary>
+    static int? EmptyField(string line)
+    {
+        int field = 1, start = 0;
+        for (int i = 0; i <= line.Length; i++)
+        {
+            if (i < line.Length && line[i] is not (',' or ';')) continue;
+            bool last = i == line.Length;
+            if (line.AsSpan(start, i - start).IsWhiteSpace() && !(last && start > 0)) return field;
+            field++;
+            start = i + 1;
+        }
+        return null;
     }
 }

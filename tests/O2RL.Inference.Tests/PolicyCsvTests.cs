@@ -48,9 +48,21 @@ public sealed class PolicyCsvTests
     [InlineData("0.1,0.2,0.3\n0.1,abc,0.3\n", "line 2: value 2 ('abc') is not a number")]
     [InlineData("0.1,0.2,0.3\n\nx,y,z\n", "line 3: no numbers")]
     [InlineData("1,2,3,4\n", "line 1: 4 values")]
+    [InlineData("0.1,0.2,0.3\n1,,3,4\n", "line 2: value 2 is empty")]   // was read as "1,3,4"
+    [InlineData(",1,2,3\n", "line 1: value 1 is empty")]
     public void BadRowsNameTheirLine(string input, string expected)
     {
         var e = Assert.Throws<FormatException>(() => PolicyCsv.Act(Model(), new StringReader(input), new StringWriter()));
         Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void ATrailingCommaIsTolerated()
+    {
+        var plain = new StringWriter();
+        var trailing = new StringWriter();
+        PolicyCsv.Act(Model(), new StringReader("0.1,0.2,0.3\n"), plain);
+        PolicyCsv.Act(Model(), new StringReader("0.1,0.2,0.3,\n"), trailing);
+        Assert.Equal(plain.ToString(), trailing.ToString());
     }
 }
