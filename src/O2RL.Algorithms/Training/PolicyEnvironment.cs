@@ -16,10 +16,7 @@ public static class PolicyEnvironment
     public static IEnvironment Make(string environmentId, StateNormalizer? normalizer)
     {
         IEnvironment environment = EnvironmentRegistry.Make(environmentId);
-        var box = environment.ActionSpace;
-        bool unitBox = true;
-        for (int j = 0; j < box.Dimension; j++) unitBox &= box.Low[j] == -1f && box.High[j] == 1f;
-        if (!unitBox) environment = new RescaleAction(environment, -1f, 1f);
+        if (!IsUnitBox(environment.ActionSpace)) environment = new RescaleAction(environment, -1f, 1f);
         if (normalizer is not null && !IsIdentity(normalizer))
         {
             if (normalizer.Dimension != environment.ObservationSpace.Dimension)
@@ -42,11 +39,17 @@ public static class PolicyEnvironment
         if (!EnvironmentRegistry.ListAvailability().Any(a => a.Spec.Id == environmentId && a.Available)) return;
         using var environment = EnvironmentRegistry.Make(environmentId, timeLimit: false);
         var box = environment.ActionSpace;
-        bool unitBox = true;
-        for (int j = 0; j < box.Dimension; j++) unitBox &= box.Low[j] == -1f && box.High[j] == 1f;
-        if (unitBox) return;
+        if (IsUnitBox(box)) return;
         metadata["action_low"] = string.Join(",", box.Low.ToArray().Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
         metadata["action_high"] = string.Join(",", box.High.ToArray().Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
+    }
+
+    // The box every actor acts in: tasks with it need no rescaling, and checkpoints need not record it.
+    static bool IsUnitBox(BoxSpace box)
+    {
+        for (int j = 0; j < box.Dimension; j++)
+            if (box.Low[j] != -1f || box.High[j] != 1f) return false;
+        return true;
     }
 
     static bool IsIdentity(StateNormalizer normalizer) => normalizer.Mean.All(m => m == 0f) && normalizer.Std.All(s => s == 1f);
