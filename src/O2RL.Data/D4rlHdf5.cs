@@ -212,11 +212,25 @@ public static class D4rlHdf5
         var type = dataset.Type;
         return type.Class switch
         {
-            H5DataTypeClass.FloatingPoint => Array.ConvertAll(ReadFloats(dataset, key), v => v != 0f),
+            H5DataTypeClass.FloatingPoint => FlagsOf(ReadFloats(dataset, key), v => v == 0f ? false : v == 1f ? true : null),
             H5DataTypeClass.FixedPoint or H5DataTypeClass.Enumerated or H5DataTypeClass.BitField =>
-                Array.ConvertAll(ReadIntegers(dataset), v => v != 0),
+                FlagsOf(ReadIntegers(dataset), v => v == 0 ? false : v == 1 ? true : null),
             _ => throw new NotSupportedException($"has HDF5 type class {type.Class}; expected bool (numpy enum), an integer or a float type for flags"),
         };
+    }
+
+    /// <summary>
+    /// Flags must be 0 or 1 (numpy bools, or 0.0/1.0 as floats): a 0.5 or a NaN read as "not zero" would end episodes
+    /// the data never ended, silently.
+    /// </summary>
+    static bool[] FlagsOf<T>(T[] values, Func<T, bool?> flag)
+    {
+        var flags = new bool[values.Length];
+        for (int i = 0; i < values.Length; i++)
+            flags[i] = flag(values[i])
+                ?? throw new NotSupportedException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"has the value {values[i]} at row {i}; flags must be 0 or 1"));
+        return flags;
     }
 
     /// <summary>Integer-like data (numpy bool enums, uint8, int32, …) widened to long.</summary>
@@ -266,8 +280,12 @@ public static class D4rlHdf5
             return $"is compressed with the LZF filter (HDF5 filter {LzfFilterId}), which this reader does not support; re-save the file with gzip, e.g. in h5py: f.create_dataset(name, data=..., compression='gzip')";
         if (all.Contains($"ID '{SzipFilterId}'") || all.Contains("'szip'", StringComparison.OrdinalIgnoreCase))
             return $"is compressed with the SZIP filter (HDF5 filter {SzipFilterId}), which this reader does not support; re-save the file with gzip compression";
-        if (all.Contains("filter", StringComparison.OrdinalIgnoreCase))
+        // PureHDF says "Could not find filter '…'" or "The filter with id … is not supported" for a filter it lacks, and
+        // "Filter pipeline failed." when a supported filter (gzip, shuffle …) meets bytes it cannot decode.
+        if (all.Contains("Could not find filter", StringComparison.OrdinalIgnoreCase) || all.Contains("The filter with id", StringComparison.OrdinalIgnoreCase))
             return $"uses an HDF5 filter this reader does not support (supported: gzip/deflate, shuffle, fletcher32, scale-offset): {all}";
+        if (all.Contains("filter", StringComparison.OrdinalIgnoreCase))
+            return $"has a compressed chunk that could not be decoded: the file is corrupt (re-download or re-create it): {all}";
         return $"could not be read: {all}";
     }
 

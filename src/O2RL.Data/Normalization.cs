@@ -10,7 +10,10 @@ public sealed class StateNormalizer
     /// <summary>Wraps given constants; throws when the lengths differ or a std is not positive.</summary>
     public StateNormalizer(float[] mean, float[] std)
     {
+        ArgumentNullException.ThrowIfNull(mean);
+        ArgumentNullException.ThrowIfNull(std);
         if (mean.Length != std.Length) throw new ArgumentException($"mean has {mean.Length} dimensions but std has {std.Length}");
+        if (mean.Length == 0) throw new ArgumentException("a normaliser needs at least one dimension");
         for (int j = 0; j < std.Length; j++)
             if (!(std[j] > 0f) || !float.IsFinite(std[j]) || !float.IsFinite(mean[j]))
                 throw new ArgumentException($"normaliser dimension {j} has mean {mean[j]} and std {std[j]}; std must be positive and both finite");
@@ -28,8 +31,11 @@ public sealed class StateNormalizer
     public int Dimension => Mean.Length;
 
     /// <summary>The identity normaliser (mean 0, std 1), e.g. for AntMaze SAC.</summary>
-    public static StateNormalizer Identity(int dimension) =>
-        new(new float[dimension], Enumerable.Repeat(1f, dimension).ToArray());
+    public static StateNormalizer Identity(int dimension)
+    {
+        if (dimension < 1) throw new ArgumentOutOfRangeException(nameof(dimension), dimension, "dimension must be at least 1");
+        return new(new float[dimension], Enumerable.Repeat(1f, dimension).ToArray());
+    }
 
     /// <summary>
     /// Mean and population std (dividing by N) of each column of <paramref name="rows"/> [n, dim], plus
@@ -129,6 +135,10 @@ public sealed class RunningMeanStd
     public void Add(ReadOnlySpan<float> sample)
     {
         if (sample.Length != Dimension) throw new ArgumentException($"sample has {sample.Length} values but the statistics have {Dimension} dimensions");
+        // Checked before anything changes: one NaN would make the mean and every later normalised value NaN.
+        for (int j = 0; j < Dimension; j++)
+            if (!float.IsFinite(sample[j]))
+                throw new ArgumentException($"sample value {sample[j]} in dimension {j} is not finite (sample {Count + 1})");
         Count++;
         for (int j = 0; j < Dimension; j++)
         {
@@ -225,6 +235,8 @@ public sealed class RunningRewardScaler
     /// </summary>
     public float Scale(float reward, bool terminal = false)
     {
+        // One NaN would make R, and with it the std and every later scaled reward, NaN.
+        if (!float.IsFinite(reward)) throw new ArgumentException($"reward {reward} is not finite (after {n} rewards)", nameof(reward));
         if (terminal)
         {
             ResetSum();

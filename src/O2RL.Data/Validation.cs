@@ -148,7 +148,9 @@ public static class DatasetValidator
 
     static void CheckFinite(float[] values, int cols, string key, int limit, ValidationReport report)
     {
-        var rows = new RowCollector(report, IssueSeverity.Warning, key, limit, "rows have non-finite values");
+        // An error, not a warning: a NaN reward or observation would reach the replay buffers and the normaliser and
+        // surface thousands of updates later as a diverged loss.
+        var rows = new RowCollector(report, IssueSeverity.Error, key, limit, "rows have non-finite values");
         for (long k = 0; k < values.Length; k++)
         {
             if (float.IsFinite(values[k])) continue;

@@ -27,7 +27,8 @@ public sealed class Tensor
         Offset = offset;
         Shape = shape;
         Length = ShapeLength(shape);
-        if (offset < 0 || offset + Length > storage.Length)
+        // long sums: an int sum near int.MaxValue would wrap negative, pass, and let a kernel read outside the storage.
+        if (offset < 0 || (long)offset + Length > storage.Length)
             throw new ArgumentOutOfRangeException(nameof(offset),
                 $"a view of {Length} elements at offset {offset} does not fit a storage of {storage.Length}");
     }
@@ -71,14 +72,20 @@ public sealed class Tensor
     public Tensor Slice(int elementOffset, params int[] shape)
     {
         int length = ShapeLength(shape);
-        if (elementOffset < 0 || elementOffset + length > Length)
+        if (elementOffset < 0 || (long)elementOffset + length > Length)
             throw new ArgumentOutOfRangeException(nameof(elementOffset),
-                $"slice [{elementOffset}, {elementOffset + length}) is outside a tensor of {Length} elements");
+                $"slice [{elementOffset}, {(long)elementOffset + length}) is outside a tensor of {Length} elements");
         return new Tensor(Backend, Storage, Offset + elementOffset, (int[])shape.Clone());
     }
 
     /// <summary>Rows [firstRow, firstRow + rowCount) of a matrix view, as [rowCount, Cols].</summary>
-    public Tensor SliceRows(int firstRow, int rowCount) => Slice(firstRow * Cols, rowCount, Cols);
+    public Tensor SliceRows(int firstRow, int rowCount)
+    {
+        if (firstRow < 0 || rowCount < 0 || (long)firstRow + rowCount > Rows)
+            throw new ArgumentOutOfRangeException(nameof(firstRow),
+                $"rows [{firstRow}, {(long)firstRow + rowCount}) are outside a matrix of {Rows} rows");
+        return Slice(firstRow * Cols, rowCount, Cols);
+    }
 
     /// <summary>Copies the contents to a new host array (for tests, logging and checkpoints, not hot loops).</summary>
     public float[] ToArray()
@@ -93,6 +100,22 @@ public sealed class Tensor
 
     /// <inheritdoc/>
     public override string ToString() => $"Tensor[{ShapeText}] on {Backend.Name}";
+
+    /// <summary>
+    /// Whether element-wise pairing of x_i with y_i by position is right: equal lengths, and equal row widths (every op
+    /// reads a tensor as [rows, cols]), or one of them a vector once size-1 dimensions are dropped ([B, 1], [1, B] and
+    /// [B] pair alike). [4, 2] against [2, 4] (a transposed target) has the same length but would pair the wrong
+    /// elements.
+    /// </summary>
+    internal static bool SameLayout(Tensor x, Tensor y) =>
+        x.Length == y.Length && (x.Cols == y.Cols || NonUnitRank(x.Shape) < 2 || NonUnitRank(y.Shape) < 2);
+
+    static int NonUnitRank(int[] shape)
+    {
+        int rank = 0;
+        foreach (int d in shape) if (d != 1) rank++;
+        return rank;
+    }
 
     internal static int ShapeLength(int[] shape)
     {

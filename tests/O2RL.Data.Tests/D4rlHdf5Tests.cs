@@ -106,6 +106,58 @@ public class D4rlHdf5Tests
         Assert.Equal("SAC", d.Metadata.Algorithm);
     }
 
+    [Theory]
+    [InlineData(0.5f, "has the value 0.5 at row 2; flags must be 0 or 1")]
+    [InlineData(float.NaN, "has the value NaN at row 2; flags must be 0 or 1")]
+    [InlineData(2f, "has the value 2 at row 2; flags must be 0 or 1")]
+    public void FlagsOtherThanZeroOrOneAreErrors(float odd, string message)
+    {
+        // Read as "not zero", a 0.5 or a NaN terminal would end an episode the data never ended.
+        const int n = 4;
+        var file = new H5File
+        {
+            ["observations"] = new H5Dataset(new float[n * 2], fileDims: [n, 2]),
+            ["actions"] = new H5Dataset(new float[n], fileDims: [n, 1]),
+            ["rewards"] = new H5Dataset(new float[n], fileDims: [n]),
+            ["terminals"] = new H5Dataset(new float[] { 0, 1, odd, 0 }, fileDims: [n]),
+            ["timeouts"] = new H5Dataset(new byte[] { 0, 0, 0, 1 }, fileDims: [n]),
+        };
+        string path = TestData.TempFile($"flags-{odd}.hdf5");
+        file.Write(path);
+        var issue = Assert.Single(D4rlHdf5.Load(path).Report.Issues, i => i.Severity == IssueSeverity.Error);
+        Assert.Equal("terminals", issue.Key);
+        Assert.Equal(message, issue.Message);
+        Assert.Throws<DatasetValidationException>(() => D4rlHdf5.Read(path));
+    }
+
+    [Fact]
+    public void IntegerFlagsOtherThanZeroOrOneAreErrors()
+    {
+        const int n = 3;
+        var file = new H5File
+        {
+            ["observations"] = new H5Dataset(new float[n * 2], fileDims: [n, 2]),
+            ["actions"] = new H5Dataset(new float[n], fileDims: [n, 1]),
+            ["rewards"] = new H5Dataset(new float[n], fileDims: [n]),
+            ["terminals"] = new H5Dataset(new byte[] { 0, 7, 0 }, fileDims: [n]),
+        };
+        string path = TestData.TempFile("int-flags.hdf5");
+        file.Write(path);
+        var issue = Assert.Single(D4rlHdf5.Load(path).Report.Issues, i => i.Severity == IssueSeverity.Error);
+        Assert.Equal("has the value 7 at row 1; flags must be 0 or 1", issue.Message);
+    }
+
+    [Fact]
+    public void ACorruptCompressedChunkIsCalledCorruptNotAnUnsupportedFilter()
+    {
+        // PureHDF's wording for a filter it lacks, and for a supported filter meeting bytes it cannot decode.
+        string missing = D4rlHdf5.DescribeReadFailure(new Exception("Could not find filter '32000'."));
+        Assert.StartsWith("uses an HDF5 filter this reader does not support", missing);
+        string corrupt = D4rlHdf5.DescribeReadFailure(new Exception("Filter pipeline failed.",
+            new InvalidDataException("The archive entry was compressed using an unsupported compression method.")));
+        Assert.StartsWith("has a compressed chunk that could not be decoded: the file is corrupt", corrupt);
+    }
+
     [Fact]
     public void MissingFileThrowsAndGarbageIsReported()
     {

@@ -22,6 +22,32 @@ public class NormalizationTests
     }
 
     [Fact]
+    public void AZeroDimensionNormaliserIsRefused()
+    {
+        // It used to be accepted and fail later with a DivideByZeroException inside NormalizeInPlace.
+        Assert.Throws<ArgumentOutOfRangeException>(() => StateNormalizer.Identity(0));
+        Assert.Contains("at least one dimension", Assert.Throws<ArgumentException>(() => new StateNormalizer([], [])).Message);
+    }
+
+    [Fact]
+    public void RunningStatisticsRefuseANonFiniteSampleAndStayUnchanged()
+    {
+        // One NaN would make the mean, and every value normalised with it afterwards, NaN.
+        var stats = new RunningMeanStd(2);
+        stats.Add([1f, 2f]);
+        var error = Assert.Throws<ArgumentException>(() => stats.Add([3f, float.NaN]));
+        Assert.Contains("sample value NaN in dimension 1 is not finite (sample 2)", error.Message);
+        Assert.Equal((1L, 1.0, 2.0), (stats.Count, stats.Mean(0), stats.Mean(1)));
+
+        var scaler = new RunningRewardScaler(0.99);
+        scaler.Scale(1f);
+        Assert.Throws<ArgumentException>(() => scaler.Scale(float.NaN));
+        Assert.Throws<ArgumentException>(() => scaler.Scale(float.PositiveInfinity, terminal: true));
+        Assert.Equal(1L, scaler.Count);
+        Assert.True(double.IsFinite(scaler.Std));
+    }
+
+    [Fact]
     public void QLearningConstantsComeFromTheConvertedObservations()
     {
         var d = TestData.Build(10, timeoutRows: [4]);

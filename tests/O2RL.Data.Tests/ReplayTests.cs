@@ -62,6 +62,28 @@ public abstract class ReplayBufferTests : IDisposable
     }
 
     [Fact]
+    public void ABatchOfAnotherLayoutWithTheSameWidthIsRefused()
+    {
+        // (obs 3, act 2) and (obs 2, act 4) both pack to 10 columns; filling one from the other would read rewards
+        // out of next-observation columns.
+        using var buffer = new DeviceReplayBuffer(Device, 4, 3, 2);
+        buffer.Add([1, 2, 3], [0.1f, 0.2f], 99f, [4, 5, 6], false);
+        var batch = new TransitionBatch(Device, 2, 2, 4);
+        var error = Assert.Throws<ArgumentException>(() => buffer.SampleInto(Device.AllocateIndices(2), batch, new DeviceRandom(0)));
+        Assert.Contains("batch layout (obs 2, action 4) differs from the buffer's (obs 3, action 2)", error.Message);
+    }
+
+    [Fact]
+    public void AnOverflowingAddRangeIsRefusedAndLeavesTheBufferAsItWas()
+    {
+        using var buffer = new DeviceReplayBuffer(Device, 4, 2, 1);
+        buffer.AddRange(Marked(2, 0f, 1f));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => buffer.AddRange(Marked(6, 10f, 2f), 1, int.MaxValue));
+        Assert.Contains("range [1, 2147483648) is outside 6 transitions", error.Message);
+        Assert.Equal((2, 2, 2L), (buffer.Count, buffer.WritePosition, buffer.TotalAdded));
+    }
+
+    [Fact]
     public void RingBufferWrapsAndKeepsTheNewestRows()
     {
         var backend = Device;

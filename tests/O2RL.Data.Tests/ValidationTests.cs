@@ -90,13 +90,13 @@ public class ValidationTests
         string path = TestData.TempFile("nan.hdf5");
         D4rlHdf5.Write(d, path);
         var report = D4rlHdf5.Load(path).Report;
-        Assert.True(report.Passed); // warnings only
-        Assert.Equal(2, report.WarningCount);
-        Assert.Contains(report.Issues, i => i.ToString() == "warning: nan.hdf5: key 'observations' row 3: value NaN in column 1 is not finite");
+        // Errors, not warnings: a NaN reward or observation would otherwise reach the replay buffers unnoticed.
+        Assert.False(report.Passed);
+        Assert.Equal(2, report.ErrorCount);
+        Assert.Contains(report.Issues, i => i.ToString() == "error: nan.hdf5: key 'observations' row 3: value NaN in column 1 is not finite");
         Assert.Contains(report.Issues, i => i.Key == "rewards" && i.Row == 4 && i.Message == "value Infinity is not finite");
-        var strict = D4rlHdf5.Load(path, new ValidationOptions { Strict = true }).Report;
-        Assert.False(strict.Passed);
-        Assert.Throws<DatasetValidationException>(() => D4rlHdf5.Read(path, new ValidationOptions { Strict = true }));
+        var error = Assert.Throws<DatasetValidationException>(() => D4rlHdf5.Read(path));
+        Assert.Contains("not finite", error.Message);
     }
 
     [Fact]

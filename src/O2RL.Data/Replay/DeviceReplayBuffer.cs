@@ -177,8 +177,9 @@ public sealed class DeviceReplayBuffer : IDisposable
         if (transitions.ObservationDim != ObservationDim || transitions.ActionDim != ActionDim)
             throw new ArgumentException($"transitions have obs {transitions.ObservationDim} / action {transitions.ActionDim} dimensions but the buffer has {ObservationDim} / {ActionDim}");
         int n = count ?? transitions.Count - first;
-        if (first < 0 || n < 0 || first + n > transitions.Count)
-            throw new ArgumentOutOfRangeException(nameof(first), $"range [{first}, {first + n}) is outside {transitions.Count} transitions");
+        // long: first + n near int.MaxValue would wrap negative and pass, and the buffer would advance before the copy failed.
+        if (first < 0 || n < 0 || (long)first + n > transitions.Count)
+            throw new ArgumentOutOfRangeException(nameof(first), $"range [{first}, {(long)first + n}) is outside {transitions.Count} transitions");
         // When more than the capacity is added only the newest Capacity rows survive; skip the rest.
         if (n > Capacity)
         {
@@ -219,6 +220,9 @@ public sealed class DeviceReplayBuffer : IDisposable
     public void SampleInto(IndexTensor indices, TransitionBatch batch, DeviceRandom random)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        // The packed width alone does not tell layouts apart: (obs 3, act 2) and (obs 2, act 4) are both 10 wide.
+        if (batch.Layout != Layout)
+            throw new ArgumentException($"batch layout (obs {batch.Layout.ObservationDim}, action {batch.Layout.ActionDim}) differs from the buffer's (obs {ObservationDim}, action {ActionDim})", nameof(batch));
         SamplePackedInto(indices, batch.Packed, random);
         batch.Unpack();
     }

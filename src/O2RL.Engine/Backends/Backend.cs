@@ -34,6 +34,7 @@ public abstract class Backend : IDisposable
     /// <summary>A new zero-filled tensor.</summary>
     public Tensor Allocate(params int[] shape)
     {
+        ThrowIfDisposed();
         int length = Tensor.ShapeLength(shape);
         return new Tensor(this, AllocateStorage(length), 0, (int[])shape.Clone());
     }
@@ -47,7 +48,11 @@ public abstract class Backend : IDisposable
     }
 
     /// <summary>A new zero-filled index vector.</summary>
-    public IndexTensor AllocateIndices(int length) => new(this, AllocateIndexStorage(length), length);
+    public IndexTensor AllocateIndices(int length)
+    {
+        ThrowIfDisposed();
+        return new(this, AllocateIndexStorage(length), length);
+    }
 
     /// <summary>Copies host values into a tensor (lengths must match).</summary>
     public void Upload(ReadOnlySpan<float> source, Tensor destination)
@@ -264,7 +269,7 @@ public abstract class Backend : IDisposable
         Own(source, nameof(source)); Own(destination, nameof(destination));
         if (source.Rows != destination.Rows)
             throw new ArgumentException($"column copy between [{source.ShapeText}] and [{destination.ShapeText}]: row counts differ");
-        if (sourceColumn < 0 || columnCount < 0 || sourceColumn + columnCount > source.Cols || destinationColumn < 0 || destinationColumn + columnCount > destination.Cols)
+        if (sourceColumn < 0 || columnCount < 0 || (long)sourceColumn + columnCount > source.Cols || destinationColumn < 0 || (long)destinationColumn + columnCount > destination.Cols)
             throw new ArgumentOutOfRangeException(nameof(columnCount), $"columns [{sourceColumn}, +{columnCount}) of [{source.ShapeText}] into columns [{destinationColumn}, +{columnCount}) of [{destination.ShapeText}]");
         CopyColumnsCore(source, sourceColumn, destination, destinationColumn, columnCount);
     }
@@ -345,7 +350,8 @@ public abstract class Backend : IDisposable
     /// </summary>
     public void MseLoss(Tensor prediction, Tensor target, Tensor gradient, Tensor loss, float scale = 1f)
     {
-        SameLength(prediction, target); SameLength(prediction, gradient); ScalarOut(loss);
+        SameLength(prediction, target); SameLength(prediction, gradient); SameLayout(prediction, target); ScalarOut(loss);
+        if (prediction.Length == 0) throw new ArgumentException("the loss of an empty batch is undefined (0/0); the batch has no rows");
         MseLossCore(prediction, target, gradient, loss, scale);
     }
 
@@ -355,7 +361,8 @@ public abstract class Backend : IDisposable
     /// </summary>
     public void ExpectileLoss(Tensor prediction, Tensor target, float tau, Tensor gradient, Tensor loss)
     {
-        SameLength(prediction, target); SameLength(prediction, gradient); ScalarOut(loss);
+        SameLength(prediction, target); SameLength(prediction, gradient); SameLayout(prediction, target); ScalarOut(loss);
+        if (prediction.Length == 0) throw new ArgumentException("the loss of an empty batch is undefined (0/0); the batch has no rows");
         if (!(tau > 0f && tau < 1f)) throw new ArgumentOutOfRangeException(nameof(tau), tau, "expectile τ must be in (0, 1)");
         ExpectileLossCore(prediction, target, tau, gradient, loss);
     }
@@ -557,6 +564,10 @@ public abstract class Backend : IDisposable
     {
         SameLength(parameters, gradients); SameLength(parameters, firstMoment); SameLength(parameters, secondMoment);
         if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, "Adam steps count from 1");
+        if (!(learningRate >= 0f && float.IsFinite(learningRate))) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "learning rate must be finite and ≥ 0");
+        if (!(beta1 >= 0f && beta1 < 1f)) throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "Adam β1 must be in [0, 1)");
+        if (!(beta2 >= 0f && beta2 < 1f)) throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "Adam β2 must be in [0, 1)");
+        if (!(epsilon >= 0f && float.IsFinite(epsilon))) throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "Adam ε must be finite and ≥ 0");
         float stepSize = (float)(learningRate / (1.0 - Math.Pow(beta1, step)));
         float rootBiasCorrection2 = (float)Math.Sqrt(1.0 - Math.Pow(beta2, step));
         AdamCore(parameters, gradients, firstMoment, secondMoment, stepSize, beta1, beta2, epsilon, rootBiasCorrection2);
@@ -566,6 +577,7 @@ public abstract class Backend : IDisposable
     public void Polyak(Tensor target, Tensor source, float tau)
     {
         SameLength(target, source);
+        if (!(tau >= 0f && tau <= 1f)) throw new ArgumentOutOfRangeException(nameof(tau), tau, "Polyak τ must be in [0, 1]");
         PolyakCore(target, source, tau);
     }
 
@@ -576,7 +588,7 @@ public abstract class Backend : IDisposable
     public void ClipGradientNorm(Tensor gradients, float maxNorm, Tensor norm)
     {
         Own(gradients, nameof(gradients)); ScalarOut(norm);
-        if (!(maxNorm > 0f)) throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "max norm must be positive");
+        if (!(maxNorm > 0f && float.IsFinite(maxNorm))) throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "max norm must be finite and positive");
         ClipGradientNormCore(gradients, maxNorm, norm);
     }
 
@@ -596,6 +608,8 @@ public abstract class Backend : IDisposable
     public void RandomUniform(Tensor x, ulong seed, ulong counter, float low = 0f, float high = 1f)
     {
         Own(x, nameof(x));
+        if (!(float.IsFinite(low) && float.IsFinite(high) && low <= high))
+            throw new ArgumentOutOfRangeException(nameof(high), $"uniform range [{low}, {high}) must be finite with low ≤ high");
         RandomUniformCore(x, seed, counter, low, high);
     }
 
@@ -603,6 +617,8 @@ public abstract class Backend : IDisposable
     public void RandomNormal(Tensor x, ulong seed, ulong counter, float mean = 0f, float std = 1f)
     {
         Own(x, nameof(x));
+        if (!(float.IsFinite(mean) && float.IsFinite(std) && std >= 0f))
+            throw new ArgumentOutOfRangeException(nameof(std), $"normal mean {mean} and std {std} must be finite, std ≥ 0");
         RandomNormalCore(x, seed, counter, mean, std);
     }
 
@@ -670,15 +686,32 @@ public abstract class Backend : IDisposable
     protected abstract void RandomNormalCore(Tensor x, ulong seed, ulong counter, float mean, float std);
     protected abstract void RandomIndicesCore(IndexTensor indices, ulong seed, ulong counter, int count, int offset);
 
+    /// <summary>True after <see cref="Dispose"/>: every later op and allocation throws <see cref="ObjectDisposedException"/>.</summary>
+    public bool IsDisposed { get; private set; }
+
     /// <summary>Releases device resources.</summary>
-    public virtual void Dispose() => GC.SuppressFinalize(this);
+    public virtual void Dispose()
+    {
+        IsDisposed = true;
+        GC.SuppressFinalize(this);
+    }
+
+    void ThrowIfDisposed()
+    {
+        // Without this, small ops on a disposed CPU backend kept working while large ones failed naming an internal pool.
+        if (IsDisposed) throw new ObjectDisposedException(Name, $"the backend {Name} was disposed");
+    }
 
     // ───────────────────────────── validation helpers ─────────────────────────────
 
     void Own(Tensor t, string name)
     {
         if (t is null) throw new ArgumentNullException(name);
-        if (t.Backend != this) throw new ArgumentException($"{name} [{t.ShapeText}] lives on {t.Backend.Name}, not on {Name}", name);
+        ThrowIfDisposed();
+        if (t.Backend != this)
+            throw new ArgumentException(t.Backend.Name == Name
+                ? $"a tensor [{t.ShapeText}] belongs to another backend instance ({Name}); tensors of one network or op must come from the same backend object"
+                : $"a tensor [{t.ShapeText}] lives on {t.Backend.Name}, not on {Name}");
     }
 
     void SameLength(Tensor x, Tensor y)
@@ -686,6 +719,12 @@ public abstract class Backend : IDisposable
         Own(x, nameof(x)); Own(y, nameof(y));
         if (x.Length != y.Length)
             throw new ArgumentException($"tensor lengths differ: [{x.ShapeText}] ({x.Length}) vs [{y.ShapeText}] ({y.Length})");
+    }
+
+    static void SameLayout(Tensor prediction, Tensor target)
+    {
+        if (!Tensor.SameLayout(prediction, target))
+            throw new ArgumentException($"prediction [{prediction.ShapeText}] and target [{target.ShapeText}] have the same length but different layouts; reshape one to the other's shape");
     }
 
     void ScalarOut(Tensor t)

@@ -29,6 +29,7 @@ public sealed unsafe class CpuBackend : Backend
     /// <inheritdoc/>
     public override void Dispose()
     {
+        if (IsDisposed) return;
         pool?.Dispose();
         base.Dispose();
     }

@@ -1178,6 +1178,7 @@ public sealed class IlgpuBackend : Backend
     /// <inheritdoc/>
     public override void Dispose()
     {
+        if (IsDisposed) return;
         placeholder.Dispose();
         partials.Dispose();
         splitKWorkspace?.Dispose();

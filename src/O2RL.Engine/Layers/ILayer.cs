@@ -18,6 +18,24 @@ public interface ILayer
     Tensor? Backward(Tensor outputGradient, int slot = 0, bool needInputGradient = true, bool accumulateParameterGradients = true);
 }
 
+/// <summary>Argument checks shared by the layers' backward passes.</summary>
+internal static class LayerChecks
+{
+    /// <summary>
+    /// The output gradient must be read as the output of the last forward in the slot is: the same length and row
+    /// width ([E·B, out] for [E, B, out] is fine). An element-wise kernel given a transposed gradient of the same length
+    /// would otherwise compute a wrong gradient silently, and a GEMM would fail with a message naming neither layer nor
+    /// gradient.
+    /// </summary>
+    public static void OutputGradient(string kind, string layerName, Tensor output, Tensor outputGradient)
+    {
+        ArgumentNullException.ThrowIfNull(outputGradient);
+        if (outputGradient.Length != output.Length || outputGradient.Cols != output.Cols || outputGradient.Rank < 2)
+            throw new ArgumentException(
+                $"{kind} {layerName}: output gradient [{outputGradient.ShapeText}] does not match the output [{output.ShapeText}] of the last forward in this slot");
+    }
+}
+
 /// <summary>Per-(slot, batch size) buffers, allocated on first use and reused afterwards.</summary>
 internal sealed class BufferCache<T> where T : class
 {

@@ -98,6 +98,7 @@ public sealed class LayerNormLayer : ILayer
     public Tensor? Backward(Tensor outputGradient, int slot = 0, bool needInputGradient = true, bool accumulateParameterGradients = true)
     {
         var b = buffers.Last(slot, Name);
+        LayerChecks.OutputGradient("LayerNorm", Name, b.Output, outputGradient);
         // The kernel computes dx together with dγ, dβ (cheap); when this network must not learn from the loss,
         // dγ and dβ go to a scratch pair instead.
         if (!accumulateParameterGradients)
@@ -158,6 +159,7 @@ public sealed class ActivationLayer : ILayer
     public Tensor? Backward(Tensor outputGradient, int slot = 0, bool needInputGradient = true, bool accumulateParameterGradients = true)
     {
         var b = buffers.Last(slot, name);
+        LayerChecks.OutputGradient("Activation", name, b.Output, outputGradient);
         if (!needInputGradient) return null;
         backend.ActivationBackward(Activation, b.Output, outputGradient, b.InputGradient);
         return b.InputGradient;

@@ -112,6 +112,7 @@ public sealed class Linear : ILayer
     public Tensor? Backward(Tensor outputGradient, int slot = 0, bool needInputGradient = true, bool accumulateParameterGradients = true)
     {
         var b = buffers.Last(slot, Name);
+        LayerChecks.OutputGradient("Linear", Name, b.Output, outputGradient);
         // δz = δy ⊙ act′(y): the pre-activation gradient (already so when the next layer fused it into its store).
         Tensor dz = outputGradient;
         if (Activation != Activation.Identity && !outputGradientIsPreActivation)

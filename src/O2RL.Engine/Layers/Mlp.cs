@@ -28,6 +28,7 @@ public sealed record MlpSpec(int InDim, int[] HiddenDims, int OutDim)
     /// <summary>Checks dimensions.</summary>
     public void Validate()
     {
+        if (HiddenDims is null) throw new ArgumentException("MlpSpec.HiddenDims is null; use [] for a network without hidden layers");
         if (InDim < 1 || OutDim < 1 || HiddenDims.Any(h => h < 1))
             throw new ArgumentException($"MLP dimensions must be positive: in {InDim}, hidden [{string.Join(", ", HiddenDims)}], out {OutDim}");
     }

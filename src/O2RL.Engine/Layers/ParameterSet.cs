@@ -114,9 +114,20 @@ public static class ParameterSetCheckpoints
         foreach (var entry in parameters.Entries)
         {
             var tensor = checkpoint.GetTensor(Join(prefix, entry.Name), entry.Shape);
+            // A diverged run's weights would load silently and act as NaN; say which tensor is broken instead.
+            int bad = FirstNonFinite(tensor.Data);
+            if (bad >= 0)
+                throw new ArgumentException(
+                    $"tensor '{Join(prefix, entry.Name)}' has the non-finite value {tensor.Data[bad]} at element {bad}; the checkpoint holds diverged weights");
             tensor.Data.CopyTo(all, entry.Offset);
         }
         parameters.Backend.Upload(all, parameters.Values);
+    }
+
+    static int FirstNonFinite(float[] values)
+    {
+        for (int i = 0; i < values.Length; i++) if (!float.IsFinite(values[i])) return i;
+        return -1;
     }
 
     static string Join(string prefix, string name) => prefix.Length == 0 ? name : prefix + "." + name;

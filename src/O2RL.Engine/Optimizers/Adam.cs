@@ -15,7 +15,16 @@ public sealed class Adam
     /// <summary>Adam for any parameter/gradient pair of equal length.</summary>
     public Adam(Tensor parameters, Tensor gradients, float learningRate, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-8f)
     {
-        if (!(learningRate >= 0f)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "learning rate must be ≥ 0");
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(gradients);
+        if (gradients.Backend != parameters.Backend || gradients.Length != parameters.Length)
+            throw new ArgumentException(
+                $"Adam: gradients [{gradients.ShapeText}] on {gradients.Backend.Name} must match parameters [{parameters.ShapeText}] on {parameters.Backend.Name}");
+        // PyTorch's checks: a β of 1 divides by 1 − β^t = 0 and ε < 0 can divide by zero, so one step would make every
+        // parameter NaN.
+        if (!(beta1 >= 0f && beta1 < 1f)) throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "Adam β1 must be in [0, 1)");
+        if (!(beta2 >= 0f && beta2 < 1f)) throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "Adam β2 must be in [0, 1)");
+        if (!(epsilon >= 0f && float.IsFinite(epsilon))) throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "Adam ε must be finite and ≥ 0");
         backend = parameters.Backend;
         Parameters = parameters;
         Gradients = gradients;
@@ -35,18 +44,47 @@ public sealed class Adam
     public Tensor SecondMoment { get; }
     /// <summary>‖g‖ before clipping, written when clipping is on (device scalar).</summary>
     public Tensor GradientNorm { get; }
-    /// <summary>Learning rate used by the next step (schedules set it per step).</summary>
-    public float LearningRate { get; set; }
+    /// <summary>Learning rate used by the next step (schedules set it per step); finite and ≥ 0 (0 freezes).</summary>
+    public float LearningRate
+    {
+        get => learningRate;
+        set
+        {
+            if (!(value >= 0f && float.IsFinite(value)))
+                throw new ArgumentOutOfRangeException(nameof(LearningRate), value, "learning rate must be finite and ≥ 0");
+            learningRate = value;
+        }
+    }
+    float learningRate;
     /// <summary>β1.</summary>
     public float Beta1 { get; }
     /// <summary>β2.</summary>
     public float Beta2 { get; }
     /// <summary>ε.</summary>
     public float Epsilon { get; }
-    /// <summary>Clip the global gradient norm to this before each step (null: no clipping).</summary>
-    public float? MaxGradientNorm { get; set; }
-    /// <summary>Steps taken (t of the bias correction).</summary>
-    public long StepCount { get; set; }
+    /// <summary>Clip the global gradient norm to this before each step (null: no clipping; else finite and &gt; 0).</summary>
+    public float? MaxGradientNorm
+    {
+        get => maxGradientNorm;
+        set
+        {
+            if (value is float norm && !(norm > 0f && float.IsFinite(norm)))
+                throw new ArgumentOutOfRangeException(nameof(MaxGradientNorm), norm, "max gradient norm must be finite and > 0 (null turns clipping off)");
+            maxGradientNorm = value;
+        }
+    }
+    float? maxGradientNorm;
+    /// <summary>Steps taken (t of the bias correction); ≥ 0.</summary>
+    public long StepCount
+    {
+        get => stepCount;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value, nameof(StepCount));
+            stepCount = value;
+        }
+    }
+    long stepCount;
 
     /// <summary>Clips (if configured) and applies one Adam step.</summary>
     public void Step()
