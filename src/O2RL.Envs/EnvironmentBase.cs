@@ -8,6 +8,7 @@ public abstract class EnvironmentBase : IEnvironment
 {
     private bool needsReset = true;
     private bool seeded;
+    private bool started;
 
     /// <summary>Creates the base with the environment's id and spaces.</summary>
     protected EnvironmentBase(string id, BoxSpace observationSpace, BoxSpace actionSpace)
@@ -50,6 +51,7 @@ public abstract class EnvironmentBase : IEnvironment
         ResetCore(observation);
         ElapsedSteps = 0;
         needsReset = false;
+        started = true;
     }
 
     /// <inheritdoc />
@@ -59,10 +61,23 @@ public abstract class EnvironmentBase : IEnvironment
         ObservationSpace.CheckLength(observation.Length, "observation");
         if (needsReset)
             throw new InvalidOperationException($"{Id}: Step was called before Reset or after the episode ended; call Reset first");
+        // NaN has no place in the box: MuJoCo would zero the whole control vector (its bad-control warning) and the
+        // step would store a transition the action never produced; the classic-control tasks would turn every later
+        // observation into NaN. ±∞ is clipped to the box like any out-of-range action, as in Gymnasium.
+        for (int i = 0; i < action.Length; i++)
+            if (float.IsNaN(action[i]))
+                throw new ArgumentException($"{Id}: action[{i}] is NaN at step {ElapsedSteps + 1} of the episode; actions must be numbers", nameof(action));
         var result = StepCore(action, observation);
         ElapsedSteps++;
         if (result.Done) needsReset = true;
         return result;
+    }
+
+    /// <inheritdoc />
+    public void ContinueEndedEpisode()
+    {
+        if (!started) throw new InvalidOperationException($"{Id}: there is no episode to continue; call Reset first");
+        needsReset = false;
     }
 
     /// <summary>Starts an episode (the random stream is already seeded) and writes the first observation.</summary>

@@ -30,6 +30,15 @@ public interface IEnvironment : IDisposable
     /// Advances one step. action: [actionDim]; observation: [observationDim], receives the next observation.
     /// </summary>
     StepResult Step(ReadOnlySpan<float> action, Span<float> observation);
+
+    /// <summary>
+    /// Lets the next <see cref="Step"/> advance an episode that has ended, without a <see cref="Reset"/>, as old Gym
+    /// did when step was called after done: the simulator goes on from its current state and the step reports the end
+    /// again (the time limit is still exceeded, or the termination test still fails). Only for reproducing the reference
+    /// code's evaluation on the training instance (ALGORITHMS.md §8); everything else must call Reset. Environments that
+    /// do not enforce the reset rule need do nothing.
+    /// </summary>
+    void ContinueEndedEpisode() { }
 }
 
 /// <summary>Convenience calls for code that does not mind one allocation per call.</summary>

@@ -269,6 +269,25 @@ public class LocomotionTests
     }
 
     [Fact]
+    public void ANaNActionIsRefusedOnMuJoCoTasks()
+    {
+        RequireMuJoCo.OrSkip();
+        // MuJoCo's bad-control warning would zero the whole control vector (the finite 0.5s too), the reward would be NaN
+        // and the step would report nothing: a transition the action never produced.
+        foreach (string id in new[] { "Hopper-v2", "Walker2d-v2" })
+        {
+            using var env = EnvironmentRegistry.Make(id);
+            var observation = env.Reset(3);
+            var action = Enumerable.Repeat(0.5f, env.ActionSpace.Dimension).ToArray();
+            action[0] = float.NaN;
+            var error = Assert.Throws<ArgumentException>(() => env.Step(action, observation));
+            Assert.Contains($"{id}: action[0] is NaN", error.Message);
+            action[0] = 0.5f;
+            Assert.True(double.IsFinite(env.Step(action, observation).Reward));
+        }
+    }
+
+    [Fact]
     public void MuJoCoErrorsBecomeManagedExceptions()
     {
         RequireMuJoCo.OrSkip();

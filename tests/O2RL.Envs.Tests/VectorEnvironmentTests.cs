@@ -99,6 +99,17 @@ public class VectorEnvironmentTests
     }
 
     [Fact]
+    public void ADisposedVectorEnvironmentSaysSo()
+    {
+        // It used to fail only when a step needed the worker pool, naming an internal type.
+        var vector = new VectorEnvironment(MakePendulum, 2, maxParallelism: 2);
+        vector.Reset(0);
+        vector.Dispose();
+        Assert.Contains("VectorEnvironment", Assert.Throws<ObjectDisposedException>(() => vector.Step(new float[2])).Message);
+        Assert.Throws<ObjectDisposedException>(() => vector.Reset(0));
+    }
+
+    [Fact]
     public void ParallelStepAllocatesNothing()
     {
         using var vector = new VectorEnvironment(MakePendulum, 4, maxParallelism: 2);

@@ -57,6 +57,65 @@ public class WrapperTests
     }
 
     [Fact]
+    public void AStepAfterTheTimeLimitIsRefusedUntilReset()
+    {
+        // As after a termination: the episode is over, and another step would report (and let EpisodeStatistics
+        // count) one more ended episode.
+        using var env = new EpisodeStatistics(new TimeLimit(new ScriptedEnvironment(), 2));
+        var observation = env.Reset(0);
+        env.Step([0f, 0f], observation);
+        Assert.True(env.Step([0f, 0f], observation).Truncated);
+        var error = Assert.Throws<InvalidOperationException>(() => env.Step([0f, 0f], observation));
+        Assert.Contains("Scripted-v0: Step was called after the episode reached its 2-step limit; call Reset first", error.Message);
+        Assert.Equal(1, env.EpisodeCount);
+        env.Reset(observation);
+        Assert.False(env.Step([0f, 0f], observation).Done);
+    }
+
+    [Fact]
+    public void AnEndedEpisodeCanBeContinuedOnceAsOldGymDid()
+    {
+        // The release's evaluation on the training instance (ALGORITHMS.md §8): the training loop steps on after the
+        // evaluation's last episode ended, and that step ends the episode again.
+        using var truncating = new TimeLimit(new ScriptedEnvironment(), 2);
+        var observation = truncating.Reset(0);
+        truncating.Step([0f, 0f], observation);
+        Assert.True(truncating.Step([0f, 0f], observation).Truncated);
+        truncating.ContinueEndedEpisode();
+        var again = truncating.Step([0f, 0f], observation);
+        Assert.True(again.Truncated);
+        Assert.Equal(3f, observation[0]); // the simulator went on from its state
+        Assert.Throws<InvalidOperationException>(() => truncating.Step([0f, 0f], observation));
+
+        using var terminating = new TimeLimit(new ScriptedEnvironment(terminateAt: 1), 10);
+        observation = terminating.Reset(0);
+        Assert.True(terminating.Step([0f, 0f], observation).Terminated);
+        Assert.Throws<InvalidOperationException>(() => terminating.Step([0f, 0f], observation));
+        terminating.ContinueEndedEpisode();
+        Assert.True(terminating.Step([0f, 0f], observation).Terminated);
+
+        using var fresh = new ScriptedEnvironment();
+        Assert.Throws<InvalidOperationException>(() => fresh.ContinueEndedEpisode());
+    }
+
+    [Fact]
+    public void ANaNActionIsRefusedNamingItsEntry()
+    {
+        // MuJoCo would zero the whole control vector and the step would store a transition the action never produced;
+        // Pendulum would turn every later observation into NaN. ±∞ is clipped like any out-of-range action.
+        using var env = new ScriptedEnvironment();
+        var observation = env.Reset(0);
+        var error = Assert.Throws<ArgumentException>(() => env.Step([0.5f, float.NaN], observation));
+        Assert.Contains("Scripted-v0: action[1] is NaN at step 1 of the episode", error.Message);
+        using var pendulum = new PendulumEnvironment();
+        var pendulumObservation = pendulum.Reset(0);
+        Assert.Throws<ArgumentException>(() => pendulum.Step([float.NaN], pendulumObservation));
+        var clipped = pendulum.Step([float.PositiveInfinity], pendulumObservation);
+        Assert.True(double.IsFinite(clipped.Reward));
+        Assert.All(pendulumObservation, v => Assert.True(float.IsFinite(v)));
+    }
+
+    [Fact]
     public void TerminationBeforeTheLimitIsNotATruncation()
     {
         using var env = new TimeLimit(new ScriptedEnvironment(terminateAt: 2), 5);

@@ -66,6 +66,9 @@ public sealed class Evaluator : IDisposable
             while (true)
             {
                 policy.Act(observation, action, deterministic);
+                if (Divergence.FirstNaN(action) is int bad)
+                    throw new NonFiniteActionException(
+                        $"the policy's action[{bad}] is NaN at step {length + 1} of evaluation episode {e + 1}: its weights or inputs are not finite");
                 var result = environment.Step(action, observation);
                 total += result.Reward;
                 length++;

@@ -153,6 +153,13 @@ public sealed class OffPolicyTrainer(IEnvironment environment, Evaluator evaluat
                     else noiseFreeSource.CopyNoiseFreeAction(storedAction);
                 }
 
+                // Diverged weights act NaN, which the environment refuses: stop as a divergence, naming the first
+                // non-finite loss when the agent has one.
+                if (!randomAction && Divergence.FirstNaN(action) is int nanEntry)
+                {
+                    agent.LogMetrics(watch, Step);
+                    throw Diverged($"the policy's action[{nanEntry}] is NaN at step {Step + 1:N0}");
+                }
                 var result = environment.Step(action, nextObservation);
                 float reward = options.RewardTransform is null ? (float)result.Reward : options.RewardTransform((float)result.Reward);
                 // m = 1 only for a true termination: a time-limit truncation must still bootstrap.
@@ -192,21 +199,29 @@ public sealed class OffPolicyTrainer(IEnvironment environment, Evaluator evaluat
                     stepsAtLastLog = Step; secondsAtLastLog = seconds;
                     agent.LogMetrics(watch, Step);
                     metrics.Flush(Step);
-                    if (watch.FirstNonFinite is var (name, value))
-                        throw new TrainingDivergedException(
-                            $"{name} = {value} at step {Step:N0}, first seen between updates {updatesAtLastCheck + 1:N0} and {Updates:N0} (steps {stepAtLastCheck + 1:N0}–{Step:N0})",
-                            Checkpoints?.LastGoodStep ?? -1, Checkpoints?.LastSavedPath);
+                    if (watch.FirstNonFinite is not null) throw Diverged(null);
                     updatesAtLastCheck = Updates; stepAtLastCheck = Step;
                 }
                 if (options.EvaluateEvery > 0 && Step % options.EvaluateEvery == 0)
                 {
-                    if (sharedEvaluator is null) last = evaluator.Evaluate(agent.Policy, options.EvaluationEpisodes);
-                    else
+                    try
                     {
-                        // The release's order: the deterministic evaluation, then the exploratory one, both on the
-                        // training instance; `observation` is left as it was, so the next step acts on it.
-                        last = sharedEvaluator.Evaluate(agent.Policy, options.EvaluationEpisodes);
-                        sharedEvaluator.Evaluate(agent.Policy, options.EvaluationEpisodes, deterministic: false);
+                        if (sharedEvaluator is null) last = evaluator.Evaluate(agent.Policy, options.EvaluationEpisodes);
+                        else
+                        {
+                            // The release's order: the deterministic evaluation, then the exploratory one, both on the
+                            // training instance; `observation` is left as it was, so the next step acts on it.
+                            last = sharedEvaluator.Evaluate(agent.Policy, options.EvaluationEpisodes);
+                            sharedEvaluator.Evaluate(agent.Policy, options.EvaluationEpisodes, deterministic: false);
+                            // The last evaluation episode ended the instance's episode; Gym let the training loop step on, and
+                            // that step ends the cut-short training episode (time limit or termination again).
+                            environment.ContinueEndedEpisode();
+                        }
+                    }
+                    catch (NonFiniteActionException nan)
+                    {
+                        agent.LogMetrics(watch, Step);
+                        throw Diverged(nan.Message);
                     }
                     metrics.Log(Step, "eval/return", last.MeanReturn);
                     if (last.NormalizedMean is double normalized) metrics.Log(Step, "eval/normalized_return", normalized);
@@ -228,6 +243,13 @@ public sealed class OffPolicyTrainer(IEnvironment environment, Evaluator evaluat
             graphedUpdate?.Dispose();
             progress.Close();
         }
+
+        // What diverged: the first non-finite loss when the agent has logged one, else what the policy did.
+        TrainingDivergedException Diverged(string? nanAction) => new(
+            watch.FirstNonFinite is var (name, value)
+                ? $"{name} = {value} at step {Step:N0}, first seen between updates {updatesAtLastCheck + 1:N0} and {Updates:N0} (steps {stepAtLastCheck + 1:N0}–{Step:N0})"
+                : $"{nanAction} (updates {updatesAtLastCheck + 1:N0}–{Updates:N0} since the last check)",
+            Checkpoints?.LastGoodStep ?? -1, Checkpoints?.LastSavedPath);
         return last;
     }
 

@@ -133,7 +133,13 @@ public sealed class OfflineTrainer(Evaluator evaluator, IOfflineAgent agent, Fun
                 }
                 if (evaluate)
                 {
-                    last = evaluator.Evaluate(agent.Policy, options.EvaluationEpisodes);
+                    try { last = evaluator.Evaluate(agent.Policy, options.EvaluationEpisodes); }
+                    catch (NonFiniteActionException nan)
+                    {
+                        metrics.Flush(Step);
+                        throw new TrainingDivergedException($"{nan.Message} at update {Step:N0} (updates {stepAtLastCheck + 1:N0}–{Step:N0} since the last check)",
+                            Checkpoints?.LastGoodStep ?? -1, Checkpoints?.LastSavedPath);
+                    }
                     metrics.Log(Step, "eval/return", last.MeanReturn);
                     if (last.NormalizedMean is double normalized) metrics.Log(Step, "eval/normalized_return", normalized);
                 }

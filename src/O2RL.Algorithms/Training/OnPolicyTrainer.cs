@@ -202,6 +202,8 @@ public sealed class OnPolicyTrainer(IEnvironment environment, Evaluator evaluato
             {
                 Cancellation.ThrowIfCancellationRequested();
                 agent.Act(observation, action, logProbs);
+                // Diverged weights act NaN, which the environment refuses: stop as a divergence.
+                if (Divergence.FirstNaN(action) is int nanEntry) throw Diverged($"the policy's action[{nanEntry}] is NaN at step {Step + 1:N0}");
                 var result = environment.Step(action, nextObservation);
                 filter.Apply(nextObservation, update: true);
                 float reward = options.RewardTransform is null ? (float)result.Reward : options.RewardTransform((float)result.Reward);
@@ -238,13 +240,14 @@ public sealed class OnPolicyTrainer(IEnvironment environment, Evaluator evaluato
                     stepsAtLastUpdate = Step; secondsAtLastUpdate = seconds;
                     agent.LogMetrics(watch, Step);
                     metrics.Flush(Step);
-                    if (watch.FirstNonFinite is var (name, value))
-                        throw new TrainingDivergedException(
-                            $"{name} = {value} at step {Step:N0}, first seen in rollout updates {updatesAtLastCheck + 1:N0}–{updates:N0} (steps {stepAtLastCheck + 1:N0}–{Step:N0})",
-                            Checkpoints?.LastGoodStep ?? -1, Checkpoints?.LastSavedPath);
+                    if (watch.FirstNonFinite is not null) throw Diverged(null);
                     updatesAtLastCheck = updates; stepAtLastCheck = Step;
                 }
-                if (options.EvaluateEvery > 0 && Step % options.EvaluateEvery == 0) last = Evaluate();
+                if (options.EvaluateEvery > 0 && Step % options.EvaluateEvery == 0)
+                {
+                    try { last = Evaluate(); }
+                    catch (NonFiniteActionException nan) { throw Diverged(nan.Message); }
+                }
                 if (Checkpoints is { Interval: > 0 } checkpoints && result.Done && Step >= nextCheckpoint && Step < options.TotalSteps)
                 {
                     metrics.Flush(Step);
@@ -266,6 +269,12 @@ public sealed class OnPolicyTrainer(IEnvironment environment, Evaluator evaluato
             progress.Close();
         }
         return last;
+
+        TrainingDivergedException Diverged(string? nanAction) => new(
+            watch.FirstNonFinite is var (name, value)
+                ? $"{name} = {value} at step {Step:N0}, first seen in rollout updates {updatesAtLastCheck + 1:N0}–{updates:N0} (steps {stepAtLastCheck + 1:N0}–{Step:N0})"
+                : $"{nanAction} ({updates:N0} rollout updates so far)",
+            Checkpoints?.LastGoodStep ?? -1, Checkpoints?.LastSavedPath);
     }
 
     EvaluationResult Evaluate()

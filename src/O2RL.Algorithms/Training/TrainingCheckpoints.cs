@@ -128,6 +128,23 @@ public sealed class TrainingDivergedException : InvalidOperationException
 }
 
 /// <summary>
+/// Thrown by <see cref="Evaluator"/> when the policy returns a NaN action (weights or inputs that are not finite); the
+/// training loops turn it into a <see cref="TrainingDivergedException"/> naming the last good checkpoint.
+/// </summary>
+public sealed class NonFiniteActionException(string message) : InvalidOperationException(message);
+
+/// <summary>Checks the loops make on what a policy returns.</summary>
+internal static class Divergence
+{
+    /// <summary>The first NaN entry of an action, or null: what a policy with diverged weights returns.</summary>
+    public static int? FirstNaN(ReadOnlySpan<float> action)
+    {
+        for (int i = 0; i < action.Length; i++) if (float.IsNaN(action[i])) return i;
+        return null;
+    }
+}
+
+/// <summary>
 /// Forwards metrics and remembers the first non-finite loss (names under <c>losses/</c>) logged since the last
 /// <see cref="Reset"/>: the loops read losses only where they log them, so divergence costs no extra device reads.
 /// </summary>

@@ -102,6 +102,7 @@ public sealed class VectorEnvironment : IDisposable
     /// </summary>
     public ReadOnlySpan<float> Reset(int? seed = null)
     {
+        ObjectDisposedException.ThrowIf(disposed, this);
         for (int i = 0; i < copies.Length; i++)
         {
             int? copySeed = seed is int s ? EnvRandom.DeriveSeed(s, i) : null;
@@ -121,6 +122,7 @@ public sealed class VectorEnvironment : IDisposable
     /// </summary>
     public void Step(ReadOnlySpan<float> actionRows)
     {
+        ObjectDisposedException.ThrowIf(disposed, this);
         if (actionRows.Length != actions.Length)
             throw new ArgumentException($"actions has {actionRows.Length} entries but {Count} copies × {actionDim} action dimensions need {actions.Length}");
         if (!resetDone)
@@ -156,9 +158,12 @@ public sealed class VectorEnvironment : IDisposable
         }
     }
 
+    bool disposed;
+
     /// <summary>Disposes every copy.</summary>
     public void Dispose()
     {
+        disposed = true;
         pool?.Dispose();
         foreach (var copy in copies) copy.Dispose();
     }

@@ -27,6 +27,9 @@ public abstract class EnvironmentWrapper : IEnvironment
     /// <inheritdoc />
     public virtual StepResult Step(ReadOnlySpan<float> action, Span<float> observation) => Inner.Step(action, observation);
 
+    /// <inheritdoc />
+    public virtual void ContinueEndedEpisode() => Inner.ContinueEndedEpisode();
+
     /// <summary>The first wrapper or environment of type <typeparamref name="T"/> found going inwards from this one, or null.</summary>
     public T? Find<T>() where T : class, IEnvironment
     {

@@ -21,20 +21,35 @@ public sealed class TimeLimit : EnvironmentWrapper
     /// <summary>Steps taken in the current episode.</summary>
     public int ElapsedSteps { get; private set; }
 
+    bool truncated;
+
     /// <inheritdoc />
     public override void Reset(Span<float> observation, int? seed = null)
     {
         Inner.Reset(observation, seed);
         ElapsedSteps = 0;
+        truncated = false;
+    }
+
+    /// <inheritdoc />
+    public override void ContinueEndedEpisode()
+    {
+        Inner.ContinueEndedEpisode();
+        truncated = false;
     }
 
     /// <inheritdoc />
     public override StepResult Step(ReadOnlySpan<float> action, Span<float> observation)
     {
+        // As after a termination: an episode that hit the limit is over, and another step would report (and let
+        // EpisodeStatistics count) one more ended episode.
+        if (truncated)
+            throw new InvalidOperationException($"{Id}: Step was called after the episode reached its {MaxEpisodeSteps}-step limit; call Reset first");
         var result = Inner.Step(action, observation);
         ElapsedSteps++;
         if (ElapsedSteps >= MaxEpisodeSteps)
         {
+            truncated = true;
             result = result with
             {
                 Truncated = true,

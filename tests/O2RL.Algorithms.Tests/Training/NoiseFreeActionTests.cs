@@ -75,6 +75,72 @@ public sealed class NoiseFreeActionTests
         Assert.Equal([1f, 2f, 3f, 1f, 2f, 3f, 4f, 1f, 2f, 3f, 1f, 2f, 3f, 4f], Enumerable.Range(0, 14).Select(i => rows[i * width + next]));
     }
 
+    /// <summary>Falls (terminates) from its 2nd step on, and enforces the reset rule as every built-in task does.</summary>
+    sealed class AlwaysFalls() : EnvironmentBase("always-falls", new BoxSpace([-10f], [10f]), new BoxSpace([-1f], [1f]))
+    {
+        int step;
+        protected override void ResetCore(Span<float> observation) { step = 0; observation[0] = 0f; }
+        protected override StepResult StepCore(ReadOnlySpan<float> action, Span<float> observation)
+        {
+            observation[0] = ++step;
+            return new StepResult(1.0, Terminated: step >= 2, Truncated: false);
+        }
+    }
+
+    [Fact]
+    public void TheSharedEvaluationQuirkSurvivesAnEvaluationThatEndsInATermination()
+    {
+        // The release evaluates on the training instance; when its last episode ended in a fall (Hopper, Walker2d) the
+        // next training step used to be refused ("Step was called … after the episode ended"). As in old Gym, the
+        // step goes on from the fallen state and ends the cut-short training episode.
+        using var backend = new CpuBackend(1);
+        using var environment = new O2RL.Envs.Wrappers.TimeLimit(new AlwaysFalls(), 50);
+        using var evaluator = new Evaluator(EnvironmentRegistry.Make("Pendulum-v1"), null, 1);
+        using var sampler = new MixedReplaySampler(backend, OfflineMixing.None, null, 1, 1, 64, 32, new DeviceRandom(1));
+        var metrics = new MemoryMetrics();
+        var trainer = new OffPolicyTrainer(environment, evaluator, new NoUpdateAgent(new OneDimensionalPolicy()), sampler,
+            new OffPolicyLoopOptions { TotalSteps = 8, WarmupSteps = 8, RandomWarmup = true, EvaluateEvery = 3, EvaluationEpisodes = 1,
+                LogEvery = 0, Seed = 3, SharedEvaluationEnvironment = true }, metrics);
+        trainer.Run();
+        // Episodes of 2 steps, except those cut by the evaluations after steps 3 and 6: 1 step (step 3), then the
+        // continued one (step 4) ends at once; likewise at 6 and 7.
+        Assert.Equal([(2L, 2.0), (4L, 2.0), (6L, 2.0), (7L, 1.0)], metrics.Series("charts/episodic_length").Select(p => (p.Step, p.Value)));
+        Assert.Equal([3L, 6L], metrics.Series("eval/return").Select(p => p.Step));
+    }
+
+    /// <summary>Acts NaN (as diverged weights do), in evaluation only or always.</summary>
+    sealed class NaNPolicy(bool onlyWhenDeterministic) : IPolicy
+    {
+        public int ObservationDim => 3;
+        public int ActionDim => 1;
+        public void Act(ReadOnlySpan<float> observation, Span<float> action, bool deterministic) =>
+            action.Fill(deterministic || !onlyWhenDeterministic ? float.NaN : 0.5f);
+    }
+
+    static TrainingDivergedException RunWithNaNPolicy(bool onlyWhenDeterministic)
+    {
+        using var backend = new CpuBackend(1);
+        using var environment = PolicyEnvironment.Make("Pendulum-v1", null);
+        using var evaluator = new Evaluator(EnvironmentRegistry.Make("Pendulum-v1"), null, 1);
+        using var sampler = new MixedReplaySampler(backend, OfflineMixing.None, null, 3, 1, 64, 32, new DeviceRandom(1));
+        var trainer = new OffPolicyTrainer(environment, evaluator, new NoUpdateAgent(new NaNPolicy(onlyWhenDeterministic)), sampler,
+            new OffPolicyLoopOptions { TotalSteps = 10, WarmupSteps = 10, RandomWarmup = false, EvaluateEvery = 4, EvaluationEpisodes = 1, LogEvery = 0, Seed = 3 },
+            new MemoryMetrics());
+        return Assert.Throws<TrainingDivergedException>(() => trainer.Run());
+    }
+
+    [Fact]
+    public void ANaNActionStopsTheLoopAsADivergence()
+    {
+        // The environment refuses NaN actions; the loop must say the training diverged (and where the last good
+        // checkpoint is), not pass on the environment's argument error.
+        var training = RunWithNaNPolicy(onlyWhenDeterministic: false);
+        Assert.Contains("training diverged: the policy's action[0] is NaN at step 1", training.Message);
+        var evaluation = RunWithNaNPolicy(onlyWhenDeterministic: true);
+        Assert.Contains("training diverged: the policy's action[0] is NaN at step 1 of evaluation episode 1", evaluation.Message);
+        Assert.Contains("no checkpoint was saved", evaluation.Message);
+    }
+
     sealed class OneDimensionalPolicy : IPolicy
     {
         public int ObservationDim => 1;
