@@ -24,11 +24,11 @@ public sealed record EnvironmentAvailability(EnvironmentSpec Spec, bool Availabl
 
 /// <summary>
 /// Creates environments by id, Gymnasium's make(): the raw task wrapped in a <see cref="TimeLimit"/> with the
-/// registered episode limit.
+/// registered episode limit. <see cref="Register"/> adds a task of your own, which every run then accepts by id.
 /// </summary>
 public static class EnvironmentRegistry
 {
-    private static readonly (EnvironmentSpec Spec, Func<IEnvironment> Create, Func<string>? Xml)[] Entries =
+    private static readonly (EnvironmentSpec Spec, Func<IEnvironment> Create, Func<string>? Xml)[] BuiltIn =
     [
         (new EnvironmentSpec("Pendulum-v1", 3, 1, 200, "Gymnasium Pendulum-v1", null, false),
             () => new PendulumEnvironment(), null),
@@ -71,10 +71,62 @@ public static class EnvironmentRegistry
         }
     }
 
+    // Copy-on-write, so lookups need no lock and a registration never changes a list being enumerated.
+    private static volatile (EnvironmentSpec Spec, Func<IEnvironment> Create, Func<string>? Xml)[] Entries = BuiltIn;
+    private static readonly Lock RegistrationLock = new();
+
     /// <summary>Every registered environment.</summary>
     public static IReadOnlyList<EnvironmentSpec> Specs => [.. Entries.Select(e => e.Spec)];
 
     private static IEnumerable<(EnvironmentSpec Spec, Func<IEnvironment> Create, Func<string>? Xml)> All() => Entries;
+
+    /// <summary>
+    /// Registers an environment of your own under <paramref name="id"/>, as Gymnasium's register(): from then on
+    /// <see cref="Make"/> creates it wrapped in a <see cref="TimeLimit"/> of <paramref name="maxEpisodeSteps"/>, and
+    /// every run (online, offline, fine-tuning, dataset collection) accepts the id like a built-in task; the runs
+    /// rescale a non-[−1, 1] action box for the actors and record it in the policy checkpoints. The factory is called
+    /// once here to read the spaces (and the instance disposed); each call must return a new instance whose
+    /// <see cref="IEnvironment.Id"/> is <paramref name="id"/>. Returns the spec.
+    /// </summary>
+    public static EnvironmentSpec Register(string id, Func<IEnvironment> create, int maxEpisodeSteps, string? description = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(id);
+        ArgumentNullException.ThrowIfNull(create);
+        if (maxEpisodeSteps < 1)
+            throw new ArgumentOutOfRangeException(nameof(maxEpisodeSteps), maxEpisodeSteps, $"{id}: the episode step limit must be positive (evaluation episodes must end)");
+        int observationDim, actionDim;
+        using (var probe = create() ?? throw new ArgumentException($"{id}: the factory returned null", nameof(create)))
+        {
+            if (probe.Id != id)
+                throw new ArgumentException($"the factory for '{id}' makes an environment whose Id is '{probe.Id}'; they must be equal (checkpoints and reports name the task by it)", nameof(create));
+            var box = probe.ActionSpace;
+            for (int j = 0; j < box.Dimension; j++)
+                if (!float.IsFinite(box.Low[j]) || !float.IsFinite(box.High[j]) || !(box.Low[j] < box.High[j]))
+                    throw new ArgumentException($"{id}: action dimension {j} has the box [{box.Low[j]}, {box.High[j]}]; actors act in [-1, 1] and are rescaled to a finite box with low < high");
+            observationDim = probe.ObservationSpace.Dimension;
+            actionDim = box.Dimension;
+        }
+        var spec = new EnvironmentSpec(id, observationDim, actionDim, maxEpisodeSteps, description ?? "registered by the application", null, false);
+        lock (RegistrationLock)
+        {
+            if (Entries.Any(e => e.Spec.Id == id))
+                throw new InvalidOperationException($"an environment '{id}' is already registered");
+            Entries = [.. Entries, (spec, create, null)];
+        }
+        return spec;
+    }
+
+    /// <summary>Removes an environment added with <see cref="Register"/>; false when no such registration exists (built-in tasks stay).</summary>
+    public static bool Unregister(string id)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        lock (RegistrationLock)
+        {
+            if (BuiltIn.Any(e => e.Spec.Id == id) || !Entries.Any(e => e.Spec.Id == id)) return false;
+            Entries = [.. Entries.Where(e => e.Spec.Id != id)];
+            return true;
+        }
+    }
 
     /// <summary>The spec of <paramref name="id"/> (case-sensitive, as Gymnasium's).</summary>
     public static EnvironmentSpec GetSpec(string id) => Find(id).Spec;

@@ -71,3 +71,47 @@ public class RegistryTests
         }
     }
 }
+
+public class RegistrationTests
+{
+    sealed class Tiny(string id, float actionBound = 1f) : EnvironmentBase(id, BoxSpace.Uniform(2, -1f, 1f), BoxSpace.Uniform(1, -actionBound, actionBound))
+    {
+        protected override void ResetCore(Span<float> observation) => observation.Clear();
+        protected override StepResult StepCore(ReadOnlySpan<float> action, Span<float> observation) => new(0.0, false, false);
+    }
+
+    [Fact]
+    public void ARegisteredEnvironmentIsMadeByIdWithItsTimeLimit()
+    {
+        string id = $"Tiny-{Guid.NewGuid():N}-v0";
+        var spec = EnvironmentRegistry.Register(id, () => new Tiny(id, 3f), maxEpisodeSteps: 5);
+        try
+        {
+            Assert.Equal((2, 1, 5), (spec.ObservationDim, spec.ActionDim, spec.MaxEpisodeSteps));
+            Assert.Contains(EnvironmentRegistry.ListAvailability(), a => a.Spec.Id == id && a.Available);
+            using var env = EnvironmentRegistry.Make(id);
+            var observation = env.Reset(0);
+            for (int t = 1; t < 5; t++) Assert.False(env.Step([0f], observation).Done);
+            Assert.True(env.Step([0f], observation).Truncated);
+            Assert.Contains("already registered", Assert.Throws<InvalidOperationException>(() => EnvironmentRegistry.Register(id, () => new Tiny(id), 5)).Message);
+        }
+        finally
+        {
+            Assert.True(EnvironmentRegistry.Unregister(id));
+        }
+        Assert.Throws<ArgumentException>(() => EnvironmentRegistry.Make(id));
+        Assert.False(EnvironmentRegistry.Unregister("Pendulum-v1"));
+        Assert.NotNull(EnvironmentRegistry.Make("Pendulum-v1"));
+    }
+
+    [Fact]
+    public void ARegistrationThatCouldNotWorkIsRefused()
+    {
+        Assert.Contains("makes an environment whose Id is 'Other-v0'",
+            Assert.Throws<ArgumentException>(() => EnvironmentRegistry.Register("Mine-v0", () => new Tiny("Other-v0"), 10)).Message);
+        Assert.Contains("action dimension 0 has the box",
+            Assert.Throws<ArgumentException>(() => EnvironmentRegistry.Register("Mine-v0", () => new Tiny("Mine-v0", float.PositiveInfinity), 10)).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => EnvironmentRegistry.Register("Mine-v0", () => new Tiny("Mine-v0"), 0));
+        Assert.DoesNotContain(EnvironmentRegistry.Specs, s => s.Id == "Mine-v0");
+    }
+}

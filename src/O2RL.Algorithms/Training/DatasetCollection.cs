@@ -26,6 +26,8 @@ public static class DatasetCollection
     {
         ArgumentNullException.ThrowIfNull(environment);
         if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps, "collect at least one step");
+        // Datasets feed actors, which act in [−1, 1]: actions in another box's units would be out of their reach.
+        EnvironmentChecks.UnitActionBox(environment);
         int obsDim = environment.ObservationSpace.Dimension, actionDim = environment.ActionSpace.Dimension;
         if (policy is not null && (policy.ObservationDim != obsDim || policy.ActionDim != actionDim))
             throw new ArgumentException($"policy maps {policy.ObservationDim} → {policy.ActionDim} but the environment has obs {obsDim} / action {actionDim}");
@@ -49,6 +51,7 @@ public static class DatasetCollection
             observation.CopyTo(observations.AsSpan(t * obsDim, obsDim));
             var next = nextObservations.AsSpan(t * obsDim, obsDim);
             var result = environment.Step(action, next);
+            EnvironmentChecks.Transition(environment, result.Reward, next, t + 1);
             rewards[t] = (float)result.Reward;
             terminals[t] = result.Terminated;
             timeouts[t] = result.Truncated && !result.Terminated;

@@ -38,6 +38,9 @@ public sealed class Evaluator : IDisposable
         action = new float[environment.ActionSpace.Dimension];
     }
 
+    /// <summary>An evaluation episode this long has no time limit: the evaluation stops with an error.</summary>
+    public const int MaxEpisodeLength = 1_000_000;
+
     /// <summary>Base seed of evaluation episodes.</summary>
     public int Seed { get; }
 
@@ -73,6 +76,10 @@ public sealed class Evaluator : IDisposable
                 total += result.Reward;
                 length++;
                 if (result.Done) break;
+                // An environment without a time limit would hang the run here, silently.
+                if (length >= MaxEpisodeLength)
+                    throw new InvalidOperationException(
+                        $"{environment.Id}: evaluation episode {e + 1} has run {length:N0} steps without ending; give the environment a time limit (TimeLimit, or EnvironmentRegistry.Register's maxEpisodeSteps)");
             }
             returns[e] = total;
             lengths += length;

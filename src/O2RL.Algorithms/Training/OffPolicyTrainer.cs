@@ -97,6 +97,7 @@ public sealed class OffPolicyTrainer(IEnvironment environment, Evaluator evaluat
     public EvaluationResult? Run()
     {
         int obsDim = environment.ObservationSpace.Dimension, actionDim = environment.ActionSpace.Dimension;
+        EnvironmentChecks.ForActors(environment, agent.Policy);
         var observation = new float[obsDim];
         var nextObservation = new float[obsDim];
         var action = new float[actionDim];
@@ -161,6 +162,7 @@ public sealed class OffPolicyTrainer(IEnvironment environment, Evaluator evaluat
                     throw Diverged($"the policy's action[{nanEntry}] is NaN at step {Step + 1:N0}");
                 }
                 var result = environment.Step(action, nextObservation);
+                EnvironmentChecks.Transition(environment, result.Reward, nextObservation, Step + 1);
                 float reward = options.RewardTransform is null ? (float)result.Reward : options.RewardTransform((float)result.Reward);
                 // m = 1 only for a true termination: a time-limit truncation must still bootstrap.
                 sampler.Add(observation, storedAction, reward, nextObservation, result.Terminated);

@@ -152,6 +152,7 @@ public sealed class OnPolicyTrainer(IEnvironment environment, Evaluator evaluato
         int obsDim = environment.ObservationSpace.Dimension, actionDim = environment.ActionSpace.Dimension;
         if (rollout.ObservationDim != obsDim || rollout.ActionDim != actionDim)
             throw new ArgumentException($"rollout holds obs {rollout.ObservationDim} / action {rollout.ActionDim} dimensions but {environment.Id} has {obsDim} / {actionDim}");
+        EnvironmentChecks.ForActors(environment, agent.Policy);
         var observation = new float[obsDim];
         var nextObservation = new float[obsDim];
         var action = new float[actionDim];
@@ -205,6 +206,7 @@ public sealed class OnPolicyTrainer(IEnvironment environment, Evaluator evaluato
                 // Diverged weights act NaN, which the environment refuses: stop as a divergence.
                 if (Divergence.FirstNaN(action) is int nanEntry) throw Diverged($"the policy's action[{nanEntry}] is NaN at step {Step + 1:N0}");
                 var result = environment.Step(action, nextObservation);
+                EnvironmentChecks.Transition(environment, result.Reward, nextObservation, Step + 1);
                 filter.Apply(nextObservation, update: true);
                 float reward = options.RewardTransform is null ? (float)result.Reward : options.RewardTransform((float)result.Reward);
                 // dw: only a true termination stops bootstrapping; done: any end (time limits too) cuts the GAE recursion.

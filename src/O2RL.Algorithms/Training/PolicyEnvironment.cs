@@ -30,12 +30,15 @@ public static class PolicyEnvironment
     /// Adds the task's action box to a policy checkpoint's metadata as <c>action_low</c> / <c>action_high</c>
     /// (comma-separated) when it is not [−1, 1]^d. The actor acts in [−1, 1] (<see cref="Make"/> rescales), so
     /// without them a deployed policy (O2RL.Inference, <c>o2rl act</c>, the ONNX export) would hand the environment
-    /// the unscaled action: half Pendulum's torque. Ids the registry does not know, or tasks that cannot be created
-    /// here (MuJoCo missing), add nothing.
+    /// the unscaled action: half Pendulum's torque. An id the registry does not know is refused (register your own
+    /// task with <see cref="EnvironmentRegistry.Register"/>); a task that cannot be created here (MuJoCo missing: every
+    /// one of those has the [−1, 1] box) adds nothing.
     /// </summary>
     public static void AddActionBounds(IDictionary<string, string> metadata, string environmentId)
     {
         ArgumentNullException.ThrowIfNull(metadata);
+        if (!EnvironmentRegistry.Specs.Any(s => s.Id == environmentId))
+            throw new ArgumentException($"environment '{environmentId}' is not registered, so the checkpoint cannot record its action box; register it with EnvironmentRegistry.Register");
         if (!EnvironmentRegistry.ListAvailability().Any(a => a.Spec.Id == environmentId && a.Available)) return;
         using var environment = EnvironmentRegistry.Make(environmentId, timeLimit: false);
         var box = environment.ActionSpace;
@@ -45,7 +48,7 @@ public static class PolicyEnvironment
     }
 
     // The box every actor acts in: tasks with it need no rescaling, and checkpoints need not record it.
-    static bool IsUnitBox(BoxSpace box)
+    internal static bool IsUnitBox(BoxSpace box)
     {
         for (int j = 0; j < box.Dimension; j++)
             if (box.Low[j] != -1f || box.High[j] != 1f) return false;
