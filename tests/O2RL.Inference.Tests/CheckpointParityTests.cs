@@ -27,7 +27,7 @@ public sealed class CheckpointParityTests
     static Dictionary<string, string> Metadata(string algorithm) => new()
     {
         ["algorithm"] = algorithm,
-        ["env_id"] = "Hopper-v4",
+        ["env_id"] = "Hopper-v2",
         ["obs_dim"] = ObsDim.ToString(CultureInfo.InvariantCulture),
         ["act_dim"] = ActionDim.ToString(CultureInfo.InvariantCulture),
     };
@@ -69,7 +69,7 @@ public sealed class CheckpointParityTests
                 // IQL/PPO keep it as tensors (GaussianActorCheckpoint).
                 var actor = new GaussianActor(backend, ObsDim, ActionDim, seed: 13, minLogStd: -20f);
                 var tensors = actor.Parameters.ToNamedTensors("actor").Select(t => t.Name == "actor.log_std" ? t with { Data = [-0.3f, 0.1f, -1.2f] } : t);
-                SafetensorsFile.Write(path, [.. tensors, .. GaussianActorCheckpoint.NormalizerTensors(normalizer)], GaussianActorCheckpoint.Metadata(algorithm, "Hopper-v4", ObsDim, ActionDim, "{}"));
+                SafetensorsFile.Write(path, [.. tensors, .. GaussianActorCheckpoint.NormalizerTensors(normalizer)], GaussianActorCheckpoint.Metadata(algorithm, "Hopper-v2", ObsDim, ActionDim, "{}"));
                 break;
             }
         }
@@ -94,7 +94,7 @@ public sealed class CheckpointParityTests
         Assert.Equal(ObsDim, model.ObsDim);
         Assert.Equal(ActionDim, model.ActionDim);
         Assert.Equal(algorithm, model.Algorithm);
-        Assert.Equal("Hopper-v4", model.EnvironmentId);
+        Assert.Equal("Hopper-v2", model.EnvironmentId);
         Assert.NotNull(model.ObservationMean);
         // O2PPO fine-tunes with PPO's clamp (O2PpoRun loads its actor with Gaussian.PpoMinLogStd).
         Assert.Equal(algorithm is PpoRun.Algorithm or O2PpoRun.Algorithm ? -10f : -20f, model.MinLogStd);
