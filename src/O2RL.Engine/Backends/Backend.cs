@@ -564,10 +564,7 @@ public abstract class Backend : IDisposable
     {
         SameLength(parameters, gradients); SameLength(parameters, firstMoment); SameLength(parameters, secondMoment);
         if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, "Adam steps count from 1");
-        if (!(learningRate >= 0f && float.IsFinite(learningRate))) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "learning rate must be finite and ≥ 0");
-        if (!(beta1 >= 0f && beta1 < 1f)) throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "Adam β1 must be in [0, 1)");
-        if (!(beta2 >= 0f && beta2 < 1f)) throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "Adam β2 must be in [0, 1)");
-        if (!(epsilon >= 0f && float.IsFinite(epsilon))) throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "Adam ε must be finite and ≥ 0");
+        O2RL.Engine.Adam.CheckSettings(learningRate, beta1, beta2, epsilon);
         float stepSize = (float)(learningRate / (1.0 - Math.Pow(beta1, step)));
         float rootBiasCorrection2 = (float)Math.Sqrt(1.0 - Math.Pow(beta2, step));
         AdamCore(parameters, gradients, firstMoment, secondMoment, stepSize, beta1, beta2, epsilon, rootBiasCorrection2);

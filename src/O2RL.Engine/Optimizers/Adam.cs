@@ -22,9 +22,7 @@ public sealed class Adam
                 $"Adam: gradients [{gradients.ShapeText}] on {gradients.Backend.Name} must match parameters [{parameters.ShapeText}] on {parameters.Backend.Name}");
         // PyTorch's checks: a β of 1 divides by 1 − β^t = 0 and ε < 0 can divide by zero, so one step would make every
         // parameter NaN.
-        if (!(beta1 >= 0f && beta1 < 1f)) throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "Adam β1 must be in [0, 1)");
-        if (!(beta2 >= 0f && beta2 < 1f)) throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "Adam β2 must be in [0, 1)");
-        if (!(epsilon >= 0f && float.IsFinite(epsilon))) throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "Adam ε must be finite and ≥ 0");
+        CheckSettings(learningRate, beta1, beta2, epsilon);
         backend = parameters.Backend;
         Parameters = parameters;
         Gradients = gradients;
@@ -50,8 +48,7 @@ public sealed class Adam
         get => learningRate;
         set
         {
-            if (!(value >= 0f && float.IsFinite(value)))
-                throw new ArgumentOutOfRangeException(nameof(LearningRate), value, "learning rate must be finite and ≥ 0");
+            CheckLearningRate(value);
             learningRate = value;
         }
     }
@@ -85,6 +82,21 @@ public sealed class Adam
         }
     }
     long stepCount;
+
+    /// <summary>The settings one Adam step accepts (shared with <see cref="Backend.Adam"/>).</summary>
+    internal static void CheckSettings(float learningRate, float beta1, float beta2, float epsilon)
+    {
+        CheckLearningRate(learningRate);
+        if (!(beta1 >= 0f && beta1 < 1f)) throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "Adam β1 must be in [0, 1)");
+        if (!(beta2 >= 0f && beta2 < 1f)) throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "Adam β2 must be in [0, 1)");
+        if (!(epsilon >= 0f && float.IsFinite(epsilon))) throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "Adam ε must be finite and ≥ 0");
+    }
+
+    static void CheckLearningRate(float learningRate)
+    {
+        if (!(learningRate >= 0f && float.IsFinite(learningRate)))
+            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "learning rate must be finite and ≥ 0");
+    }
 
     /// <summary>Clips (if configured) and applies one Adam step.</summary>
     public void Step()
