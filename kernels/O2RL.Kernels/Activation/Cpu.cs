@@ -17,7 +17,7 @@ public static unsafe class ActivationCpu
             case Activation.Relu:
                 for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
                     *(Vector<float>*)(y + i) = Vector.Max(*(Vector<float>*)(x + i), Vector<float>.Zero);
-                for (; i < n; i++) y[i] = x[i] > 0f ? x[i] : 0f;
+                for (; i < n; i++) y[i] = OpMath.Relu(x[i]);
                 return;
             default:
                 for (; i < n; i++) y[i] = OpMath.Activate(activation, x[i]);

@@ -79,7 +79,7 @@ internal static class GpuMath
 
     public static float Activate(int activation, float x)
     {
-        if (activation == (int)Activation.Relu) return x > 0f ? x : 0f;
+        if (activation == (int)Activation.Relu) return x <= 0f ? 0f : x; // NaN kept, as OpMath.Relu
         if (activation == (int)Activation.Tanh) return Tanh(x);
         return x;
     }

@@ -104,10 +104,17 @@ public static class OpMath
     public static float Activate(Activation activation, float x) => activation switch
     {
         Activation.Identity => x,
-        Activation.Relu => x > 0f ? x : 0f,
+        Activation.Relu => Relu(x),
         Activation.Tanh => MathF.Tanh(x),
         _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "unknown activation"),
     };
+
+    /// <summary>
+    /// max(x, 0) with NaN kept, as PyTorch's relu and as <c>Vector.Max</c> (IEEE maximum) in the vector loops: a NaN
+    /// pre-activation (from a NaN weight or input) must reach the loss and stop the run, not become a silent dead unit.
+    /// −0 maps to +0, like the vector loops.
+    /// </summary>
+    public static float Relu(float x) => x <= 0f ? 0f : x;
 
     /// <summary>Derivative of an activation expressed through its output y.</summary>
     public static float ActivationDerivativeFromOutput(Activation activation, float y) => activation switch

@@ -801,13 +801,15 @@ public static unsafe class GemmCpu
         }
         if (relu)
         {
+            // Vector256.Max, not Avx.Max: maxps returns its second operand (0) for a NaN, Vector256.Max keeps the NaN
+            // like OpMath.Relu (a few more instructions, once per tile).
             Vector256<float> zero = Vector256<float>.Zero;
-            c00 = Avx.Max(c00, zero); c01 = Avx.Max(c01, zero);
-            c10 = Avx.Max(c10, zero); c11 = Avx.Max(c11, zero);
-            c20 = Avx.Max(c20, zero); c21 = Avx.Max(c21, zero);
-            c30 = Avx.Max(c30, zero); c31 = Avx.Max(c31, zero);
-            c40 = Avx.Max(c40, zero); c41 = Avx.Max(c41, zero);
-            c50 = Avx.Max(c50, zero); c51 = Avx.Max(c51, zero);
+            c00 = Vector256.Max(c00, zero); c01 = Vector256.Max(c01, zero);
+            c10 = Vector256.Max(c10, zero); c11 = Vector256.Max(c11, zero);
+            c20 = Vector256.Max(c20, zero); c21 = Vector256.Max(c21, zero);
+            c30 = Vector256.Max(c30, zero); c31 = Vector256.Max(c31, zero);
+            c40 = Vector256.Max(c40, zero); c41 = Vector256.Max(c41, zero);
+            c50 = Vector256.Max(c50, zero); c51 = Vector256.Max(c51, zero);
         }
         if (reluMask != null)
         {
@@ -921,8 +923,8 @@ public static unsafe class GemmCpu
         switch (epilogue.Activation)
         {
             case Activation.Relu:
-                v0 = Avx.Max(v0, Vector256<float>.Zero);
-                v1 = Avx.Max(v1, Vector256<float>.Zero);
+                v0 = Vector256.Max(v0, Vector256<float>.Zero); // keeps NaN, as OpMath.Relu
+                v1 = Vector256.Max(v1, Vector256<float>.Zero);
                 break;
             case Activation.Tanh:
                 v0 = SimdMath.Tanh(v0);

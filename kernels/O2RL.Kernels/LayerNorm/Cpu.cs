@@ -49,7 +49,7 @@ public static unsafe class LayerNormCpu
                 for (; c2 < cols; c2++)
                 {
                     float value = g[c2] * ((row[c2] - mu) * inverseStd) + b[c2];
-                    output[c2] = value > 0f ? value : 0f;
+                    output[c2] = OpMath.Relu(value);
                 }
                 continue;
             }

@@ -359,6 +359,51 @@ public abstract class BackendConformanceTests : IDisposable
         AssertClose(expectedY, inPlace.ToArray(), 2e-6f, 1e-7f, $"{activation} forward in place");
     }
 
+    /// <summary>
+    /// ReLU keeps a NaN on every path that applies it (the activation op's vector body and tail, the GEMM epilogue's
+    /// tiles, edges and single-row path, LayerNorm's fused ReLU), as PyTorch does. Mapping NaN to 0 hid a NaN weight
+    /// as a dead unit: the loss stayed finite and the run went on with a poisoned network.
+    /// </summary>
+    [Fact]
+    public void ReluKeepsNaNOnEveryPath()
+    {
+        var x = RandomValues(37, 5, -3f, 3f);
+        x[1] = float.NaN; x[36] = float.NaN; // in the vector body and in the scalar tail
+        var y = Device.Allocate(37);
+        Device.ActivationForward(Activation.Relu, Upload(x), y);
+        var values = y.ToArray();
+        for (int i = 0; i < x.Length; i++)
+            Assert.True(float.IsNaN(x[i]) ? float.IsNaN(values[i]) : values[i] == MathF.Max(x[i], 0f), $"ReLU element {i}: {values[i]} for {x[i]}");
+
+        foreach (int m in new[] { 1, 2, Clamp(13) })
+        {
+            int n = Clamp(21), k = 5;
+            var a = RandomValues(m * k, m); var b = RandomValues(k * n, 2); var bias = RandomValues(n, 3);
+            int nanRow = m - 1;
+            a[nanRow * k + 2] = float.NaN; // poisons row nanRow of C
+            b[1 * n + (n - 1)] = float.NaN; // poisons the last column of C
+            var c = Device.Allocate(m, n);
+            Device.Gemm(Upload(a, m, k), false, Upload(b, k, n), false, c, bias: Upload(bias), activation: Activation.Relu);
+            var cValues = c.ToArray();
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    bool poisoned = i == nanRow || j == n - 1;
+                    Assert.True(poisoned == float.IsNaN(cValues[i * n + j]), $"GEMM + ReLU ({m}×{n}) element ({i}, {j}) is {cValues[i * n + j]}");
+                }
+        }
+
+        int rows = 3, cols = 19;
+        var lnInput = RandomValues(rows * cols, 7);
+        lnInput[1 * cols + 4] = float.NaN;
+        var normalised = Device.Allocate(rows, cols);
+        Device.LayerNormForward(Upload(lnInput, rows, cols), Upload(RandomValues(cols, 8, 0.5f, 1.5f), cols), Upload(RandomValues(cols, 9), cols),
+            normalised, Device.Allocate(rows), Device.Allocate(rows), activation: Activation.Relu);
+        var lnValues = normalised.ToArray();
+        for (int i = 0; i < rows * cols; i++)
+            Assert.True(float.IsNaN(lnValues[i]) == (i / cols == 1), $"LayerNorm + ReLU element {i} is {lnValues[i]}");
+    }
+
     [Theory]
     [InlineData(1, 3, 1)]
     [InlineData(17, 1, 1)]
