@@ -55,6 +55,13 @@ static class PolicyLayouts
                 "normalisation its actor acts under; act with the run's final checkpoint, or give the normalisation (PolicyLoadOptions.ObservationMean/Std; " +
                 "o2rl act --obs-mean/--obs-std or --normalize-from)");
 
+        // A run's step checkpoint (checkpoints/step_N.safetensors) is the full training state for --resume: flat
+        // parameter vectors (sac.actor …), replay rows, optimiser moments, and no normalisation constants.
+        if (content.Metadata.ContainsKey("text.algorithm") && content.Metadata.ContainsKey("counter.trainer.step"))
+            throw new PolicyFormatException(source, $"this is the {content.Metadata["text.algorithm"]} training state of step " +
+                $"{content.Metadata["counter.trainer.step"]}, kept for resuming the run (--resume), not a policy; act with the policy_<step>.safetensors " +
+                "written beside it, or with the run's final checkpoint");
+
         PolicyFamily family;
         string body;
         if (HasUnder("base_network") && Has("log_std_multiplier.constant") && Has("log_std_offset.constant"))

@@ -124,6 +124,24 @@ public sealed class SacTests
     }
 
     [Fact]
+    public void AnAgentBuiltDirectlyRefusesSettingsOutOfRange()
+    {
+        // Built without a run (a user's own loop), the agent checks its own settings; a batch of 0 was accepted before and
+        // failed deep in the first update. The loop's settings (total_steps …) stay the caller's: 0 steps is not refused here.
+        using var backend = new CpuBackend(1);
+        Online.SacAgent Build(Configs.SacConfig config) => new(backend, ObsDim, ActionDim, config, 1);
+        Assert.Contains("batch_size", Assert.Throws<ArgumentException>(() => Build(new Configs.SacConfig { BatchSize = 0 })).Message);
+        Assert.Contains("target_entropy", Assert.Throws<ArgumentException>(() => Build(new Configs.SacConfig { TargetEntropy = float.NaN })).Message);
+        Assert.Contains("actor_hidden", Assert.Throws<ArgumentException>(() => Build(new Configs.SacConfig { ActorHidden = [] })).Message);
+        Assert.Contains("gamma", Assert.Throws<ArgumentException>(() => Build(new Configs.SacConfig { Gamma = 1.5f })).Message);
+        Assert.NotNull(Build(new Configs.SacConfig { ActorHidden = [5], CriticHidden = [6], TotalSteps = 0 }).Learner);
+
+        var ppo = Assert.Throws<ArgumentException>(() => new Online.PpoAgent(backend, ObsDim, ActionDim, new Configs.PpoConfig { ClipRatio = 1f }, 1));
+        Assert.Contains("clip_ratio", ppo.Message);
+        Assert.Contains("actor_lr", Assert.Throws<ArgumentException>(() => new Online.PpoAgent(backend, ObsDim, ActionDim, new Configs.PpoConfig { ActorLr = -1f }, 1)).Message);
+    }
+
+    [Fact]
     public void TrueTerminalDoesNotBootstrapButTruncationDoes()
     {
         using var backend = new CpuBackend(1);

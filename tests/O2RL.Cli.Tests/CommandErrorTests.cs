@@ -228,6 +228,11 @@ public sealed class ResumeCommandTests
             Assert.Contains("between updates", error);
             Assert.Contains("last good checkpoint: step 400", error);
             Assert.True(File.Exists(Path.Combine(dir, "checkpoints", "step_0000000400.safetensors")));
+            // The policy of that step is beside it and named: what a user deploys or fine-tunes from after a divergence.
+            string policy = Path.Combine(dir, "checkpoints", "policy_0000000400.safetensors");
+            Assert.Contains($"its policy: {policy}", error);
+            var (actCode, _, actError) = Run("eval", "--policy", policy, "--env", "Pendulum-v1", "--episodes", "1");
+            Assert.True(actCode == 0, actError);
             Assert.False(File.Exists(Path.Combine(dir, "summary.json")));
         }
         finally

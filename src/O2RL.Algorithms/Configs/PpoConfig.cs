@@ -60,7 +60,7 @@ public sealed record PpoConfig
         SettingChecks.AtLeast(nameof(Epochs), Epochs, 1);
         SettingChecks.Fraction(nameof(Gamma), Gamma);
         SettingChecks.Fraction(nameof(GaeLambda), GaeLambda);
-        SettingChecks.Positive(nameof(ClipRatio), ClipRatio);
+        if (!(ClipRatio > 0f && ClipRatio < 1f)) throw new ArgumentException($"clip_ratio must be in (0, 1) (the ratio is clipped to [1 − ε, 1 + ε]), got {ClipRatio}");
         SettingChecks.NotNegative(nameof(EntropyCoefficient), EntropyCoefficient);
         SettingChecks.NotNegative(nameof(ActorLr), ActorLr);
         SettingChecks.NotNegative(nameof(CriticLr), CriticLr);

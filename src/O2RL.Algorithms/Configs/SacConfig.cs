@@ -53,12 +53,7 @@ public sealed record SacConfig
     /// </summary>
     public void Validate()
     {
-        SettingChecks.AtLeast(nameof(BatchSize), BatchSize, 1);
-        SettingChecks.Fraction(nameof(Gamma), Gamma);
-        SettingChecks.PolyakRate(nameof(Tau), Tau);
-        SettingChecks.NotNegative(nameof(ActorLr), ActorLr);
-        SettingChecks.NotNegative(nameof(CriticLr), CriticLr);
-        SettingChecks.NotNegative(nameof(AlphaLr), AlphaLr);
+        ValidateLearner();
         SettingChecks.AtLeast(nameof(TotalSteps), TotalSteps, 1);
         SettingChecks.AtLeast(nameof(WarmupSteps), WarmupSteps, 0);
         SettingChecks.AtLeast(nameof(UpdatesPerStep), UpdatesPerStep, 1);
@@ -66,5 +61,24 @@ public sealed record SacConfig
         SettingChecks.AtLeast(nameof(EvalEvery), EvalEvery, 0);
         SettingChecks.AtLeast(nameof(EvalEpisodes), EvalEpisodes, 1);
         SettingChecks.AtLeast(nameof(LogEvery), LogEvery, 0);
+    }
+
+    /// <summary>
+    /// The settings the learner itself uses (batch, γ, τ, learning rates, widths); <see cref="Online.SacAgent"/> checks these
+    /// when built directly, where the loop's settings (steps, evaluation, replay) belong to the caller's loop options.
+    /// </summary>
+    public void ValidateLearner()
+    {
+        SettingChecks.AtLeast(nameof(BatchSize), BatchSize, 1);
+        SettingChecks.Fraction(nameof(Gamma), Gamma);
+        SettingChecks.PolyakRate(nameof(Tau), Tau);
+        SettingChecks.NotNegative(nameof(ActorLr), ActorLr);
+        SettingChecks.NotNegative(nameof(CriticLr), CriticLr);
+        SettingChecks.NotNegative(nameof(AlphaLr), AlphaLr);
+        SettingChecks.NotNegative(nameof(Alpha), Alpha);
+        if (TargetEntropy is float target && !float.IsFinite(target))
+            throw new ArgumentException($"target_entropy must be finite (or left out for −action_dim), got {target}");
+        SettingChecks.Widths(nameof(ActorHidden), ActorHidden);
+        SettingChecks.Widths(nameof(CriticHidden), CriticHidden);
     }
 }

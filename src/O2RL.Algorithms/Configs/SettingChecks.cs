@@ -38,6 +38,7 @@ static class SettingChecks
 
     public static void Widths(string property, int[] widths)
     {
+        if (widths is null) throw new ArgumentException($"{Key(property)} is missing (null): give the hidden layer widths, e.g. [256, 256]");
         if (widths.Length < 1 || widths.Any(w => w < 1))
             throw new ArgumentException($"{Key(property)} [{string.Join(", ", widths)}] needs at least one layer and positive widths");
     }

@@ -51,7 +51,7 @@ public static class CqlRun
             ProgressLabel = Algorithm,
         }, context.Metrics, context.Progress)
         {
-            Checkpoints = TrainingCheckpoints.For(context, agent, Algorithm, config.EvalEvery),
+            Checkpoints = TrainingCheckpoints.For(context, agent, Algorithm, config.EvalEvery, SavePolicy),
             Cancellation = context.Cancellation,
         };
         var last = trainer.Run();
@@ -62,9 +62,11 @@ public static class CqlRun
         {
             Directory.CreateDirectory(context.OutputDirectory);
             checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
-            SacCheckpoint.Save(checkpointPath, agent.Learner, Algorithm, context.EnvironmentId, normalizer, configJson, agent.ExtraCheckpointTensors());
+            SavePolicy(checkpointPath);
         }
         return new RunResult(last, checkpointPath, configJson);
+
+        void SavePolicy(string path) => SacCheckpoint.Save(path, agent.Learner, Algorithm, context.EnvironmentId, normalizer, configJson, agent.ExtraCheckpointTensors());
     }
 
     /// <summary>Loads the CQL actor (with log-std multiplier and offset) and its normalisation from a checkpoint.</summary>

@@ -216,7 +216,8 @@ public static class IqlRun
             ProgressLabel = Algorithm,
         }, context.Metrics, context.Progress)
         {
-            Checkpoints = TrainingCheckpoints.For(context, agent, Algorithm, config.EvaluateEvery),
+            Checkpoints = TrainingCheckpoints.For(context, agent, Algorithm, config.EvaluateEvery,
+                path => Save(path, agent, normalizer, context.EnvironmentId, configJson)),
             Cancellation = context.Cancellation,
         };
         var last = trainer.Run();

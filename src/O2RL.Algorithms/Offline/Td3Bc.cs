@@ -145,7 +145,7 @@ public static class Td3BcRun
             ProgressLabel = "td3+bc",
         }, context.Metrics, context.Progress)
         {
-            Checkpoints = TrainingCheckpoints.For(context, agent, AlgorithmName, config.EvaluateEvery),
+            Checkpoints = TrainingCheckpoints.For(context, agent, AlgorithmName, config.EvaluateEvery, SavePolicy),
             Cancellation = context.Cancellation,
         };
         var last = trainer.Run();
@@ -155,9 +155,12 @@ public static class Td3BcRun
         {
             Directory.CreateDirectory(context.OutputDirectory);
             checkpointPath = Path.Combine(context.OutputDirectory, AlgorithmName + ".safetensors");
-            Td3Checkpoint.Save(checkpointPath, agent.Networks, AlgorithmName, context.EnvironmentId, normalizer, configJson, config.RewardScale, config.RewardShift);
+            SavePolicy(checkpointPath);
         }
         return new RunResult(last, checkpointPath, configJson);
+
+        void SavePolicy(string path) =>
+            Td3Checkpoint.Save(path, agent.Networks, AlgorithmName, context.EnvironmentId, normalizer, configJson, config.RewardScale, config.RewardShift);
     }
 
     /// <summary>Loads the actor (and its state normaliser) of a checkpoint written by <see cref="Run"/>.</summary>

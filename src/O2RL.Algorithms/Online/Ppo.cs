@@ -45,7 +45,7 @@ public sealed partial class PpoAgent : IOnPolicyAgent
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(config);
-        Validate(config);
+        config.Validate();
         this.backend = backend;
         this.config = config;
         if (actor is not null && (actor.ObsDim != obsDim || actor.ActionDim != actionDim))
@@ -67,17 +67,6 @@ public sealed partial class PpoAgent : IOnPolicyAgent
         Policy = new DevicePolicy(backend, obsDim, actionDim, (s, deterministic) => deterministic
             ? Actor.Mean(s, EvaluateSlot)
             : SampleAction(s, EvaluateSlot));
-    }
-
-    static void Validate(PpoConfig c)
-    {
-        if (c.RolloutLength < 1 || c.MinibatchSize < 1 || c.RolloutLength % c.MinibatchSize != 0)
-            throw new ArgumentException($"rollout of {c.RolloutLength} steps does not split into minibatches of {c.MinibatchSize}");
-        if (c.Epochs < 1) throw new ArgumentOutOfRangeException(nameof(c), c.Epochs, "PPO needs at least one epoch per update");
-        if (!(c.ClipRatio > 0f && c.ClipRatio < 1f)) throw new ArgumentOutOfRangeException(nameof(c), c.ClipRatio, "clip ratio must be in (0, 1)");
-        if (!(c.Gamma is >= 0 and <= 1) || !(c.GaeLambda is >= 0 and <= 1))
-            throw new ArgumentOutOfRangeException(nameof(c), $"γ = {c.Gamma} and GAE λ = {c.GaeLambda} must lie in [0, 1]");
-        if (c.TotalSteps < 1) throw new ArgumentOutOfRangeException(nameof(c), c.TotalSteps, "total steps must be positive");
     }
 
     /// <summary>π_θ (log-std clamp [−10, 2]).</summary>
@@ -329,7 +318,8 @@ public static class PpoRun
             Seed = context.Seed,
         }, context.Metrics, context.Progress)
         {
-            Checkpoints = TrainingCheckpoints.For(context, agent, Algorithm, config.EvaluateEvery),
+            Checkpoints = TrainingCheckpoints.For(context, agent, Algorithm, config.EvaluateEvery,
+                path => Save(path, agent, filter.Snapshot(), context.EnvironmentId, configJson)),
             Cancellation = context.Cancellation,
         };
         var final = trainer.Run();

@@ -19,6 +19,7 @@ public sealed partial class SacAgent : IOffPolicyAgent
     public SacAgent(Backend backend, int obsDim, int actionDim, SacConfig config, ulong seed)
     {
         ArgumentNullException.ThrowIfNull(config);
+        config.ValidateLearner();
         Config = config;
         Learner = new SoftActorCritic(backend, obsDim, actionDim, Options(config), seed);
         Policy = new DevicePolicy(backend, obsDim, actionDim, Learner.Act);
@@ -160,7 +161,7 @@ public static class SacRun
             Seed = context.Seed,
         }, context.Metrics, context.Progress)
         {
-            Checkpoints = TrainingCheckpoints.For(context, agent, Algorithm, config.EvalEvery),
+            Checkpoints = TrainingCheckpoints.For(context, agent, Algorithm, config.EvalEvery, SavePolicy),
             Cancellation = context.Cancellation,
         };
         var last = trainer.Run();
@@ -171,9 +172,11 @@ public static class SacRun
         {
             Directory.CreateDirectory(context.OutputDirectory);
             checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
-            SacCheckpoint.Save(checkpointPath, agent.Learner, Algorithm, context.EnvironmentId, normalizer, configJson);
+            SavePolicy(checkpointPath);
         }
         return new RunResult(last, checkpointPath, configJson);
+
+        void SavePolicy(string path) => SacCheckpoint.Save(path, agent.Learner, Algorithm, context.EnvironmentId, normalizer, configJson);
     }
 
     /// <summary>Loads the actor of a SAC checkpoint (see <see cref="SacCheckpoint.LoadActor"/>).</summary>

@@ -75,7 +75,7 @@ public static class Td3Run
         };
         var trainer = new OffPolicyTrainer(environment, evaluator, agent, sampler, options, context.Metrics, context.Progress)
         {
-            Checkpoints = TrainingCheckpoints.For(context, agent, AlgorithmName, config.EvaluateEvery),
+            Checkpoints = TrainingCheckpoints.For(context, agent, AlgorithmName, config.EvaluateEvery, SavePolicy),
             Cancellation = context.Cancellation,
         };
         if (!fromScratch && context.ResumeCheckpoint is null)
@@ -100,9 +100,12 @@ public static class Td3Run
         {
             Directory.CreateDirectory(context.OutputDirectory);
             checkpointPath = Path.Combine(context.OutputDirectory, AlgorithmName + ".safetensors");
-            Td3Checkpoint.Save(checkpointPath, agent.Networks, AlgorithmName, context.EnvironmentId, normalizer, configJson, rewardScale, rewardShift);
+            SavePolicy(checkpointPath);
         }
         return new RunResult(last, checkpointPath, configJson);
+
+        void SavePolicy(string path) =>
+            Td3Checkpoint.Save(path, agent.Networks, AlgorithmName, context.EnvironmentId, normalizer, configJson, rewardScale, rewardShift);
     }
 
     /// <summary>Loads the actor (and its state normaliser) of a checkpoint written by <see cref="Run"/>.</summary>

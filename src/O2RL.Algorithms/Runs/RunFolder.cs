@@ -41,7 +41,8 @@ public sealed class RunFolder
     /// <summary>First line of metrics.csv.</summary>
     public const string CsvHeader = "step,name,value";
 
-    const string CheckpointPrefix = "step_", CheckpointExtension = ".safetensors";
+    /// <summary>File name parts of the step checkpoints (<c>step_NNNNNNNNNN.safetensors</c>) and of the policy files beside them (<c>policy_…</c>).</summary>
+    internal const string CheckpointPrefix = "step_", PolicyPrefix = "policy_", CheckpointExtension = ".safetensors";
 
     RunFolder(string directory, RunInfo info, long? resumedFromStep)
     {
@@ -148,11 +149,24 @@ public sealed class RunFolder
     /// <summary>The path for the checkpoint of <paramref name="step"/> (write it with <see cref="AtomicFile.Write"/>).</summary>
     public string CheckpointPath(long step) => Path.Combine(CheckpointsDirectory, CheckpointFileName(step));
 
+    /// <summary>The path of the policy file written beside the checkpoint of <paramref name="step"/>.</summary>
+    public string PolicyPath(long step) => Path.Combine(CheckpointsDirectory, PolicyFileName(step));
+
     /// <summary>The file name of the step checkpoint of <paramref name="step"/> inside <see cref="CheckpointsFolder"/>.</summary>
     public static string CheckpointFileName(long step)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(step);
         return string.Create(CultureInfo.InvariantCulture, $"{CheckpointPrefix}{step:D10}{CheckpointExtension}");
+    }
+
+    /// <summary>
+    /// The file name of the policy written beside the step checkpoint of <paramref name="step"/> (the run's policy
+    /// at that step, in the layout of its final policy file).
+    /// </summary>
+    public static string PolicyFileName(long step)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(step);
+        return string.Create(CultureInfo.InvariantCulture, $"{PolicyPrefix}{step:D10}{CheckpointExtension}");
     }
 
     /// <summary>The newest step checkpoint (highest step), or null.</summary>

@@ -70,7 +70,46 @@ public sealed record RunContext
         if (dataset.ObservationDim != spec.ObservationDim || dataset.ActionDim != spec.ActionDim)
             throw new ArgumentException($"dataset '{path}' has {dataset.ObservationDim} observation and {dataset.ActionDim} action dimensions but " +
                 $"{EnvironmentId} has {spec.ObservationDim} and {spec.ActionDim}: is it a dataset of another task?");
+        CheckActionsInActorSpace(dataset, path, EnvironmentId);
         return dataset;
+    }
+
+    /// <summary>
+    /// Dataset actions beyond 1 + this are refused: D4RL's and our collected actions lie in [−1, 1] exactly, and this
+    /// leaves room for float rounding in a converted file, not for actions in another unit.
+    /// </summary>
+    public const float ActionTolerance = 1e-4f;
+
+    /// <summary>
+    /// Refuses a dataset whose actions leave [−1, 1], naming the row, column and value. Every actor acts in [−1, 1]
+    /// (the environment's box is rescaled to it), so actions in the task's own units (a controller's log of a [−2, 2]
+    /// task) would fit critics on actions the tanh actor cannot reach, and PPO's ±(1 − 1e-5) clip would cut them
+    /// without a word.
+    /// </summary>
+    public static void CheckActionsInActorSpace(TransitionDataset dataset, string path, string environmentId)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        float[] actions = dataset.Actions;
+        int worst = -1;
+        for (int k = 0; k < actions.Length; k++)
+            if (MathF.Abs(actions[k]) > 1f + ActionTolerance && (worst < 0 || MathF.Abs(actions[k]) > MathF.Abs(actions[worst]))) worst = k;
+        if (worst < 0) return;
+        long outside = actions.LongCount(a => MathF.Abs(a) > 1f + ActionTolerance);
+        string box = "";
+        try
+        {
+            using var environment = EnvironmentRegistry.Make(environmentId, timeLimit: false);
+            var space = environment.ActionSpace;
+            box = FormattableString.Invariant($" ({environmentId}'s own box has low [{string.Join(", ", space.Low.ToArray())}] and high [{string.Join(", ", space.High.ToArray())}])");
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or DllNotFoundException)
+        {
+            // The box only decorates the message; an unknown id or a missing native library must not hide the error.
+        }
+        throw new ArgumentException(FormattableString.Invariant(
+            $"dataset '{path}': actions reach {actions[worst]} (row {worst / dataset.ActionDim}, column {worst % dataset.ActionDim}; {outside} values outside [−1, 1]). ") +
+            "Our actors act in [−1, 1] and datasets must store actions in that space" + box +
+            ": rescale them with a' = 2·(a − low)/(high − low) − 1, or clip them if they only overshoot the box.");
     }
 
     /// <summary>

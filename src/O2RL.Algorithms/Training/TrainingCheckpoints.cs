@@ -9,7 +9,10 @@ namespace O2RL.Algorithms.Training;
 /// derived episode seed on resume, which makes resuming exact), after every value of that step has been flushed;
 /// the offline loop (<see cref="OfflineTrainer"/>), which has no episodes, saves at every multiple of the interval.
 /// Files are <c>checkpoints/step_NNNNNNNNNN.safetensors</c> in the run folder, written atomically; the two newest
-/// are kept.
+/// are kept. A run that gives a <see cref="PolicyWriter"/> also writes <c>checkpoints/policy_NNNNNNNNNN.safetensors</c>
+/// beside each: the policy file of that step, in the layout of the run's final one, so that a run stopped by a crash,
+/// Ctrl+C or a divergence leaves a policy that <c>o2rl act</c>, <c>O2RL.Inference</c> and <c>--from</c> take as it is
+/// (a step state holds flat parameter vectors for resuming and no normalisation constants).
 /// </summary>
 public sealed class TrainingCheckpoints
 {
@@ -54,15 +57,25 @@ public sealed class TrainingCheckpoints
     public long LastGoodStep { get; private set; } = -1;
 
     /// <summary>
+    /// Writes the run's policy file to the path it is given (the same writer as the run's final
+    /// <c>&lt;algorithm&gt;.safetensors</c>); null: step states only.
+    /// </summary>
+    public Action<string>? PolicyWriter { get; init; }
+
+    /// <summary>Path of the newest policy file written beside a state (null before the first, or without a writer).</summary>
+    public string? LastPolicyPath { get; private set; }
+
+    /// <summary>
     /// Checkpoints for a run described by <paramref name="context"/>: every <see cref="RunContext.CheckpointEvery"/>
     /// steps (null: <paramref name="evaluateEvery"/>) into the output folder, resuming from
     /// <see cref="RunContext.ResumeCheckpoint"/>. Null when the run neither writes a folder nor resumes.
     /// </summary>
-    public static TrainingCheckpoints? For(RunContext context, IResumableAgent agent, string algorithm, long evaluateEvery)
+    public static TrainingCheckpoints? For(RunContext context, IResumableAgent agent, string algorithm, long evaluateEvery,
+        Action<string>? policyWriter = null)
     {
         ArgumentNullException.ThrowIfNull(context);
         string? directory = context.OutputDirectory is null ? null : Path.Combine(context.OutputDirectory, RunFolder.CheckpointsFolder);
-        return Create(directory, context.CheckpointEvery, evaluateEvery, context.ResumeCheckpoint, agent, algorithm);
+        return Create(directory, context.CheckpointEvery, evaluateEvery, context.ResumeCheckpoint, agent, algorithm, policyWriter);
     }
 
     /// <summary>
@@ -71,12 +84,15 @@ public sealed class TrainingCheckpoints
     /// resumed run saves nothing new (its checkpoint's folder is only named in messages). Null when there is neither.
     /// </summary>
     public static TrainingCheckpoints? Create(string? directory, long? checkpointEvery, long evaluateEvery, string? resumeCheckpoint,
-        IResumableAgent agent, string algorithm)
+        IResumableAgent agent, string algorithm, Action<string>? policyWriter = null)
     {
         if (directory is null && resumeCheckpoint is null) return null;
         var resume = resumeCheckpoint is null ? null : TrainingState.Read(resumeCheckpoint);
         long interval = directory is null ? 0 : checkpointEvery ?? Math.Max(evaluateEvery, 0);
-        return new TrainingCheckpoints(directory ?? Path.GetDirectoryName(Path.GetFullPath(resumeCheckpoint!))!, interval, agent, algorithm, resume);
+        return new TrainingCheckpoints(directory ?? Path.GetDirectoryName(Path.GetFullPath(resumeCheckpoint!))!, interval, agent, algorithm, resume)
+        {
+            PolicyWriter = policyWriter,
+        };
     }
 
     /// <summary>Notes that the run continues from the resumed state's step.</summary>
@@ -98,9 +114,24 @@ public sealed class TrainingCheckpoints
         state.Write(path);
         LastSavedPath = path;
         LastGoodStep = step;
+        if (PolicyWriter is not null)
+        {
+            // Written under a name the pruning does not match, then moved: a crash mid-write leaves no torn policy file.
+            string policyPath = Path.Combine(Directory, RunFolder.PolicyFileName(step));
+            string partial = Path.Combine(Directory, ".writing-" + Path.GetFileName(policyPath));
+            PolicyWriter(partial);
+            File.Move(partial, policyPath, overwrite: true);
+            LastPolicyPath = policyPath;
+        }
         // Keep the newest few: older ones are never resumed from, and with a full replay buffer each is large.
-        var old = System.IO.Directory.EnumerateFiles(Directory, "step_*.safetensors").Order(StringComparer.Ordinal).ToList();
-        foreach (var file in old.Take(Math.Max(0, old.Count - Kept))) File.Delete(file);
+        Prune(RunFolder.CheckpointPrefix);
+        Prune(RunFolder.PolicyPrefix);
+    }
+
+    void Prune(string prefix)
+    {
+        var files = System.IO.Directory.EnumerateFiles(Directory, prefix + "*" + RunFolder.CheckpointExtension).Order(StringComparer.Ordinal).ToList();
+        foreach (var file in files.Take(Math.Max(0, files.Count - Kept))) File.Delete(file);
     }
 }
 
@@ -114,7 +145,7 @@ public sealed class TrainingDivergedException : InvalidOperationException
     public TrainingDivergedException(string what, long lastGoodStep, string? lastGoodCheckpoint)
         : base($"training diverged: {what}; " + (lastGoodCheckpoint is null
             ? lastGoodStep >= 0 ? $"the run resumed from step {lastGoodStep.ToString("N0", CultureInfo.InvariantCulture)} has no newer checkpoint" : "no checkpoint was saved"
-            : $"last good checkpoint: step {lastGoodStep.ToString("N0", CultureInfo.InvariantCulture)} ({lastGoodCheckpoint})"))
+            : $"last good checkpoint: step {lastGoodStep.ToString("N0", CultureInfo.InvariantCulture)} ({lastGoodCheckpoint})" + PolicyBeside(lastGoodCheckpoint, lastGoodStep)))
     {
         LastGoodStep = lastGoodStep;
         LastGoodCheckpoint = lastGoodCheckpoint;
@@ -122,6 +153,12 @@ public sealed class TrainingDivergedException : InvalidOperationException
 
     /// <summary>Step of the last good checkpoint, -1 when none.</summary>
     public long LastGoodStep { get; }
+
+    static string PolicyBeside(string checkpoint, long step)
+    {
+        string policy = Path.Combine(Path.GetDirectoryName(checkpoint) ?? ".", RunFolder.PolicyFileName(step));
+        return File.Exists(policy) ? $", its policy: {policy}" : "";
+    }
 
     /// <summary>Path of the last good checkpoint, or null.</summary>
     public string? LastGoodCheckpoint { get; }

@@ -95,6 +95,48 @@ public sealed class CustomEnvironmentTests
     }
 
     [Fact]
+    public void ADatasetWithActionsInTheTasksOwnUnitsIsRefusedNamingTheValueAndTheFix()
+    {
+        // A controller's log of the [−2, 2] task, written as recorded: the actors act in [−1, 1], so CQL's critics would
+        // be fitted on actions the actor cannot reach and PPO's clip would halve them. Runs refuse it before any work.
+        string id = UniqueId();
+        EnvironmentRegistry.Register(id, () => new Reach(id), maxEpisodeSteps: 40);
+        string root = Path.Combine(Path.GetTempPath(), "o2rl-native-units-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            Directory.CreateDirectory(root);
+            string dataset = Path.Combine(root, "reach.hdf5");
+            int rows = 50;
+            var actions = new float[rows];
+            for (int i = 0; i < rows; i++) actions[i] = i % 2 == 0 ? 0.5f : -1.5f;
+            actions[17] = 1.9f;
+            Data.D4rlHdf5.Write(new Data.TransitionDataset(2, 1, new float[rows * 2], actions, new float[rows], new bool[rows]), dataset);
+            using var backend = new CpuBackend(1);
+            var context = new RunContext { Backend = backend, EnvironmentId = id, Seed = 1, DatasetPath = dataset };
+            var error = Assert.Throws<ArgumentException>(() => context.ReadDataset());
+            Assert.Contains("actions reach 1.9 (row 17, column 0; 25 values outside [−1, 1])", error.Message);
+            Assert.Contains("low [-2] and high [2]", error.Message);
+            Assert.Contains("2·(a − low)/(high − low) − 1", error.Message);
+            var cql = Assert.Throws<ArgumentException>(() => Offline.CqlRun.Run(new RunContext
+            {
+                Backend = backend, EnvironmentId = id, Seed = 1, DatasetPath = dataset, OutputDirectory = Path.Combine(root, "cql"),
+                Overrides = ["steps=10", "batch_size=16", "actor_hidden=[8]", "critic_hidden=[8]", "eval_every=0", "eval_episodes=1"],
+            }));
+            Assert.Contains("actions reach 1.9", cql.Message);
+
+            // Float rounding of a converted file (1 + 5e-5) is not an action in another unit.
+            for (int i = 0; i < rows; i++) actions[i] = i % 2 == 0 ? 1.00005f : -1f;
+            Data.D4rlHdf5.Write(new Data.TransitionDataset(2, 1, new float[rows * 2], actions, new float[rows], new bool[rows]), dataset);
+            Assert.Equal(rows, context.ReadDataset().RowCount);
+        }
+        finally
+        {
+            EnvironmentRegistry.Unregister(id);
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public void AnUnregisteredTaskCannotSilentlyLoseItsActionBox()
     {
         var error = Assert.Throws<ArgumentException>(() => PolicyEnvironment.AddActionBounds(new Dictionary<string, string>(), "Unknown-v0"));

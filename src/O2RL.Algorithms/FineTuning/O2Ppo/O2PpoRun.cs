@@ -233,7 +233,8 @@ public static class O2PpoRun
                 metrics.Log(step, "charts/best_score", tracker.BestScore);
             },
             // The mode is part of the name: a naive run's state never continues a scratch run (or stage C).
-            Checkpoints = TrainingCheckpoints.For(context, resumable, o2 is not null ? Algorithm : $"{Algorithm}-{config.Mode.Trim().ToLowerInvariant()}", config.EvaluateEvery),
+            Checkpoints = TrainingCheckpoints.For(context, resumable, o2 is not null ? Algorithm : $"{Algorithm}-{config.Mode.Trim().ToLowerInvariant()}", config.EvaluateEvery,
+                path => SavePolicy(path, context, config, configJson, o2, actor, critic, filter, tracker.BestScore, transfer, offlineScore)),
             Cancellation = context.Cancellation,
         };
         var final = trainer.Run();
@@ -248,18 +249,25 @@ public static class O2PpoRun
         {
             Directory.CreateDirectory(context.OutputDirectory);
             checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
-            var tensors = actor.Parameters.ToNamedTensors(GaussianActorCheckpoint.ActorPrefix)
-                .Concat(critic.Parameters.ToNamedTensors("critic"));
-            if (o2 is not null) tensors = tensors.Concat(o2.Reference.Parameters.ToNamedTensors("reference"));
-            tensors = tensors.Concat(GaussianActorCheckpoint.NormalizerTensors(filter.Snapshot()));
-            var metadata = GaussianActorCheckpoint.Metadata(Algorithm, context.EnvironmentId, actor.ObsDim, actor.ActionDim, configJson);
-            metadata["mode"] = config.Mode;
-            metadata["starting_actor"] = transfer;
-            metadata["best_score"] = bestScore.ToString("R", CultureInfo.InvariantCulture);
-            if (offlineScore is double offline) metadata["offline_score"] = offline.ToString("R", CultureInfo.InvariantCulture);
-            SafetensorsFile.Write(checkpointPath, tensors.ToList(), metadata);
+            SavePolicy(checkpointPath, context, config, configJson, o2, actor, critic, filter, bestScore, transfer, offlineScore);
         }
         return new RunResult(final, checkpointPath, configJson);
+    }
+
+    /// <summary>The policy file: the final one, and the one beside each step checkpoint.</summary>
+    static void SavePolicy(string path, RunContext context, O2PpoConfig config, string configJson, O2PpoAgent? o2, GaussianActor actor, Mlp critic,
+        IObservationFilter filter, double bestScore, string transfer, double? offlineScore)
+    {
+        var tensors = actor.Parameters.ToNamedTensors(GaussianActorCheckpoint.ActorPrefix)
+            .Concat(critic.Parameters.ToNamedTensors("critic"));
+        if (o2 is not null) tensors = tensors.Concat(o2.Reference.Parameters.ToNamedTensors("reference"));
+        tensors = tensors.Concat(GaussianActorCheckpoint.NormalizerTensors(filter.Snapshot()));
+        var metadata = GaussianActorCheckpoint.Metadata(Algorithm, context.EnvironmentId, actor.ObsDim, actor.ActionDim, configJson);
+        metadata["mode"] = config.Mode;
+        metadata["starting_actor"] = transfer;
+        metadata["best_score"] = bestScore.ToString("R", CultureInfo.InvariantCulture);
+        if (offlineScore is double offline) metadata["offline_score"] = offline.ToString("R", CultureInfo.InvariantCulture);
+        SafetensorsFile.Write(path, tensors.ToList(), metadata);
     }
 
     /// <summary>Calls a hook at every episode start (the reward scaler's discounted sum is reset there, §5.2).</summary>

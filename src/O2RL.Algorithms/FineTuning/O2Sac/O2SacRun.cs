@@ -136,7 +136,7 @@ public static class O2SacRun
                     if (replace) learner.ReplaceReference();
                     context.Metrics.Log(step, "charts/reference_replaced", replace ? 1 : 0);
                 },
-                Checkpoints = TrainingCheckpoints.For(context, agent, Algorithm, config.EvalEvery),
+                Checkpoints = TrainingCheckpoints.For(context, agent, Algorithm, config.EvalEvery, SavePolicy),
                 Cancellation = context.Cancellation,
             };
             last = trainer.Run();
@@ -147,11 +147,16 @@ public static class O2SacRun
         if (context.OutputDirectory is not null)
         {
             checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
-            var extra = learner.ReferenceActor.Parameters.ToNamedTensors("actor_reference")
-                .Append(new NamedTensor("log_lambda", [1], learner.Lambda.LogLambda.ToArray()));
-            SacCheckpoint.Save(checkpointPath, learner.Sac, Algorithm, context.EnvironmentId, normalizer, configJson, extra);
+            SavePolicy(checkpointPath);
         }
         return new RunResult(last, checkpointPath, configJson);
+
+        void SavePolicy(string path)
+        {
+            var extra = learner.ReferenceActor.Parameters.ToNamedTensors("actor_reference")
+                .Append(new NamedTensor("log_lambda", [1], learner.Lambda.LogLambda.ToArray()));
+            SacCheckpoint.Save(path, learner.Sac, Algorithm, context.EnvironmentId, normalizer, configJson, extra);
+        }
     }
 
     /// <summary>
@@ -293,7 +298,7 @@ public static class O2SacRun
                 LoopOptions(config, context.Seed, randomWarmup: mode == "scratch"), context.Metrics, context.Progress)
             {
                 // The mode is part of the name: a naive run's state never continues a scratch run (or stage C).
-                Checkpoints = TrainingCheckpoints.For(context, agent, $"{Algorithm}-{mode}", config.EvalEvery),
+                Checkpoints = TrainingCheckpoints.For(context, agent, $"{Algorithm}-{mode}", config.EvalEvery, SavePolicy),
                 Cancellation = context.Cancellation,
             };
             last = trainer.Run();
@@ -303,9 +308,11 @@ public static class O2SacRun
         if (context.OutputDirectory is not null)
         {
             checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
-            SacCheckpoint.Save(checkpointPath, agent.Learner, Algorithm, context.EnvironmentId, normalizer, configJson);
+            SavePolicy(checkpointPath);
         }
         return new RunResult(last, checkpointPath, configJson);
+
+        void SavePolicy(string path) => SacCheckpoint.Save(path, agent.Learner, Algorithm, context.EnvironmentId, normalizer, configJson);
     }
 
     /// <summary>Loads critics and targets when the checkpoint's match the configured architecture; false leaves the fresh ones.</summary>

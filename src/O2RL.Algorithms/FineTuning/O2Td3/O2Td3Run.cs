@@ -190,7 +190,7 @@ public static class O2Td3Run
                     if (replace) agent.ReplaceReferenceWithActor();
                     context.Metrics.Log(step, "charts/reference_replaced", replace ? 1 : 0);
                 },
-                Checkpoints = TrainingCheckpoints.For(context, agent, AlgorithmName, config.EvaluateEvery),
+                Checkpoints = TrainingCheckpoints.For(context, agent, AlgorithmName, config.EvaluateEvery, path => SavePolicy(path, agent.Networks)),
                 Cancellation = context.Cancellation,
             };
             var last = Finish(trainer, agent.Policy, trainer.Run());
@@ -307,7 +307,7 @@ public static class O2Td3Run
             var trainer = new OffPolicyTrainer(environment, evaluator, agent, sampler, LoopOptions(randomWarmup: scratch), context.Metrics, context.Progress)
             {
                 // The mode is part of the name: a naive run's state never continues a scratch run (or stage C).
-                Checkpoints = TrainingCheckpoints.For(context, agent, $"{AlgorithmName}-{config.Mode}", config.EvaluateEvery),
+                Checkpoints = TrainingCheckpoints.For(context, agent, $"{AlgorithmName}-{config.Mode}", config.EvaluateEvery, path => SavePolicy(path, agent.Networks)),
                 Cancellation = context.Cancellation,
             };
             var last = Finish(trainer, agent.Policy, trainer.Run());
@@ -343,9 +343,12 @@ public static class O2Td3Run
         {
             if (context.OutputDirectory is null) return null;
             string path = Path.Combine(context.OutputDirectory, AlgorithmName + ".safetensors");
-            Td3Checkpoint.Save(path, networks, AlgorithmName, context.EnvironmentId, normalizer, configJson, config.RewardScale, config.RewardShift);
+            SavePolicy(path, networks);
             return path;
         }
+
+        void SavePolicy(string path, Td3Networks networks) =>
+            Td3Checkpoint.Save(path, networks, AlgorithmName, context.EnvironmentId, normalizer, configJson, config.RewardScale, config.RewardShift);
 
         void LogEvaluation(long step, EvaluationResult result)
         {
