@@ -54,6 +54,29 @@ public sealed class CollectResumeCommandTests : IDisposable
     }
 
     [Fact]
+    public void Collect_OnPendulumWithoutARandomReturn_MeasuresItInTheActorsBox_AndRandomDataNeedsNoSac()
+    {
+        // Pendulum has no reference scores, so collect measures the random policy's return first. It did so on the raw
+        // [−2, 2] task, which the collection loop refuses (actors act in [−1, 1]): the documented recipe failed at once.
+        // Here SAC is far too short to reach the medium level, so the run fails after measuring, naming the threshold.
+        string[] tinySac = ["--device", "cpu", "--quiet", "--set", "total_steps=400", "--set", "warmup_steps=300", "--set", "actor_hidden=[8]",
+            "--set", "critic_hidden=[8]", "--set", "eval_every=200", "--set", "eval_episodes=1"];
+        var medium = Run(["collect", "--env", "Pendulum-v1", "--levels", "medium", "--rows", "1000", "--seed", "1", "--expert-return", "-150",
+            .. tinySac, "--out", Path.Combine(folder, "medium")]);
+        Assert.Matches(@"random-policy return measured: -1\d{3}\.\d", medium.Output);
+        Assert.Equal(1, medium.Code);
+        Assert.Contains("SAC never reached the medium threshold", medium.Error);
+
+        // Uniform random actions need no policy: no SAC run, no expert return, no measurement.
+        string random = Path.Combine(folder, "random");
+        var result = Run(["collect", "--env", "Pendulum-v1", "--levels", "random", "--rows", "1000", "--seed", "1", .. tinySac, "--out", random]);
+        Assert.True(result.Code == 0, result.Error);
+        Assert.Contains("random actions only: no SAC run", result.Output);
+        Assert.DoesNotContain("measured", result.Output);
+        Assert.Single(Directory.GetFiles(random, "pendulum-v1-random.hdf5"));
+    }
+
+    [Fact]
     public void Resume_OfAFolderWithoutArguments_IsRefused()
     {
         var result = Run("collect", "--resume", folder);

@@ -233,6 +233,10 @@ public sealed class ResumeCommandTests
             Assert.Contains($"its policy: {policy}", error);
             var (actCode, _, actError) = Run("eval", "--policy", policy, "--env", "Pendulum-v1", "--episodes", "1");
             Assert.True(actCode == 0, actError);
+            // The state beside it is for --resume; eval said it "was not written by an O2RL trainer".
+            (actCode, _, actError) = Run("eval", "--policy", Path.Combine(dir, "checkpoints", "step_0000000400.safetensors"), "--env", "Pendulum-v1", "--episodes", "1");
+            Assert.Equal(1, actCode);
+            Assert.Contains("this is the sac training state of step 400, kept for resuming the run (--resume), not a policy; use the policy_<step>.safetensors", actError);
             Assert.False(File.Exists(Path.Combine(dir, "summary.json")));
         }
         finally

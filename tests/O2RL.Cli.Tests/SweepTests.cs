@@ -35,6 +35,21 @@ public sealed class SweepTests
     }
 
     [Fact]
+    public void AFineTuneSweepLabelsTheVariant_AndSeedPlaceholdersPairRunsWithTheirOfflinePolicies()
+    {
+        // Labels without the variant put an O2SAC and an O2TD3 run of one mode into one row as two seeds.
+        var points = SweepGrid.Parse(["--variant", "o2sac,o2td3", "--mode", "ocr-cft,naive", "--seed", "0"]).Expand();
+        Assert.Equal(["o2sac mode=ocr-cft", "o2sac mode=naive", "o2td3 mode=ocr-cft", "o2td3 mode=naive"], points.Select(p => p.Label));
+
+        // "{seed}" pairs fine-tuning seed i with offline seed i instead of a cross product of --from × --seed.
+        points = SweepGrid.Parse(["--variant", "o2sac", "--from", "runs/cql-s{seed}/cql.safetensors", "--seed", "0,1"]).Expand();
+        Assert.Equal(2, points.Count);
+        Assert.Contains("runs/cql-s1/cql.safetensors", points[1].Arguments);
+        Assert.Equal(points[0].Label, points[1].Label);
+        Assert.Throws<UsageException>(() => SweepGrid.Parse(["--from", "cql-s{seed}.safetensors"]).Expand());
+    }
+
+    [Fact]
     public void ASingleValuedGridIsOneRun()
     {
         var points = SweepGrid.Parse(["--algo", "sac", "--env", "Pendulum-v1"]).Expand();
@@ -141,6 +156,11 @@ public sealed class SweepTests
             output = new StringWriter();
             Assert.Equal(0, SweepCommand.Run(args, output, error, launcher));
             Assert.Contains("done before", output.ToString());
+            // With another setting it refuses: the old runs are not this sweep's ("done before … succeeded" before).
+            string[] changed = [.. args.Select(a => a == "total_steps=400" ? "total_steps=600" : a)];
+            var refused = Assert.Throws<UsageException>(() => SweepCommand.Run(changed, new StringWriter(), new StringWriter(), launcher));
+            Assert.Contains("total_steps=400", refused.Message);
+            Assert.Contains("total_steps=600", refused.Message);
 
             // The report treats the two points as two seeds of one method on one task.
             var report = new StringWriter();

@@ -7,13 +7,13 @@ namespace O2RL.Algorithms.FineTuning;
 
 /// <summary>
 /// One fine-tuning run's story in four numbers: the offline policy's score (the curve's step-0 point, measured before
-/// any online step, §8), the score after optimistic critic reconstruction (stages A–B; absent for baselines and PPO),
+/// any online step, §8; null for a run without one, e.g. from scratch or online, whose first point is already online), the score after optimistic critic reconstruction (stages A–B; absent for baselines and PPO),
 /// the lowest score among the first 10% of evaluations (an initial collapse shows here) and the final score.
 /// </summary>
-public sealed record FineTuneScores(RunInfo Info, string Directory, string Metric, double Offline, double? Aligned, double LowestEarly, double Final, double Best);
+public sealed record FineTuneScores(RunInfo Info, string Directory, string Metric, double? Offline, double? Aligned, double LowestEarly, double Final, double Best);
 
 /// <summary>A method on a task across seeds.</summary>
-public sealed record FineTuneRow(string Method, string Task, string Metric, int Seeds, SeedStatistic Offline, SeedStatistic? Aligned,
+public sealed record FineTuneRow(string Method, string Task, string Metric, int Seeds, SeedStatistic? Offline, SeedStatistic? Aligned,
     SeedStatistic LowestEarly, SeedStatistic Final, SeedStatistic Best);
 
 /// <summary>The table of issue "OCR-CFT … evidence": offline → after reconstruction → lowest early → final, per method and task.</summary>
@@ -36,7 +36,7 @@ public static class FineTuneTable
         var rows = run.ReadMetrics();
         var byStep = new SortedDictionary<long, double>();
         foreach (var (step, value) in curves[0].Points) byStep[step] = value;
-        double offline = byStep.First().Value;
+        double? offline = byStep.TryGetValue(0, out double atStart) ? atStart : null;
         string alignedName = chosen == LearningCurves.NormalizedReturn ? AlignedNormalizedScore : AlignedScore;
         double? aligned = rows.Where(r => r.Name == alignedName).Select(r => (double?)r.Value).LastOrDefault();
         return new FineTuneScores(run.Info, run.Directory, chosen, offline, aligned, scores.LowestEarly, scores.Last, scores.Best);
@@ -50,7 +50,7 @@ public static class FineTuneTable
             .GroupBy(s => (s.Info.Task, s.Info.Method, s.Metric))
             .OrderBy(g => g.Key.Task, StringComparer.Ordinal).ThenBy(g => g.Key.Method, StringComparer.Ordinal)
             .Select(g => new FineTuneRow(g.Key.Method, g.Key.Task, g.Key.Metric, g.Count(),
-                RunReport.Statistic(g.Select(s => s.Offline)),
+                g.All(s => s.Offline is not null) ? RunReport.Statistic(g.Select(s => s.Offline!.Value)) : null,
                 g.All(s => s.Aligned is not null) ? RunReport.Statistic(g.Select(s => s.Aligned!.Value)) : null,
                 RunReport.Statistic(g.Select(s => s.LowestEarly)), RunReport.Statistic(g.Select(s => s.Final)), RunReport.Statistic(g.Select(s => s.Best))))];
     }
@@ -64,7 +64,7 @@ public static class FineTuneTable
         text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
         foreach (var row in rows)
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {row.Task} | {row.Method} | {row.Seeds} | {RunReport.Cell(row.Offline)} | {(row.Aligned is null ? "—" : RunReport.Cell(row.Aligned))} | {RunReport.Cell(row.LowestEarly)} | {RunReport.Cell(row.Final)} | {RunReport.Cell(row.Best)} |"));
+                $"| {RunReport.Text(row.Task)} | {RunReport.Text(row.Method)} | {row.Seeds} | {(row.Offline is null ? "—" : RunReport.Cell(row.Offline))} | {(row.Aligned is null ? "—" : RunReport.Cell(row.Aligned))} | {RunReport.Cell(row.LowestEarly)} | {RunReport.Cell(row.Final)} | {RunReport.Cell(row.Best)} |"));
         return text.ToString();
     }
 
@@ -84,7 +84,8 @@ public static class FineTuneTable
                 json.WriteString("method", row.Method);
                 json.WriteString("metric", row.Metric);
                 json.WriteNumber("seeds", row.Seeds);
-                RunReport.WriteStatistic(json, "offline", row.Offline);
+                if (row.Offline is null) json.WriteNull("offline");
+                else RunReport.WriteStatistic(json, "offline", row.Offline);
                 if (row.Aligned is null) json.WriteNull("after_reconstruction");
                 else RunReport.WriteStatistic(json, "after_reconstruction", row.Aligned);
                 RunReport.WriteStatistic(json, "lowest_early", row.LowestEarly);

@@ -69,6 +69,7 @@ public sealed class StartingActor
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"starting checkpoint '{path}' does not exist", path);
         var checkpoint = SafetensorsFile.Read(path, rejectNonFinite: true);
+        if (Training.TrainingState.NotAPolicy(checkpoint.Metadata) is string notAPolicy) throw new InvalidDataException($"starting checkpoint '{path}': {notAPolicy}");
         checkpoint.Metadata.TryGetValue("algorithm", out string? algorithm);
         foreach (string prefix in new[] { "actor.", "" })
         {

@@ -1,3 +1,4 @@
+using System.Globalization;
 namespace O2RL.Algorithms.Runs;
 
 /// <summary>One run's evaluation curve: (step, score) points of one metric.</summary>
@@ -83,6 +84,28 @@ public static class LearningCurves
             result.Add(new MethodCurve(group.Key, steps, mean, std, series.Count));
         }
         return result;
+    }
+
+    /// <summary>
+    /// One line per group that <see cref="Aggregate"/> cuts to a shorter range than one of its runs covers: the range
+    /// drawn and the run that limits it (a group is averaged only where every run has points).
+    /// </summary>
+    public static IReadOnlyList<string> Cuts(IReadOnlyList<RunCurve> curves)
+    {
+        ArgumentNullException.ThrowIfNull(curves);
+        bool severalTasks = curves.Select(c => c.Info.Task).Distinct().Count() > 1;
+        var lines = new List<string>();
+        foreach (var group in curves.GroupBy(c => severalTasks ? $"{c.Info.Method} · {c.Info.Task}" : c.Info.Method).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var series = group.Select(c => (c.Directory, Points: Deduplicate(c))).ToList();
+            long from = series.Max(s => s.Points[0].Step), to = series.Min(s => s.Points[^1].Step);
+            long longest = series.Max(s => s.Points[^1].Step), earliest = series.Min(s => s.Points[0].Step);
+            if (to >= longest && from <= earliest) continue;
+            string limiting = series.First(s => s.Points[^1].Step == to).Directory;
+            lines.Add(string.Create(CultureInfo.InvariantCulture,
+                $"'{group.Key}' is drawn over steps {from:N0}–{to:N0}, the range all its {series.Count} runs cover ({limiting} ends at {to:N0}; the longest at {longest:N0})"));
+        }
+        return lines;
     }
 
     /// <summary>Sorted by step; a step logged twice keeps its last value.</summary>

@@ -84,7 +84,7 @@ public static class RunReport
         text.AppendLine("|---|---|---|---:|---:|---:|---:|---:|");
         foreach (var row in report.Rows)
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {row.Method} | {row.Task} | {row.Metric} | {row.Seeds} | {Cell(row.Last)} | {Cell(row.Best)} | {Cell(row.LowestEarly)} | {(row.Regret is null ? "n/a" : Cell(row.Regret))} |"));
+                $"| {Text(row.Method)} | {Text(row.Task)} | {row.Metric} | {row.Seeds} | {Cell(row.Last)} | {Cell(row.Best)} | {Cell(row.LowestEarly)} | {(row.Regret is null ? "n/a" : Cell(row.Regret))} |"));
         foreach (var run in report.SkippedRuns) text.AppendLine().Append("skipped (no evaluations): ").Append(run).AppendLine();
         return text.ToString();
     }
@@ -128,6 +128,9 @@ public static class RunReport
         double std = array.Length > 1 ? MathNet.Numerics.Statistics.Statistics.StandardDeviation(array) : 0;
         return new SeedStatistic(mean, std, array);
     }
+
+    /// <summary>A label as a Markdown table cell: a '|' in it would end the cell.</summary>
+    internal static string Text(string value) => value.Replace("|", "\\|", StringComparison.Ordinal);
 
     internal static string Cell(SeedStatistic s) => string.Create(CultureInfo.InvariantCulture, $"{s.Mean:F1} ± {s.Std:F1}");
 

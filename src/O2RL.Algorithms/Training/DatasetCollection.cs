@@ -183,7 +183,10 @@ public sealed record DatasetRecipeOptions
     public ExpertPolicy ExpertPolicy { get; init; } = ExpertPolicy.Final;
 }
 
-/// <summary>The datasets one recipe run produced, with their behaviour returns.</summary>
+/// <summary>
+/// The datasets one recipe run produced, with their behaviour returns. A random-only recipe trains no SAC: its
+/// <see cref="MediumSnapshotStep"/> is −1 and the returns are NaN.
+/// </summary>
 public sealed record DatasetRecipeResult(IReadOnlyDictionary<string, TransitionDataset> Datasets, IReadOnlyDictionary<string, string> Paths,
     long MediumSnapshotStep, double MediumSnapshotReturn, double ExpertSnapshotReturn)
 {
@@ -218,15 +221,28 @@ public static class DatasetRecipe
         ArgumentNullException.ThrowIfNull(sac);
         ArgumentNullException.ThrowIfNull(options);
         if (sac.EvalEvery < 1) throw new ArgumentOutOfRangeException(nameof(sac), sac.EvalEvery, "the recipe needs periodic evaluations (eval_every ≥ 1) to pick the medium snapshot");
-        bool referenced = NormalizedScores.TryGet(environmentId, out var reference);
-        double expert = options.ExpertReturn ?? (referenced ? reference.Max
-            : throw new ArgumentException($"'{environmentId}' has no reference scores; pass the expert return (ExpertReturn)"));
-        double random = options.RandomReturn ?? (referenced ? reference.Min : 0.0);
-        double threshold = random + options.MediumFraction * (expert - random);
         var levels = new HashSet<string>(options.Levels ?? AllLevels);
         if (levels.Count == 0) throw new ArgumentException("choose at least one level", nameof(options));
         foreach (string level in levels)
             if (!AllLevels.Contains(level)) throw new ArgumentException($"unknown level '{level}' (levels: {string.Join(", ", AllLevels)})", nameof(options));
+        if (levels.All(level => level == "random"))
+        {
+            // Uniform random actions need no policy: no SAC run (it used to train to the medium snapshot first, and to
+            // fail when SAC did not get there).
+            using var env = PolicyEnvironment.Make(environmentId, StateNormalizer.Identity(EnvironmentRegistry.GetSpec(environmentId).ObservationDim));
+            var randomSet = WithReturn(DatasetCollection.Collect(env, null, options.Rows, options.Seed + 1, progress: progress, progressLabel: "random"),
+                environmentId, "random", options.Seed + 1, "uniform random actions");
+            Directory.CreateDirectory(outputDirectory);
+            string randomPath = Path.Combine(outputDirectory, $"{environmentId.ToLowerInvariant()}-random.hdf5");
+            D4rlHdf5.Write(randomSet, randomPath);
+            return new DatasetRecipeResult(new Dictionary<string, TransitionDataset> { ["random"] = randomSet }, new Dictionary<string, string> { ["random"] = randomPath },
+                -1, double.NaN, double.NaN) { TrainedSteps = 0, ExpertSnapshotStep = -1 };
+        }
+        bool referenced = NormalizedScores.TryGet(environmentId, out var reference);
+        double expert = options.ExpertReturn ?? (referenced ? reference.Max
+            : throw new ArgumentException($"'{environmentId}' has no reference scores; pass the expert return (o2rl collect --expert-return R; DatasetRecipeOptions.ExpertReturn)"));
+        double random = options.RandomReturn ?? (referenced ? reference.Min : 0.0);
+        double threshold = random + options.MediumFraction * (expert - random);
         // Expert data needs SAC trained to the end; without it the run stops as soon as the medium snapshot exists.
         bool needsExpert = levels.Contains("expert") || levels.Contains("medium-expert");
         // Stops SAC at the medium snapshot, or when the caller cancels.

@@ -23,6 +23,7 @@ public static class PolicyCheckpoints
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint '{path}' does not exist", path);
         var metadata = SafetensorsFile.Read(path).Metadata;
+        if (TrainingState.NotAPolicy(metadata) is string notAPolicy) throw new InvalidDataException($"checkpoint '{path}': {notAPolicy}");
         string algorithm = metadata.TryGetValue("algorithm", out var a) ? a
             : throw new InvalidDataException($"checkpoint '{path}' has no 'algorithm' metadata; it was not written by an O2RL trainer");
         metadata.TryGetValue("env_id", out string? environmentId);

@@ -272,6 +272,19 @@ public sealed class TrainingState
         return new TrainingState(SafetensorsFile.Read(path), path);
     }
 
+    /// <summary>
+    /// When <paramref name="metadata"/> is a run's step checkpoint (a state written by the loops), the one-line reason it
+    /// is not a policy and what to use instead; null otherwise. Eval, <c>--from</c> and Inference say the same.
+    /// </summary>
+    public static string? NotAPolicy(IReadOnlyDictionary<string, string> metadata)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        if (!metadata.TryGetValue(TextPrefix + "algorithm", out var algorithm) || !metadata.TryGetValue(CounterPrefix + "trainer.step", out var step))
+            return null;
+        return $"this is the {algorithm} training state of step {step}, kept for resuming the run (--resume), not a policy; " +
+            "use the policy_<step>.safetensors written beside it, or the run's final checkpoint";
+    }
+
     string Get(string key) =>
         metadata.TryGetValue(key, out var value) ? value
         : throw new InvalidDataException($"{Describe()} has no entry '{key}'; was it written by another algorithm or version?");

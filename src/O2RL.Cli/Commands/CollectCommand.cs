@@ -99,10 +99,11 @@ public static class CollectCommand
 
         using var backend = DeviceCatalog.Create(reader.Get("device"));
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        if (random is null && !O2RL.Data.NormalizedScores.TryGet(environmentId, out _))
+        if (random is null && !O2RL.Data.NormalizedScores.TryGet(environmentId, out _) && levels.Any(level => level != "random"))
         {
             // No reference scores: measure the uniform-random policy's return, the lower end of the medium threshold.
-            using var env = O2RL.Envs.EnvironmentRegistry.Make(environmentId);
+            // In the actors' [−1, 1] box (a uniform action there is a uniform action in the task's own box).
+            using var env = PolicyEnvironment.Make(environmentId, null);
             var randomRows = DatasetCollection.Collect(env, null, 20 * 1000, seed + 77);
             random = DatasetCollection.MeanEpisodeReturn(randomRows);
             output.WriteLine($"random-policy return measured: {random:F1}");
@@ -131,6 +132,11 @@ public static class CollectCommand
         {
             var dataset = result.Datasets[level];
             output.WriteLine($"{level,-14} {dataset.Rewards.Length,9:N0} rows  behaviour return {dataset.Metadata.BehaviourReturn:F1}  {path}");
+        }
+        if (result.MediumSnapshotStep < 0)
+        {
+            output.WriteLine($"random actions only: no SAC run; {clock.Elapsed.TotalSeconds:F0} s");
+            return 0;
         }
         string expertPart = result.ExpertSnapshotStep < 0 ? "SAC stopped there"
             : result.ExpertSnapshotStep == result.TrainedSteps ? $"expert policy final, return {result.ExpertSnapshotReturn:F1}"

@@ -135,8 +135,9 @@ public static class DemoCommand
     {
         var o2sac = rows.FirstOrDefault(r => r.Method.Contains("O2SAC", StringComparison.Ordinal));
         var naive = rows.FirstOrDefault(r => r.Method.Contains("naive", StringComparison.Ordinal));
-        if (o2sac is null || naive is null) return "";
-        string dip(FineTuneRow r) => (r.LowestEarly.Mean - r.Offline.Mean).ToString("F1", CultureInfo.InvariantCulture);
+        // Both fine-tune a loaded policy, so both curves start with its step-0 score.
+        if (o2sac?.Offline is null || naive?.Offline is null) return "";
+        string dip(FineTuneRow r) => (r.LowestEarly.Mean - r.Offline!.Mean).ToString("F1", CultureInfo.InvariantCulture);
         return string.Create(CultureInfo.InvariantCulture,
             $"early drop below the offline score: O2SAC {dip(o2sac)}, naive {dip(naive)}; final: O2SAC {o2sac.Final.Mean:F1}, naive {naive.Final.Mean:F1} (higher is better).");
     }

@@ -7,7 +7,7 @@ namespace O2RL.Cli.Commands;
 public static class ReportCommand
 {
     const string Usage = """
-        Usage: o2rl report RUN_DIR_OR_GLOB... [--json] [--out FILE] [--metric NAME] [--finetune]
+        Usage: o2rl report RUN_DIR_OR_GLOB... [--json] [--out FILE] [--metric NAME] [--finetune] [--include-incomplete]
 
         One row per method × task, each cell mean ± std across the runs (seeds):
           last           the final evaluation score
@@ -16,6 +16,9 @@ public static class ReportCommand
           regret         mean over all evaluations of (100 − score) for D4RL-normalised scores; n/a for raw returns
         Scores are eval/normalized_return where a run has it, else eval/return (or --metric NAME for every run).
         A folder without run.json contributes every run folder below it; '*' and '?' match folder names.
+        Runs that have not finished (no summary.json) are left out and named; a note names any group whose runs
+        share a seed or differ in a config.json setting (they are still pooled as seeds).
+          --include-incomplete   report unfinished runs as they stand (their last evaluation counts as "last")
           --finetune   the fine-tuning table instead: offline score (step 0) → after reconstruction (stages A–B)
                        → lowest early → final → best, per method × task
           --json   JSON instead of a Markdown table
@@ -30,11 +33,19 @@ public static class ReportCommand
         if (args.Contains("--help") || args.Contains("-h")) { output.WriteLine(Usage); return 0; }
         // Bad arguments (exit 2) and unreadable runs or an unwritable output (exit 1) go to the dispatcher, which
         // names the command the way every other command does.
-        var reader = new ArgumentReader(args, ["out", "metric"], ["json", "finetune"]);
+        var reader = new ArgumentReader(args, ["out", "metric"], ["json", "finetune", "include-incomplete"]);
         if (reader.Positionals.Count == 0) throw new UsageException("give at least one run folder (o2rl report --help)");
         IReadOnlyList<RunFolder> runs;
         try { runs = LearningCurves.FindRuns(reader.Positionals); }
         catch (ArgumentException ex) { throw new UsageException(ex.Message); }
+        var selection = RunSelections.Select(runs, reader.Has("include-incomplete"));
+        foreach (string note in selection.Notes) error.WriteLine($"note: {note}");
+        if (selection.Runs.Count == 0)
+        {
+            error.WriteLine($"o2rl report: none of the {runs.Count} run(s) has finished; --include-incomplete reports them as they stand");
+            return 1;
+        }
+        runs = selection.Runs;
         string text;
         int rowCount;
         if (reader.Has("finetune"))

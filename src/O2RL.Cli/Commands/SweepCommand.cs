@@ -20,8 +20,10 @@ public static class SweepCommand
         e.g.  o2rl sweep online --algo sac,td3 --env Pendulum-v1 --seed 0,1,2 --set total_steps=5000 --jobs 2 --out runs/sweep1
         --set key=v1,v2 sweeps one config key (commas inside [...] belong to the value: --set actor_hidden=[64,64],[256,256]).
         Each point gets the run folder DIR/<axis-value_...> named from its values (e.g. algo-sac_seed-1) and is
-        labelled for `o2rl report DIR` by its non-seed values, so seeds aggregate. Re-running a sweep skips complete
-        points and resumes stopped ones.
+        labelled for `o2rl report DIR` by its non-seed values, so seeds aggregate. "{seed}" in a value is replaced by the
+        point's seed, pairing runs with their offline policies:
+              o2rl sweep finetune --variant o2sac --from runs/cql-s{seed}/cql.safetensors --seed 0,1,2 …
+        Re-running a sweep skips complete points and resumes stopped ones (refused if a point's settings changed).
           --jobs N        runs at a time (default 1); logs in DIR/logs/<name>.log; a summary table at the end
           --slurm FILE    write a Slurm job-array script (one array task per point, limited to --jobs at a time when
                           given) and DIR/commands.txt, one command per line; nothing is run
@@ -93,9 +95,29 @@ public static class SweepCommand
     static string[] PlanArguments(string command, SweepPoint point, string runDir)
     {
         // A complete point is skipped, a stopped one resumed (its settings are in its run.json), a new one started.
+        if (!RunFolder.IsRunFolder(runDir)) return FreshArguments(command, point, runDir);
+        // Skipping or resuming a point whose settings changed would report the old run as this sweep's and write the
+        // new settings into sweep.json: refused, naming the difference.
+        if (RunFolder.Open(runDir).Info.Arguments is { } stored)
+        {
+            string[] wanted = TrainCommands.StoredArguments(FreshArguments(command, point, runDir)[1..]);
+            string[] before = [.. Settings(stored)], now = [.. Settings(wanted)];
+            if (!before.SequenceEqual(now, StringComparer.Ordinal))
+                throw new UsageException($"{runDir} was run with '{string.Join(' ', before)}' but this sweep asks '{string.Join(' ', now)}'; " +
+                    "give the sweep another --out, or the settings it was run with");
+        }
         if (File.Exists(Path.Combine(runDir, RunFolder.SummaryFile))) return [];
-        if (RunFolder.IsRunFolder(runDir)) return [command, "--resume", runDir, "--quiet"];
-        return FreshArguments(command, point, runDir);
+        return [command, "--resume", runDir, "--quiet"];
+    }
+
+    /// <summary>The arguments that define a run's result: without its folder and its report label.</summary>
+    static IEnumerable<string> Settings(IReadOnlyList<string> arguments)
+    {
+        for (int i = 0; i < arguments.Count; i++)
+        {
+            if (arguments[i] is "--out" or "--label") { i++; continue; }
+            yield return arguments[i];
+        }
     }
 
     static string[] FreshArguments(string command, SweepPoint point, string runDir)
@@ -349,13 +371,24 @@ public sealed class SweepGrid
                     string value = chosen[k];
                     if (name.StartsWith("set:", StringComparison.Ordinal)) args.AddRange(["--set", $"{name[4..]}={value}"]);
                     else args.AddRange(["--" + name, value]);
-                    if (name == "algo") algorithm = value;
+                    // The method of the label: --algo's, or --variant's for finetune (without it, O2SAC and O2TD3 runs of one
+                    // mode shared a label and were pooled into one row as seeds).
+                    if (name is "algo" or "variant") algorithm = value;
                     if (!varying.Contains(name)) continue;
                     string shortName = new SweepAxis(name, []).ShortName;
                     nameParts.Add($"{shortName}-{Sanitize(value)}");
                     if (!NotInLabel.Contains(name)) labelParts.Add($"{shortName}={value}");
                 }
                 args.AddRange(flags);
+                // "{seed}" in a value pairs it with the point's seed (fine-tune seed i from offline seed i), which a grid of
+                // --seed × --from cannot express.
+                int seedIndex = options.FindIndex(o => o.Name == "seed");
+                for (int k = 0; k < args.Count; k++)
+                {
+                    if (!args[k].Contains("{seed}", StringComparison.Ordinal)) continue;
+                    if (seedIndex < 0) throw new UsageException($"'{args[k]}' uses {{seed}} but the sweep has no --seed");
+                    args[k] = args[k].Replace("{seed}", chosen[seedIndex], StringComparison.Ordinal);
+                }
                 string pointName = nameParts.Count == 0 ? "run" : string.Join("_", nameParts);
                 if (!names.Add(pointName)) throw new UsageException($"two grid points map to the folder '{pointName}'; make the values differ in letters or digits");
                 string? label = labelParts.Count == 0 ? null : string.Join(" ", (algorithm is null ? [] : new[] { algorithm }).Concat(labelParts));

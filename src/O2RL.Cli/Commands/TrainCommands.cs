@@ -199,7 +199,9 @@ public static class TrainCommands
                 Dataset = level ?? (dataset is null ? null : Path.GetFileNameWithoutExtension(dataset)),
                 ScoreTaskId = reader.Get("score-task"),
                 Seed = seed,
-                Label = reader.Get("label"),
+                Label = reader.Get("label") is { } label && string.IsNullOrWhiteSpace(label)
+                    ? throw new UsageException("--label is empty: give the method's name for reports and plots, or leave --label out")
+                    : reader.Get("label"),
                 Arguments = StoredArguments(args),
             };
             folder = RunFolder.Create(outDir, info, "{}");
@@ -258,7 +260,8 @@ public static class TrainCommands
             }
             catch (OperationCanceledException) when (ctrlC.Requested)
             {
-                string last = folder.LatestCheckpoint() is { } c ? $"the last checkpoint is step {c.Step:N0}" : "no checkpoint was saved yet";
+                string last = folder.LatestCheckpoint() is not { } c ? "no checkpoint was saved yet"
+                    : $"the last checkpoint is step {c.Step:N0}" + (File.Exists(folder.PolicyPath(c.Step)) ? $" (its policy: {folder.PolicyPath(c.Step)})" : "");
                 error.WriteLine($"o2rl {command}: stopped; {last}; continue with: o2rl {command} --resume {folder.Directory}");
                 return 1;
             }
@@ -286,5 +289,5 @@ public static class TrainCommands
 
     /// <summary>The arguments as run.json keeps them: file options made absolute, no --resume, --device or --quiet.</summary>
     // Device and progress are chosen anew by whoever resumes; they do not change what is computed on the CPU.
-    static string[] StoredArguments(string[] args) => ArgumentReader.ForResume(args, Options, PathOptions, ["device", "quiet", "resume"]);
+    internal static string[] StoredArguments(string[] args) => ArgumentReader.ForResume(args, Options, PathOptions, ["device", "quiet", "resume"]);
 }

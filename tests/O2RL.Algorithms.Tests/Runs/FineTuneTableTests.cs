@@ -38,6 +38,35 @@ public sealed class FineTuneTableTests
     }
 
     [Fact]
+    public void Scores_ARunWithoutAStepZeroPointHasNoOfflineScore()
+    {
+        // A run from scratch (or an online run) evaluates first after online steps: its first point is not an offline
+        // policy's score, and the table said it was.
+        using var temp = new TemporaryFolder();
+        var run = Run(temp, "s", "sac", 0, null, -900, -700, -500);
+        string metrics = Path.Combine(run.Directory, RunFolder.MetricsCsvFile);
+        File.WriteAllLines(metrics, File.ReadAllLines(metrics).Where(line => !line.StartsWith("0,", StringComparison.Ordinal)));
+        var scores = FineTuneTable.Score(RunFolder.Open(run.Directory))!;
+        Assert.Null(scores.Offline);
+        Assert.Equal(-700, scores.LowestEarly);
+        var rows = FineTuneTable.Build([RunFolder.Open(run.Directory)]);
+        Assert.Null(rows[0].Offline);
+        Assert.Contains("| Pendulum-v1 | sac | 1 | — | — | -700.0 ± 0.0 | -500.0 ± 0.0 |", FineTuneTable.ToMarkdown(rows));
+    }
+
+    [Fact]
+    public void ALabelWithAPipeStaysInItsCell()
+    {
+        using var temp = new TemporaryFolder();
+        var info = new RunInfo { Algorithm = "sac", Label = "SAC|ours", Environment = "Pendulum-v1", Seed = 0, Command = "test" };
+        var folder = RunFolder.Create(temp.Combine("p"), info, "{}");
+        using (var metrics = folder.OpenMetrics(flushToDisk: false)) { metrics.Log(0, LearningCurves.RawReturn, -300); metrics.Flush(0); }
+        var run = RunFolder.Open(folder.Directory);
+        Assert.Contains("| Pendulum-v1 | SAC\\|ours | 1 |", FineTuneTable.ToMarkdown(FineTuneTable.Build([run])));
+        Assert.Contains("| SAC\\|ours | Pendulum-v1 |", RunReport.ToMarkdown(RunReport.Build([run])));
+    }
+
+    [Fact]
     public void Build_GroupsSeedsPerMethod_AndBaselinesHaveNoReconstructionScore()
     {
         using var temp = new TemporaryFolder();
