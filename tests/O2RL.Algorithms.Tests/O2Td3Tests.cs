@@ -659,27 +659,31 @@ public sealed class O2Td3Tests
     public void OnATaskWithReferenceScoresTheTableGetsTheNormalisedAlignedScore()
     {
         string root = Path.Combine(Path.GetTempPath(), "o2rl-o2td3-normalized-" + Guid.NewGuid().ToString("N"));
+        string scoreTask = "pendulum-test-" + Guid.NewGuid().ToString("N");
         try
         {
             using var backend = new CpuBackend(1);
             var (dataset, checkpoint) = OfflineStart(root, backend);
             string folder = Path.Combine(root, "run");
             var metrics = new MemoryMetrics();
-            // Pendulum returns scored against hopper-medium-v2's reference scores: any task with references takes this path.
+            // Pendulum returns scored against reference scores registered for it: any task with references takes this path.
+            // (A D4RL id of another body, e.g. hopper-medium-v2, is refused by the evaluator.)
+            NormalizedScores.Register(scoreTask, -1500, -150);
             var result = O2Td3Run.Run(new RunContext
             {
                 Backend = backend, EnvironmentId = "Pendulum-v1", Seed = 4, DatasetPath = dataset, InitialCheckpoint = checkpoint, OutputDirectory = folder,
-                Metrics = metrics, Overrides = QuickOverrides, ScoreTaskId = "hopper-medium-v2",
+                Metrics = metrics, Overrides = QuickOverrides, ScoreTaskId = scoreTask,
             });
             double raw = metrics.Last(FineTuneTable.AlignedScore);
             double normalized = metrics.Last(FineTuneTable.AlignedNormalizedScore);
-            Assert.Equal(NormalizedScores.Normalize("hopper-medium-v2", raw), normalized, 6);
+            Assert.Equal(NormalizedScores.Normalize(scoreTask, raw), normalized, 6);
             // The offline score is the raw return, as the curve's first raw point.
             Assert.Equal(metrics.Series("eval/return")[0].Value, metrics.Last(FineTuneTable.OfflineScore));
             Assert.NotNull(result.FinalEvaluation!.NormalizedMean);
         }
         finally
         {
+            NormalizedScores.Unregister(scoreTask);
             if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         }
     }

@@ -137,6 +137,28 @@ public sealed class CustomEnvironmentTests
     }
 
     [Fact]
+    public void AD4rlScoreTaskOfAnotherBodyIsRefused()
+    {
+        // Pendulum returns "normalised" against Hopper's reference returns were printed as a score.
+        using var pendulum = EnvironmentRegistry.Make("Pendulum-v1");
+        var error = Assert.Throws<ArgumentException>(() => new Evaluator(pendulum, "hopper-medium-v2", 0));
+        Assert.Contains("score task 'hopper-medium-v2' is scored against another task's reference returns than Pendulum-v1's", error.Message);
+        // A task's own id, no id, or one the user registered for it are accepted.
+        string own = "pendulum-own-" + Guid.NewGuid().ToString("N");
+        Data.NormalizedScores.Register(own, -1500, -150);
+        try
+        {
+            using (new Evaluator(pendulum, own, 0)) { }
+            using (new Evaluator(pendulum, null, 0)) { }
+            using (new Evaluator(pendulum, "Pendulum-v1", 0)) { }
+        }
+        finally
+        {
+            Data.NormalizedScores.Unregister(own);
+        }
+    }
+
+    [Fact]
     public void AnUnregisteredTaskCannotSilentlyLoseItsActionBox()
     {
         var error = Assert.Throws<ArgumentException>(() => PolicyEnvironment.AddActionBounds(new Dictionary<string, string>(), "Unknown-v0"));
