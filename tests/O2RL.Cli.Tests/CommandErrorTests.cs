@@ -349,3 +349,41 @@ public sealed class CorruptFileTests : IDisposable
         Assert.Contains("--score-task 'nope' has no reference scores", error);
     }
 }
+
+/// <summary>What report and plot say about the runs they were given, beside the table.</summary>
+public sealed class ReportNoteTests : IDisposable
+{
+    readonly string folder = Directory.CreateTempSubdirectory("o2rl-report-notes-").FullName;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    string RunWith(string name, int seed, int evaluations, bool finished)
+    {
+        var run = O2RL.Algorithms.Runs.RunFolder.Create(Path.Combine(folder, name),
+            new O2RL.Algorithms.Runs.RunInfo { Algorithm = "sac", Environment = "Pendulum-v1", Seed = seed, Command = "test" }, "{}");
+        using (var metrics = run.OpenMetrics(flushToDisk: false))
+            for (int i = 0; i < evaluations; i++)
+            {
+                metrics.Log(i * 100L, "eval/return", -1000 + 10 * i);
+                metrics.Flush(i * 100L);
+            }
+        if (finished) run.WriteSummary((evaluations - 1) * 100L, new Dictionary<string, double>());
+        return run.Directory;
+    }
+
+    [Fact]
+    public void ReportNamesUnfinishedRunsAndACoarseEarlyWindow()
+    {
+        string a = RunWith("a", 0, 5, finished: true), b = RunWith("b", 1, 5, finished: true), stopped = RunWith("c", 2, 3, finished: false);
+        var (code, output, error) = Run("report", a, b, stopped);
+        Assert.Equal(0, code);
+        Assert.Contains("| sac | Pendulum-v1 | eval/return | 2 |", output);
+        Assert.Contains($"note: left out 1 run(s) that have not finished", error);
+        Assert.Contains(stopped, error);
+        Assert.Contains("note: 2 of 2 run(s) have 10 evaluations or fewer", error);
+
+        (code, output, _) = Run("report", a, b, stopped, "--include-incomplete");
+        Assert.Equal(0, code);
+        Assert.Contains("| sac | Pendulum-v1 | eval/return | 3 |", output);
+    }
+}

@@ -46,6 +46,12 @@ public static class ReportCommand
             return 1;
         }
         runs = selection.Runs;
+        // ⌈10 %⌉ of ≤ 10 evaluations is one point: "lowest early" is then the first point alone (the offline score of a
+        // fine-tuning run), and a dip right after the switch to online cannot show in that column.
+        var coarse = runs.Where(r => LearningCurves.Load([r], reader.Get("metric")).Curves is [var c] && c.Points.Select(p => p.Step).Distinct().Count() <= 10).ToList();
+        if (coarse.Count > 0)
+            error.WriteLine($"note: {coarse.Count} of {runs.Count} run(s) have 10 evaluations or fewer, so their \"lowest early\" is their first evaluation alone; " +
+                "a drop just after it shows only in the curves (o2rl plot) or with more evaluations");
         string text;
         int rowCount;
         if (reader.Has("finetune"))
