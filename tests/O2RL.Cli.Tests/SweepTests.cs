@@ -110,6 +110,15 @@ public sealed class SweepTests
             Assert.Equal($"/usr/bin/dotnet /opt/o2rl/o2rl.dll online --algo td3 --env Pendulum-v1 --seed 2 --set total_steps=5000 --out {Path.Combine(dir, "algo-td3_seed-2")} --quiet", lines[5]);
             // Nothing ran: no run folders.
             Assert.Empty(Directory.GetDirectories(dir));
+
+            // Array tasks start in whatever folder sbatch ran from: relative file options become absolute, as --out does.
+            string fine = Path.Combine(root, "sweep2");
+            code = SweepCommand.Run(["finetune", "--variant", "o2sac", "--env", "Pendulum-v1", "--seed", "0,1", "--from", "runs/cql-s{seed}/cql.safetensors",
+                "--dataset", "data/pendulum.hdf5", "--out", fine, "--slurm", Path.Combine(root, "sweep2.sbatch")], output, error, launcher);
+            Assert.True(code == 0, error.ToString());
+            lines = File.ReadAllLines(Path.Combine(fine, "commands.txt"));
+            Assert.Contains($"--from {Path.GetFullPath("runs/cql-s1/cql.safetensors")} ", lines[1]);
+            Assert.Contains($"--dataset {Path.GetFullPath("data/pendulum.hdf5")} ", lines[1]);
         }
         finally
         {

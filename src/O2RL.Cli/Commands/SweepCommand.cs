@@ -61,7 +61,8 @@ public static class SweepCommand
         {
             Directory.CreateDirectory(root);
             string commandsPath = Path.Combine(root, "commands.txt");
-            var lines = points.Select(p => SlurmScript.QuoteCommand([.. launcher.Prefix(), .. FreshArguments(command, p, Path.Combine(root, p.Name))], launcher.FileName));
+            // Array tasks start wherever sbatch was run: file options are made absolute, as --out is.
+            var lines = points.Select(p => SlurmScript.QuoteCommand([.. launcher.Prefix(), .. AbsolutePaths(FreshArguments(command, p, Path.GetFullPath(Path.Combine(root, p.Name))))], launcher.FileName));
             AtomicFile.WriteAllText(commandsPath, string.Join("\n", lines) + "\n");
             AtomicFile.WriteAllText(scriptPath, SlurmScript.Build(Path.GetFileName(root.TrimEnd(Path.DirectorySeparatorChar)), points.Count,
                 sweepOptions.ContainsKey("jobs") ? jobs : null, commandsPath, Path.Combine(root, "logs")));
@@ -108,6 +109,14 @@ public static class SweepCommand
         }
         if (File.Exists(Path.Combine(runDir, RunFolder.SummaryFile))) return [];
         return [command, "--resume", runDir, "--quiet"];
+    }
+
+    static string[] AbsolutePaths(string[] arguments)
+    {
+        var result = (string[])arguments.Clone();
+        for (int i = 0; i + 1 < result.Length; i++)
+            if (result[i] is "--from" or "--dataset" or "--config") result[i + 1] = Path.GetFullPath(result[i + 1]);
+        return result;
     }
 
     /// <summary>The arguments that define a run's result: without its folder and its report label.</summary>
