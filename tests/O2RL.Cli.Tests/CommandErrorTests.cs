@@ -266,6 +266,16 @@ public sealed class ResumeCommandTests
         foreach (string option in new[] { "--device", "--seed", "--config", "--set", "--out", "--quiet", "--resume" })
             Assert.Contains(option, output);
     }
+
+    [Fact]
+    public void AScoreTaskOfAnotherBodyIsAUsageError()
+    {
+        // Before: accepted; Pendulum returns were "normalised" against Hopper's reference returns.
+        var (code, _, error) = Run("online", "--algo", "sac", "--env", "Pendulum-v1", "--score-task", "hopper-medium-v2", "--out", "/nonexistent/never-made");
+        Assert.Equal(2, code);
+        Assert.Contains("--score-task: score task 'hopper-medium-v2' is scored against another task's reference returns than Pendulum-v1's", error);
+        Assert.Single(error.Trim().Split('\n'));
+    }
 }
 
 /// <summary>A corrupt input file (checkpoint, dataset) is one line naming it and exit 1, never an unhandled exception.</summary>

@@ -32,28 +32,11 @@ public sealed class Evaluator : IDisposable
     public Evaluator(IEnvironment environment, string? scoreTaskId, int seed)
     {
         ArgumentNullException.ThrowIfNull(environment);
-        CheckScoreTask(scoreTaskId, environment.Id);
         this.environment = environment;
         this.scoreTaskId = scoreTaskId;
         Seed = seed;
         observation = new float[environment.ObservationSpace.Dimension];
         action = new float[environment.ActionSpace.Dimension];
-    }
-
-    /// <summary>
-    /// Refuses a D4RL score task of another body (hopper-medium-v2 on Pendulum-v1 was accepted and printed a
-    /// "normalised" score against Hopper's reference returns). D4RL ids start with the task's name (hopper-,
-    /// walker2d-, halfcheetah-, ant-, antmaze-, maze2d-); ids registered by the user are theirs to pair.
-    /// </summary>
-    static void CheckScoreTask(string? scoreTaskId, string environmentId)
-    {
-        static string Body(string id) => id.Split('-', 2)[0].ToLowerInvariant();
-        if (scoreTaskId is null || scoreTaskId == environmentId) return;
-        // The D4RL table is keyed by whole ids (maze2d-…) and by bodies (hopper, walker2d, …).
-        if (!NormalizedScores.D4rlTable.ContainsKey(scoreTaskId) && !NormalizedScores.D4rlTable.ContainsKey(Body(scoreTaskId))) return;
-        if (Body(scoreTaskId) != Body(environmentId))
-            throw new ArgumentException($"score task '{scoreTaskId}' is scored against another task's reference returns than {environmentId}'s; " +
-                $"use a {Body(environmentId)}-… id, or leave it out for raw returns");
     }
 
     /// <summary>An evaluation episode this long has no time limit: the evaluation stops with an error.</summary>
@@ -129,5 +112,26 @@ public sealed class Evaluator : IDisposable
     public void Dispose()
     {
         if (ownsEnvironment) environment.Dispose();
+    }
+}
+
+/// <summary>Which reference scores a run's evaluations are normalised with.</summary>
+public static class ScoreTasks
+{
+    /// <summary>
+    /// Refuses a D4RL score task of another body for a user's --score-task (hopper-medium-v2 on Pendulum-v1 was
+    /// accepted and printed a "normalised" score against Hopper's reference returns). D4RL ids start with the task's
+    /// name (hopper-, walker2d-, halfcheetah-, ant-, antmaze-, maze2d-); ids registered by the user are theirs to
+    /// pair. The library itself takes any pairing (a test may run a fast task under a score task's per-task settings).
+    /// </summary>
+    public static void CheckPairing(string? scoreTaskId, string environmentId)
+    {
+        static string Body(string id) => id.Split('-', 2)[0].ToLowerInvariant();
+        if (scoreTaskId is null || scoreTaskId == environmentId) return;
+        // The D4RL table is keyed by whole ids (maze2d-…) and by bodies (hopper, walker2d, …).
+        if (!NormalizedScores.D4rlTable.ContainsKey(scoreTaskId) && !NormalizedScores.D4rlTable.ContainsKey(Body(scoreTaskId))) return;
+        if (Body(scoreTaskId) != Body(environmentId))
+            throw new ArgumentException($"score task '{scoreTaskId}' is scored against another task's reference returns than {environmentId}'s; " +
+                $"use a {Body(environmentId)}-… id, or leave it out for raw returns");
     }
 }

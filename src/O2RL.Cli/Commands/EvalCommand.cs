@@ -27,6 +27,8 @@ public static class EvalCommand
         using var backend = DeviceCatalog.Create(reader.Get("device"));
         var loaded = PolicyCheckpoints.Load(backend, path, (ulong)seed);
         string environmentId = reader.Get("env") ?? loaded.EnvironmentId ?? throw new UsageException("the checkpoint names no environment; pass --env");
+        try { ScoreTasks.CheckPairing(reader.Get("score-task"), environmentId); }
+        catch (ArgumentException e) { throw new UsageException($"--score-task: {e.Message}"); }
         var environment = PolicyEnvironment.Make(environmentId, loaded.Normalizer);
         if (environment.ObservationSpace.Dimension != loaded.Policy.ObservationDim || environment.ActionSpace.Dimension != loaded.Policy.ActionDim)
             throw new UsageException($"the policy maps {loaded.Policy.ObservationDim} observations to {loaded.Policy.ActionDim} actions but {environmentId} has " +

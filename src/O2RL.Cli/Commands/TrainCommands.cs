@@ -154,6 +154,8 @@ public static class TrainCommands
         if (mode is not null && !FineTuneModes.Contains(mode))
             throw new UsageException($"unknown --mode '{mode}'; choose one of {string.Join(", ", FineTuneModes)}");
         string environmentId = reader.Get("env") ?? throw new UsageException("--env is required (o2rl envs lists them)");
+        try { ScoreTasks.CheckPairing(reader.Get("score-task"), environmentId); }
+        catch (ArgumentException e) { throw new UsageException($"--score-task: {e.Message}"); }
         string? dataset = reader.Get("dataset");
         if (datasetRequired && dataset is null) throw new UsageException("--dataset FILE is required");
         if (dataset is not null && !File.Exists(dataset)) throw new UsageException($"dataset '{dataset}' does not exist");

@@ -137,25 +137,17 @@ public sealed class CustomEnvironmentTests
     }
 
     [Fact]
-    public void AD4rlScoreTaskOfAnotherBodyIsRefused()
+    public void AD4rlScoreTaskOfAnotherBodyIsRefusedForAUsersScoreTask()
     {
-        // Pendulum returns "normalised" against Hopper's reference returns were printed as a score.
-        using var pendulum = EnvironmentRegistry.Make("Pendulum-v1");
-        var error = Assert.Throws<ArgumentException>(() => new Evaluator(pendulum, "hopper-medium-v2", 0));
+        // `--score-task hopper-medium-v2` on Pendulum printed Pendulum returns "normalised" against Hopper's reference returns.
+        var error = Assert.Throws<ArgumentException>(() => ScoreTasks.CheckPairing("hopper-medium-v2", "Pendulum-v1"));
         Assert.Contains("score task 'hopper-medium-v2' is scored against another task's reference returns than Pendulum-v1's", error.Message);
-        // A task's own id, no id, or one the user registered for it are accepted.
-        string own = "pendulum-own-" + Guid.NewGuid().ToString("N");
-        Data.NormalizedScores.Register(own, -1500, -150);
-        try
-        {
-            using (new Evaluator(pendulum, own, 0)) { }
-            using (new Evaluator(pendulum, null, 0)) { }
-            using (new Evaluator(pendulum, "Pendulum-v1", 0)) { }
-        }
-        finally
-        {
-            Data.NormalizedScores.Unregister(own);
-        }
+        Assert.Throws<ArgumentException>(() => ScoreTasks.CheckPairing("walker2d-medium-replay-v2", "Hopper-v2"));
+        // A task's own ids, no id, or one the user registered are accepted.
+        ScoreTasks.CheckPairing("hopper-medium-replay-v2", "Hopper-v2");
+        ScoreTasks.CheckPairing("antmaze-large-diverse-v2", "antmaze-large-diverse-v2");
+        ScoreTasks.CheckPairing(null, "Pendulum-v1");
+        ScoreTasks.CheckPairing("pendulum-own", "Pendulum-v1");
     }
 
     [Fact]
