@@ -396,4 +396,21 @@ public sealed class ReportNoteTests : IDisposable
         Assert.Equal(0, code);
         Assert.Contains("| sac | Pendulum-v1 | eval/return | 3 |", output);
     }
+
+    [Fact]
+    public void ANonFiniteEvaluationIsNamed_AndThePlotLeavesItOut()
+    {
+        string a = RunWith("a", 0, 5, finished: true), b = RunWith("b", 1, 5, finished: true);
+        string csv = Path.Combine(b, "metrics.csv");
+        File.WriteAllLines(csv, File.ReadAllLines(csv).Select(line => line.StartsWith("400,eval/return,", StringComparison.Ordinal) ? "400,eval/return,Infinity" : line));
+        var (code, _, error) = Run("report", a, b);
+        Assert.Equal(0, code);
+        Assert.Contains($"note: {b} has 1 non-finite 'eval/return' value(s), first ∞ at step 400", error.Replace("Infinity", "∞"));
+        if (!O2RL.Algorithms.Runs.CurvePlot.FontsAvailable) Assert.Skip("DejaVu Sans fonts are not installed (package fonts-dejavu-core): the plot half cannot run");
+        string png = Path.Combine(folder, "curves.png");
+        var (plotCode, plotOutput, plotError) = Run("plot", a, b, "--out", png);
+        Assert.True(plotCode == 0, plotError);
+        Assert.Contains("those points are left out of the plot", plotOutput);
+        Assert.True(new FileInfo(png).Length > 1000);
+    }
 }

@@ -108,6 +108,28 @@ public static class LearningCurves
         return lines;
     }
 
+    /// <summary>
+    /// One line per curve holding NaN or ±∞ (a diverged evaluation, or an edited file): the report shows such a value
+    /// in its cells, and a plot leaves the points out (<see cref="WithoutNonFinite"/>) rather than draw nothing.
+    /// </summary>
+    public static IReadOnlyList<string> NonFinitePoints(IReadOnlyList<RunCurve> curves)
+    {
+        ArgumentNullException.ThrowIfNull(curves);
+        var lines = new List<string>();
+        foreach (var curve in curves)
+        {
+            var bad = curve.Points.Where(p => !double.IsFinite(p.Value)).ToList();
+            if (bad.Count == 0) continue;
+            lines.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{curve.Directory} has {bad.Count} non-finite '{curve.Metric}' value(s), first {bad[0].Value} at step {bad[0].Step:N0}"));
+        }
+        return lines;
+    }
+
+    /// <summary>The curves without their non-finite points (a curve left with none is dropped).</summary>
+    public static IReadOnlyList<RunCurve> WithoutNonFinite(IReadOnlyList<RunCurve> curves) =>
+        [.. curves.Select(c => c with { Points = [.. c.Points.Where(p => double.IsFinite(p.Value))] }).Where(c => c.Points.Count > 0)];
+
     /// <summary>Sorted by step; a step logged twice keeps its last value.</summary>
     static (long Step, double Value)[] Deduplicate(RunCurve curve)
     {

@@ -61,6 +61,14 @@ public static class PlotCommand
         }
         if (metric is null && chosen == LearningCurves.RawReturn)
             output.WriteLine($"note: no run has {LearningCurves.NormalizedReturn}; plotting {LearningCurves.RawReturn}");
+        foreach (string line in LearningCurves.NonFinitePoints(curves))
+            output.WriteLine($"note: {line}; those points are left out of the plot");
+        curves = LearningCurves.WithoutNonFinite(curves);
+        if (curves.Count == 0)
+        {
+            error.WriteLine($"o2rl plot: no finite '{chosen}' value to plot");
+            return 1;
+        }
         var methods = LearningCurves.Aggregate(curves);
         foreach (var cut in LearningCurves.Cuts(curves))
             output.WriteLine($"note: {cut}");

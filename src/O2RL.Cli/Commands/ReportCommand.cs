@@ -48,6 +48,9 @@ public static class ReportCommand
         runs = selection.Runs;
         // ⌈10 %⌉ of ≤ 10 evaluations is one point: "lowest early" is then the first point alone (the offline score of a
         // fine-tuning run), and a dip right after the switch to online cannot show in that column.
+        foreach (var run in runs)
+            foreach (string line in LearningCurves.NonFinitePoints(LearningCurves.Load([run], reader.Get("metric")).Curves))
+                error.WriteLine($"note: {line}; its cells show it (\"best\" skips NaN)");
         var coarse = runs.Where(r => LearningCurves.Load([r], reader.Get("metric")).Curves is [var c] && c.Points.Select(p => p.Step).Distinct().Count() <= 10).ToList();
         if (coarse.Count > 0)
             error.WriteLine($"note: {coarse.Count} of {runs.Count} run(s) have 10 evaluations or fewer, so their \"lowest early\" is their first evaluation alone; " +
