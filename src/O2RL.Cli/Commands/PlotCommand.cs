@@ -38,17 +38,7 @@ public static class PlotCommand
         int width = reader.GetInt("width", 900, 100, 8000), height = reader.GetInt("height", 560, 100, 8000);
         string? metric = reader.Get("metric");
 
-        IReadOnlyList<RunFolder> runs;
-        try { runs = LearningCurves.FindRuns(reader.Positionals); }
-        catch (ArgumentException ex) { throw new UsageException(ex.Message); }
-        var selection = RunSelections.Select(runs, reader.Has("include-incomplete"));
-        foreach (string note in selection.Notes) output.WriteLine($"note: {note}");
-        if (selection.Runs.Count == 0)
-        {
-            error.WriteLine($"o2rl plot: none of the {runs.Count} run(s) has finished; --include-incomplete plots them as they stand");
-            return 1;
-        }
-        runs = selection.Runs;
+        if (ReportCommand.SelectRuns(reader, "plot", notes: output, error) is not { } runs) return 1;
         var (chosen, curves) = LearningCurves.Load(runs, metric);
         var plotted = curves.Select(c => c.Directory).ToHashSet(StringComparer.Ordinal);
         var without = runs.Where(r => !plotted.Contains(r.Directory)).Select(r => r.Directory).ToList();

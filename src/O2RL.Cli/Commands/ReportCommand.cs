@@ -26,6 +26,22 @@ public static class ReportCommand
         Exit codes: 0 ok, 1 failure, 2 bad arguments.
         """;
 
+    /// <summary>
+    /// The run folders the positionals name, less the unfinished ones unless --include-incomplete (report and plot
+    /// share this); each note goes to <paramref name="notes"/>. Null, after an error line, when none is left.
+    /// </summary>
+    internal static IReadOnlyList<RunFolder>? SelectRuns(ArgumentReader reader, string command, TextWriter notes, TextWriter error)
+    {
+        IReadOnlyList<RunFolder> runs;
+        try { runs = LearningCurves.FindRuns(reader.Positionals); }
+        catch (ArgumentException ex) { throw new UsageException(ex.Message); }
+        var selection = RunSelections.Select(runs, reader.Has("include-incomplete"));
+        foreach (string note in selection.Notes) notes.WriteLine($"note: {note}");
+        if (selection.Runs.Count > 0) return selection.Runs;
+        error.WriteLine($"o2rl {command}: none of the {runs.Count} run(s) has finished; --include-incomplete takes them as they stand");
+        return null;
+    }
+
     /// <summary>Runs the command; returns the exit code.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
@@ -35,22 +51,12 @@ public static class ReportCommand
         // names the command the way every other command does.
         var reader = new ArgumentReader(args, ["out", "metric"], ["json", "finetune", "include-incomplete"]);
         if (reader.Positionals.Count == 0) throw new UsageException("give at least one run folder (o2rl report --help)");
-        IReadOnlyList<RunFolder> runs;
-        try { runs = LearningCurves.FindRuns(reader.Positionals); }
-        catch (ArgumentException ex) { throw new UsageException(ex.Message); }
-        var selection = RunSelections.Select(runs, reader.Has("include-incomplete"));
-        foreach (string note in selection.Notes) error.WriteLine($"note: {note}");
-        if (selection.Runs.Count == 0)
-        {
-            error.WriteLine($"o2rl report: none of the {runs.Count} run(s) has finished; --include-incomplete reports them as they stand");
-            return 1;
-        }
-        runs = selection.Runs;
-        // ⌈10 %⌉ of ≤ 10 evaluations is one point: "lowest early" is then the first point alone (the offline score of a
-        // fine-tuning run), and a dip right after the switch to online cannot show in that column.
+        if (SelectRuns(reader, "report", notes: error, error) is not { } runs) return 1;
         foreach (var run in runs)
             foreach (string line in LearningCurves.NonFinitePoints(LearningCurves.Load([run], reader.Get("metric")).Curves))
                 error.WriteLine($"note: {line}; its cells show it (\"best\" skips NaN)");
+        // ⌈10 %⌉ of ≤ 10 evaluations is one point: "lowest early" is then the first point alone (the offline score of a
+        // fine-tuning run), and a dip right after the switch to online cannot show in that column.
         var coarse = runs.Where(r => LearningCurves.Load([r], reader.Get("metric")).Curves is [var c] && c.Points.Select(p => p.Step).Distinct().Count() <= 10).ToList();
         if (coarse.Count > 0)
             error.WriteLine($"note: {coarse.Count} of {runs.Count} run(s) have 10 evaluations or fewer, so their \"lowest early\" is their first evaluation alone; " +
