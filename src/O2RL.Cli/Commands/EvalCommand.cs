@@ -14,6 +14,8 @@ public static class EvalCommand
             output.WriteLine("usage: o2rl eval --policy CHECKPOINT [--env ID] [--episodes 10] [--seed N] [--stochastic] [--score-task ID] [--json]");
             output.WriteLine("Runs the policy of any O2RL checkpoint (deterministic unless --stochastic) on a fresh environment, with the");
             output.WriteLine("observation normalisation saved in the checkpoint. --env defaults to the checkpoint's environment.");
+            output.WriteLine("The ± is the population standard deviation over the episodes (the evaluation protocol's; o2rl report's ± is");
+            output.WriteLine("the sample standard deviation over seeds).");
             return 0;
         }
         if (reader.Positionals.Count > 0) throw new UsageException($"unexpected argument '{reader.Positionals[0]}'");
