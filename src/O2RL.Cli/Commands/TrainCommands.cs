@@ -118,7 +118,8 @@ public static class TrainCommands
             output.WriteLine("       [--level medium] [--score-task ID] [--from CHECKPOINT] [common options]");
             output.WriteLine($"       o2rl {command} --resume DIR [--device NAME] [--checkpoint-every N] [--quiet]");
             output.WriteLine("Trains and writes a run folder: run.json, config.json, metrics.csv, metrics.jsonl, a TensorBoard event file,");
-            output.WriteLine("checkpoints/ (full training state, for --resume), the final checkpoint and summary.json.");
+            output.WriteLine("checkpoints/ (step_N: the full training state, for --resume; policy_N: the policy at that step, for act, eval or");
+            output.WriteLine("--from; the two newest of each are kept), the final checkpoint and summary.json.");
             if (datasetRequired)
                 output.WriteLine("--resume continues exactly where the last checkpoint left off; it refuses a dataset file that changed since.");
             output.WriteLine("Config keys: the algorithm's record in snake_case.");
