@@ -103,13 +103,7 @@ public sealed record O2SacConfig
     /// <summary>Throws, naming the key and its value, when a setting is out of range; runs call it before they make their folder.</summary>
     public void Validate()
     {
-        SettingChecks.AtLeast(nameof(BatchSize), BatchSize, 1);
-        SettingChecks.Fraction(nameof(Gamma), Gamma);
-        SettingChecks.PolyakRate(nameof(Tau), Tau);
-        SettingChecks.NotNegative(nameof(ActorLr), ActorLr);
-        SettingChecks.NotNegative(nameof(CriticLr), CriticLr);
-        SettingChecks.NotNegative(nameof(AlphaLr), AlphaLr);
-        SettingChecks.NotNegative(nameof(Alpha), Alpha);
+        SettingChecks.SoftActorCritic(BatchSize, Gamma, Tau, ActorLr, CriticLr, AlphaLr, Alpha);
         SettingChecks.Positive(nameof(DeterministicSourceStd), DeterministicSourceStd);
         SettingChecks.Positive(nameof(Lambda), Lambda);
         SettingChecks.NotNegative(nameof(ThresholdStart), ThresholdStart);

@@ -69,13 +69,7 @@ public sealed record SacConfig
     /// </summary>
     public void ValidateLearner()
     {
-        SettingChecks.AtLeast(nameof(BatchSize), BatchSize, 1);
-        SettingChecks.Fraction(nameof(Gamma), Gamma);
-        SettingChecks.PolyakRate(nameof(Tau), Tau);
-        SettingChecks.NotNegative(nameof(ActorLr), ActorLr);
-        SettingChecks.NotNegative(nameof(CriticLr), CriticLr);
-        SettingChecks.NotNegative(nameof(AlphaLr), AlphaLr);
-        SettingChecks.NotNegative(nameof(Alpha), Alpha);
+        SettingChecks.SoftActorCritic(BatchSize, Gamma, Tau, ActorLr, CriticLr, AlphaLr, Alpha);
         if (TargetEntropy is float target && !float.IsFinite(target))
             throw new ArgumentException($"target_entropy must be finite (or left out for −action_dim), got {target}");
         SettingChecks.Widths(nameof(ActorHidden), ActorHidden);

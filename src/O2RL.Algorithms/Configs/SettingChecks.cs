@@ -43,6 +43,18 @@ static class SettingChecks
             throw new ArgumentException($"{Key(property)} [{string.Join(", ", widths)}] needs at least one layer and positive widths");
     }
 
+    /// <summary>The soft actor-critic learner's settings, shared by SAC's and O2SAC's configs: batch, γ, τ, learning rates, α.</summary>
+    public static void SoftActorCritic(int batchSize, float gamma, float tau, float actorLr, float criticLr, float alphaLr, float alpha)
+    {
+        AtLeast("BatchSize", batchSize, 1);
+        Fraction("Gamma", gamma);
+        PolyakRate("Tau", tau);
+        NotNegative("ActorLr", actorLr);
+        NotNegative("CriticLr", criticLr);
+        NotNegative("AlphaLr", alphaLr);
+        NotNegative("Alpha", alpha);
+    }
+
     static string Key(string property) => ConfigLoader.SnakeCase(property);
 
     // Most settings are floats: shown as the float they are (0.1, not 0.10000000149011612).
