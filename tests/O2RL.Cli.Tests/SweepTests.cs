@@ -50,6 +50,30 @@ public sealed class SweepTests
     }
 
     [Fact]
+    public void AStoppedSweepStartsNothingMoreAndSaysHowToGoOn()
+    {
+        // Ctrl+C used to end the sweep at once (exit 130, no summary, the children's own stop lines lost from their logs).
+        string root = Path.Combine(Path.GetTempPath(), $"o2rl-sweep-stop-{Guid.NewGuid():N}");
+        try
+        {
+            var output = new StringWriter();
+            var error = new StringWriter();
+            var launcher = SelfInvocation.ForAssembly(typeof(CommandTable).Assembly.Location);
+            int code = SweepCommand.Run(["online", "--algo", "sac", "--env", "Pendulum-v1", "--seed", "0,1", "--out", root], output, error, launcher,
+                new CancellationToken(canceled: true));
+            Assert.Equal(1, code);
+            Assert.Contains("seed-0: not started (sweep stopped)", output.ToString());
+            Assert.Contains("| seed-1 | -      |", output.ToString());
+            Assert.Contains("o2rl sweep: stopped with 2 of 2 points unfinished; run the same command again", error.ToString());
+            Assert.False(Directory.Exists(Path.Combine(root, "seed-0")));
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public void ASingleValuedGridIsOneRun()
     {
         var points = SweepGrid.Parse(["--algo", "sac", "--env", "Pendulum-v1"]).Expand();

@@ -37,8 +37,12 @@ public static class SweepCommand
     /// <summary>Runs the command; returns the exit code.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error) => Run(args, output, error, SelfInvocation.Current());
 
-    /// <summary>As <see cref="Run(string[], TextWriter, TextWriter)"/>, launching runs with <paramref name="launcher"/>.</summary>
-    public static int Run(string[] args, TextWriter output, TextWriter error, SelfInvocation launcher)
+    /// <summary>
+    /// As <see cref="Run(string[], TextWriter, TextWriter)"/>, launching runs with <paramref name="launcher"/>; when
+    /// <paramref name="stop"/> is cancelled (by default: the first Ctrl+C) no further point starts, running ones stop
+    /// on their own Ctrl+C at their last checkpoint, and the summary says how to go on.
+    /// </summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error, SelfInvocation launcher, CancellationToken? stop = null)
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(launcher);
@@ -79,9 +83,17 @@ public static class SweepCommand
         }
         Directory.CreateDirectory(Path.Combine(root, "logs"));
         WriteManifest(root, command, grid, runs);
-        var results = RunPool(runs, jobs, launcher, root, output);
+        using var ctrlC = stop is null ? new CtrlCStop() : null;
+        var token = stop ?? ctrlC!.Token;
+        var results = RunPool(runs, jobs, launcher, root, output, token);
         output.WriteLine();
         output.Write(SummaryTable(results));
+        if (token.IsCancellationRequested)
+        {
+            int open = results.Count(r => r.ExitCode != 0);
+            error.WriteLine($"o2rl sweep: stopped with {open} of {results.Count} points unfinished; run the same command again to resume the stopped ones and start the rest");
+            return 1;
+        }
         int failed = results.Count(r => r.ExitCode != 0);
         output.WriteLine(failed == 0 ? $"all {results.Count} runs succeeded; o2rl report {root}" : $"{failed} of {results.Count} runs failed; see {Path.Combine(root, "logs")}");
         return failed == 0 ? 0 : 1;
@@ -184,7 +196,10 @@ public static class SweepCommand
         AtomicFile.WriteAllBytes(Path.Combine(root, "sweep.json"), buffer.ToArray());
     }
 
-    static List<SweepRunResult> RunPool(IReadOnlyList<PlannedRun> runs, int jobs, SelfInvocation launcher, string root, TextWriter output)
+    /// <summary>Exit code of a point the sweep never started because it was stopped first.</summary>
+    const int NotStarted = -1;
+
+    static List<SweepRunResult> RunPool(IReadOnlyList<PlannedRun> runs, int jobs, SelfInvocation launcher, string root, TextWriter output, CancellationToken stop)
     {
         var results = new SweepRunResult[runs.Count];
         int next = -1, finished = 0;
@@ -198,7 +213,8 @@ public static class SweepCommand
                 var run = runs[index];
                 var result = run.Arguments.Length == 0
                     ? new SweepRunResult(run.Point.Name, 0, 0, "done before", FinalScore(Path.Combine(root, run.Point.Name)))
-                    : Launch(run, launcher, root);
+                    : stop.IsCancellationRequested ? new SweepRunResult(run.Point.Name, NotStarted, 0, "not started (sweep stopped)", null)
+                    : Launch(run, launcher, root, stop);
                 results[index] = result;
                 lock (gate)
                 {
@@ -213,7 +229,7 @@ public static class SweepCommand
         return [.. results];
     }
 
-    static SweepRunResult Launch(PlannedRun run, SelfInvocation launcher, string root)
+    static SweepRunResult Launch(PlannedRun run, SelfInvocation launcher, string root, CancellationToken stop)
     {
         var info = new ProcessStartInfo(launcher.FileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in launcher.Prefix()) info.ArgumentList.Add(a);
@@ -231,7 +247,10 @@ public static class SweepCommand
         process.BeginErrorReadLine();
         process.WaitForExit();
         double seconds = clock.Elapsed.TotalSeconds;
-        string status = process.ExitCode == 0 ? "ok" : $"failed (exit {process.ExitCode}, log {logPath})";
+        // A run stopped by the same Ctrl+C (the terminal sends it to the whole process group) is not a failure.
+        string status = process.ExitCode == 0 ? "ok"
+            : stop.IsCancellationRequested ? $"stopped (exit {process.ExitCode}, log {logPath})"
+            : $"failed (exit {process.ExitCode}, log {logPath})";
         return new SweepRunResult(run.Point.Name, process.ExitCode, seconds, status, process.ExitCode == 0 ? FinalScore(Path.Combine(root, run.Point.Name)) : null);
     }
 
@@ -257,7 +276,7 @@ public static class SweepCommand
         text.AppendLine(CultureInfo.InvariantCulture, $"|{new string('-', width + 2)}|--------|---------|-------------|");
         foreach (var r in results)
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| {r.Name.PadRight(width)} | {(r.ExitCode == 0 ? "ok" : $"exit {r.ExitCode}"),-6} | {r.Seconds,7:F1} | {(r.FinalScore is double s ? s.ToString("F1", CultureInfo.InvariantCulture) : "n/a"),11} |");
+                $"| {r.Name.PadRight(width)} | {(r.ExitCode == 0 ? "ok" : r.ExitCode == NotStarted ? "-" : $"exit {r.ExitCode}"),-6} | {r.Seconds,7:F1} | {(r.FinalScore is double s ? s.ToString("F1", CultureInfo.InvariantCulture) : "n/a"),11} |");
         return text.ToString();
     }
 }
