@@ -62,9 +62,6 @@ public sealed class TrainingCheckpoints
     /// </summary>
     public Action<string>? PolicyWriter { get; init; }
 
-    /// <summary>Path of the newest policy file written beside a state (null before the first, or without a writer).</summary>
-    public string? LastPolicyPath { get; private set; }
-
     /// <summary>
     /// Checkpoints for a run described by <paramref name="context"/>: every <see cref="RunContext.CheckpointEvery"/>
     /// steps (null: <paramref name="evaluateEvery"/>) into the output folder, resuming from
@@ -121,7 +118,6 @@ public sealed class TrainingCheckpoints
             string partial = Path.Combine(Directory, ".writing-" + Path.GetFileName(policyPath));
             PolicyWriter(partial);
             File.Move(partial, policyPath, overwrite: true);
-            LastPolicyPath = policyPath;
         }
         // Keep the newest few: older ones are never resumed from, and with a full replay buffer each is large.
         Prune(RunFolder.CheckpointPrefix);
