@@ -63,9 +63,8 @@ public static class LearningCurves
     public static IReadOnlyList<MethodCurve> Aggregate(IReadOnlyList<RunCurve> curves)
     {
         ArgumentNullException.ThrowIfNull(curves);
-        bool severalTasks = curves.Select(c => c.Info.Task).Distinct().Count() > 1;
         var result = new List<MethodCurve>();
-        foreach (var group in curves.GroupBy(c => severalTasks ? $"{c.Info.Method} · {c.Info.Task}" : c.Info.Method).OrderBy(g => g.Key, StringComparer.Ordinal))
+        foreach (var group in ByMethod(curves))
         {
             var series = group.Select(Deduplicate).ToList();
             long from = series.Max(s => s[0].Step), to = series.Min(s => s[^1].Step);
@@ -93,9 +92,8 @@ public static class LearningCurves
     public static IReadOnlyList<string> Cuts(IReadOnlyList<RunCurve> curves)
     {
         ArgumentNullException.ThrowIfNull(curves);
-        bool severalTasks = curves.Select(c => c.Info.Task).Distinct().Count() > 1;
         var lines = new List<string>();
-        foreach (var group in curves.GroupBy(c => severalTasks ? $"{c.Info.Method} · {c.Info.Task}" : c.Info.Method).OrderBy(g => g.Key, StringComparer.Ordinal))
+        foreach (var group in ByMethod(curves))
         {
             var series = group.Select(c => (c.Directory, Points: Deduplicate(c))).ToList();
             long from = series.Max(s => s.Points[0].Step), to = series.Min(s => s.Points[^1].Step);
@@ -129,6 +127,13 @@ public static class LearningCurves
     /// <summary>The curves without their non-finite points (a curve left with none is dropped).</summary>
     public static IReadOnlyList<RunCurve> WithoutNonFinite(IReadOnlyList<RunCurve> curves) =>
         [.. curves.Select(c => c with { Points = [.. c.Points.Where(p => double.IsFinite(p.Value))] }).Where(c => c.Points.Count > 0)];
+
+    /// <summary>The curves of one plotted line: by method, or by "method · task" when the curves span several tasks.</summary>
+    static IEnumerable<IGrouping<string, RunCurve>> ByMethod(IReadOnlyList<RunCurve> curves)
+    {
+        bool severalTasks = curves.Select(c => c.Info.Task).Distinct().Count() > 1;
+        return curves.GroupBy(c => severalTasks ? $"{c.Info.Method} · {c.Info.Task}" : c.Info.Method).OrderBy(g => g.Key, StringComparer.Ordinal);
+    }
 
     /// <summary>Sorted by step; a step logged twice keeps its last value.</summary>
     static (long Step, double Value)[] Deduplicate(RunCurve curve)

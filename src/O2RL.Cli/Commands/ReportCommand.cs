@@ -52,14 +52,15 @@ public static class ReportCommand
         var reader = new ArgumentReader(args, ["out", "metric"], ["json", "finetune", "include-incomplete"]);
         if (reader.Positionals.Count == 0) throw new UsageException("give at least one run folder (o2rl report --help)");
         if (SelectRuns(reader, "report", notes: error, error) is not { } runs) return 1;
-        foreach (var run in runs)
-            foreach (string line in LearningCurves.NonFinitePoints(LearningCurves.Load([run], reader.Get("metric")).Curves))
-                error.WriteLine($"note: {line}; its cells show it (\"best\" skips NaN)");
+        // Each run's own curve (its own metric choice, as the tables score it), read once for both notes.
+        var curves = runs.SelectMany(r => LearningCurves.Load([r], reader.Get("metric")).Curves).ToList();
+        foreach (string line in LearningCurves.NonFinitePoints(curves))
+            error.WriteLine($"note: {line}; its cells show it (\"best\" skips NaN)");
         // ⌈10 %⌉ of ≤ 10 evaluations is one point: "lowest early" is then the first point alone (the offline score of a
         // fine-tuning run), and a dip right after the switch to online cannot show in that column.
-        var coarse = runs.Where(r => LearningCurves.Load([r], reader.Get("metric")).Curves is [var c] && c.Points.Select(p => p.Step).Distinct().Count() <= 10).ToList();
-        if (coarse.Count > 0)
-            error.WriteLine($"note: {coarse.Count} of {runs.Count} run(s) have 10 evaluations or fewer, so their \"lowest early\" is their first evaluation alone; " +
+        int coarse = curves.Count(c => c.Points.Select(p => p.Step).Distinct().Count() <= 10);
+        if (coarse > 0)
+            error.WriteLine($"note: {coarse} of {runs.Count} run(s) have 10 evaluations or fewer, so their \"lowest early\" is their first evaluation alone; " +
                 "a drop just after it shows only in the curves (o2rl plot) or with more evaluations");
         string text;
         int rowCount;
