@@ -54,6 +54,35 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
+    public void RunLengthKeysWorkInEitherSpellingOfTheirKind()
+    {
+        // Offline gradient steps: CQL's steps, IQL's and TD3+BC's max_steps; online environment steps: total_steps
+        // (SAC, TD3, PPO, O2PPO) and online_steps (O2SAC, O2TD3). One --set must drive a sweep over algorithms.
+        Assert.Equal(1234, ConfigLoader.Set(new IqlConfig(), "steps", "1234", "--set").MaxSteps);
+        Assert.Equal(1234, ConfigLoader.Set(new Td3BcConfig(), "steps", "1234", "--set").MaxSteps);
+        Assert.Equal(1234, ConfigLoader.Set(new CqlConfig(), "max_steps", "1234", "--set").Steps);
+        Assert.Equal(4321, ConfigLoader.Set(new O2SacConfig(), "total_steps", "4321", "--set").OnlineSteps);
+        Assert.Equal(4321, ConfigLoader.Set(new O2PpoConfig(), "online_steps", "4321", "--set").TotalSteps);
+        Assert.Equal(4321, ConfigLoader.Set(new SacConfig(), "online_steps", "4321", "--set").TotalSteps);
+    }
+
+    [Theory]
+    [InlineData(typeof(IqlConfig), "total_steps", "'max_steps', gradient steps")]
+    [InlineData(typeof(CqlConfig), "online_steps", "'steps', gradient steps")]
+    [InlineData(typeof(O2SacConfig), "steps", "'online_steps', environment steps")]
+    [InlineData(typeof(SacConfig), "max_steps", "'total_steps', environment steps")]
+    public void ARunLengthOfTheOtherKindIsRefusedNamingThisAlgorithmsKey(Type configType, string key, string expected)
+    {
+        // Offline gradient steps and online environment steps are different things: no silent mapping between them,
+        // but the refusal names the key this algorithm uses instead of leaving a list of 30 keys to search by eye.
+        var set = typeof(ConfigLoader).GetMethod(nameof(ConfigLoader.Set))!.MakeGenericMethod(configType);
+        var error = Assert.Throws<System.Reflection.TargetInvocationException>(
+            () => set.Invoke(null, [Activator.CreateInstance(configType), key, "1000", "--set"]));
+        var refused = Assert.IsType<ArgumentException>(error.InnerException);
+        Assert.Contains($"its run length is {expected}", refused.Message);
+    }
+
+    [Fact]
     public void UnknownKeysAndBadValuesAreNamed()
     {
         var unknown = Assert.Throws<ArgumentException>(() => ConfigLoader.Resolve(new SampleConfig(), null, null, ["actor_learning_rate=1"]));

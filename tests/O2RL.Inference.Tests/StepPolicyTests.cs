@@ -13,13 +13,13 @@ namespace O2RL.Inference.Tests;
 /// </summary>
 public sealed class StepPolicyTests
 {
-    static RunResult Run(string algorithm, string folder, string? dataset)
+    static RunResult Run(string algorithm, string folder, string? dataset, IMetricsSink? metrics = null, string? resume = null)
     {
         using var backend = new CpuBackend(1);
         var context = new RunContext
         {
             Backend = backend, EnvironmentId = "Pendulum-v1", Seed = 5, OutputDirectory = folder, DatasetPath = dataset,
-            CheckpointEvery = 400,
+            CheckpointEvery = 400, Metrics = metrics ?? new MemoryMetrics(), ResumeCheckpoint = resume,
         };
         return algorithm switch
         {
@@ -40,6 +40,16 @@ public sealed class StepPolicyTests
         };
     }
 
+    static string? Dataset(string algorithm, string root)
+    {
+        if (algorithm != IqlRun.Algorithm) return null;
+        Directory.CreateDirectory(root);
+        string dataset = Path.Combine(root, "pendulum.hdf5");
+        using var environment = PolicyEnvironment.Make("Pendulum-v1", null);
+        Data.D4rlHdf5.Write(DatasetCollection.Collect(environment, null, 600, seed: 2), dataset);
+        return dataset;
+    }
+
     [Theory]
     [InlineData(SacRun.Algorithm)]
     [InlineData(PpoRun.Algorithm)]
@@ -49,14 +59,7 @@ public sealed class StepPolicyTests
         string root = Path.Combine(Path.GetTempPath(), "o2rl-step-policy-" + Guid.NewGuid().ToString("N"));
         try
         {
-            string? dataset = null;
-            if (algorithm == IqlRun.Algorithm)
-            {
-                Directory.CreateDirectory(root);
-                dataset = Path.Combine(root, "pendulum.hdf5");
-                using var environment = PolicyEnvironment.Make("Pendulum-v1", null);
-                Data.D4rlHdf5.Write(DatasetCollection.Collect(environment, null, 600, seed: 2), dataset);
-            }
+            string? dataset = Dataset(algorithm, root);
             string folder = Path.Combine(root, "run");
             var result = Run(algorithm, folder, dataset);
             string checkpoints = Path.Combine(folder, "checkpoints");
@@ -89,6 +92,53 @@ public sealed class StepPolicyTests
             var second = PolicyModel.Load(Path.Combine(checkpoints, policies[1]!));
             float[] observation = [0.3f, -0.8f, 1.5f];
             Assert.NotEqual(first.Act(observation), second.Act(observation));
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData(SacRun.Algorithm)]
+    [InlineData(PpoRun.Algorithm)]
+    [InlineData(IqlRun.Algorithm)]
+    public void TheBestEvaluatedPolicyIsKeptAndAResumedRunGoesOnWithItsRecord(string algorithm)
+    {
+        string root = Path.Combine(Path.GetTempPath(), "o2rl-best-policy-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            string? dataset = Dataset(algorithm, root);
+            string folder = Path.Combine(root, "run");
+            var metrics = new MemoryMetrics();
+            var result = Run(algorithm, folder, dataset, metrics);
+
+            // The record names the first evaluation with the highest return (Pendulum has no normalised score).
+            var evaluations = metrics.Series("eval/return");
+            Assert.True(evaluations.Count >= 3, $"{evaluations.Count} evaluations");
+            var best = evaluations.First(e => e.Value == evaluations.Max(x => x.Value));
+            var record = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "best_policy.json")))!;
+            Assert.Equal(best.Step, record["step"]!.GetValue<long>());
+            Assert.Equal(best.Value, record["score"]!.GetValue<double>());
+            Assert.DoesNotContain(Directory.GetFiles(folder), f => Path.GetFileName(f).StartsWith(".writing-", StringComparison.Ordinal));
+
+            // The file holds the policy of that step: it acts as the policy written at that step does (the step's
+            // policy_<step> file, or the final file when the last evaluation was the best).
+            string ofThatStep = best.Step == evaluations[^1].Step ? result.CheckpointPath!
+                : Path.Combine(folder, "checkpoints", $"policy_{best.Step:D10}.safetensors");
+            Assert.True(File.Exists(ofThatStep), $"no policy file of step {best.Step} to compare with");
+            var kept = PolicyModel.Load(Path.Combine(folder, "best_policy.safetensors"));
+            var reference = PolicyModel.Load(ofThatStep);
+            foreach (float[] observation in new[] { new[] { 0.3f, -0.8f, 1.5f }, new[] { -1f, 0.1f, -4f }, new[] { 0.9f, 0.4f, 0.2f } })
+                Assert.Equal(reference.Act(observation), kept.Act(observation));
+
+            // A resumed run reads its record back: a record no evaluation can beat stays as it is (a fresh record
+            // would be replaced by the replayed evaluations).
+            var unbeatable = new System.Text.Json.Nodes.JsonObject { ["step"] = 7, ["score"] = 1e9 };
+            File.WriteAllText(Path.Combine(folder, "best_policy.json"), unbeatable.ToJsonString());
+            Run(algorithm, folder, dataset, resume: Path.Combine(folder, "checkpoints", "step_0000000400.safetensors"));
+            var after = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "best_policy.json")))!;
+            Assert.Equal(7, after["step"]!.GetValue<long>());
         }
         finally
         {

@@ -92,7 +92,7 @@ public static class ConfigLoader
     public static T Set<T>(T config, string key, string text, string source) where T : class
     {
         var property = FindProperty(typeof(T), key)
-            ?? throw new ArgumentException($"{source}: unknown key '{key}' for {typeof(T).Name}; known: {string.Join(", ", Keys(typeof(T)))}");
+            ?? throw new ArgumentException($"{source}: unknown key '{key}' for {typeof(T).Name}{RunLengthHint(typeof(T), key)}; known: {string.Join(", ", Keys(typeof(T)))}");
         object value = Parse(property.PropertyType, text, key, source);
         // Records are immutable: clone through the compiler-generated copy constructor, then set the init-only property.
         var clone = (T)typeof(T).GetMethod("<Clone>$")!.Invoke(config, null)!;
@@ -132,13 +132,32 @@ public static class ConfigLoader
     static PropertyInfo? FindProperty(Type type, string key) =>
         FindExactly(type, key) ?? (Synonyms.TryGetValue(key.ToLowerInvariant(), out var synonym) ? FindExactly(type, synonym) : null);
 
+    /// <summary>
+    /// The keys that set how long a run is, which each algorithm names after its release: offline gradient steps
+    /// are CQL's steps and IQL's and TD3+BC's max_steps; online environment steps are SAC's, TD3's, PPO's and
+    /// O2PPO's total_steps and O2SAC's and O2TD3's online_steps (after stages A and B). Within each pair either
+    /// spelling works (<see cref="Synonyms"/>); across pairs the meaning differs, so a key of the other pair is
+    /// refused with this algorithm's own key named.
+    /// </summary>
+    static readonly string[] RunLengthKeys = ["steps", "max_steps", "total_steps", "online_steps"];
+
+    static string RunLengthHint(Type type, string key)
+    {
+        if (!RunLengthKeys.Contains(key.ToLowerInvariant())) return "";
+        string? own = RunLengthKeys.FirstOrDefault(candidate => FindExactly(type, candidate) is not null);
+        if (own is null) return "";
+        string unit = own is "steps" or "max_steps" ? "gradient steps" : "environment steps";
+        return $" (its run length is '{own}', {unit})";
+    }
+
     static PropertyInfo? FindExactly(Type type, string key) =>
         WritableProperties(type).FirstOrDefault(p => SnakeCase(p.Name) == key.ToLowerInvariant() || p.Name == key);
 
     /// <summary>
     /// Keys some configs spell one way and others the other (SAC, CQL and O2SAC follow their reference code's
-    /// eval_*; TD3, IQL, TD3+BC, PPO and the other O2 variants evaluate_* / evaluation_*): either spelling works for
-    /// every algorithm, so one command line serves them all.
+    /// eval_*; TD3, IQL, TD3+BC, PPO and the other O2 variants evaluate_* / evaluation_*; the run lengths of
+    /// <see cref="RunLengthKeys"/>): either spelling works for every algorithm, so one command line (one
+    /// <c>o2rl sweep offline --algo cql,iql --set steps=…</c>) serves them all. No config has both keys of a pair.
     /// </summary>
     static readonly Dictionary<string, string> Synonyms = new()
     {
@@ -146,6 +165,10 @@ public static class ConfigLoader
         ["evaluate_every"] = "eval_every",
         ["eval_episodes"] = "evaluation_episodes",
         ["evaluation_episodes"] = "eval_episodes",
+        ["steps"] = "max_steps",
+        ["max_steps"] = "steps",
+        ["total_steps"] = "online_steps",
+        ["online_steps"] = "total_steps",
     };
 
     static object Parse(Type type, string text, string key, string source)

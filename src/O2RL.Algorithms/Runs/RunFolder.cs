@@ -36,7 +36,8 @@ public sealed class RunFolder
 {
     /// <summary>File names inside a run folder.</summary>
     public const string RunInfoFile = "run.json", ConfigFile = "config.json", MetricsCsvFile = "metrics.csv",
-        MetricsJsonlFile = "metrics.jsonl", SummaryFile = "summary.json", CheckpointsFolder = "checkpoints", StagesFolder = "stages";
+        MetricsJsonlFile = "metrics.jsonl", SummaryFile = "summary.json", CheckpointsFolder = "checkpoints", StagesFolder = "stages",
+        BestPolicyFile = "best_policy.safetensors", BestPolicyInfoFile = "best_policy.json";
 
     /// <summary>First line of metrics.csv.</summary>
     public const string CsvHeader = "step,name,value";

@@ -229,6 +229,7 @@ public sealed class OffPolicyTrainer(IEnvironment environment, Evaluator evaluat
                     if (last.NormalizedMean is double normalized) metrics.Log(Step, "eval/normalized_return", normalized);
                     metrics.Flush(Step);
                     OnEvaluation?.Invoke(Step, last);
+                    Checkpoints?.Evaluated(Step, last);
                 }
                 // Every value of this step is flushed; at an episode end the next episode's start is a pure function of its seed.
                 if (Checkpoints is { Interval: > 0 } checkpoints && result.Done && Step >= nextCheckpoint && Step < options.TotalSteps)

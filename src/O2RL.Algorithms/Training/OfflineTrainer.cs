@@ -142,6 +142,7 @@ public sealed class OfflineTrainer(Evaluator evaluator, IOfflineAgent agent, Fun
                     }
                     metrics.Log(Step, "eval/return", last.MeanReturn);
                     if (last.NormalizedMean is double normalized) metrics.Log(Step, "eval/normalized_return", normalized);
+                    Checkpoints?.Evaluated(Step, last);
                 }
                 if (log || evaluate) metrics.Flush(Step);
                 // Every value of this step is flushed; the final step needs no state (the run writes its final files).

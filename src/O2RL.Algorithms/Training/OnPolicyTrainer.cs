@@ -286,6 +286,7 @@ public sealed class OnPolicyTrainer(IEnvironment environment, Evaluator evaluato
         if (result.NormalizedMean is double normalized) metrics.Log(Step, "eval/normalized_return", normalized);
         metrics.Flush(Step);
         OnEvaluation?.Invoke(Step, result);
+        Checkpoints?.Evaluated(Step, result);
         return result;
     }
 

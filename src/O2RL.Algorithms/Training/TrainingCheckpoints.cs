@@ -12,7 +12,10 @@ namespace O2RL.Algorithms.Training;
 /// are kept. A run that gives a <see cref="PolicyWriter"/> also writes <c>checkpoints/policy_NNNNNNNNNN.safetensors</c>
 /// beside each: the policy file of that step, in the layout of the run's final one, so that a run stopped by a crash,
 /// Ctrl+C or a divergence leaves a policy that <c>o2rl act</c>, <c>O2RL.Inference</c> and <c>--from</c> take as it is
-/// (a step state holds flat parameter vectors for resuming and no normalisation constants).
+/// (a step state holds flat parameter vectors for resuming and no normalisation constants). With a policy writer it
+/// also keeps <c>best_policy.safetensors</c> in the run folder: the policy of the best evaluation of the training
+/// loop so far (the first on ties; NaN scores never count), with <c>best_policy.json</c> naming its step and score,
+/// for a deployment that wants the best policy a run saw rather than its last.
 /// </summary>
 public sealed class TrainingCheckpoints
 {
@@ -63,6 +66,57 @@ public sealed class TrainingCheckpoints
     public Action<string>? PolicyWriter { get; init; }
 
     /// <summary>
+    /// Folder of <c>best_policy.safetensors</c> (the run folder); null when the run writes no folder (a resumed
+    /// run without an output folder) or no policy.
+    /// </summary>
+    public string? BestPolicyFolder { get; private init; }
+
+    /// <summary>The step and score of the best evaluation so far (this run's, or resumed from its <c>best_policy.json</c>).</summary>
+    public (long Step, double Score)? Best { get; private set; }
+
+    /// <summary>
+    /// Notes an evaluation of the training loop at <paramref name="step"/>: when its score beats every earlier one,
+    /// the policy is written to <c>best_policy.safetensors</c> (through a temporary name, then moved, so a crash
+    /// leaves the previous best whole) and <c>best_policy.json</c> records the step and score.
+    /// </summary>
+    internal void Evaluated(long step, EvaluationResult result)
+    {
+        if (BestPolicyFolder is null || PolicyWriter is null || !double.IsFinite(result.Score)) return;
+        if (Best is { } best && result.Score <= best.Score) return;
+        string path = Path.Combine(BestPolicyFolder, RunFolder.BestPolicyFile);
+        string partial = Path.Combine(BestPolicyFolder, ".writing-" + RunFolder.BestPolicyFile);
+        PolicyWriter(partial);
+        File.Move(partial, path, overwrite: true);
+        Best = (step, result.Score);
+        var info = new System.Text.Json.Nodes.JsonObject
+        {
+            ["step"] = step,
+            ["score"] = result.Score,
+            ["mean_return"] = result.MeanReturn,
+            ["normalized_return"] = result.NormalizedMean,
+            ["episodes"] = result.Returns.Length,
+            ["policy"] = RunFolder.BestPolicyFile,
+        };
+        AtomicFile.WriteAllText(Path.Combine(BestPolicyFolder, RunFolder.BestPolicyInfoFile), info.ToJsonString(new() { WriteIndented = true }) + "\n");
+    }
+
+    /// <summary>The best evaluation recorded in <paramref name="folder"/>'s <c>best_policy.json</c>, or null.</summary>
+    static (long Step, double Score)? ReadBest(string folder)
+    {
+        string infoPath = Path.Combine(folder, RunFolder.BestPolicyInfoFile);
+        if (!File.Exists(infoPath) || !File.Exists(Path.Combine(folder, RunFolder.BestPolicyFile))) return null;
+        try
+        {
+            var info = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(infoPath));
+            return (info!["step"]!.GetValue<long>(), info["score"]!.GetValue<double>());
+        }
+        catch (Exception ex) when (ex is System.Text.Json.JsonException or NullReferenceException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidDataException($"{infoPath} is not a best-policy record (step, score): {ex.Message}; delete it and best_policy.safetensors to start the record afresh", ex);
+        }
+    }
+
+    /// <summary>
     /// Checkpoints for a run described by <paramref name="context"/>: every <see cref="RunContext.CheckpointEvery"/>
     /// steps (null: <paramref name="evaluateEvery"/>) into the output folder, resuming from
     /// <see cref="RunContext.ResumeCheckpoint"/>. Null when the run neither writes a folder nor resumes.
@@ -86,9 +140,13 @@ public sealed class TrainingCheckpoints
         if (directory is null && resumeCheckpoint is null) return null;
         var resume = resumeCheckpoint is null ? null : TrainingState.Read(resumeCheckpoint);
         long interval = directory is null ? 0 : checkpointEvery ?? Math.Max(evaluateEvery, 0);
+        string? bestFolder = directory is null || policyWriter is null ? null : Path.GetDirectoryName(Path.GetFullPath(directory));
         return new TrainingCheckpoints(directory ?? Path.GetDirectoryName(Path.GetFullPath(resumeCheckpoint!))!, interval, agent, algorithm, resume)
         {
             PolicyWriter = policyWriter,
+            BestPolicyFolder = bestFolder,
+            // A resumed run goes on with its record; a fresh run starts one (its folder is new).
+            Best = resume is not null && bestFolder is not null ? ReadBest(bestFolder) : null,
         };
     }
 

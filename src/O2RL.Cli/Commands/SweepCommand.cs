@@ -19,6 +19,9 @@ public static class SweepCommand
         Runs `o2rl CMD` once per point of the grid spanned by every option given several comma-separated values,
         e.g.  o2rl sweep online --algo sac,td3 --env Pendulum-v1 --seed 0,1,2 --set total_steps=5000 --jobs 2 --out runs/sweep1
         --set key=v1,v2 sweeps one config key (commas inside [...] belong to the value: --set actor_hidden=[64,64],[256,256]).
+        Keys the algorithms spell differently take either spelling, so one --set serves --algo cql,iql,td3_bc: run
+        length steps = max_steps (offline gradient steps), total_steps = online_steps (online environment steps),
+        eval_every = evaluate_every, eval_episodes = evaluation_episodes.
         Each point gets the run folder DIR/<axis-value_...> named from its values (e.g. algo-sac_seed-1) and is
         labelled for `o2rl report DIR` by its non-seed values, so seeds aggregate. "{seed}" in a value is replaced by the
         point's seed, pairing runs with their offline policies:

@@ -1,3 +1,4 @@
+using System.Globalization;
 using O2RL.Algorithms.Configs;
 using O2RL.Algorithms.FineTuning;
 using O2RL.Algorithms.FineTuning.O2Ppo;
@@ -282,6 +283,7 @@ public static class TrainCommands
                 output.WriteLine($"{algorithm} on {environmentId}: final evaluation {evaluation.MeanReturn:F1} ± {evaluation.StdReturn:F1}" +
                     (evaluation.NormalizedMean is double n ? $" (normalised {n:F1})" : "") + $" over {evaluation.Returns.Length} episodes");
             output.WriteLine($"run folder: {folder.Directory}{(result.CheckpointPath is null ? "" : $"; checkpoint: {result.CheckpointPath}")}");
+            if (BestPolicyLine(folder.Directory) is string best) output.WriteLine(best);
             return 0;
         }
         finally
@@ -293,4 +295,15 @@ public static class TrainCommands
     /// <summary>The arguments as run.json keeps them: file options made absolute, no --resume, --device or --quiet.</summary>
     // Device and progress are chosen anew by whoever resumes; they do not change what is computed on the CPU.
     internal static string[] StoredArguments(string[] args) => ArgumentReader.ForResume(args, Options, PathOptions, ["device", "quiet", "resume"]);
+
+    /// <summary>"best evaluated policy: … (step N, score S)" from the run folder's best_policy.json, or null.</summary>
+    static string? BestPolicyLine(string runDirectory)
+    {
+        string info = Path.Combine(runDirectory, RunFolder.BestPolicyInfoFile);
+        if (!File.Exists(info)) return null;
+        var record = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(info));
+        if (record?["step"] is not { } step || record["score"] is not { } score) return null;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"best evaluated policy: {Path.Combine(runDirectory, RunFolder.BestPolicyFile)} (step {step.GetValue<long>():N0}, score {score.GetValue<double>():F1})");
+    }
 }
