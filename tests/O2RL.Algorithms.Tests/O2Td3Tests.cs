@@ -546,7 +546,7 @@ public sealed class O2Td3Tests
             original.Update(batch, 1_000_000, 0); // advances λ's Adam too
             string path = Path.Combine(root, O2Td3StageFile.FileName('b'));
             var scores = new O2Td3Score(-500.5, null);
-            O2Td3StageFile.Save(path, original, new O2Td3StageProgress("b", scores, new O2Td3Score(-400.25, 12.5), 42), "{}");
+            O2Td3StageFile.Save(path, original, new O2Td3StageProgress("b", scores, new O2Td3Score(-400.25, 12.5), 42), "{}", null, "Pendulum-v1");
 
             var restored = MakeAgent(backend);
             var progress = O2Td3StageFile.Load(path, restored);

@@ -29,18 +29,28 @@ public static class SacCheckpoint
         var metadata = new Dictionary<string, string>
         {
             ["algorithm"] = algorithm,
-            ["env_id"] = environmentId,
-            ["obs_dim"] = learner.ObsDim.ToString(CultureInfo.InvariantCulture),
-            ["act_dim"] = learner.ActionDim.ToString(CultureInfo.InvariantCulture),
-            ["obs_mean"] = Join(normalizer.Mean),
-            ["obs_std"] = Join(normalizer.Std),
             ["config"] = configJson,
             ["library_version"] = O2RL.Engine.BuildInfo.Version,
         };
-        PolicyEnvironment.AddActionBounds(metadata, environmentId);
+        AddPolicyFacts(metadata, learner, normalizer, environmentId);
         string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (folder is not null) Directory.CreateDirectory(folder);
         SafetensorsFile.Write(path, tensors, metadata);
+    }
+
+    /// <summary>
+    /// What a policy reader needs beside the actor's weights: its dimensions, the observation normalisation and the
+    /// task's action box. Every file holding a tanh-Gaussian actor that <c>o2rl eval</c>/<c>act</c> may be given
+    /// carries them, O2SAC's stage files included.
+    /// </summary>
+    internal static void AddPolicyFacts(Dictionary<string, string> metadata, SoftActorCritic learner, StateNormalizer normalizer, string environmentId)
+    {
+        metadata["env_id"] = environmentId;
+        metadata["obs_dim"] = learner.ObsDim.ToString(CultureInfo.InvariantCulture);
+        metadata["act_dim"] = learner.ActionDim.ToString(CultureInfo.InvariantCulture);
+        metadata["obs_mean"] = Join(normalizer.Mean);
+        metadata["obs_std"] = Join(normalizer.Std);
+        PolicyEnvironment.AddActionBounds(metadata, environmentId);
     }
 
     /// <summary>

@@ -40,6 +40,19 @@ public static class Td3Checkpoint
             ["config"] = configJson,
             ["library_version"] = O2RL.Engine.BuildInfo.Version,
         };
+        AddPolicyFacts(tensors, metadata, normalizer, environmentId);
+        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (folder is not null) Directory.CreateDirectory(folder);
+        SafetensorsFile.Write(path, tensors, metadata);
+    }
+
+    /// <summary>
+    /// What a policy reader needs beside the actor's weights: the observation normalisation (tensors and metadata)
+    /// and the task's action box. Every file holding a TD3-family actor that <c>o2rl eval</c>/<c>act</c> may be
+    /// given carries them, stage files included: without them the actor would be run on raw observations.
+    /// </summary>
+    internal static void AddPolicyFacts(List<NamedTensor> tensors, Dictionary<string, string> metadata, StateNormalizer? normalizer, string environmentId)
+    {
         if (normalizer is not null)
         {
             tensors.Add(new NamedTensor(ObsMeanName, [normalizer.Dimension], (float[])normalizer.Mean.Clone()));
@@ -47,10 +60,8 @@ public static class Td3Checkpoint
             metadata["obs_mean"] = string.Join(",", normalizer.Mean.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
             metadata["obs_std"] = string.Join(",", normalizer.Std.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
         }
+        metadata["env_id"] = environmentId;
         PolicyEnvironment.AddActionBounds(metadata, environmentId);
-        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (folder is not null) Directory.CreateDirectory(folder);
-        SafetensorsFile.Write(path, tensors, metadata);
     }
 
     /// <summary>The state normaliser stored in a checkpoint, or null when it has none.</summary>

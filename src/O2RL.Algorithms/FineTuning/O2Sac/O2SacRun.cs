@@ -100,7 +100,7 @@ public static class O2SacRun
         var learner = new O2SacLearner(backend, startingActor!, config, (ulong)context.Seed);
         // Resuming inside stage C: everything up to its start is already in the metrics (the step-0 rows included).
         bool resumingStageC = context.ResumeCheckpoint is not null;
-        var (offlineScore, alignedScore) = ReconstructCritic(context, learner, transitions!, NewEvaluator, configJson, entropySource, logCurveStart: !resumingStageC);
+        var (offlineScore, alignedScore) = ReconstructCritic(context, learner, transitions!, NewEvaluator, configJson, entropySource, logCurveStart: !resumingStageC, normalizer);
 
         // §3.5 / §1.6: the reference starts as the aligned actor only if it scored strictly better than π_off.
         string task = (context.ScoreTaskId ?? $"{context.EnvironmentId}-{datasetName}").ToLowerInvariant();
@@ -175,7 +175,7 @@ public static class O2SacRun
     /// to (and resumed from) the run folder. Returns the offline and aligned scores.
     /// </summary>
     static (double Offline, double Aligned) ReconstructCritic(RunContext context, O2SacLearner learner, Transitions transitions,
-        Func<Evaluator> newEvaluator, string configJson, EntropyTargetSource entropySource, bool logCurveStart)
+        Func<Evaluator> newEvaluator, string configJson, EntropyTargetSource entropySource, bool logCurveStart, StateNormalizer normalizer)
     {
         var config = learner.Config;
         var metrics = context.Metrics;
@@ -204,7 +204,7 @@ public static class O2SacRun
                 using var sampler = OfflineSampler(context.Backend, config, transitions, offlineRandom);
                 RunStage(context, "stage-a", config.ReevaluationSteps, config.LogEvery, () => learner.PolicyEvaluationStep(sampler.Sample()),
                     step => metrics.Log(step, "stage/a_qf_loss", context.Backend.ReadScalar(learner.Sac.CriticLoss)));
-                if (stageA is not null) SaveStage(stageA, "a", learner, offlineRandom, scores, context.EnvironmentId, configJson);
+                if (stageA is not null) SaveStage(stageA, "a", learner, offlineRandom, scores, context.EnvironmentId, configJson, normalizer);
             }
             using (var sampler = OfflineSampler(context.Backend, config, transitions, offlineRandom))
             {
@@ -216,7 +216,7 @@ public static class O2SacRun
             }
             learner.FinishAlignment();
             using (var evaluator = newEvaluator()) Record(scores, "aligned", evaluator.Evaluate(new O2SacAgent(learner).Policy, config.EvalEpisodes));
-            if (stageB is not null) SaveStage(stageB, "b", learner, offlineRandom, scores, context.EnvironmentId, configJson);
+            if (stageB is not null) SaveStage(stageB, "b", learner, offlineRandom, scores, context.EnvironmentId, configJson, normalizer);
         }
 
         // H̄ for stage C from the aligned policy's entropy (measured again after a resume: it depends only on the actor,
@@ -427,13 +427,18 @@ public static class O2SacRun
         }
     }
 
+    /// <summary>
+    /// Writes a stage's full state; with the policy facts of the run's policy files (dimensions, observation
+    /// normalisation, action box), so the stage's actor (after stage B: the aligned policy) is also a policy for
+    /// <c>o2rl eval</c> / <c>act</c>.
+    /// </summary>
     static void SaveStage(string path, string stage, O2SacLearner learner, DeviceRandom offlineRandom, Dictionary<string, double> scores,
-        string environmentId, string configJson)
+        string environmentId, string configJson, StateNormalizer normalizer)
     {
         var metadata = learner.StateMetadata();
         metadata["algorithm"] = Algorithm;
         metadata["stage"] = stage;
-        metadata["env_id"] = environmentId;
+        SacCheckpoint.AddPolicyFacts(metadata, learner.Sac, normalizer, environmentId);
         metadata["config"] = configJson;
         metadata["rng.offline"] = offlineRandom.Counter.ToString(CultureInfo.InvariantCulture);
         foreach (var (name, value) in scores) metadata["score." + name] = value.ToString("R", CultureInfo.InvariantCulture);

@@ -150,13 +150,13 @@ public static class O2Td3Run
                     offlineScore = EvaluateAfresh(agent.ActingPolicy);
                     RunStageA(agent, offlineSampler);
                     if (stageA is not null)
-                        O2Td3StageFile.Save(stageA, agent, new O2Td3StageProgress("a", offlineScore, null, offlineSampler.Random.Counter), configJson);
+                        O2Td3StageFile.Save(stageA, agent, new O2Td3StageProgress("a", offlineScore, null, offlineSampler.Random.Counter), configJson, normalizer, context.EnvironmentId);
                 }
                 RunStageB(agent, offlineSampler);
                 agent.FinishAlignment();
                 alignedScore = EvaluateAfresh(agent.ActingPolicy);
                 if (stageB is not null)
-                    O2Td3StageFile.Save(stageB, agent, new O2Td3StageProgress("b", offlineScore, alignedScore, offlineSampler.Random.Counter), configJson);
+                    O2Td3StageFile.Save(stageB, agent, new O2Td3StageProgress("b", offlineScore, alignedScore, offlineSampler.Random.Counter), configJson, normalizer, context.EnvironmentId);
             }
             // The curve starts with the offline actor's score (§8), also when resuming from a stage file; a run resumed
             // inside stage C logged it before its checkpoint.

@@ -1,6 +1,7 @@
 using System.Globalization;
 using O2RL.Algorithms.Online;
 using O2RL.Algorithms.Training;
+using O2RL.Data;
 using O2RL.Engine;
 using O2RL.Engine.Checkpoints;
 
@@ -43,8 +44,11 @@ public static class O2Td3StageFile
     /// <summary>The file name of a stage's state in a run folder.</summary>
     public static string FileName(char stage) => $"stage-{char.ToLowerInvariant(stage)}.safetensors";
 
-    /// <summary>Writes the agent's state and <paramref name="progress"/>.</summary>
-    public static void Save(string path, O2Td3Agent agent, O2Td3StageProgress progress, string configJson)
+    /// <summary>
+    /// Writes the agent's state and <paramref name="progress"/>, with the observation normalisation and action box
+    /// of the run's policy files, so the stage's actor is also a policy for <c>o2rl eval</c> / <c>act</c>.
+    /// </summary>
+    public static void Save(string path, O2Td3Agent agent, O2Td3StageProgress progress, string configJson, StateNormalizer? normalizer, string environmentId)
     {
         ArgumentNullException.ThrowIfNull(agent);
         ArgumentNullException.ThrowIfNull(progress);
@@ -78,6 +82,7 @@ public static class O2Td3StageFile
             ["config"] = configJson,
             ["library_version"] = O2RL.Engine.BuildInfo.Version,
         };
+        Td3Checkpoint.AddPolicyFacts(tensors, metadata, normalizer, environmentId);
         if (progress.OfflineScore.NormalizedMean is double offlineNormalized) metadata["offline_normalized_return"] = Text(offlineNormalized);
         if (progress.AlignedScore is O2Td3Score aligned)
         {
