@@ -78,4 +78,24 @@ public sealed class StagePolicyTests
         // O2TD3 evaluates on a seed derived from the run's (O2Td3Run's evaluator).
         Assert.Equal(Recorded(stageB, "aligned_return"), EvaluateAsEvalDoes(stageB, Envs.EnvRandom.DeriveSeed(Seed, 1_000_003), episodes: 2));
     }
+
+    [Fact]
+    public void O2PpoStageAIsNamedAsTheValueNetworkItHolds()
+    {
+        // O2PPO's stage file holds the pre-trained value network only: eval said it was "not a valid safetensors file".
+        using var root = new TemporaryFolder();
+        string path = root.Combine("stage-a.safetensors");
+        SafetensorsFile.Write(path, [new NamedTensor("value.net.0.weight", [4, 3], new float[12]), new NamedTensor("value.net.0.bias", [4], new float[4])],
+            new Dictionary<string, string> { ["algorithm"] = "o2ppo", ["stage"] = "a", ["obs_dim"] = "3", ["act_dim"] = "1" });
+        using var backend = new CpuBackend(1);
+        var refused = Assert.Throws<CheckpointFormatException>(() => PolicyCheckpoints.Load(backend, path));
+        Assert.Contains("O2PPO's stage file after value pre-training", refused.Message);
+        Assert.DoesNotContain("not a valid safetensors file", refused.Message);
+
+        // A well-formed file of another layout is said to be unusable here, not corrupt.
+        string other = root.Combine("other.safetensors");
+        SafetensorsFile.Write(other, [new NamedTensor("encoder.weight", [4, 3], new float[12])], new Dictionary<string, string> { ["algorithm"] = "iql" });
+        var unusable = Assert.Throws<CheckpointFormatException>(() => PolicyCheckpoints.Load(backend, other));
+        Assert.Contains("cannot be used here: no Gaussian actor found", unusable.Message);
+    }
 }

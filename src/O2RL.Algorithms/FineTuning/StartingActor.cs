@@ -81,16 +81,16 @@ public sealed class StartingActor
             int outDim = weights[^1].Shape[0];
             int actionDim = family == ActorFamily.TanhGaussian ? outDim / 2 : outDim;
             if (family == ActorFamily.TanhGaussian && outDim % 2 != 0)
-                throw new CheckpointFormatException(path, $"tanh-Gaussian output layer has {outDim} rows; expected 2·d (mean and log-std)");
+                throw CheckpointFormatException.Content(path, $"tanh-Gaussian output layer has {outDim} rows; expected 2·d (mean and log-std)");
             var hidden = weights.Take(weights.Count - 1).Select(w => w.Shape[0]).ToArray();
             for (int i = 1; i < weights.Count; i++)
                 if (weights[i].Shape[1] != weights[i - 1].Shape[0])
-                    throw new CheckpointFormatException(path, $"layer {weights[i].Name} takes {weights[i].Shape[1]} inputs but the layer before gives {weights[i - 1].Shape[0]}");
+                    throw CheckpointFormatException.Content(path, $"layer {weights[i].Name} takes {weights[i].Shape[1]} inputs but the layer before gives {weights[i - 1].Shape[0]}");
             var data = names.ToDictionary(n => n[prefix.Length..], n => checkpoint.Tensors[n].Data);
             return new StartingActor(path, family.Value, prefix.Length > 0 ? "o2rl" : "pytorch", obsDim, actionDim, hidden, data,
                 ReadNormalizer(checkpoint, obsDim, path), algorithm);
         }
-        throw new CheckpointFormatException(path, "holds no actor layout we recognise (tanh-Gaussian base_network.* + log_std_multiplier/offset, " +
+        throw CheckpointFormatException.Content(path, "holds no actor layout we recognise (tanh-Gaussian base_network.* + log_std_multiplier/offset, " +
             "deterministic net.*, Gaussian net.net.* + log_std, each optionally under 'actor.'); found: " +
             string.Join(", ", checkpoint.Tensors.Values.Take(40).Select(t => $"{t.Name} {t.ShapeText}")) + (checkpoint.Tensors.Count > 40 ? ", …" : ""));
     }
@@ -112,12 +112,12 @@ public sealed class StartingActor
         // Linear modules sit at even indices (a ReLU/Tanh module without parameters between them).
         for (int i = 0; checkpoint.Tensors.TryGetValue($"{prefix}{i}.weight", out var weight); i += 2)
         {
-            if (weight.Shape.Length != 2) throw new CheckpointFormatException(path, $"{weight.Name} has shape {weight.ShapeText}, expected a matrix");
+            if (weight.Shape.Length != 2) throw CheckpointFormatException.Content(path, $"{weight.Name} has shape {weight.ShapeText}, expected a matrix");
             if (!checkpoint.Tensors.TryGetValue($"{prefix}{i}.bias", out var bias) || bias.Shape.Length != 1 || bias.Shape[0] != weight.Shape[0])
-                throw new CheckpointFormatException(path, $"{prefix}{i}.bias is missing or does not match {weight.Name} {weight.ShapeText}");
+                throw CheckpointFormatException.Content(path, $"{prefix}{i}.bias is missing or does not match {weight.Name} {weight.ShapeText}");
             weights.Add(weight);
         }
-        if (weights.Count < 2) throw new CheckpointFormatException(path, $"the actor under '{prefix}' needs at least one hidden layer and an output layer");
+        if (weights.Count < 2) throw CheckpointFormatException.Content(path, $"the actor under '{prefix}' needs at least one hidden layer and an output layer");
         return weights;
     }
 
@@ -130,14 +130,14 @@ public sealed class StartingActor
         { mean = ParseFloats(meanText, path); std = ParseFloats(stdText, path); }
         if (mean is null || std is null) return null;
         if (mean.Length != obsDim || std.Length != obsDim)
-            throw new CheckpointFormatException(path, $"obs_mean has {mean.Length} and obs_std {std.Length} values but the actor takes {obsDim} observations");
+            throw CheckpointFormatException.Content(path, $"obs_mean has {mean.Length} and obs_std {std.Length} values but the actor takes {obsDim} observations");
         return new StateNormalizer((float[])mean.Clone(), (float[])std.Clone());
     }
 
     static float[] ParseFloats(string text, string path)
     {
         try { return [.. text.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(t => float.Parse(t, NumberStyles.Float, CultureInfo.InvariantCulture))]; }
-        catch (FormatException) { throw new CheckpointFormatException(path, "obs_mean/obs_std metadata is not a comma-separated list of numbers"); }
+        catch (FormatException) { throw CheckpointFormatException.Content(path, "obs_mean/obs_std metadata is not a comma-separated list of numbers"); }
     }
 
     /// <summary>Whether moving this actor into <paramref name="target"/> is a direct weight copy (the release's pairings).</summary>
@@ -233,9 +233,9 @@ public sealed class StartingActor
         foreach (var entry in parameters.Entries)
         {
             if (!tensors.TryGetValue(entry.Name, out var values))
-                throw new CheckpointFormatException(Path, $"has no tensor '{entry.Name}' for the {Family} actor");
+                throw CheckpointFormatException.Content(Path, $"has no tensor '{entry.Name}' for the {Family} actor");
             if (values.Length != entry.Length)
-                throw new CheckpointFormatException(Path, $"tensor '{entry.Name}' has {values.Length} values, the actor needs {entry.Length}");
+                throw CheckpointFormatException.Content(Path, $"tensor '{entry.Name}' has {values.Length} values, the actor needs {entry.Length}");
             parameters.Write(entry.Name, values);
         }
     }

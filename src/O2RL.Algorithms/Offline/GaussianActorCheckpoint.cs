@@ -56,12 +56,15 @@ public static class GaussianActorCheckpoint
         for (int i = 0; ; i += 2)
         {
             if (!checkpoint.Tensors.TryGetValue($"{ActorPrefix}.net.net.{i}.weight", out var weight)) break;
-            if (weight.Shape.Length != 2) throw new CheckpointFormatException(path, $"actor weight {weight.Name} has shape {weight.ShapeText}, expected a matrix");
+            if (weight.Shape.Length != 2) throw CheckpointFormatException.Content(path, $"actor weight {weight.Name} has shape {weight.ShapeText}, expected a matrix");
             if (i == 0) obsDim = weight.Shape[1];
             hidden.Add(weight.Shape[0]);
         }
+        if (hidden.Count < 2 && checkpoint.Metadata.GetValueOrDefault("stage") == "a" && checkpoint.Tensors.Keys.Any(k => k.StartsWith("value.", StringComparison.Ordinal)))
+            throw CheckpointFormatException.Content(path, "this is O2PPO's stage file after value pre-training: it holds the value network, not a " +
+                "policy (the run's policy at that point is its --from checkpoint; after the run, its o2ppo.safetensors)");
         if (hidden.Count < 2)
-            throw new CheckpointFormatException(path, $"no Gaussian actor found (expected tensors {ActorPrefix}.net.net.0.weight …); present: {string.Join(", ", checkpoint.Tensors.Keys)}");
+            throw CheckpointFormatException.Content(path, $"no Gaussian actor found (expected tensors {ActorPrefix}.net.net.0.weight …); present: {string.Join(", ", checkpoint.Tensors.Keys)}");
         actionDim = hidden[^1];
         hidden.RemoveAt(hidden.Count - 1);
         var actor = new GaussianActor(backend, obsDim, actionDim, seed, minLogStd, trainable, [.. hidden]);

@@ -93,14 +93,14 @@ public static class SacCheckpoint
     {
         float[] mean = FloatsMetadata(checkpoint, "obs_mean", path), std = FloatsMetadata(checkpoint, "obs_std", path);
         if (mean.Length != obsDim || std.Length != obsDim)
-            throw new CheckpointFormatException(path, $"obs_mean has {mean.Length} and obs_std {std.Length} values but obs_dim is {obsDim}");
+            throw CheckpointFormatException.Content(path, $"obs_mean has {mean.Length} and obs_std {std.Length} values but obs_dim is {obsDim}");
         return new StateNormalizer(mean, std);
     }
 
     /// <summary>An integer metadata entry.</summary>
     public static int IntMetadata(Checkpoint checkpoint, string key, string path) =>
         checkpoint.Metadata.TryGetValue(key, out var text) && int.TryParse(text, CultureInfo.InvariantCulture, out int value) ? value
-        : throw new CheckpointFormatException(path, $"has no integer metadata '{key}' (keys: {string.Join(", ", checkpoint.Metadata.Keys)})");
+        : throw CheckpointFormatException.Content(path, $"has no integer metadata '{key}' (keys: {string.Join(", ", checkpoint.Metadata.Keys)})");
 
 
     static int[] HiddenWidths(Checkpoint checkpoint, string prefix, int linearRank, string path)
@@ -110,14 +110,14 @@ public static class SacCheckpoint
             .OrderBy(w => w.Index).ToList();
         // LayerNorm γ is also named "{i}.weight" but has one axis fewer than a Linear weight; keep only Linear weights.
         var linears = weights.Where(w => w.Shape.Length == linearRank).ToList();
-        if (linears.Count < 2) throw new CheckpointFormatException(path, $"has no network under '{prefix}'");
+        if (linears.Count < 2) throw CheckpointFormatException.Content(path, $"has no network under '{prefix}'");
         return [.. linears.Take(linears.Count - 1).Select(w => w.Shape[^2])];
     }
 
     static float[] FloatsMetadata(Checkpoint checkpoint, string key, string path) =>
         checkpoint.Metadata.TryGetValue(key, out var text)
             ? [.. text.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(t => float.Parse(t, NumberStyles.Float, CultureInfo.InvariantCulture))]
-            : throw new CheckpointFormatException(path, $"has no metadata '{key}'");
+            : throw CheckpointFormatException.Content(path, $"has no metadata '{key}'");
 
     static string Join(float[] values) => string.Join(",", values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
 }

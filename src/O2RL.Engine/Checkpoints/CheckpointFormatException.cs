@@ -11,11 +11,24 @@ public sealed class CheckpointFormatException : Exception
     /// <param name="problem">What is wrong, with the offending values.</param>
     /// <param name="innerException">The low-level error, if any (e.g. a JSON parse error).</param>
     public CheckpointFormatException(string filePath, string problem, Exception? innerException = null)
-        : base($"checkpoint '{filePath}' is not a valid safetensors file: {problem}", innerException)
+        : this($"checkpoint '{filePath}' is not a valid safetensors file: {problem}", filePath, problem, innerException)
+    {
+    }
+
+    CheckpointFormatException(string message, string filePath, string problem, Exception? innerException)
+        : base(message, innerException)
     {
         FilePath = filePath;
         Problem = problem;
     }
+
+    /// <summary>
+    /// A well-formed safetensors file whose tensors or metadata are not what the reader needs (another network
+    /// layout, a missing entry): said as such, since "not a valid safetensors file" would send the user looking for
+    /// a corrupt file.
+    /// </summary>
+    public static CheckpointFormatException Content(string filePath, string problem) =>
+        new($"checkpoint '{filePath}' cannot be used here: {problem}", filePath, problem, null);
 
     /// <summary>The file (or stream description) being read.</summary>
     public string FilePath { get; }

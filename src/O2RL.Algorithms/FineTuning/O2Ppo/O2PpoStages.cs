@@ -165,7 +165,7 @@ public sealed class ValuePretrainer : IDisposable
     static long ReadLong(Checkpoint checkpoint, string path, string key) =>
         checkpoint.Metadata.TryGetValue(key, out var text) && long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long value)
             ? value
-            : throw new CheckpointFormatException(path, $"metadata '{key}' is missing or not an integer");
+            : throw CheckpointFormatException.Content(path, $"metadata '{key}' is missing or not an integer");
 
     void ReleaseData()
     {

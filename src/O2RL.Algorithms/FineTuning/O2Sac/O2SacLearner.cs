@@ -354,7 +354,7 @@ public sealed class O2SacLearner
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         return checkpoint.Metadata.TryGetValue(key, out var text) && long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long value) ? value
-            : throw new CheckpointFormatException(path, $"has no integer metadata '{key}'");
+            : throw CheckpointFormatException.Content(path, $"has no integer metadata '{key}'");
     }
 
     IEnumerable<(string Name, Adam Optimizer)> Optimizers() =>
