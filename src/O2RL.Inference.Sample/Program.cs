@@ -22,6 +22,12 @@ catch (Exception e) when (e is PolicyFormatException or IOException)
     return 1;
 }
 
+// A bare PyTorch state_dict keeps neither: run as it is, it is rarely what its author trained (CORL normalises states
+// and scales tanh by max_action). Said once on stderr; `o2rl export --normalize-from … --action-low …` bakes both in.
+if (policy.Algorithm is null && (policy.ObservationMean is null || policy.ActionLow is null))
+    Console.Error.WriteLine($"o2rl-act: note: {policy.Layout} has {(policy.ObservationMean is null ? "no observation normalisation (raw observations go in)" : "its normalisation")} and " +
+        $"{(policy.ActionLow is null ? "no action box (actions are in [-1, 1])" : "an action box")}; give a file that has them (o2rl act/export take --normalize-from and --action-low/--action-high)");
+
 bool stochastic = args.Length == 3;
 ulong seed = 0;
 if (stochastic && !ulong.TryParse(args[2], NumberStyles.None, CultureInfo.InvariantCulture, out seed))

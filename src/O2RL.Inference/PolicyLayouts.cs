@@ -38,22 +38,34 @@ static class PolicyLayouts
 {
     internal const string Expected =
         "tanh-Gaussian (base_network.N.weight/bias, log_std_multiplier.constant, log_std_offset.constant), " +
-        "Gaussian (net.net.N.weight/bias, log_std) or deterministic (net.N.weight/bias), each optionally prefixed 'actor.'";
+        "Gaussian (net.net.N.weight/bias, log_std) or deterministic (net.N.weight/bias, or net.net.N without log_std as IQL's " +
+        "deterministic policy), each optionally under 'actor.' and PyTorch's wrappers 'module.', '_orig_mod.', 'policy.'";
+
+    /// <summary>Name segments that wrap a module's keys in a saved state_dict: ours and CORL's 'actor.', DataParallel's
+    /// 'module.', torch.compile's '_orig_mod.', and the usual attribute names of an agent holding its policy.</summary>
+    static readonly string[] WrapperSegments = ["actor", "module", "_orig_mod", "policy", "model", "agent"];
 
     internal static PolicyModel Recognise(SafetensorsContent content, string source, PolicyLoadOptions options)
     {
         var tensors = content.Tensors;
-        string prefix = tensors.Keys.Any(k => k.StartsWith("actor.", StringComparison.Ordinal)) ? "actor." : "";
-        bool Has(string name) => tensors.ContainsKey(prefix + name);
-        bool HasUnder(string body) => tensors.Keys.Any(k => k.StartsWith(prefix + body + ".", StringComparison.Ordinal));
-        string origin = prefix.Length > 0 ? "O2RL checkpoint" : "PyTorch state_dict";
         content.Metadata.TryGetValue("algorithm", out string? algorithm);
-        // O2SAC/O2TD3 stage files (stage-a/-b.safetensors) are training states: they hold the actor but not the
-        // observation normalisation it acts under, so loading one as is would act on raw observations, silently wrong.
-        if (content.Metadata.TryGetValue("stage", out string? stage) && options.ObservationMean is null)
-            throw new PolicyFormatException(source, $"this is the {algorithm ?? "fine-tuning"} stage-{stage} training state, which does not keep the observation " +
-                "normalisation its actor acts under; act with the run's final checkpoint, or give the normalisation (PolicyLoadOptions.ObservationMean/Std; " +
-                "o2rl act --obs-mean/--obs-std or --normalize-from)");
+        // Ours write their algorithm into the metadata; anything else is a PyTorch state_dict, whatever its prefix.
+        string origin = algorithm is not null ? "O2RL checkpoint" : "PyTorch state_dict";
+        // O2SAC/O2TD3/O2PPO stage files (stage-a/-b.safetensors) are full training states; O2SAC's and O2TD3's carry
+        // the actor with its normalisation (since 2026-11-27) and act like the final file. Older ones do not: refused
+        // rather than run on raw observations.
+        if (content.Metadata.TryGetValue("stage", out string? stage))
+        {
+            bool valueOnly = !tensors.Keys.Any(k => k.StartsWith("actor.", StringComparison.Ordinal)) && tensors.Keys.Any(k => k.StartsWith("value.", StringComparison.Ordinal));
+            if (valueOnly)
+                throw new PolicyFormatException(source, $"this is {algorithm ?? "a fine-tuning run"}'s stage-{stage} file after value pre-training: it holds the value network, " +
+                    "not a policy (the run's policy at that point is its --from checkpoint; after the run, its final checkpoint)");
+            bool normalised = content.Metadata.ContainsKey("obs_mean") || tensors.ContainsKey("obs_mean");
+            if (!normalised && options.ObservationMean is null)
+                throw new PolicyFormatException(source, $"this is the {algorithm ?? "fine-tuning"} stage-{stage} training state of a run made before stage files kept the " +
+                    "observation normalisation its actor acts under; act with the run's final checkpoint, or give the normalisation (PolicyLoadOptions.ObservationMean/Std; " +
+                    "o2rl act --obs-mean/--obs-std or --normalize-from)");
+        }
 
         // A run's step checkpoint (checkpoints/step_N.safetensors) is the full training state for --resume: flat
         // parameter vectors (sac.actor …), replay rows, optimiser moments, and no normalisation constants.
@@ -62,16 +74,11 @@ static class PolicyLayouts
                 $"{content.Metadata["counter.trainer.step"]}, kept for resuming the run (--resume), not a policy; act with the policy_<step>.safetensors " +
                 "written beside it, or with the run's final checkpoint");
 
-        PolicyFamily family;
-        string body;
-        if (HasUnder("base_network") && Has("log_std_multiplier.constant") && Has("log_std_offset.constant"))
-            (family, body) = (PolicyFamily.TanhGaussian, "base_network");
-        else if (HasUnder("net.net") && Has("log_std"))
-            (family, body) = (PolicyFamily.Gaussian, "net.net");
-        else if (HasUnder("net") && !HasUnder("net.net"))
-            (family, body) = (PolicyFamily.Deterministic, "net");
-        else
+        var found = CandidatePrefixes(tensors.Keys).Select(p => (Prefix: p, Layout: Layout(tensors, p))).FirstOrDefault(c => c.Layout is not null);
+        if (found.Layout is not var (family, body))
             throw new PolicyFormatException(source, $"no actor layout recognised; expected {Expected}. Found {Listing(tensors.Values)}");
+        string prefix = found.Prefix;
+        if (prefix is not ("" or "actor.")) origin += $" (actor under '{prefix}')";
 
         var layers = ReadSequential(content, prefix + body + ".", family == PolicyFamily.TanhGaussian ? LayerActivation.Identity : LayerActivation.Tanh, source);
         int obsDim = layers[0].InDim, outDim = layers[^1].OutDim;
@@ -100,13 +107,43 @@ static class PolicyLayouts
             minLogStd = options.GaussianMinLogStd ?? (algorithm is "ppo" or "o2ppo" ? -10f : -20f);
         }
 
-        var (mean, std) = ObservationNormalization(content, obsDim, options, source);
+        var (mean, std) = ObservationNormalization(content, obsDim, options, source, prefix);
         var (low, high) = ActionBounds(content, actionDim, options, source);
         content.Metadata.TryGetValue("env_id", out string? environmentId);
         string layout = $"{origin}, {family} actor {body}.N: {obsDim} → {string.Join(" → ", layers.Select(l => l.OutDim))}" +
                         (layers.Any(l => l.LayerNormGain is not null) ? " (LayerNorm)" : "");
         return new PolicyModel(family, layers, mean, std, low, high, multiplier, offset, logStd, minLogStd,
             options.DeterministicExplorationStd, layout, algorithm, environmentId);
+    }
+
+    /// <summary>The family and body of the actor whose keys start with <paramref name="prefix"/>, or null.</summary>
+    static (PolicyFamily Family, string Body)? Layout(IReadOnlyDictionary<string, StoredTensor> tensors, string prefix)
+    {
+        bool Has(string name) => tensors.ContainsKey(prefix + name);
+        bool HasUnder(string body) => tensors.Keys.Any(k => k.StartsWith(prefix + body + ".", StringComparison.Ordinal));
+        if (HasUnder("base_network") && Has("log_std_multiplier.constant") && Has("log_std_offset.constant")) return (PolicyFamily.TanhGaussian, "base_network");
+        if (HasUnder("net.net") && Has("log_std")) return (PolicyFamily.Gaussian, "net.net");
+        // CORL's IQL deterministic policy: tanh(MLP(s)) under net.net, as TD3+BC's under net.
+        if (HasUnder("net.net")) return (PolicyFamily.Deterministic, "net.net");
+        if (HasUnder("net")) return (PolicyFamily.Deterministic, "net");
+        return null;
+    }
+
+    /// <summary>
+    /// Where an actor may sit: "actor." (ours, a flattened CORL agent), "" (a bare actor state_dict), then every other
+    /// run of wrapper segments the keys start with, shortest first.
+    /// </summary>
+    static IEnumerable<string> CandidatePrefixes(IEnumerable<string> names)
+    {
+        var found = new SortedSet<string>(Comparer<string>.Create((a, b) => a.Length != b.Length ? a.Length.CompareTo(b.Length) : string.CompareOrdinal(a, b)));
+        foreach (string name in names)
+        {
+            string[] segments = name.Split('.');
+            int wrapped = 0;
+            while (wrapped < segments.Length - 1 && WrapperSegments.Contains(segments[wrapped])) wrapped++;
+            for (int i = 1; i <= wrapped; i++) found.Add(string.Join('.', segments[..i]) + ".");
+        }
+        return new[] { "actor.", "" }.Concat(found.Where(p => p != "actor."));
     }
 
     /// <summary>
@@ -159,10 +196,15 @@ static class PolicyLayouts
             i == linears.Count - 1 ? outputActivation : LayerActivation.Relu))];
     }
 
-    static (float[]? Mean, float[]? Std) ObservationNormalization(SafetensorsContent content, int obsDim, PolicyLoadOptions options, string source)
+    static (float[]? Mean, float[]? Std) ObservationNormalization(SafetensorsContent content, int obsDim, PolicyLoadOptions options, string source, string prefix)
     {
-        float[]? mean = options.ObservationMean ?? Vector(content, "obs_mean", obsDim, source);
-        float[]? std = options.ObservationStd ?? Vector(content, "obs_std", obsDim, source);
+        // Ours: obs_mean/obs_std; a PyTorch module that registered CORL's constants as buffers: state_mean/state_std.
+        string meanName = "obs_mean", stdName = "obs_std";
+        foreach (string candidate in new[] { prefix, "" })
+            if (!content.Tensors.ContainsKey(meanName) && !content.Metadata.ContainsKey(meanName) && content.Tensors.ContainsKey(candidate + "state_mean"))
+                (meanName, stdName) = (candidate + "state_mean", candidate + "state_std");
+        float[]? mean = options.ObservationMean ?? Vector(content, meanName, obsDim, source);
+        float[]? std = options.ObservationStd ?? Vector(content, stdName, obsDim, source);
         if ((mean is null) != (std is null))
             throw new PolicyFormatException(source, $"observation normalisation needs both obs_mean and obs_std; only {(mean is null ? "obs_std" : "obs_mean")} was given");
         if (mean is null) return (null, null);

@@ -71,6 +71,16 @@ public static class SafetensorsReader
         return Read(File.ReadAllBytes(path), path);
     }
 
+    /// <summary>What a file that fails as safetensors starts like when it is torch.save's zip or pickle, or HDF5; null otherwise.</summary>
+    static string? ForeignFormat(ReadOnlySpan<byte> bytes)
+    {
+        const string save = "save the weights with safetensors.torch.save_file(model.state_dict(), path)";
+        if (bytes.Length >= 4 && bytes[..4].SequenceEqual("PK\u0003\u0004"u8)) return $"a zip archive, as torch.save writes .pt files: {save}";
+        if (bytes.Length >= 2 && bytes[0] == 0x80 && bytes[1] is >= 2 and <= 5) return $"a pickle, as older torch.save writes: {save}";
+        if (bytes.Length >= 4 && bytes[0] == 0x89 && bytes[1..4].SequenceEqual("HDF"u8)) return "an HDF5 file (a dataset?), not safetensors";
+        return null;
+    }
+
     /// <summary>Reads a safetensors image held in memory; <paramref name="sourceName"/> names it in errors.</summary>
     /// <exception cref="PolicyFormatException">The image is corrupt, truncated or holds an unsupported dtype.</exception>
     public static SafetensorsContent Read(ReadOnlySpan<byte> bytes, string sourceName)
@@ -81,9 +91,9 @@ public static class SafetensorsReader
         if (bytes.Length < 8) throw Fail($"the file has {bytes.Length} bytes, fewer than the 8-byte header length (empty or truncated)");
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
         if (headerLength > MaxHeaderLength)
-            throw Fail($"the header length field says {headerLength} bytes, above the {MaxHeaderLength}-byte limit (not a safetensors file, or corrupt)");
+            throw Fail($"the header length field says {headerLength} bytes, above the {MaxHeaderLength}-byte limit ({ForeignFormat(bytes) ?? "not a safetensors file, or corrupt"})");
         if ((long)headerLength > bytes.Length - 8)
-            throw Fail($"the header length field says {headerLength} bytes but only {bytes.Length - 8} bytes follow it (truncated file?)");
+            throw Fail($"the header length field says {headerLength} bytes but only {bytes.Length - 8} bytes follow it ({ForeignFormat(bytes) ?? "truncated file?"})");
         ReadOnlySpan<byte> header = bytes.Slice(8, (int)headerLength);
         ReadOnlySpan<byte> buffer = bytes[(8 + (int)headerLength)..];
         if (!Utf8.IsValid(header)) throw Fail("the header is not valid UTF-8 (not a safetensors file, or corrupt)");

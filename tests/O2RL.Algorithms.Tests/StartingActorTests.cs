@@ -85,10 +85,12 @@ public sealed class StartingActorTests : IDisposable
     public void EveryConversion_KeepsTheDeterministicAction(ActorFamily source, ActorFamily target, bool pytorchLayout)
     {
         var (parameters, act) = Source(source);
-        string path = Save(parameters, pytorchLayout, $"{source}-{pytorchLayout}");
+        // Ours record their algorithm; a PyTorch state_dict records none.
+        string path = Save(parameters, pytorchLayout, $"{source}-{pytorchLayout}", pytorchLayout ? null : new() { ["algorithm"] = "test" });
         var starting = StartingActor.Load(path);
         Assert.Equal(source, starting.Family);
         Assert.Equal(pytorchLayout ? "pytorch" : "o2rl", starting.Layout);
+        Assert.Equal(pytorchLayout, starting.FromPyTorch);
         Assert.Equal((ObsDim, ActionDim), (starting.ObsDim, starting.ActionDim));
         Assert.Equal(Hidden, starting.HiddenDims);
 
@@ -188,5 +190,75 @@ public sealed class StartingActorTests : IDisposable
         var mismatch = Assert.Throws<InvalidDataException>(() => starting.CheckDimensions(11, 3, "Hopper-v2"));
         Assert.Contains("takes 5 observations", mismatch.Message);
         starting.CheckDimensions(ObsDim, ActionDim, "toy");
+    }
+
+    /// <summary>Writes <paramref name="parameters"/> with every name passed through <paramref name="rename"/>, no metadata (a PyTorch file).</summary>
+    string SaveRenamed(ParameterSet parameters, string name, Func<string, string> rename, IEnumerable<NamedTensor>? extra = null)
+    {
+        string path = Path.Combine(folder, name + ".safetensors");
+        var tensors = parameters.ToNamedTensors("").Select(t => new NamedTensor(rename(t.Name), t.Shape, t.Data)).ToList();
+        if (extra is not null) tensors.AddRange(extra);
+        SafetensorsFile.Write(path, tensors);
+        return path;
+    }
+
+    [Fact]
+    public void PyTorchFilesAreRecognisedUnderWrappersAndAsFlattenedAgents()
+    {
+        // A flattened CORL agent keeps its actor under 'actor.' as ours do, but records no algorithm and no
+        // normalisation: it is a PyTorch file (before, it was taken for ours and run on raw states by O2TD3).
+        var (parameters, act) = Source(ActorFamily.Deterministic);
+        var obs = Observations();
+        float[] expected = act(obs);
+        var critic = new NamedTensor("critic_1.net.0.weight", [4, ObsDim + ActionDim], new float[4 * (ObsDim + ActionDim)]);
+        foreach (string wrapper in new[] { "actor.", "module.", "_orig_mod.", "module._orig_mod.", "policy.", "agent.actor." })
+        {
+            var starting = StartingActor.Load(SaveRenamed(parameters, "w" + wrapper.Replace('.', '_'), n => wrapper + n, [critic]));
+            Assert.True(starting.FromPyTorch, wrapper);
+            Assert.Equal(ActorFamily.Deterministic, starting.Family);
+            Assert.StartsWith("pytorch", starting.Layout);
+            Assert.Equal(expected, starting.ToDeterministic(backend).Forward(obs).ToArray());
+        }
+    }
+
+    [Fact]
+    public void DropoutGapsIqlsDeterministicPolicyAndCorlBuffersLoad_LayerNormIsRefusedByName()
+    {
+        var obs = Observations();
+        // CORL's IQL with actor dropout: Linear, ReLU, Dropout → Linear layers at net.net.0, 3, 6.
+        var (gaussian, actGaussian) = Source(ActorFamily.Gaussian);
+        var withDropout = StartingActor.Load(SaveRenamed(gaussian, "dropout", n => n.StartsWith("net.net.", StringComparison.Ordinal)
+            ? $"net.net.{int.Parse(n.Split('.')[2], System.Globalization.CultureInfo.InvariantCulture) / 2 * 3}.{n.Split('.')[3]}" : n));
+        Assert.Equal(Hidden, withDropout.HiddenDims);
+        Assert.Equal(actGaussian(obs), withDropout.ToGaussian(backend, -20f).Mean(obs).ToArray());
+        Assert.Equal(actGaussian(obs), withDropout.ToDeterministic(backend).Forward(obs).ToArray());
+
+        // CORL's IQL deterministic policy: tanh(MLP) under net.net, no log_std; with the constants registered as buffers.
+        var (deterministic, actDeterministic) = Source(ActorFamily.Deterministic);
+        float[] mean = [1, 2, 3, 4, 5], std = [2, 2, 2, 2, 2];
+        var iqlDeterministic = StartingActor.Load(SaveRenamed(deterministic, "iqldet", n => "net." + n,
+            [new NamedTensor("state_mean", [ObsDim], mean), new NamedTensor("state_std", [ObsDim], std)]));
+        Assert.Equal(ActorFamily.Deterministic, iqlDeterministic.Family);
+        Assert.Equal(actDeterministic(obs), iqlDeterministic.ToDeterministic(backend).Forward(obs).ToArray());
+        Assert.Equal(mean, iqlDeterministic.Normalizer!.Mean);
+
+        // LayerNorm between the Linear layers: named, not "needs at least one hidden layer".
+        var layerNorm = SaveRenamed(deterministic, "ln", n => n, [new NamedTensor("net.1.weight", [Hidden[0]], new float[Hidden[0]]),
+            new NamedTensor("net.1.bias", [Hidden[0]], new float[Hidden[0]])]);
+        var refused = Assert.Throws<CheckpointFormatException>(() => StartingActor.Load(layerNorm));
+        Assert.Contains("net.1.weight [16] is a normalisation layer (LayerNorm)", refused.Message);
+    }
+
+    [Fact]
+    public void NonFiniteValuesAreRefusedInTheActorOnly()
+    {
+        var (parameters, _) = Source(ActorFamily.Deterministic);
+        var nanCritic = new NamedTensor("critic_1.net.0.weight", [2, 2], [1f, float.NaN, 0f, 0f]);
+        StartingActor.Load(SaveRenamed(parameters, "critic-nan", n => n, [nanCritic]));
+        var bad = new NamedTensor("net.0.bias", [Hidden[0]], Enumerable.Repeat(float.PositiveInfinity, Hidden[0]).ToArray());
+        string path = Path.Combine(folder, "actor-inf.safetensors");
+        SafetensorsFile.Write(path, [.. parameters.ToNamedTensors("").Where(t => t.Name != "net.0.bias"), bad]);
+        var refused = Assert.Throws<CheckpointFormatException>(() => StartingActor.Load(path));
+        Assert.Contains("the actor's tensor 'net.0.bias' has a non-finite value", refused.Message);
     }
 }

@@ -71,14 +71,20 @@ public sealed class DeployCommandTests : IDisposable
         float[] Normalised(float[] s, float[] m, float[] d) => [.. s.Select((v, j) => (v - m[j]) / d[j])];
         Assert.StartsWith(Row(model.Act(Normalised([0.5f, 1f, -1f], mean, std))) + "\n" + Row(model.Act(Normalised([2f, 0f, 0.25f], mean, std))), given);
         Assert.Contains("normalised with --obs-mean/--obs-std", given);
-        Assert.Contains("raw observations (the file has no normalisation constants)", Act());
+        // A bare state_dict with neither constants nor action box is run as it is, and the closing line says what to give.
+        string bare = Act();
+        Assert.Contains("raw observations: the file has no normalisation constants", bare);
+        Assert.Contains("actions in [-1, 1]: the file has no action box (a CORL actor multiplies by max_action: give --action-low/--action-high)", bare);
+        Assert.Contains("actions in [-2, 0] … [2, 1]", Act("--action-low", "-2,0", "--action-high", "2,1"));
 
-        // From a dataset: the mean and std + 1e-3 of its observations.
+        // From a dataset: the mean and std + 1e-3 of its Q-learning rows (time-limit ends dropped), as the trainers and
+        // CORL compute them; before, every row counted, so a deployed policy acted on constants its run never used.
         string dataset = Path.Combine(folder, "data.hdf5");
         using (var env = O2RL.Algorithms.Training.PolicyEnvironment.Make("Pendulum-v1", O2RL.Data.StateNormalizer.Identity(3)))
             O2RL.Data.D4rlHdf5.Write(O2RL.Algorithms.Training.DatasetCollection.Collect(env, null, 300, seed: 4), dataset);
         var rows = O2RL.Data.D4rlHdf5.Read(dataset);
-        var constants = O2RL.Data.StateNormalizer.FromRows(rows.Observations, 3);
+        var constants = O2RL.Data.StateNormalizer.ForQLearning(O2RL.Data.DatasetConversions.ToQLearning(rows));
+        Assert.NotEqual(O2RL.Data.StateNormalizer.FromRows(rows.Observations, 3).Mean, constants.Mean);
         string fromDataset = Act("--normalize-from", dataset);
         Assert.StartsWith(Row(model.Act(Normalised([0.5f, 1f, -1f], constants.Mean, constants.Std))), fromDataset);
         Assert.Contains("the mean and std + 1e-3 of data.hdf5", fromDataset);

@@ -163,4 +163,69 @@ public sealed class PyTorchLayoutTests
         Assert.Equal(-10f, model.MinLogStd);
         Assert.Contains("O2RL checkpoint", model.Layout);
     }
+
+    [Theory]
+    [InlineData("actor.")]
+    [InlineData("module.")]
+    [InlineData("_orig_mod.")]
+    [InlineData("module._orig_mod.")]
+    [InlineData("policy.")]
+    public void ActorsUnderPyTorchsWrappersActAsTheBareOne(string wrapper)
+    {
+        // DataParallel saves under 'module.', torch.compile under '_orig_mod.', an agent under its attribute name; a
+        // flattened CORL agent puts its actor under 'actor.' beside critics. None records an algorithm: a PyTorch file.
+        var actor = TestPolicies.Build(PolicyFamily.TanhGaussian, 4, 2, [8, 8], seed: 5);
+        var bare = PolicyModel.Load(TestPolicies.Write(actor.Tensors), "bare.safetensors");
+        var wrapped = PolicyModel.Load(TestPolicies.Write(actor.Tensors.Select(t => t with { Name = wrapper + t.Name })
+            .Append(new TestTensor("critic_1.net.0.weight", [3, 6], new double[18]))), "wrapped.safetensors");
+        Assert.StartsWith("PyTorch state_dict", wrapped.Layout);
+        if (wrapper != "actor.") Assert.Contains($"actor under '{wrapper}'", wrapped.Layout);
+        float[] observation = [0.3f, -1f, 2f, 0.5f];
+        Assert.Equal(bare.Act(observation), wrapped.Act(observation));
+    }
+
+    [Fact]
+    public void IqlsDeterministicPolicyAndCorlStateBuffersAreRead()
+    {
+        // CORL's IQL deterministic policy: tanh(MLP) under net.net without log_std; constants registered as state_mean/state_std.
+        var actor = TestPolicies.Build(PolicyFamily.Deterministic, 3, 1, [8], seed: 6);
+        double[] mean = [1, -1, 0.5], std = [2, 1, 4];
+        var model = PolicyModel.Load(TestPolicies.Write(actor.Tensors.Select(t => t with { Name = "net." + t.Name })
+            .Concat([new TestTensor("state_mean", [3], mean), new TestTensor("state_std", [3], std)])), "iql_det.safetensors");
+        Assert.Equal(PolicyFamily.Deterministic, model.Family);
+        Assert.Equal([1f, -1f, 0.5f], model.ObservationMean!);
+        float[] observation = [0.2f, 0.4f, -3f];
+        double[] expected = TestPolicies.ReferenceAction(actor, PolicyFamily.Deterministic, observation, mean, std);
+        Assert.Equal(expected[0], model.Act(observation)[0], 5);
+    }
+
+    [Fact]
+    public void StageFilesActWhenTheyKeepTheirNormalisation_ValueOnlyStageFilesAreNamed()
+    {
+        var actor = TestPolicies.Build(PolicyFamily.TanhGaussian, 3, 1, [8], seed: 7);
+        var tensors = actor.Tensors.Select(t => t with { Name = "actor." + t.Name }).ToList();
+        var kept = new Dictionary<string, string> { ["algorithm"] = "o2sac", ["stage"] = "b", ["obs_mean"] = "1,2,3", ["obs_std"] = "1,1,2" };
+        var stageB = PolicyModel.Load(TestPolicies.Write(tensors, kept), "stage-b.safetensors");
+        Assert.Equal([1f, 2f, 3f], stageB.ObservationMean!);
+
+        // A stage file written before they kept it: refused rather than run on raw observations.
+        var old = new Dictionary<string, string> { ["algorithm"] = "o2sac", ["stage"] = "b" };
+        var refused = Assert.Throws<PolicyFormatException>(() => PolicyModel.Load(TestPolicies.Write(tensors, old), "old-stage-b.safetensors"));
+        Assert.Contains("made before stage files kept the observation normalisation", refused.Message);
+
+        var valueOnly = new[] { new TestTensor("value.net.0.weight", [4, 3], new double[12]), new TestTensor("value.net.0.bias", [4], new double[4]) };
+        var ppo = Assert.Throws<PolicyFormatException>(() => PolicyModel.Load(TestPolicies.Write(valueOnly,
+            new Dictionary<string, string> { ["algorithm"] = "o2ppo", ["stage"] = "a" }), "stage-a.safetensors"));
+        Assert.Contains("holds the value network, not a policy", ppo.Message);
+    }
+
+    [Fact]
+    public void ATorchSaveFileIsNamedAsSuch()
+    {
+        // torch.save writes a zip archive (.pt); renamed to .safetensors it failed as "truncated file?".
+        byte[] zip = [(byte)'P', (byte)'K', 3, 4, 0, 0, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0];
+        var error = Assert.Throws<PolicyFormatException>(() => PolicyModel.Load(zip, "actor.pt"));
+        Assert.Contains("a zip archive, as torch.save writes .pt files", error.Message);
+        Assert.Contains("safetensors.torch.save_file", error.Message);
+    }
 }

@@ -51,8 +51,13 @@ public sealed class StartingActor
     public string Path { get; }
     /// <summary>The source family.</summary>
     public ActorFamily Family { get; }
-    /// <summary>"o2rl" for our checkpoints, "pytorch" for a bare state_dict.</summary>
+    /// <summary>"o2rl" for our checkpoints, "pytorch" for a state_dict (with the wrapper it sat under, if any).</summary>
     public string Layout { get; }
+    /// <summary>
+    /// True for a file not written by O2RL (no <c>algorithm</c> metadata): a PyTorch state_dict, which keeps no
+    /// observation normalisation, so the run takes the dataset's.
+    /// </summary>
+    public bool FromPyTorch => Algorithm is null;
     /// <summary>State features.</summary>
     public int ObsDim { get; }
     /// <summary>d.</summary>
@@ -68,10 +73,11 @@ public sealed class StartingActor
     public static StartingActor Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"starting checkpoint '{path}' does not exist", path);
-        var checkpoint = SafetensorsFile.Read(path, rejectNonFinite: true);
+        // Non-finite values are checked in the actor's tensors only: a NaN in a critic saved beside it is not ours to refuse.
+        var checkpoint = SafetensorsFile.Read(path);
         if (Training.TrainingState.NotAPolicy(checkpoint.Metadata) is string notAPolicy) throw new InvalidDataException($"starting checkpoint '{path}': {notAPolicy}");
         checkpoint.Metadata.TryGetValue("algorithm", out string? algorithm);
-        foreach (string prefix in new[] { "actor.", "" })
+        foreach (string prefix in CandidatePrefixes(checkpoint))
         {
             var family = Recognise(checkpoint, prefix, out string? layerPrefix);
             if (family is null) continue;
@@ -86,13 +92,52 @@ public sealed class StartingActor
             for (int i = 1; i < weights.Count; i++)
                 if (weights[i].Shape[1] != weights[i - 1].Shape[0])
                     throw CheckpointFormatException.Content(path, $"layer {weights[i].Name} takes {weights[i].Shape[1]} inputs but the layer before gives {weights[i - 1].Shape[0]}");
-            var data = names.ToDictionary(n => n[prefix.Length..], n => checkpoint.Tensors[n].Data);
-            return new StartingActor(path, family.Value, prefix.Length > 0 ? "o2rl" : "pytorch", obsDim, actionDim, hidden, data,
-                ReadNormalizer(checkpoint, obsDim, path), algorithm);
+            foreach (string name in names.Where(n => n[prefix.Length..].StartsWith(layerPrefix!, StringComparison.Ordinal) || !n[prefix.Length..].Contains('.')))
+                if (Array.FindIndex(checkpoint.Tensors[name].Data, v => !float.IsFinite(v)) is int bad and >= 0)
+                    throw CheckpointFormatException.Content(path, $"the actor's tensor '{name}' has a non-finite value ({checkpoint.Tensors[name].Data[bad]}) at flat index {bad}");
+            // Layers renamed to the family's own sequence (base_network.2k, net.2k, net.net.2k): a source whose Linear
+            // layers sit at other indices (dropout between them) or under another body (IQL's deterministic net.net)
+            // then converts as any other.
+            string canonicalBody = family switch { ActorFamily.TanhGaussian => "base_network.", ActorFamily.Deterministic => "net.", _ => "net.net." };
+            var renamed = new Dictionary<string, string>();
+            for (int k = 0; k < weights.Count; k++)
+            {
+                string layer = weights[k].Name[..^".weight".Length];
+                renamed[layer + ".weight"] = $"{canonicalBody}{2 * k}.weight";
+                renamed[layer + ".bias"] = $"{canonicalBody}{2 * k}.bias";
+            }
+            var data = names.Where(n => renamed.ContainsKey(n) || !n[prefix.Length..].StartsWith(layerPrefix!, StringComparison.Ordinal))
+                .ToDictionary(n => renamed.TryGetValue(n, out string? canonical) ? canonical : n[prefix.Length..], n => checkpoint.Tensors[n].Data);
+            // Ours write their algorithm into the metadata; anything else is a PyTorch state_dict, whatever its prefix
+            // (a flattened CORL agent keeps its actor under 'actor.' too, and carries no normalisation).
+            string layout = algorithm is not null ? "o2rl" : prefix is "" or "actor." ? "pytorch" : $"pytorch, under '{prefix}'";
+            return new StartingActor(path, family.Value, layout, obsDim, actionDim, hidden, data, ReadNormalizer(checkpoint, obsDim, path, prefix), algorithm);
         }
         throw CheckpointFormatException.Content(path, "holds no actor layout we recognise (tanh-Gaussian base_network.* + log_std_multiplier/offset, " +
-            "deterministic net.*, Gaussian net.net.* + log_std, each optionally under 'actor.'); found: " +
+            "deterministic net.* (TD3+BC) or net.net.* without log_std (IQL's deterministic policy), Gaussian net.net.* + log_std; each may sit " +
+            "under 'actor.' and PyTorch's wrappers 'module.', '_orig_mod.', 'policy.'); found: " +
             string.Join(", ", checkpoint.Tensors.Values.Take(40).Select(t => $"{t.Name} {t.ShapeText}")) + (checkpoint.Tensors.Count > 40 ? ", …" : ""));
+    }
+
+    /// <summary>Name segments that wrap a module's keys in a saved state_dict: ours and CORL's 'actor.', DataParallel's
+    /// 'module.', torch.compile's '_orig_mod.', and the usual attribute names of an agent holding its policy.</summary>
+    static readonly string[] WrapperSegments = ["actor", "module", "_orig_mod", "policy", "model", "agent"];
+
+    /// <summary>
+    /// Where an actor may sit in the file: "actor." (ours, a flattened CORL agent), "" (a bare actor state_dict), then
+    /// every other run of wrapper segments the keys start with, shortest first.
+    /// </summary>
+    static IEnumerable<string> CandidatePrefixes(Checkpoint checkpoint)
+    {
+        var found = new SortedSet<string>(Comparer<string>.Create((a, b) => a.Length != b.Length ? a.Length.CompareTo(b.Length) : string.CompareOrdinal(a, b)));
+        foreach (string name in checkpoint.Tensors.Keys)
+        {
+            string[] segments = name.Split('.');
+            int wrapped = 0;
+            while (wrapped < segments.Length - 1 && WrapperSegments.Contains(segments[wrapped])) wrapped++;
+            for (int i = 1; i <= wrapped; i++) found.Add(string.Join('.', segments[..i]) + ".");
+        }
+        return new[] { "actor.", "" }.Concat(found.Where(p => p != "actor."));
     }
 
     static ActorFamily? Recognise(Checkpoint checkpoint, string prefix, out string? layerPrefix)
@@ -102,31 +147,50 @@ public sealed class StartingActor
         if (Has("base_network.0.weight") && Has("log_std_multiplier.constant") && Has("log_std_offset.constant"))
         { layerPrefix = "base_network."; return ActorFamily.TanhGaussian; }
         if (Has("net.net.0.weight") && Has("log_std")) { layerPrefix = "net.net."; return ActorFamily.Gaussian; }
+        // CORL's IQL deterministic policy: max_action · tanh(MLP(s)) under net.net, as TD3+BC's under net.
+        if (Has("net.net.0.weight")) { layerPrefix = "net.net."; return ActorFamily.Deterministic; }
         if (Has("net.0.weight") && !Has("log_std")) { layerPrefix = "net."; return ActorFamily.Deterministic; }
         return null;
     }
 
     static List<NamedTensor> LinearWeights(Checkpoint checkpoint, string prefix, string path)
     {
-        var weights = new List<NamedTensor>();
-        // Linear modules sit at even indices (a ReLU/Tanh module without parameters between them).
-        for (int i = 0; checkpoint.Tensors.TryGetValue($"{prefix}{i}.weight", out var weight); i += 2)
+        // The modules of an nn.Sequential by index: Linear layers have a matrix weight; ReLU, Tanh and Dropout have no
+        // tensors (so indices may skip more than one: CORL's IQL with actor dropout has Linear at 0, 3, 6). A vector
+        // weight is a LayerNorm, which our actors do not have.
+        var indices = new SortedSet<int>();
+        foreach (string name in checkpoint.Tensors.Keys.Where(n => n.StartsWith(prefix, StringComparison.Ordinal)))
         {
+            string rest = name[prefix.Length..];
+            int dot = rest.IndexOf('.');
+            if (dot > 0 && int.TryParse(rest[..dot], NumberStyles.None, CultureInfo.InvariantCulture, out int index)) indices.Add(index);
+        }
+        var weights = new List<NamedTensor>();
+        foreach (int i in indices)
+        {
+            if (!checkpoint.Tensors.TryGetValue($"{prefix}{i}.weight", out var weight))
+                throw CheckpointFormatException.Content(path, $"{prefix}{i} has a bias but no weight");
+            if (weight.Shape.Length == 1)
+                throw CheckpointFormatException.Content(path, $"{weight.Name} {weight.ShapeText} is a normalisation layer (LayerNorm); fine-tuning takes actors " +
+                    "of Linear layers with ReLU between them (o2rl act and O2RL.Inference do run such actors)");
             if (weight.Shape.Length != 2) throw CheckpointFormatException.Content(path, $"{weight.Name} has shape {weight.ShapeText}, expected a matrix");
             if (!checkpoint.Tensors.TryGetValue($"{prefix}{i}.bias", out var bias) || bias.Shape.Length != 1 || bias.Shape[0] != weight.Shape[0])
                 throw CheckpointFormatException.Content(path, $"{prefix}{i}.bias is missing or does not match {weight.Name} {weight.ShapeText}");
             weights.Add(weight);
         }
-        if (weights.Count < 2) throw CheckpointFormatException.Content(path, $"the actor under '{prefix}' needs at least one hidden layer and an output layer");
+        if (weights.Count < 2)
+            throw CheckpointFormatException.Content(path, $"the actor under '{prefix}' has {weights.Count} Linear layer(s); it needs at least one hidden layer and an output layer");
         return weights;
     }
 
-    static StateNormalizer? ReadNormalizer(Checkpoint checkpoint, int obsDim, string path)
+    static StateNormalizer? ReadNormalizer(Checkpoint checkpoint, int obsDim, string path, string prefix)
     {
         float[]? mean = null, std = null;
-        if (checkpoint.Tensors.TryGetValue("obs_mean", out var meanTensor) && checkpoint.Tensors.TryGetValue("obs_std", out var stdTensor))
-        { mean = meanTensor.Data; std = stdTensor.Data; }
-        else if (checkpoint.Metadata.TryGetValue("obs_mean", out var meanText) && checkpoint.Metadata.TryGetValue("obs_std", out var stdText))
+        // Ours: obs_mean/obs_std; a PyTorch module that registered CORL's constants as buffers: state_mean/state_std.
+        foreach (var (meanName, stdName) in new[] { ("obs_mean", "obs_std"), (prefix + "state_mean", prefix + "state_std"), ("state_mean", "state_std") })
+            if (mean is null && checkpoint.Tensors.TryGetValue(meanName, out var meanTensor) && checkpoint.Tensors.TryGetValue(stdName, out var stdTensor))
+            { mean = meanTensor.Data; std = stdTensor.Data; }
+        if (mean is null && checkpoint.Metadata.TryGetValue("obs_mean", out var meanText) && checkpoint.Metadata.TryGetValue("obs_std", out var stdText))
         { mean = ParseFloats(meanText, path); std = ParseFloats(stdText, path); }
         if (mean is null || std is null) return null;
         if (mean.Length != obsDim || std.Length != obsDim)

@@ -25,7 +25,9 @@ public static class PolicyCheckpoints
         var metadata = SafetensorsFile.Read(path).Metadata;
         if (TrainingState.NotAPolicy(metadata) is string notAPolicy) throw new InvalidDataException($"checkpoint '{path}': {notAPolicy}");
         string algorithm = metadata.TryGetValue("algorithm", out var a) ? a
-            : throw new InvalidDataException($"checkpoint '{path}' has no 'algorithm' metadata; it was not written by an O2RL trainer");
+            : throw new InvalidDataException($"checkpoint '{path}' has no 'algorithm' metadata; it was not written by an O2RL trainer. A PyTorch " +
+                "state_dict is scored by `o2rl finetune --variant o2sac|o2td3|o2ppo --mode offline --from FILE --dataset DATA.hdf5 --env ID` " +
+                "(states normalised with the dataset's constants, as CORL trains) and run on observations by `o2rl act`");
         metadata.TryGetValue("env_id", out string? environmentId);
         var random = new DeviceRandom(samplingSeed);
         switch (algorithm)

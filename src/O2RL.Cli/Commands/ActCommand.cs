@@ -22,8 +22,8 @@ public static class ActCommand
             output.WriteLine("samples from the policy with one stream seeded by --seed (default 0). '-' reads stdin / writes stdout.");
             output.WriteLine("Observations are normalised with the constants the policy file holds (our checkpoints). A PyTorch state_dict");
             output.WriteLine("holds none: give them with --obs-mean a,b,… --obs-std a,b,… (std as the divisor, ε included), or");
-            output.WriteLine("--normalize-from DATASET.hdf5 (mean and std + 1e-3 of the dataset's observations, as CORL's CQL, IQL and");
-            output.WriteLine("TD3+BC compute them). Either replaces the file's own constants. --action-low a,… --action-high a,… map the");
+            output.WriteLine("--normalize-from DATASET.hdf5 (mean and std + 1e-3 of the dataset's Q-learning rows, time-limit ends dropped, as");
+            output.WriteLine("our trainers and CORL's CQL, IQL and TD3+BC compute them). Either replaces the file's own constants. --action-low a,… --action-high a,… map the");
             output.WriteLine("actor's [-1, 1] onto the task's action box (our checkpoints record it when it is not [-1, 1]).");
             return 0;
         }
@@ -67,9 +67,7 @@ public static class ActCommand
             if (temporary is not null)
             {
                 File.Move(temporary, outputPath, overwrite: true);
-                string normalisation = options.ObservationMean is not null ? $"observations normalised with {NormalizationSource(reader)}"
-                    : policy.ObservationMean is not null ? "observations normalised with the file's constants" : "raw observations (the file has no normalisation constants)";
-                error.WriteLine($"o2rl act: {rows} action(s) from {policy.Layout} written to {outputPath}; {normalisation}");
+                error.WriteLine($"o2rl act: {rows} action(s) from {policy.Layout} written to {outputPath}; {Describe(policy, options, reader)}");
             }
             return 0;
         }
@@ -82,6 +80,25 @@ public static class ActCommand
         {
             if (temporary is not null && File.Exists(temporary)) File.Delete(temporary);
         }
+    }
+
+    /// <summary>
+    /// How observations go in and actions come out, for the closing line of act and export: a PyTorch state_dict
+    /// without constants or action box is run as it is, which is rarely what its author trained (CORL normalises
+    /// states and scales tanh by max_action), so that case says what to give.
+    /// </summary>
+    internal static string Describe(PolicyModel policy, PolicyLoadOptions options, ArgumentReader reader)
+    {
+        bool pytorch = policy.Algorithm is null;
+        string observations = options.ObservationMean is not null ? $"observations normalised with {NormalizationSource(reader)}"
+            : policy.ObservationMean is not null ? "observations normalised with the file's constants"
+            : pytorch ? "raw observations: the file has no normalisation constants (CORL trains on normalised states: give --normalize-from DATASET.hdf5 or --obs-mean/--obs-std)"
+            : "raw observations (the policy was trained on them)";
+        string actions = policy.ActionLow is not null
+            ? $"actions in [{string.Join(", ", policy.ActionLow.Select(v => v.ToString("G4", CultureInfo.InvariantCulture)))}] … [{string.Join(", ", policy.ActionHigh!.Select(v => v.ToString("G4", CultureInfo.InvariantCulture)))}]"
+            : pytorch ? "actions in [-1, 1]: the file has no action box (a CORL actor multiplies by max_action: give --action-low/--action-high)"
+            : "actions in [-1, 1]";
+        return $"{observations}; {actions}";
     }
 
     /// <summary>The options <see cref="LoadOptions"/> reads (act and export take the same).</summary>
@@ -111,8 +128,8 @@ public static class ActCommand
         if (datasetPath is not null)
         {
             if (!File.Exists(datasetPath)) throw new UsageException($"dataset '{datasetPath}' does not exist");
-            var dataset = D4rlHdf5.Read(datasetPath);
-            var normalizer = StateNormalizer.FromRows(dataset.Observations, dataset.ObservationDim);
+            // The trainers' (and CORL's) constants: over the Q-learning rows (time-limit ends dropped), std + 1e-3.
+            var normalizer = StateNormalizer.ForQLearning(D4rlHdf5.Read(datasetPath).ToQLearning());
             return (normalizer.Mean, normalizer.Std);
         }
         if (meanText is null) return (null, null);

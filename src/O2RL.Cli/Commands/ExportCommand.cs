@@ -32,7 +32,7 @@ public static class ExportCommand
             string? folder = Path.GetDirectoryName(Path.GetFullPath(outPath));
             if (folder is not null) Directory.CreateDirectory(folder);
             File.WriteAllBytes(outPath, model);
-            output.WriteLine($"exported {policy.Layout} to {outPath} ({model.Length} bytes, ONNX opset {OnnxExporter.Opset})");
+            output.WriteLine($"exported {policy.Layout} to {outPath} ({model.Length} bytes, ONNX opset {OnnxExporter.Opset}); {ActCommand.Describe(policy, options, reader)}");
             return 0;
         }
         catch (PolicyFormatException e)

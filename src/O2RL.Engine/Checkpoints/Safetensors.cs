@@ -304,6 +304,19 @@ public static class SafetensorsFile
 
     // ---------------------------------------------------------------- reading
 
+    /// <summary>
+    /// What a file that fails as safetensors starts like, when it is a format users mistake for it: torch.save's zip
+    /// archive or pickle, HDF5. Null otherwise.
+    /// </summary>
+    private static string? ForeignFormat(ReadOnlySpan<byte> firstBytes)
+    {
+        const string save = "save the weights with safetensors.torch.save_file(model.state_dict(), path)";
+        if (firstBytes.Length >= 4 && firstBytes[..4].SequenceEqual("PK\u0003\u0004"u8)) return $"a zip archive, as torch.save writes .pt files: {save}";
+        if (firstBytes.Length >= 2 && firstBytes[0] == 0x80 && firstBytes[1] is >= 2 and <= 5) return $"a pickle, as older torch.save writes: {save}";
+        if (firstBytes.Length >= 4 && firstBytes[0] == 0x89 && firstBytes[1..4].SequenceEqual("HDF"u8)) return "an HDF5 file (a dataset?), not safetensors";
+        return null;
+    }
+
     /// <summary>One header entry after validation: where its bytes are and how to convert them.</summary>
     private readonly record struct Entry(string Name, SafetensorsDType DType, int[] Shape, long ElementCount, long Begin, long End);
 
@@ -321,9 +334,9 @@ public static class SafetensorsFile
             ReadExactly(lengthBytes);
             ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
             if (headerLength > MaxHeaderLength)
-                throw Fail($"the header length is {headerLength} bytes, above the {MaxHeaderLength}-byte limit (not a safetensors file, or corrupt)");
+                throw Fail($"the header length is {headerLength} bytes, above the {MaxHeaderLength}-byte limit ({ForeignFormat(lengthBytes) ?? "not a safetensors file, or corrupt"})");
             if ((long)headerLength > fileLength - 8)
-                throw Fail($"the header length is {headerLength} bytes but only {fileLength - 8} bytes follow the length field (truncated file?)");
+                throw Fail($"the header length is {headerLength} bytes but only {fileLength - 8} bytes follow the length field ({ForeignFormat(lengthBytes) ?? "truncated file?"})");
 
             byte[] header = new byte[headerLength];
             ReadExactly(header);

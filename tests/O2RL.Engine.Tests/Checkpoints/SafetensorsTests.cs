@@ -276,6 +276,18 @@ public sealed class SafetensorsTests : IDisposable
     }
 
     [Theory]
+    [InlineData(new byte[] { (byte)'P', (byte)'K', 3, 4, 20, 0, 8, 8 }, "a zip archive, as torch.save writes .pt files")]
+    [InlineData(new byte[] { 0x80, 2, (byte)'c', (byte)'t', (byte)'o', (byte)'r', (byte)'c', (byte)'h' }, "a pickle, as older torch.save writes")]
+    [InlineData(new byte[] { 0x89, (byte)'H', (byte)'D', (byte)'F', 13, 10, 26, 10 }, "an HDF5 file (a dataset?)")]
+    public void Read_NamesTheFormatsMistakenForSafetensors(byte[] start, string named)
+    {
+        // A .pt file renamed, or a dataset given as --from: "truncated file?" sent users looking for a broken download.
+        string path = PathOf("foreign.safetensors");
+        File.WriteAllBytes(path, [.. start, .. new byte[1000]]);
+        AssertCorrupt(path, named);
+    }
+
+    [Theory]
     [InlineData("{\"a\":", "the header is not valid JSON")]
     [InlineData("", "the header is not valid JSON")]
     [InlineData("{\"a\":{\"dtype\":\"F32\",}}", "the header is not valid JSON")]

@@ -51,12 +51,14 @@ public static class O2SacRun
         TanhGaussianActor? startingActor = null;
         StateNormalizer? checkpointNormalizer = null;
         var sourceFamily = ActorFamily.TanhGaussian;
+        bool fromPyTorch = false;
         if (mode != "scratch")
         {
             if (context.InitialCheckpoint is null) throw new ArgumentException($"O2SAC mode '{mode}' needs the offline checkpoint (RunContext.InitialCheckpoint)");
             // One read of the file serves the actor, its normaliser and the description of the transfer.
             var starting = StartingActor.Load(context.InitialCheckpoint);
             (startingActor, checkpointNormalizer, sourceFamily) = (starting.ToTanhGaussian(backend, config.DeterministicSourceStd), starting.Normalizer, starting.Family);
+            fromPyTorch = starting.FromPyTorch && starting.Normalizer is null;
             context.Progress?.WriteLine($"o2sac: {starting.DescribeTransfer(ActorFamily.TanhGaussian)}");
             if (startingActor.ObsDim != spec.ObservationDim || startingActor.ActionDim != spec.ActionDim)
                 throw new ArgumentException($"checkpoint '{context.InitialCheckpoint}' has obs {startingActor.ObsDim} / action {startingActor.ActionDim} dimensions but {context.EnvironmentId} has {spec.ObservationDim} / {spec.ActionDim}");
@@ -65,7 +67,10 @@ public static class O2SacRun
         var entropySource = EntropyTarget.Resolve(config.TargetEntropyRule, config.TargetEntropy, config.TargetEntropyMargin, sourceFamily);
 
         // §3.1: the Q-learning dataset, the reward map and the dataset's normalisation (checked against the checkpoint's).
-        bool needsData = mode == "ocr-cft" || (mode != "offline" && config.BufferMode != OfflineMixing.None);
+        // A PyTorch state_dict keeps no normalisation: its states are normalised with the dataset's, in every mode
+        // (--mode offline scored it on raw observations before), as CORL trains.
+        bool needsData = mode == "ocr-cft" || (mode != "offline" && config.BufferMode != OfflineMixing.None)
+            || (fromPyTorch && config.NormalizeStates && context.DatasetPath is not null);
         Transitions? transitions = null;
         StateNormalizer normalizer;
         if (needsData)
@@ -81,6 +86,10 @@ public static class O2SacRun
         {
             normalizer = checkpointNormalizer ?? StateNormalizer.Identity(spec.ObservationDim);
         }
+        if (fromPyTorch)
+            context.Progress?.WriteLine(!config.NormalizeStates ? "o2sac: the starting file has no state normaliser (a PyTorch state_dict); normalize_states=false: raw observations"
+                : transitions is not null ? "o2sac: the starting file has no state normaliser (a PyTorch state_dict): states normalised with the dataset's mean and std + 1e-3, as CORL trains"
+                : "o2sac: the starting file has no state normaliser (a PyTorch state_dict) and no --dataset was given: raw observations; give the dataset it was trained on to normalise as CORL does");
 
         var scoreTask = context.ScoreTaskId ?? context.EnvironmentId;
         int evaluationSeed = context.Seed + 10_000;

@@ -41,7 +41,7 @@ public static class O2Td3Run
         ArgumentNullException.ThrowIfNull(backend);
         var source = StartingActor.Load(checkpointPath);
         return new O2Td3StartingActor(source.ToDeterministic(backend), source.Normalizer, source.DescribeTransfer(ActorFamily.Deterministic),
-            RecordsNormalization: source.Layout != "pytorch");
+            RecordsNormalization: !source.FromPyTorch);
     }
 
     /// <summary>Resolves the config (shipped file <c>configs/o2td3/&lt;env&gt;/&lt;dataset&gt;.yaml</c>), runs the configured mode, saves.</summary>
