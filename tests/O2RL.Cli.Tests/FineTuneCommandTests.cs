@@ -57,6 +57,35 @@ public sealed class FineTuneCommandTests : IDisposable
     }
 
     [Fact]
+    public void RunsFromPoliciesOfDifferentSourcesAreNotPooledAsSeeds()
+    {
+        // Before, unlabelled CQL→O2SAC and IQL→O2SAC runs were both "o2sac/ocr-cft" and one report row averaged them.
+        var random = new Random(4);
+        float[] Values(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() - 0.5))];
+        O2RL.Engine.Checkpoints.NamedTensor[] actor =
+        [
+            new("base_network.0.weight", [8, 3], Values(24)), new("base_network.0.bias", [8], Values(8)),
+            new("base_network.2.weight", [2, 8], Values(16)), new("base_network.2.bias", [2], Values(2)),
+            new("log_std_multiplier.constant", [1], [1f]), new("log_std_offset.constant", [1], [0f]),
+        ];
+        string ours = Path.Combine(folder, "cql.safetensors"), pytorch = Path.Combine(folder, "actor.safetensors");
+        O2RL.Engine.Checkpoints.SafetensorsFile.Write(ours, [.. actor.Select(t => t with { Name = "actor." + t.Name })],
+            new Dictionary<string, string> { ["algorithm"] = "cql", ["obs_mean"] = "0,0,0", ["obs_std"] = "1,1,1" });
+        O2RL.Engine.Checkpoints.SafetensorsFile.Write(pytorch, actor);
+        string dataset = O2RL.Algorithms.Training.ShippedDatasets.Find("Pendulum-v1", "medium")!;
+        foreach (var (name, from) in new[] { ("a", ours), ("b", pytorch) })
+        {
+            var (code, _, error) = Run("finetune", "--variant", "o2sac", "--mode", "offline", "--env", "Pendulum-v1", "--from", from, "--dataset", dataset,
+                "--set", "eval_episodes=1", "--seed", "0", "--quiet", "--out", Path.Combine(folder, name));
+            Assert.True(code == 0, error);
+        }
+        var report = Run("report", Path.Combine(folder, "a"), Path.Combine(folder, "b"));
+        Assert.True(report.Code == 0, report.Error);
+        Assert.Contains("| o2sac/offline from cql |", report.Output);
+        Assert.Contains("| o2sac/offline from pytorch |", report.Output);
+    }
+
+    [Fact]
     [Trait("Category", "Learning")]
     public void Demo_Quick_WritesTheTableThePlotAndTheRunFolders_ThenReusesThem()
     {

@@ -15,6 +15,12 @@ public sealed record RunInfo
     public required string Algorithm { get; init; }
     /// <summary>Variant of the algorithm (e.g. "naive", "no-stage-b"); null = the algorithm as specified.</summary>
     public string? Variant { get; init; }
+    /// <summary>
+    /// What the starting policy of a fine-tuning run was trained by: the algorithm its file records ("cql", "iql",
+    /// "td3_bc", …) or "pytorch" for a state_dict; null for runs without one. Part of <see cref="Method"/>, so that
+    /// CQL→O2SAC and IQL→O2SAC runs without labels are not averaged as seeds of one method.
+    /// </summary>
+    public string? Source { get; init; }
     /// <summary>Legend label overriding algorithm/variant (e.g. "O2SAC (ours)"); null = derived.</summary>
     public string? Label { get; init; }
     /// <summary>Environment id, e.g. "Hopper-v2".</summary>
@@ -35,9 +41,9 @@ public sealed record RunInfo
     /// <summary>The build that wrote the folder, "version+commit" (<see cref="O2RL.Engine.BuildInfo"/>): the same seed on another build may train differently.</summary>
     public string LibraryVersion { get; init; } = O2RL.Engine.BuildInfo.Version;
 
-    /// <summary>The method a run belongs to: label, else "algorithm/variant", else the algorithm.</summary>
+    /// <summary>The method a run belongs to: label, else "algorithm/variant" (or the algorithm) with " from &lt;source&gt;" when it started from a policy.</summary>
     [JsonIgnore]
-    public string Method => Label ?? (Variant is null ? Algorithm : $"{Algorithm}/{Variant}");
+    public string Method => Label ?? (Variant is null ? Algorithm : $"{Algorithm}/{Variant}") + (Source is null ? "" : $" from {Source}");
 
     /// <summary>The task a run belongs to: the score task id, else environment (and dataset).</summary>
     [JsonIgnore]

@@ -12,7 +12,8 @@ public static class PlotCommand
         Usage: o2rl plot RUN_DIR_OR_GLOB... --out FILE.png [--metric NAME] [--title TEXT] [--width PX] [--height PX] [--include-incomplete]
 
         Plots evaluation curves against environment steps: one line per method (from run.json: label, else
-        algorithm/variant), the mean across its runs (seeds) with a shaded band of ± one standard deviation.
+        algorithm/variant and "from <source>", the algorithm of a fine-tuning run's starting policy), the mean across
+        its runs (seeds) with a shaded band of ± one standard deviation.
         A folder without run.json contributes every run folder below it; '*' and '?' match folder names.
         A method's curve covers the steps all its runs reach (a note says when that cuts a longer run). Notes also
         name runs left out: unfinished ones (no summary.json) and ones without the plotted metric.

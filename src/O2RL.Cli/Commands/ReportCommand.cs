@@ -9,7 +9,8 @@ public static class ReportCommand
     const string Usage = """
         Usage: o2rl report RUN_DIR_OR_GLOB... [--json] [--out FILE] [--metric NAME] [--finetune] [--include-incomplete]
 
-        One row per method × task, each cell mean ± std across the runs (seeds):
+        One row per method × task (method: run.json's label, else algorithm/variant and "from <source>", the
+        algorithm of a fine-tuning run's starting policy), each cell mean ± std across the runs (seeds):
           last           the final evaluation score
           best           the highest evaluation score
           lowest early   the lowest score among the first 10% of evaluations (rounded up, step 0 included)

@@ -199,6 +199,7 @@ public static class TrainCommands
                 Command = command,
                 Algorithm = algorithm,
                 Variant = finetune ? mode ?? "ocr-cft" : null,
+                Source = from is null ? null : StartingSource(from),
                 Environment = environmentId,
                 Dataset = level ?? (dataset is null ? null : Path.GetFileNameWithoutExtension(dataset)),
                 ScoreTaskId = reader.Get("score-task"),
@@ -295,6 +296,16 @@ public static class TrainCommands
     /// <summary>The arguments as run.json keeps them: file options made absolute, no --resume, --device or --quiet.</summary>
     // Device and progress are chosen anew by whoever resumes; they do not change what is computed on the CPU.
     internal static string[] StoredArguments(string[] args) => ArgumentReader.ForResume(args, Options, PathOptions, ["device", "quiet", "resume"]);
+
+    /// <summary>
+    /// The algorithm the starting policy's file records, "pytorch" for a file without one, null when it cannot be read
+    /// (the run then fails on it with its own message).
+    /// </summary>
+    static string? StartingSource(string path)
+    {
+        try { return O2RL.Engine.Checkpoints.SafetensorsFile.Read(path).Metadata.GetValueOrDefault("algorithm") ?? "pytorch"; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or O2RL.Engine.Checkpoints.CheckpointFormatException) { return null; }
+    }
 
     /// <summary>"best evaluated policy: … (step N, score S)" from the run folder's best_policy.json, or null.</summary>
     static string? BestPolicyLine(string runDirectory)
