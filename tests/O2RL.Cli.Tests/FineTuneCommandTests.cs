@@ -57,6 +57,22 @@ public sealed class FineTuneCommandTests : IDisposable
     }
 
     [Fact]
+    public void ResumingARunWhosePolicyFileMovedSaysWhichFileAndWhere()
+    {
+        // Before: "checkpoint '…' does not exist", with nothing linking it to the run's --from.
+        string moved = Path.Combine(folder, "moved-away.safetensors"), run = Path.Combine(folder, "stopped");
+        O2RL.Algorithms.Runs.RunFolder.Create(run, new O2RL.Algorithms.Runs.RunInfo
+        {
+            Command = "finetune", Algorithm = "o2sac", Environment = "Pendulum-v1", Seed = 0,
+            Arguments = ["--variant", "o2sac", "--mode", "naive", "--env", "Pendulum-v1", "--from", moved],
+        }, "{}");
+        var (code, _, error) = Run("finetune", "--resume", run);
+        Assert.Equal(2, code);
+        Assert.Contains($"checkpoint '{moved}' does not exist (the --from policy this run was started with, recorded in", error);
+        Assert.Contains("put it back at that path", error);
+    }
+
+    [Fact]
     public void RunsFromPoliciesOfDifferentSourcesAreNotPooledAsSeeds()
     {
         // Before, unlabelled CQL→O2SAC and IQL→O2SAC runs were both "o2sac/ocr-cft" and one report row averaged them.

@@ -160,15 +160,18 @@ public static class TrainCommands
         catch (ArgumentException e) { throw new UsageException($"--score-task: {e.Message}"); }
         string? dataset = reader.Get("dataset");
         if (datasetRequired && dataset is null) throw new UsageException("--dataset FILE is required");
-        if (dataset is not null && !File.Exists(dataset)) throw new UsageException($"dataset '{dataset}' does not exist");
+        // A resumed run reads its files again from where run.json says they were: say so when one has moved.
+        string Resumed(string what) => resumeDirectory is null ? "" :
+            $" (the {what} this run was started with, recorded in {Path.Combine(resumeDirectory, RunFolder.RunInfoFile)}; the resumed run reads it again: put it back at that path)";
+        if (dataset is not null && !File.Exists(dataset)) throw new UsageException($"dataset '{dataset}' does not exist{Resumed("--dataset")}");
         string? from = reader.Get("from");
-        if (from is not null && !File.Exists(from)) throw new UsageException($"checkpoint '{from}' does not exist");
+        if (from is not null && !File.Exists(from)) throw new UsageException($"checkpoint '{from}' does not exist{Resumed("--from policy")}");
         if (finetune && from is null && mode != "scratch")
             throw new UsageException($"--from CHECKPOINT is required (the offline policy to fine-tune); only --mode scratch starts without one");
         if (finetune && dataset is null && (mode ?? "ocr-cft") == "ocr-cft")
             throw new UsageException("--dataset FILE is required for OCR-CFT (stages A and B learn from it, and stage C mixes it into every batch)");
         string? configFile = reader.Get("config");
-        if (configFile is not null && !File.Exists(configFile)) throw new UsageException($"config file '{configFile}' does not exist");
+        if (configFile is not null && !File.Exists(configFile)) throw new UsageException($"config file '{configFile}' does not exist{Resumed("--config file")}");
         int seed = reader.GetInt("seed", 0, 0);
         long? checkpointEvery = reader.Has("checkpoint-every") ? reader.GetInt("checkpoint-every", 0, 0) : null;
         string outDir = resumeDirectory ?? reader.Get("out") ?? Path.Combine("runs", mode is null ? $"{algorithm}-{environmentId}-s{seed}" : $"{algorithm}-{mode}-{environmentId}-s{seed}");
