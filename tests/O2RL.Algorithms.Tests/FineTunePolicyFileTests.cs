@@ -11,12 +11,12 @@ using Xunit;
 namespace O2RL.Algorithms.Tests;
 
 /// <summary>
-/// The stage files of O2SAC and O2TD3 are policies too: <c>o2rl eval --policy stage-b.safetensors</c> evaluates the
+/// The policy files a fine-tuning run reads and writes besides its final one. The stage files of O2SAC and O2TD3 are policies too: <c>o2rl eval --policy stage-b.safetensors</c> evaluates the
 /// aligned actor as the run did. Before, O2SAC's stage files had no dimensions or normalisation (eval refused them),
 /// and O2TD3's had no normalisation, so eval ran the TD3+BC-normalised actor on raw observations without a word
 /// (HalfCheetah medium-replay: normalised 5.2 against the run's aligned 33.7).
 /// </summary>
-public sealed class StagePolicyTests
+public sealed class FineTunePolicyFileTests
 {
     const string Environment = "Pendulum-v1";
     const int Seed = 3;
@@ -24,7 +24,7 @@ public sealed class StagePolicyTests
     static string Dataset() =>
         ShippedDatasets.Find(Environment, "medium") ?? throw new FileNotFoundException($"no shipped {Environment} medium dataset under {ShippedDatasets.Root}");
 
-    static RunResult Run(Func<RunContext, RunResult> run, string folder, string? initial, params string[] overrides)
+    static RunResult Run(Func<RunContext, RunResult> run, string? folder, string? initial, params string[] overrides)
     {
         using var backend = new CpuBackend(1);
         return run(new RunContext
@@ -97,5 +97,25 @@ public sealed class StagePolicyTests
         SafetensorsFile.Write(other, [new NamedTensor("encoder.weight", [4, 3], new float[12])], new Dictionary<string, string> { ["algorithm"] = "iql" });
         var unusable = Assert.Throws<CheckpointFormatException>(() => PolicyCheckpoints.Load(backend, other));
         Assert.Contains("cannot be used here: no Gaussian actor found", unusable.Message);
+    }
+
+    [Fact]
+    public void APyTorchActorIsScoredOnTheDatasetsNormalisationInO2SacsOfflineMode()
+    {
+        // A PyTorch state_dict carries no observation normalisation: every O2SAC mode normalises its states with the
+        // dataset's constants, as CORL trained it. Before, --mode offline (and naive with buffer mode none) scored it
+        // on raw observations: −1437 on Pendulum against −296 for the same weights in our checkpoint.
+        using var root = new TemporaryFolder();
+        string ours = Run(CqlRun.Run, root.Combine("cql"), null,
+            "steps=200", "batch_size=32", "actor_hidden=[16]", "critic_hidden=[16]", "eval_every=0", "eval_episodes=1").CheckpointPath!;
+        // The same actor as a bare PyTorch state_dict: CORL's names, no metadata, no constants.
+        string pytorch = root.Combine("actor.safetensors");
+        var tensors = SafetensorsFile.Read(ours).Tensors.Values.Where(t => t.Name.StartsWith("actor.", StringComparison.Ordinal))
+            .Select(t => new NamedTensor(t.Name["actor.".Length..], t.Shape, t.Data)).ToList();
+        SafetensorsFile.Write(pytorch, tensors);
+
+        var fromOurs = Run(O2SacRun.Run, null, ours, "mode=offline", "eval_episodes=3").FinalEvaluation!;
+        var fromPyTorch = Run(O2SacRun.Run, null, pytorch, "mode=offline", "eval_episodes=3").FinalEvaluation!;
+        Assert.Equal(fromOurs.Returns, fromPyTorch.Returns);
     }
 }
