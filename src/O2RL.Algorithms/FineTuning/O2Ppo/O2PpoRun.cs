@@ -136,6 +136,10 @@ public static class O2PpoRun
         using var evaluator = new Evaluator(new FilteredObservations(PolicyEnvironment.Make(context.EnvironmentId, null), filter),
             context.ScoreTaskId ?? context.EnvironmentId, context.Seed);
         context.Progress?.WriteLine($"o2ppo: mode {config.Mode}; starting actor: {transfer}");
+        if (mode != O2PpoMode.Scratch && checkpointNormalizer is null && config.NormalizeStates)
+            context.Progress?.WriteLine(data is not null
+                ? "o2ppo: the starting file has no state normaliser (a PyTorch state_dict): states normalised with the dataset's PPO constants (mean and std + 1e-10, §5.2)"
+                : "o2ppo: the starting file has no state normaliser (a PyTorch state_dict) and no --dataset was given: states normalised by a running mean and std, as PPO from scratch");
 
         var ppoConfig = config.ToPpoConfig(actorHidden);
         O2PpoAgent? o2 = mode == O2PpoMode.OcrCft ? new O2PpoAgent(backend, config, actor, seed, actorHidden) : null;
