@@ -49,7 +49,7 @@ public sealed class SafetensorsContent(IReadOnlyDictionary<string, StoredTensor>
 /// A minimal read-only safetensors reader with no dependency beyond the base class library (trimming and
 /// NativeAOT safe). Layout: 8-byte little-endian header length N, N bytes of UTF-8 JSON mapping each tensor name
 /// to <c>{"dtype", "shape", "data_offsets": [begin, end]}</c> (plus an optional <c>__metadata__</c> object of
-/// strings), then the data buffer. F32 is read as is; F16 and BF16 are widened exactly, F64 rounded to nearest
+/// strings), then the data buffer. Integer and boolean tensors are checked and skipped. F32 is read as is; F16 and BF16 are widened exactly, F64 rounded to nearest
 /// (a finite value beyond float32's range is an error). Every header field is checked against the file before
 /// any data is used, so a corrupt or truncated file gives a <see cref="PolicyFormatException"/> naming the problem.
 /// </summary>
@@ -152,6 +152,7 @@ public static class SafetensorsReader
         var tensors = new Dictionary<string, StoredTensor>(entries.Count, StringComparer.Ordinal);
         foreach (var entry in entries)
         {
+            if (entry.DType is not ("F32" or "F16" or "BF16" or "F64")) continue;
             var raw = buffer.Slice((int)entry.Begin, (int)(entry.End - entry.Begin));
             tensors[entry.Name] = new StoredTensor(entry.Name, entry.Shape, Convert(entry.Name, entry.DType, raw, Fail));
         }
@@ -166,8 +167,14 @@ public static class SafetensorsReader
         if (!element.TryGetProperty("dtype", out var dtypeElement) || dtypeElement.ValueKind != JsonValueKind.String)
             throw Fail($"tensor '{name}' has no string 'dtype'");
         string dtype = dtypeElement.GetString()!;
-        int size = dtype switch { "F32" => 4, "F16" or "BF16" => 2, "F64" => 8, _ => 0 };
-        if (size == 0) throw Fail($"tensor '{name}' has dtype '{dtype}'; a policy's tensors must be F32, F16, BF16 or F64");
+        // Integer and boolean tensors (step counters, BatchNorm's num_batches_tracked) are sized here and skipped below.
+        int size = dtype switch
+        {
+            "F32" => 4, "F16" or "BF16" => 2, "F64" => 8,
+            "BOOL" or "U8" or "I8" => 1, "U16" or "I16" => 2, "U32" or "I32" => 4, "U64" or "I64" => 8,
+            _ => 0,
+        };
+        if (size == 0) throw Fail($"tensor '{name}' has dtype '{dtype}'; a policy's tensors must be F32, F16, BF16 or F64 (integer and boolean tensors are skipped)");
         if (!element.TryGetProperty("shape", out var shapeElement) || shapeElement.ValueKind != JsonValueKind.Array)
             throw Fail($"tensor '{name}' has no 'shape' array");
         var shape = new int[shapeElement.GetArrayLength()];

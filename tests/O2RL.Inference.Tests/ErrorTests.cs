@@ -82,7 +82,8 @@ public sealed class ErrorTests
     [InlineData("[1,2]", 0, "not an object")]
     [InlineData("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,80]}}", 8, "outside the 8-byte data buffer")]
     [InlineData("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, "span 8 bytes")]
-    [InlineData("{\"a\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8, "dtype 'I64'")]
+    [InlineData("{\"a\":{\"dtype\":\"F8_E4M3\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1, "dtype 'F8_E4M3'")]
+    [InlineData("{\"a\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "span 8 bytes")]
     [InlineData("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "begins at byte 4")]
     [InlineData("{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, "not a non-negative")]
     [InlineData("{\"__metadata__\":{\"k\":3}}", 0, "metadata key 'k'")]
@@ -90,6 +91,16 @@ public sealed class ErrorTests
     {
         var e = Assert.Throws<PolicyFormatException>(() => SafetensorsReader.Read(WithHeader(json, dataBytes), "bad.safetensors"));
         Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void IntegerTensorsAreSkipped()
+    {
+        // A state_dict's counter (I64) beside the weights refused the whole file; it is left out, the floats read.
+        var content = SafetensorsReader.Read(WithHeader(
+            "{\"n\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]},\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}", 12), "counter.safetensors");
+        Assert.False(content.Tensors.ContainsKey("n"));
+        Assert.True(content.Tensors.ContainsKey("w"));
     }
 
     [Fact]

@@ -87,7 +87,10 @@ public static class SafetensorsFile
         WriteBody(stream, header, ordered);
     }
 
-    /// <summary>Reads every tensor of the safetensors file at <paramref name="path"/> as float32, with its metadata.</summary>
+    /// <summary>
+    /// Reads every floating-point tensor of the safetensors file at <paramref name="path"/> as float32, with its
+    /// metadata; integer and boolean tensors (counters saved beside weights) are checked for layout and left out.
+    /// </summary>
     /// <param name="path">The file to read.</param>
     /// <param name="rejectNonFinite">When true, a NaN or ±∞ element anywhere is an error (a diverged run's checkpoint).</param>
     /// <exception cref="CheckpointFormatException">The file is corrupt, truncated or holds an unsupported dtype.</exception>
@@ -346,7 +349,15 @@ public static class SafetensorsFile
             var tensors = new Dictionary<string, NamedTensor>(entries.Count, StringComparer.Ordinal);
             // Entries are sorted by offset and contiguous from 0, so the data can be read front to back.
             foreach (Entry entry in entries)
+            {
+                if (entry.DType == SafetensorsDType.Integer)
+                {
+                    // A counter or mask saved beside the weights: its bytes are passed over, the tensor is not kept.
+                    stream.Seek(entry.End - entry.Begin, SeekOrigin.Current);
+                    continue;
+                }
                 tensors.Add(entry.Name, ReadTensor(entry));
+            }
             return new Checkpoint(tensors, metadata);
         }
 
@@ -492,7 +503,7 @@ public static class SafetensorsFile
             if (end > bufferLength)
                 throw Fail($"tensor '{name}' has data_offsets [{begin}, {end}] outside the data buffer of {bufferLength} bytes (truncated file?)");
 
-            int elementSize = SafetensorsDTypes.SizeOf(dtype);
+            int elementSize = SafetensorsDTypes.SizeOf(dtype, dtypeName);
             // Compare by division first so a saturated (huge) element count cannot overflow the product.
             if (elementCount > (end - begin) / elementSize || elementCount * elementSize != end - begin)
                 throw Fail($"tensor '{name}' has shape {shapeText} of {dtypeName} ({elementCount} elements × {elementSize} bytes) but data_offsets [{begin}, {end}] span {end - begin} bytes");

@@ -17,6 +17,12 @@ internal enum SafetensorsDType
 
     /// <summary>IEEE 754 binary64, rounded to the nearest float32.</summary>
     F64,
+
+    /// <summary>
+    /// Any integer or boolean type (BOOL, U8 … I64). Never converted: such tensors (step counters, BatchNorm's
+    /// num_batches_tracked) hold no weights, and the reader skips them so that a file holding one still loads.
+    /// </summary>
+    Integer,
 }
 
 /// <summary>Names, sizes and float32 conversion of safetensors element types.</summary>
@@ -32,7 +38,7 @@ internal static class SafetensorsDTypes
         "F8_E5M2", "F8_E4M3", "F8_E8M0", "E8M0", "F4", "F6_E2M3", "F6_E3M2", "C64",
     };
 
-    /// <summary>Parses a dtype name; false when it is not one of the float types we convert.</summary>
+    /// <summary>Parses a dtype name; false when it is neither a float type we convert nor an integer type we skip.</summary>
     public static bool TryParse(string name, out SafetensorsDType dtype)
     {
         switch (name)
@@ -41,12 +47,18 @@ internal static class SafetensorsDTypes
             case "F16": dtype = SafetensorsDType.F16; return true;
             case "BF16": dtype = SafetensorsDType.BF16; return true;
             case "F64": dtype = SafetensorsDType.F64; return true;
+            case "BOOL" or "U8" or "I8" or "U16" or "I16" or "U32" or "I32" or "U64" or "I64": dtype = SafetensorsDType.Integer; return true;
             default: dtype = default; return false;
         }
     }
 
     /// <summary>Whether <paramref name="name"/> is a dtype the format defines (supported or not).</summary>
     public static bool IsKnown(string name) => KnownNames.Contains(name);
+
+    /// <summary>Bytes per element of a named dtype (<see cref="SafetensorsDType.Integer"/> covers several sizes).</summary>
+    public static int SizeOf(SafetensorsDType dtype, string name) => dtype == SafetensorsDType.Integer
+        ? name switch { "BOOL" or "U8" or "I8" => 1, "U16" or "I16" => 2, "U32" or "I32" => 4, _ => 8 }
+        : SizeOf(dtype);
 
     /// <summary>Bytes per element.</summary>
     public static int SizeOf(SafetensorsDType dtype) => dtype switch

@@ -220,16 +220,36 @@ public sealed class SafetensorsTests : IDisposable
     }
 
     [Theory]
-    [InlineData("I64", 8)]
-    [InlineData("I32", 4)]
-    [InlineData("BOOL", 1)]
     [InlineData("F8_E4M3", 1)]
+    [InlineData("C64", 8)]
     public void Read_RejectsUnsupportedDtypes_NamingTensorAndDtype(string dtype, int size)
     {
         string path = WriteImage("int.safetensors",
             $"{{\"step\":{{\"dtype\":\"{dtype}\",\"shape\":[1],\"data_offsets\":[0,{size}]}}}}", new byte[size]);
 
         AssertCorrupt(path, $"tensor 'step' has dtype {dtype}, which is not converted to float32 (supported: F32, F16, BF16, F64)");
+    }
+
+    [Theory]
+    [InlineData("I64", 8)]
+    [InlineData("I32", 4)]
+    [InlineData("U8", 1)]
+    [InlineData("BOOL", 1)]
+    public void Read_SkipsIntegerTensorsAndReadsTheWeightsBesideThem(string dtype, int size)
+    {
+        // A PyTorch state_dict may hold counters beside the weights (BatchNorm's num_batches_tracked is I64): the
+        // whole file was refused for them. They are checked for layout and left out; the floats after them read.
+        string path = WriteImage("counter.safetensors",
+            $"{{\"step\":{{\"dtype\":\"{dtype}\",\"shape\":[2],\"data_offsets\":[0,{2 * size}]}},\"w\":{{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[{2 * size},{2 * size + 8}]}}}}",
+            [.. new byte[2 * size], .. Floats(1.5f, -2f)]);
+        var checkpoint = SafetensorsFile.Read(path);
+        Assert.False(checkpoint.Tensors.ContainsKey("step"));
+        Assert.Equal([1.5f, -2f], checkpoint.Tensors["w"].Data);
+
+        // The layout is still checked: an integer tensor whose offsets do not match its shape is corruption.
+        string wrong = WriteImage("counter-wrong.safetensors",
+            $"{{\"step\":{{\"dtype\":\"{dtype}\",\"shape\":[3],\"data_offsets\":[0,{2 * size}]}}}}", new byte[2 * size]);
+        AssertCorrupt(wrong, "tensor 'step' has shape [3]");
     }
 
     [Fact]
