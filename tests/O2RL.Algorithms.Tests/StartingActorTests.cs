@@ -260,5 +260,12 @@ public sealed class StartingActorTests : IDisposable
         SafetensorsFile.Write(path, [.. parameters.ToNamedTensors("").Where(t => t.Name != "net.0.bias"), bad]);
         var refused = Assert.Throws<CheckpointFormatException>(() => StartingActor.Load(path));
         Assert.Contains("the actor's tensor 'net.0.bias' has a non-finite value", refused.Message);
+
+        // The tanh-Gaussian's log-std scalars are the actor's too.
+        var (tanhGaussian, _) = Source(ActorFamily.TanhGaussian);
+        string nanScale = Path.Combine(folder, "scale-nan.safetensors");
+        SafetensorsFile.Write(nanScale, [.. tanhGaussian.ToNamedTensors("").Where(t => t.Name != "log_std_offset.constant"),
+            new NamedTensor("log_std_offset.constant", [1], [float.NaN])]);
+        Assert.Contains("'log_std_offset.constant' has a non-finite value", Assert.Throws<CheckpointFormatException>(() => StartingActor.Load(nanScale)).Message);
     }
 }

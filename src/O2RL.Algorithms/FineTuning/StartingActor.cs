@@ -92,7 +92,8 @@ public sealed class StartingActor
             for (int i = 1; i < weights.Count; i++)
                 if (weights[i].Shape[1] != weights[i - 1].Shape[0])
                     throw CheckpointFormatException.Content(path, $"layer {weights[i].Name} takes {weights[i].Shape[1]} inputs but the layer before gives {weights[i - 1].Shape[0]}");
-            foreach (string name in names.Where(n => n[prefix.Length..].StartsWith(layerPrefix!, StringComparison.Ordinal) || !n[prefix.Length..].Contains('.')))
+            string[] actorExtras = ["log_std", "log_std_multiplier.constant", "log_std_offset.constant"];
+            foreach (string name in names.Where(n => n[prefix.Length..].StartsWith(layerPrefix!, StringComparison.Ordinal) || actorExtras.Contains(n[prefix.Length..])))
                 if (Array.FindIndex(checkpoint.Tensors[name].Data, v => !float.IsFinite(v)) is int bad and >= 0)
                     throw CheckpointFormatException.Content(path, $"the actor's tensor '{name}' has a non-finite value ({checkpoint.Tensors[name].Data[bad]}) at flat index {bad}");
             // Layers renamed to the family's own sequence (base_network.2k, net.2k, net.net.2k): a source whose Linear
