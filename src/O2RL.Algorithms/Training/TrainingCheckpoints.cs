@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Nodes;
 using O2RL.Algorithms.Runs;
 
 namespace O2RL.Algorithms.Training;
@@ -88,7 +89,7 @@ public sealed class TrainingCheckpoints
         PolicyWriter(partial);
         File.Move(partial, path, overwrite: true);
         Best = (step, result.Score);
-        var info = new System.Text.Json.Nodes.JsonObject
+        var info = new JsonObject
         {
             ["step"] = step,
             ["score"] = result.Score,
@@ -105,15 +106,13 @@ public sealed class TrainingCheckpoints
     {
         string infoPath = Path.Combine(folder, RunFolder.BestPolicyInfoFile);
         if (!File.Exists(infoPath) || !File.Exists(Path.Combine(folder, RunFolder.BestPolicyFile))) return null;
-        try
-        {
-            var info = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(infoPath));
-            return (info!["step"]!.GetValue<long>(), info["score"]!.GetValue<double>());
-        }
-        catch (Exception ex) when (ex is System.Text.Json.JsonException or NullReferenceException or InvalidOperationException or FormatException)
-        {
-            throw new InvalidDataException($"{infoPath} is not a best-policy record (step, score): {ex.Message}; delete it and best_policy.safetensors to start the record afresh", ex);
-        }
+        JsonNode? info;
+        try { info = JsonNode.Parse(File.ReadAllText(infoPath)); }
+        catch (System.Text.Json.JsonException) { info = null; }
+        if (info is JsonObject record && record["step"] is JsonValue step && step.TryGetValue(out long bestStep)
+            && record["score"] is JsonValue score && score.TryGetValue(out double bestScore))
+            return (bestStep, bestScore);
+        throw new InvalidDataException($"{infoPath} is not a best-policy record (an object with step and score); delete it and best_policy.safetensors to start the record afresh");
     }
 
     /// <summary>
