@@ -171,4 +171,33 @@ public sealed class DeployCommandTests : IDisposable
         Assert.NotEqual(File.ReadAllBytes(plain), File.ReadAllBytes(normalised));
         Assert.Throws<UsageException>(() => ExportCommand.Run(["--policy", policy, "--out", plain, "--obs-mean", "1,2,3"], TextWriter.Null, TextWriter.Null));
     }
+
+    [Fact]
+    public void EvalScoresAPyTorchStateDictWithTheConstantsItWasTrainedWith()
+    {
+        // Before: eval refused any file without our metadata. A TD3+BC run's actor, saved as CORL would (bare names,
+        // no constants), evaluates exactly as the run's own checkpoint when given the dataset it was trained on.
+        string dataset = O2RL.Algorithms.Training.ShippedDatasets.Find("Pendulum-v1", "medium")!;
+        string run = Path.Combine(folder, "td3bc");
+        var trained = CliRunner.Run("offline", "--algo", "td3bc", "--env", "Pendulum-v1", "--dataset", dataset, "--out", run, "--quiet",
+            "--set", "max_steps=100", "--set", "batch_size=32", "--set", "actor_hidden=[16]", "--set", "critic_hidden=[16]", "--set", "evaluate_every=0");
+        Assert.True(trained.Code == 0, trained.Error);
+        string ours = Path.Combine(run, "td3_bc.safetensors"), pytorch = Path.Combine(folder, "actor.safetensors");
+        SafetensorsFile.Write(pytorch, [.. SafetensorsFile.Read(ours).Tensors.Values.Where(t => t.Name.StartsWith("actor.net.", StringComparison.Ordinal))
+            .Select(t => t with { Name = t.Name["actor.".Length..] })]);
+
+        string Returns((int Code, string Output, string Error) result)
+        {
+            Assert.True(result.Code == 0, result.Error);
+            return System.Text.Json.JsonDocument.Parse(result.Output).RootElement.GetProperty("returns").GetRawText();
+        }
+        string expected = Returns(CliRunner.Run("eval", "--policy", ours, "--episodes", "2", "--json"));
+        Assert.Equal(expected, Returns(CliRunner.Run("eval", "--policy", pytorch, "--env", "Pendulum-v1", "--episodes", "2", "--json", "--normalize-from", dataset)));
+
+        // Without constants it is refused naming the way; our checkpoints refuse constants given on the command line.
+        var refused = CliRunner.Run("eval", "--policy", pytorch, "--env", "Pendulum-v1", "--episodes", "1");
+        Assert.Equal(2, refused.Code);
+        Assert.Contains("keeps no observation normalisation", refused.Error);
+        Assert.Equal(2, CliRunner.Run("eval", "--policy", ours, "--episodes", "1", "--normalize-from", dataset).Code);
+    }
 }

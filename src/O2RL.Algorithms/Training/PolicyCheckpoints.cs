@@ -25,9 +25,8 @@ public static class PolicyCheckpoints
         var metadata = SafetensorsFile.Read(path).Metadata;
         if (TrainingState.NotAPolicy(metadata) is string notAPolicy) throw new InvalidDataException($"checkpoint '{path}': {notAPolicy}");
         string algorithm = metadata.TryGetValue("algorithm", out var a) ? a
-            : throw new InvalidDataException($"checkpoint '{path}' has no 'algorithm' metadata; it was not written by an O2RL trainer. A PyTorch " +
-                "state_dict is scored by `o2rl finetune --variant o2sac|o2td3|o2ppo --mode offline --from FILE --dataset DATA.hdf5 --env ID` " +
-                "(states normalised with the dataset's constants, as CORL trains) and run on observations by `o2rl act`");
+            : throw new InvalidDataException($"checkpoint '{path}' has no 'algorithm' metadata; it was not written by an O2RL trainer; " +
+                "a PyTorch state_dict loads with LoadPyTorch and the normalisation it was trained with (o2rl eval --normalize-from DATA.hdf5)");
         metadata.TryGetValue("env_id", out string? environmentId);
         var random = new DeviceRandom(samplingSeed);
         switch (algorithm)
@@ -58,6 +57,47 @@ public static class PolicyCheckpoints
             default:
                 throw new InvalidDataException($"checkpoint '{path}' holds algorithm '{algorithm}', which has no loader (known: sac, cql, td3, td3_bc, iql, ppo, o2sac, o2td3, o2ppo)");
         }
+    }
+
+    /// <summary>
+    /// Loads the actor of a PyTorch state_dict (any layout <see cref="FineTuning.StartingActor"/> recognises) as a
+    /// policy of its own family, acting on observations normalised with <paramref name="normalizer"/> (the file keeps
+    /// none: the caller gives the constants its author trained with, or identity constants for raw observations).
+    /// </summary>
+    public static LoadedPolicy LoadPyTorch(Backend backend, string path, StateNormalizer normalizer, ulong samplingSeed = 0)
+    {
+        ArgumentNullException.ThrowIfNull(normalizer);
+        var starting = FineTuning.StartingActor.Load(path);
+        if (normalizer.Dimension != starting.ObsDim)
+            throw new InvalidDataException($"the normalisation has {normalizer.Dimension} features but the actor in '{path}' takes {starting.ObsDim}");
+        var random = new DeviceRandom(samplingSeed);
+        IPolicy policy;
+        switch (starting.Family)
+        {
+            case FineTuning.ActorFamily.TanhGaussian:
+                policy = Acting(backend, starting.ToTanhGaussian(backend, trainable: false), random);
+                break;
+            case FineTuning.ActorFamily.Deterministic:
+            {
+                var actor = starting.ToDeterministic(backend);
+                policy = new DevicePolicy(backend, actor.ObsDim, actor.ActionDim, (obs, _) => actor.Forward(obs, ActingSlot));
+                break;
+            }
+            default:
+            {
+                var actor = starting.ToGaussian(backend, -20f, trainable: false);
+                var noise = backend.Allocate(1, actor.ActionDim);
+                policy = new DevicePolicy(backend, actor.ObsDim, actor.ActionDim, (obs, deterministic) =>
+                {
+                    var mean = actor.Mean(obs, ActingSlot);
+                    if (deterministic) return mean;
+                    random.Normal(noise);
+                    return actor.Distribution(ActingSlot).Sample(mean, noise, actionLimit: 1f);
+                });
+                break;
+            }
+        }
+        return new(policy, normalizer, $"PyTorch {starting.Family}", null);
     }
 
     /// <summary>

@@ -119,8 +119,8 @@ public static class ActCommand
         return new PolicyLoadOptions { ObservationMean = mean, ObservationStd = std, ActionLow = low, ActionHigh = high };
     }
 
-    /// <summary>The observation constants given on the command line (both or neither of --obs-mean/--obs-std, or --normalize-from).</summary>
-    static (float[]? Mean, float[]? Std) ObservationConstants(ArgumentReader reader)
+    /// <summary>The observation constants given on the command line (both or neither of --obs-mean/--obs-std, or --normalize-from; eval takes them too).</summary>
+    internal static (float[]? Mean, float[]? Std) ObservationConstants(ArgumentReader reader)
     {
         string? meanText = reader.Get("obs-mean"), stdText = reader.Get("obs-std"), datasetPath = reader.Get("normalize-from");
         if ((meanText is null) != (stdText is null)) throw new UsageException("--obs-mean and --obs-std go together");

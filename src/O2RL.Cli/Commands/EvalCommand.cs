@@ -8,12 +8,18 @@ public static class EvalCommand
     /// <summary>Runs the command.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        var reader = new ArgumentReader(args, ["policy", "env", "episodes", "seed", "device", "score-task"], ["stochastic", "json", "help"]);
+        var reader = new ArgumentReader(args, ["policy", "env", "episodes", "seed", "device", "score-task", "obs-mean", "obs-std", "normalize-from"],
+            ["stochastic", "json", "help"]);
         if (reader.Has("help"))
         {
             output.WriteLine("usage: o2rl eval --policy CHECKPOINT [--env ID] [--episodes 10] [--seed N] [--stochastic] [--score-task ID] [--json]");
+            output.WriteLine("       [--normalize-from DATASET.hdf5 | --obs-mean a,b,… --obs-std a,b,…]   (a PyTorch state_dict only)");
             output.WriteLine("Runs the policy of any O2RL checkpoint (deterministic unless --stochastic) on a fresh environment, with the");
             output.WriteLine("observation normalisation saved in the checkpoint. --env defaults to the checkpoint's environment.");
+            output.WriteLine("A PyTorch state_dict (CORL's tanh-Gaussian, TD3+BC or IQL actor; see o2rl act --help) keeps no normalisation:");
+            output.WriteLine("give the constants it was trained with, --normalize-from DATASET.hdf5 (as CORL computes them) or");
+            output.WriteLine("--obs-mean/--obs-std (zeros and ones for raw observations), and --env; its [-1, 1] actions are mapped onto the");
+            output.WriteLine("task's action box as every policy's are.");
             output.WriteLine("The ± is the population standard deviation over the episodes (the evaluation protocol's; o2rl report's ± is");
             output.WriteLine("the sample standard deviation over seeds).");
             return 0;
@@ -27,7 +33,15 @@ public static class EvalCommand
         int episodes = reader.GetInt("episodes", 10, 1, 100_000);
         int seed = reader.GetInt("seed", 0, 0);
         using var backend = DeviceCatalog.Create(reader.Get("device"));
-        var loaded = PolicyCheckpoints.Load(backend, path, (ulong)seed);
+        var (mean, std) = ActCommand.ObservationConstants(reader);
+        bool pytorch = !O2RL.Engine.Checkpoints.SafetensorsFile.Read(path).Metadata.ContainsKey("algorithm");
+        if (pytorch && mean is null)
+            throw new UsageException($"'{path}' is a PyTorch state_dict (no algorithm recorded), which keeps no observation normalisation: give the " +
+                "constants it was trained with, --normalize-from DATASET.hdf5 (as CORL computes them) or --obs-mean/--obs-std (zeros and ones for raw observations)");
+        if (!pytorch && mean is not null)
+            throw new UsageException("--normalize-from and --obs-mean/--obs-std are for a PyTorch state_dict; an O2RL checkpoint acts with the constants it was trained with");
+        var loaded = pytorch ? PolicyCheckpoints.LoadPyTorch(backend, path, new O2RL.Data.StateNormalizer(mean!, std!), (ulong)seed)
+            : PolicyCheckpoints.Load(backend, path, (ulong)seed);
         string environmentId = reader.Get("env") ?? loaded.EnvironmentId ?? throw new UsageException("the checkpoint names no environment; pass --env");
         try { ScoreTasks.CheckPairing(reader.Get("score-task"), environmentId); }
         catch (ArgumentException e) { throw new UsageException($"--score-task: {e.Message}"); }
