@@ -34,7 +34,9 @@ public static class EvalCommand
         int seed = reader.GetInt("seed", 0, 0);
         using var backend = DeviceCatalog.Create(reader.Get("device"));
         var (mean, std) = ActCommand.ObservationConstants(reader);
-        bool pytorch = !O2RL.Engine.Checkpoints.SafetensorsFile.Read(path).Metadata.ContainsKey("algorithm");
+        // No algorithm recorded: a PyTorch state_dict, unless it is one of our step states (refused by Load, naming the policy file to use).
+        var metadata = O2RL.Engine.Checkpoints.SafetensorsFile.Read(path).Metadata;
+        bool pytorch = !metadata.ContainsKey("algorithm") && TrainingState.NotAPolicy(metadata) is null;
         if (pytorch && mean is null)
             throw new UsageException($"'{path}' is a PyTorch state_dict (no algorithm recorded), which keeps no observation normalisation: give the " +
                 "constants it was trained with, --normalize-from DATASET.hdf5 (as CORL computes them) or --obs-mean/--obs-std (zeros and ones for raw observations)");
