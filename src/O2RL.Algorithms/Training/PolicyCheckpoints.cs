@@ -39,20 +39,13 @@ public static class PolicyCheckpoints
             case Td3Run.AlgorithmName or Td3BcRun.AlgorithmName or FineTuning.O2Td3.O2Td3Run.AlgorithmName:
             {
                 var (actor, normalizer) = Td3Checkpoint.LoadActor(backend, path);
-                return new(new DevicePolicy(backend, actor.ObsDim, actor.ActionDim, (obs, _) => actor.Forward(obs, ActingSlot)), normalizer, algorithm, environmentId);
+                return new(Acting(backend, actor), normalizer, algorithm, environmentId);
             }
             case PpoRun.Algorithm or IqlRun.Algorithm or FineTuning.O2Ppo.O2PpoRun.Algorithm:
             {
                 float minLogStd = algorithm is PpoRun.Algorithm or FineTuning.O2Ppo.O2PpoRun.Algorithm ? -10f : -20f;
                 var (actor, normalizer) = GaussianActorCheckpoint.Load(backend, path, minLogStd, trainable: false);
-                var noise = backend.Allocate(1, actor.ActionDim);
-                return new(new DevicePolicy(backend, actor.ObsDim, actor.ActionDim, (obs, deterministic) =>
-                {
-                    var mean = actor.Mean(obs, ActingSlot);
-                    if (deterministic) return mean;
-                    random.Normal(noise);
-                    return actor.Distribution(ActingSlot).Sample(mean, noise, actionLimit: 1f);
-                }), normalizer, algorithm, environmentId);
+                return new(Acting(backend, actor, random), normalizer, algorithm, environmentId);
             }
             default:
                 throw new InvalidDataException($"checkpoint '{path}' holds algorithm '{algorithm}', which has no loader (known: sac, cql, td3, td3_bc, iql, ppo, o2sac, o2td3, o2ppo)");
@@ -71,33 +64,30 @@ public static class PolicyCheckpoints
         if (normalizer.Dimension != starting.ObsDim)
             throw new InvalidDataException($"the normalisation has {normalizer.Dimension} features but the actor in '{path}' takes {starting.ObsDim}");
         var random = new DeviceRandom(samplingSeed);
-        IPolicy policy;
-        switch (starting.Family)
+        IPolicy policy = starting.Family switch
         {
-            case FineTuning.ActorFamily.TanhGaussian:
-                policy = Acting(backend, starting.ToTanhGaussian(backend, trainable: false), random);
-                break;
-            case FineTuning.ActorFamily.Deterministic:
-            {
-                var actor = starting.ToDeterministic(backend);
-                policy = new DevicePolicy(backend, actor.ObsDim, actor.ActionDim, (obs, _) => actor.Forward(obs, ActingSlot));
-                break;
-            }
-            default:
-            {
-                var actor = starting.ToGaussian(backend, -20f, trainable: false);
-                var noise = backend.Allocate(1, actor.ActionDim);
-                policy = new DevicePolicy(backend, actor.ObsDim, actor.ActionDim, (obs, deterministic) =>
-                {
-                    var mean = actor.Mean(obs, ActingSlot);
-                    if (deterministic) return mean;
-                    random.Normal(noise);
-                    return actor.Distribution(ActingSlot).Sample(mean, noise, actionLimit: 1f);
-                });
-                break;
-            }
-        }
+            FineTuning.ActorFamily.TanhGaussian => Acting(backend, starting.ToTanhGaussian(backend, trainable: false), random),
+            FineTuning.ActorFamily.Deterministic => Acting(backend, starting.ToDeterministic(backend)),
+            _ => Acting(backend, starting.ToGaussian(backend, -20f, trainable: false), random),
+        };
         return new(policy, normalizer, $"PyTorch {starting.Family}", null);
+    }
+
+    /// <summary>A deterministic actor as a policy (its action in both modes), in the acting slot.</summary>
+    static IPolicy Acting(Backend backend, Networks.DeterministicActor actor) =>
+        new DevicePolicy(backend, actor.ObsDim, actor.ActionDim, (obs, _) => actor.Forward(obs, ActingSlot));
+
+    /// <summary>A Gaussian actor (IQL, PPO) as a policy: its mean, or a sample clipped to [−1, 1], in the acting slot.</summary>
+    static IPolicy Acting(Backend backend, Networks.GaussianActor actor, DeviceRandom random)
+    {
+        var noise = backend.Allocate(1, actor.ActionDim);
+        return new DevicePolicy(backend, actor.ObsDim, actor.ActionDim, (obs, deterministic) =>
+        {
+            var mean = actor.Mean(obs, ActingSlot);
+            if (deterministic) return mean;
+            random.Normal(noise);
+            return actor.Distribution(ActingSlot).Sample(mean, noise, actionLimit: 1f);
+        });
     }
 
     /// <summary>
