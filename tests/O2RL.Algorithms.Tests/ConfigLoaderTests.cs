@@ -36,6 +36,14 @@ public sealed class ConfigLoaderTests
             Assert.Equal(256, new SampleConfig().BatchSize);   // defaults untouched
             string json = ConfigLoader.ToJson(config);
             Assert.Contains("\"batch_size\": 128", json);
+            // An enum is written by name, as a YAML file spells it, and config.json reads back as a config file.
+            Assert.Contains("\"buffer_load\": \"all\"", json);
+            File.WriteAllText(file, json);
+            var reread = ConfigLoader.Resolve(new SampleConfig(), null, file, []);
+            Assert.Equal(config with { HiddenDims = [] }, reread with { HiddenDims = [] });
+            Assert.Equal(config.HiddenDims, reread.HiddenDims);
+            var ppo = ConfigLoader.Set(new O2PpoConfig(), "reward_scaling", "dynamic", "--set");
+            Assert.Contains("\"reward_scaling\": \"dynamic\"", ConfigLoader.ToJson(ppo));
         }
         finally { File.Delete(file); }
     }

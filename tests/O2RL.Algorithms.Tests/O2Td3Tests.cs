@@ -475,6 +475,26 @@ public sealed class O2Td3Tests
         else Assert.All(stored, a => Assert.InRange(a, -1f, 1f));
     }
 
+    [Fact]
+    public void TheLoggedLambdaIsTheOneAfterTheLastDualStep()
+    {
+        using var backend = new CpuBackend(1);
+        var config = TinyConfig with { BatchSize = 8 };
+        var agent = new O2Td3Agent(backend, new DeterministicActor(backend, 3, 1, seed: 11, hiddenDims: [5]), config, Seed);
+        using var environment = PolicyEnvironment.Make("Pendulum-v1", null);
+        using var evaluator = new Evaluator(PolicyEnvironment.Make("Pendulum-v1", null), null, 1);
+        using var sampler = new MixedReplaySampler(backend, OfflineMixing.None, null, 3, 1, 1000, 8, new DeviceRandom(1));
+        // 20 warm-up steps, then 6 updates: the policy-delayed half of them step λ.
+        var options = new OffPolicyLoopOptions { TotalSteps = 26, WarmupSteps = 20, EvaluateEvery = 0, LogEvery = 0, Seed = 3 };
+        new OffPolicyTrainer(environment, evaluator, agent, sampler, options, new MemoryMetrics()).Run();
+        float afterStep = agent.Lagrange.ReadLambda(), usedByLastActorLoss = backend.ReadScalar(agent.Lagrange.Lambda);
+        Assert.NotEqual(afterStep, usedByLastActorLoss);
+        var metrics = new MemoryMetrics();
+        agent.LogMetrics(metrics, 26);
+        // As O2SAC logs it: λ = exp ℓ after the step, not the pre-step value the actor loss used.
+        Assert.Equal(afterStep, (float)metrics.Last("losses/lambda"));
+    }
+
     // ───────────────────────────── config ─────────────────────────────
 
     [Fact]
@@ -715,6 +735,10 @@ public sealed class O2Td3Tests
                 "losses/lambda", "losses/lambda_loss", "charts/threshold", "charts/reference_replaced" })
                 Assert.Contains(metrics.Rows, r => r.Name == name && double.IsFinite(r.Value));
             Assert.All(metrics.Series("losses/lambda"), p => Assert.True(p.Value > 0));
+            // The initial reference choice (§1.6) is logged at step 0, as O2SAC's: the aligned actor only when strictly better.
+            var initialChoice = metrics.Series("charts/reference_replaced")[0];
+            Assert.Equal(0L, initialChoice.Step);
+            Assert.Equal(metrics.Last("eval/aligned_score") > offline ? 1.0 : 0.0, initialChoice.Value);
             TestContext.Current.SendDiagnosticMessage($"O2TD3 quick Pendulum run: {clock.Elapsed.TotalSeconds:F1} s for two runs; curve {string.Join(", ", curve.Select(p => $"{p.Step}: {p.Value:F0}"))}");
         }
         finally

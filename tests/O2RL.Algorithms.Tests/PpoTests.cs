@@ -228,6 +228,14 @@ public sealed class PpoTests
         var (terminalDw, terminalDone) = CollectFlags(new TerminatesOnThirdStep(), 8);
         Assert.Equal([0f, 0f, 1f, 0f, 0f, 1f, 0f, 0f], terminalDw);
         Assert.Equal(terminalDw, terminalDone);
+
+        // Terminated on the step that reaches the limit: the release's PPO sets dw by the step count (§5.4), so the
+        // limit wins and the value is bootstrapped; done still cuts the recursion.
+        var (limitDw, limitDone) = CollectFlags(new O2RL.Envs.Wrappers.TimeLimit(new TerminatesOnThirdStep(), 3), 6);
+        Assert.Equal([0f, 0f, 0f, 0f, 0f, 0f], limitDw);
+        Assert.Equal([0f, 0f, 1f, 0f, 0f, 1f], limitDone);
+        var (laterLimitDw, _) = CollectFlags(new O2RL.Envs.Wrappers.TimeLimit(new TerminatesOnThirdStep(), 4), 6);
+        Assert.Equal([0f, 0f, 1f, 0f, 0f, 1f], laterLimitDw);
     }
 
     /// <summary>

@@ -107,7 +107,9 @@ public static class ConfigLoader
     public static string ToJson<T>(T config) where T : class
     {
         var map = new SortedDictionary<string, object?>();
-        foreach (var p in WritableProperties(typeof(T))) map[SnakeCase(p.Name)] = p.GetValue(config);
+        // Enums by their snake_case name, as a YAML file or --set spells them ("dynamic", not 1).
+        foreach (var p in WritableProperties(typeof(T)))
+            map[SnakeCase(p.Name)] = p.GetValue(config) is Enum choice ? SnakeCase(choice.ToString()) : p.GetValue(config);
         return JsonSerializer.Serialize(map, new JsonSerializerOptions { WriteIndented = true });
     }
 

@@ -210,8 +210,11 @@ public sealed class OnPolicyTrainer(IEnvironment environment, Evaluator evaluato
                 filter.Apply(nextObservation, update: true);
                 float reward = options.RewardTransform is null ? (float)result.Reward : options.RewardTransform((float)result.Reward);
                 // dw: only a true termination stops bootstrapping; done: any end (time limits too) cuts the GAE recursion.
-                mirror?.Add(rollout.Count, observation, action, logProbs, reward, nextObservation, result.Terminated, result.Done);
-                rollout.Add(observation, action, logProbs, reward, nextObservation, dw: result.Terminated, done: result.Done);
+                // A step that terminates exactly at the time limit counts as the limit (dw = 0), as the release's PPO
+                // decides dw by the step count (ALGORITHMS.md §5.4).
+                bool dw = result.Terminated && !result.Truncated;
+                mirror?.Add(rollout.Count, observation, action, logProbs, reward, nextObservation, dw, result.Done);
+                rollout.Add(observation, action, logProbs, reward, nextObservation, dw: dw, done: result.Done);
                 episodeReturn += result.Reward;
                 episodeLength++;
                 Step++;

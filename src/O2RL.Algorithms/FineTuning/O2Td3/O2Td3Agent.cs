@@ -323,7 +323,8 @@ public sealed class O2Td3Agent : IOffPolicyAgent, IResumableAgent
         metrics.Log(step, "losses/qf_loss", backend.ReadScalar(Operators.CriticLoss));
         metrics.Log(step, "losses/qf1_values", backend.ReadScalar(Operators.MeanQ));
         metrics.Log(step, "losses/target_penalty", backend.ReadScalar(penalty));
-        metrics.Log(step, "losses/lambda", backend.ReadScalar(Lagrange.Lambda));
+        // λ after its last dual step (Lagrange.Lambda is the pre-step value the actor loss used), as O2SAC logs it.
+        metrics.Log(step, "losses/lambda", Lagrange.ReadLambda());
         metrics.Log(step, "losses/lambda_loss", backend.ReadScalar(Lagrange.Loss));
         metrics.Log(step, "losses/actor_loss", backend.ReadScalar(Operators.ActorLoss));
         metrics.Log(step, "charts/threshold", schedule.At(step));

@@ -158,6 +158,11 @@ public static class O2Td3Run
                 if (stageB is not null)
                     O2Td3StageFile.Save(stageB, agent, new O2Td3StageProgress("b", offlineScore, alignedScore, offlineSampler.Random.Counter), configJson, normalizer, context.EnvironmentId);
             }
+            // §1.6: π_ref ← the aligned actor only when strictly better than μ_off.
+            var tracker = new ReferencePolicyTracker(config.ReferWithOptimalPi ? ReferenceRule.BestSoFar : ReferenceRule.EveryN, config.UpdateEvery, config.EvaluateEvery);
+            bool alignedIsReference = tracker.ChooseInitial(offlineScore.Score, alignedScore.Score);
+            if (alignedIsReference) agent.ReplaceReferenceWithActor();
+            else agent.ResetReferenceToOffline();
             // The curve starts with the offline actor's score (§8), also when resuming from a stage file; a run resumed
             // inside stage C logged it before its checkpoint.
             if (context.ResumeCheckpoint is null)
@@ -168,14 +173,11 @@ public static class O2Td3Run
                 context.Metrics.Log(0, FineTuneTable.AlignedScore, alignedScore.MeanReturn);
                 if (alignedScore.NormalizedMean is double alignedNormalized) context.Metrics.Log(0, FineTuneTable.AlignedNormalizedScore, alignedNormalized);
                 LogEvaluation(0, offlineScore);
+                context.Metrics.Log(0, "charts/reference_replaced", alignedIsReference ? 1 : 0);
                 context.Metrics.Flush(0);
             }
             context.Progress?.WriteLine($"o2td3: offline score {offlineScore.Score:F2}, aligned score {alignedScore.Score:F2}");
 
-            // §1.6: π_ref ← the aligned actor only when strictly better than μ_off.
-            var tracker = new ReferencePolicyTracker(config.ReferWithOptimalPi ? ReferenceRule.BestSoFar : ReferenceRule.EveryN, config.UpdateEvery, config.EvaluateEvery);
-            if (tracker.ChooseInitial(offlineScore.Score, alignedScore.Score)) agent.ReplaceReferenceWithActor();
-            else agent.ResetReferenceToOffline();
             agent.BeginOnline();
             agent.Tracker = tracker;
 
