@@ -78,17 +78,12 @@ public sealed class O2SacTests
     // ───────────────────────────── stage A ─────────────────────────────
 
     [Fact]
-    public void AnAlignedActorUnderTheOfflineOneIsNamedWithTheStageTemperatureForAConvertedActor()
+    public void AnAlignedActorUnderTheOfflineOneIsNamedWithBothScores()
     {
-        string converted = O2SacRun.AlignedBelowOfflineNote(38.6, 2.1, convertedActor: true, stageAlpha: 0.2f);
-        Assert.Contains("2.10 < 38.60", converted);
-        Assert.Contains("π_off stays π_ref", converted);
-        Assert.Contains("α = 0.2", converted);
-        Assert.Contains("--set alpha=", converted);
-        // A CQL actor (the paper's pairing) gets the fact without the conversion advice.
-        string paperPair = O2SacRun.AlignedBelowOfflineNote(-150, -300, convertedActor: false, stageAlpha: 0.2f);
-        Assert.Contains("-300.00 < -150.00", paperPair);
-        Assert.DoesNotContain("alpha", paperPair);
+        string note = O2SacRun.AlignedBelowOfflineNote(38.6, 2.1);
+        Assert.Contains("2.10 < 38.60", note);
+        Assert.Contains("π_off stays π_ref", note);
+        Assert.Contains("-300.00 < -150.00", O2SacRun.AlignedBelowOfflineNote(-150, -300));
     }
 
     [Fact]

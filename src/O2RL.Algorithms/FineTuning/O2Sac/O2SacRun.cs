@@ -249,22 +249,17 @@ public static class O2SacRun
         context.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"o2sac: offline score {scores["offline_score"]:F2}, aligned score {scores["aligned_score"]:F2}"));
         context.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"o2sac: aligned policy entropy {policyEntropy:F2}, target entropy {learner.Sac.TargetEntropy:F2} ({Describe(entropySource, learner.Sac.ActionDim, config.TargetEntropyMargin)})"));
         if (!(scores["aligned_score"] >= scores["offline_score"]))
-            context.Progress?.WriteLine(AlignedBelowOfflineNote(scores["offline_score"], scores["aligned_score"], entropySource == EntropyTargetSource.Policy, config.Alpha));
+            context.Progress?.WriteLine(AlignedBelowOfflineNote(scores["offline_score"], scores["aligned_score"]));
         return (scores["offline_score"], scores["aligned_score"]);
     }
 
     /// <summary>
     /// What a run whose aligned actor scores under the offline one should know: stage C starts from the aligned actor
-    /// with π_off kept as π_ref (§1.6). For an actor converted from another family, stage A/B's fixed α can be what
-    /// pulled it away (its entropy sits far under what α_A = 0.2 tolerates; a HalfCheetah TD3+BC actor fell from 38.6
-    /// to 2.1 with α_A 0.2 and kept 37.2 with 0.001), so the note names the key.
+    /// with π_off kept as π_ref (§1.6), so its first evaluations measure the aligned actor, not the one it was given.
     /// </summary>
-    internal static string AlignedBelowOfflineNote(double offlineScore, double alignedScore, bool convertedActor, float stageAlpha) =>
+    internal static string AlignedBelowOfflineNote(double offlineScore, double alignedScore) =>
         string.Create(CultureInfo.InvariantCulture,
-            $"o2sac: the aligned actor scores under the offline one ({alignedScore:F2} < {offlineScore:F2}): π_off stays π_ref and stage C starts from the aligned actor")
-        + (convertedActor
-            ? string.Create(CultureInfo.InvariantCulture, $"; this actor was converted from another family, and stages A/B's temperature α = {stageAlpha:G3} can pull a low-entropy actor away from its actions: a smaller one (--set alpha=0.001) keeps more of it")
-            : "");
+            $"o2sac: the aligned actor scores under the offline one ({alignedScore:F2} < {offlineScore:F2}): π_off stays π_ref and stage C starts from the aligned actor");
 
     /// <summary>The naive and scratch baselines: plain SAC online (UTD, warm-up and buffer mode of the config).</summary>
     static RunResult RunBaseline(RunContext context, O2SacConfig config, string configJson, string mode, TanhGaussianActor? startingActor,
