@@ -109,7 +109,10 @@ public static class ConfigLoader
         var map = new SortedDictionary<string, object?>();
         // Enums by their snake_case name, as a YAML file or --set spells them ("dynamic", not 1).
         foreach (var p in WritableProperties(typeof(T)))
-            map[SnakeCase(p.Name)] = p.GetValue(config) is Enum choice ? SnakeCase(choice.ToString()) : p.GetValue(config);
+        {
+            object? value = p.GetValue(config);
+            map[SnakeCase(p.Name)] = value is Enum choice ? SnakeCase(choice.ToString()) : value;
+        }
         return JsonSerializer.Serialize(map, new JsonSerializerOptions { WriteIndented = true });
     }
 
