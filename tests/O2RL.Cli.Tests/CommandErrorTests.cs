@@ -398,6 +398,23 @@ public sealed class ReportNoteTests : IDisposable
     }
 
     [Fact]
+    public void PerSeedPrintsEveryRunByStep_AndIsNotCombinedWithFinetune()
+    {
+        string a = RunWith("a", 0, 3, finished: true), b = RunWith("b", 1, 3, finished: true);
+        var (code, output, error) = Run("report", a, b, "--per-seed");
+        Assert.Equal(0, code);
+        Assert.Contains("| run | 0 | 100 | 200 | lowest after warm-up |", output);
+        Assert.Contains("| sac, seed 1 | -1000.0 | -990.0 | -980.0 | -990.0 |", output);
+        Assert.Contains("| sac, mean of 2 | -1000.0 | -990.0 | -980.0 | -990.0 |", output);
+        // The coarse-window note is about the --finetune and plain tables' "lowest early" column, not this one.
+        Assert.DoesNotContain("10 evaluations or fewer", error);
+
+        (code, _, error) = Run("report", a, b, "--per-seed", "--finetune");
+        Assert.Equal(2, code);
+        Assert.Contains("--finetune and --per-seed", error);
+    }
+
+    [Fact]
     public void ANonFiniteEvaluationIsNamed_AndThePlotLeavesItOut()
     {
         string a = RunWith("a", 0, 5, finished: true), b = RunWith("b", 1, 5, finished: true);

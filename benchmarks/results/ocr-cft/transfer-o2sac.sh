@@ -66,6 +66,7 @@ rm -rf "$queue"
 runs=("$out/$source_algo"-o2sac-s* "$out/$source_algo"-naive-sac-s*)
 $o2rl report "${runs[@]}" --finetune --out "$out/${prefix}transfer-o2sac.md"
 $o2rl report "${runs[@]}" --finetune --json --out "$out/${prefix}transfer-o2sac.json"
+$o2rl report "${runs[@]}" --per-seed --out "$out/${prefix}transfer-o2sac-per-seed.md"
 $o2rl plot "${runs[@]}" --out "$out/curves-${prefix}transfer-o2sac.png" \
   --title "$env_id (our $level dataset): $source_label→O2SAC vs naive SAC"
-cat "$out/${prefix}transfer-o2sac.md"
+cat "$out/${prefix}transfer-o2sac.md" "$out/${prefix}transfer-o2sac-per-seed.md"

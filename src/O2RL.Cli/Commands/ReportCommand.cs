@@ -7,7 +7,7 @@ namespace O2RL.Cli.Commands;
 public static class ReportCommand
 {
     const string Usage = """
-        Usage: o2rl report RUN_DIR_OR_GLOB... [--json] [--out FILE] [--metric NAME] [--finetune] [--include-incomplete]
+        Usage: o2rl report RUN_DIR_OR_GLOB... [--json] [--out FILE] [--metric NAME] [--finetune | --per-seed] [--include-incomplete]
 
         One row per method × task (method: run.json's label, else algorithm/variant and "from <source>", the
         algorithm of a fine-tuning run's starting policy), each cell mean ± std across the runs (seeds):
@@ -22,6 +22,9 @@ public static class ReportCommand
           --include-incomplete   report unfinished runs as they stand (their last evaluation counts as "last")
           --finetune   the fine-tuning table instead: offline score (step 0) → after reconstruction (stages A–B)
                        → lowest early → final → best, per method × task
+          --per-seed   every run's score at every evaluation step instead (a row per run, "method, seed N", and
+                       a mean row per method; a table per task), with each run's lowest score after its warm-up
+                       (config.json warmup_steps, else after step 0): a drop once online updates began, seed by seed
           --json   JSON instead of a Markdown table
           --out    write to FILE instead of standard output
         Exit codes: 0 ok, 1 failure, 2 bad arguments.
@@ -50,8 +53,9 @@ public static class ReportCommand
         if (args.Contains("--help") || args.Contains("-h")) { output.WriteLine(Usage); return 0; }
         // Bad arguments (exit 2) and unreadable runs or an unwritable output (exit 1) go to the dispatcher, which
         // names the command the way every other command does.
-        var reader = new ArgumentReader(args, ["out", "metric"], ["json", "finetune", "include-incomplete"]);
+        var reader = new ArgumentReader(args, ["out", "metric"], ["json", "finetune", "per-seed", "include-incomplete"]);
         if (reader.Positionals.Count == 0) throw new UsageException("give at least one run folder (o2rl report --help)");
+        if (reader.Has("finetune") && reader.Has("per-seed")) throw new UsageException("--finetune and --per-seed are two different tables: give one");
         if (SelectRuns(reader, "report", notes: error, error) is not { } runs) return 1;
         // Each run's own curve (its own metric choice, as the tables score it), read once for both notes.
         var curves = runs.SelectMany(r => LearningCurves.Load([r], reader.Get("metric")).Curves).ToList();
@@ -60,12 +64,18 @@ public static class ReportCommand
         // ⌈10 %⌉ of ≤ 10 evaluations is one point: "lowest early" is then the first point alone (the offline score of a
         // fine-tuning run), and a dip right after the switch to online cannot show in that column.
         int coarse = curves.Count(c => c.Points.Select(p => p.Step).Distinct().Count() <= 10);
-        if (coarse > 0)
+        if (coarse > 0 && !reader.Has("per-seed"))
             error.WriteLine($"note: {coarse} of {runs.Count} run(s) have 10 evaluations or fewer, so their \"lowest early\" is their first evaluation alone; " +
                 "a drop just after it shows only in the curves (o2rl plot) or with more evaluations");
         string text;
         int rowCount;
-        if (reader.Has("finetune"))
+        if (reader.Has("per-seed"))
+        {
+            var seedCurves = PerSeedTable.Build(runs, reader.Get("metric"));
+            rowCount = seedCurves.Count;
+            text = reader.Has("json") ? PerSeedTable.ToJson(seedCurves) : PerSeedTable.ToMarkdown(seedCurves);
+        }
+        else if (reader.Has("finetune"))
         {
             var rows = FineTuneTable.Build(runs, reader.Get("metric"));
             rowCount = rows.Count;
