@@ -30,6 +30,7 @@ finish() {
   $o2rl report "$out/offline" --out "$out/offline.md"
   $o2rl report "$out/finetune" --finetune --out "$out/finetune.md"
   $o2rl report "$out/finetune" --finetune --json --out "$out/finetune.json"
+  $o2rl report "$out/finetune" --per-seed --out "$out/finetune-per-seed.md"
   plot() { local name=$1; shift; local folders=(); for p in "$@"; do folders+=("$out"/finetune/$p-s*); done
     $o2rl plot "${folders[@]}" --out "$out/curves-$name.png" --title "$title: $name"; }
   plot sac-family cql-o2sac iql-o2sac td3bc-o2sac cql-naive-sac scratch-sac

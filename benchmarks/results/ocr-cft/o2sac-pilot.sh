@@ -9,7 +9,7 @@
 #   naive    the CQL actor and critics, then plain SAC for the same 10k online steps at UTD 10
 #   scratch  plain SAC from random networks for the same 10k online steps at UTD 10
 #   evaluations every 1,000 online steps with 5 episodes.
-# Results: o2sac.md / o2sac.json / curves-o2sac.png in OUT_DIR.
+# Results: o2sac.md / o2sac.json / o2sac-per-seed.md / curves-o2sac.png in OUT_DIR.
 #
 # Usage: ENV=Hopper-v2 DATASET=FILE bash benchmarks/results/ocr-cft/o2sac-pilot.sh [OUT_DIR]
 #        (ENV Hopper-v2 | Walker2d-v2 | HalfCheetah-v2; LEVEL=medium; SEEDS="0 1 2" JOBS=2;
@@ -75,5 +75,6 @@ runs=("$out"/cql-o2sac-s* "$out"/cql-naive-sac-s* "$out"/scratch-sac-s*)
 [ -n "${IQL_DIR:-}" ] && runs+=("$out"/iql-o2sac-s*)
 $o2rl report "${runs[@]}" --finetune --out "$out/o2sac.md"
 $o2rl report "${runs[@]}" --finetune --json --out "$out/o2sac.json"
+$o2rl report "${runs[@]}" --per-seed --out "$out/o2sac-per-seed.md"
 $o2rl plot "${runs[@]}" --out "$out/curves-o2sac.png" --title "$env_id (our $level dataset): O2SAC vs naive SAC and SAC from scratch, small budget"
 cat "$out/o2sac.md"
