@@ -33,14 +33,15 @@ case "$source_algo" in
        [ -f "$dataset" ] || { echo "transfer-o2sac.sh: SOURCE=iql needs the dataset, $dataset is missing (make it with pilot.sh or o2rl collect)" >&2; exit 2; } ;;
   *) echo "transfer-o2sac.sh: SOURCE must be td3bc or iql, got '$source_algo'" >&2; exit 2 ;;
 esac
-for s in $seeds; do
-  [ "$source_algo" = td3bc ] || break
-  if [ ! -f "$out/td3bc-s$s/summary.json" ] || [ ! -f "$dataset" ]; then
-    echo "the pilot's TD3+BC policies or dataset are missing: running pilot.sh first"
-    ENV="$env_id" LEVEL="$level" SEEDS="$seeds" JOBS="$jobs" DATASET="$dataset" bash benchmarks/results/ocr-cft/pilot.sh "$out"
-    break
-  fi
-done
+if [ "$source_algo" = td3bc ]; then
+  for s in $seeds; do
+    if [ ! -f "$out/td3bc-s$s/summary.json" ] || [ ! -f "$dataset" ]; then
+      echo "the pilot's TD3+BC policies or dataset are missing: running pilot.sh first"
+      ENV="$env_id" LEVEL="$level" SEEDS="$seeds" JOBS="$jobs" DATASET="$dataset" bash benchmarks/results/ocr-cft/pilot.sh "$out"
+      break
+    fi
+  done
+fi
 dotnet build src/O2RL.Cli -c Release -nologo -v quiet
 o2rl="dotnet src/O2RL.Cli/bin/Release/net10.0/o2rl.dll"
 export O2RL_THREADS=1
