@@ -34,6 +34,22 @@ internal struct GemmArguments
     public int PartialsOffset, ArrivalsOffset;
 }
 
+/// <summary>The column sum of <see cref="GemmGpu.PairFused{TGeometry}"/>: y[b, c] ← α·Σ_r x[b, r, c] + β·y[b, c] over <see cref="Blocks"/> blocks.</summary>
+internal struct ColumnSumArguments
+{
+    public int Rows, Cols;
+    public float Alpha, Beta;
+    /// <summary>Blocks of the launch that compute it: ⌈Cols / columns per block⌉ per batch entry; 0 for no column sum.</summary>
+    public int Blocks;
+}
+
+/// <summary>Everything of <see cref="GemmGpu.PairFused{TGeometry}"/> but its views, in one argument (a kernel takes at most 14).</summary>
+internal struct PairArguments
+{
+    public GemmArguments First, Second;
+    public ColumnSumArguments Sum;
+}
+
 /// <summary>
 /// GEMM kernels for ILGPU: a naive one (one thread per element of C, for small shapes and as the plain check)
 /// and three tiled ones staging panels of op(A) and op(B) through shared memory, whose T×T threads compute 4×4
@@ -266,17 +282,19 @@ internal static class GemmGpu
     }
 
     /// <summary>
-    /// Two independent GEMMs in one launch (<c>Backend.GemmPair</c>: a layer's weight gradient δzᵀ·x and input
-    /// gradient δz·W), each on <see cref="TiledTiny{TGeometry}"/>'s T×T tiles, split over k when its
+    /// Up to two independent GEMMs and a column sum in one launch (<c>Backend.GemmPair</c> and
+    /// <c>Backend.GemmPairAndColumnSum</c>: a layer's weight gradient δzᵀ·x, input gradient δz·W and bias gradient
+    /// Σ_batch δz), each GEMM on <see cref="TiledTiny{TGeometry}"/>'s T×T tiles, split over k when its
     /// <see cref="GemmArguments.Slices"/> &gt; 1 as in <see cref="SplitKFused{TGeometry}"/>. A one-dimensional grid
-    /// of T×T groups: the first g0's tiles × batch × slices blocks compute the first GEMM, the rest the second, so
-    /// the two share the device instead of running one after the other, and neither pays for the other's empty
-    /// tiles. Each element's sum and epilogue are those of the single-GEMM kernels with the same slices, so a pair
-    /// gives the same bits as its two GEMMs run alone.
+    /// of T×T groups: the first blocks compute the first GEMM, the next the second (none when its M is 0), the
+    /// last the column sum (<see cref="ColumnSumArguments.Blocks"/>, 0 for none), so the three share the device
+    /// instead of running one after the other, and none pays for another's empty tiles. Each element's sum and
+    /// epilogue are those of the single kernels (the GEMMs with the same slices, <see cref="ReduceGpu.ColumnSum{TGeometry}"/>
+    /// with its row slices), so the launch gives the same bits as its parts run alone.
     /// </summary>
     public static void PairFused<TGeometry>(ArrayView<float> a0, ArrayView<float> b0, ArrayView<float> c0, ArrayView<float> bias0,
         ArrayView<float> a1, ArrayView<float> b1, ArrayView<float> c1, ArrayView<float> bias1,
-        ArrayView<float> partials, ArrayView<int> tileArrivals, GemmArguments g0, GemmArguments g1)
+        ArrayView<float> partials, ArrayView<int> tileArrivals, ArrayView<float> sumX, ArrayView<float> sumY, PairArguments p)
         where TGeometry : struct, IGpuGeometry
     {
         var aPanel = SharedMemory.Allocate<float>(default(TGeometry).MaxPanelDepth * (default(TGeometry).TileThreads + 1));
@@ -284,10 +302,24 @@ internal static class GemmGpu
         var lastBlock = SharedMemory.Allocate<int>(1);
         int t = default(TGeometry).TileThreads;
         int block = Grid.IdxX;
-        int firstBlocks = (g0.N + t - 1) / t * ((g0.M + t - 1) / t) * g0.Batch * g0.Slices;
-        if (block < firstBlocks) PairMember(aPanel, bPanel, lastBlock, a0, b0, c0, bias0, partials, tileArrivals, g0, t, block);
-        else PairMember(aPanel, bPanel, lastBlock, a1, b1, c1, bias1, partials, tileArrivals, g1, t, block - firstBlocks);
+        int firstBlocks = PairBlocks(p.First, t), secondBlocks = PairBlocks(p.Second, t);
+        if (block < firstBlocks) PairMember(aPanel, bPanel, lastBlock, a0, b0, c0, bias0, partials, tileArrivals, p.First, t, block);
+        else if (block < firstBlocks + secondBlocks) PairMember(aPanel, bPanel, lastBlock, a1, b1, c1, bias1, partials, tileArrivals, p.Second, t, block - firstBlocks);
+        else
+        {
+            // T² threads as columns × RowSlices slices, the arrangement of ReduceGpu.ColumnSum's groups; the panel's
+            // shared memory (at least T² floats) holds the slices' totals.
+            int slices = default(TGeometry).RowSlices, columns = t * t / slices;
+            int thread = Group.IdxY * t + Group.IdxX;
+            int blocksPerEntry = (p.Sum.Cols + columns - 1) / columns, sumBlock = block - firstBlocks - secondBlocks;
+            int column = sumBlock % blocksPerEntry * columns + thread % columns;
+            ReduceGpu.ColumnSumOf(aPanel, sumX, sumY, p.Sum.Rows, p.Sum.Cols, p.Sum.Alpha, p.Sum.Beta,
+                sumBlock / blocksPerEntry, column, thread % columns, thread / columns, slices, columns);
+        }
     }
+
+    /// <summary>Blocks of one GEMM of <see cref="PairFused{TGeometry}"/>: tiles × batch entries × slices (0 when M or N is 0).</summary>
+    static int PairBlocks(in GemmArguments g, int t) => (g.N + t - 1) / t * ((g.M + t - 1) / t) * g.Batch * g.Slices;
 
     /// <summary>Block <paramref name="block"/> of one GEMM of <see cref="PairFused{TGeometry}"/>: tile column fastest, then tile row, batch entry and slice.</summary>
     static void PairMember(ArrayView<float> aPanel, ArrayView<float> bPanel, ArrayView<int> lastBlock, ArrayView<float> a, ArrayView<float> bMatrix,

@@ -35,12 +35,28 @@ internal static class ReduceGpu
         where TGeometry : struct, IGpuGeometry
     {
         var scratch = SharedMemory.Allocate<float>(default(TGeometry).ColumnThreads * default(TGeometry).RowSlices);
-        int c = Grid.IdxX * Group.DimX + Group.IdxX, b = Grid.IdxY;
+        int c = Grid.IdxX * Group.DimX + Group.IdxX;
+        ColumnSumOf(scratch, x, y, rows, cols, alpha, beta, Grid.IdxY, c, Group.IdxX, Group.IdxY, Group.DimY, Group.DimX);
+    }
+
+    /// <summary>
+    /// The body of a column sum, shared by <see cref="ColumnSum{TGeometry}"/> and <see cref="GemmGpu.PairFused{TGeometry}"/>
+    /// so both give the same bits: the calling thread is column <paramref name="j"/> of <paramref name="columns"/>
+    /// (global column <paramref name="c"/> of batch entry <paramref name="b"/>) and slice <paramref name="slice"/> of
+    /// <paramref name="slices"/>; it sums rows slice, slice + slices, …, and slice 0 adds the slices in order and
+    /// stores. Every thread of the group must call it (it waits at a barrier); scratch holds slices × columns floats.
+    /// </summary>
+    internal static void ColumnSumOf(ArrayView<float> scratch, ArrayView<float> x, ArrayView<float> y, int rows, int cols, float alpha, float beta,
+        int b, int c, int j, int slice, int slices, int columns)
+    {
         float partial = 0f;
         if (c < cols)
-            for (int r = Group.IdxY; r < rows; r += Group.DimY) partial += x[(b * rows + r) * cols + c];
-        float sum = GpuMath.ColumnTotal(scratch, partial);
-        if (Group.IdxY != 0 || c >= cols) return;
+            for (int r = slice; r < rows; r += slices) partial += x[(b * rows + r) * cols + c];
+        scratch[slice * columns + j] = partial;
+        Group.Barrier();
+        if (slice != 0 || c >= cols) return;
+        float sum = 0f;
+        for (int s = 0; s < slices; s++) sum += scratch[s * columns + j];
         float value = alpha * sum;
         if (beta != 0f) value += beta * y[b * cols + c];
         y[b * cols + c] = value;

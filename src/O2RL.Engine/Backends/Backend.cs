@@ -154,6 +154,30 @@ public abstract class Backend : IDisposable
         GemmPairCore(firstShape, first, secondShape, second);
     }
 
+    /// <summary>
+    /// A layer's three parameter and input gradients in one call: <see cref="GemmPair"/> of <paramref name="first"/>
+    /// and <paramref name="second"/> (<see cref="Gemm(in GemmRequest)"/> of the first alone when second is null), then
+    /// <see cref="ColumnSum"/> of <paramref name="sum"/>, with the same results: dW += δzᵀ·x, dx = δz·W and db += Σ δz.
+    /// None may write what another reads or writes. ILGPU backends run all three as one launch where the GEMMs run
+    /// on the one-element kernels (a small update's bias gradients then cost no launch of their own).
+    /// </summary>
+    public void GemmPairAndColumnSum(in GemmRequest first, GemmRequest? second, in ColumnSumRequest sum)
+    {
+        var firstShape = CheckGemm(first);
+        GemmShape? secondShape = null;
+        if (second is { } other)
+        {
+            secondShape = CheckGemm(other);
+            if (Writes(first.C, other) || Writes(other.C, first))
+                throw new ArgumentException("the GEMMs of a pair must be independent: one writes an operand of the other");
+        }
+        int batch = CheckColumnSum(sum.X, sum.Y);
+        static bool Touches(in GemmRequest g, in ColumnSumRequest sum) => Writes(sum.Y, g) || Shares(g.C, sum.X);
+        if (Touches(first, sum) || second is { } s && Touches(s, sum) || Shares(sum.X, sum.Y))
+            throw new ArgumentException("the column sum must be independent of the GEMMs: one writes what another reads or writes");
+        GemmPairAndColumnSumCore(firstShape, first, secondShape, second, sum, batch);
+    }
+
     /// <summary>Checks one GEMM's operands (backend, shapes, C not overlapping A or B) and resolves its shape.</summary>
     GemmShape CheckGemm(in GemmRequest g)
     {
@@ -303,12 +327,15 @@ public abstract class Backend : IDisposable
     /// y[c] ← β·y[c] + α·Σ_r x[r, c] (bias gradients, with β = 1 to accumulate). A rank-3 x [batch, rows, cols]
     /// with y [batch, cols] sums each batch entry separately (ensemble bias gradients).
     /// </summary>
-    public void ColumnSum(Tensor x, Tensor y, float alpha = 1f, float beta = 0f)
+    public void ColumnSum(Tensor x, Tensor y, float alpha = 1f, float beta = 0f) => ColumnSumCore(x, y, alpha, beta, CheckColumnSum(x, y));
+
+    /// <summary>Checks a column sum's operands and returns its batch (1 for a rank-2 x).</summary>
+    int CheckColumnSum(Tensor x, Tensor y)
     {
         Own(x, nameof(x)); Own(y, nameof(y));
         int batch = x.Rank == 3 ? x.Shape[0] : 1;
         if (y.Length != batch * x.Cols) throw new ArgumentException($"column sum of [{x.ShapeText}] needs {batch * x.Cols} outputs, got [{y.ShapeText}]");
-        ColumnSumCore(x, y, alpha, beta, batch);
+        return batch;
     }
 
     /// <summary>y[0] ← α·Σ x (a device scalar; no host round trip).</summary>
@@ -644,6 +671,16 @@ public abstract class Backend : IDisposable
         GemmCore(firstShape, first);
         GemmCore(secondShape, second);
     }
+
+    /// <summary>Checked GEMMs (the second optional) and column sum; by default the pair (or the first GEMM), then the sum.</summary>
+    protected virtual void GemmPairAndColumnSumCore(in GemmShape firstShape, in GemmRequest first, GemmShape? secondShape, GemmRequest? second,
+        in ColumnSumRequest sum, int sumBatch)
+    {
+        if (second is { } other) GemmPairCore(firstShape, first, secondShape!.Value, other);
+        else GemmCore(firstShape, first);
+        ColumnSumCore(sum.X, sum.Y, sum.Alpha, sum.Beta, sumBatch);
+    }
+
     protected abstract void ActivationForwardCore(Activation activation, Tensor x, Tensor y);
     protected abstract void ActivationBackwardCore(Activation activation, Tensor y, Tensor dy, Tensor dx);
     protected abstract void LayerNormForwardCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor mean, Tensor rstd, float epsilon, int groups,
@@ -750,6 +787,9 @@ public abstract class Backend : IDisposable
 /// </summary>
 public readonly record struct GemmRequest(Tensor A, bool TransposeA, Tensor B, bool TransposeB, Tensor C,
     float Alpha = 1f, float Beta = 0f, Tensor? Bias = null, Activation Activation = Activation.Identity, Tensor? ActivationOutput = null);
+
+/// <summary>One column sum, as <see cref="Backend.ColumnSum"/> takes it: y ← β·y + α·Σ_r x[r, ·] (per batch entry of a rank-3 x).</summary>
+public readonly record struct ColumnSumRequest(Tensor X, Tensor Y, float Alpha = 1f, float Beta = 0f);
 
 /// <summary>Resolved dimensions of a (batched) GEMM: C[batch][M, N] = op(A)[M, K]·op(B)[K, N].</summary>
 public readonly record struct GemmShape(

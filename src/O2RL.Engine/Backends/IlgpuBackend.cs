@@ -353,7 +353,7 @@ public sealed class IlgpuBackend : Backend
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? gemmTiledTiny;
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, GemmArguments, int, int>? gemmSplitK;
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, int>? gemmPartial;
-    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, GemmArguments, GemmArguments>? gemmPair;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, PairArguments>? gemmPair;
     Action<AcceleratorStream, Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int>? gemmFinish;
     /// <summary>
     /// Split-k in one launch (the last block of a tile adds the slices) on CUDA and the CPU accelerator; two launches
@@ -508,21 +508,33 @@ public sealed class IlgpuBackend : Backend
 
     protected override void GemmPairCore(in GemmShape firstShape, in GemmRequest first, in GemmShape secondShape, in GemmRequest second)
     {
-        var firstKernel = ChooseGemmKernel(firstShape);
-        var secondKernel = ChooseGemmKernel(secondShape);
+        if (!TryLaunchPair(firstShape, first, secondShape, second, null, 0)) base.GemmPairCore(firstShape, first, secondShape, second);
+    }
+
+    protected override void GemmPairAndColumnSumCore(in GemmShape firstShape, in GemmRequest first, GemmShape? secondShape, GemmRequest? second,
+        in ColumnSumRequest sum, int sumBatch)
+    {
+        if (!TryLaunchPair(firstShape, first, secondShape, second, sum, sumBatch))
+            base.GemmPairAndColumnSumCore(firstShape, first, secondShape, second, sum, sumBatch);
+    }
+
+    /// <summary>
+    /// One launch of <see cref="GemmGpu.PairFused{TGeometry}"/> for a GEMM, an optional second GEMM and an optional
+    /// column sum, where <see cref="PairGemmsInOneLaunch"/> is on, split-k runs in one launch (not on OpenCL) and each
+    /// GEMM would run on the one-element kernels (naive, T×T tiles or split-k over them); false, launching nothing,
+    /// otherwise.
+    /// </summary>
+    bool TryLaunchPair(in GemmShape firstShape, in GemmRequest first, GemmShape? secondShape, GemmRequest? second, ColumnSumRequest? sum, int sumBatch)
+    {
         static bool OneElement(GemmKernel kernel) => kernel is GemmKernel.Naive or GemmKernel.TiledTiny or GemmKernel.SplitK;
         static bool Empty(in GemmShape shape) => shape.M == 0 || shape.N == 0 || shape.Batch == 0;
-        if (!PairGemmsInOneLaunch || !fusedSplitK || !OneElement(firstKernel) || !OneElement(secondKernel) || Empty(firstShape) || Empty(secondShape))
-        {
-            base.GemmPairCore(firstShape, first, secondShape, second);
-            return;
-        }
-        var g0 = ArgumentsOf(firstShape, first);
-        var g1 = ArgumentsOf(secondShape, second);
+        if (!PairGemmsInOneLaunch || !fusedSplitK || Empty(firstShape) || !OneElement(ChooseGemmKernel(firstShape))) return false;
+        if (secondShape is { } s2 && (Empty(s2) || !OneElement(ChooseGemmKernel(s2)))) return false;
+        var arguments = new PairArguments { First = ArgumentsOf(firstShape, first) };
         long blocks = 0, partialsNeeded = 0, tilesNeeded = 0;
-        void Plan(ref GemmArguments g, in GemmShape shape, GemmKernel kernel)
+        void Plan(ref GemmArguments g, in GemmShape shape)
         {
-            if (kernel == GemmKernel.SplitK) (g.Slices, g.KPerSlice) = SplitKPlan(shape);
+            if (ChooseGemmKernel(shape) == GemmKernel.SplitK) (g.Slices, g.KPerSlice) = SplitKPlan(shape);
             long tiles = GemmBlocks(shape, tileThreads);
             blocks += tiles * g.Slices;
             if (g.Slices > 1)
@@ -533,19 +545,37 @@ public sealed class IlgpuBackend : Backend
                 tilesNeeded += tiles;
             }
         }
-        Plan(ref g0, firstShape, firstKernel);
-        Plan(ref g1, secondShape, secondKernel);
-        if (blocks > int.MaxValue || partialsNeeded > int.MaxValue) { base.GemmPairCore(firstShape, first, secondShape, second); return; }
+        Plan(ref arguments.First, firstShape);
+        if (secondShape is { } shape2)
+        {
+            arguments.Second = ArgumentsOf(shape2, second!.Value);
+            Plan(ref arguments.Second, shape2);
+        }
+        // else Second stays all zero: M = 0 gives it no blocks.
+        if (sum is { } columnSum && columnSum.Y.Length > 0)
+        {
+            // The kernel's column-sum blocks are T² threads: T² / RowSlices columns × RowSlices row slices.
+            int columnsPerBlock = tileThreads * tileThreads / rowSlices;
+            int cols = columnSum.X.Cols;
+            arguments.Sum = new ColumnSumArguments
+            {
+                Rows = columnSum.X.Length / Math.Max(1, sumBatch * cols), Cols = cols, Alpha = columnSum.Alpha, Beta = columnSum.Beta,
+                Blocks = (cols + columnsPerBlock - 1) / columnsPerBlock * sumBatch,
+            };
+            blocks += arguments.Sum.Blocks;
+        }
+        if (blocks > int.MaxValue || partialsNeeded > int.MaxValue) return false;
         var workspace = SplitKWorkspace(partialsNeeded);
         var arrivals = SplitKArrivals(tilesNeeded);
         gemmPair ??= LoadGrouped(
-            x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, GemmArguments, GemmArguments>(GemmGpu.PairFused<DeviceGeometry>),
-            x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, GemmArguments, GemmArguments>(GemmGpu.PairFused<SimulatorGeometry>));
+            x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, PairArguments>(GemmGpu.PairFused<DeviceGeometry>),
+            x => x.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, PairArguments>(GemmGpu.PairFused<SimulatorGeometry>));
         if (Enqueue())
             gemmPair(stream, new KernelConfig(new Index3D((int)blocks, 1, 1), new Index3D(tileThreads, tileThreads, 1)),
                 ViewOrPlaceholder(first.A), ViewOrPlaceholder(first.B), View(first.C), ViewOrPlaceholder(first.ActivationOutput ?? first.Bias),
-                ViewOrPlaceholder(second.A), ViewOrPlaceholder(second.B), View(second.C), ViewOrPlaceholder(second.ActivationOutput ?? second.Bias),
-                workspace, arrivals, g0, g1);
+                ViewOrPlaceholder(second?.A), ViewOrPlaceholder(second?.B), ViewOrPlaceholder(second?.C), ViewOrPlaceholder(second?.ActivationOutput ?? second?.Bias),
+                workspace, arrivals, ViewOrPlaceholder(sum?.X), ViewOrPlaceholder(sum?.Y), arguments);
+        return true;
     }
 
     protected override void GemmCore(in GemmShape shape, in GemmRequest g)

@@ -127,10 +127,9 @@ public sealed class Linear : ILayer
         if (accumulateParameterGradients)
         {
             var weightGradient = new GemmRequest(dz, true, b.Input, false, WeightGradient, Beta: 1f);     // dW += δzᵀ·x
-            // Independent of each other: as a pair the CPU backend can run them side by side.
-            if (needInputGradient) backend.GemmPair(weightGradient, inputGradient);
-            else backend.Gemm(weightGradient);
-            backend.ColumnSum(dz, BiasGradient, beta: 1f);                                                // db += Σ_batch δz
+            var biasGradient = new ColumnSumRequest(dz, BiasGradient, Beta: 1f);                         // db += Σ_batch δz
+            // Independent of each other: the CPU backend runs the GEMM pair side by side, ILGPU all three in one launch.
+            backend.GemmPairAndColumnSum(weightGradient, needInputGradient ? inputGradient : null, biasGradient);
         }
         else if (needInputGradient)
         {

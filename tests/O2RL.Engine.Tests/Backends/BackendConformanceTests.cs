@@ -312,6 +312,75 @@ public abstract class BackendConformanceTests : IDisposable
         AssertClose(expected, dwPair.ToArray(), 1e-5f, GemmTolerance(batch), "weight gradient of a pair against the reference");
     }
 
+    [Theory]
+    [InlineData(1, 96, 96, 96, true)]    // a layer: weight, input and bias gradients
+    [InlineData(1, 37, 5, 23, false)]    // a first layer: no input gradient
+    [InlineData(2, 53, 21, 19, true)]    // a two-member ensemble layer (rank-3 δz, [members, out] bias)
+    [InlineData(3, 9, 40, 7, false)]
+    public void GemmPairAndColumnSumEqualsItsPartsBitForBit(int members, int batch, int width, int features, bool inputGradient)
+    {
+        int dim = Math.Min(width, MaxGemmDim);
+        int[] Shape(params int[] inner) => members == 1 ? inner : [members, .. inner];
+        // dW += δzᵀ·x, dx = (δz·W) ⊙ ReLU′(y), db += Σ_batch δz: Linear's backward, as one call and as its parts.
+        var dz = Upload(RandomValues(members * batch * dim, 11), Shape(batch, dim));
+        var x = Upload(RandomValues(members * batch * features, 12), Shape(batch, features));
+        var w = Upload(RandomValues(members * dim * features, 13), Shape(dim, features));
+        var y = Upload(RandomValues(members * batch * features, 14, -1f, 1f).Select(v => MathF.Max(0f, v)).ToArray(), Shape(batch, features));
+        var startW = RandomValues(members * dim * features, 15);
+        var startB = RandomValues(members * dim, 16);
+        Tensor dwOne = Upload(startW, Shape(dim, features)), dwParts = Upload(startW, Shape(dim, features));
+        Tensor dbOne = Upload(startB, Shape(dim)), dbParts = Upload(startB, Shape(dim));
+        Tensor dxOne = Device.Allocate(Shape(batch, features)), dxParts = Device.Allocate(Shape(batch, features));
+        GemmRequest WeightGradient(Tensor dw) => new(dz, true, x, false, dw, Beta: 1f);
+        GemmRequest InputGradient(Tensor dx) => new(dz, false, w, false, dx, Activation: Activation.Relu, ActivationOutput: y);
+        Device.GemmPairAndColumnSum(WeightGradient(dwOne), inputGradient ? InputGradient(dxOne) : null, new ColumnSumRequest(dz, dbOne, Beta: 1f));
+        Device.Gemm(WeightGradient(dwParts));
+        if (inputGradient) Device.Gemm(InputGradient(dxParts));
+        Device.ColumnSum(dz, dbParts, 1f, 1f);
+        AssertBitwiseEqual(dwParts.ToArray(), dwOne.ToArray(), "weight gradient");
+        AssertBitwiseEqual(dbParts.ToArray(), dbOne.ToArray(), "bias gradient");
+        if (inputGradient) AssertBitwiseEqual(dxParts.ToArray(), dxOne.ToArray(), "input gradient");
+        else AssertBitwiseEqual(new float[members * batch * features], dxOne.ToArray(), "input gradient (not asked for, left as allocated)");
+        var expectedBias = (float[])startB.Clone();
+        ReduceReference.ColumnSum(members, batch, dim, dz.ToArray(), expectedBias, 1f, 1f);
+        AssertClose(expectedBias, dbOne.ToArray(), 1e-5f, 2e-6f * batch + 1e-6f, "bias gradient against the reference");
+        var expectedWeight = (float[])startW.Clone();
+        for (int e = 0; e < members; e++)
+            GemmReference.Gemm(true, false, dim, features, batch, 1f, dz.ToArray().AsSpan(e * batch * dim, batch * dim).ToArray(),
+                x.ToArray().AsSpan(e * batch * features, batch * features).ToArray(), 1f, expectedWeight.AsSpan(e * dim * features, dim * features), default,
+                Activation.Identity);
+        AssertClose(expectedWeight, dwOne.ToArray(), 1e-5f, GemmTolerance(batch), "weight gradient against the reference");
+    }
+
+    [Fact]
+    public void GemmPairAndColumnSumRejectsDependentParts()
+    {
+        var a = Upload(RandomValues(16, 1), 4, 4);
+        var b = Upload(RandomValues(16, 2), 4, 4);
+        var c = Device.Allocate(4, 4);
+        var d = Device.Allocate(4, 4);
+        var sums = Device.Allocate(4);
+        var gemm = new GemmRequest(a, false, b, false, c);
+        // The column sum reads what a GEMM writes.
+        var error = Assert.Throws<ArgumentException>(() => Device.GemmPairAndColumnSum(gemm, null, new ColumnSumRequest(c, sums)));
+        Assert.Contains("independent", error.Message);
+        // The column sum writes what a GEMM reads (the second's B) or writes.
+        var columnOfB = b.Reshape(16).Slice(0, 4);
+        Assert.Contains("independent", Assert.Throws<ArgumentException>(() =>
+            Device.GemmPairAndColumnSum(gemm, new GemmRequest(a, false, b, false, d), new ColumnSumRequest(a, columnOfB))).Message);
+        Assert.Contains("independent", Assert.Throws<ArgumentException>(() =>
+            Device.GemmPairAndColumnSum(gemm, null, new ColumnSumRequest(a, c.Reshape(16).Slice(4, 4)))).Message);
+        // The GEMMs are checked as GemmPair checks them, the sum as ColumnSum does.
+        Assert.Contains("independent", Assert.Throws<ArgumentException>(() =>
+            Device.GemmPairAndColumnSum(gemm, new GemmRequest(c, false, b, false, d), new ColumnSumRequest(a, sums))).Message);
+        Assert.Contains("needs 4 outputs", Assert.Throws<ArgumentException>(() =>
+            Device.GemmPairAndColumnSum(gemm, null, new ColumnSumRequest(a, Device.Allocate(5)))).Message);
+        Assert.Contains("do not chain", Assert.Throws<ArgumentException>(() =>
+            Device.GemmPairAndColumnSum(new GemmRequest(a, false, Device.Allocate(3, 4), false, d), null, new ColumnSumRequest(a, sums))).Message);
+        // Nothing was written by the refused calls.
+        Assert.All(sums.ToArray(), v => Assert.Equal(0f, v));
+    }
+
     [Fact]
     public void GemmPairRejectsDependentGemms()
     {

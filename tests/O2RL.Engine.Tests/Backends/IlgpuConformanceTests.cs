@@ -234,6 +234,60 @@ public abstract class IlgpuConformanceTests : BackendConformanceTests
         }
     }
 
+    [Theory]
+    [InlineData(IlgpuBackend.GemmKernel.TiledTiny, true)]
+    [InlineData(IlgpuBackend.GemmKernel.SplitK, true)]
+    [InlineData(IlgpuBackend.GemmKernel.SplitK, false)]
+    [InlineData(IlgpuBackend.GemmKernel.Auto, true)]
+    public void ALayersGradientsInOneLaunchGiveTheBitsOfTheirParts(IlgpuBackend.GemmKernel kernel, bool inputGradient)
+    {
+        // Linear's backward of a two-member ensemble: dW += δzᵀ·x, dx = (δz·W) ⊙ ReLU′(y) when asked, db += Σ_batch δz,
+        // with the column sum's blocks behind the GEMMs' in the one-dimensional grid. 67 columns leave the last
+        // column-sum block of each member part-filled.
+        var backend = Ilgpu;
+        int members = 2, rows = Math.Min(MaxGemmDim, 45), width = 67, features = Math.Min(MaxGemmDim, 19);
+        var dz = Upload(RandomValues(members * rows * width, 91), members, rows, width);
+        var x = Upload(RandomValues(members * rows * features, 92), members, rows, features);
+        var w = Upload(RandomValues(members * width * features, 93), members, width, features);
+        var y = Upload(RandomValues(members * rows * features, 94, -1f, 1f).Select(v => MathF.Max(0f, v)).ToArray(), members, rows, features);
+        var startW = RandomValues(members * width * features, 95);
+        var startB = RandomValues(members * width, 96);
+        try
+        {
+            backend.ForcedGemmKernel = kernel;
+            var results = new List<(float[] Dw, float[] Dx, float[] Db, long Launches)>();
+            foreach (bool oneLaunch in new[] { false, true, true })
+            {
+                backend.PairGemmsInOneLaunch = oneLaunch;
+                var dw = Upload(startW, members, width, features);
+                var db = Upload(startB, members, width);
+                var dx = backend.Allocate(members, rows, features);
+                long before = backend.KernelLaunchCount;
+                backend.GemmPairAndColumnSum(new GemmRequest(dz, true, x, false, dw, Beta: 1f),
+                    inputGradient ? new GemmRequest(dz, false, w, false, dx, Activation: Activation.Relu, ActivationOutput: y) : null,
+                    new ColumnSumRequest(dz, db, Beta: 1f));
+                results.Add((dw.ToArray(), dx.ToArray(), db.ToArray(), backend.KernelLaunchCount - before));
+            }
+            for (int run = 1; run <= 2; run++)
+            {
+                string what = run == 1 ? "one launch against its parts" : "one launch run again (tile counters left at 0)";
+                AssertBitwiseEqual(results[0].Dw, results[run].Dw, $"{kernel}: weight gradient, {what}");
+                AssertBitwiseEqual(results[0].Dx, results[run].Dx, $"{kernel}: input gradient, {what}");
+                AssertBitwiseEqual(results[0].Db, results[run].Db, $"{kernel}: bias gradient, {what}");
+            }
+            if (backend.FusedSplitK && kernel != IlgpuBackend.GemmKernel.Auto) Assert.Equal(1, results[1].Launches);
+            if (backend.FusedSplitK && kernel != IlgpuBackend.GemmKernel.Auto) Assert.True(results[1].Launches < results[0].Launches, $"{kernel}: {results[1].Launches} launches fused against {results[0].Launches}");
+            var expected = (float[])startB.Clone();
+            ReduceReference.ColumnSum(members, rows, width, dz.ToArray(), expected, 1f, 1f);
+            AssertClose(expected, results[1].Db, 1e-5f, 2e-6f * rows + 1e-6f, $"{kernel}: bias gradient against the reference");
+        }
+        finally
+        {
+            backend.ForcedGemmKernel = IlgpuBackend.GemmKernel.Auto;
+            backend.PairGemmsInOneLaunch = true;
+        }
+    }
+
     [Fact]
     public void PanelDepthChangesWhenLoadsWaitNotTheBits()
     {
