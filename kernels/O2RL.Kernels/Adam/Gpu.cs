@@ -15,7 +15,7 @@ internal static class AdamGpu
     /// <summary>m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; p ← p − stepSize·m/(√v/rootBiasCorrection2 + ε).</summary>
     public static void Step(Index1D i, ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> firstMoment,
         ArrayView<float> secondMoment, AdamArguments args) =>
-        Apply(i, parameters, gradients, firstMoment, secondMoment, args.StepSize, args.Beta1, args.Beta2, args.Epsilon, args.RootBiasCorrection2);
+        _ = Apply(i, parameters, gradients, firstMoment, secondMoment, args.StepSize, args.Beta1, args.Beta2, args.Epsilon, args.RootBiasCorrection2);
 
     /// <summary>
     /// <see cref="Step"/> with its scalars read from device memory (float bits, in the order of <see cref="AdamArguments"/>),
@@ -23,10 +23,32 @@ internal static class AdamGpu
     /// </summary>
     public static void StepWithDeviceScalars(Index1D i, ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> firstMoment,
         ArrayView<float> secondMoment, ArrayView<ulong> scalars) =>
-        Apply(i, parameters, gradients, firstMoment, secondMoment, DeviceScalars.Float(scalars, 0), DeviceScalars.Float(scalars, 1),
+        _ = Apply(i, parameters, gradients, firstMoment, secondMoment, DeviceScalars.Float(scalars, 0), DeviceScalars.Float(scalars, 1),
             DeviceScalars.Float(scalars, 2), DeviceScalars.Float(scalars, 3), DeviceScalars.Float(scalars, 4));
 
-    static void Apply(Index1D i, ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> firstMoment,
+    /// <summary>
+    /// <see cref="Step"/>, then Polyak averaging of a target copy towards the stepped parameter:
+    /// θ̄ ← (1 − τ)·θ̄ + τ·θ, the expression of <see cref="PolyakGpu.Update"/> on the value just stored (a critic's
+    /// step and its target update in one pass).
+    /// </summary>
+    public static void StepThenPolyak(Index1D i, ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> firstMoment,
+        ArrayView<float> secondMoment, ArrayView<float> target, float tau, AdamArguments args)
+    {
+        float stepped = Apply(i, parameters, gradients, firstMoment, secondMoment, args.StepSize, args.Beta1, args.Beta2, args.Epsilon, args.RootBiasCorrection2);
+        target[i] = (1f - tau) * target[i] + tau * stepped;
+    }
+
+    /// <summary><see cref="StepThenPolyak"/> with the Adam scalars read from device memory, as <see cref="StepWithDeviceScalars"/>.</summary>
+    public static void StepThenPolyakWithDeviceScalars(Index1D i, ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> firstMoment,
+        ArrayView<float> secondMoment, ArrayView<float> target, float tau, ArrayView<ulong> scalars)
+    {
+        float stepped = Apply(i, parameters, gradients, firstMoment, secondMoment, DeviceScalars.Float(scalars, 0), DeviceScalars.Float(scalars, 1),
+            DeviceScalars.Float(scalars, 2), DeviceScalars.Float(scalars, 3), DeviceScalars.Float(scalars, 4));
+        target[i] = (1f - tau) * target[i] + tau * stepped;
+    }
+
+    /// <summary>The step of one parameter; returns its new value.</summary>
+    static float Apply(Index1D i, ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> firstMoment,
         ArrayView<float> secondMoment, float stepSize, float beta1, float beta2, float epsilon, float rootBiasCorrection2)
     {
         float g = gradients[i];
@@ -34,6 +56,8 @@ internal static class AdamGpu
         float v = beta2 * secondMoment[i] + (1f - beta2) * g * g;
         firstMoment[i] = m;
         secondMoment[i] = v;
-        parameters[i] -= stepSize * m / (XMath.Sqrt(v) / rootBiasCorrection2 + epsilon);
+        float stepped = parameters[i] - stepSize * m / (XMath.Sqrt(v) / rootBiasCorrection2 + epsilon);
+        parameters[i] = stepped;
+        return stepped;
     }
 }

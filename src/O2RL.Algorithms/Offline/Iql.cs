@@ -120,8 +120,7 @@ public sealed partial class IqlAgent : IOfflineAgent
         backend.MseLoss(q, doubleTarget, qGradient, qLoss);
         Critic.Parameters.ZeroGradients();
         Critic.Backward(qGradient);
-        CriticOptimizer.Step();
-        CriticTarget.Parameters.PolyakFrom(Critic.Parameters, config.Tau);
+        CriticOptimizer.StepThenPolyak(CriticTarget.Parameters, config.Tau);
 
         // 4. Actor step: ω = min(exp(β·u), 100) (constant); L_π = mean[ω · (−log π(a|s))] on the dataset action.
         backend.Unary(UnaryOp.Affine, advantage, weights, config.Beta, 0f);

@@ -241,8 +241,7 @@ public sealed class SoftActorCritic
     {
         if (stepAlpha && Options.AutoAlpha) AlphaOptimizer.Step();
         if (stepActor) ActorOptimizer.Step();
-        CriticOptimizer.Step();
-        TargetCritic.Parameters.PolyakFrom(Critic.Parameters, Options.Tau);
+        CriticOptimizer.StepThenPolyak(TargetCritic.Parameters, Options.Tau);
     }
 
     /// <summary>Acting on [1, obs] observations: the deterministic action clamp(tanh μ, ±0.9999) or a sample (in (−1, 1)).</summary>

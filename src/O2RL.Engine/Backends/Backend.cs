@@ -601,8 +601,32 @@ public abstract class Backend : IDisposable
     public void Polyak(Tensor target, Tensor source, float tau)
     {
         SameLength(target, source);
-        if (!(tau >= 0f && tau <= 1f)) throw new ArgumentOutOfRangeException(nameof(tau), tau, "Polyak τ must be in [0, 1]");
+        CheckTau(tau);
         PolyakCore(target, source, tau);
+    }
+
+    /// <summary>
+    /// <see cref="Adam"/> on <paramref name="parameters"/>, then <see cref="Polyak"/> of <paramref name="target"/>
+    /// towards them (θ̄ ← (1 − τ)·θ̄ + τ·θ with the stepped θ), with the results of the two calls: a critic's step
+    /// and its target update. ILGPU backends make it one launch and one pass over the parameters.
+    /// </summary>
+    public void AdamThenPolyak(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment,
+        float learningRate, float beta1, float beta2, float epsilon, long step, Tensor target, float tau)
+    {
+        SameLength(parameters, gradients); SameLength(parameters, firstMoment); SameLength(parameters, secondMoment); SameLength(parameters, target);
+        if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, "Adam steps count from 1");
+        O2RL.Engine.Adam.CheckSettings(learningRate, beta1, beta2, epsilon);
+        CheckTau(tau);
+        foreach (var other in new[] { parameters, gradients, firstMoment, secondMoment })
+            if (Shares(target, other)) throw new ArgumentException("the Polyak target must not overlap the parameters, gradients or Adam moments it follows");
+        float stepSize = (float)(learningRate / (1.0 - Math.Pow(beta1, step)));
+        float rootBiasCorrection2 = (float)Math.Sqrt(1.0 - Math.Pow(beta2, step));
+        AdamThenPolyakCore(parameters, gradients, firstMoment, secondMoment, stepSize, beta1, beta2, epsilon, rootBiasCorrection2, target, tau);
+    }
+
+    static void CheckTau(float tau)
+    {
+        if (!(tau >= 0f && tau <= 1f)) throw new ArgumentOutOfRangeException(nameof(tau), tau, "Polyak τ must be in [0, 1]");
     }
 
     /// <summary>
@@ -714,6 +738,13 @@ public abstract class Backend : IDisposable
     protected abstract void AdamCore(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment,
         float stepSize, float beta1, float beta2, float epsilon, float rootBiasCorrection2);
     protected abstract void PolyakCore(Tensor target, Tensor source, float tau);
+    /// <summary>Checked <see cref="AdamThenPolyak"/>; by default the two steps one after the other.</summary>
+    protected virtual void AdamThenPolyakCore(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment,
+        float stepSize, float beta1, float beta2, float epsilon, float rootBiasCorrection2, Tensor target, float tau)
+    {
+        AdamCore(parameters, gradients, firstMoment, secondMoment, stepSize, beta1, beta2, epsilon, rootBiasCorrection2);
+        PolyakCore(target, parameters, tau);
+    }
     protected abstract void ClipGradientNormCore(Tensor gradients, float maxNorm, Tensor norm);
     protected abstract void GatherRowsCore(Tensor source, IndexTensor indices, Tensor destination);
     protected abstract void RandomUniformCore(Tensor x, ulong seed, ulong counter, float low, float high);

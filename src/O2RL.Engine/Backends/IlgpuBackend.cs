@@ -947,6 +947,24 @@ public sealed class IlgpuBackend : Backend
                 stream, parameters.Length, View(parameters), View(gradients), View(firstMoment), View(secondMoment), arguments);
     }
 
+    protected override void AdamThenPolyakCore(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment,
+        float stepSize, float beta1, float beta2, float epsilon, float rootBiasCorrection2, Tensor target, float tau)
+    {
+        if (parameters.Length == 0) return;
+        if (TryStage([DeviceScalars.FromFloat(stepSize), DeviceScalars.FromFloat(beta1), DeviceScalars.FromFloat(beta2),
+                DeviceScalars.FromFloat(epsilon), DeviceScalars.FromFloat(rootBiasCorrection2)], out var scalars))
+        {
+            if (Enqueue())
+                (adamThenPolyakGraphed ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<ulong>>(AdamGpu.StepThenPolyakWithDeviceScalars))(
+                    stream, parameters.Length, View(parameters), View(gradients), View(firstMoment), View(secondMoment), View(target), tau, scalars);
+            return;
+        }
+        var arguments = new AdamArguments { StepSize = stepSize, Beta1 = beta1, Beta2 = beta2, Epsilon = epsilon, RootBiasCorrection2 = rootBiasCorrection2 };
+        if (Enqueue())
+            (adamThenPolyak ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, AdamArguments>(AdamGpu.StepThenPolyak))(
+                stream, parameters.Length, View(parameters), View(gradients), View(firstMoment), View(secondMoment), View(target), tau, arguments);
+    }
+
     protected override void PolyakCore(Tensor target, Tensor source, float tau)
     {
         if (target.Length == 0) return;
@@ -1041,6 +1059,8 @@ public sealed class IlgpuBackend : Backend
     long eagerScalarWords;
     long graphLaunches;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<ulong>>? adamGraphed;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<ulong>>? adamThenPolyakGraphed;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, AdamArguments>? adamThenPolyak;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<ulong>>? uniformGraphed;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<ulong>>? fillGraphed;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<ulong>>? normalGraphed;

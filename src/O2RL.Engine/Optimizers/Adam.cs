@@ -105,4 +105,19 @@ public sealed class Adam
         StepCount++;
         backend.Adam(Parameters, Gradients, FirstMoment, SecondMoment, LearningRate, Beta1, Beta2, Epsilon, StepCount);
     }
+
+    /// <summary>
+    /// <see cref="Step"/>, then θ̄ ← (1 − τ)·θ̄ + τ·θ for <paramref name="target"/>, a copy of these parameters (a
+    /// critic's step and its target update; the same results as <see cref="Step"/> then
+    /// <see cref="ParameterSet.PolyakFrom"/>, in one launch on ILGPU backends).
+    /// </summary>
+    public void StepThenPolyak(ParameterSet target, float tau)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        if (target.Backend != backend || target.Values.Length != Parameters.Length)
+            throw new ArgumentException($"Adam: the Polyak target [{target.Values.ShapeText}] on {target.Backend.Name} must match the parameters [{Parameters.ShapeText}] on {backend.Name}");
+        if (MaxGradientNorm is float maxNorm) backend.ClipGradientNorm(Gradients, maxNorm, GradientNorm);
+        StepCount++;
+        backend.AdamThenPolyak(Parameters, Gradients, FirstMoment, SecondMoment, LearningRate, Beta1, Beta2, Epsilon, StepCount, target.Values, tau);
+    }
 }

@@ -1133,6 +1133,38 @@ public abstract class BackendConformanceTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => Device.Adam(tp, tp, tm, tv, 1e-3f, 0.9f, 0.999f, 1e-8f, 0));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4097)]
+    public void AdamThenPolyakEqualsAdamThenPolyakBitForBit(int n)
+    {
+        // A critic's step and its target update, fused and as the two calls, over three steps.
+        var start = RandomValues(n, 21);
+        var targetStart = RandomValues(n, 22);
+        Tensor pOne = Upload(start), pTwo = Upload(start), targetOne = Upload(targetStart), targetTwo = Upload(targetStart);
+        Tensor mOne = Device.Allocate(n), vOne = Device.Allocate(n), mTwo = Device.Allocate(n), vTwo = Device.Allocate(n);
+        for (int step = 1; step <= 3; step++)
+        {
+            var g = Upload(RandomValues(n, 30 + step));
+            Device.AdamThenPolyak(pOne, g, mOne, vOne, 3e-4f, 0.9f, 0.999f, 1e-8f, step, targetOne, 0.005f);
+            Device.Adam(pTwo, g, mTwo, vTwo, 3e-4f, 0.9f, 0.999f, 1e-8f, step);
+            Device.Polyak(targetTwo, pTwo, 0.005f);
+        }
+        AssertBitwiseEqual(pTwo.ToArray(), pOne.ToArray(), "parameters");
+        AssertBitwiseEqual(mTwo.ToArray(), mOne.ToArray(), "first moment");
+        AssertBitwiseEqual(vTwo.ToArray(), vOne.ToArray(), "second moment");
+        AssertBitwiseEqual(targetTwo.ToArray(), targetOne.ToArray(), "Polyak target");
+        Assert.NotEqual(targetStart, targetOne.ToArray());
+        // Refused: τ outside [0, 1], a target of another length, a target that is the parameters or their moments, step 0.
+        var gradient = Upload(RandomValues(n, 40));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Device.AdamThenPolyak(pOne, gradient, mOne, vOne, 3e-4f, 0.9f, 0.999f, 1e-8f, 4, targetOne, 1.5f));
+        Assert.Throws<ArgumentException>(() => Device.AdamThenPolyak(pOne, gradient, mOne, vOne, 3e-4f, 0.9f, 0.999f, 1e-8f, 4, Device.Allocate(n + 1), 0.005f));
+        Assert.Contains("overlap", Assert.Throws<ArgumentException>(() =>
+            Device.AdamThenPolyak(pOne, gradient, mOne, vOne, 3e-4f, 0.9f, 0.999f, 1e-8f, 4, mOne, 0.005f)).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Device.AdamThenPolyak(pOne, gradient, mOne, vOne, 3e-4f, 0.9f, 0.999f, 1e-8f, 0, targetOne, 0.005f));
+        AssertBitwiseEqual(pTwo.ToArray(), pOne.ToArray(), "parameters after the refused calls");
+    }
+
     [Fact]
     public void PolyakMatchesReference()
     {

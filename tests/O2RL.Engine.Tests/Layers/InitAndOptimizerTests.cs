@@ -101,6 +101,41 @@ public sealed class InitAndOptimizerTests
     }
 
     [Fact]
+    public void AStepThenPolyakIsAStepThenPolyakFrom()
+    {
+        // A critic's step and its target update in one call, against Step then PolyakFrom on a twin network, with
+        // clipping on: the same bits in both networks and both targets.
+        using var backend = new CpuBackend(1);
+        var spec = new MlpSpec(5, [16, 16], 1) { LayerNorm = true };
+        Ensemble Net(ulong seed) => new(backend, spec, members: 2, seed: seed);
+        var (netOne, netTwo, targetOne, targetTwo) = (Net(4), Net(4), Net(7), Net(7));
+        var adamOne = new Adam(netOne.Parameters, 1e-3f) { MaxGradientNorm = 0.5f };
+        var adamTwo = new Adam(netTwo.Parameters, 1e-3f) { MaxGradientNorm = 0.5f };
+        var rng = new DeviceRandom(1);
+        var x = backend.Allocate(64, 5); rng.Normal(x);
+        var target = backend.Allocate(2, 64, 1); rng.Normal(target);
+        var dy = backend.Allocate(2, 64, 1); var loss = backend.Allocate(1);
+        float[] targetBefore = targetOne.Parameters.Values.ToArray();
+        for (int step = 0; step < 3; step++)
+            foreach (var (net, adam, next) in new[] { (netOne, adamOne, targetOne), (netTwo, adamTwo, targetTwo) })
+            {
+                backend.MseLoss(net.Forward(x), target, dy, loss);
+                net.ZeroGradients();
+                net.Backward(dy);
+                if (net == netOne) adam.StepThenPolyak(next.Parameters, 0.005f);
+                else { adam.Step(); next.Parameters.PolyakFrom(net.Parameters, 0.005f); }
+            }
+        Assert.Equal(netTwo.Parameters.Values.ToArray(), netOne.Parameters.Values.ToArray());
+        Assert.Equal(targetTwo.Parameters.Values.ToArray(), targetOne.Parameters.Values.ToArray());
+        Assert.NotEqual(targetBefore, targetOne.Parameters.Values.ToArray());
+        Assert.Equal(3, adamOne.StepCount);
+        // A target of another size is refused before anything moves.
+        var other = new Ensemble(backend, new MlpSpec(5, [8], 1), members: 2, seed: 1);
+        Assert.Contains("Polyak target", Assert.Throws<ArgumentException>(() => adamOne.StepThenPolyak(other.Parameters, 0.005f)).Message);
+        Assert.Equal(3, adamOne.StepCount);
+    }
+
+    [Fact]
     public void GradientClippingCapsTheGlobalNorm()
     {
         using var backend = new CpuBackend(1);

@@ -136,8 +136,7 @@ public sealed class O2SacLearner
         var (_, gradient, _) = Sac.TdLoss(batch, nextQ, nextLogProb);
         Sac.CriticBackward(gradient);
         // Critic step, then θ̄ ← (1 − τ)θ̄ + τθ (every step in stage A).
-        Sac.CriticOptimizer.Step();
-        Sac.TargetCritic.Parameters.PolyakFrom(Sac.Critic.Parameters, Sac.Options.Tau);
+        Sac.CriticOptimizer.StepThenPolyak(Sac.TargetCritic.Parameters, Sac.Options.Tau);
     }
 
     // ───────────────────────────── stage B ─────────────────────────────
