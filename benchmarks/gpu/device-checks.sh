@@ -77,10 +77,14 @@ step "ours with each GEMM kernel forced (O2RL_GEMM_KERNEL)"
 done
 
 step "Nsight Compute: the kernels of one SAC update, and one 256³ GEMM in detail"
-ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-if [ -n "$ncu" ] && [ -z "${DEVICE_CHECKS_QUICK:-}" ]; then
-  # --launch-skip lands inside the timing warm-up (about 120 launches per update after a few hundred of set-up).
-  timeout $(limit 120) "$ncu" --clock-control none --target-processes all --launch-skip 3000 --launch-count 123 --csv --page raw \
+ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /usr/local/cuda/nsight-compute*/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+if [ -n "${DEVICE_CHECKS_QUICK:-}" ]; then
+  echo "skipped (DEVICE_CHECKS_QUICK)"
+elif [ -n "$ncu" ]; then
+  # One update's launches, as ours (1) counted them; --launch-skip lands inside the timing warm-up (a few hundred
+  # launches of set-up, then the updates).
+  launches=$(python3 -c "import json, sys; print(int(json.load(open(sys.argv[1]))['sac_kernel_launches']))" "$results/ours-1.json" 2>/dev/null || echo 123)
+  timeout $(limit 120) "$ncu" --clock-control none --target-processes all --launch-skip 3000 --launch-count "$launches" --csv --page raw \
     --metrics gpu__time_duration.sum,launch__grid_size,launch__block_size,launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active,sm__throughput.avg.pct_of_peak_sustained_elapsed \
     .device/run cli bench --device cuda --only sac_update --rounds 1 > "$results/ncu-sac.csv" 2>&1; echo "sac: exit $?"
   [ -n "${DEVICE_CHECKS_QUICK:-}" ] || timeout $(limit 90) "$ncu" --clock-control none --target-processes all --launch-skip 200 --launch-count 1 \

@@ -3,6 +3,9 @@ using O2RL.Envs.Wrappers;
 
 namespace O2RL.Envs.Tests;
 
+// The registry is process-wide: RegistrationTests adds and removes environments, which RegistryTests would see in its
+// listings if the two classes ran side by side, so they share one collection (run one after the other).
+[Collection(RegistryCollection.Name)]
 public class RegistryTests
 {
     public static TheoryData<string> Ids => new(EnvironmentRegistry.Specs.Select(s => s.Id));
@@ -72,6 +75,7 @@ public class RegistryTests
     }
 }
 
+[Collection(RegistryCollection.Name)]
 public class RegistrationTests
 {
     sealed class Tiny(string id, float actionBound = 1f) : EnvironmentBase(id, BoxSpace.Uniform(2, -1f, 1f), BoxSpace.Uniform(1, -actionBound, actionBound))
@@ -114,4 +118,11 @@ public class RegistrationTests
         Assert.Throws<ArgumentOutOfRangeException>(() => EnvironmentRegistry.Register("Mine-v0", () => new Tiny("Mine-v0"), 0));
         Assert.DoesNotContain(EnvironmentRegistry.Specs, s => s.Id == "Mine-v0");
     }
+}
+
+/// <summary>The tests that read or change the process-wide environment registry.</summary>
+[CollectionDefinition(Name)]
+public sealed class RegistryCollection
+{
+    public const string Name = "environment registry";
 }
