@@ -22,6 +22,19 @@ public sealed class DeviceRandom(ulong seed, ulong counter = 0)
         Counter += (ulong)x.Length;
     }
 
+    /// <summary>
+    /// The stream's next <paramref name="count"/> counter values, for an op that draws them itself (as
+    /// <see cref="Backend.TanhGaussianSample(Tensor, Tensor, PhiloxDraw, Tensor, Tensor, float, float, Tensor, Tensor, Tensor)"/>):
+    /// the same numbers <see cref="Normal"/> of that many elements would draw.
+    /// </summary>
+    public PhiloxDraw Take(long count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        var draw = new PhiloxDraw(Seed, Counter);
+        Counter += (ulong)count;
+        return draw;
+    }
+
     /// <summary>x ← U[low, high).</summary>
     public void Uniform(Tensor x, float low = 0f, float high = 1f)
     {

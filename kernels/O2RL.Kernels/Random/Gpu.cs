@@ -31,12 +31,16 @@ internal static class RandomGpu
     }
 
     /// <summary>x[i] ← mean + std·N(0, 1) from counter + i (Box–Muller on words 0 and 1 of stream 1, as the reference).</summary>
-    public static void Normal(Index1D i, ArrayView<float> x, ulong seed, ulong counter, float mean, float std)
+    public static void Normal(Index1D i, ArrayView<float> x, ulong seed, ulong counter, float mean, float std) =>
+        x[i] = NormalAt(seed, counter + (ulong)(long)i.X, mean, std);
+
+    /// <summary>The draw of <see cref="Normal"/> at one counter value (kernels that draw their own noise call it, for the same bits).</summary>
+    internal static float NormalAt(ulong seed, ulong counter, float mean, float std)
     {
-        Philox.Block(seed, counter + (ulong)(long)i.X, 1u, out uint r0, out uint r1, out _, out _);
+        Philox.Block(seed, counter, 1u, out uint r0, out uint r1, out _, out _);
         float u1 = Philox.ToOpenUnitFloat(r0);
         float u2 = Philox.ToUnitFloat(r1);
-        x[i] = mean + std * (XMath.Sqrt(-2f * XMath.Log(u1)) * XMath.Cos(2f * XMath.PI * u2));
+        return mean + std * (XMath.Sqrt(-2f * XMath.Log(u1)) * XMath.Cos(2f * XMath.PI * u2));
     }
 
     /// <summary><see cref="Normal"/> with (seed, counter, mean, std) read from device memory (for captured graphs).</summary>

@@ -24,7 +24,26 @@ internal struct TanhGaussianArguments
 internal static class TanhGaussianGpu
 {
     public static void Sample(Index1D r, ArrayView<float> head, ArrayView<float> noise, ArrayView<float> multiplier, ArrayView<float> offset,
-        ArrayView<float> action, ArrayView<float> stdNoise, ArrayView<float> logProb, TanhGaussianArguments arguments)
+        ArrayView<float> action, ArrayView<float> stdNoise, ArrayView<float> logProb, TanhGaussianArguments arguments) =>
+        SampleRow(r, head, noise, multiplier, offset, action, stdNoise, logProb, arguments, draw: false, 0, 0);
+
+    /// <summary>
+    /// <see cref="Sample"/> drawing ε itself: ε[i] = N(0, 1) at Philox counter <paramref name="counter"/> + i, the draw of
+    /// <see cref="RandomGpu.Normal"/> (written to the noise view too), so one launch does what a normal draw and the
+    /// sample did in two.
+    /// </summary>
+    public static void SampleDrawingNoise(Index1D r, ArrayView<float> head, ArrayView<float> noise, ArrayView<float> multiplier, ArrayView<float> offset,
+        ArrayView<float> action, ArrayView<float> stdNoise, ArrayView<float> logProb, TanhGaussianArguments arguments, ulong seed, ulong counter) =>
+        SampleRow(r, head, noise, multiplier, offset, action, stdNoise, logProb, arguments, draw: true, seed, counter);
+
+    /// <summary><see cref="SampleDrawingNoise"/> with (seed, counter) read from device memory (for captured graphs).</summary>
+    public static void SampleDrawingNoiseWithDeviceScalars(Index1D r, ArrayView<float> head, ArrayView<float> noise, ArrayView<float> multiplier,
+        ArrayView<float> offset, ArrayView<float> action, ArrayView<float> stdNoise, ArrayView<float> logProb, TanhGaussianArguments arguments,
+        ArrayView<ulong> scalars) =>
+        SampleRow(r, head, noise, multiplier, offset, action, stdNoise, logProb, arguments, draw: true, scalars[0], scalars[1]);
+
+    static void SampleRow(int r, ArrayView<float> head, ArrayView<float> noise, ArrayView<float> multiplier, ArrayView<float> offset,
+        ArrayView<float> action, ArrayView<float> stdNoise, ArrayView<float> logProb, TanhGaussianArguments arguments, bool draw, ulong seed, ulong counter)
     {
         int d = arguments.ActionDim;
         int headRow = r * 2 * d, row = r * d;
@@ -32,7 +51,14 @@ internal static class TanhGaussianGpu
         float sum = 0f;
         for (int j = 0; j < d; j++)
         {
-            float mean = head[headRow + j], rawLogStd = head[headRow + d + j], epsilon = noise[row + j];
+            float epsilon;
+            if (draw)
+            {
+                epsilon = RandomGpu.NormalAt(seed, counter + (ulong)(long)(row + j), 0f, 1f);
+                noise[row + j] = epsilon;
+            }
+            else epsilon = noise[row + j];
+            float mean = head[headRow + j], rawLogStd = head[headRow + d + j];
             float logStd = ILGPU.Algorithms.XMath.Min(ILGPU.Algorithms.XMath.Max(rawLogStd * m + o, arguments.MinLogStd), arguments.MaxLogStd);
             float scaledNoise = GpuMath.Exp(logStd) * epsilon;
             float preTanh = mean + scaledNoise;

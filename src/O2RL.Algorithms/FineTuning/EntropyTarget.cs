@@ -116,8 +116,7 @@ public static class EntropyTarget
                 Array.Copy(transitions.Observations, row * obsDim, hostRows, (long)r * obsDim, obsDim);
             }
             backend.Upload(hostRows, observations);
-            random.Normal(noise);
-            var (_, logProb) = actor.Sample(observations, noise, slot);
+            var (_, logProb) = actor.Sample(observations, noise, slot, drawNoiseFrom: random);
             if (rows == chunkRows)
             {
                 backend.Sum(logProb, sum);

@@ -50,9 +50,12 @@ public sealed class TanhGaussianActor
         return head;
     }
 
-    /// <summary>Reparameterised sample ã = tanh(μ + σε) and log π(ã|s): [B, d], [B].</summary>
-    public (Tensor Action, Tensor LogProb) Sample(Tensor observations, Tensor noise, int slot = 0) =>
-        Head(slot).Sample(Network.Forward(observations, slot), noise);
+    /// <summary>
+    /// Reparameterised sample ã = tanh(μ + σε) and log π(ã|s): [B, d], [B]; with <paramref name="drawNoiseFrom"/>, ε is
+    /// drawn into <paramref name="noise"/> from that stream in the same op.
+    /// </summary>
+    public (Tensor Action, Tensor LogProb) Sample(Tensor observations, Tensor noise, int slot = 0, DeviceRandom? drawNoiseFrom = null) =>
+        Head(slot).Sample(Network.Forward(observations, slot), noise, drawNoiseFrom);
 
     /// <summary>Backward of <see cref="Sample"/> in the slot: accumulates parameter gradients.</summary>
     public void SampleBackward(Tensor? actionGradient, Tensor? logProbGradient, int slot = 0) =>

@@ -148,8 +148,7 @@ public sealed class SoftActorCritic
     {
         int rows = observations.Rows;
         if (!noises.TryGetValue((slot, rows), out var noise)) noises[(slot, rows)] = noise = backend.Allocate(rows, ActionDim);
-        UpdateRandom.Normal(noise);
-        return Actor.Sample(observations, noise, slot);
+        return Actor.Sample(observations, noise, slot, drawNoiseFrom: UpdateRandom);
     }
 
     /// <summary>
@@ -248,8 +247,7 @@ public sealed class SoftActorCritic
     public Tensor Act(Tensor observation, bool deterministic)
     {
         if (deterministic) return Actor.DeterministicAction(observation, ActingSlot);
-        ActingRandom.Normal(actingNoise);
-        return Actor.Sample(observation, actingNoise, ActingSlot).Action;
+        return Actor.Sample(observation, actingNoise, ActingSlot, drawNoiseFrom: ActingRandom).Action;
     }
 
     Batch BuffersFor(int size)

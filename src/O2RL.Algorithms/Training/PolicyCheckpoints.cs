@@ -100,8 +100,7 @@ public static class PolicyCheckpoints
         return new DevicePolicy(backend, actor.ObsDim, actor.ActionDim, (obs, deterministic) =>
         {
             if (deterministic) return actor.DeterministicAction(obs, ActingSlot);
-            random.Normal(noise);
-            return actor.Sample(obs, noise, ActingSlot).Action;
+            return actor.Sample(obs, noise, ActingSlot, drawNoiseFrom: random).Action;
         });
     }
 }

@@ -482,7 +482,21 @@ public abstract class Backend : IDisposable
     }
 
     /// <summary>
-    /// Backward of <see cref="TanhGaussianSample"/> from ∂L/∂a [B, d] and/or ∂L/∂log π [B] (either may be null, not
+    /// <see cref="TanhGaussianSample(Tensor, Tensor, Tensor, Tensor, float, float, Tensor, Tensor, Tensor)"/> that first
+    /// draws ε into <paramref name="noise"/> (then an output) from the Philox stream <paramref name="draw"/>, with the
+    /// results of <see cref="RandomNormal"/>(noise, seed, counter) followed by the sample; one launch on ILGPU backends.
+    /// </summary>
+    public void TanhGaussianSample(Tensor head, Tensor noise, PhiloxDraw draw, Tensor logStdMultiplier, Tensor logStdOffset,
+        float minLogStd, float maxLogStd, Tensor action, Tensor stdNoise, Tensor logProb)
+    {
+        int rows = TanhGaussianRows(head, noise, action, stdNoise, logStdMultiplier, logStdOffset, minLogStd, maxLogStd);
+        PerRow(logProb, rows, nameof(logProb));
+        Distinct([head, logStdMultiplier, logStdOffset], [noise, action, stdNoise, logProb]);
+        if (rows > 0) TanhGaussianSampleDrawingCore(head, noise, draw, logStdMultiplier, logStdOffset, minLogStd, maxLogStd, action, stdNoise, logProb);
+    }
+
+    /// <summary>
+    /// Backward of <see cref="TanhGaussianSample(Tensor, Tensor, Tensor, Tensor, float, float, Tensor, Tensor, Tensor)"/> from ∂L/∂a [B, d] and/or ∂L/∂log π [B] (either may be null, not
     /// both), given that call's head, m, o, bounds, action and σε: overwrites ∂L/∂head [B, 2d] and adds ∂L/∂m and ∂L/∂o
     /// onto the 1-element gradient tensors. The action gradient flows through u = μ + σε into μ and σ.
     /// </summary>
@@ -617,8 +631,8 @@ public abstract class Backend : IDisposable
         if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, "Adam steps count from 1");
         O2RL.Engine.Adam.CheckSettings(learningRate, beta1, beta2, epsilon);
         CheckTau(tau);
-        foreach (var other in new[] { parameters, gradients, firstMoment, secondMoment })
-            if (Shares(target, other)) throw new ArgumentException("the Polyak target must not overlap the parameters, gradients or Adam moments it follows");
+        if (Shares(target, parameters) || Shares(target, gradients) || Shares(target, firstMoment) || Shares(target, secondMoment))
+            throw new ArgumentException("the Polyak target must not overlap the parameters, gradients or Adam moments it follows");
         float stepSize = (float)(learningRate / (1.0 - Math.Pow(beta1, step)));
         float rootBiasCorrection2 = (float)Math.Sqrt(1.0 - Math.Pow(beta2, step));
         AdamThenPolyakCore(parameters, gradients, firstMoment, secondMoment, stepSize, beta1, beta2, epsilon, rootBiasCorrection2, target, tau);
@@ -728,6 +742,13 @@ public abstract class Backend : IDisposable
         float gamma, Tensor gradient, Tensor loss, Tensor meanQ, Tensor? target, int critics, int nextCritics);
     protected abstract void TanhGaussianSampleCore(Tensor head, Tensor noise, Tensor logStdMultiplier, Tensor logStdOffset,
         float minLogStd, float maxLogStd, Tensor action, Tensor stdNoise, Tensor logProb);
+    /// <summary>Checked noise-drawing sample; by default the normal draw, then the sample.</summary>
+    protected virtual void TanhGaussianSampleDrawingCore(Tensor head, Tensor noise, PhiloxDraw draw, Tensor logStdMultiplier, Tensor logStdOffset,
+        float minLogStd, float maxLogStd, Tensor action, Tensor stdNoise, Tensor logProb)
+    {
+        RandomNormalCore(noise, draw.Seed, draw.Counter, 0f, 1f);
+        TanhGaussianSampleCore(head, noise, logStdMultiplier, logStdOffset, minLogStd, maxLogStd, action, stdNoise, logProb);
+    }
     protected abstract void TanhGaussianSampleBackwardCore(Tensor head, Tensor logStdMultiplier, Tensor logStdOffset, float minLogStd, float maxLogStd,
         Tensor action, Tensor stdNoise, Tensor? actionGradient, Tensor? logProbGradient,
         Tensor headGradient, Tensor logStdMultiplierGradient, Tensor logStdOffsetGradient);
@@ -818,6 +839,12 @@ public abstract class Backend : IDisposable
 /// </summary>
 public readonly record struct GemmRequest(Tensor A, bool TransposeA, Tensor B, bool TransposeB, Tensor C,
     float Alpha = 1f, float Beta = 0f, Tensor? Bias = null, Activation Activation = Activation.Identity, Tensor? ActivationOutput = null);
+
+/// <summary>
+/// Where a draw reads a Philox stream: its key and the counter of its first element (element i uses counter + i), as
+/// <see cref="DeviceRandom.Take"/> hands them out.
+/// </summary>
+public readonly record struct PhiloxDraw(ulong Seed, ulong Counter);
 
 /// <summary>One column sum, as <see cref="Backend.ColumnSum"/> takes it: y ← β·y + α·Σ_r x[r, ·] (per batch entry of a rank-3 x).</summary>
 public readonly record struct ColumnSumRequest(Tensor X, Tensor Y, float Alpha = 1f, float Beta = 0f);

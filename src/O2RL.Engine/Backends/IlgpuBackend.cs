@@ -875,6 +875,27 @@ public sealed class IlgpuBackend : Backend
                 stream, action.Rows, View(head), View(noise), View(logStdMultiplier), View(logStdOffset), View(action), View(stdNoise), View(logProb), arguments);
     }
 
+    protected override void TanhGaussianSampleDrawingCore(Tensor head, Tensor noise, PhiloxDraw draw, Tensor logStdMultiplier, Tensor logStdOffset,
+        float minLogStd, float maxLogStd, Tensor action, Tensor stdNoise, Tensor logProb)
+    {
+        var arguments = new TanhGaussianArguments
+        {
+            Rows = action.Rows, ActionDim = action.Cols, MinLogStd = minLogStd, MaxLogStd = maxLogStd,
+            LogProbConstant = TanhGaussianReference.LogProbConstant(action.Cols),
+        };
+        // The seed and counter change every step: a graph re-reads them, as RandomNormal's (same staged layout).
+        if (TryStage([draw.Seed, draw.Counter, DeviceScalars.FromFloat(0f), DeviceScalars.FromFloat(1f)], out var scalars))
+        {
+            if (Enqueue())
+                (tanhGaussianSampleDrawingGraphed ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments, ArrayView<ulong>>(TanhGaussianGpu.SampleDrawingNoiseWithDeviceScalars))(
+                    stream, action.Rows, View(head), View(noise), View(logStdMultiplier), View(logStdOffset), View(action), View(stdNoise), View(logProb), arguments, scalars);
+            return;
+        }
+        if (Enqueue())
+            (tanhGaussianSampleDrawing ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments, ulong, ulong>(TanhGaussianGpu.SampleDrawingNoise))(
+                stream, action.Rows, View(head), View(noise), View(logStdMultiplier), View(logStdOffset), View(action), View(stdNoise), View(logProb), arguments, draw.Seed, draw.Counter);
+    }
+
     protected override void TanhGaussianSampleBackwardCore(Tensor head, Tensor logStdMultiplier, Tensor logStdOffset, float minLogStd, float maxLogStd,
         Tensor action, Tensor stdNoise, Tensor? actionGradient, Tensor? logProbGradient,
         Tensor headGradient, Tensor logStdMultiplierGradient, Tensor logStdOffsetGradient)
@@ -1059,6 +1080,8 @@ public sealed class IlgpuBackend : Backend
     long eagerScalarWords;
     long graphLaunches;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<ulong>>? adamGraphed;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments, ArrayView<ulong>>? tanhGaussianSampleDrawingGraphed;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments, ulong, ulong>? tanhGaussianSampleDrawing;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<ulong>>? adamThenPolyakGraphed;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, AdamArguments>? adamThenPolyak;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<ulong>>? uniformGraphed;

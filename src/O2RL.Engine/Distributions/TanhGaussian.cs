@@ -13,7 +13,7 @@ namespace O2RL.Engine.Distributions;
 /// <remarks>
 /// No tape: each method is a fixed sequence of <see cref="Backend"/> ops on buffers this object owns, so it
 /// runs on every backend without host round trips. The sample and the log-density of given actions are one fused
-/// op each way (<see cref="Backend.TanhGaussianSample"/>, <see cref="Backend.TanhGaussianLogProb"/>), since SAC and
+/// op each way (<see cref="Backend.TanhGaussianSample(Tensor, Tensor, Tensor, Tensor, float, float, Tensor, Tensor, Tensor)"/>, <see cref="Backend.TanhGaussianLogProb"/>), since SAC and
 /// O2SAC run them on every update; their backwards read the head again, so keep it unchanged until the backward
 /// (the actor network's own backward needs its output intact as well). Buffers are allocated on the first call with a given
 /// batch size and reused afterwards (no allocation per call). The sample path (<see cref="Sample"/>), the
@@ -91,8 +91,12 @@ public sealed class TanhGaussian
     /// </summary>
     /// <param name="head">[batch, 2d]: μ then ρ.</param>
     /// <param name="noise">ε: [batch, d] standard normal (e.g. from <see cref="Backend.RandomNormal"/>).</param>
+    /// <param name="drawNoiseFrom">
+    /// When given, ε is drawn into <paramref name="noise"/> from this stream first (as its <see cref="DeviceRandom.Normal"/>
+    /// would), in the same launch as the sample on ILGPU backends.
+    /// </param>
     /// <returns>Action a: [batch, d]; LogProb: [batch].</returns>
-    public (Tensor Action, Tensor LogProb) Sample(Tensor head, Tensor noise)
+    public (Tensor Action, Tensor LogProb) Sample(Tensor head, Tensor noise, DeviceRandom? drawNoiseFrom = null)
     {
         int batch = RequireHead(head);
         DistributionMath.RequireMatrix(backend, noise, nameof(noise), batch, ActionDim);
@@ -100,7 +104,10 @@ public sealed class TanhGaussian
             sampleBuffers[batch] = w = new SampleBuffers(backend, batch, ActionDim);
 
         // One fused op (TanhGaussianReference has the formulas): log σ = clamp(m·ρ + o), u = μ + σε, a = tanh u, log π.
-        backend.TanhGaussianSample(head, noise, multiplier, offset, MinLogStd, MaxLogStd, w.Action, w.StdNoise, w.LogProb);
+        if (drawNoiseFrom is null)
+            backend.TanhGaussianSample(head, noise, multiplier, offset, MinLogStd, MaxLogStd, w.Action, w.StdNoise, w.LogProb);
+        else
+            backend.TanhGaussianSample(head, noise, drawNoiseFrom.Take(noise.Length), multiplier, offset, MinLogStd, MaxLogStd, w.Action, w.StdNoise, w.LogProb);
         w.Head = head;
         lastSample = w;
         return (w.Action, w.LogProb);

@@ -1084,6 +1084,38 @@ public abstract class BackendConformanceTests : IDisposable
         Assert.Throws<ArgumentException>(() => Device.TanhGaussianLogProb(tHead, Upload(action, rows, actionDim), tM, tO, -20f, 2f, bound, logProb, Device.Allocate(n)));
     }
 
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(257, 6)]
+    public void ATanhGaussianSampleThatDrawsItsNoiseIsTheDrawThenTheSample(int rows, int actionDim)
+    {
+        rows = Math.Min(rows, MaxRows);
+        var head = Upload(TanhGaussianHead(rows, actionDim, seed: 5), rows, 2 * actionDim);
+        var m = Upload([0.9f], 1); var o = Upload([0.1f], 1);
+        Tensor Matrix() => Device.Allocate(rows, actionDim);
+        var (noiseOne, actionOne, stdNoiseOne, logProbOne) = (Matrix(), Matrix(), Matrix(), Device.Allocate(rows));
+        var (noiseTwo, actionTwo, stdNoiseTwo, logProbTwo) = (Matrix(), Matrix(), Matrix(), Device.Allocate(rows));
+        var streamOne = new DeviceRandom(17, 1000);
+        var streamTwo = new DeviceRandom(17, 1000);
+        for (int call = 0; call < 2; call++)   // the second call draws the stream's next numbers
+        {
+            Device.TanhGaussianSample(head, noiseOne, streamOne.Take(noiseOne.Length), m, o, -20f, 2f, actionOne, stdNoiseOne, logProbOne);
+            streamTwo.Normal(noiseTwo);
+            Device.TanhGaussianSample(head, noiseTwo, m, o, -20f, 2f, actionTwo, stdNoiseTwo, logProbTwo);
+            AssertBitwiseEqual(noiseTwo.ToArray(), noiseOne.ToArray(), $"call {call}: ε");
+            AssertBitwiseEqual(actionTwo.ToArray(), actionOne.ToArray(), $"call {call}: action");
+            AssertBitwiseEqual(stdNoiseTwo.ToArray(), stdNoiseOne.ToArray(), $"call {call}: σε");
+            AssertBitwiseEqual(logProbTwo.ToArray(), logProbOne.ToArray(), $"call {call}: log π");
+            Assert.Equal(streamTwo.Counter, streamOne.Counter);
+        }
+        Assert.Equal(1000UL + 2UL * (ulong)(rows * actionDim), streamOne.Counter);
+        // The drawn noise is an output: it may not overlap the head or another output.
+        Assert.Throws<ArgumentException>(() => Device.TanhGaussianSample(head, actionOne, new PhiloxDraw(17, 0), m, o, -20f, 2f, actionOne, stdNoiseOne, logProbOne));
+        Assert.Throws<ArgumentException>(() => Device.TanhGaussianSample(head, head.Reshape(rows * 2 * actionDim).Slice(0, rows, actionDim), new PhiloxDraw(17, 0),
+            m, o, -20f, 2f, actionOne, stdNoiseOne, logProbOne));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new DeviceRandom(1).Take(-1));
+    }
+
     [Fact]
     public void TanhGaussianSampleRejectsBadShapesAndOverlaps()
     {

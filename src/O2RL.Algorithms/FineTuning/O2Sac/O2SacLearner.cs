@@ -129,8 +129,7 @@ public sealed class O2SacLearner
         var b = BuffersFor(batch.Size);
         Sac.RefreshAlpha();
         // ã′ ~ π_off(·|s′) with log π_off(ã′|s′)  (no gradient)
-        Sac.UpdateRandom.Normal(b.Noise);
-        var (nextAction, nextLogProb) = OfflineActor.Sample(batch.NextObservations, b.Noise, OfflineSlot);
+        var (nextAction, nextLogProb) = OfflineActor.Sample(batch.NextObservations, b.Noise, OfflineSlot, drawNoiseFrom: Sac.UpdateRandom);
         // y = r + γ(1 − m)[min_i Q̄_i(s′, ã′) − α_A·log π_off(ã′|s′)];  L_Q = Σ_i MSE(Q_i(s, a), y)
         var nextQ = Sac.TargetCritic.Forward(batch.NextObservations, nextAction, 0);
         var (_, gradient, _) = Sac.TdLoss(batch, nextQ, nextLogProb);
