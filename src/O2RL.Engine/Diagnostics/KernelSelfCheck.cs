@@ -88,6 +88,53 @@ public static class KernelSelfCheck
             results.Add(Compare("adam", pe, pT.ToArray(), 1e-6));
         }
         {
+            // A two-member layer's backward in one call: dW += δzᵀ·x, dx = δz·W, db += Σ_batch δz.
+            const int members = 2, batch = 11, outDim = 21, inDim = 9;
+            float[] dz = Draw(members * batch * outDim), x = Draw(members * batch * inDim), w = Draw(members * outDim * inDim);
+            float[] dw = Draw(members * outDim * inDim), db = Draw(members * outDim);
+            float[] dwExpected = (float[])dw.Clone(), dbExpected = (float[])db.Clone(), dxExpected = new float[members * batch * inDim];
+            for (int e = 0; e < members; e++)
+            {
+                GemmReference.Gemm(true, false, outDim, inDim, batch, 1f, dz.AsSpan(e * batch * outDim, batch * outDim), x.AsSpan(e * batch * inDim, batch * inDim),
+                    1f, dwExpected.AsSpan(e * outDim * inDim, outDim * inDim), default, Activation.Identity);
+                GemmReference.Gemm(false, false, batch, inDim, outDim, 1f, dz.AsSpan(e * batch * outDim, batch * outDim), w.AsSpan(e * outDim * inDim, outDim * inDim),
+                    0f, dxExpected.AsSpan(e * batch * inDim, batch * inDim), default, Activation.Identity);
+            }
+            ReduceReference.ColumnSum(members, batch, outDim, dz, dbExpected, 1f, 1f);
+            var dzT = backend.FromArray(dz, members, batch, outDim);
+            var dwT = backend.FromArray(dw, members, outDim, inDim); var dbT = backend.FromArray(db, members, outDim); var dxT = backend.Allocate(members, batch, inDim);
+            backend.GemmPairAndColumnSum(new GemmRequest(dzT, true, backend.FromArray(x, members, batch, inDim), false, dwT, Beta: 1f),
+                new GemmRequest(dzT, false, backend.FromArray(w, members, outDim, inDim), false, dxT), new ColumnSumRequest(dzT, dbT, Beta: 1f));
+            results.Add(Compare("layer gradients", [.. dwExpected, .. dxExpected, .. dbExpected],
+                [.. dwT.ToArray(), .. dxT.ToArray(), .. dbT.ToArray()], 1e-4));
+        }
+        {
+            float[] p = Draw(300), g = Draw(300), target = Draw(300);
+            float[] pe = (float[])p.Clone(), me = new float[300], ve = new float[300], targetExpected = (float[])target.Clone();
+            float stepSize = (float)(1e-3 / (1 - 0.9)), bc2 = (float)Math.Sqrt(1 - 0.999);
+            AdamReference.Step(pe, g, me, ve, stepSize, 0.9f, 0.999f, 1e-8f, bc2);
+            PolyakReference.Update(targetExpected, pe, 0.005f);
+            var pT = backend.FromArray(p); var targetT = backend.FromArray(target);
+            backend.AdamThenPolyak(pT, backend.FromArray(g), backend.Allocate(300), backend.Allocate(300), 1e-3f, 0.9f, 0.999f, 1e-8f, 1, targetT, 0.005f);
+            results.Add(Compare("adam then polyak", [.. pe, .. targetExpected], [.. pT.ToArray(), .. targetT.ToArray()], 1e-6));
+        }
+        {
+            // The tanh-Gaussian sample drawing its own ε from a Philox stream.
+            const int rows = 13, actionDim = 3;
+            float[] head = Draw(rows * 2 * actionDim), noise = new float[rows * actionDim];
+            RandomReference.Normal(noise, 91, 4096, 0f, 1f);
+            float[] action = new float[rows * actionDim], stdNoise = new float[rows * actionDim], logProb = new float[rows];
+            var noiseT = backend.Allocate(rows, actionDim); var actionT = backend.Allocate(rows, actionDim);
+            var stdNoiseT = backend.Allocate(rows, actionDim); var logProbT = backend.Allocate(rows);
+            backend.TanhGaussianSample(backend.FromArray(head, rows, 2 * actionDim), noiseT, new PhiloxDraw(91, 4096), backend.FromArray([1f]), backend.FromArray([0f]),
+                -20f, 2f, actionT, stdNoiseT, logProbT);
+            // The sample is checked from the ε the device drew (a GPU's log and cos round differently), ε against the reference draw.
+            float[] drawn = noiseT.ToArray();
+            TanhGaussianReference.Sample(rows, actionDim, head, drawn, 1f, 0f, -20f, 2f, action, stdNoise, logProb);
+            results.Add(Compare("tanh-Gaussian draw", [.. noise, .. action, .. logProb],
+                [.. drawn, .. actionT.ToArray(), .. logProbT.ToArray()], 1e-4));
+        }
+        {
             float[] p = Draw(255), t = Draw(255);
             var grad = new float[255];
             float loss = LossReference.Mse(p, t, grad, 0.5f);
