@@ -95,7 +95,7 @@ def main():
     settings = [(n, r) for n, r in settings if r]
     if settings:
         print()
-        print("| ours, other GEMM setting (CUDA graph median, ms) | gemm_settings | " + " | ".join(WORKLOADS) + " |")
+        print("| ours, other setting (CUDA graph median, ms) | settings | " + " | ".join(WORKLOADS) + " |")
         print("|---|---|" + "---:|" * len(WORKLOADS))
         for label, r in [("default", ours_runs[0])] + settings if ours_runs else settings:
             cells = [fmt(r.get(f"{w}_graph_ms_median", r.get(f"{w}_ms_median"))) for w in WORKLOADS]

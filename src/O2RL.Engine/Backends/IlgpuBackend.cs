@@ -180,7 +180,17 @@ public sealed class IlgpuBackend : Backend
     /// </summary>
     public string GemmSettings =>
         $"kernel={ForcedGemmKernel.ToString().ToLowerInvariant()} panel_depth={panelDepth} splitk_blocks_per_sm={splitKBlocksPerMultiprocessor} " +
-        $"pair_one_launch={(PairGemmsInOneLaunch && fusedSplitK ? 1 : 0)}";
+        $"pair_one_launch={(PairGemmsInOneLaunch && fusedSplitK ? 1 : 0)} step_ops_fused={(FuseStepOps ? 1 : 0)}";
+
+    /// <summary>
+    /// Whether <see cref="Backend.AdamThenPolyak"/> and the noise-drawing tanh-Gaussian sample run as one launch each
+    /// (else as their two parts, with the same bits). Starts from <c>O2RL_FUSE_STEP_OPS</c> (0 turns it off), so a
+    /// benchmark can time what the fusion is worth in the same run.
+    /// </summary>
+    internal bool FuseStepOps { get; set; } = Environment.GetEnvironmentVariable(FuseStepOpsVariable)?.Trim() != "0";
+
+    /// <summary>Environment variable that turns off <see cref="FuseStepOps"/> with 0 (for kernel benchmarks).</summary>
+    public const string FuseStepOpsVariable = "O2RL_FUSE_STEP_OPS";
 
     static int? IntFromEnvironment(string variable)
     {
@@ -878,6 +888,11 @@ public sealed class IlgpuBackend : Backend
     protected override void TanhGaussianSampleDrawingCore(Tensor head, Tensor noise, PhiloxDraw draw, Tensor logStdMultiplier, Tensor logStdOffset,
         float minLogStd, float maxLogStd, Tensor action, Tensor stdNoise, Tensor logProb)
     {
+        if (!FuseStepOps)
+        {
+            base.TanhGaussianSampleDrawingCore(head, noise, draw, logStdMultiplier, logStdOffset, minLogStd, maxLogStd, action, stdNoise, logProb);
+            return;
+        }
         var arguments = new TanhGaussianArguments
         {
             Rows = action.Rows, ActionDim = action.Cols, MinLogStd = minLogStd, MaxLogStd = maxLogStd,
@@ -971,6 +986,11 @@ public sealed class IlgpuBackend : Backend
     protected override void AdamThenPolyakCore(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment,
         float stepSize, float beta1, float beta2, float epsilon, float rootBiasCorrection2, Tensor target, float tau)
     {
+        if (!FuseStepOps)
+        {
+            base.AdamThenPolyakCore(parameters, gradients, firstMoment, secondMoment, stepSize, beta1, beta2, epsilon, rootBiasCorrection2, target, tau);
+            return;
+        }
         if (parameters.Length == 0) return;
         if (TryStage([DeviceScalars.FromFloat(stepSize), DeviceScalars.FromFloat(beta1), DeviceScalars.FromFloat(beta2),
                 DeviceScalars.FromFloat(epsilon), DeviceScalars.FromFloat(rootBiasCorrection2)], out var scalars))

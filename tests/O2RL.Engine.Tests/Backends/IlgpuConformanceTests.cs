@@ -289,6 +289,48 @@ public abstract class IlgpuConformanceTests : BackendConformanceTests
     }
 
     [Fact]
+    public void FusedStepOpsAreOneLaunchEachWithTheBitsOfTheirTwoParts()
+    {
+        // Adam then Polyak, and the tanh-Gaussian sample drawing its noise: one launch each, or two with
+        // O2RL_FUSE_STEP_OPS=0 (FuseStepOps off, for benchmarks), and the same bits either way.
+        var backend = Ilgpu;
+        const int n = 333, rows = 17, actionDim = 3;
+        var start = RandomValues(n, 101); var targetStart = RandomValues(n, 102); var gradient = Upload(RandomValues(n, 103));
+        var head = Upload(RandomValues(rows * 2 * actionDim, 104), rows, 2 * actionDim);
+        var m = Upload([1f], 1); var o = Upload([0f], 1);
+        var results = new List<(float[] Parameters, float[] Target, float[] Noise, float[] Action, float[] LogProb, long AdamLaunches, long SampleLaunches)>();
+        try
+        {
+            foreach (bool fused in new[] { false, true })
+            {
+                backend.FuseStepOps = fused;
+                var parameters = Upload(start); var target = Upload(targetStart);
+                long before = backend.KernelLaunchCount;
+                backend.AdamThenPolyak(parameters, gradient, backend.Allocate(n), backend.Allocate(n), 1e-3f, 0.9f, 0.999f, 1e-8f, 1, target, 0.01f);
+                long adamLaunches = backend.KernelLaunchCount - before;
+                var noise = backend.Allocate(rows, actionDim); var action = backend.Allocate(rows, actionDim);
+                var stdNoise = backend.Allocate(rows, actionDim); var logProb = backend.Allocate(rows);
+                before = backend.KernelLaunchCount;
+                backend.TanhGaussianSample(head, noise, new PhiloxDraw(5, 77), m, o, -20f, 2f, action, stdNoise, logProb);
+                long sampleLaunches = backend.KernelLaunchCount - before;
+                results.Add((parameters.ToArray(), target.ToArray(), noise.ToArray(), action.ToArray(), logProb.ToArray(), adamLaunches, sampleLaunches));
+            }
+        }
+        finally
+        {
+            backend.FuseStepOps = true;
+        }
+        Assert.Equal((2L, 2L), (results[0].AdamLaunches, results[0].SampleLaunches));
+        Assert.Equal((1L, 1L), (results[1].AdamLaunches, results[1].SampleLaunches));
+        AssertBitwiseEqual(results[0].Parameters, results[1].Parameters, "Adam parameters");
+        AssertBitwiseEqual(results[0].Target, results[1].Target, "Polyak target");
+        AssertBitwiseEqual(results[0].Noise, results[1].Noise, "drawn noise");
+        AssertBitwiseEqual(results[0].Action, results[1].Action, "sampled action");
+        AssertBitwiseEqual(results[0].LogProb, results[1].LogProb, "log π");
+        Assert.Contains("step_ops_fused=1", backend.GemmSettings);
+    }
+
+    [Fact]
     public void PanelDepthChangesWhenLoadsWaitNotTheBits()
     {
         // The one- and two-element kernels sum over k in increasing order whatever depth of k they stage at once,
