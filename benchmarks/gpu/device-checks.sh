@@ -5,7 +5,7 @@
 #   3. `o2rl bench --device cuda --ocr-cft`, then the PyTorch anchor (eager, whole-update CUDA graph,
 #      torch.compile + CUDA graph, torch.compile reduce-overhead), then `o2rl bench --device cuda` again,
 #      so each side is measured between runs of the other, then ours with other settings (backward pairs as
-#      two launches; Adam+Polyak and sample+draw as two launches each; the setting before pass 10) and with each GEMM kernel forced,
+#      two launches; Adam+Polyak, sample+draw and the noisy action as their parts; the setting before pass 10) and with each GEMM kernel forced,
 #   4. where Nsight Compute is installed, the time of each kernel of one SAC update, and one GEMM in detail,
 #   5. the quick demo (CQL → O2SAC and naive SAC on Pendulum) on CUDA,
 # and prints the side-by-side table last.
@@ -66,7 +66,7 @@ grep -E "Error|error" "$results/torch.log" | tail -5
 step "ours (2): o2rl bench --device cuda"
 timeout $(limit 100) .device/run cli bench --device cuda --json > "$results/ours-2.json" 2> "$results/ours-2.err"; echo "exit $?"; tail -3 "$results/ours-2.err"
 
-step "ours with other settings: backward pairs as two launches; Adam+Polyak and sample+draw as two launches each; the setting before pass 10"
+step "ours with other settings: backward pairs as two launches; Adam+Polyak, sample+draw and the noisy action as their parts; the setting before pass 10"
 O2RL_GEMM_PAIR=0 timeout $(limit 40) .device/run cli bench --device cuda --only gemm,mlp_step,sac_update,td3_update --json > "$results/ours-setting-pair-off.json" 2> "$results/ours-setting-pair-off.err"; echo "pair off: exit $?"
 O2RL_FUSE_STEP_OPS=0 timeout $(limit 40) .device/run cli bench --device cuda --only gemm,mlp_step,sac_update,td3_update --json > "$results/ours-setting-step-ops-off.json" 2> "$results/ours-setting-step-ops-off.err"; echo "step ops off: exit $?"
 O2RL_GEMM_PAIR=0 O2RL_GEMM_PANEL_DEPTH=16 O2RL_SPLITK_BLOCKS_PER_SM=4 timeout $(limit 40) .device/run cli bench --device cuda --only gemm,mlp_step,sac_update,td3_update --json > "$results/ours-setting-before-pass10.json" 2> "$results/ours-setting-before-pass10.err"; echo "before pass 10: exit $?"

@@ -11,6 +11,11 @@ internal struct TanhGaussianArguments
     public int HasActionGradient, HasLogProbGradient;
     /// <summary>1 when the log-density backward also differentiates with respect to the head, else 0.</summary>
     public int HasHeadGradient;
+    /// <summary>
+    /// The noise-drawing sample's normal mean (0) and standard deviation (1), passed rather than written as constants so
+    /// that no compiler folds 0 + 1·z to z (−0 stays +0, as the normal draw's own kernel gives).
+    /// </summary>
+    public float DrawMean, DrawStd;
 }
 
 /// <summary>
@@ -25,7 +30,7 @@ internal static class TanhGaussianGpu
 {
     public static void Sample(Index1D r, ArrayView<float> head, ArrayView<float> noise, ArrayView<float> multiplier, ArrayView<float> offset,
         ArrayView<float> action, ArrayView<float> stdNoise, ArrayView<float> logProb, TanhGaussianArguments arguments) =>
-        SampleRow(r, head, noise, multiplier, offset, action, stdNoise, logProb, arguments, draw: false, 0, 0);
+        SampleRow(r, head, noise, multiplier, offset, action, stdNoise, logProb, arguments, draw: false, 0, 0, 0f, 1f);
 
     /// <summary>
     /// <see cref="Sample"/> drawing ε itself: ε[i] = N(0, 1) at Philox counter <paramref name="counter"/> + i, the draw of
@@ -34,16 +39,18 @@ internal static class TanhGaussianGpu
     /// </summary>
     public static void SampleDrawingNoise(Index1D r, ArrayView<float> head, ArrayView<float> noise, ArrayView<float> multiplier, ArrayView<float> offset,
         ArrayView<float> action, ArrayView<float> stdNoise, ArrayView<float> logProb, TanhGaussianArguments arguments, ulong seed, ulong counter) =>
-        SampleRow(r, head, noise, multiplier, offset, action, stdNoise, logProb, arguments, draw: true, seed, counter);
+        SampleRow(r, head, noise, multiplier, offset, action, stdNoise, logProb, arguments, draw: true, seed, counter, arguments.DrawMean, arguments.DrawStd);
 
     /// <summary><see cref="SampleDrawingNoise"/> with (seed, counter) read from device memory (for captured graphs).</summary>
     public static void SampleDrawingNoiseWithDeviceScalars(Index1D r, ArrayView<float> head, ArrayView<float> noise, ArrayView<float> multiplier,
         ArrayView<float> offset, ArrayView<float> action, ArrayView<float> stdNoise, ArrayView<float> logProb, TanhGaussianArguments arguments,
         ArrayView<ulong> scalars) =>
-        SampleRow(r, head, noise, multiplier, offset, action, stdNoise, logProb, arguments, draw: true, scalars[0], scalars[1]);
+        SampleRow(r, head, noise, multiplier, offset, action, stdNoise, logProb, arguments, draw: true, scalars[0], scalars[1],
+            DeviceScalars.Float(scalars, 2), DeviceScalars.Float(scalars, 3));
 
     static void SampleRow(int r, ArrayView<float> head, ArrayView<float> noise, ArrayView<float> multiplier, ArrayView<float> offset,
-        ArrayView<float> action, ArrayView<float> stdNoise, ArrayView<float> logProb, TanhGaussianArguments arguments, bool draw, ulong seed, ulong counter)
+        ArrayView<float> action, ArrayView<float> stdNoise, ArrayView<float> logProb, TanhGaussianArguments arguments, bool draw, ulong seed, ulong counter,
+        float drawMean, float drawStd)
     {
         int d = arguments.ActionDim;
         int headRow = r * 2 * d, row = r * d;
@@ -54,7 +61,7 @@ internal static class TanhGaussianGpu
             float epsilon;
             if (draw)
             {
-                epsilon = RandomGpu.NormalAt(seed, counter + (ulong)(long)(row + j), 0f, 1f);
+                epsilon = RandomGpu.NormalAt(seed, counter + (ulong)(long)(row + j), drawMean, drawStd);
                 noise[row + j] = epsilon;
             }
             else epsilon = noise[row + j];

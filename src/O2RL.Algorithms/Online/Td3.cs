@@ -178,8 +178,7 @@ public sealed partial class Td3Operators
 
         // ξ ~ clip(N(0, σ²I), −c, c); ã′ = clip(μ̄(s′) + ξ, −1, 1); Q̄_e(s′, ã′)
         var targetAction = networks.ActorTarget.Forward(minibatch.NextObservations, slot: 0);
-        random.Normal(smoothingNoise);
-        var smoothedAction = smoothing.NoisyAction(targetAction, smoothingNoise, noiseStd, noiseClip, actionLimit: 1f);
+        var smoothedAction = smoothing.NoisyAction(targetAction, smoothingNoise, noiseStd, noiseClip, actionLimit: 1f, drawNoiseFrom: random);
         var targetQ = networks.CriticTarget.Forward(minibatch.NextObservations, smoothedAction, slot: 0);
         if (penalty is not null) backend.Binary(BinaryOp.Mul, ones, penalty, penaltyPerRow, 1f, 1f, Broadcast.Scalar);
         // Q_e(s, a); y, L_Q = Σ_e mean (Q_e − y)² and ∂L_Q/∂Q in one op.
@@ -305,8 +304,7 @@ public sealed partial class DeterministicActorPolicy : IPolicy
         {
             var mu = actor.Forward(observation, ActingSlot);
             if (deterministic) return mu;
-            this.random.Normal(epsilon);
-            return noise.NoisyAction(mu, epsilon, ExplorationNoise, actionLimit: clipAction ? 1f : float.PositiveInfinity);
+            return noise.NoisyAction(mu, epsilon, ExplorationNoise, actionLimit: clipAction ? 1f : float.PositiveInfinity, drawNoiseFrom: this.random);
         });
     }
 

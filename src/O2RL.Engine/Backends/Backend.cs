@@ -496,6 +496,25 @@ public abstract class Backend : IDisposable
     }
 
     /// <summary>
+    /// A deterministic actor's noisy action (TD3's target smoothing and exploration): draws ε ~ N(0, 1) into
+    /// <paramref name="noise"/> from <paramref name="draw"/>, then n = clip(σε, ±c) into <paramref name="clippedNoise"/>,
+    /// u = μ + n into <paramref name="preClamp"/> and a = clamp(u, ±L) into <paramref name="action"/>; c or L of +∞
+    /// skips that clip. The results of RandomNormal, Unary Affine and Clamp, Binary Add and Clamp (or Copy) in turn; one
+    /// launch on ILGPU backends.
+    /// </summary>
+    public void NoisyAction(Tensor mean, Tensor noise, PhiloxDraw draw, float noiseStd, float noiseClip, float actionLimit,
+        Tensor clippedNoise, Tensor preClamp, Tensor action)
+    {
+        Own(mean, nameof(mean));
+        foreach (var t in (ReadOnlySpan<Tensor>)[noise, clippedNoise, preClamp, action]) SameLength(mean, t);
+        if (!(noiseStd >= 0f) || float.IsInfinity(noiseStd)) throw new ArgumentOutOfRangeException(nameof(noiseStd), noiseStd, "noise std must be finite and non-negative");
+        if (!(noiseClip > 0f)) throw new ArgumentOutOfRangeException(nameof(noiseClip), noiseClip, "noise clip must be positive (+∞ for none)");
+        if (!(actionLimit > 0f)) throw new ArgumentOutOfRangeException(nameof(actionLimit), actionLimit, "action limit must be positive (+∞ for none)");
+        Distinct([mean], [noise, clippedNoise, preClamp, action]);
+        if (mean.Length > 0) NoisyActionCore(mean, noise, draw, noiseStd, noiseClip, actionLimit, clippedNoise, preClamp, action);
+    }
+
+    /// <summary>
     /// Backward of <see cref="TanhGaussianSample(Tensor, Tensor, Tensor, Tensor, float, float, Tensor, Tensor, Tensor)"/> from ∂L/∂a [B, d] and/or ∂L/∂log π [B] (either may be null, not
     /// both), given that call's head, m, o, bounds, action and σε: overwrites ∂L/∂head [B, 2d] and adds ∂L/∂m and ∂L/∂o
     /// onto the 1-element gradient tensors. The action gradient flows through u = μ + σε into μ and σ.
@@ -742,6 +761,18 @@ public abstract class Backend : IDisposable
         float gamma, Tensor gradient, Tensor loss, Tensor meanQ, Tensor? target, int critics, int nextCritics);
     protected abstract void TanhGaussianSampleCore(Tensor head, Tensor noise, Tensor logStdMultiplier, Tensor logStdOffset,
         float minLogStd, float maxLogStd, Tensor action, Tensor stdNoise, Tensor logProb);
+    /// <summary>Checked noisy action; by default the five ops it stands for, one after the other.</summary>
+    protected virtual void NoisyActionCore(Tensor mean, Tensor noise, PhiloxDraw draw, float noiseStd, float noiseClip, float actionLimit,
+        Tensor clippedNoise, Tensor preClamp, Tensor action)
+    {
+        RandomNormalCore(noise, draw.Seed, draw.Counter, 0f, 1f);
+        UnaryCore(UnaryOp.Affine, noise, clippedNoise, noiseStd, 0f);
+        if (float.IsFinite(noiseClip)) UnaryCore(UnaryOp.Clamp, clippedNoise, clippedNoise, -noiseClip, noiseClip);
+        BinaryCore(BinaryOp.Add, mean, clippedNoise, preClamp, 1f, 1f, Broadcast.None);
+        if (float.IsFinite(actionLimit)) UnaryCore(UnaryOp.Clamp, preClamp, action, -actionLimit, actionLimit);
+        else CopyCore(preClamp, action);
+    }
+
     /// <summary>Checked noise-drawing sample; by default the normal draw, then the sample.</summary>
     protected virtual void TanhGaussianSampleDrawingCore(Tensor head, Tensor noise, PhiloxDraw draw, Tensor logStdMultiplier, Tensor logStdOffset,
         float minLogStd, float maxLogStd, Tensor action, Tensor stdNoise, Tensor logProb)

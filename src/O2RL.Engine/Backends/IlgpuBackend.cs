@@ -183,7 +183,7 @@ public sealed class IlgpuBackend : Backend
         $"pair_one_launch={(PairGemmsInOneLaunch && fusedSplitK ? 1 : 0)} step_ops_fused={(FuseStepOps ? 1 : 0)}";
 
     /// <summary>
-    /// Whether <see cref="Backend.AdamThenPolyak"/> and the noise-drawing tanh-Gaussian sample run as one launch each
+    /// Whether <see cref="Backend.AdamThenPolyak"/>, the noise-drawing tanh-Gaussian sample and <see cref="Backend.NoisyAction"/> run as one launch each
     /// (else as their two parts, with the same bits). Starts from <c>O2RL_FUSE_STEP_OPS</c> (0 turns it off), so a
     /// benchmark can time what the fusion is worth in the same run.
     /// </summary>
@@ -896,7 +896,7 @@ public sealed class IlgpuBackend : Backend
         var arguments = new TanhGaussianArguments
         {
             Rows = action.Rows, ActionDim = action.Cols, MinLogStd = minLogStd, MaxLogStd = maxLogStd,
-            LogProbConstant = TanhGaussianReference.LogProbConstant(action.Cols),
+            LogProbConstant = TanhGaussianReference.LogProbConstant(action.Cols), DrawMean = 0f, DrawStd = 1f,
         };
         // The seed and counter change every step: a graph re-reads them, as RandomNormal's (same staged layout).
         if (TryStage([draw.Seed, draw.Counter, DeviceScalars.FromFloat(0f), DeviceScalars.FromFloat(1f)], out var scalars))
@@ -909,6 +909,32 @@ public sealed class IlgpuBackend : Backend
         if (Enqueue())
             (tanhGaussianSampleDrawing ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments, ulong, ulong>(TanhGaussianGpu.SampleDrawingNoise))(
                 stream, action.Rows, View(head), View(noise), View(logStdMultiplier), View(logStdOffset), View(action), View(stdNoise), View(logProb), arguments, draw.Seed, draw.Counter);
+    }
+
+    protected override void NoisyActionCore(Tensor mean, Tensor noise, PhiloxDraw draw, float noiseStd, float noiseClip, float actionLimit,
+        Tensor clippedNoise, Tensor preClamp, Tensor action)
+    {
+        if (!FuseStepOps)
+        {
+            base.NoisyActionCore(mean, noise, draw, noiseStd, noiseClip, actionLimit, clippedNoise, preClamp, action);
+            return;
+        }
+        var arguments = new NoisyActionArguments
+        {
+            NoiseStd = noiseStd, ClipNoise = float.IsFinite(noiseClip) ? 1 : 0, NoiseClip = float.IsFinite(noiseClip) ? noiseClip : 0f,
+            ClampAction = float.IsFinite(actionLimit) ? 1 : 0, ActionLimit = float.IsFinite(actionLimit) ? actionLimit : 0f,
+            NoiseOffset = 0f, MeanWeight = 1f, NoiseWeight = 1f, DrawMean = 0f, DrawStd = 1f,
+        };
+        if (TryStage([draw.Seed, draw.Counter, DeviceScalars.FromFloat(0f), DeviceScalars.FromFloat(1f)], out var scalars))
+        {
+            if (Enqueue())
+                (noisyActionGraphed ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NoisyActionArguments, ArrayView<ulong>>(NoisyActionGpu.ApplyWithDeviceScalars))(
+                    stream, mean.Length, View(mean), View(noise), View(clippedNoise), View(preClamp), View(action), arguments, scalars);
+            return;
+        }
+        if (Enqueue())
+            (noisyAction ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NoisyActionArguments, ulong, ulong>(NoisyActionGpu.Apply))(
+                stream, mean.Length, View(mean), View(noise), View(clippedNoise), View(preClamp), View(action), arguments, draw.Seed, draw.Counter);
     }
 
     protected override void TanhGaussianSampleBackwardCore(Tensor head, Tensor logStdMultiplier, Tensor logStdOffset, float minLogStd, float maxLogStd,
@@ -1100,6 +1126,8 @@ public sealed class IlgpuBackend : Backend
     long eagerScalarWords;
     long graphLaunches;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<ulong>>? adamGraphed;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NoisyActionArguments, ArrayView<ulong>>? noisyActionGraphed;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NoisyActionArguments, ulong, ulong>? noisyAction;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments, ArrayView<ulong>>? tanhGaussianSampleDrawingGraphed;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments, ulong, ulong>? tanhGaussianSampleDrawing;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<ulong>>? adamThenPolyakGraphed;

@@ -135,6 +135,17 @@ public static class KernelSelfCheck
                 [.. drawn, .. actionT.ToArray(), .. logProbT.ToArray()], 1e-4));
         }
         {
+            // TD3's target smoothing in one op: ε drawn, n = clip(σε, ±c), a = clamp(μ + n, ±1); checked from the ε the device drew.
+            const int count = 40;
+            float[] mean = Draw(count), noise = new float[count];
+            RandomReference.Normal(noise, 92, 8192, 0f, 1f);
+            var noiseT = backend.Allocate(count); var actionT = backend.Allocate(count);
+            backend.NoisyAction(backend.FromArray(mean), noiseT, new PhiloxDraw(92, 8192), 0.6f, 0.5f, 1f, backend.Allocate(count), backend.Allocate(count), actionT);
+            float[] drawn = noiseT.ToArray(), action = new float[count];
+            for (int i = 0; i < count; i++) action[i] = Math.Clamp(mean[i] + Math.Clamp(0.6f * drawn[i], -0.5f, 0.5f), -1f, 1f);
+            results.Add(Compare("noisy action", [.. noise, .. action], [.. drawn, .. actionT.ToArray()], 1e-4));
+        }
+        {
             float[] p = Draw(255), t = Draw(255);
             var grad = new float[255];
             float loss = LossReference.Mse(p, t, grad, 0.5f);

@@ -38,7 +38,9 @@ public sealed class DeterministicTanh
     /// <param name="noiseClip">c &gt; 0, or +∞ for no noise clip.</param>
     /// <param name="actionLimit">L &gt; 0, or +∞ for no action clamp.</param>
     /// <returns>[batch, d].</returns>
-    public Tensor NoisyAction(Tensor mean, Tensor noise, float noiseStd, float noiseClip = float.PositiveInfinity, float actionLimit = float.PositiveInfinity)
+    /// <param name="drawNoiseFrom">When given, ε is drawn into <paramref name="noise"/> from this stream first, in the same launch on ILGPU backends.</param>
+    public Tensor NoisyAction(Tensor mean, Tensor noise, float noiseStd, float noiseClip = float.PositiveInfinity, float actionLimit = float.PositiveInfinity,
+        DeviceRandom? drawNoiseFrom = null)
     {
         DistributionMath.RequireBackend(backend, mean, nameof(mean));
         if (mean.Cols != ActionDim || mean.Rows < 1)
@@ -51,12 +53,19 @@ public sealed class DeterministicTanh
         if (!buffers.TryGetValue(batch, out var w))
             buffers[batch] = w = new Buffers(backend, batch, ActionDim);
 
-        backend.Unary(UnaryOp.Affine, noise, w.Noise, noiseStd, 0f);
-        if (float.IsFinite(noiseClip)) backend.Unary(UnaryOp.Clamp, w.Noise, w.Noise, -noiseClip, noiseClip);
-        backend.Binary(BinaryOp.Add, mean, w.Noise, w.PreClamp);
         w.Clamped = float.IsFinite(actionLimit);
-        if (w.Clamped) backend.Unary(UnaryOp.Clamp, w.PreClamp, w.Action, -actionLimit, actionLimit);
-        else backend.Copy(w.PreClamp, w.Action);
+        if (drawNoiseFrom is not null)
+        {
+            backend.NoisyAction(mean, noise, drawNoiseFrom.Take(noise.Length), noiseStd, noiseClip, actionLimit, w.Noise, w.PreClamp, w.Action);
+        }
+        else
+        {
+            backend.Unary(UnaryOp.Affine, noise, w.Noise, noiseStd, 0f);
+            if (float.IsFinite(noiseClip)) backend.Unary(UnaryOp.Clamp, w.Noise, w.Noise, -noiseClip, noiseClip);
+            backend.Binary(BinaryOp.Add, mean, w.Noise, w.PreClamp);
+            if (w.Clamped) backend.Unary(UnaryOp.Clamp, w.PreClamp, w.Action, -actionLimit, actionLimit);
+            else backend.Copy(w.PreClamp, w.Action);
+        }
         last = w;
         return w.Action;
     }

@@ -1116,6 +1116,43 @@ public abstract class BackendConformanceTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => new DeviceRandom(1).Take(-1));
     }
 
+    [Theory]
+    [InlineData(0.2f, 0.5f, 1f)]                                        // TD3's target smoothing
+    [InlineData(0.1f, float.PositiveInfinity, float.PositiveInfinity)]  // exploration without an action clamp
+    [InlineData(0f, 0.5f, 1f)]
+    public void ANoisyActionIsItsFiveOpsInOne(float noiseStd, float noiseClip, float actionLimit)
+    {
+        const int rows = 37, actionDim = 3;
+        var mean = Upload(RandomValues(rows * actionDim, 61, -1.2f, 1.2f), rows, actionDim);
+        Tensor Matrix() => Device.Allocate(rows, actionDim);
+        var (noiseOne, clippedOne, preClampOne, actionOne) = (Matrix(), Matrix(), Matrix(), Matrix());
+        var (noiseTwo, clippedTwo, preClampTwo, actionTwo) = (Matrix(), Matrix(), Matrix(), Matrix());
+        var stream = new DeviceRandom(23, 5);
+        Device.NoisyAction(mean, noiseOne, stream.Take(noiseOne.Length), noiseStd, noiseClip, actionLimit, clippedOne, preClampOne, actionOne);
+        Device.RandomNormal(noiseTwo, 23, 5);
+        Device.Unary(UnaryOp.Affine, noiseTwo, clippedTwo, noiseStd, 0f);
+        if (float.IsFinite(noiseClip)) Device.Unary(UnaryOp.Clamp, clippedTwo, clippedTwo, -noiseClip, noiseClip);
+        Device.Binary(BinaryOp.Add, mean, clippedTwo, preClampTwo);
+        if (float.IsFinite(actionLimit)) Device.Unary(UnaryOp.Clamp, preClampTwo, actionTwo, -actionLimit, actionLimit);
+        else Device.Copy(preClampTwo, actionTwo);
+        AssertBitwiseEqual(noiseTwo.ToArray(), noiseOne.ToArray(), "ε");
+        AssertBitwiseEqual(clippedTwo.ToArray(), clippedOne.ToArray(), "clip(σε)");
+        AssertBitwiseEqual(preClampTwo.ToArray(), preClampOne.ToArray(), "μ + n");
+        AssertBitwiseEqual(actionTwo.ToArray(), actionOne.ToArray(), "action");
+        Assert.Equal(5UL + rows * actionDim, stream.Counter);
+        float[] clipped = clippedOne.ToArray(), action = actionOne.ToArray();
+        Assert.All(clipped, v => Assert.True(MathF.Abs(v) <= noiseClip));
+        Assert.All(action, v => Assert.True(MathF.Abs(v) <= actionLimit));
+        if (float.IsFinite(actionLimit)) Assert.Contains(action, v => MathF.Abs(v) == actionLimit);
+        // Refused: an output over the mean, a bad σ, clip or limit, a shape that does not match.
+        var draw = new PhiloxDraw(1, 0);
+        Assert.Throws<ArgumentException>(() => Device.NoisyAction(mean, noiseOne, draw, 0.1f, 0.5f, 1f, clippedOne, preClampOne, mean));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Device.NoisyAction(mean, noiseOne, draw, -0.1f, 0.5f, 1f, clippedOne, preClampOne, actionOne));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Device.NoisyAction(mean, noiseOne, draw, 0.1f, 0f, 1f, clippedOne, preClampOne, actionOne));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Device.NoisyAction(mean, noiseOne, draw, 0.1f, 0.5f, float.NaN, clippedOne, preClampOne, actionOne));
+        Assert.Throws<ArgumentException>(() => Device.NoisyAction(mean, Device.Allocate(rows, actionDim + 1), draw, 0.1f, 0.5f, 1f, clippedOne, preClampOne, actionOne));
+    }
+
     [Fact]
     public void TanhGaussianSampleRejectsBadShapesAndOverlaps()
     {

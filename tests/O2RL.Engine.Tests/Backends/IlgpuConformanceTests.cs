@@ -291,14 +291,16 @@ public abstract class IlgpuConformanceTests : BackendConformanceTests
     [Fact]
     public void FusedStepOpsAreOneLaunchEachWithTheBitsOfTheirTwoParts()
     {
-        // Adam then Polyak, and the tanh-Gaussian sample drawing its noise: one launch each, or two with
+        // Adam then Polyak, the tanh-Gaussian sample drawing its noise and the noisy action: one launch each, or their parts with
         // O2RL_FUSE_STEP_OPS=0 (FuseStepOps off, for benchmarks), and the same bits either way.
         var backend = Ilgpu;
         const int n = 333, rows = 17, actionDim = 3;
         var start = RandomValues(n, 101); var targetStart = RandomValues(n, 102); var gradient = Upload(RandomValues(n, 103));
         var head = Upload(RandomValues(rows * 2 * actionDim, 104), rows, 2 * actionDim);
         var m = Upload([1f], 1); var o = Upload([0f], 1);
-        var results = new List<(float[] Parameters, float[] Target, float[] Noise, float[] Action, float[] LogProb, long AdamLaunches, long SampleLaunches)>();
+        var mean = Upload(RandomValues(rows * actionDim, 105, -1.2f, 1.2f), rows, actionDim);
+        var results = new List<(float[] Parameters, float[] Target, float[] Noise, float[] Action, float[] LogProb, long AdamLaunches, long SampleLaunches,
+            float[] NoisyAction, long NoisyActionLaunches)>();
         try
         {
             foreach (bool fused in new[] { false, true })
@@ -313,15 +315,22 @@ public abstract class IlgpuConformanceTests : BackendConformanceTests
                 before = backend.KernelLaunchCount;
                 backend.TanhGaussianSample(head, noise, new PhiloxDraw(5, 77), m, o, -20f, 2f, action, stdNoise, logProb);
                 long sampleLaunches = backend.KernelLaunchCount - before;
-                results.Add((parameters.ToArray(), target.ToArray(), noise.ToArray(), action.ToArray(), logProb.ToArray(), adamLaunches, sampleLaunches));
+                var smoothed = backend.Allocate(rows, actionDim);
+                before = backend.KernelLaunchCount;
+                backend.NoisyAction(mean, backend.Allocate(rows, actionDim), new PhiloxDraw(6, 78), 0.2f, 0.5f, 1f, backend.Allocate(rows, actionDim),
+                    backend.Allocate(rows, actionDim), smoothed);
+                long noisyActionLaunches = backend.KernelLaunchCount - before;
+                results.Add((parameters.ToArray(), target.ToArray(), noise.ToArray(), action.ToArray(), logProb.ToArray(), adamLaunches, sampleLaunches,
+                    smoothed.ToArray(), noisyActionLaunches));
             }
         }
         finally
         {
             backend.FuseStepOps = true;
         }
-        Assert.Equal((2L, 2L), (results[0].AdamLaunches, results[0].SampleLaunches));
-        Assert.Equal((1L, 1L), (results[1].AdamLaunches, results[1].SampleLaunches));
+        Assert.Equal((2L, 2L, 5L), (results[0].AdamLaunches, results[0].SampleLaunches, results[0].NoisyActionLaunches));
+        Assert.Equal((1L, 1L, 1L), (results[1].AdamLaunches, results[1].SampleLaunches, results[1].NoisyActionLaunches));
+        AssertBitwiseEqual(results[0].NoisyAction, results[1].NoisyAction, "noisy action");
         AssertBitwiseEqual(results[0].Parameters, results[1].Parameters, "Adam parameters");
         AssertBitwiseEqual(results[0].Target, results[1].Target, "Polyak target");
         AssertBitwiseEqual(results[0].Noise, results[1].Noise, "drawn noise");

@@ -18,6 +18,7 @@ public sealed class KernelSelfCheckTests
         Assert.Contains(results, r => r.Op == "layer gradients");
         Assert.Contains(results, r => r.Op == "adam then polyak");
         Assert.Contains(results, r => r.Op == "tanh-Gaussian draw");
+        Assert.Contains(results, r => r.Op == "noisy action");
     }
 
     [Fact]

@@ -66,8 +66,7 @@ public sealed class O2Td3ActingPolicy : IPolicy
             return;
         }
         backend.Download(mu, noiseFree);
-        random.Normal(epsilon);
-        backend.Download(noise.NoisyAction(mu, epsilon, ExplorationNoise), action);
+        backend.Download(noise.NoisyAction(mu, epsilon, ExplorationNoise, drawNoiseFrom: random), action);
     }
 }
 

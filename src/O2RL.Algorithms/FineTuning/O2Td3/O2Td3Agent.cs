@@ -216,8 +216,8 @@ public sealed class O2Td3Agent : IOffPolicyAgent, IResumableAgent
         backend.EnsembleMin(anchorQ, anchorValue, anchorArgMin);
         // 3. a_n = clip(μ_θ(s) + clip(σξ, −c, c), −1, 1): noise around the online actor, which is being trained (pitfall 9).
         var onlineAction = Networks.Actor.Forward(s, slot: 0);
-        AlignmentRandom.Normal(alignmentEpsilon);
-        var noisyAction = alignmentNoise.NoisyAction(onlineAction, alignmentEpsilon, config.PolicyNoise, config.NoiseClip, actionLimit: 1f);
+        var noisyAction = alignmentNoise.NoisyAction(onlineAction, alignmentEpsilon, config.PolicyNoise, config.NoiseClip, actionLimit: 1f,
+            drawNoiseFrom: AlignmentRandom);
         // 4. δ = min(√(‖a_n − a_off‖²/d), σ_tp)
         backend.Binary(BinaryOp.Add, noisyAction, offlineAction, alignmentGap, 1f, -1f);
         backend.Unary(UnaryOp.Square, alignmentGap, alignmentGap);
