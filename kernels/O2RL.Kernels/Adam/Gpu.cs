@@ -28,14 +28,14 @@ internal static class AdamGpu
 
     /// <summary>
     /// <see cref="Step"/>, then Polyak averaging of a target copy towards the stepped parameter:
-    /// θ̄ ← (1 − τ)·θ̄ + τ·θ, the expression of <see cref="PolyakGpu.Update"/> on the value just stored (a critic's
+    /// θ̄ ← (1 − τ)·θ̄ + τ·θ, <see cref="PolyakGpu.Average"/> of the value just stored (a critic's
     /// step and its target update in one pass).
     /// </summary>
     public static void StepThenPolyak(Index1D i, ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> firstMoment,
         ArrayView<float> secondMoment, ArrayView<float> target, float tau, AdamArguments args)
     {
         float stepped = Apply(i, parameters, gradients, firstMoment, secondMoment, args.StepSize, args.Beta1, args.Beta2, args.Epsilon, args.RootBiasCorrection2);
-        target[i] = (1f - tau) * target[i] + tau * stepped;
+        target[i] = PolyakGpu.Average(target[i], stepped, tau);
     }
 
     /// <summary><see cref="StepThenPolyak"/> with the Adam scalars read from device memory, as <see cref="StepWithDeviceScalars"/>.</summary>
@@ -44,7 +44,7 @@ internal static class AdamGpu
     {
         float stepped = Apply(i, parameters, gradients, firstMoment, secondMoment, DeviceScalars.Float(scalars, 0), DeviceScalars.Float(scalars, 1),
             DeviceScalars.Float(scalars, 2), DeviceScalars.Float(scalars, 3), DeviceScalars.Float(scalars, 4));
-        target[i] = (1f - tau) * target[i] + tau * stepped;
+        target[i] = PolyakGpu.Average(target[i], stepped, tau);
     }
 
     /// <summary>The step of one parameter; returns its new value.</summary>

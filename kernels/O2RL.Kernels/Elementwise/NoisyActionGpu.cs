@@ -9,7 +9,7 @@ internal struct NoisyActionArguments
     public int ClipNoise, ClampAction;
     /// <summary>
     /// The affine offset (0) and the sum's weights (1, 1), passed rather than written as constants: a compiler may
-    /// fold σε + 0 to σε, which turns −0 into −0 where the affine op gives +0, and the bits must be the ops' own.
+    /// fold σε + 0 to σε, which leaves −0 where the affine op gives +0, and the bits must be the ops' own.
     /// </summary>
     public float NoiseOffset, MeanWeight, NoiseWeight;
     /// <summary>The normal draw's mean (0) and standard deviation (1), passed for the same reason.</summary>

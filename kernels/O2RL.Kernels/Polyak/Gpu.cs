@@ -7,5 +7,8 @@ internal static class PolyakGpu
 {
     /// <summary>θ̄ ← (1 − τ)·θ̄ + τ·θ.</summary>
     public static void Update(Index1D i, ArrayView<float> target, ArrayView<float> source, float tau) =>
-        target[i] = (1f - tau) * target[i] + tau * source[i];
+        target[i] = Average(target[i], source[i], tau);
+
+    /// <summary>(1 − τ)·θ̄ + τ·θ for one value (kernels that average right after a step call it, for the same bits).</summary>
+    internal static float Average(float target, float source, float tau) => (1f - tau) * target + tau * source;
 }

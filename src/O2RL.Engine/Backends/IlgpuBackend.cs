@@ -538,13 +538,15 @@ public sealed class IlgpuBackend : Backend
     {
         static bool OneElement(GemmKernel kernel) => kernel is GemmKernel.Naive or GemmKernel.TiledTiny or GemmKernel.SplitK;
         static bool Empty(in GemmShape shape) => shape.M == 0 || shape.N == 0 || shape.Batch == 0;
-        if (!PairGemmsInOneLaunch || !fusedSplitK || Empty(firstShape) || !OneElement(ChooseGemmKernel(firstShape))) return false;
-        if (secondShape is { } s2 && (Empty(s2) || !OneElement(ChooseGemmKernel(s2)))) return false;
+        if (!PairGemmsInOneLaunch || !fusedSplitK || Empty(firstShape)) return false;
+        var firstKernel = ChooseGemmKernel(firstShape);
+        GemmKernel? secondKernel = secondShape is { } s2 ? ChooseGemmKernel(s2) : null;
+        if (!OneElement(firstKernel) || secondShape is { } s3 && (Empty(s3) || !OneElement(secondKernel!.Value))) return false;
         var arguments = new PairArguments { First = ArgumentsOf(firstShape, first) };
         long blocks = 0, partialsNeeded = 0, tilesNeeded = 0;
-        void Plan(ref GemmArguments g, in GemmShape shape)
+        void Plan(ref GemmArguments g, in GemmShape shape, GemmKernel kernel)
         {
-            if (ChooseGemmKernel(shape) == GemmKernel.SplitK) (g.Slices, g.KPerSlice) = SplitKPlan(shape);
+            if (kernel == GemmKernel.SplitK) (g.Slices, g.KPerSlice) = SplitKPlan(shape);
             long tiles = GemmBlocks(shape, tileThreads);
             blocks += tiles * g.Slices;
             if (g.Slices > 1)
@@ -555,11 +557,11 @@ public sealed class IlgpuBackend : Backend
                 tilesNeeded += tiles;
             }
         }
-        Plan(ref arguments.First, firstShape);
+        Plan(ref arguments.First, firstShape, firstKernel);
         if (secondShape is { } shape2)
         {
             arguments.Second = ArgumentsOf(shape2, second!.Value);
-            Plan(ref arguments.Second, shape2);
+            Plan(ref arguments.Second, shape2, secondKernel!.Value);
         }
         // else Second stays all zero: M = 0 gives it no blocks.
         if (sum is { } columnSum && columnSum.Y.Length > 0)
