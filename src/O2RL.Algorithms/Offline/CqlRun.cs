@@ -57,14 +57,7 @@ public static class CqlRun
         var last = trainer.Run();
         last ??= evaluator.Evaluate(agent.Policy, config.EvalEpisodes);
 
-        string? checkpointPath = null;
-        if (context.OutputDirectory is not null)
-        {
-            Directory.CreateDirectory(context.OutputDirectory);
-            checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
-            SavePolicy(checkpointPath);
-        }
-        return new RunResult(last, checkpointPath, configJson);
+        return new RunResult(last, context.SaveFinalPolicy(Algorithm, SavePolicy), configJson);
 
         void SavePolicy(string path) => SacCheckpoint.Save(path, agent.Learner, Algorithm, context.EnvironmentId, normalizer, configJson, agent.ExtraCheckpointTensors());
     }

@@ -221,14 +221,7 @@ public static class IqlRun
         };
         var last = trainer.Run();
 
-        string? checkpointPath = null;
-        if (context.OutputDirectory is not null)
-        {
-            Directory.CreateDirectory(context.OutputDirectory);
-            checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
-            Save(checkpointPath, agent, normalizer, context.EnvironmentId, configJson);
-        }
-        return new RunResult(last, checkpointPath, configJson);
+        return new RunResult(last, context.SaveFinalPolicy(Algorithm, path => Save(path, agent, normalizer, context.EnvironmentId, configJson)), configJson);
     }
 
     /// <summary>

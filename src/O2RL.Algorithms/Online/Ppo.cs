@@ -324,14 +324,7 @@ public static class PpoRun
         };
         var final = trainer.Run();
 
-        string? checkpointPath = null;
-        if (context.OutputDirectory is not null)
-        {
-            Directory.CreateDirectory(context.OutputDirectory);
-            checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
-            Save(checkpointPath, agent, filter.Snapshot(), context.EnvironmentId, configJson);
-        }
-        return new RunResult(final, checkpointPath, configJson);
+        return new RunResult(final, context.SaveFinalPolicy(Algorithm, path => Save(path, agent, filter.Snapshot(), context.EnvironmentId, configJson)), configJson);
     }
 
     /// <summary>Writes actor (<c>actor.*</c>), value network (<c>critic.*</c>) and the normaliser.</summary>

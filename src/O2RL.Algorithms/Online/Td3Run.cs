@@ -95,14 +95,7 @@ public static class Td3Run
             context.Metrics.Flush(trainer.Step);
         }
 
-        string? checkpointPath = null;
-        if (context.OutputDirectory is not null)
-        {
-            Directory.CreateDirectory(context.OutputDirectory);
-            checkpointPath = Path.Combine(context.OutputDirectory, AlgorithmName + ".safetensors");
-            SavePolicy(checkpointPath);
-        }
-        return new RunResult(last, checkpointPath, configJson);
+        return new RunResult(last, context.SaveFinalPolicy(AlgorithmName, SavePolicy), configJson);
 
         void SavePolicy(string path) =>
             Td3Checkpoint.Save(path, agent.Networks, AlgorithmName, context.EnvironmentId, normalizer, configJson, rewardScale, rewardShift);

@@ -124,6 +124,21 @@ public sealed record RunContext
         if (OutputDirectory is null) return;
         AtomicFile.WriteAllText(Path.Combine(OutputDirectory, RunFolder.ConfigFile), resolvedConfigJson);
     }
+
+    /// <summary>
+    /// Writes the run's final policy file, <see cref="OutputDirectory"/>/<paramref name="algorithm"/>.safetensors, with
+    /// <paramref name="save"/> (the same writer the step checkpoints use) and returns its path; null and nothing written
+    /// when there is no output folder.
+    /// </summary>
+    public string? SaveFinalPolicy(string algorithm, Action<string> save)
+    {
+        ArgumentNullException.ThrowIfNull(save);
+        if (OutputDirectory is null) return null;
+        Directory.CreateDirectory(OutputDirectory);
+        string path = Path.Combine(OutputDirectory, algorithm + ".safetensors");
+        save(path);
+        return path;
+    }
 }
 
 /// <summary>What a run produced.</summary>

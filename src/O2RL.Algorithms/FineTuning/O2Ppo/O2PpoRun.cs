@@ -248,13 +248,8 @@ public static class O2PpoRun
     static RunResult Finish(RunContext context, O2PpoConfig config, string configJson, O2PpoAgent? o2, GaussianActor actor, Mlp critic,
         IObservationFilter filter, EvaluationResult? final, double bestScore, string transfer, double? offlineScore)
     {
-        string? checkpointPath = null;
-        if (context.OutputDirectory is not null)
-        {
-            Directory.CreateDirectory(context.OutputDirectory);
-            checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
-            SavePolicy(checkpointPath, context, config, configJson, o2, actor, critic, filter, bestScore, transfer, offlineScore);
-        }
+        string? checkpointPath = context.SaveFinalPolicy(Algorithm,
+            path => SavePolicy(path, context, config, configJson, o2, actor, critic, filter, bestScore, transfer, offlineScore));
         return new RunResult(final, checkpointPath, configJson);
     }
 

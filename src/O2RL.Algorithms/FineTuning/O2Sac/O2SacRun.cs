@@ -152,13 +152,7 @@ public static class O2SacRun
             last ??= evaluator.Evaluate(agent.Policy, config.EvalEpisodes);
         }
 
-        string? checkpointPath = null;
-        if (context.OutputDirectory is not null)
-        {
-            checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
-            SavePolicy(checkpointPath);
-        }
-        return new RunResult(last, checkpointPath, configJson);
+        return new RunResult(last, context.SaveFinalPolicy(Algorithm, SavePolicy), configJson);
 
         void SavePolicy(string path)
         {
@@ -323,13 +317,7 @@ public static class O2SacRun
             last = trainer.Run();
             last ??= evaluator.Evaluate(agent.Policy, config.EvalEpisodes);
         }
-        string? checkpointPath = null;
-        if (context.OutputDirectory is not null)
-        {
-            checkpointPath = Path.Combine(context.OutputDirectory, Algorithm + ".safetensors");
-            SavePolicy(checkpointPath);
-        }
-        return new RunResult(last, checkpointPath, configJson);
+        return new RunResult(last, context.SaveFinalPolicy(Algorithm, SavePolicy), configJson);
 
         void SavePolicy(string path) => SacCheckpoint.Save(path, agent.Learner, Algorithm, context.EnvironmentId, normalizer, configJson);
     }

@@ -341,13 +341,7 @@ public static class O2Td3Run
             return last;
         }
 
-        string? SaveFinal(Td3Networks networks)
-        {
-            if (context.OutputDirectory is null) return null;
-            string path = Path.Combine(context.OutputDirectory, AlgorithmName + ".safetensors");
-            SavePolicy(path, networks);
-            return path;
-        }
+        string? SaveFinal(Td3Networks networks) => context.SaveFinalPolicy(AlgorithmName, path => SavePolicy(path, networks));
 
         void SavePolicy(string path, Td3Networks networks) =>
             Td3Checkpoint.Save(path, networks, AlgorithmName, context.EnvironmentId, normalizer, configJson, config.RewardScale, config.RewardShift);
