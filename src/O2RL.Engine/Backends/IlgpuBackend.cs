@@ -540,8 +540,14 @@ public sealed class IlgpuBackend : Backend
         static bool Empty(in GemmShape shape) => shape.M == 0 || shape.N == 0 || shape.Batch == 0;
         if (!PairGemmsInOneLaunch || !fusedSplitK || Empty(firstShape)) return false;
         var firstKernel = ChooseGemmKernel(firstShape);
-        GemmKernel? secondKernel = secondShape is { } s2 ? ChooseGemmKernel(s2) : null;
-        if (!OneElement(firstKernel) || secondShape is { } s3 && (Empty(s3) || !OneElement(secondKernel!.Value))) return false;
+        if (!OneElement(firstKernel)) return false;
+        GemmKernel? secondKernel = null;
+        if (secondShape is { } s2)
+        {
+            if (Empty(s2)) return false;
+            secondKernel = ChooseGemmKernel(s2);
+            if (!OneElement(secondKernel.Value)) return false;
+        }
         var arguments = new PairArguments { First = ArgumentsOf(firstShape, first) };
         long blocks = 0, partialsNeeded = 0, tilesNeeded = 0;
         void Plan(ref GemmArguments g, in GemmShape shape, GemmKernel kernel)
