@@ -1,5 +1,5 @@
-# Shared by pendulum.sh and mujoco.sh (sourced after they set o2rl, out, jobs and made $out/logs): a queue of o2rl
-# runs executed JOBS at a time, and the reports and curves at the end.
+# Shared by the evidence scripts of this folder (sourced after they set o2rl, out and jobs): a queue of o2rl runs
+# executed JOBS at a time, and the reports and curves at the end. Each run's output goes to $out/logs/<folder>.log.
 
 # emit FOLDER COMMAND ARGS...: queue one o2rl command (as a small script, arguments quoted) unless FOLDER already
 # finished (summary.json). A FOLDER that was started but not finished (a stopped session, a crash) is continued with
@@ -12,6 +12,7 @@ emit() {
   [ -f "$folder/summary.json" ] && return 0
   local name; name=$(basename "$folder")
   if [ -n "${ONLY:-}" ] && ! [[ $name =~ $ONLY ]]; then return 0; fi
+  mkdir -p "$out/logs"
   local log; log=$(printf '%q' "$out/logs/$name.log")
   { echo "cd $(printf '%q' "$PWD")"; printf '%s ' $o2rl
     if [ -f "$folder/run.json" ]; then
