@@ -266,6 +266,56 @@ public sealed class O2SacTests
     }
 
     [Fact]
+    public void AlignmentActorLrStepsTheStageBActorOnlyAndStageCReturnsToActorLr()
+    {
+        using var backend = new CpuBackend(1);
+        // alignment_actor_lr = 0: stage B aligns the critics to an actor that does not move; stage C moves it at actor_lr.
+        var frozen = TinyLearner(backend, TinyConfig with { AlignmentActorLr = 0f });
+        var actorBefore = frozen.Sac.Actor.Parameters.Values.ToArray();
+        var criticBefore = frozen.Sac.Critic.Parameters.Values.ToArray();
+        frozen.BeginAlignment();
+        frozen.ValueAlignmentStep(Batch(backend).Observations);
+        Assert.Equal(actorBefore, frozen.Sac.Actor.Parameters.Values.ToArray());
+        Assert.NotEqual(criticBefore, frozen.Sac.Critic.Parameters.Values.ToArray());
+        frozen.FinishAlignment();
+        Assert.Equal(TinyConfig.ActorLr, frozen.Sac.ActorOptimizer.LearningRate);
+        frozen.ConstrainedUpdate(Batch(backend), 10, 0);
+        Assert.NotEqual(actorBefore, frozen.Sac.Actor.Parameters.Values.ToArray());
+
+        // The same stage-B step at half the rate: Adam's first step is lr·m̂/(√v̂ + ε) with the same gradients, so every
+        // actor parameter moves half as far; unset, it is actor_lr and bit-identical to setting actor_lr itself.
+        float[] StageBDisplacement(float? alignmentActorLr, out float[] after)
+        {
+            var learner = TinyLearner(backend, TinyConfig with { AlignmentActorLr = alignmentActorLr });
+            var before = learner.Sac.Actor.Parameters.Values.ToArray();
+            learner.BeginAlignment();
+            learner.ValueAlignmentStep(Batch(backend).Observations);
+            after = learner.Sac.Actor.Parameters.Values.ToArray();
+            var moved = after;
+            return [.. before.Select((value, i) => moved[i] - value)];
+        }
+        var full = StageBDisplacement(null, out var fullAfter);
+        var half = StageBDisplacement(TinyConfig.ActorLr / 2, out _);
+        StageBDisplacement(TinyConfig.ActorLr, out var explicitAfter);
+        Assert.Equal(fullAfter, explicitAfter);
+        int compared = 0;
+        for (int i = 0; i < full.Length; i++)
+        {
+            if (Math.Abs(full[i]) < 0.5f * TinyConfig.ActorLr) continue;   // parameters without gradient (none expected) or rounding-dominated
+            Assert.InRange(half[i] / full[i], 0.49, 0.51);
+            compared++;
+        }
+        Assert.True(compared > full.Length / 2, $"only {compared} of {full.Length} actor parameters moved in stage B");
+
+        var negative = Assert.Throws<ArgumentException>(() => (TinyConfig with { AlignmentActorLr = -1e-5f }).Validate());
+        Assert.Contains("alignment_actor_lr", negative.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => (TinyConfig with { AlignmentActorLr = float.NaN }).Validate());
+        var parsed = ConfigLoader.Resolve(new O2SacConfig(), null, null, ["alignment_actor_lr=0.00001"]);
+        Assert.Equal(1e-5f, parsed.AlignmentActorLr);
+        Assert.Null(ConfigLoader.Resolve(new O2SacConfig(), null, null, []).AlignmentActorLr);
+    }
+
+    [Fact]
     public void StageCMovesEveryTrainedParameterAndNeverTheReferenceOrOfflineActor()
     {
         using var backend = new CpuBackend(1);

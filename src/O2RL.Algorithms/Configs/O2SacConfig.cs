@@ -25,6 +25,13 @@ public sealed record O2SacConfig
     public float Tau { get; init; } = 0.005f;
     /// <summary>Actor Adam learning rate (1e-4).</summary>
     public float ActorLr { get; init; } = 1e-4f;
+    /// <summary>
+    /// Actor learning rate in stage B only; null = <see cref="ActorLr"/> (the release: one actor optimiser throughout).
+    /// Stage C always uses <see cref="ActorLr"/>. Our knob for converted starting actors, whose stage-B actor can follow
+    /// the stage-A critic (fitted only at dataset actions) faster than the aligned target lowers Q where it samples.
+    /// 0 freezes the actor in stage B (the critics still align to it).
+    /// </summary>
+    public float? AlignmentActorLr { get; init; }
     /// <summary>Critic Adam learning rate (3e-4).</summary>
     public float CriticLr { get; init; } = 3e-4f;
     /// <summary>log α Adam learning rate (3e-4).</summary>
@@ -104,6 +111,7 @@ public sealed record O2SacConfig
     public void Validate()
     {
         SettingChecks.SoftActorCritic(BatchSize, Gamma, Tau, ActorLr, CriticLr, AlphaLr, Alpha);
+        if (AlignmentActorLr is float alignmentActorLr) SettingChecks.NotNegative(nameof(AlignmentActorLr), alignmentActorLr);
         SettingChecks.Positive(nameof(DeterministicSourceStd), DeterministicSourceStd);
         SettingChecks.Positive(nameof(Lambda), Lambda);
         SettingChecks.NotNegative(nameof(ThresholdStart), ThresholdStart);

@@ -192,8 +192,15 @@ public sealed class O2SacLearner
         Sac.CriticOptimizer.Step();
     }
 
-    /// <summary>End of stage B: Q̄_i ← Q_i (hard copy).</summary>
-    public void FinishAlignment() => Sac.TargetCritic.Parameters.CopyValuesFrom(Sac.Critic.Parameters);
+    /// <summary>Start of stage B: the actor steps at alignment_actor_lr (actor_lr unless configured).</summary>
+    public void BeginAlignment() => Sac.ActorOptimizer.LearningRate = Config.AlignmentActorLr ?? Config.ActorLr;
+
+    /// <summary>End of stage B: Q̄_i ← Q_i (hard copy), and the actor steps at actor_lr again for stage C.</summary>
+    public void FinishAlignment()
+    {
+        Sac.TargetCritic.Parameters.CopyValuesFrom(Sac.Critic.Parameters);
+        Sac.ActorOptimizer.LearningRate = Config.ActorLr;
+    }
 
     // ───────────────────────────── stage C ─────────────────────────────
 

@@ -209,6 +209,7 @@ public static class O2SacRun
                     step => metrics.Log(step, "stage/a_qf_loss", context.Backend.ReadScalar(learner.Sac.CriticLoss)));
                 if (stageA is not null) SaveStage(stageA, "a", learner, offlineRandom, scores, context.EnvironmentId, configJson, normalizer);
             }
+            learner.BeginAlignment();
             using (var sampler = OfflineSampler(context.Backend, config, transitions, offlineRandom))
             {
                 RunStage(context, "stage-b", config.AlignmentSteps, config.LogEvery, () => learner.ValueAlignmentStep(sampler.Sample().Observations), step =>
