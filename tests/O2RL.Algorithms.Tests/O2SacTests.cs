@@ -437,6 +437,13 @@ public sealed class O2SacTests
     static string SmallOfflineCheckpoint(Func<RunContext, RunResult> run, string name, params string[] overrides)
     {
         string folder = Path.Combine(Path.GetTempPath(), $"o2rl-o2sac-{name}-" + Guid.NewGuid().ToString("N"));
+        // Shared by every run test of this process, so it lives until the process ends, and no longer.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try { if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        };
         using var backend = new CpuBackend(1);
         return run(new RunContext
         {
