@@ -523,6 +523,43 @@ public sealed class O2SacTests
     }
 
     [Fact]
+    public void AFrozenStageBActorReachesStageCUnmovedAndResumesBitIdenticallyAfterEachStage()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "o2rl-o2sac-alignment-lr-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            // alignment_actor_lr = 0 through the whole run: stage B leaves the actor as stage A handed it over.
+            var full = SmallO2Sac(Path.Combine(root, "full"), new MemoryMetrics(), "alignment_actor_lr=0");
+            var stageA = SafetensorsFile.Read(Path.Combine(root, "full", O2SacRun.StageAFile));
+            var stageB = SafetensorsFile.Read(Path.Combine(root, "full", O2SacRun.StageBFile));
+            var actorNames = stageA.Tensors.Keys.Where(k => k.StartsWith("actor.", StringComparison.Ordinal)).ToArray();
+            Assert.NotEmpty(actorNames);
+            foreach (string name in actorNames) Assert.Equal(stageA.Tensors[name].Data, stageB.Tensors[name].Data);
+            var criticNames = stageA.Tensors.Keys.Where(k => k.StartsWith("critic.", StringComparison.Ordinal)).ToArray();
+            Assert.NotEmpty(criticNames);
+            Assert.Contains(criticNames, name => !stageA.Tensors[name].Data.SequenceEqual(stageB.Tensors[name].Data));
+            // Stage C moved it at actor_lr.
+            var final = SafetensorsFile.Read(full.CheckpointPath!);
+            Assert.Contains(actorNames, name => !final.Tensors[name].Data.SequenceEqual(stageB.Tensors[name].Data));
+
+            // A run resumed after either stage applies the same rates: the same final checkpoint, byte for byte.
+            byte[] expected = File.ReadAllBytes(full.CheckpointPath!);
+            foreach (string stageFile in new[] { O2SacRun.StageAFile, O2SacRun.StageBFile })
+            {
+                string folder = Path.Combine(root, "resume-" + stageFile);
+                Directory.CreateDirectory(folder);
+                File.Copy(Path.Combine(root, "full", stageFile), Path.Combine(folder, stageFile));
+                var resumed = SmallO2Sac(folder, new MemoryMetrics(), "alignment_actor_lr=0");
+                Assert.Equal(expected, File.ReadAllBytes(resumed.CheckpointPath!));
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public void ThePeriodicReferenceAblationReplacesEveryTenthEvaluationOnTheHopperExpertTasks()
     {
         // §1.6: the release's every-n rule uses n = 10 (with the actor's gradient clipped to 0.25) on hopper-*expert*,
