@@ -284,20 +284,18 @@ public sealed class O2SacTests
 
         // The same stage-B step at half the rate: Adam's first step is lr·m̂/(√v̂ + ε) with the same gradients, so every
         // actor parameter moves half as far; unset, it is actor_lr and bit-identical to setting actor_lr itself.
-        float[] StageBDisplacement(float? alignmentActorLr, out float[] after)
+        (float[] Displacement, float[] After) StageBStep(float? alignmentActorLr)
         {
             var learner = TinyLearner(backend, TinyConfig with { AlignmentActorLr = alignmentActorLr });
             var before = learner.Sac.Actor.Parameters.Values.ToArray();
             learner.BeginAlignment();
             learner.ValueAlignmentStep(Batch(backend).Observations);
-            after = learner.Sac.Actor.Parameters.Values.ToArray();
-            var moved = after;
-            return [.. before.Select((value, i) => moved[i] - value)];
+            var after = learner.Sac.Actor.Parameters.Values.ToArray();
+            return ([.. before.Select((value, i) => after[i] - value)], after);
         }
-        var full = StageBDisplacement(null, out var fullAfter);
-        var half = StageBDisplacement(TinyConfig.ActorLr / 2, out _);
-        StageBDisplacement(TinyConfig.ActorLr, out var explicitAfter);
-        Assert.Equal(fullAfter, explicitAfter);
+        var (full, fullAfter) = StageBStep(null);
+        var (half, _) = StageBStep(TinyConfig.ActorLr / 2);
+        Assert.Equal(fullAfter, StageBStep(TinyConfig.ActorLr).After);
         int compared = 0;
         for (int i = 0; i < full.Length; i++)
         {
