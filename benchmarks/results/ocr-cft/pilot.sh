@@ -2,8 +2,9 @@
 # The MuJoCo pilot of the OCR-CFT evidence: TD3+BC pre-trained on our own medium dataset of a task (D4RL's recipe,
 # o2rl collect), then TD3+BC→O2TD3 against naive TD3 fine-tuning from the same policy, seeds 0 1 2, at a budget two
 # cores can afford: TD3+BC 30k gradient steps; O2TD3 stages A/B 10k each and 20k online steps (UTD 1, the paper's
-# O2TD3 setting), the threshold ε going from 0.0025 to 0.04 over those 20k; naive TD3 the same 20k online steps;
-# evaluations every 1,000 steps with 5 episodes. Results: <task>-medium-pilot.md beside this script.
+# O2TD3 setting), the threshold ε going from 0.0025 to 0.04 over those 20k; naive TD3 (the TD3+BC actor and critics,
+# then plain TD3) and TD3 from scratch (random networks) the same 20k online steps; evaluations every 1,000 steps with
+# 5 episodes. Results: <task>-medium-pilot.md beside this script.
 #
 # Usage: ENV=Hopper-v2 bash benchmarks/results/ocr-cft/pilot.sh [OUT_DIR]
 #        (ENV Hopper-v2 | Walker2d-v2 | HalfCheetah-v2; LEVEL=medium | medium-replay; SEEDS="0 1 2" JOBS=2;
@@ -44,12 +45,16 @@ for s in $seeds; do
   common=(--env "$env_id" --dataset "$dataset" --level "$level" --seed "$s" --from "$out/td3bc-s$s/td3_bc.safetensors" "${fine_tune[@]}")
   emit "$out/td3bc-o2td3-s$s" finetune --variant o2td3 "${common[@]}" --label "TD3+BC→O2TD3"
   emit "$out/td3bc-naive-td3-s$s" finetune --variant o2td3 --mode naive "${common[@]}" --label "TD3+BC→TD3 (naive)"
+  emit "$out/scratch-td3-s$s" finetune --variant o2td3 --mode scratch --env "$env_id" --dataset "$dataset" --level "$level" \
+    --seed "$s" "${fine_tune[@]}" --label "TD3 (scratch)"
 done
 pool
 rm -rf "$queue"
 $o2rl report "$out"/td3bc-s* --out "$out/offline.md"
-$o2rl report "$out"/td3bc-o2td3-s* "$out"/td3bc-naive-td3-s* --finetune --out "$out/finetune.md"
-$o2rl report "$out"/td3bc-o2td3-s* "$out"/td3bc-naive-td3-s* --finetune --json --out "$out/finetune.json"
-$o2rl report "$out"/td3bc-o2td3-s* "$out"/td3bc-naive-td3-s* --per-seed --out "$out/finetune-per-seed.md"
-$o2rl plot "$out"/td3bc-o2td3-s* "$out"/td3bc-naive-td3-s* --out "$out/curves.png" --title "$env_id (our $level dataset), pilot budget"
+runs=("$out"/td3bc-o2td3-s* "$out"/td3bc-naive-td3-s*)
+compgen -G "$out/scratch-td3-s*/summary.json" > /dev/null && runs+=("$out"/scratch-td3-s*)
+$o2rl report "${runs[@]}" --finetune --out "$out/finetune.md"
+$o2rl report "${runs[@]}" --finetune --json --out "$out/finetune.json"
+$o2rl report "${runs[@]}" --per-seed --out "$out/finetune-per-seed.md"
+$o2rl plot "${runs[@]}" --out "$out/curves.png" --title "$env_id (our $level dataset), pilot budget"
 cat "$out/finetune.md"
