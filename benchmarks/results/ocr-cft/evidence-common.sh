@@ -7,6 +7,8 @@
 # time and reports failures with their log. ONLY=REGEX (bash =~ on the folder name, e.g. '^(iql|td3bc)-(o2sac-)?s[0-9]+$')
 # queues only the matching runs: re-running a few rows after a change.
 queue=$(mktemp -d)
+# The queue folder goes with the script, also when it stops early (an error under set -e, Ctrl-C, a kill).
+trap 'rm -rf "$queue"' EXIT
 emit() {
   local folder=$1; shift
   [ -f "$folder/summary.json" ] && return 0
