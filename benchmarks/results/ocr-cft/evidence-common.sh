@@ -29,7 +29,6 @@ pool() { find "$queue" -name '*.sh' -print0 | sort -z | xargs -0 -r -P "$jobs" -
 # finish TITLE: the offline and fine-tuning tables (Markdown and JSON) and one PNG per actor family, titled "TITLE: family".
 finish() {
   local title=$1
-  rm -rf "$queue"
   $o2rl report "$out/offline" --out "$out/offline.md"
   $o2rl report "$out/finetune" --finetune --out "$out/finetune.md"
   $o2rl report "$out/finetune" --finetune --json --out "$out/finetune.json"

@@ -69,7 +69,6 @@ if [ -n "${IQL_DIR:-}" ]; then
   done
   pool
 fi
-rm -rf "$queue"
 $o2rl report "$out"/cql-s* --out "$out/offline.md"
 runs=("$out"/cql-o2sac-s* "$out"/cql-naive-sac-s* "$out"/scratch-sac-s*)
 [ -n "${IQL_DIR:-}" ] && runs+=("$out"/iql-o2sac-s*)

@@ -49,7 +49,6 @@ for s in $seeds; do
     --seed "$s" "${fine_tune[@]}" --label "TD3 (scratch)"
 done
 pool
-rm -rf "$queue"
 $o2rl report "$out"/td3bc-s* --out "$out/offline.md"
 runs=("$out"/td3bc-o2td3-s* "$out"/td3bc-naive-td3-s*)
 compgen -G "$out/scratch-td3-s*/summary.json" > /dev/null && runs+=("$out"/scratch-td3-s*)

@@ -63,7 +63,6 @@ for s in $seeds; do
   emit "$out/$source_algo-naive-sac-s$s" finetune --variant o2sac --mode naive "${common[@]}" --label "$source_label→SAC (naive)"
 done
 pool
-rm -rf "$queue"
 runs=("$out/$source_algo"-o2sac-s* "$out/$source_algo"-naive-sac-s*)
 $o2rl report "${runs[@]}" --finetune --out "$out/${prefix}transfer-o2sac.md"
 $o2rl report "${runs[@]}" --finetune --json --out "$out/${prefix}transfer-o2sac.json"
