@@ -42,15 +42,16 @@ for s in $seeds; do
 done
 pool
 for s in $seeds; do
-  common=(--env "$env_id" --dataset "$dataset" --level "$level" --seed "$s" --from "$out/td3bc-s$s/td3_bc.safetensors" "${fine_tune[@]}")
+  task_args=(--env "$env_id" --dataset "$dataset" --level "$level" --seed "$s" "${fine_tune[@]}")
+  common=("${task_args[@]}" --from "$out/td3bc-s$s/td3_bc.safetensors")
   emit "$out/td3bc-o2td3-s$s" finetune --variant o2td3 "${common[@]}" --label "TD3+BC→O2TD3"
   emit "$out/td3bc-naive-td3-s$s" finetune --variant o2td3 --mode naive "${common[@]}" --label "TD3+BC→TD3 (naive)"
-  emit "$out/scratch-td3-s$s" finetune --variant o2td3 --mode scratch --env "$env_id" --dataset "$dataset" --level "$level" \
-    --seed "$s" "${fine_tune[@]}" --label "TD3 (scratch)"
+  emit "$out/scratch-td3-s$s" finetune --variant o2td3 --mode scratch "${task_args[@]}" --label "TD3 (scratch)"
 done
 pool
 $o2rl report "$out"/td3bc-s* --out "$out/offline.md"
 runs=("$out"/td3bc-o2td3-s* "$out"/td3bc-naive-td3-s*)
+# Folders made before pilot.sh ran TD3 from scratch (or with ONLY leaving it out) have no scratch runs to report.
 compgen -G "$out/scratch-td3-s*/summary.json" > /dev/null && runs+=("$out"/scratch-td3-s*)
 $o2rl report "${runs[@]}" --finetune --out "$out/finetune.md"
 $o2rl report "${runs[@]}" --finetune --json --out "$out/finetune.json"
