@@ -90,10 +90,52 @@ public static class CurvePlot
             line.LegendText = $"{curve.Label} (n={curve.Seeds})";
         }
         plot.Title(title);
+        plot.Axes.Title.Label.Text = FitTitle(plot.Axes.Title.Label, title, width - 2 * TitleMargin);
         plot.XLabel("environment steps");
         plot.YLabel(yLabel);
         plot.ShowLegend(Alignment.LowerRight);
         AtomicFile.WriteAllBytes(path, plot.GetImageBytes(width, height, ImageFormat.Png));
+    }
+
+    /// <summary>
+    /// Pixels kept free on each side of the title: ScottPlot centres it over the data area, which the y axis and its
+    /// tick labels push right of the image's centre by up to about 50 pixels.
+    /// </summary>
+    const int TitleMargin = 70;
+
+    /// <summary>
+    /// <paramref name="title"/> broken at spaces into as few lines as keep each within <paramref name="maxWidth"/>
+    /// pixels in <paramref name="label"/>'s font: ScottPlot centres a title on one line and clips what overflows the
+    /// image, so a long <c>--title</c> would otherwise lose its ends. A single word wider than the image stays whole.
+    /// </summary>
+    internal static string FitTitle(LabelStyle label, string title, float maxWidth)
+    {
+        if (MeasureWidth(label, title) <= maxWidth) return title;
+        var lines = new List<string>();
+        string line = "";
+        foreach (var word in title.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string longer = line.Length == 0 ? word : line + " " + word;
+            if (line.Length > 0 && MeasureWidth(label, longer) > maxWidth)
+            {
+                lines.Add(line);
+                line = word;
+            }
+            else line = longer;
+        }
+        lines.Add(line);
+        return string.Join("\n", lines);
+    }
+
+    /// <summary>The width in pixels <paramref name="text"/> takes in <paramref name="label"/>'s font.</summary>
+    internal static float MeasureWidth(LabelStyle label, string text)
+    {
+        string saved = label.Text;
+        label.Text = text;
+        using var paint = Paint.NewDisposablePaint();
+        float width = label.Measure(paint).Width;
+        label.Text = saved;
+        return width;
     }
 
     static string? FindFontFile(string fileName, IReadOnlyList<string> folders)

@@ -78,6 +78,29 @@ public class LearningCurveTests
     }
 
     [Fact]
+    public void FitTitle_BreaksALongTitleIntoLinesThatFitAndKeepsAShortOneWhole()
+    {
+        O2RL.Tests.Shared.RequiredTestLibraries.SkipWhenAbsent("fonts", !CurvePlot.FontsAvailable, "DejaVu Sans fonts are not installed (package fonts-dejavu-core)");
+        CurvePlot.EnsureFonts();
+        var plot = new ScottPlot.Plot();
+        plot.Font.Set(CurvePlot.FontFamily);
+        var label = plot.Axes.Title.Label;
+        const float maxWidth = 760;
+        Assert.Equal("hopper-medium-v2", CurvePlot.FitTitle(label, "hopper-medium-v2", maxWidth));
+
+        const string title = "HalfCheetah-v2 (our medium set, made again): TD3+BC→O2TD3, naive TD3 with the critics loaded, " +
+                             "TD3 from scratch, three seeds each, evaluations every 1,000 steps";
+        Assert.True(CurvePlot.MeasureWidth(label, title) > maxWidth, "the test title must be too wide for one line");
+        var lines = CurvePlot.FitTitle(label, title, maxWidth).Split('\n');
+        Assert.InRange(lines.Length, 2, 3);
+        Assert.All(lines, line => Assert.InRange(CurvePlot.MeasureWidth(label, line), 1, maxWidth));
+        Assert.Equal(title, string.Join(" ", lines));
+        // Greedy: no line could have taken the next line's first word.
+        for (int i = 0; i + 1 < lines.Length; i++)
+            Assert.True(CurvePlot.MeasureWidth(label, lines[i] + " " + lines[i + 1].Split(' ')[0]) > maxWidth);
+    }
+
+    [Fact]
     public void Render_RejectsAnEmptyPlot()
     {
         using var temp = new TemporaryFolder();
