@@ -2,8 +2,9 @@
 # O2SAC from its paper starting point on a MuJoCo task at a budget two cores can afford: CQL pre-trained on our own
 # medium dataset, then CQL→O2SAC against naive SAC from the same CQL policies and against SAC from scratch, seeds
 # 0 1 2; optionally the IQL→O2SAC transfer from IQL policies made earlier (IQL_DIR). The budget:
-#   CQL      10k gradient steps (the paper's networks and its 10 sampled actions per set: about 0.18 s per step on
-#            one core, so 30 min per seed; the paper runs 1M)
+#   CQL      10k gradient steps (the paper's networks and its 10 sampled actions per set: about 0.22 s per step on
+#            one core of the 2-core development VM for Hopper, 36 min per seed, and up to 55 min for HalfCheetah;
+#            the paper runs 1M)
 #   O2SAC    stages A and B 5k steps each (the paper: 500k each), then 10k online steps at UTD 10 (the paper's O2SAC
 #            setting; the threshold schedule over those 10k)
 #   naive    the CQL actor and critics, then plain SAC for the same 10k online steps at UTD 10
