@@ -412,6 +412,16 @@ public sealed class ReportNoteTests : IDisposable
         (code, _, error) = Run("report", a, b, "--per-seed", "--finetune");
         Assert.Equal(2, code);
         Assert.Contains("--finetune and --per-seed", error);
+
+        (code, output, _) = Run("report", a, b, "--per-seed", "--every", "200");
+        Assert.Equal(0, code);
+        Assert.Contains("| run | 0 | 200 | lowest after warm-up |", output);
+        (code, _, error) = Run("report", a, b, "--every", "200");
+        Assert.Equal(2, code);
+        Assert.Contains("give --per-seed too", error);
+        (code, _, error) = Run("report", a, b, "--per-seed", "--every", "0");
+        Assert.Equal(2, code);
+        Assert.Contains("--every must be an integer", error);
     }
 
     [Fact]

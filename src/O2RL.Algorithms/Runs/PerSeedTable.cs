@@ -67,14 +67,20 @@ public static class PerSeedTable
     /// Markdown: per task a line naming it and the metric, then a table whose columns are every evaluation step of
     /// its runs ("—" where a run has no point), a row per run ("method, seed N") and a mean row per method; the last
     /// column is the lowest score past the warm-up (the mean row: the mean of the runs' lowest).
+    /// <paramref name="columnEvery"/> &gt; 0 keeps fewer columns, for long runs: the steps up to the end of the
+    /// task's longest warm-up (the offline and aligned policies) and the multiples of <paramref name="columnEvery"/>.
+    /// The lowest column still looks at every evaluation, shown or not.
     /// </summary>
-    public static string ToMarkdown(IReadOnlyList<SeedCurve> curves)
+    public static string ToMarkdown(IReadOnlyList<SeedCurve> curves, long columnEvery = 0)
     {
         ArgumentNullException.ThrowIfNull(curves);
+        ArgumentOutOfRangeException.ThrowIfNegative(columnEvery);
         var text = new StringBuilder();
         foreach (var task in curves.GroupBy(c => (c.Info.Task, c.Metric)))
         {
-            long[] steps = [.. task.SelectMany(c => c.Points.Select(p => p.Step)).Distinct().Order()];
+            long warmup = task.Max(c => c.WarmupSteps);
+            long[] steps = [.. task.SelectMany(c => c.Points.Select(p => p.Step)).Distinct().Order()
+                .Where(step => columnEvery == 0 || step <= warmup || step % columnEvery == 0)];
             if (text.Length > 0) text.AppendLine();
             text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"{RunReport.Text(task.Key.Task)}, {task.Key.Metric}, by step:"));
             text.AppendLine();

@@ -7,7 +7,7 @@ namespace O2RL.Cli.Commands;
 public static class ReportCommand
 {
     const string Usage = """
-        Usage: o2rl report RUN_DIR_OR_GLOB... [--json] [--out FILE] [--metric NAME] [--finetune | --per-seed] [--include-incomplete]
+        Usage: o2rl report RUN_DIR_OR_GLOB... [--json] [--out FILE] [--metric NAME] [--finetune | --per-seed [--every N]] [--include-incomplete]
 
         One row per method × task (method: run.json's label, else algorithm/variant and "from <source>", the
         algorithm of a fine-tuning run's starting policy), each cell mean ± std across the runs (seeds):
@@ -25,6 +25,8 @@ public static class ReportCommand
           --per-seed   every run's score at every evaluation step instead (a row per run, "method, seed N", and
                        a mean row per method; a table per task), with each run's lowest score after its warm-up
                        (config.json warmup_steps, else after step 0): a drop once online updates began, seed by seed
+          --every N    with --per-seed, fewer columns for long runs: the steps up to the end of the warm-up and every
+                       multiple of N (the lowest column still counts every evaluation; --json keeps every point)
           --json   JSON instead of a Markdown table
           --out    write to FILE instead of standard output
         Exit codes: 0 ok, 1 failure, 2 bad arguments.
@@ -53,9 +55,11 @@ public static class ReportCommand
         if (args.Contains("--help") || args.Contains("-h")) { output.WriteLine(Usage); return 0; }
         // Bad arguments (exit 2) and unreadable runs or an unwritable output (exit 1) go to the dispatcher, which
         // names the command the way every other command does.
-        var reader = new ArgumentReader(args, ["out", "metric"], ["json", "finetune", "per-seed", "include-incomplete"]);
+        var reader = new ArgumentReader(args, ["out", "metric", "every"], ["json", "finetune", "per-seed", "include-incomplete"]);
         if (reader.Positionals.Count == 0) throw new UsageException("give at least one run folder (o2rl report --help)");
         if (reader.Has("finetune") && reader.Has("per-seed")) throw new UsageException("--finetune and --per-seed are two different tables: give one");
+        if (reader.Has("every") && !reader.Has("per-seed")) throw new UsageException("--every picks the columns of the --per-seed table: give --per-seed too");
+        int columnEvery = reader.GetInt("every", 0, min: 1);
         if (SelectRuns(reader, "report", notes: error, error) is not { } runs) return 1;
         // Each run's own curve (its own metric choice, as the tables score it), read once for both notes.
         var curves = runs.SelectMany(r => LearningCurves.Load([r], reader.Get("metric")).Curves).ToList();
@@ -73,7 +77,7 @@ public static class ReportCommand
         {
             var seedCurves = PerSeedTable.Build(runs, reader.Get("metric"));
             rowCount = seedCurves.Count;
-            text = reader.Has("json") ? PerSeedTable.ToJson(seedCurves) : PerSeedTable.ToMarkdown(seedCurves);
+            text = reader.Has("json") ? PerSeedTable.ToJson(seedCurves) : PerSeedTable.ToMarkdown(seedCurves, columnEvery);
         }
         else if (reader.Has("finetune"))
         {

@@ -66,6 +66,24 @@ public sealed class PerSeedTableTests
     }
 
     [Fact]
+    public void EveryNKeepsTheWarmupStepsAndTheMultiplesOfN_TheLowestStillCountsTheHiddenSteps()
+    {
+        using var temp = new TemporaryFolder();
+        var runs = new[]
+        {
+            // The lowest points after the warm-up (3000 and 5000) fall on steps the 2,000-step columns leave out.
+            Run(temp, "o0", "O2TD3", 0, 1000, (0, 40), (1000, 41), (2000, 42), (3000, 30), (4000, 43), (5000, 44), (6000, 45)),
+            Run(temp, "n0", "naive TD3", 0, 1000, (0, 40), (1000, 40), (2000, 20), (3000, 25), (4000, 35), (5000, 10), (6000, 44)),
+        };
+        string[] lines = PerSeedTable.ToMarkdown(PerSeedTable.Build(runs), columnEvery: 2000).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("| run | 0 | 1k | 2k | 4k | 6k | lowest after warm-up |", lines[1]);
+        Assert.Equal("| O2TD3, seed 0 | 40.0 | 41.0 | 42.0 | 43.0 | 45.0 | 30.0 |", lines[3]);
+        Assert.Equal("| naive TD3, seed 0 | 40.0 | 40.0 | 20.0 | 35.0 | 44.0 | 10.0 |", lines[4]);
+        // 0 keeps every column.
+        Assert.Contains("| run | 0 | 1k | 2k | 3k | 4k | 5k | 6k | lowest after warm-up |", PerSeedTable.ToMarkdown(PerSeedTable.Build(runs)));
+    }
+
+    [Fact]
     public void TwoRunsWithOneSeedKeepApartByFolder_AndJsonCarriesEveryPoint()
     {
         using var temp = new TemporaryFolder();
