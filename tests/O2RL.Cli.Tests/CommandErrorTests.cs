@@ -398,7 +398,7 @@ public sealed class ReportNoteTests : IDisposable
     }
 
     [Fact]
-    public void PerSeedPrintsEveryRunByStep_AndIsNotCombinedWithFinetune()
+    public void PerSeedPrintsEveryRunByStep_EveryNThinsItsColumns_AndBadCombinationsAreUsageErrors()
     {
         string a = RunWith("a", 0, 3, finished: true), b = RunWith("b", 1, 3, finished: true);
         var (code, output, error) = Run("report", a, b, "--per-seed");
@@ -409,19 +409,21 @@ public sealed class ReportNoteTests : IDisposable
         // The coarse-window note is about the --finetune and plain tables' "lowest early" column, not this one.
         Assert.DoesNotContain("10 evaluations or fewer", error);
 
-        (code, _, error) = Run("report", a, b, "--per-seed", "--finetune");
-        Assert.Equal(2, code);
-        Assert.Contains("--finetune and --per-seed", error);
-
         (code, output, _) = Run("report", a, b, "--per-seed", "--every", "200");
         Assert.Equal(0, code);
         Assert.Contains("| run | 0 | 200 | lowest after warm-up |", output);
-        (code, _, error) = Run("report", a, b, "--every", "200");
-        Assert.Equal(2, code);
-        Assert.Contains("give --per-seed too", error);
-        (code, _, error) = Run("report", a, b, "--per-seed", "--every", "0");
-        Assert.Equal(2, code);
-        Assert.Contains("--every must be an integer", error);
+
+        foreach (var (arguments, message) in new[]
+        {
+            (new[] { "--per-seed", "--finetune" }, "--finetune and --per-seed"),
+            (new[] { "--every", "200" }, "give --per-seed too"),
+            (new[] { "--per-seed", "--every", "0" }, "--every must be an integer"),
+        })
+        {
+            (code, _, error) = Run(["report", a, b, .. arguments]);
+            Assert.Equal(2, code);
+            Assert.Contains(message, error);
+        }
     }
 
     [Fact]
