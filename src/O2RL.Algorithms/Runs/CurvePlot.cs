@@ -89,8 +89,7 @@ public static class CurvePlot
             line.MarkerSize = curve.Steps.Length <= 30 ? 5 : 0;
             line.LegendText = $"{curve.Label} (n={curve.Seeds})";
         }
-        plot.Title(title);
-        plot.Axes.Title.Label.Text = FitTitle(plot.Axes.Title.Label, title, width - 2 * TitleMargin);
+        plot.Title(FitTitle(plot.Axes.Title.Label, title, width - 2 * TitleMargin));
         plot.XLabel("environment steps");
         plot.YLabel(yLabel);
         plot.ShowLegend(Alignment.LowerRight);
