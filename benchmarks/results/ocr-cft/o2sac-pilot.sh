@@ -42,32 +42,29 @@ for s in $seeds; do
   emit "$out/cql-s$s" offline --algo cql --env "$env_id" --dataset "$dataset" --level "$level" --seed "$s" \
     --set steps="$cql_steps" --set eval_every=$(( (cql_steps + 3) / 4 )) --set eval_episodes=5
 done
+# What every fine-tuning run of one seed shares: the task (task_of SEED sets it), the online budget with its
+# evaluations, and for O2SAC the budgets of stages A and B and of the threshold schedule.
+task_of() { task=(--env "$env_id" --dataset "$dataset" --level "$level" --seed "$1"); }
+budget=(--set online_steps="$online_steps" --set eval_every=1000 --set eval_episodes=5)
+stages=(--set reevaluation_steps="$stage_steps" --set alignment_steps="$stage_steps" --set threshold_steps="$online_steps")
+iql_transfer() {
+  task_of "$1"
+  emit "$out/iql-o2sac-s$1" finetune --variant o2sac "${task[@]}" --from "$IQL_DIR/iql-s$1/iql.safetensors" \
+    "${budget[@]}" "${stages[@]}" --label "IQL→O2SAC (transfer)"
+}
 # The IQL transfer needs no pre-training here, so its first run fills the core the third CQL run leaves free.
-if [ -n "${IQL_DIR:-}" ]; then
-  first=${seeds%% *}
-  emit "$out/iql-o2sac-s$first" finetune --variant o2sac --env "$env_id" --dataset "$dataset" --level "$level" \
-    --seed "$first" --from "$IQL_DIR/iql-s$first/iql.safetensors" --set reevaluation_steps="$stage_steps" \
-    --set alignment_steps="$stage_steps" --set online_steps="$online_steps" --set threshold_steps="$online_steps" \
-    --set eval_every=1000 --set eval_episodes=5 --label "IQL→O2SAC (transfer)"
-fi
+[ -n "${IQL_DIR:-}" ] && iql_transfer "${seeds%% *}"
 pool
 for s in $seeds; do
-  common=(--env "$env_id" --dataset "$dataset" --level "$level" --seed "$s" --from "$out/cql-s$s/cql.safetensors"
-          --set online_steps="$online_steps" --set eval_every=1000 --set eval_episodes=5)
-  emit "$out/cql-o2sac-s$s" finetune --variant o2sac "${common[@]}" --set reevaluation_steps="$stage_steps" \
-    --set alignment_steps="$stage_steps" --set threshold_steps="$online_steps" --label "CQL→O2SAC"
+  task_of "$s"
+  common=("${task[@]}" --from "$out/cql-s$s/cql.safetensors" "${budget[@]}")
+  emit "$out/cql-o2sac-s$s" finetune --variant o2sac "${common[@]}" "${stages[@]}" --label "CQL→O2SAC"
   emit "$out/cql-naive-sac-s$s" finetune --variant o2sac --mode naive "${common[@]}" --label "CQL→SAC (naive)"
-  emit "$out/scratch-sac-s$s" finetune --variant o2sac --mode scratch --env "$env_id" --dataset "$dataset" --level "$level" \
-    --seed "$s" --set online_steps="$online_steps" --set eval_every=1000 --set eval_episodes=5 --label "SAC (scratch)"
+  emit "$out/scratch-sac-s$s" finetune --variant o2sac --mode scratch "${task[@]}" "${budget[@]}" --label "SAC (scratch)"
 done
 pool
 if [ -n "${IQL_DIR:-}" ]; then
-  for s in $seeds; do
-    emit "$out/iql-o2sac-s$s" finetune --variant o2sac --env "$env_id" --dataset "$dataset" --level "$level" \
-      --seed "$s" --from "$IQL_DIR/iql-s$s/iql.safetensors" --set reevaluation_steps="$stage_steps" \
-      --set alignment_steps="$stage_steps" --set online_steps="$online_steps" --set threshold_steps="$online_steps" \
-      --set eval_every=1000 --set eval_episodes=5 --label "IQL→O2SAC (transfer)"
-  done
+  for s in $seeds; do iql_transfer "$s"; done
   pool
 fi
 $o2rl report "$out"/cql-s* --out "$out/offline.md"
