@@ -1,3 +1,4 @@
+using O2RL.Algorithms.Runs;
 using O2RL.Algorithms.Training;
 using O2RL.Cli;
 using O2RL.Data;
@@ -72,6 +73,10 @@ public sealed class OfflineResumeCommandTests
             // A run that died after its last checkpoint (update 200): summary and final checkpoint gone, rows of 250 and 300 still in the files.
             File.Delete(Path.Combine(cut, "summary.json"));
             File.Delete(Path.Combine(cut, "cql.safetensors"));
+            // Its session took an hour (as wall_time.json would say of a long run): the resumed summary counts it.
+            string wallTime = Path.Combine(cut, "wall_time.json");
+            var firstSession = RunWallTime.ReadSessions(File.ReadAllText(wallTime)).Single();
+            File.WriteAllText(wallTime, $$"""{"seconds": 3600, "sessions": [{"started_utc": "{{firstSession.StartedUtc}}", "seconds": 3600}]}""");
             Assert.Contains(Rows(cut), l => l.StartsWith("300,", StringComparison.Ordinal));
             string output;
             (code, output, error) = Run("offline", "--resume", cut, "--quiet");
@@ -80,7 +85,17 @@ public sealed class OfflineResumeCommandTests
             Assert.Equal(Rows(whole), Rows(cut));
             Assert.Equal(File.ReadAllLines(Path.Combine(whole, "metrics.jsonl")).Length, File.ReadAllLines(Path.Combine(cut, "metrics.jsonl")).Length);
             Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "cql.safetensors")), File.ReadAllBytes(Path.Combine(cut, "cql.safetensors")));
-            Assert.True(File.Exists(Path.Combine(cut, "summary.json")));
+            using (var summary = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(cut, "summary.json"))))
+            {
+                Assert.Equal(2, summary.RootElement.GetProperty("sessions").GetInt32());
+                Assert.InRange(summary.RootElement.GetProperty("wall_seconds").GetDouble(), 3600, 3900);
+            }
+            Assert.Equal(firstSession.StartedUtc, RunWallTime.ReadSessions(File.ReadAllText(wallTime))[0].StartedUtc);
+            using (var summary = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(whole, "summary.json"))))
+            {
+                Assert.Equal(1, summary.RootElement.GetProperty("sessions").GetInt32());
+                Assert.InRange(summary.RootElement.GetProperty("wall_seconds").GetDouble(), 0, 3600);
+            }
         }
         finally
         {

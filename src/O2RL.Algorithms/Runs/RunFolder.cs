@@ -17,6 +17,7 @@ public readonly record struct MetricRow(long Step, string Name, double Value);
 /// events.out.tfevents.SECONDS.o2rl   TensorBoard scalars (tensorboard --logdir on the folder or its parent)
 /// checkpoints/step_0000001000.safetensors
 /// stages/NAME.safetensors            stage caches (e.g. the agent after stage A or B)
+/// wall_time.json                     the wall time of every session of the run so far (<see cref="RunWallTime"/>)
 /// summary.json                       written when the run completes
 /// </code>
 /// Whole-file writes (run.json, config.json, summary.json, checkpoints, stage caches, resume rewrites) go through
@@ -194,8 +195,11 @@ public sealed class RunFolder
         return Path.Combine(StagesDirectory, stage + CheckpointExtension);
     }
 
-    /// <summary>Writes summary.json: final step, completion time, and the last value of every metric.</summary>
-    public void WriteSummary(long finalStep, IReadOnlyDictionary<string, double> lastValues, double? wallSeconds = null)
+    /// <summary>
+    /// Writes summary.json: final step, completion time, the last value of every metric, and when given the wall time
+    /// over all of the run's sessions with their count (<see cref="RunWallTime"/>).
+    /// </summary>
+    public void WriteSummary(long finalStep, IReadOnlyDictionary<string, double> lastValues, double? wallSeconds = null, int? sessions = null)
     {
         ArgumentNullException.ThrowIfNull(lastValues);
         using var buffer = new MemoryStream();
@@ -208,6 +212,7 @@ public sealed class RunFolder
             json.WriteNumber("final_step", finalStep);
             json.WriteString("completed_utc", DateTimeOffset.UtcNow.ToString("O"));
             if (wallSeconds is double seconds) json.WriteNumber("wall_seconds", seconds);
+            if (sessions is int count) json.WriteNumber("sessions", count);
             json.WriteStartObject("last");
             foreach (var (name, value) in lastValues.OrderBy(p => p.Key, StringComparer.Ordinal)) WriteJsonNumber(json, name, value);
             json.WriteEndObject();

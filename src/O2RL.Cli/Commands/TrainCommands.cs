@@ -260,7 +260,9 @@ public static class TrainCommands
                 ResumeCheckpoint = resumeCheckpoint,
                 Cancellation = ctrlC.Token,
             };
-            var clock = System.Diagnostics.Stopwatch.StartNew();
+            // Times this session after the earlier ones of a resumed run, so summary.json's wall_seconds covers them all.
+            using var wallTime = RunWallTime.Start(folder.Directory);
+            if (wallTime.UnreadableEarlierRecord is string unreadable) error.WriteLine($"note: {unreadable}");
             RunResult result;
             try
             {
@@ -277,12 +279,14 @@ public static class TrainCommands
             {
                 // Nothing was trained (bad config key or value, unreadable dataset …): leave no half-made run folder behind.
                 metrics.Dispose();
+                wallTime.Dispose();
                 Directory.Delete(folder.Directory, recursive: true);
                 throw;
             }
             metrics.Dispose();
+            wallTime.Dispose();
             var rows = folder.ReadMetrics();
-            folder.WriteSummary(rows.Count == 0 ? 0 : rows.Max(r => r.Step), metrics.LastValues, clock.Elapsed.TotalSeconds);
+            folder.WriteSummary(rows.Count == 0 ? 0 : rows.Max(r => r.Step), metrics.LastValues, wallTime.TotalSeconds, wallTime.Sessions);
             if (result.FinalEvaluation is { } evaluation)
                 output.WriteLine($"{algorithm} on {environmentId}: final evaluation {evaluation.MeanReturn:F1} ± {evaluation.StdReturn:F1}" +
                     (evaluation.NormalizedMean is double n ? $" (normalised {n:F1})" : "") + $" over {evaluation.Returns.Length} episodes");

@@ -194,10 +194,12 @@ public class RunFolderTests
         using (var metrics = folder.OpenMetrics(flushToDisk: false))
         {
             LogSteps(metrics, 0, 200);
-            folder.WriteSummary(200, metrics.LastValues, wallSeconds: 1.5);
+            folder.WriteSummary(200, metrics.LastValues, wallSeconds: 1.5, sessions: 2);
         }
         using var summary = JsonDocument.Parse(File.ReadAllText(folder.SummaryPath));
         Assert.Equal(200, summary.RootElement.GetProperty("final_step").GetInt64());
+        Assert.Equal(1.5, summary.RootElement.GetProperty("wall_seconds").GetDouble());
+        Assert.Equal(2, summary.RootElement.GetProperty("sessions").GetInt32());
         Assert.Equal("o2sac", summary.RootElement.GetProperty("method").GetString());
         Assert.Equal(20.0, summary.RootElement.GetProperty("last").GetProperty("eval/normalized_return").GetDouble());
         Assert.Equal(1100.0, summary.RootElement.GetProperty("last").GetProperty("charts/sps").GetDouble());
