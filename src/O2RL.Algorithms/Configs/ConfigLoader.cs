@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Text.Json;
 using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
+using O2RL.Algorithms.Runs;
 
 namespace O2RL.Algorithms.Configs;
 
@@ -113,7 +114,7 @@ public static class ConfigLoader
             object? value = p.GetValue(config);
             map[SnakeCase(p.Name)] = value is Enum choice ? SnakeCase(choice.ToString()) : value;
         }
-        return JsonSerializer.Serialize(map, new JsonSerializerOptions { WriteIndented = true });
+        return JsonSerializer.Serialize(map, JsonFiles.Serializer);
     }
 
     /// <summary>PascalCase → snake_case.</summary>

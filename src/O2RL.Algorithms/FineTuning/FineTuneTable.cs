@@ -73,7 +73,7 @@ public static class FineTuneTable
     {
         ArgumentNullException.ThrowIfNull(rows);
         using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var json = new Utf8JsonWriter(buffer, JsonFiles.Writer))
         {
             json.WriteStartObject();
             json.WriteStartArray("rows");

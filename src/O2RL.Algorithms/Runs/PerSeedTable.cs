@@ -126,7 +126,7 @@ public static class PerSeedTable
     {
         ArgumentNullException.ThrowIfNull(curves);
         using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var json = new Utf8JsonWriter(buffer, JsonFiles.Writer))
         {
             json.WriteStartObject();
             json.WriteStartArray("runs");

@@ -203,14 +203,14 @@ public sealed class RunFolder
     {
         ArgumentNullException.ThrowIfNull(lastValues);
         using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var json = new Utf8JsonWriter(buffer, JsonFiles.Writer))
         {
             json.WriteStartObject();
             json.WriteString("method", Info.Method);
             json.WriteString("task", Info.Task);
             json.WriteNumber("seed", Info.Seed);
             json.WriteNumber("final_step", finalStep);
-            json.WriteString("completed_utc", DateTimeOffset.UtcNow.ToString("O"));
+            json.WriteString("completed_utc", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture));
             if (wallSeconds is double seconds) json.WriteNumber("wall_seconds", seconds);
             if (sessions is int count) json.WriteNumber("sessions", count);
             json.WriteStartObject("last");

@@ -49,10 +49,9 @@ public sealed record RunInfo
     [JsonIgnore]
     public string Task => ScoreTaskId ?? (Dataset is null ? Environment : $"{Environment}/{Dataset}");
 
-    internal static readonly JsonSerializerOptions JsonOptions = new()
+    internal static readonly JsonSerializerOptions JsonOptions = new(JsonFiles.Serializer)
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 

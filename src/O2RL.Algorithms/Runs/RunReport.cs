@@ -94,7 +94,7 @@ public static class RunReport
     {
         ArgumentNullException.ThrowIfNull(report);
         using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var json = new Utf8JsonWriter(buffer, JsonFiles.Writer))
         {
             json.WriteStartObject();
             json.WriteStartArray("rows");

@@ -109,7 +109,7 @@ public sealed class RunWallTime : IDisposable
         // A folder removed under the run (a failed start deletes its half-made folder) is not made again here.
         if (!Directory.Exists(_directory)) return;
         using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var json = new Utf8JsonWriter(buffer, JsonFiles.Writer))
         {
             json.WriteStartObject();
             json.WriteNumber("seconds", Math.Round(TotalSeconds, 3));

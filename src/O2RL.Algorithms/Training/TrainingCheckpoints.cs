@@ -98,7 +98,7 @@ public sealed class TrainingCheckpoints
             ["episodes"] = result.Returns.Length,
             ["policy"] = RunFolder.BestPolicyFile,
         };
-        AtomicFile.WriteAllText(Path.Combine(BestPolicyFolder, RunFolder.BestPolicyInfoFile), info.ToJsonString(new() { WriteIndented = true }) + "\n");
+        AtomicFile.WriteAllText(Path.Combine(BestPolicyFolder, RunFolder.BestPolicyInfoFile), info.ToJsonString(JsonFiles.Serializer) + "\n");
     }
 
     /// <summary>The best evaluation recorded in <paramref name="folder"/>'s <c>best_policy.json</c>, or null.</summary>

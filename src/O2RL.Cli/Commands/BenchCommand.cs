@@ -10,6 +10,7 @@ using O2RL.Data.Replay;
 using O2RL.Engine;
 using O2RL.Engine.Diagnostics;
 using O2RL.Kernels;
+using O2RL.Algorithms.Runs;
 
 namespace O2RL.Cli.Commands;
 
@@ -115,7 +116,7 @@ public static class BenchCommand
         results["load_average"] = LoadAverage();
 
         if (reader.Has("json"))
-            output.WriteLine(JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+            output.WriteLine(JsonSerializer.Serialize(results, JsonFiles.Serializer));
         else
             foreach (var (key, value) in results) output.WriteLine($"{key,-28} {value}");
         return 0;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using O2RL.Data;
+using O2RL.Algorithms.Runs;
 
 namespace O2RL.Cli.Commands;
 
@@ -148,7 +149,7 @@ public static class DatasetCommand
     static void WriteJson(TextWriter o, string file, DatasetSummary s, DatasetMetadata m, ValidationReport report)
     {
         using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(stream, JsonFiles.Writer))
         {
             w.WriteStartObject();
             w.WriteString("file", file);

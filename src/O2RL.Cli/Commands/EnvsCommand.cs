@@ -1,5 +1,6 @@
 using System.Text.Json;
 using O2RL.Envs;
+using O2RL.Algorithms.Runs;
 
 namespace O2RL.Cli.Commands;
 
@@ -57,7 +58,7 @@ public static class EnvsCommand
         if (json)
         {
             using var stream = new MemoryStream();
-            using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+            using (var writer = new Utf8JsonWriter(stream, JsonFiles.Writer))
             {
                 writer.WriteStartArray();
                 foreach (var entry in environments)

@@ -176,7 +176,7 @@ public static class SweepCommand
     static void WriteManifest(string root, string command, SweepGrid grid, IReadOnlyList<PlannedRun> runs)
     {
         using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var json = new Utf8JsonWriter(buffer, JsonFiles.Writer))
         {
             json.WriteStartObject();
             json.WriteString("command", command);

@@ -75,11 +75,11 @@ public sealed class FineTuneTableTests
             Run(temp, "o0", "o2sac", 0, -300, -400, -380, -200),
             Run(temp, "o1", "o2sac", 1, -320, -420, -390, -180),
             // 11 evaluations: the first two are early, so the dip to −900 counts.
-            Run(temp, "n0", "naive", 0, null, -400, -900, -800, -700, -600, -500, -450, -400, -350, -300, -250),
+            Run(temp, "n0", "TD3+BC→SAC (naive)", 0, null, -400, -900, -800, -700, -600, -500, -450, -400, -350, -300, -250),
         };
         var rows = FineTuneTable.Build(runs);
         Assert.Equal(2, rows.Count);
-        var naive = rows.Single(r => r.Method == "naive");
+        var naive = rows.Single(r => r.Method == "TD3+BC→SAC (naive)");
         var o2sac = rows.Single(r => r.Method == "o2sac");
         Assert.Null(naive.Aligned);
         Assert.Equal(-900, naive.LowestEarly.Mean);
@@ -87,8 +87,10 @@ public sealed class FineTuneTableTests
         Assert.Equal(-310, o2sac.Aligned!.Mean, 9);
         Assert.Equal(-190, o2sac.Final.Mean, 9);
         string markdown = FineTuneTable.ToMarkdown(rows);
-        Assert.Contains("| Pendulum-v1 | naive | 1 | -400.0 ± 0.0 | — | -900.0 ± 0.0 | -250.0 ± 0.0 |", markdown);
+        Assert.Contains("| Pendulum-v1 | TD3+BC→SAC (naive) | 1 | -400.0 ± 0.0 | — | -900.0 ± 0.0 | -250.0 ± 0.0 |", markdown);
         string json = FineTuneTable.ToJson(rows);
+        // Labels are written as they read, not as \u002B and \u2192.
+        Assert.Contains("\"method\": \"TD3+BC→SAC (naive)\"", json);
         using var document = System.Text.Json.JsonDocument.Parse(json);
         var first = document.RootElement.GetProperty("rows")[0];
         Assert.Equal(System.Text.Json.JsonValueKind.Null, first.GetProperty("after_reconstruction").ValueKind);

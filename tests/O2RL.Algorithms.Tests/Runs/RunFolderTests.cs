@@ -200,6 +200,11 @@ public class RunFolderTests
         Assert.Equal(200, summary.RootElement.GetProperty("final_step").GetInt64());
         Assert.Equal(1.5, summary.RootElement.GetProperty("wall_seconds").GetDouble());
         Assert.Equal(2, summary.RootElement.GetProperty("sessions").GetInt32());
+        // Text is written as it reads: the time's "+00:00" and the build's "0.1.0+commit", not \u002B.
+        Assert.EndsWith("+00:00", summary.RootElement.GetProperty("completed_utc").GetString());
+        Assert.Contains("+00:00\"", File.ReadAllText(folder.SummaryPath));
+        Assert.DoesNotContain("\\u002B", File.ReadAllText(folder.SummaryPath));
+        Assert.DoesNotContain("\\u002B", File.ReadAllText(Path.Combine(folder.Directory, RunFolder.RunInfoFile)));
         Assert.Equal("o2sac", summary.RootElement.GetProperty("method").GetString());
         Assert.Equal(20.0, summary.RootElement.GetProperty("last").GetProperty("eval/normalized_return").GetDouble());
         Assert.Equal(1100.0, summary.RootElement.GetProperty("last").GetProperty("charts/sps").GetDouble());
