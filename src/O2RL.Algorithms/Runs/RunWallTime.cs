@@ -87,7 +87,8 @@ public sealed class RunWallTime : IDisposable
         {
             if (session.ValueKind != JsonValueKind.Object
                 || !session.TryGetProperty("started_utc", out var started) || started.ValueKind != JsonValueKind.String
-                || !session.TryGetProperty("seconds", out var seconds) || !seconds.TryGetDouble(out double value)
+                || !session.TryGetProperty("seconds", out var seconds) || seconds.ValueKind != JsonValueKind.Number
+                || !seconds.TryGetDouble(out double value)
                 || !double.IsFinite(value) || value < 0)
                 throw new InvalidDataException("every session needs 'started_utc' (text) and 'seconds' (a number ≥ 0)");
             result.Add((started.GetString()!, value));

@@ -62,6 +62,7 @@ public class RunWallTimeTests
     [Theory]
     [InlineData("{\"seconds\": 3, \"sessions\": [{\"started_utc\": \"x\", \"seconds\": -1}]")]
     [InlineData("{\"seconds\": 3}")]
+    [InlineData("{\"sessions\": [{\"started_utc\": \"x\", \"seconds\": \"3\"}]}")]
     [InlineData("[1, 2]")]
     [InlineData("{\"sessions\": [{\"seconds\": 3}]}")]
     [InlineData("not json")]
