@@ -69,19 +69,21 @@ for s in $seeds; do
   emit "$out/offline/iql-s$s"   offline --algo iql   --env "$env" --dataset "$dataset" --level "$level" --seed "$s" "${iql[@]}"
   emit "$out/offline/td3bc-s$s" offline --algo td3bc --env "$env" --dataset "$dataset" --level "$level" --seed "$s" "${td3bc[@]}"
 done
-pool
 
 ckpt() { case $1 in cql) echo "$out/offline/cql-s$2/cql.safetensors";; iql) echo "$out/offline/iql-s$2/iql.safetensors";; td3bc) echo "$out/offline/td3bc-s$2/td3_bc.safetensors";; esac; }
+# One queue: a fine-tuning run starts once the offline run it starts from has finished (done_of ALGO SEED names its summary.json); the runs
+# from scratch need none and fill the cores meanwhile.
+done_of() { echo "$out/offline/$1-s$2/summary.json"; }
 for s in $seeds; do
   common=(--env "$env" --dataset "$dataset" --level "$level" --seed "$s")
-  emit "$out/finetune/cql-o2sac-s$s"       finetune --variant o2sac --from "$(ckpt cql $s)"   "${common[@]}" "${o2sac[@]}" --label "CQL→O2SAC"
-  emit "$out/finetune/td3bc-o2td3-s$s"     finetune --variant o2td3 --from "$(ckpt td3bc $s)" "${common[@]}" "${o2td3[@]}" --label "TD3+BC→O2TD3"
-  emit "$out/finetune/iql-o2ppo-s$s"       finetune --variant o2ppo --from "$(ckpt iql $s)"   "${common[@]}" "${o2ppo[@]}" --label "IQL→O2PPO"
-  emit "$out/finetune/iql-o2sac-s$s"       finetune --variant o2sac --from "$(ckpt iql $s)"   "${common[@]}" "${o2sac[@]}" --label "IQL→O2SAC (transfer)"
-  emit "$out/finetune/td3bc-o2sac-s$s"     finetune --variant o2sac --from "$(ckpt td3bc $s)" "${common[@]}" "${o2sac[@]}" --label "TD3+BC→O2SAC (transfer)"
-  emit "$out/finetune/cql-naive-sac-s$s"   finetune --variant o2sac --mode naive --from "$(ckpt cql $s)"   "${common[@]}" "${o2sac[@]}" --label "CQL→SAC (naive)"
-  emit "$out/finetune/td3bc-naive-td3-s$s" finetune --variant o2td3 --mode naive --from "$(ckpt td3bc $s)" "${common[@]}" "${o2td3[@]}" --label "TD3+BC→TD3 (naive)"
-  emit "$out/finetune/iql-naive-ppo-s$s"   finetune --variant o2ppo --mode naive --from "$(ckpt iql $s)"   "${common[@]}" "${o2ppo[@]}" --label "IQL→PPO (naive)"
+  emit --after "$(done_of cql $s)" "$out/finetune/cql-o2sac-s$s"       finetune --variant o2sac --from "$(ckpt cql $s)"   "${common[@]}" "${o2sac[@]}" --label "CQL→O2SAC"
+  emit --after "$(done_of td3bc $s)" "$out/finetune/td3bc-o2td3-s$s"     finetune --variant o2td3 --from "$(ckpt td3bc $s)" "${common[@]}" "${o2td3[@]}" --label "TD3+BC→O2TD3"
+  emit --after "$(done_of iql $s)" "$out/finetune/iql-o2ppo-s$s"       finetune --variant o2ppo --from "$(ckpt iql $s)"   "${common[@]}" "${o2ppo[@]}" --label "IQL→O2PPO"
+  emit --after "$(done_of iql $s)" "$out/finetune/iql-o2sac-s$s"       finetune --variant o2sac --from "$(ckpt iql $s)"   "${common[@]}" "${o2sac[@]}" --label "IQL→O2SAC (transfer)"
+  emit --after "$(done_of td3bc $s)" "$out/finetune/td3bc-o2sac-s$s"     finetune --variant o2sac --from "$(ckpt td3bc $s)" "${common[@]}" "${o2sac[@]}" --label "TD3+BC→O2SAC (transfer)"
+  emit --after "$(done_of cql $s)" "$out/finetune/cql-naive-sac-s$s"   finetune --variant o2sac --mode naive --from "$(ckpt cql $s)"   "${common[@]}" "${o2sac[@]}" --label "CQL→SAC (naive)"
+  emit --after "$(done_of td3bc $s)" "$out/finetune/td3bc-naive-td3-s$s" finetune --variant o2td3 --mode naive --from "$(ckpt td3bc $s)" "${common[@]}" "${o2td3[@]}" --label "TD3+BC→TD3 (naive)"
+  emit --after "$(done_of iql $s)" "$out/finetune/iql-naive-ppo-s$s"   finetune --variant o2ppo --mode naive --from "$(ckpt iql $s)"   "${common[@]}" "${o2ppo[@]}" --label "IQL→PPO (naive)"
   emit "$out/finetune/scratch-sac-s$s"     finetune --variant o2sac --mode scratch "${common[@]}" "${o2sac[@]}" --label "SAC (scratch)"
   emit "$out/finetune/scratch-td3-s$s"     finetune --variant o2td3 --mode scratch "${common[@]}" "${o2td3[@]}" --label "TD3 (scratch)"
   emit "$out/finetune/scratch-ppo-s$s"     finetune --variant o2ppo --mode scratch "${common[@]}" "${o2ppo[@]}" --label "PPO (scratch)"

@@ -47,26 +47,20 @@ done
 task_of() { task=(--env "$env_id" --dataset "$dataset" --level "$level" --seed "$1"); }
 budget=(--set online_steps="$online_steps" --set eval_every=1000 --set eval_episodes=5)
 stages=(--set reevaluation_steps="$stage_steps" --set alignment_steps="$stage_steps" --set threshold_steps="$online_steps")
-iql_transfer() {
-  task_of "$1"
-  emit "$out/iql-o2sac-s$1" finetune --variant o2sac "${task[@]}" --from "$IQL_DIR/iql-s$1/iql.safetensors" \
-    "${budget[@]}" "${stages[@]}" --label "IQL→O2SAC (transfer)"
-}
-# The IQL transfer needs no pre-training here, so its first run fills the core the third CQL run leaves free.
-[ -n "${IQL_DIR:-}" ] && iql_transfer "${seeds%% *}"
-pool
+# One queue: each fine-tuning run starts once its seed's CQL run has finished, and SAC from scratch (and the IQL
+# transfer, whose IQL policies exist already) fills a core that would otherwise wait for the third CQL run.
 for s in $seeds; do
   task_of "$s"
   common=("${task[@]}" --from "$out/cql-s$s/cql.safetensors" "${budget[@]}")
-  emit "$out/cql-o2sac-s$s" finetune --variant o2sac "${common[@]}" "${stages[@]}" --label "CQL→O2SAC"
-  emit "$out/cql-naive-sac-s$s" finetune --variant o2sac --mode naive "${common[@]}" --label "CQL→SAC (naive)"
+  emit --after "$out/cql-s$s/summary.json" "$out/cql-o2sac-s$s" finetune --variant o2sac "${common[@]}" "${stages[@]}" --label "CQL→O2SAC"
+  emit --after "$out/cql-s$s/summary.json" "$out/cql-naive-sac-s$s" finetune --variant o2sac --mode naive "${common[@]}" --label "CQL→SAC (naive)"
   emit "$out/scratch-sac-s$s" finetune --variant o2sac --mode scratch "${task[@]}" "${budget[@]}" --label "SAC (scratch)"
+  if [ -n "${IQL_DIR:-}" ]; then
+    emit "$out/iql-o2sac-s$s" finetune --variant o2sac "${task[@]}" --from "$IQL_DIR/iql-s$s/iql.safetensors" \
+      "${budget[@]}" "${stages[@]}" --label "IQL→O2SAC (transfer)"
+  fi
 done
 pool
-if [ -n "${IQL_DIR:-}" ]; then
-  for s in $seeds; do iql_transfer "$s"; done
-  pool
-fi
 $o2rl report "$out"/cql-s* --out "$out/offline.md"
 runs=("$out"/cql-o2sac-s* "$out"/cql-naive-sac-s* "$out"/scratch-sac-s*)
 [ -n "${IQL_DIR:-}" ] && runs+=("$out"/iql-o2sac-s*)

@@ -40,12 +40,12 @@ for s in $seeds; do
   emit "$out/td3bc-s$s" offline --algo td3bc --env "$env_id" --dataset "$dataset" --level "$level" --seed "$s" \
     --set max_steps=30000 --set evaluate_every=5000 --set evaluation_episodes=5
 done
-pool
+# One queue: each seed's fine-tuning starts once its TD3+BC run has finished; TD3 from scratch needs none.
 for s in $seeds; do
   task_args=(--env "$env_id" --dataset "$dataset" --level "$level" --seed "$s" "${fine_tune[@]}")
   common=("${task_args[@]}" --from "$out/td3bc-s$s/td3_bc.safetensors")
-  emit "$out/td3bc-o2td3-s$s" finetune --variant o2td3 "${common[@]}" --label "TD3+BC→O2TD3"
-  emit "$out/td3bc-naive-td3-s$s" finetune --variant o2td3 --mode naive "${common[@]}" --label "TD3+BC→TD3 (naive)"
+  emit --after "$out/td3bc-s$s/summary.json" "$out/td3bc-o2td3-s$s" finetune --variant o2td3 "${common[@]}" --label "TD3+BC→O2TD3"
+  emit --after "$out/td3bc-s$s/summary.json" "$out/td3bc-naive-td3-s$s" finetune --variant o2td3 --mode naive "${common[@]}" --label "TD3+BC→TD3 (naive)"
   emit "$out/scratch-td3-s$s" finetune --variant o2td3 --mode scratch "${task_args[@]}" --label "TD3 (scratch)"
 done
 pool

@@ -48,19 +48,19 @@ export O2RL_THREADS=1
 mkdir -p "$out/logs"
 source benchmarks/results/ocr-cft/evidence-common.sh
 if [ "$source_algo" = iql ]; then
-  # The IQL policies first (a run finished before is skipped), as their own pool: every fine-tuning run reads one.
+  # The IQL policies (a run finished before is skipped); each seed's fine-tuning runs wait for theirs.
   for s in $seeds; do
     emit "$out/iql-s$s" offline --algo iql --env "$env_id" --dataset "$dataset" --level "$level" --seed "$s" \
       --set max_steps="$iql_steps" --set evaluate_every=5000 --set evaluation_episodes=5
   done
-  pool
 fi
 for s in $seeds; do
+  source_done="$out/$source_algo-s$s/summary.json"
   common=(--env "$env_id" --dataset "$dataset" --level "$level" --seed "$s" --from "$out/$source_algo-s$s/$checkpoint"
           --set online_steps="$online_steps" --set eval_every=1000 --set eval_episodes=5)
-  emit "$out/$source_algo-o2sac-s$s" finetune --variant o2sac "${common[@]}" --set reevaluation_steps="$stage_steps" \
+  emit --after "$source_done" "$out/$source_algo-o2sac-s$s" finetune --variant o2sac "${common[@]}" --set reevaluation_steps="$stage_steps" \
     --set alignment_steps="$stage_steps" --set threshold_steps="$online_steps" --label "$source_label→O2SAC (transfer)"
-  emit "$out/$source_algo-naive-sac-s$s" finetune --variant o2sac --mode naive "${common[@]}" --label "$source_label→SAC (naive)"
+  emit --after "$source_done" "$out/$source_algo-naive-sac-s$s" finetune --variant o2sac --mode naive "${common[@]}" --label "$source_label→SAC (naive)"
 done
 pool
 runs=("$out/$source_algo"-o2sac-s* "$out/$source_algo"-naive-sac-s*)
