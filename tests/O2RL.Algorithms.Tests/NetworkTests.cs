@@ -52,6 +52,34 @@ public sealed class NetworkTests
         Assert.Equal("net.net.0.weight", iql.Parameters.Entries[0].Name);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void SamplingAtRepeatedStatesFromOneForwardEqualsSamplingAtTheRepeatedRows(int threads)
+    {
+        // CQL's n actions per state: the actor runs on the B states and its head rows are repeated, instead of running
+        // on B·n repeated states. Same noise stream, same bits.
+        const int batch = 64, n = 10, obsDim = 11, actionDim = 3;
+        using var backend = new CpuBackend(threads);
+        var actor = new TanhGaussianActor(backend, obsDim, actionDim, seed: 4);
+        var observations = backend.Allocate(batch, obsDim);
+        new DeviceRandom(9).Normal(observations);
+        var repeatIndices = backend.AllocateIndices(batch * n);
+        backend.UploadIndices([.. Enumerable.Range(0, batch * n).Select(j => j / n)], repeatIndices);
+        var repeated = backend.Allocate(batch * n, obsDim);
+        backend.GatherRows(observations, repeatIndices, repeated);
+
+        var noise = backend.Allocate(batch * n, actionDim);
+        var (action, logProb) = actor.Sample(repeated, noise, slot: 1, drawNoiseFrom: new DeviceRandom(5));
+        float[] expectedAction = action.ToArray(), expectedLogProb = logProb.ToArray();
+        var repeatedHead = backend.Allocate(batch * n, 2 * actionDim);
+        var (fromOneForward, logProbFromOneForward) = actor.SampleRepeated(observations, repeatIndices, repeatedHead, noise, slot: 2, drawNoiseFrom: new DeviceRandom(5));
+        Assert.Equal(expectedAction, fromOneForward.ToArray());
+        Assert.Equal(expectedLogProb, logProbFromOneForward.ToArray());
+        // The n samples of a state differ: the noise is drawn per repeated row.
+        Assert.NotEqual(expectedAction[0], expectedAction[actionDim]);
+    }
+
     [Fact]
     public void FrozenTanhGaussianActorStillGivesActionGradients()
     {

@@ -57,6 +57,21 @@ public sealed class TanhGaussianActor
     public (Tensor Action, Tensor LogProb) Sample(Tensor observations, Tensor noise, int slot = 0, DeviceRandom? drawNoiseFrom = null) =>
         Head(slot).Sample(Network.Forward(observations, slot), noise, drawNoiseFrom);
 
+    /// <summary>
+    /// <see cref="Sample"/> at states repeated n times (row j of the result belongs to state
+    /// <paramref name="repeatIndices"/>[j]): the network runs once per state and its output rows are repeated into
+    /// <paramref name="repeatedHead"/> [rows, 2d] before sampling, at 1/n of the network's cost. On the CPU backend a
+    /// row's output does not depend on the other rows, so the numbers are those of running the network on the repeated
+    /// states bit for bit; a GPU GEMM may split k differently for fewer rows (rounding only). For detached samples
+    /// only (CQL's sampled actions): <see cref="SampleBackward"/> does not apply to them.
+    /// </summary>
+    public (Tensor Action, Tensor LogProb) SampleRepeated(Tensor observations, IndexTensor repeatIndices, Tensor repeatedHead, Tensor noise,
+        int slot, DeviceRandom? drawNoiseFrom = null)
+    {
+        Network.Backend.GatherRows(Network.Forward(observations, slot), repeatIndices, repeatedHead);
+        return Head(slot).Sample(repeatedHead, noise, drawNoiseFrom);
+    }
+
     /// <summary>Backward of <see cref="Sample"/> in the slot: accumulates parameter gradients.</summary>
     public void SampleBackward(Tensor? actionGradient, Tensor? logProbGradient, int slot = 0) =>
         Network.Backward(Head(slot).SampleBackward(actionGradient, logProbGradient), slot);

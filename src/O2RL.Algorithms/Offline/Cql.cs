@@ -158,7 +158,7 @@ public sealed partial class CqlAgent : IOfflineAgent
     {
         var sac = Learner;
         backend.GatherRows(batch.NextObservations, b.RepeatIndices, b.NextRepeated);
-        var (action, _) = sac.SampleActor(b.NextRepeated, NextRepeatedSlot);
+        var (action, _) = sac.SampleActorRepeated(batch.NextObservations, b.RepeatIndices, b.NextHeadRepeated, NextRepeatedSlot);
         var q = sac.TargetCritic.Forward(b.NextRepeated, action, 1);
         backend.EnsembleMin(q, b.RepeatedMin, b.RepeatedArgMin);
         RowMax(b.RepeatedMinByState, b.BackupMax, b.BackupColumn);
@@ -169,11 +169,11 @@ public sealed partial class CqlAgent : IOfflineAgent
     {
         var sac = Learner;
         backend.GatherRows(batch.Observations, b.RepeatIndices, b.ObservationsRepeated);
-        backend.GatherRows(batch.NextObservations, b.RepeatIndices, b.NextRepeated);
-        // a_rand ~ U[−1, 1]^d; a_cur ~ π(·|s) and a_nxt ~ π(·|s′) with their log-densities (all detached).
+        // a_rand ~ U[−1, 1]^d; a_cur ~ π(·|s) and a_nxt ~ π(·|s′) with their log-densities (all detached). The actor
+        // runs once per state and its head is repeated n times: the same numbers as on the repeated states.
         sac.UpdateRandom.Uniform(b.RandomActions, -1f, 1f);
-        var (currentActions, currentLogProb) = sac.SampleActor(b.ObservationsRepeated, CurrentRepeatedSlot);
-        var (nextActions, nextLogProb) = sac.SampleActor(b.NextRepeated, NextRepeatedSlot);
+        var (currentActions, currentLogProb) = sac.SampleActorRepeated(batch.Observations, b.RepeatIndices, b.CurrentHeadRepeated, CurrentRepeatedSlot);
+        var (nextActions, nextLogProb) = sac.SampleActorRepeated(batch.NextObservations, b.RepeatIndices, b.NextHeadRepeated, NextRepeatedSlot);
         var qRandom = sac.Critic.Forward(b.ObservationsRepeated, b.RandomActions, RandomCriticSlot);
         var qNext = sac.Critic.Forward(b.ObservationsRepeated, nextActions, NextCriticSlot);    // a_nxt scored at s
         var qCurrent = sac.Critic.Forward(b.ObservationsRepeated, currentActions, CurrentCriticSlot);
@@ -310,6 +310,8 @@ public sealed partial class CqlAgent : IOfflineAgent
             ObservationsRepeated = backend.Allocate(rows, obsDim);
             NextRepeated = backend.Allocate(rows, obsDim);
             RandomActions = backend.Allocate(rows, actionDim);
+            CurrentHeadRepeated = backend.Allocate(rows, 2 * actionDim);
+            NextHeadRepeated = backend.Allocate(rows, 2 * actionDim);
             Adjusted = backend.Allocate(critics, rows);
             AdjustedByState = Adjusted.Reshape(critics * batch, n);
             Values = backend.Allocate(critics * batch, columns);
@@ -350,6 +352,8 @@ public sealed partial class CqlAgent : IOfflineAgent
         public readonly IndexTensor RepeatIndices;
         /// <summary>Repeated s, s′: [B·n, obs]; random actions [B·n, d].</summary>
         public readonly Tensor ObservationsRepeated, NextRepeated, RandomActions;
+        /// <summary>The actor's head (μ, ρ) at s and s′, each row repeated n times: [B·n, 2d].</summary>
+        public readonly Tensor CurrentHeadRepeated, NextHeadRepeated;
         /// <summary>Adjusted critic values [E, B·n] and their [E·B, n] view.</summary>
         public readonly Tensor Adjusted, AdjustedByState;
         /// <summary>[E·B, columns].</summary>

@@ -152,6 +152,18 @@ public sealed class SoftActorCritic
     }
 
     /// <summary>
+    /// <see cref="SampleActor"/> at the states <paramref name="observations"/> each repeated as
+    /// <paramref name="repeatIndices"/> says (detached samples; see <see cref="TanhGaussianActor.SampleRepeated"/>):
+    /// [rows, d] and log π: [rows], with rows = <paramref name="repeatIndices"/>.Length and the same noise draws.
+    /// </summary>
+    public (Tensor Action, Tensor LogProb) SampleActorRepeated(Tensor observations, IndexTensor repeatIndices, Tensor repeatedHead, int slot)
+    {
+        int rows = repeatedHead.Rows;
+        if (!noises.TryGetValue((slot, rows), out var noise)) noises[(slot, rows)] = noise = backend.Allocate(rows, ActionDim);
+        return Actor.SampleRepeated(observations, repeatIndices, repeatedHead, noise, slot, drawNoiseFrom: UpdateRandom);
+    }
+
+    /// <summary>
     /// Temperature loss L_α = −mean[ log α · (log π(ã|s) + H̄) ] with the bracket constant: writes
     /// ∂L_α/∂log α = −(mean log π + H̄) and the loss value.
     /// </summary>
