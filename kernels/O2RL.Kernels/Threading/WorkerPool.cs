@@ -102,6 +102,8 @@ public sealed class WorkerPool : IDisposable
             throw new ArgumentOutOfRangeException(nameof(partCount), partCount, "the part count must not be negative");
         ObjectDisposedException.ThrowIf(disposed, this);
         if (partCount == 0) return;
+        // The caller runs parts too: it computes in the workers' float mode.
+        DenormalFlush.EnsureOnThisThread();
 
         int activeWorkers = Math.Min(workers.Length, partCount - 1);
         // (Monitor is reentrant, so the caller's own nested run must be caught by IsEntered before TryEnter.)
@@ -238,6 +240,7 @@ public sealed class WorkerPool : IDisposable
         void Loop()
         {
             poolOfCurrentWorker = pool;
+            DenormalFlush.EnsureOnThisThread();
             long seenRunId = 0;
             while (true)
             {

@@ -817,7 +817,11 @@ public abstract class Backend : IDisposable
     {
         // Without this, small ops on a disposed CPU backend kept working while large ones failed naming an internal pool.
         if (IsDisposed) throw new ObjectDisposedException(Name, $"the backend {Name} was disposed");
+        PrepareCallingThread();
     }
+
+    /// <summary>Called as every op and allocation starts, on the thread that calls it (the CPU backend sets its float mode there).</summary>
+    protected virtual void PrepareCallingThread() { }
 
     // ───────────────────────────── validation helpers ─────────────────────────────
 

@@ -27,6 +27,9 @@ public sealed unsafe class CpuBackend : Backend
     }
 
     /// <inheritdoc/>
+    /// <summary>Subnormal floats flushed to zero on every thread that runs this backend's kernels (<see cref="DenormalFlush"/>).</summary>
+    protected override void PrepareCallingThread() => DenormalFlush.EnsureOnThisThread();
+
     public override void Dispose()
     {
         if (IsDisposed) return;

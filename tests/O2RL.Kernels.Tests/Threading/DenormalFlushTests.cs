@@ -1,0 +1,82 @@
+using Xunit;
+
+namespace O2RL.Kernels.Tests.Threading;
+
+/// <summary>
+/// Flush-to-zero and denormals-are-zero on the threads that run CPU kernels: set on the workers and the caller of a
+/// pool run, so every part of an op computes alike. Each test runs on a thread of its own, because the mode stays
+/// with the thread.
+/// </summary>
+public sealed class DenormalFlushTests
+{
+    // Computed at run time so the compiler cannot fold them: 1e-30 · 1e-10 = 1e-40 is subnormal.
+    static float Product(float a, float b) => a * b;
+
+    static void OnNewThread(Action body)
+    {
+        Exception? failure = null;
+        var thread = new Thread(() => { try { body(); } catch (Exception e) { failure = e; } });
+        thread.Start();
+        thread.Join();
+        if (failure is not null) throw new Xunit.Sdk.XunitException($"on the test's thread: {failure}");
+    }
+
+    [Fact]
+    public void TheModeIsSetOnLinuxX64AndFlushesSubnormalResults()
+    {
+        if (!DenormalFlush.IsSupported)
+            Assert.Skip("flush-to-zero is set through glibc on Linux x86-64 only; elsewhere results keep gradual underflow");
+        OnNewThread(() =>
+        {
+            float tiny = float.Parse("1e-30"), small = float.Parse("1e-10");
+            Assert.False(DenormalFlush.IsFlushingOnThisThread());
+            Assert.True(float.IsSubnormal(Product(tiny, small)), "a new thread keeps IEEE gradual underflow");
+            DenormalFlush.EnsureOnThisThread();
+            Assert.True(DenormalFlush.IsFlushingOnThisThread());
+            Assert.Equal(0f, Product(tiny, small));
+            // DAZ: a subnormal input counts as zero (1e-40 · 1e10 would otherwise be 1e-30).
+            float subnormal = BitConverter.Int32BitsToSingle(0x000116C2);
+            Assert.Equal(0f, Product(subnormal, float.Parse("1e10")));
+            DenormalFlush.SetOnThisThread(false);
+            Assert.True(float.IsSubnormal(Product(tiny, small)));
+        });
+    }
+
+    sealed class ModeOfEachPart(int parts) : IParallelWork
+    {
+        public readonly bool[] Flushing = new bool[parts];
+        public readonly int[] Threads = new int[parts];
+
+        public void Execute(int part, int partCount)
+        {
+            // Long enough that the workers take their own parts.
+            Thread.SpinWait(200_000);
+            Flushing[part] = DenormalFlush.IsFlushingOnThisThread();
+            Threads[part] = Environment.CurrentManagedThreadId;
+        }
+    }
+
+    [Fact]
+    public void EveryThreadOfAPoolRunFlushesTheCallerIncluded()
+    {
+        if (!DenormalFlush.IsSupported) Assert.Skip("flush-to-zero is set through glibc on Linux x86-64 only");
+        OnNewThread(() =>
+        {
+            using var pool = new WorkerPool(3);
+            var work = new ModeOfEachPart(6);
+            pool.Run(work, 6);
+            Assert.All(work.Flushing, Assert.True);
+            Assert.True(work.Threads.Distinct().Count() > 1, "the parts all ran on the caller");
+        });
+    }
+
+    [Fact]
+    public void WithoutSupportNothingIsWrittenAndTheCallsAreHarmless()
+    {
+        OnNewThread(() =>
+        {
+            DenormalFlush.EnsureOnThisThread();
+            Assert.Equal(DenormalFlush.IsSupported, DenormalFlush.IsFlushingOnThisThread());
+        });
+    }
+}
