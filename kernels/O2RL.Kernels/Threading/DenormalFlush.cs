@@ -11,7 +11,9 @@ namespace O2RL.Kernels;
 /// With FTZ and DAZ set in MXCSR, subnormal results become zero and subnormal inputs count as zero, as GPUs and
 /// libtorch's CPU kernels commonly run. The mode is per thread: <see cref="WorkerPool"/> sets it on its workers and on
 /// each caller, and the CPU backend on the thread of every op, so every part of a split op computes alike and results
-/// stay the same for any thread count.
+/// stay the same for any thread count. The calling thread keeps the mode after the op (and threads it creates later
+/// inherit it, as POSIX threads inherit the float environment): other float code on it, an environment's physics
+/// included, then also reads subnormals as zero. <see cref="SetOnThisThread"/>(false) restores gradual underflow there.
 /// <para>
 /// Set through glibc's fegetenv/fesetenv on Linux x86-64 (fenv_t holds MXCSR at byte 28; the value read back is checked
 /// before anything is written). Elsewhere it is not set, and <see cref="IsSupported"/> is false: results are IEEE

@@ -29,16 +29,28 @@ public sealed class DenormalFlushTests
         OnNewThread(() =>
         {
             float tiny = float.Parse("1e-30"), small = float.Parse("1e-10");
+            // A new thread inherits its creator's mode (POSIX), so clear it first to see IEEE gradual underflow.
+            DenormalFlush.SetOnThisThread(false);
             Assert.False(DenormalFlush.IsFlushingOnThisThread());
-            Assert.True(float.IsSubnormal(Product(tiny, small)), "a new thread keeps IEEE gradual underflow");
-            DenormalFlush.EnsureOnThisThread();
+            Assert.True(float.IsSubnormal(Product(tiny, small)));
+            DenormalFlush.SetOnThisThread(true);
             Assert.True(DenormalFlush.IsFlushingOnThisThread());
             Assert.Equal(0f, Product(tiny, small));
             // DAZ: a subnormal input counts as zero (1e-40 · 1e10 would otherwise be 1e-30).
             float subnormal = BitConverter.Int32BitsToSingle(0x000116C2);
             Assert.Equal(0f, Product(subnormal, float.Parse("1e10")));
+        });
+        // EnsureOnThisThread sets it on a thread that has never been asked: one made by a thread with the mode cleared.
+        OnNewThread(() =>
+        {
             DenormalFlush.SetOnThisThread(false);
-            Assert.True(float.IsSubnormal(Product(tiny, small)));
+            OnNewThread(() =>
+            {
+                Assert.False(DenormalFlush.IsFlushingOnThisThread());
+                DenormalFlush.EnsureOnThisThread();
+                Assert.True(DenormalFlush.IsFlushingOnThisThread());
+                Assert.Equal(0f, Product(float.Parse("1e-30"), float.Parse("1e-10")));
+            });
         });
     }
 
