@@ -144,11 +144,14 @@ public sealed class SoftActorCritic
     public void RefreshAlpha() => backend.Unary(UnaryOp.Exp, LogAlpha, Alpha);
 
     /// <summary>Reparameterised ã ~ π_θ(·|obs) in an actor slot, with fresh noise: [rows, d] and log π: [rows].</summary>
-    public (Tensor Action, Tensor LogProb) SampleActor(Tensor observations, int slot)
+    public (Tensor Action, Tensor LogProb) SampleActor(Tensor observations, int slot) =>
+        Actor.Sample(observations, Noise(slot, observations.Rows), slot, drawNoiseFrom: UpdateRandom);
+
+    /// <summary>The ε buffer of a slot and row count: [rows, d], allocated on first use.</summary>
+    Tensor Noise(int slot, int rows)
     {
-        int rows = observations.Rows;
         if (!noises.TryGetValue((slot, rows), out var noise)) noises[(slot, rows)] = noise = backend.Allocate(rows, ActionDim);
-        return Actor.Sample(observations, noise, slot, drawNoiseFrom: UpdateRandom);
+        return noise;
     }
 
     /// <summary>
@@ -156,12 +159,8 @@ public sealed class SoftActorCritic
     /// <paramref name="repeatIndices"/> says (detached samples; see <see cref="TanhGaussianActor.SampleRepeated"/>):
     /// [rows, d] and log π: [rows], with rows = <paramref name="repeatIndices"/>.Length and the same noise draws.
     /// </summary>
-    public (Tensor Action, Tensor LogProb) SampleActorRepeated(Tensor observations, IndexTensor repeatIndices, Tensor repeatedHead, int slot)
-    {
-        int rows = repeatedHead.Rows;
-        if (!noises.TryGetValue((slot, rows), out var noise)) noises[(slot, rows)] = noise = backend.Allocate(rows, ActionDim);
-        return Actor.SampleRepeated(observations, repeatIndices, repeatedHead, noise, slot, drawNoiseFrom: UpdateRandom);
-    }
+    public (Tensor Action, Tensor LogProb) SampleActorRepeated(Tensor observations, IndexTensor repeatIndices, Tensor repeatedHead, int slot) =>
+        Actor.SampleRepeated(observations, repeatIndices, repeatedHead, Noise(slot, repeatedHead.Rows), slot, drawNoiseFrom: UpdateRandom);
 
     /// <summary>
     /// Temperature loss L_α = −mean[ log α · (log π(ã|s) + H̄) ] with the bracket constant: writes
