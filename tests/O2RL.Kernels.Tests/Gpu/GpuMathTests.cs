@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using O2RL.Kernels;
 using Xunit;
 
@@ -24,6 +25,26 @@ public sealed class GpuMathTests
     {
         double w = 1 + u;
         return w == 1 ? u : Math.Log(w) * u / (w - 1);
+    }
+
+    /// <summary>
+    /// Runs a check on a fresh thread with IEEE gradual underflow. These checks measure accuracy down to the subnormals
+    /// (and the ulp of a value near 1e-38 is itself subnormal), while the CPU backend leaves flush-to-zero set on every
+    /// thread that ran one of its ops (<see cref="DenormalFlush"/>) and the test runner reuses its threads: run on the
+    /// test's own thread, they passed or failed by which tests had run on it before.
+    /// </summary>
+    static void WithGradualUnderflow(Action check)
+    {
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            // A new thread inherits its creator's float mode, so clear it rather than assume it.
+            DenormalFlush.SetOnThisThread(false);
+            try { check(); } catch (Exception e) { failure = e; }
+        });
+        thread.Start();
+        thread.Join();
+        if (failure is not null) ExceptionDispatchInfo.Capture(failure).Throw();
     }
 
     static void AssertWithinUlps(Func<float, float> f, Func<double, double> exact, IEnumerable<float> inputs, double maxUlps, string name)
@@ -61,7 +82,7 @@ public sealed class GpuMathTests
     }
 
     [Fact]
-    public void ExpIsWithinTwoUlpsDownToTheDenormals()
+    public void ExpIsWithinTwoUlpsDownToTheDenormals() => WithGradualUnderflow(() =>
     {
         AssertWithinUlps(GpuMath.Exp, Math.Exp, Grid(-87.3f, 88.7f, 20_000, 1), 2, "exp");
         AssertWithinUlps(GpuMath.Exp, Math.Exp, Grid(-1f, 1f, 5_000, 2), 2, "exp near 0");
@@ -74,10 +95,10 @@ public sealed class GpuMathTests
         Assert.Equal(0f, GpuMath.Exp(-104f));
         Assert.Equal(0f, GpuMath.Exp(float.NegativeInfinity));
         Assert.True(float.IsNaN(GpuMath.Exp(float.NaN)));
-    }
+    });
 
     [Fact]
-    public void LogIsWithinThreeUlpsEverywhereAndRelativeNearOne()
+    public void LogIsWithinThreeUlpsEverywhereAndRelativeNearOne() => WithGradualUnderflow(() =>
     {
         AssertWithinUlps(GpuMath.Log, Math.Log, Binades(64, 4), 3, "log over all binades");
         // Near 1 the result is small: lg2.approx's absolute error made this the failing case on CUDA.
@@ -87,19 +108,19 @@ public sealed class GpuMathTests
         Assert.Equal(float.PositiveInfinity, GpuMath.Log(float.PositiveInfinity));
         Assert.True(float.IsNaN(GpuMath.Log(-1f)));
         Assert.True(float.IsNaN(GpuMath.Log(float.NaN)));
-    }
+    });
 
     [Fact]
-    public void Log1pIsAccurateForTinyArguments()
+    public void Log1pIsAccurateForTinyArguments() => WithGradualUnderflow(() =>
     {
         AssertWithinUlps(GpuMath.Log1p, x => Log1p(x), Grid(-0.5f, 1f, 20_000, 6), 3, "log1p");
         AssertWithinUlps(GpuMath.Log1p, x => Log1p(x), Binades(8, 7).Where(x => x < 1e-3f), 3, "log1p tiny");
         AssertWithinUlps(GpuMath.Log1p, x => Log1p(x), Binades(8, 8).Where(x => x < 1e-3f).Select(x => -x), 3, "log1p tiny negative");
         Assert.Equal(float.NegativeInfinity, GpuMath.Log1p(-1f));
-    }
+    });
 
     [Fact]
-    public void TanhIsWithinFourUlpsOnBothBranches()
+    public void TanhIsWithinFourUlpsOnBothBranches() => WithGradualUnderflow(() =>
     {
         AssertWithinUlps(GpuMath.Tanh, Math.Tanh, Grid(-10f, 10f, 40_000, 9), 4, "tanh");
         AssertWithinUlps(GpuMath.Tanh, Math.Tanh, Grid(-0.2f, 0.2f, 20_000, 10), 4, "tanh at the branch point 1/8 (just above it 1 − e cancels about two bits)");
@@ -108,10 +129,10 @@ public sealed class GpuMathTests
         Assert.Equal(-1f, GpuMath.Tanh(float.NegativeInfinity));
         Assert.Equal(0f, GpuMath.Tanh(0f));
         Assert.True(float.IsNaN(GpuMath.Tanh(float.NaN)));
-    }
+    });
 
     [Fact]
-    public void SoftplusAndAtanhAreWithinFourUlps()
+    public void SoftplusAndAtanhAreWithinFourUlps() => WithGradualUnderflow(() =>
     {
         static double Softplus(double x) => Math.Max(x, 0) + Log1p(Math.Exp(-Math.Abs(x)));
         AssertWithinUlps(GpuMath.Softplus, Softplus, Grid(-30f, 30f, 40_000, 12), 4, "softplus");
@@ -122,7 +143,7 @@ public sealed class GpuMathTests
         float Atanh(float x) => GpuMath.Unary((int)UnaryOp.Atanh, x, 0f, 0f);
         AssertWithinUlps(Atanh, Math.Atanh, Grid(-0.999f, 0.999f, 40_000, 13), 4, "atanh");
         AssertWithinUlps(Atanh, Math.Atanh, Binades(4, 14).Where(x => x < 0.01f), 4, "atanh tiny");
-    }
+    });
 
     [Fact]
     public void UnaryAndActivationUseTheAccurateFunctions()
@@ -132,5 +153,29 @@ public sealed class GpuMathTests
         Assert.Equal(GpuMath.Exp(-3.5f), GpuMath.Unary((int)UnaryOp.Exp, -3.5f, 0f, 0f));
         Assert.Equal(GpuMath.Log(1.01f), GpuMath.Unary((int)UnaryOp.Log, 1.01f, 0f, 0f));
         Assert.Equal(GpuMath.Softplus(-4.7f), GpuMath.Unary((int)UnaryOp.Softplus, -4.7f, 0f, 0f));
+    }
+
+    [Fact]
+    public void TheChecksHoldOnAThreadThatFlushesSubnormals()
+    {
+        if (!DenormalFlush.IsSupported) Assert.Skip("flush-to-zero is set through glibc on Linux x86-64 only, so no thread here flushes");
+        // What a test-runner thread looks like after a CPU-backend test ran on it.
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                DenormalFlush.SetOnThisThread(true);
+                Assert.True(DenormalFlush.IsFlushingOnThisThread());
+                ExpIsWithinTwoUlpsDownToTheDenormals();
+                Log1pIsAccurateForTinyArguments();
+                SoftplusAndAtanhAreWithinFourUlps();
+                Assert.True(DenormalFlush.IsFlushingOnThisThread(), "the caller's mode is its own and stays as it was");
+            }
+            catch (Exception e) { failure = e; }
+        });
+        thread.Start();
+        thread.Join();
+        if (failure is not null) ExceptionDispatchInfo.Capture(failure).Throw();
     }
 }
