@@ -1,5 +1,5 @@
-using System.Runtime.ExceptionServices;
 using O2RL.Kernels;
+using O2RL.Kernels.Tests.Threading;
 using Xunit;
 
 namespace O2RL.Kernels.Tests.Gpu;
@@ -33,19 +33,12 @@ public sealed class GpuMathTests
     /// thread that ran one of its ops (<see cref="DenormalFlush"/>) and the test runner reuses its threads: run on the
     /// test's own thread, they passed or failed by which tests had run on it before.
     /// </summary>
-    static void WithGradualUnderflow(Action check)
+    static void WithGradualUnderflow(Action check) => FreshThread.Run(() =>
     {
-        Exception? failure = null;
-        var thread = new Thread(() =>
-        {
-            // A new thread inherits its creator's float mode, so clear it rather than assume it.
-            DenormalFlush.SetOnThisThread(false);
-            try { check(); } catch (Exception e) { failure = e; }
-        });
-        thread.Start();
-        thread.Join();
-        if (failure is not null) ExceptionDispatchInfo.Capture(failure).Throw();
-    }
+        // A new thread inherits its creator's float mode, so clear it rather than assume it.
+        DenormalFlush.SetOnThisThread(false);
+        check();
+    });
 
     static void AssertWithinUlps(Func<float, float> f, Func<double, double> exact, IEnumerable<float> inputs, double maxUlps, string name)
     {
@@ -160,22 +153,14 @@ public sealed class GpuMathTests
     {
         if (!DenormalFlush.IsSupported) Assert.Skip("flush-to-zero is set through glibc on Linux x86-64 only, so no thread here flushes");
         // What a test-runner thread looks like after a CPU-backend test ran on it.
-        Exception? failure = null;
-        var thread = new Thread(() =>
+        FreshThread.Run(() =>
         {
-            try
-            {
-                DenormalFlush.SetOnThisThread(true);
-                Assert.True(DenormalFlush.IsFlushingOnThisThread());
-                ExpIsWithinTwoUlpsDownToTheDenormals();
-                Log1pIsAccurateForTinyArguments();
-                SoftplusAndAtanhAreWithinFourUlps();
-                Assert.True(DenormalFlush.IsFlushingOnThisThread(), "the caller's mode is its own and stays as it was");
-            }
-            catch (Exception e) { failure = e; }
+            DenormalFlush.SetOnThisThread(true);
+            Assert.True(DenormalFlush.IsFlushingOnThisThread());
+            ExpIsWithinTwoUlpsDownToTheDenormals();
+            Log1pIsAccurateForTinyArguments();
+            SoftplusAndAtanhAreWithinFourUlps();
+            Assert.True(DenormalFlush.IsFlushingOnThisThread(), "the caller's mode is its own and stays as it was");
         });
-        thread.Start();
-        thread.Join();
-        if (failure is not null) ExceptionDispatchInfo.Capture(failure).Throw();
     }
 }

@@ -12,21 +12,12 @@ public sealed class DenormalFlushTests
     // Computed at run time so the compiler cannot fold them: 1e-30 · 1e-10 = 1e-40 is subnormal.
     static float Product(float a, float b) => a * b;
 
-    static void OnNewThread(Action body)
-    {
-        Exception? failure = null;
-        var thread = new Thread(() => { try { body(); } catch (Exception e) { failure = e; } });
-        thread.Start();
-        thread.Join();
-        if (failure is not null) throw new Xunit.Sdk.XunitException($"on the test's thread: {failure}");
-    }
-
     [Fact]
     public void TheModeIsSetOnLinuxX64AndFlushesSubnormalResults()
     {
         if (!DenormalFlush.IsSupported)
             Assert.Skip("flush-to-zero is set through glibc on Linux x86-64 only; elsewhere results keep gradual underflow");
-        OnNewThread(() =>
+        FreshThread.Run(() =>
         {
             float tiny = float.Parse("1e-30"), small = float.Parse("1e-10");
             // A new thread inherits its creator's mode (POSIX), so clear it first to see IEEE gradual underflow.
@@ -41,10 +32,10 @@ public sealed class DenormalFlushTests
             Assert.Equal(0f, Product(subnormal, float.Parse("1e10")));
         });
         // EnsureOnThisThread sets it on a thread that has never been asked: one made by a thread with the mode cleared.
-        OnNewThread(() =>
+        FreshThread.Run(() =>
         {
             DenormalFlush.SetOnThisThread(false);
-            OnNewThread(() =>
+            FreshThread.Run(() =>
             {
                 Assert.False(DenormalFlush.IsFlushingOnThisThread());
                 DenormalFlush.EnsureOnThisThread();
@@ -72,7 +63,7 @@ public sealed class DenormalFlushTests
     public void EveryThreadOfAPoolRunFlushesTheCallerIncluded()
     {
         if (!DenormalFlush.IsSupported) Assert.Skip("flush-to-zero is set through glibc on Linux x86-64 only");
-        OnNewThread(() =>
+        FreshThread.Run(() =>
         {
             using var pool = new WorkerPool(3);
             var work = new ModeOfEachPart(6);
@@ -85,7 +76,7 @@ public sealed class DenormalFlushTests
     [Fact]
     public void WithoutSupportNothingIsWrittenAndTheCallsAreHarmless()
     {
-        OnNewThread(() =>
+        FreshThread.Run(() =>
         {
             DenormalFlush.EnsureOnThisThread();
             Assert.Equal(DenormalFlush.IsSupported, DenormalFlush.IsFlushingOnThisThread());
