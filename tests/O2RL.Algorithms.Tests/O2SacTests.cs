@@ -42,8 +42,11 @@ public sealed class O2SacTests
 
     static double Softplus(double x) => Math.Max(x, 0) + Math.Log(1 + Math.Exp(-Math.Abs(x)));
 
-    /// <summary>Double-precision log π(a|s) of given actions (clamped to ±(1 − 1e-4) before atanh).</summary>
-    static double[] LogProbOf(Ref.Net actor, double[] s, double[] a, int rows)
+    /// <summary>
+    /// Double-precision log π(a|s) of given actions (clamped to ±(1 − 1e-4) before atanh); with
+    /// <paramref name="atPreImage"/> the unclamped atanh a, which in double is the sample's own u for |u| up to ~18.
+    /// </summary>
+    static double[] LogProbOf(Ref.Net actor, double[] s, double[] a, int rows, bool atPreImage = false)
     {
         var head = Ref.Mlp(actor, 0, s, rows);
         double m = actor.Scalar("log_std_multiplier.constant"), o = actor.Scalar("log_std_offset.constant");
@@ -53,7 +56,7 @@ public sealed class O2SacTests
             {
                 double mu = head[r * 2 * ActionDim + j], rho = head[r * 2 * ActionDim + ActionDim + j];
                 double logStd = Math.Clamp(m * rho + o, -20, 2);
-                double action = Math.Clamp(a[r * ActionDim + j], -(1 - 1e-4), 1 - 1e-4);
+                double action = atPreImage ? a[r * ActionDim + j] : Math.Clamp(a[r * ActionDim + j], -(1 - 1e-4), 1 - 1e-4);
                 double u = Math.Atanh(action), z = (u - mu) / Math.Exp(logStd);
                 logProb[r] += -0.5 * z * z - logStd - 0.5 * Math.Log(2 * Math.PI) - 2 * (Math.Log(2) - u - Softplus(-2 * u));
             }
@@ -184,12 +187,12 @@ public sealed class O2SacTests
 
     /// <summary>Double L_π, L_α, L_Q and the dual weight w of one constrained update.</summary>
     static (double Actor, double Alpha, double Critic, double DualWeight) ConstrainedReference(Ref.Net actor, Ref.Net reference, Ref.Net critic, Ref.Net target,
-        double logAlpha, double lambda, double threshold, float[] noise0, float[] noise1)
+        double logAlpha, double lambda, double threshold, float[] noise0, float[] noise1, bool atPreImage = false)
     {
         double alpha = Math.Exp(logAlpha);
         var s = Ref.D(S); var s2 = Ref.D(S2);
         var (action, logProb) = Ref.Sample(actor, s, B, ActionDim, noise0);
-        var referenceLogProb = LogProbOf(reference, s, action, B).Select(v => Math.Max(-50, v)).ToArray();
+        var referenceLogProb = LogProbOf(reference, s, action, B, atPreImage).Select(v => Math.Max(-50, v)).ToArray();
         var q = Ref.Min(Ref.Q(critic, s, action, B, ObsDim, ActionDim));
         double actorLoss = Enumerable.Range(0, B).Average(i => alpha * logProb[i] - q[i] + lambda * (logProb[i] - referenceLogProb[i]));
         double alphaLoss = -logAlpha * (logProb.Average() - ActionDim);
@@ -199,16 +202,16 @@ public sealed class O2SacTests
             return (u > 0 ? 0.3 : 0.7) * u;
         });
         var (action2, logProb2) = Ref.Sample(actor, s2, B, ActionDim, noise1);
-        var referenceLogProb2 = LogProbOf(reference, s2, action2, B).Select(v => Math.Max(-50, v)).ToArray();
+        var referenceLogProb2 = LogProbOf(reference, s2, action2, B, atPreImage).Select(v => Math.Max(-50, v)).ToArray();
         var qNext = Ref.Min(Ref.Q(target, s2, action2, B, ObsDim, ActionDim));
         var y = Enumerable.Range(0, B).Select(i => R[i] + Gamma * (1 - M[i]) * (qNext[i] - alpha * logProb2[i] - lambda * (logProb2[i] - referenceLogProb2[i]))).ToArray();
         return (actorLoss, alphaLoss, SumOfMse(Ref.Q(critic, s, Ref.D(A), B, ObsDim, ActionDim), y), dualWeight);
     }
 
     /// <summary>A learner whose reference differs from its actor; a narrow reference puts some ℓ_ref below the floor.</summary>
-    static O2SacLearner ConstrainedLearner(Backend backend, float referenceLogStdOffset)
+    static O2SacLearner ConstrainedLearner(Backend backend, float referenceLogStdOffset, O2SacConfig? config = null)
     {
-        var learner = TinyLearner(backend);
+        var learner = TinyLearner(backend, config);
         var otherActor = new TanhGaussianActor(backend, ObsDim, ActionDim, seed: 41, hiddenDims: [5, 4]);
         learner.ReferenceActor.Parameters.CopyValuesFrom(otherActor.Parameters);
         learner.ReferenceActor.Parameters.Write("log_std_offset.constant", [referenceLogStdOffset]);
@@ -222,6 +225,75 @@ public sealed class O2SacTests
     {
         using var backend = new CpuBackend(1);
         var learner = ConstrainedLearner(backend, referenceOffset);
+        AssertConstrainedUpdateMatchesDouble(backend, learner, referenceOffset < -3 ? (1, B - 1) : (0, 0), atPreImage: false);
+    }
+
+    /// <summary>Sets the first action coordinate's mean to <paramref name="mean"/> at every state (last layer row and bias).</summary>
+    static void SaturateFirstCoordinate(TanhGaussianActor actor, float mean)
+    {
+        string last = $"base_network.{2 * actor.Network.Spec.HiddenDims.Length}";
+        var weight = actor.Parameters.Read($"{last}.weight");
+        var bias = actor.Parameters.Read($"{last}.bias");
+        int inputs = weight.Length / bias.Length;
+        Array.Clear(weight, 0, inputs);   // row 0 of [2d, hidden]
+        bias[0] = mean;
+        actor.Parameters.Write($"{last}.weight", weight);
+        actor.Parameters.Write($"{last}.bias", bias);
+    }
+
+    /// <summary>
+    /// reference_log_density = pre-image: with both actors' first coordinate saturated (μ = 7, beyond atanh(1 − 1e-4) =
+    /// 4.95), ℓ_ref is scored at each sample's own u, and the update matches the double reference that does so (losses
+    /// and the pathwise gradient into the actor), while the release's clamped form gives other losses.
+    /// </summary>
+    [Fact]
+    public void StageCWithTheReferenceAtThePreImageScoresASaturatedActorExactly()
+    {
+        using var backend = new CpuBackend(1);
+        var learner = ConstrainedLearner(backend, -1f, TinyConfig with { ReferenceLogDensity = O2SacConfig.ReferenceAtPreImage });
+        SaturateFirstCoordinate(learner.Sac.Actor, 7f);
+        SaturateFirstCoordinate(learner.ReferenceActor, 6.5f);
+        AssertConstrainedUpdateMatchesDouble(backend, learner, (0, 0), atPreImage: true);
+    }
+
+    /// <summary>
+    /// At π_θ = π_ref the divergence log π_θ(ã) − ℓ_ref is 0; scored at the pre-image it stays near 0 for an actor
+    /// whose means lie beyond 4.95, so λ falls (Div &lt; ε); the release's clamped form reads such samples as far from
+    /// the actor itself, and λ rises.
+    /// </summary>
+    [Theory]
+    [InlineData("pre-image", false)]
+    [InlineData("action", true)]
+    public void AtTheReferenceItselfLambdaRisesOnlyWhenSaturatedSamplesAreClampedFirst(string referenceLogDensity, bool lambdaRises)
+    {
+        using var backend = new CpuBackend(1);
+        var learner = TinyLearner(backend, TinyConfig with { ReferenceLogDensity = referenceLogDensity });
+        SaturateFirstCoordinate(learner.Sac.Actor, 9f);
+        learner.ReplaceReference();
+        float before = backend.ReadScalar(learner.Lambda.Lambda);
+        learner.ConstrainedUpdate(Batch(backend), environmentStep: 0, updateIndex: 0);
+        learner.Lambda.Refresh();
+        float after = backend.ReadScalar(learner.Lambda.Lambda);
+        Assert.True(lambdaRises ? after > before : after < before, $"{referenceLogDensity}: λ {before} → {after}");
+    }
+
+    [Fact]
+    public void ReferenceLogDensityIsCheckedByName()
+    {
+        var error = Assert.Throws<ArgumentException>(() => (new O2SacConfig() with { ReferenceLogDensity = "preimage" }).Validate());
+        Assert.Contains("reference_log_density 'preimage'", error.Message, StringComparison.Ordinal);
+        var parsed = ConfigLoader.Resolve(new O2SacConfig(), null, null, ["reference_log_density=pre-image"]);
+        Assert.Equal(O2SacConfig.ReferenceAtPreImage, parsed.ReferenceLogDensity);
+        Assert.Equal(O2SacConfig.ReferenceAtAction, new O2SacConfig().ReferenceLogDensity);
+    }
+
+    /// <summary>
+    /// One constrained update at t = 40, k = 0 against <see cref="ConstrainedReference"/>: L_π, L_α, L_Q, L_λ and
+    /// finite-difference actor and critic gradients; <paramref name="flooredRange"/> bounds how many ℓ_ref of the
+    /// current-state sample lie under the −50 floor.
+    /// </summary>
+    static void AssertConstrainedUpdateMatchesDouble(CpuBackend backend, O2SacLearner learner, (int Min, int Max) flooredRange, bool atPreImage)
+    {
         var sac = learner.Sac;
         var actor = Ref.Net.Of(sac.Actor.Parameters, 1);
         var reference = Ref.Net.Of(learner.ReferenceActor.Parameters, 1);
@@ -233,13 +305,18 @@ public sealed class O2SacTests
         const long t = 40;
         double threshold = 0.1 + (2 - 0.1) * t / 100.0;
         double logAlpha = Math.Log(0.5), lambda = 1.5;
-        var floored = LogProbOf(reference, Ref.D(S), Ref.Sample(actor, Ref.D(S), B, ActionDim, noise0).Action, B).Count(v => v < -50);
-        if (referenceOffset < -3) Assert.InRange(floored, 1, B - 1);
-        else Assert.Equal(0, floored);
+        var floored = LogProbOf(reference, Ref.D(S), Ref.Sample(actor, Ref.D(S), B, ActionDim, noise0).Action, B, atPreImage).Count(v => v < -50);
+        Assert.InRange(floored, flooredRange.Min, flooredRange.Max);
 
         learner.ConstrainedUpdate(Batch(backend), t, updateIndex: 0);
 
-        var expected = ConstrainedReference(actor, reference, critic, target, logAlpha, lambda, threshold, noise0, noise1);
+        var expected = ConstrainedReference(actor, reference, critic, target, logAlpha, lambda, threshold, noise0, noise1, atPreImage);
+        if (atPreImage)
+        {
+            // The release's clamped form is another function here: the test can tell the two apart.
+            var clamped = ConstrainedReference(actor, reference, critic, target, logAlpha, lambda, threshold, noise0, noise1, atPreImage: false);
+            Assert.True(Math.Abs(clamped.Critic - expected.Critic) > 1e-2 * Math.Abs(expected.Critic), $"L_Q {expected.Critic} (pre-image) against {clamped.Critic} (clamped)");
+        }
         AssertClose(expected.Actor, backend.ReadScalar(sac.ActorLoss), "L_π");
         AssertClose(expected.Alpha, backend.ReadScalar(sac.AlphaLoss), "L_α");
         AssertClose(expected.Critic, backend.ReadScalar(sac.CriticLoss), "L_Q");
@@ -250,8 +327,8 @@ public sealed class O2SacTests
         {
             double[] plus = (double[])actor.Values.Clone(), minus = (double[])actor.Values.Clone();
             plus[i] += h; minus[i] -= h;
-            double numeric = (ConstrainedReference(actor.With(plus), reference, critic, target, logAlpha, lambda, threshold, noise0, noise1).Actor
-                - ConstrainedReference(actor.With(minus), reference, critic, target, logAlpha, lambda, threshold, noise0, noise1).Actor) / (2 * h);
+            double numeric = (ConstrainedReference(actor.With(plus), reference, critic, target, logAlpha, lambda, threshold, noise0, noise1, atPreImage).Actor
+                - ConstrainedReference(actor.With(minus), reference, critic, target, logAlpha, lambda, threshold, noise0, noise1, atPreImage).Actor) / (2 * h);
             Assert.True(Math.Abs(numeric - actorGradient[i]) < 2e-3 * Math.Max(1, Math.Abs(numeric)), $"actor ∂L/∂θ[{i}]: numeric {numeric}, device {actorGradient[i]}");
         }
         var criticGradient = sac.Critic.Parameters.Gradients.ToArray();
@@ -259,8 +336,8 @@ public sealed class O2SacTests
         {
             double[] plus = (double[])critic.Values.Clone(), minus = (double[])critic.Values.Clone();
             plus[i] += h; minus[i] -= h;
-            double numeric = (ConstrainedReference(actor, reference, critic.With(plus), target, logAlpha, lambda, threshold, noise0, noise1).Critic
-                - ConstrainedReference(actor, reference, critic.With(minus), target, logAlpha, lambda, threshold, noise0, noise1).Critic) / (2 * h);
+            double numeric = (ConstrainedReference(actor, reference, critic.With(plus), target, logAlpha, lambda, threshold, noise0, noise1, atPreImage).Critic
+                - ConstrainedReference(actor, reference, critic.With(minus), target, logAlpha, lambda, threshold, noise0, noise1, atPreImage).Critic) / (2 * h);
             Assert.True(Math.Abs(numeric - criticGradient[i]) < 2e-3 * Math.Max(1, Math.Abs(numeric)), $"critic ∂L/∂θ[{i}]: numeric {numeric}, device {criticGradient[i]}");
         }
     }

@@ -19,23 +19,24 @@ public static unsafe class TanhGaussianCpu
     /// <summary>See <see cref="TanhGaussianReference.SampleBackward"/>; a null gradient pointer means "not used".</summary>
     public static void SampleBackward(int rows, int actionDim, float* head, float* multiplier, float* offset, float minLogStd, float maxLogStd,
         float* action, float* stdNoise, float* actionGradient, float* logProbGradient, float* headGradient,
-        float* multiplierGradient, float* offsetGradient)
+        float* multiplierGradient, float* offsetGradient, float* preImageGradient = null)
     {
         int n = rows * actionDim;
         TanhGaussianReference.SampleBackward(rows, actionDim, new ReadOnlySpan<float>(head, 2 * n), *multiplier, *offset, minLogStd, maxLogStd,
             new ReadOnlySpan<float>(action, n), new ReadOnlySpan<float>(stdNoise, n),
             actionGradient == null ? default : new ReadOnlySpan<float>(actionGradient, n),
             logProbGradient == null ? default : new ReadOnlySpan<float>(logProbGradient, rows),
-            new Span<float>(headGradient, 2 * n), ref *multiplierGradient, ref *offsetGradient);
+            new Span<float>(headGradient, 2 * n), ref *multiplierGradient, ref *offsetGradient,
+            preImageGradient == null ? default : new ReadOnlySpan<float>(preImageGradient, n));
     }
 
     /// <summary>See <see cref="TanhGaussianReference.LogProb"/>.</summary>
     public static void LogProb(int rows, int actionDim, float* head, float* action, float* multiplier, float* offset,
-        float minLogStd, float maxLogStd, float actionBound, float* logProb, float* saved)
+        float minLogStd, float maxLogStd, float actionBound, float* logProb, float* saved, bool givenIsPreImage = false)
     {
         int n = rows * actionDim;
         TanhGaussianReference.LogProb(rows, actionDim, new ReadOnlySpan<float>(head, 2 * n), new ReadOnlySpan<float>(action, n), *multiplier, *offset,
-            minLogStd, maxLogStd, actionBound, new Span<float>(logProb, rows), new Span<float>(saved, 4 * n));
+            minLogStd, maxLogStd, actionBound, new Span<float>(logProb, rows), new Span<float>(saved, 4 * n), givenIsPreImage);
     }
 
     /// <summary>See <see cref="TanhGaussianReference.LogProbBackward"/>; a null headGradient means "action gradient only".</summary>

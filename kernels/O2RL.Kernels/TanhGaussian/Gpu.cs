@@ -11,6 +11,10 @@ internal struct TanhGaussianArguments
     public int HasActionGradient, HasLogProbGradient;
     /// <summary>1 when the log-density backward also differentiates with respect to the head, else 0.</summary>
     public int HasHeadGradient;
+    /// <summary>1 when the sample's backward adds a gradient with respect to the pre-image u, else 0.</summary>
+    public int HasPreImageGradient;
+    /// <summary>1 when the log-density is given pre-images u rather than actions a, else 0.</summary>
+    public int GivenIsPreImage;
     /// <summary>
     /// The noise-drawing sample's normal mean (0) and standard deviation (1), passed rather than written as constants so
     /// that no compiler folds 0 + 1·z to z (−0 stays +0, as the normal draw's own kernel gives).
@@ -78,7 +82,8 @@ internal static class TanhGaussianGpu
 
     public static void SampleBackward<TGeometry>(ArrayView<float> head, ArrayView<float> multiplier, ArrayView<float> offset,
         ArrayView<float> action, ArrayView<float> stdNoise, ArrayView<float> actionGradient, ArrayView<float> logProbGradient,
-        ArrayView<float> headGradient, ArrayView<float> multiplierGradient, ArrayView<float> offsetGradient, TanhGaussianArguments arguments)
+        ArrayView<float> preImageGradient, ArrayView<float> headGradient, ArrayView<float> multiplierGradient, ArrayView<float> offsetGradient,
+        TanhGaussianArguments arguments)
         where TGeometry : struct, IGpuGeometry
     {
         var scratch = SharedMemory.Allocate<float>(default(TGeometry).ReduceThreads);
@@ -94,6 +99,7 @@ internal static class TanhGaussianGpu
                 float a = action[row + j];
                 float dPreTanh = arguments.HasActionGradient != 0 ? actionGradient[row + j] * (1f - a * a) : 0f;
                 dPreTanh += 2f * a * dLogProb;
+                if (arguments.HasPreImageGradient != 0) dPreTanh += preImageGradient[row + j];
                 headGradient[headRow + j] = dPreTanh;
                 float rawLogStd = head[headRow + d + j];
                 float preClamp = rawLogStd * m + o;
@@ -122,8 +128,9 @@ internal static class TanhGaussianGpu
         for (int j = 0; j < d; j++)
         {
             float given = action[row + j];
-            float clamped = ILGPU.Algorithms.XMath.Min(ILGPU.Algorithms.XMath.Max(given, -arguments.ActionBound), arguments.ActionBound);
-            float preTanh = GpuMath.Unary((int)UnaryOp.Atanh, clamped, 0f, 0f);
+            bool preImage = arguments.GivenIsPreImage != 0;
+            float clamped = preImage ? GpuMath.Tanh(given) : ILGPU.Algorithms.XMath.Min(ILGPU.Algorithms.XMath.Max(given, -arguments.ActionBound), arguments.ActionBound);
+            float preTanh = preImage ? given : GpuMath.Unary((int)UnaryOp.Atanh, clamped, 0f, 0f);
             float mean = head[headRow + j], rawLogStd = head[headRow + d + j];
             float logStd = ILGPU.Algorithms.XMath.Min(ILGPU.Algorithms.XMath.Max(rawLogStd * m + o, arguments.MinLogStd), arguments.MaxLogStd);
             float std = GpuMath.Exp(logStd);
@@ -132,7 +139,7 @@ internal static class TanhGaussianGpu
             saved[row + j] = standardized;
             saved[n + row + j] = standardized / std;
             saved[2 * n + row + j] = clamped;
-            saved[3 * n + row + j] = clamped == given ? 1f / (1f - clamped * clamped) : 0f;
+            saved[3 * n + row + j] = preImage ? 1f : clamped == given ? 1f / (1f - clamped * clamped) : 0f;
         }
         logProb[r] = sum + arguments.LogProbConstant;
     }

@@ -52,15 +52,18 @@ public static class TanhGaussianReference
 
     /// <summary>
     /// Backward of <see cref="Sample"/>. actionGradient ([rows, d]) and logProbGradient ([rows]) may each be empty
-    /// (the loss does not use it), not both. Overwrites headGradient ([rows, 2d]); adds ∂L/∂m and ∂L/∂o onto
+    /// (the loss does not use it), not both, unless preImageGradient is given. preImageGradient ([rows, d], or empty)
+    /// is a gradient with respect to u = μ + σε itself, added to ∂L/∂u: a term that scores the sample by its pre-image
+    /// (<see cref="LogProb"/> with givenIsPreImage) reaches the actor this way, also where tanh u has saturated and
+    /// the route through a carries nothing. Overwrites headGradient ([rows, 2d]); adds ∂L/∂m and ∂L/∂o onto
     /// <paramref name="multiplierGradient"/> and <paramref name="offsetGradient"/> (summed over rows in double).
     /// </summary>
     public static void SampleBackward(int rows, int actionDim, ReadOnlySpan<float> head, float multiplier, float offset,
         float minLogStd, float maxLogStd, ReadOnlySpan<float> action, ReadOnlySpan<float> stdNoise,
         ReadOnlySpan<float> actionGradient, ReadOnlySpan<float> logProbGradient, Span<float> headGradient,
-        ref float multiplierGradient, ref float offsetGradient)
+        ref float multiplierGradient, ref float offsetGradient, ReadOnlySpan<float> preImageGradient = default)
     {
-        bool hasActionGradient = !actionGradient.IsEmpty, hasLogProbGradient = !logProbGradient.IsEmpty;
+        bool hasActionGradient = !actionGradient.IsEmpty, hasLogProbGradient = !logProbGradient.IsEmpty, hasPreImageGradient = !preImageGradient.IsEmpty;
         double multiplierSum = 0, offsetSum = 0;
         for (int r = 0; r < rows; r++)
         {
@@ -72,6 +75,7 @@ public static class TanhGaussianReference
                 float a = action[row + j];
                 float dPreTanh = hasActionGradient ? actionGradient[row + j] * (1f - a * a) : 0f;
                 dPreTanh += 2f * a * dLogProb;
+                if (hasPreImageGradient) dPreTanh += preImageGradient[row + j];
                 headGradient[headRow + j] = dPreTanh;
                 float rawLogStd = head[headRow + actionDim + j];
                 float preClamp = rawLogStd * multiplier + offset;
@@ -93,9 +97,13 @@ public static class TanhGaussianReference
     /// u = atanh(a), z = (u − μ)/σ and log π = Σ_j [−½z_j² − log σ_j + 2u_j + 2·softplus(−2u_j)] + constant.
     /// saved ([4, rows, d]) receives z, z/σ, the clamped action and ∂u/∂a (1/(1 − a²), 0 where the clamp changed a)
     /// for <see cref="LogProbBackward"/>.
+    /// With <paramref name="givenIsPreImage"/> the given values are the pre-images u of the actions (a = tanh u, e.g.
+    /// another actor's sample μ + σε): the same formula at u with no clamp and no atanh, exact where tanh u rounds to
+    /// ±1 in float, which the clamp reads as u = ±atanh(bound) = ±4.95. saved then holds tanh u and ∂u/∂u = 1, so the
+    /// backward gives ∂log π/∂u.
     /// </summary>
     public static void LogProb(int rows, int actionDim, ReadOnlySpan<float> head, ReadOnlySpan<float> action, float multiplier, float offset,
-        float minLogStd, float maxLogStd, float actionBound, Span<float> logProb, Span<float> saved)
+        float minLogStd, float maxLogStd, float actionBound, Span<float> logProb, Span<float> saved, bool givenIsPreImage = false)
     {
         float constant = LogProbConstant(actionDim);
         int n = rows * actionDim;
@@ -106,8 +114,8 @@ public static class TanhGaussianReference
             for (int j = 0; j < actionDim; j++)
             {
                 float given = action[row + j];
-                float clamped = MathF.Min(MathF.Max(given, -actionBound), actionBound);
-                float preTanh = OpMath.Unary(UnaryOp.Atanh, clamped, 0f, 0f);
+                float clamped = givenIsPreImage ? MathF.Tanh(given) : MathF.Min(MathF.Max(given, -actionBound), actionBound);
+                float preTanh = givenIsPreImage ? given : OpMath.Unary(UnaryOp.Atanh, clamped, 0f, 0f);
                 float mean = head[headRow + j], rawLogStd = head[headRow + actionDim + j];
                 float logStd = MathF.Min(MathF.Max(rawLogStd * multiplier + offset, minLogStd), maxLogStd);
                 float std = MathF.Exp(logStd);
@@ -116,7 +124,7 @@ public static class TanhGaussianReference
                 saved[row + j] = standardized;
                 saved[n + row + j] = standardized / std;
                 saved[2 * n + row + j] = clamped;
-                saved[3 * n + row + j] = clamped == given ? 1f / (1f - clamped * clamped) : 0f;
+                saved[3 * n + row + j] = givenIsPreImage ? 1f : clamped == given ? 1f / (1f - clamped * clamped) : 0f;
             }
             logProb[r] = sum + constant;
         }
@@ -124,7 +132,7 @@ public static class TanhGaussianReference
 
     /// <summary>
     /// Backward of <see cref="LogProb"/> from ∂L/∂log π ([rows]): writes ∂L/∂a ([rows, d]; zero where the action was
-    /// clamped), and when headGradient is not empty, overwrites it ([rows, 2d]) and adds ∂L/∂m, ∂L/∂o:
+    /// clamped; ∂L/∂u when the forward was given pre-images), and when headGradient is not empty, overwrites it ([rows, 2d]) and adds ∂L/∂m, ∂L/∂o:
     /// ∂log π/∂u = 2a − z/σ, ∂log π/∂μ = z/σ, ∂log π/∂log σ = z² − 1 (0 where the log-std clamp was active).
     /// </summary>
     public static void LogProbBackward(int rows, int actionDim, ReadOnlySpan<float> head, float multiplier, float offset,

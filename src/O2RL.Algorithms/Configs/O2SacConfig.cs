@@ -59,6 +59,18 @@ public sealed record O2SacConfig
     public float DeterministicSourceStd { get; init; } = 0.1f;
     /// <summary>Initial λ (1.0; 2.0 on antmaze-medium/large).</summary>
     public float Lambda { get; init; } = 1f;
+    /// <summary>Values of <see cref="ReferenceLogDensity"/>.</summary>
+    public const string ReferenceAtAction = "action", ReferenceAtPreImage = "pre-image";
+    /// <summary>
+    /// How stage C scores π_θ's sample ã = tanh u under π_ref (the ℓ_ref of the actor loss, the λ slack and the critic
+    /// target): "action" (default, the release: ã clamped into ±(1 − 1e-4), then atanh) or "pre-image" (at u itself,
+    /// the same formula with no clamp; our switch). They agree wherever |u| &lt; 4.95. Beyond, "action" reads the sample
+    /// as u = ±4.95, so an actor whose means lie far out there (TD3+BC's saturated actions, converted) looks far from
+    /// itself: at π_θ = π_ref the estimate of log π_θ − log π_ref is 0 with "pre-image" and up to ~70 nats per state
+    /// with "action", which lowers the critic target by λ times that and raises λ. With "pre-image" the pathwise
+    /// gradient of ℓ_ref reaches u also where tanh u has saturated (the "action" clamp passes none there).
+    /// </summary>
+    public string ReferenceLogDensity { get; init; } = ReferenceAtAction;
     /// <summary>ε_0 of the threshold schedule (0.125; 0.005 on expert and medium-expert).</summary>
     public float ThresholdStart { get; init; } = 0.125f;
     /// <summary>ε_end (2.0; 0.125 on expert and medium-expert). Read from the table, never derived from σ.</summary>
@@ -114,6 +126,8 @@ public sealed record O2SacConfig
         if (AlignmentActorLr is float alignmentActorLr) SettingChecks.NotNegative(nameof(AlignmentActorLr), alignmentActorLr);
         SettingChecks.Positive(nameof(DeterministicSourceStd), DeterministicSourceStd);
         SettingChecks.Positive(nameof(Lambda), Lambda);
+        if (ReferenceLogDensity is not (ReferenceAtAction or ReferenceAtPreImage))
+            throw new ArgumentException($"reference_log_density '{ReferenceLogDensity}' is not one of {ReferenceAtAction}, {ReferenceAtPreImage}");
         SettingChecks.NotNegative(nameof(ThresholdStart), ThresholdStart);
         SettingChecks.NotNegative(nameof(ThresholdEnd), ThresholdEnd);
         SettingChecks.AtLeast(nameof(ThresholdSteps), ThresholdSteps, 1);

@@ -72,15 +72,31 @@ public sealed class TanhGaussianActor
         return Head(slot).Sample(repeatedHead, noise, drawNoiseFrom);
     }
 
-    /// <summary>Backward of <see cref="Sample"/> in the slot: accumulates parameter gradients.</summary>
-    public void SampleBackward(Tensor? actionGradient, Tensor? logProbGradient, int slot = 0) =>
-        Network.Backward(Head(slot).SampleBackward(actionGradient, logProbGradient), slot);
+    /// <summary>
+    /// Backward of <see cref="Sample"/> in the slot: accumulates parameter gradients; <paramref name="preImageGradient"/>
+    /// is ∂L/∂u with respect to the sample's pre-image (<see cref="PreImage"/>), or null.
+    /// </summary>
+    public void SampleBackward(Tensor? actionGradient, Tensor? logProbGradient, int slot = 0, Tensor? preImageGradient = null) =>
+        Network.Backward(Head(slot).SampleBackward(actionGradient, logProbGradient, preImageGradient), slot);
+
+    /// <summary>The pre-image u = μ + σε of the slot's latest sample (a = tanh u): [B, d].</summary>
+    public Tensor PreImage(int slot = 0) => Head(slot).PreImage();
+
+    /// <summary>
+    /// log π(tanh u|s) of actions given by their pre-images u (another actor's <see cref="PreImage"/>), exact where
+    /// tanh u rounds to ±1: [B]. <see cref="LogProbBackward"/> then returns ∂L/∂u.
+    /// </summary>
+    public Tensor LogProbAtPreImage(Tensor observations, Tensor preImage, int slot = 0) =>
+        Head(slot).LogProbAtPreImage(Network.Forward(observations, slot), preImage);
 
     /// <summary>log π(a|s) of externally supplied actions (clamped to ±(1 − 1e-4) before atanh): [B].</summary>
     public Tensor LogProb(Tensor observations, Tensor actions, int slot = 0) =>
         Head(slot).LogProb(Network.Forward(observations, slot), actions);
 
-    /// <summary>∂L/∂a of the slot's last <see cref="LogProb"/>; trains the actor too when it is trainable and asked.</summary>
+    /// <summary>
+    /// ∂L/∂a of the slot's last <see cref="LogProb"/> (∂L/∂u after <see cref="LogProbAtPreImage"/>); trains the actor
+    /// too when it is trainable and asked.
+    /// </summary>
     public Tensor LogProbBackward(Tensor logProbGradient, int slot = 0, bool trainActor = false)
     {
         var (actionGradient, headGradient) = Head(slot).LogProbBackward(logProbGradient, trainActor);

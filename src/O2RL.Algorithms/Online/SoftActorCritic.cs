@@ -176,9 +176,11 @@ public sealed class SoftActorCritic
     /// <summary>
     /// Further terms of an actor loss (O2SAC's λ·(log π_θ − log π_ref)): called with the sample ã [B, d], its
     /// log π_θ(ã|s) [B], and the gradients ∂L_π/∂ã [B, d] and ∂L_π/∂log π [B] of the SAC terms, which it may add to
-    /// in place (and add its value to <see cref="ActorLoss"/>) before they are propagated into the actor.
+    /// in place (and add its value to <see cref="ActorLoss"/>) before they are propagated into the actor. Returns a
+    /// gradient with respect to the sample's pre-image u ([B, d], for terms that score the sample by u, e.g.
+    /// log π_ref at <see cref="TanhGaussianActor.PreImage"/>), propagated with the others, or null.
     /// </summary>
-    public delegate void ActorLossTerms(Tensor action, Tensor logProb, Tensor actionGradient, Tensor logProbGradient);
+    public delegate Tensor? ActorLossTerms(Tensor action, Tensor logProb, Tensor actionGradient, Tensor logProbGradient);
 
     /// <summary>
     /// Actor loss L_π = mean[ α·log π_θ(ã|s) − min_e Q_e(s, ã) ] with ã reparameterised at s (slot
@@ -203,9 +205,9 @@ public sealed class SoftActorCritic
         Critic.Parameters.ZeroGradients();
         // The actor loss does not train the critics: propagate to the action only (no weight-gradient GEMMs).
         var actionGradient = Critic.Backward(b.CriticGradient, ActorCriticSlot, needActionGradient: true, accumulateParameterGradients: false)!;
-        extraTerms?.Invoke(action, logProb, actionGradient, b.LogProbGradient);
+        var preImageGradient = extraTerms?.Invoke(action, logProb, actionGradient, b.LogProbGradient);
         Actor.Parameters.ZeroGradients();
-        Actor.SampleBackward(actionGradient, b.LogProbGradient, CurrentSlot);
+        Actor.SampleBackward(actionGradient, b.LogProbGradient, CurrentSlot, preImageGradient);
         return (action, logProb);
     }
 

@@ -515,42 +515,47 @@ public abstract class Backend : IDisposable
     }
 
     /// <summary>
-    /// Backward of <see cref="TanhGaussianSample(Tensor, Tensor, Tensor, Tensor, float, float, Tensor, Tensor, Tensor)"/> from ∂L/∂a [B, d] and/or ∂L/∂log π [B] (either may be null, not
-    /// both), given that call's head, m, o, bounds, action and σε: overwrites ∂L/∂head [B, 2d] and adds ∂L/∂m and ∂L/∂o
-    /// onto the 1-element gradient tensors. The action gradient flows through u = μ + σε into μ and σ.
+    /// Backward of <see cref="TanhGaussianSample(Tensor, Tensor, Tensor, Tensor, float, float, Tensor, Tensor, Tensor)"/> from ∂L/∂a [B, d], ∂L/∂log π [B]
+    /// and/or ∂L/∂u [B, d] with respect to the pre-image u = μ + σε (any may be null, not all), given that call's head,
+    /// m, o, bounds, action and σε: overwrites ∂L/∂head [B, 2d] and adds ∂L/∂m and ∂L/∂o onto the 1-element gradient
+    /// tensors. The action gradient flows through u into μ and σ; the pre-image gradient joins it there (the route of
+    /// a term that scored the sample by its pre-image, <see cref="TanhGaussianLogProb"/> with givenIsPreImage).
     /// </summary>
     public void TanhGaussianSampleBackward(Tensor head, Tensor logStdMultiplier, Tensor logStdOffset, float minLogStd, float maxLogStd,
         Tensor action, Tensor stdNoise, Tensor? actionGradient, Tensor? logProbGradient,
-        Tensor headGradient, Tensor logStdMultiplierGradient, Tensor logStdOffsetGradient)
+        Tensor headGradient, Tensor logStdMultiplierGradient, Tensor logStdOffsetGradient, Tensor? preImageGradient = null)
     {
         int rows = TanhGaussianRows(head, action, action, stdNoise, logStdMultiplier, logStdOffset, minLogStd, maxLogStd);
-        if (actionGradient is null && logProbGradient is null)
-            throw new ArgumentException("the tanh-Gaussian backward needs an action gradient, a log-prob gradient or both");
+        if (actionGradient is null && logProbGradient is null && preImageGradient is null)
+            throw new ArgumentException("the tanh-Gaussian backward needs an action, log-prob or pre-image gradient");
         if (actionGradient is not null) SameLength(actionGradient, action);
+        if (preImageGradient is not null) SameLength(preImageGradient, action);
         if (logProbGradient is not null) PerRow(logProbGradient, rows, nameof(logProbGradient));
         SameLength(headGradient, head); ScalarOut(logStdMultiplierGradient); ScalarOut(logStdOffsetGradient);
-        Distinct([head, logStdMultiplier, logStdOffset, action, stdNoise, actionGradient, logProbGradient],
+        Distinct([head, logStdMultiplier, logStdOffset, action, stdNoise, actionGradient, logProbGradient, preImageGradient],
             [headGradient, logStdMultiplierGradient, logStdOffsetGradient]);
         if (rows > 0)
             TanhGaussianSampleBackwardCore(head, logStdMultiplier, logStdOffset, minLogStd, maxLogStd, action, stdNoise, actionGradient, logProbGradient,
-                headGradient, logStdMultiplierGradient, logStdOffsetGradient);
+                preImageGradient, headGradient, logStdMultiplierGradient, logStdOffsetGradient);
     }
 
     /// <summary>
     /// log π(a|s) of given actions [B, d] under a tanh-Gaussian head [B, 2d] (μ, raw log-std ρ) with log-std multiplier
     /// m and offset o: a is clamped into ±<paramref name="actionBound"/>, u = atanh a, log σ = clamp(m·ρ + o, lo, hi).
     /// Writes log π [B] and, for <see cref="TanhGaussianLogProbBackward"/>, saved [4·B·d] (z = (u − μ)/σ, z/σ, the
-    /// clamped action and ∂u/∂a). Formulas in <see cref="TanhGaussianReference.LogProb"/>.
+    /// clamped action and ∂u/∂a). With <paramref name="givenIsPreImage"/>, <paramref name="action"/> holds the
+    /// pre-images u of the actions instead (no clamp, no atanh: exact where tanh u rounds to ±1) and the backward gives
+    /// ∂L/∂u. Formulas in <see cref="TanhGaussianReference.LogProb"/>.
     /// </summary>
     public void TanhGaussianLogProb(Tensor head, Tensor action, Tensor logStdMultiplier, Tensor logStdOffset,
-        float minLogStd, float maxLogStd, float actionBound, Tensor logProb, Tensor saved)
+        float minLogStd, float maxLogStd, float actionBound, Tensor logProb, Tensor saved, bool givenIsPreImage = false)
     {
         int rows = TanhGaussianRows(head, action, action, action, logStdMultiplier, logStdOffset, minLogStd, maxLogStd);
         if (!(actionBound > 0f && actionBound < 1f)) throw new ArgumentOutOfRangeException(nameof(actionBound), actionBound, "the action clamp must be in (0, 1)");
         PerRow(logProb, rows, nameof(logProb)); Own(saved, nameof(saved));
         if (saved.Length != 4 * action.Length) throw new ArgumentException($"the saved values of [{action.ShapeText}] need {4 * action.Length} elements, got [{saved.ShapeText}]", nameof(saved));
         Distinct([head, action, logStdMultiplier, logStdOffset], [logProb, saved]);
-        if (rows > 0) TanhGaussianLogProbCore(head, action, logStdMultiplier, logStdOffset, minLogStd, maxLogStd, actionBound, logProb, saved);
+        if (rows > 0) TanhGaussianLogProbCore(head, action, logStdMultiplier, logStdOffset, minLogStd, maxLogStd, actionBound, logProb, saved, givenIsPreImage);
     }
 
     /// <summary>
@@ -781,10 +786,10 @@ public abstract class Backend : IDisposable
         TanhGaussianSampleCore(head, noise, logStdMultiplier, logStdOffset, minLogStd, maxLogStd, action, stdNoise, logProb);
     }
     protected abstract void TanhGaussianSampleBackwardCore(Tensor head, Tensor logStdMultiplier, Tensor logStdOffset, float minLogStd, float maxLogStd,
-        Tensor action, Tensor stdNoise, Tensor? actionGradient, Tensor? logProbGradient,
+        Tensor action, Tensor stdNoise, Tensor? actionGradient, Tensor? logProbGradient, Tensor? preImageGradient,
         Tensor headGradient, Tensor logStdMultiplierGradient, Tensor logStdOffsetGradient);
     protected abstract void TanhGaussianLogProbCore(Tensor head, Tensor action, Tensor logStdMultiplier, Tensor logStdOffset,
-        float minLogStd, float maxLogStd, float actionBound, Tensor logProb, Tensor saved);
+        float minLogStd, float maxLogStd, float actionBound, Tensor logProb, Tensor saved, bool givenIsPreImage);
     protected abstract void TanhGaussianLogProbBackwardCore(Tensor head, Tensor logStdMultiplier, Tensor logStdOffset, float minLogStd, float maxLogStd,
         Tensor saved, Tensor logProbGradient, Tensor actionGradient, Tensor? headGradient, Tensor? logStdMultiplierGradient, Tensor? logStdOffsetGradient);
     protected abstract void AdamCore(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment,

@@ -283,14 +283,15 @@ public sealed unsafe class CpuBackend : Backend
         TanhGaussianCpu.Sample(action.Rows, action.Cols, P(head), P(noise), P(logStdMultiplier), P(logStdOffset), minLogStd, maxLogStd, P(action), P(stdNoise), P(logProb));
     /// <inheritdoc/>
     protected override void TanhGaussianSampleBackwardCore(Tensor head, Tensor logStdMultiplier, Tensor logStdOffset, float minLogStd, float maxLogStd,
-        Tensor action, Tensor stdNoise, Tensor? actionGradient, Tensor? logProbGradient,
+        Tensor action, Tensor stdNoise, Tensor? actionGradient, Tensor? logProbGradient, Tensor? preImageGradient,
         Tensor headGradient, Tensor logStdMultiplierGradient, Tensor logStdOffsetGradient) =>
         TanhGaussianCpu.SampleBackward(action.Rows, action.Cols, P(head), P(logStdMultiplier), P(logStdOffset), minLogStd, maxLogStd, P(action), P(stdNoise),
-            P(actionGradient, null), P(logProbGradient, null), P(headGradient), P(logStdMultiplierGradient), P(logStdOffsetGradient));
+            P(actionGradient, null), P(logProbGradient, null), P(headGradient), P(logStdMultiplierGradient), P(logStdOffsetGradient), P(preImageGradient, null));
     /// <inheritdoc/>
     protected override void TanhGaussianLogProbCore(Tensor head, Tensor action, Tensor logStdMultiplier, Tensor logStdOffset,
-        float minLogStd, float maxLogStd, float actionBound, Tensor logProb, Tensor saved) =>
-        TanhGaussianCpu.LogProb(action.Rows, action.Cols, P(head), P(action), P(logStdMultiplier), P(logStdOffset), minLogStd, maxLogStd, actionBound, P(logProb), P(saved));
+        float minLogStd, float maxLogStd, float actionBound, Tensor logProb, Tensor saved, bool givenIsPreImage) =>
+        TanhGaussianCpu.LogProb(action.Rows, action.Cols, P(head), P(action), P(logStdMultiplier), P(logStdOffset), minLogStd, maxLogStd, actionBound, P(logProb), P(saved),
+            givenIsPreImage);
     /// <inheritdoc/>
     protected override void TanhGaussianLogProbBackwardCore(Tensor head, Tensor logStdMultiplier, Tensor logStdOffset, float minLogStd, float maxLogStd,
         Tensor saved, Tensor logProbGradient, Tensor actionGradient, Tensor? headGradient, Tensor? logStdMultiplierGradient, Tensor? logStdOffsetGradient) =>

@@ -399,7 +399,7 @@ public sealed class IlgpuBackend : Backend
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SacTdLossArguments>? sacTdLoss;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments>? tanhGaussianSample;
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments>? tanhGaussianSampleBackward;
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments>? tanhGaussianSampleBackward;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments>? tanhGaussianLogProb;
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, TanhGaussianArguments>? tanhGaussianLogProbBackward;
@@ -946,32 +946,35 @@ public sealed class IlgpuBackend : Backend
     }
 
     protected override void TanhGaussianSampleBackwardCore(Tensor head, Tensor logStdMultiplier, Tensor logStdOffset, float minLogStd, float maxLogStd,
-        Tensor action, Tensor stdNoise, Tensor? actionGradient, Tensor? logProbGradient,
+        Tensor action, Tensor stdNoise, Tensor? actionGradient, Tensor? logProbGradient, Tensor? preImageGradient,
         Tensor headGradient, Tensor logStdMultiplierGradient, Tensor logStdOffsetGradient)
     {
         var arguments = new TanhGaussianArguments
         {
             Rows = action.Rows, ActionDim = action.Cols, MinLogStd = minLogStd, MaxLogStd = maxLogStd,
             HasActionGradient = actionGradient is null ? 0 : 1, HasLogProbGradient = logProbGradient is null ? 0 : 1,
+            HasPreImageGradient = preImageGradient is null ? 0 : 1,
         };
         tanhGaussianSampleBackward ??= LoadGrouped(
             d => d.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments>(TanhGaussianGpu.SampleBackward<DeviceGeometry>),
+                ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments>(TanhGaussianGpu.SampleBackward<DeviceGeometry>),
             s => s.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments>(TanhGaussianGpu.SampleBackward<SimulatorGeometry>));
+                ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments>(TanhGaussianGpu.SampleBackward<SimulatorGeometry>));
         if (Enqueue())
             tanhGaussianSampleBackward(stream, SingleGroup, View(head), View(logStdMultiplier), View(logStdOffset), View(action), View(stdNoise),
                 actionGradient is null ? placeholder.View : View(actionGradient), logProbGradient is null ? placeholder.View : View(logProbGradient),
+                preImageGradient is null ? placeholder.View : View(preImageGradient),
                 View(headGradient), View(logStdMultiplierGradient), View(logStdOffsetGradient), arguments);
     }
 
     protected override void TanhGaussianLogProbCore(Tensor head, Tensor action, Tensor logStdMultiplier, Tensor logStdOffset,
-        float minLogStd, float maxLogStd, float actionBound, Tensor logProb, Tensor saved)
+        float minLogStd, float maxLogStd, float actionBound, Tensor logProb, Tensor saved, bool givenIsPreImage)
     {
         var arguments = new TanhGaussianArguments
         {
             Rows = action.Rows, ActionDim = action.Cols, MinLogStd = minLogStd, MaxLogStd = maxLogStd,
             LogProbConstant = TanhGaussianReference.LogProbConstant(action.Cols), ActionBound = actionBound,
+            GivenIsPreImage = givenIsPreImage ? 1 : 0,
         };
         if (Enqueue())
             (tanhGaussianLogProb ??= accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TanhGaussianArguments>(TanhGaussianGpu.LogProb))(

@@ -120,20 +120,38 @@ public sealed class TanhGaussian
     /// </summary>
     /// <param name="actionGradient">∂L/∂a: [batch, d], or null when the loss does not use the action.</param>
     /// <param name="logProbGradient">∂L/∂log π: [batch], or null when the loss does not use the log-density.</param>
+    /// <param name="preImageGradient">
+    /// ∂L/∂u: [batch, d] with respect to the pre-image of the sample (from a <see cref="LogProbAtPreImage"/> of
+    /// <see cref="PreImage"/>'s result under another head), or null.
+    /// </param>
     /// <returns>∂L/∂head: [batch, 2d].</returns>
-    public Tensor SampleBackward(Tensor? actionGradient, Tensor? logProbGradient)
+    public Tensor SampleBackward(Tensor? actionGradient, Tensor? logProbGradient, Tensor? preImageGradient = null)
     {
         var w = lastSample ?? throw new InvalidOperationException("SampleBackward needs a Sample call first");
         RequireTrainable();
-        if (actionGradient is null && logProbGradient is null)
-            throw new ArgumentException("SampleBackward needs an action gradient, a log-prob gradient or both");
+        if (actionGradient is null && logProbGradient is null && preImageGradient is null)
+            throw new ArgumentException("SampleBackward needs an action, log-prob or pre-image gradient");
         if (actionGradient is not null) DistributionMath.RequireMatrix(backend, actionGradient, nameof(actionGradient), w.Batch, ActionDim);
+        if (preImageGradient is not null) DistributionMath.RequireMatrix(backend, preImageGradient, nameof(preImageGradient), w.Batch, ActionDim);
         if (logProbGradient is not null) DistributionMath.RequireLength(backend, logProbGradient, nameof(logProbGradient), w.Batch);
 
-        // ∂L/∂u = dA ⊙ (1 − a²) + dlogπ·2a (= ∂L/∂μ); ∂L/∂log σ = ∂L/∂u ⊙ σε − dlogπ, through the clamp into ρ, m, o.
+        // ∂L/∂u = dA ⊙ (1 − a²) + dlogπ·2a + dU (= ∂L/∂μ); ∂L/∂log σ = ∂L/∂u ⊙ σε − dlogπ, through the clamp into ρ, m, o.
         backend.TanhGaussianSampleBackward(w.Head!, multiplier, offset, MinLogStd, MaxLogStd, w.Action, w.StdNoise, actionGradient, logProbGradient,
-            w.HeadGradient, multiplierGradient!, offsetGradient!);
+            w.HeadGradient, multiplierGradient!, offsetGradient!, preImageGradient);
         return w.HeadGradient;
+    }
+
+    /// <summary>
+    /// The pre-image u = μ + σε of the latest <see cref="Sample"/> ([batch, d]; a = tanh u), the same float sum the
+    /// sample formed. Where tanh u has rounded to ±1 the action no longer determines u, so a density of the sample
+    /// under another head (π_ref's) is exact only from u: <see cref="LogProbAtPreImage"/>. Overwritten by the next call.
+    /// </summary>
+    public Tensor PreImage()
+    {
+        var w = lastSample ?? throw new InvalidOperationException("PreImage needs a Sample call first");
+        backend.CopyColumns(w.Head!, 0, w.PreImage, 0, ActionDim);
+        backend.Binary(BinaryOp.Add, w.PreImage, w.StdNoise, w.PreImage);
+        return w.PreImage;
     }
 
     // ───────────────────────────── log-density of given actions ─────────────────────────────
@@ -154,6 +172,28 @@ public sealed class TanhGaussian
 
         // One fused op: a clamped, u = atanh a, z = (u − μ)/σ, log π; z, z/σ, the clamped a and ∂u/∂a saved for the backward.
         backend.TanhGaussianLogProb(head, action, multiplier, offset, MinLogStd, MaxLogStd, ExternalActionBound, w.LogProb, w.Saved);
+        w.Head = head;
+        lastExternal = w;
+        return w.LogProb;
+    }
+
+    /// <summary>
+    /// log π(tanh u|s) of actions given by their pre-images u (another head's sample, <see cref="PreImage"/>): the
+    /// formula of the class summary at u itself, with no clamp and no atanh. It equals <see cref="LogProb"/> of tanh u
+    /// wherever |u| &lt; atanh(1 − 1e-4) ≈ 4.95; beyond, <see cref="LogProb"/> reads the action as u = ±4.95.
+    /// <see cref="LogProbBackward"/> then returns ∂L/∂u in place of ∂L/∂a (for the sampling head's
+    /// <see cref="SampleBackward"/> pre-image gradient). Shares the buffers of <see cref="LogProb"/>.
+    /// </summary>
+    /// <param name="head">[batch, 2d]: μ then ρ.</param>
+    /// <param name="preImage">u: [batch, d].</param>
+    /// <returns>[batch].</returns>
+    public Tensor LogProbAtPreImage(Tensor head, Tensor preImage)
+    {
+        int batch = RequireHead(head);
+        DistributionMath.RequireMatrix(backend, preImage, nameof(preImage), batch, ActionDim);
+        if (!externalBuffers.TryGetValue(batch, out var w))
+            externalBuffers[batch] = w = new ExternalBuffers(backend, batch, ActionDim);
+        backend.TanhGaussianLogProb(head, preImage, multiplier, offset, MinLogStd, MaxLogStd, ExternalActionBound, w.LogProb, w.Saved, givenIsPreImage: true);
         w.Head = head;
         lastExternal = w;
         return w.LogProb;
@@ -227,6 +267,8 @@ public sealed class TanhGaussian
         public readonly Tensor LogProb = backend.Allocate(batch);
         /// <summary>∂L/∂head: [batch, 2d].</summary>
         public readonly Tensor HeadGradient = backend.Allocate(batch, 2 * actionDim);
+        /// <summary>u = μ + σε, formed on request (<see cref="PreImage"/>): [batch, d].</summary>
+        public readonly Tensor PreImage = backend.Allocate(batch, actionDim);
     }
 
     sealed class ExternalBuffers(Backend backend, int batch, int actionDim)

@@ -1012,18 +1012,21 @@ public abstract class BackendConformanceTests : IDisposable
         AssertClose(expectedStdNoise, stdNoise.ToArray(), 2e-6f, 1e-12f, "tanh-Gaussian σε");
         AssertClose(expectedLogProb, logProb.ToArray(), 2e-6f, 2e-5f, "tanh-Gaussian log π");
 
-        var actionGradient = RandomValues(n, 3); var logProbGradient = RandomValues(rows, 4);
-        // Both gradients, the action gradient alone (Q through the action), the log-prob gradient alone (entropy).
-        foreach (var (useAction, useLogProb) in new[] { (true, true), (true, false), (false, true) })
+        var actionGradient = RandomValues(n, 3); var logProbGradient = RandomValues(rows, 4); var preImageGradient = RandomValues(n, 8);
+        // Both gradients, the action gradient alone (Q through the action), the log-prob gradient alone (entropy); the
+        // pre-image gradient (O2SAC's ℓ_ref at u) with the other two and alone.
+        foreach (var (useAction, useLogProb, usePreImage) in new[] { (true, true, false), (true, false, false), (false, true, false), (true, true, true), (false, false, true) })
         {
             var expectedHeadGradient = new float[2 * n];
             float expectedDm = 0.25f, expectedDo = -0.5f;
             TanhGaussianReference.SampleBackward(rows, actionDim, head, multiplier, offset, -20f, 2f, expectedAction, expectedStdNoise,
-                useAction ? actionGradient : default, useLogProb ? logProbGradient : default, expectedHeadGradient, ref expectedDm, ref expectedDo);
+                useAction ? actionGradient : default, useLogProb ? logProbGradient : default, expectedHeadGradient, ref expectedDm, ref expectedDo,
+                usePreImage ? preImageGradient : default);
             var headGradient = Device.Allocate(rows, 2 * actionDim); var dm = Upload([0.25f], 1); var dO = Upload([-0.5f], 1);
             Device.TanhGaussianSampleBackward(tHead, tM, tO, -20f, 2f, action, stdNoise,
-                useAction ? Upload(actionGradient, rows, actionDim) : null, useLogProb ? Upload(logProbGradient, rows) : null, headGradient, dm, dO);
-            string what = $"tanh-Gaussian backward (action gradient {useAction}, log-prob gradient {useLogProb})";
+                useAction ? Upload(actionGradient, rows, actionDim) : null, useLogProb ? Upload(logProbGradient, rows) : null, headGradient, dm, dO,
+                usePreImage ? Upload(preImageGradient, rows, actionDim) : null);
+            string what = $"tanh-Gaussian backward (action gradient {useAction}, log-prob gradient {useLogProb}, pre-image gradient {usePreImage})";
             AssertClose(expectedHeadGradient, headGradient.ToArray(), 1e-5f, 1e-6f, what + ": ∂L/∂head");
             AssertClose([expectedDm, expectedDo], [dm.ToArray()[0], dO.ToArray()[0]], 1e-5f, 1e-4f, what + ": ∂L/∂m, ∂L/∂o");
         }
@@ -1082,6 +1085,42 @@ public abstract class BackendConformanceTests : IDisposable
             Device.Allocate(rows, actionDim), Device.Allocate(rows, 2 * actionDim), null, null));
         Assert.Throws<ArgumentOutOfRangeException>(() => Device.TanhGaussianLogProb(tHead, Upload(action, rows, actionDim), tM, tO, -20f, 2f, 1f, logProb, saved));
         Assert.Throws<ArgumentException>(() => Device.TanhGaussianLogProb(tHead, Upload(action, rows, actionDim), tM, tO, -20f, 2f, bound, logProb, Device.Allocate(n)));
+    }
+
+    [Theory]
+    [InlineData(1, 1, 1.5f, -0.5f)]
+    [InlineData(257, 6, 1f, 0f)]
+    [InlineData(100, 17, 0.8f, 0.3f)]
+    public void TanhGaussianLogProbAtPreImagesMatchesReference(int rows, int actionDim, float multiplier, float offset)
+    {
+        rows = Math.Min(rows, MaxRows);
+        int n = rows * actionDim;
+        var head = TanhGaussianHead(rows, actionDim, seed: 9);
+        var preImage = RandomValues(n, 10, -3f, 3f);
+        // Pre-images far past atanh(1 − 1e-4) = 4.95, where tanh rounds to ±1 in float: scored as they are, no clamp.
+        for (int r = 0; r < rows; r++)
+        {
+            if (r % 3 == 1) preImage[r * actionDim] = 9.5f;
+            if (r % 3 == 2) preImage[r * actionDim + actionDim - 1] = -12f;
+        }
+        var expectedLogProb = new float[rows]; var expectedSaved = new float[4 * n];
+        TanhGaussianReference.LogProb(rows, actionDim, head, preImage, multiplier, offset, -20f, 2f, 0.9999f, expectedLogProb, expectedSaved, givenIsPreImage: true);
+
+        var tHead = Upload(head, rows, 2 * actionDim); var tM = Upload([multiplier], 1); var tO = Upload([offset], 1);
+        var logProb = Device.Allocate(rows); var saved = Device.Allocate(4 * n);
+        Device.TanhGaussianLogProb(tHead, Upload(preImage, rows, actionDim), tM, tO, -20f, 2f, 0.9999f, logProb, saved, givenIsPreImage: true);
+        AssertClose(expectedLogProb, logProb.ToArray(), 2e-6f, 5e-5f, "tanh-Gaussian log π at pre-images");
+        AssertClose(expectedSaved, saved.ToArray(), 1e-5f, 1e-6f, "tanh-Gaussian saved values at pre-images");
+
+        var logProbGradient = RandomValues(rows, 11);
+        var expectedGradient = new float[n]; float unusedM = 0f, unusedO = 0f;
+        TanhGaussianReference.LogProbBackward(rows, actionDim, head, multiplier, offset, -20f, 2f, expectedSaved, logProbGradient,
+            expectedGradient, [], ref unusedM, ref unusedO);
+        var gradient = Device.Allocate(rows, actionDim);
+        Device.TanhGaussianLogProbBackward(tHead, tM, tO, -20f, 2f, saved, Upload(logProbGradient, rows), gradient, null, null, null);
+        AssertClose(expectedGradient, gradient.ToArray(), 1e-5f, 1e-5f, "tanh-Gaussian ∂L/∂u");
+        // ∂log π/∂u = 2·tanh u − (u − μ)/σ² is not cut where tanh u saturates (the action route passes 0 there).
+        for (int r = 1; r < rows; r += 3) Assert.NotEqual(0f, gradient.ToArray()[r * actionDim]);
     }
 
     [Theory]

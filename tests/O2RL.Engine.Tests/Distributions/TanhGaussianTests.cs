@@ -321,6 +321,94 @@ public sealed class TanhGaussianTests
         AssertClose(numeric[^1], online.OffsetGradient.ToArray()[0], 1e-3, 0.05, "∂L/∂o");
     }
 
+    /// <summary>Double log π of actions given by their pre-images u (no clamp, no atanh).</summary>
+    static double[] ReferencePreImageLogProb(double[] head, double m, double o, double[] preImage)
+    {
+        int batch = head.Length / HeadWidth;
+        var logProb = new double[batch];
+        for (int b = 0; b < batch; b++)
+            for (int j = 0; j < Dim; j++)
+                logProb[b] += SquashedGaussianTerm(preImage[b * Dim + j], head[b * HeadWidth + j], ReferenceLogStd(m, o, head[b * HeadWidth + Dim + j]));
+        return logProb;
+    }
+
+    /// <summary>
+    /// The reference density scored at the online sample's pre-image u (O2SAC's reference_log_density = pre-image), with
+    /// means far beyond atanh(1 − 1e-4) = 4.95 in some coordinates: the value is exact there, and its gradient reaches
+    /// the online head through u (SampleBackward's pre-image gradient), where the action route carries nothing.
+    /// </summary>
+    [Fact]
+    public void ReferenceLogProbAtThePreImageIsExactForSaturatedSamplesAndDifferentiatesThroughU()
+    {
+        var random = new Random(18);
+        using var backend = new CpuBackend(1);
+        var onlineHead = MakeHead(random, Batch);
+        var referenceHead = MakeHead(random, Batch);
+        foreach (var (row, column, mean) in new[] { (0, 0, 7.5f), (1, 2, -9f), (3, 1, 12f) })
+        {
+            onlineHead[row * HeadWidth + column] = mean;
+            referenceHead[row * HeadWidth + column] = mean - 0.3f;
+        }
+        var noise = Normal(random, Batch * Dim, 1.5);
+        var weights = Uniform(random, Batch, -1, 1);
+        const float referenceMultiplier = 1.1f, referenceOffset = -0.4f;
+        var online = Trainable(backend);
+        var reference = new TanhGaussian(backend, Dim, backend.FromArray([referenceMultiplier], 1), backend.FromArray([referenceOffset], 1));
+
+        online.Distribution.Sample(backend.FromArray(onlineHead, Batch, HeadWidth), backend.FromArray(noise, Batch, Dim));
+        var preImage = online.Distribution.PreImage();
+        var logProb = reference.LogProbAtPreImage(backend.FromArray(referenceHead, Batch, HeadWidth), preImage).ToArray();
+        var (preImageGradient, _) = reference.LogProbBackward(backend.FromArray(weights, Batch), computeHeadGradient: false);
+        var headGradient = online.Distribution.SampleBackward(null, null, preImageGradient);
+
+        var noiseD = ToDouble(noise);
+        var referenceHeadD = ToDouble(referenceHead);
+        double[] PreImageOf(double[] head, double m, double o)
+        {
+            var u = new double[Batch * Dim];
+            for (int b = 0; b < Batch; b++)
+                for (int j = 0; j < Dim; j++)
+                    u[b * Dim + j] = head[b * HeadWidth + j] + Math.Exp(ReferenceLogStd(m, o, head[b * HeadWidth + Dim + j])) * noiseD[b * Dim + j];
+            return u;
+        }
+        var expectedU = PreImageOf(ToDouble(onlineHead), Multiplier, Offset);
+        AssertClose(expectedU, preImage.ToArray(), 1e-6, 1e-5, "u = μ + σε");
+        var expected = ReferencePreImageLogProb(referenceHeadD, referenceMultiplier, referenceOffset, expectedU);
+        AssertClose(expected, logProb, 1e-4, 1e-5, "log π_ref at u");
+        // The clamped route reads those rows as u = ±4.95 and misses by far (the reason for the pre-image route).
+        var clamped = ReferenceExternalLogProb(referenceHeadD, referenceMultiplier, referenceOffset, expectedU.Select(Math.Tanh).ToArray());
+        foreach (int row in new[] { 0, 1, 3 }) Assert.True(Math.Abs(clamped[row] - expected[row]) > 1, $"row {row}: clamped {clamped[row]}, exact {expected[row]}");
+
+        double Loss(double[] x) =>
+            Dot(ReferencePreImageLogProb(referenceHeadD, referenceMultiplier, referenceOffset, PreImageOf(Range(x, 0, Batch * HeadWidth), x[^2], x[^1])), weights);
+        var numeric = CentralDifference(Loss, Concat(ToDouble(onlineHead), [Multiplier, Offset]));
+        AssertClose(Range(numeric, 0, Batch * HeadWidth), headGradient.ToArray(), 1e-3, 0.05, "∂L/∂online head");
+        AssertClose(numeric[^2], online.MultiplierGradient.ToArray()[0], 1e-3, 0.05, "∂L/∂m");
+        AssertClose(numeric[^1], online.OffsetGradient.ToArray()[0], 1e-3, 0.05, "∂L/∂o");
+    }
+
+    [Fact]
+    public void LogProbAtThePreImageAgreesWithTheLogProbOfTheActionInsideTheClamp()
+    {
+        var random = new Random(19);
+        using var backend = new CpuBackend(1);
+        var head = MakeHead(random, Batch);
+        var preImage = Uniform(random, Batch * Dim, -3, 3);
+        var h = Trainable(backend);
+        var tHead = backend.FromArray(head, Batch, HeadWidth);
+        var atPreImage = h.Distribution.LogProbAtPreImage(tHead, backend.FromArray(preImage, Batch, Dim)).ToArray();
+        var atAction = h.Distribution.LogProb(tHead, backend.FromArray(preImage.Select(MathF.Tanh).ToArray(), Batch, Dim)).ToArray();
+        AssertClose(ToDouble(atAction), atPreImage, 1e-3, 1e-3, "log π at u against log π at tanh u");
+        // Same density, also at a sampled action's own pre-image: the sample's log π (at π = π_ref the divergence is 0).
+        var noise = Normal(random, Batch * Dim, 1.0);
+        head[0] = 11f; head[HeadWidth + 1] = -8f;
+        tHead = backend.FromArray(head, Batch, HeadWidth);
+        var (_, sampleLogProb) = h.Distribution.Sample(tHead, backend.FromArray(noise, Batch, Dim));
+        var sampleValues = sampleLogProb.ToArray();
+        var same = Trainable(backend).Distribution;
+        AssertClose(ToDouble(sampleValues), same.LogProbAtPreImage(tHead, h.Distribution.PreImage()).ToArray(), 1e-5, 1e-4, "log π_θ(ã) against log π_θ at ã's u");
+    }
+
     [Fact]
     public void ParameterGradientsAccumulateAcrossBackwardPasses()
     {

@@ -228,7 +228,9 @@ public sealed class O2SacLearner
         Sac.ActorLossBackward(batch.Observations, referenceTerms, temperatureGradient: Config.AutoAlpha);
         // y: the soft value minus the KL cost c′ = λ(log π_θ(ã′|s′) − ℓ′_ref) of the next state, formed in the TD loss.
         var (nextQ, nextAction, nextLogProb) = Sac.NextStateSample(batch.NextObservations);
-        var nextReferenceLogProb = ReferenceActor.LogProb(batch.NextObservations, nextAction, ReferenceNextSlot);
+        var nextReferenceLogProb = ReferenceAtPreImage
+            ? ReferenceActor.LogProbAtPreImage(batch.NextObservations, Sac.Actor.PreImage(SoftActorCritic.NextSlot), ReferenceNextSlot)
+            : ReferenceActor.LogProb(batch.NextObservations, nextAction, ReferenceNextSlot);
         backend.Unary(UnaryOp.Clamp, nextReferenceLogProb, b.Scratch, ReferenceLogProbFloor, float.PositiveInfinity);
         backend.Binary(BinaryOp.Add, nextLogProb, b.Scratch, b.Scratch, 1f, -1f);
         backend.Binary(BinaryOp.Mul, b.Scratch, Lambda.Lambda, b.Scratch, 1f, 1f, Broadcast.Scalar);
@@ -240,15 +242,21 @@ public sealed class O2SacLearner
         Updates++;
     }
 
+    /// <summary>Whether ℓ_ref scores π_θ's samples at their pre-images (reference_log_density = pre-image).</summary>
+    bool ReferenceAtPreImage => Config.ReferenceLogDensity == O2SacConfig.ReferenceAtPreImage;
+
     /// <summary>
     /// The reference part of L_π, λ·mean(log π_θ(ã|s) − ℓ_ref): adds λ/B to ∂L/∂log π_θ and
     /// −λ/B·1[log π_ref &gt; −50]·∂log π_ref(ã|s)/∂ã to ∂L/∂ã (the pathwise gradient through the sample; π_ref's
-    /// parameters get none), its value to the actor loss, and on k = 0 forms the dual gradient.
+    /// parameters get none), its value to the actor loss, and on k = 0 forms the dual gradient. With ℓ_ref at the
+    /// pre-image u, the same gradient is ∂/∂u and is returned for the sample's backward instead.
     /// </summary>
-    void AddReferenceTerms(Tensor action, Tensor logProb, Tensor actionGradient, Tensor logProbGradient)
+    Tensor? AddReferenceTerms(Tensor action, Tensor logProb, Tensor actionGradient, Tensor logProbGradient)
     {
         var b = current!;
-        var referenceLogProb = ReferenceActor.LogProb(b.Observations!, action, ReferenceCurrentSlot);
+        var referenceLogProb = ReferenceAtPreImage
+            ? ReferenceActor.LogProbAtPreImage(b.Observations!, Sac.Actor.PreImage(SoftActorCritic.CurrentSlot), ReferenceCurrentSlot)
+            : ReferenceActor.LogProb(b.Observations!, action, ReferenceCurrentSlot);
         // ℓ_ref = max(−50, log π_ref(ã|s)); the floor passes no gradient where it is active.
         backend.Unary(UnaryOp.Step, referenceLogProb, b.FloorMask, ReferenceLogProbFloor);
         backend.Unary(UnaryOp.Clamp, referenceLogProb, b.FlooredReferenceLogProb, ReferenceLogProbFloor, float.PositiveInfinity);
@@ -263,8 +271,10 @@ public sealed class O2SacLearner
         backend.Binary(BinaryOp.Add, logProbGradient, Lambda.Lambda, logProbGradient, 1f, 1f / b.Size, Broadcast.Scalar);
         // ∂L/∂ℓ_ref = −λ/B, masked by the floor; through log π_ref into ã.
         backend.Binary(BinaryOp.Mul, b.FloorMask, Lambda.Lambda, b.ReferenceGradient, -1f / b.Size, 1f, Broadcast.Scalar);
-        var referenceActionGradient = ReferenceActor.LogProbBackward(b.ReferenceGradient, ReferenceCurrentSlot, trainActor: false);
-        backend.Binary(BinaryOp.Add, actionGradient, referenceActionGradient, actionGradient);
+        var referenceGradient = ReferenceActor.LogProbBackward(b.ReferenceGradient, ReferenceCurrentSlot, trainActor: false);
+        if (ReferenceAtPreImage) return referenceGradient;
+        backend.Binary(BinaryOp.Add, actionGradient, referenceGradient, actionGradient);
+        return null;
     }
 
     // ───────────────────────────── state (stage files) ─────────────────────────────
