@@ -66,7 +66,7 @@ public sealed record O2SacConfig
     /// target): "action" (default, the release: ã clamped into ±(1 − 1e-4), then atanh) or "pre-image" (at u itself,
     /// the same formula with no clamp; our switch). They agree wherever |u| &lt; 4.95. Beyond, "action" reads the sample
     /// as u = ±4.95, so an actor whose means lie far out there (TD3+BC's saturated actions, converted) looks far from
-    /// itself: at π_θ = π_ref the estimate of log π_θ − log π_ref is 0 with "pre-image" and up to ~70 nats per state
+    /// itself: at π_θ = π_ref the estimate of log π_θ − log π_ref is 0 with "pre-image" and up to ~100 nats per state
     /// with "action", which lowers the critic target by λ times that and raises λ. With "pre-image" the pathwise
     /// gradient of ℓ_ref reaches u also where tanh u has saturated (the "action" clamp passes none there).
     /// </summary>
