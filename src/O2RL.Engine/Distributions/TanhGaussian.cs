@@ -149,9 +149,10 @@ public sealed class TanhGaussian
     public Tensor PreImage()
     {
         var w = lastSample ?? throw new InvalidOperationException("PreImage needs a Sample call first");
-        backend.CopyColumns(w.Head!, 0, w.PreImage, 0, ActionDim);
-        backend.Binary(BinaryOp.Add, w.PreImage, w.StdNoise, w.PreImage);
-        return w.PreImage;
+        var preImage = w.PreImage ??= backend.Allocate(w.Batch, ActionDim);
+        backend.CopyColumns(w.Head!, 0, preImage, 0, ActionDim);
+        backend.Binary(BinaryOp.Add, preImage, w.StdNoise, preImage);
+        return preImage;
     }
 
     // ───────────────────────────── log-density of given actions ─────────────────────────────
@@ -267,8 +268,8 @@ public sealed class TanhGaussian
         public readonly Tensor LogProb = backend.Allocate(batch);
         /// <summary>∂L/∂head: [batch, 2d].</summary>
         public readonly Tensor HeadGradient = backend.Allocate(batch, 2 * actionDim);
-        /// <summary>u = μ + σε, formed on request (<see cref="PreImage"/>): [batch, d].</summary>
-        public readonly Tensor PreImage = backend.Allocate(batch, actionDim);
+        /// <summary>u = μ + σε, formed on request (<see cref="PreImage"/>): [batch, d], allocated by the first request.</summary>
+        public Tensor? PreImage;
     }
 
     sealed class ExternalBuffers(Backend backend, int batch, int actionDim)
