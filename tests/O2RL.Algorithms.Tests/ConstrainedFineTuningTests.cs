@@ -108,6 +108,19 @@ public sealed class ConstrainedFineTuningTests
     }
 
     [Fact]
+    public void Reference_InitialReferenceAlignedTakesTheAlignedActorWhateverItsScore()
+    {
+        var tracker = new ReferencePolicyTracker(ReferenceRule.BestSoFar, 1, 1000);
+        Assert.True(tracker.ChooseInitial(offlineScore: 50, alignedScore: 20, alwaysAligned: true));
+        Assert.Equal(20, tracker.BestScore);
+        // best_score is the aligned actor's: the first online policy above it replaces π_ref, even below π_off's 50.
+        Assert.False(tracker.ShouldReplace(1000, 19));
+        Assert.True(tracker.ShouldReplace(2000, 21));
+        Assert.True(tracker.ChooseInitial(offlineScore: 50, alignedScore: 60, alwaysAligned: true));
+        Assert.Equal(60, tracker.BestScore);
+    }
+
+    [Fact]
     public void Reference_BestSoFarReplacesOnlyOnStrictImprovement()
     {
         var tracker = new ReferencePolicyTracker(ReferenceRule.BestSoFar, 1, 1000);

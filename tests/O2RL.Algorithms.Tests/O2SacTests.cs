@@ -635,6 +635,33 @@ public sealed class O2SacTests
     }
 
     [Fact]
+    public void InitialReferenceAlignedStartsStageCFromTheAlignedActorEvenWhenItScoredBelowTheOfflineOne()
+    {
+        (double Offline, double Aligned, double Chosen) InitialChoice(params string[] extra)
+        {
+            using var backend = new CpuBackend(1);
+            var metrics = new MemoryMetrics();
+            O2SacRun.Run(new RunContext
+            {
+                Backend = backend, EnvironmentId = "Pendulum-v1", DatasetName = "medium", Seed = 5, DatasetPath = PendulumDataset("medium"),
+                InitialCheckpoint = SmallCqlCheckpoint.Value, Metrics = metrics,
+                Overrides = [.. SmallRun, "online_steps=200", "warmup_steps=100", "eval_every=200", .. extra],
+            });
+            return (metrics.Series("eval/offline_score").Single().Value, metrics.Series("eval/aligned_score").Single().Value,
+                metrics.Series("charts/reference_replaced").Single(p => p.Step == 0).Value);
+        }
+        // alignment_steps=1 with a large α_A: the aligned actor is the offline one moved once, and scores below it here.
+        var release = InitialChoice("alignment_steps=1", "alpha=5");
+        Assert.True(release.Aligned <= release.Offline, $"precondition: the aligned actor ({release.Aligned}) must not beat π_off ({release.Offline})");
+        Assert.Equal(0, release.Chosen);
+        var aligned = InitialChoice("alignment_steps=1", "alpha=5", "initial_reference=aligned");
+        Assert.Equal((release.Offline, release.Aligned), (aligned.Offline, aligned.Aligned));
+        Assert.Equal(1, aligned.Chosen);
+        var error = Assert.Throws<ArgumentException>(() => (new O2SacConfig() with { InitialReference = "align" }).Validate());
+        Assert.Contains("initial_reference 'align'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ThePeriodicReferenceAblationReplacesEveryTenthEvaluationOnTheHopperExpertTasks()
     {
         // §1.6: the release's every-n rule uses n = 10 (with the actor's gradient clipped to 0.25) on hopper-*expert*,

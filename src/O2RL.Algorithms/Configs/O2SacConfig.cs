@@ -99,6 +99,16 @@ public sealed record O2SacConfig
     public OfflineMixing BufferMode { get; init; } = OfflineMixing.Half;
     /// <summary>Reference rule: true = best policy so far (every reported config); false = replace every update_n evaluations (ablation, ε_end / 4).</summary>
     public bool ReferToOptimalPolicy { get; init; } = true;
+    /// <summary>Values of <see cref="InitialReference"/>.</summary>
+    public const string InitialReferenceBest = "best", InitialReferenceAligned = "aligned";
+    /// <summary>
+    /// Stage C's first π_ref: "best" (default, the release: the aligned actor only if its evaluation beat π_off's,
+    /// otherwise π_off) or "aligned" (the aligned actor whatever its score; our switch). For a start converted from a
+    /// deterministic actor, π_off carries the fixed spread σ₀ while stage B narrows the actor; with "best" a slightly
+    /// worse aligned actor keeps π_off as π_ref, and stage C starts far from its reference. Either way best_score starts at
+    /// the chosen reference's score.
+    /// </summary>
+    public string InitialReference { get; init; } = InitialReferenceBest;
     /// <summary>update_n of the ablation rule (1; the hopper "expert" tasks use 10 with actor gradient clipping 0.25).</summary>
     public int UpdateN { get; init; } = 1;
     /// <summary>Evaluate every this many environment steps in stage C (1,000; AntMaze 5,000).</summary>
@@ -126,6 +136,8 @@ public sealed record O2SacConfig
         if (AlignmentActorLr is float alignmentActorLr) SettingChecks.NotNegative(nameof(AlignmentActorLr), alignmentActorLr);
         SettingChecks.Positive(nameof(DeterministicSourceStd), DeterministicSourceStd);
         SettingChecks.Positive(nameof(Lambda), Lambda);
+        if (InitialReference is not (InitialReferenceBest or InitialReferenceAligned))
+            throw new ArgumentException($"initial_reference '{InitialReference}' is not one of {InitialReferenceBest}, {InitialReferenceAligned}");
         if (ReferenceLogDensity is not (ReferenceAtAction or ReferenceAtPreImage))
             throw new ArgumentException($"reference_log_density '{ReferenceLogDensity}' is not one of {ReferenceAtAction}, {ReferenceAtPreImage}");
         SettingChecks.NotNegative(nameof(ThresholdStart), ThresholdStart);

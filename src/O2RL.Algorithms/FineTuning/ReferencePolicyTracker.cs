@@ -47,11 +47,17 @@ public sealed class ReferencePolicyTracker
     /// offline actor measured before stage A; best_score is set to the chosen policy's score. For O2PPO (no alignment)
     /// pass the offline score twice.
     /// </summary>
+    /// <param name="offlineScore">π_off's score before stage A.</param>
+    /// <param name="alignedScore">The aligned actor's score after stage B (NaN when it was not evaluated).</param>
+    /// <param name="alwaysAligned">
+    /// initial_reference = aligned (our switch, not the release's): the aligned actor becomes π_ref whatever its score,
+    /// and best_score is its score, so the first online policy that beats it replaces it.
+    /// </param>
     /// <returns>True when π_ref must be replaced by a snapshot of the aligned actor.</returns>
-    public bool ChooseInitial(double offlineScore, double alignedScore)
+    public bool ChooseInitial(double offlineScore, double alignedScore, bool alwaysAligned = false)
     {
         if (double.IsNaN(offlineScore)) throw new ArgumentOutOfRangeException(nameof(offlineScore), offlineScore, "offline score must be a number");
-        bool aligned = alignedScore > offlineScore; // NaN aligned score compares false: keep π_off
+        bool aligned = alwaysAligned || alignedScore > offlineScore; // NaN aligned score compares false: keep π_off
         BestScore = aligned ? alignedScore : offlineScore;
         return aligned;
     }

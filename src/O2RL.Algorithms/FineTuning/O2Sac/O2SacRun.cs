@@ -111,7 +111,8 @@ public static class O2SacRun
         bool resumingStageC = context.ResumeCheckpoint is not null;
         var (offlineScore, alignedScore) = ReconstructCritic(context, learner, transitions!, NewEvaluator, configJson, entropySource, logCurveStart: !resumingStageC, normalizer);
 
-        // §3.5 / §1.6: the reference starts as the aligned actor only if it scored strictly better than π_off.
+        // §3.5 / §1.6: the reference starts as the aligned actor only if it scored strictly better than π_off
+        // (initial_reference = aligned: always).
         string task = (context.ScoreTaskId ?? $"{context.EnvironmentId}-{datasetName}").ToLowerInvariant();
         int updateN = config.UpdateN;
         if (!config.ReferToOptimalPolicy && task.Contains("hopper", StringComparison.Ordinal) && task.Contains("expert", StringComparison.Ordinal))
@@ -121,7 +122,7 @@ public static class O2SacRun
             learner.Sac.ActorOptimizer.MaxGradientNorm = 0.25f;
         }
         var tracker = new ReferencePolicyTracker(config.ReferToOptimalPolicy ? ReferenceRule.BestSoFar : ReferenceRule.EveryN, updateN, config.EvalEvery);
-        bool alignedIsReference = tracker.ChooseInitial(offlineScore, alignedScore);
+        bool alignedIsReference = tracker.ChooseInitial(offlineScore, alignedScore, config.InitialReference == O2SacConfig.InitialReferenceAligned);
         if (alignedIsReference) learner.ReplaceReference();
         if (!resumingStageC)
         {
