@@ -87,6 +87,10 @@ public sealed class O2SacTests
         Assert.Contains("2.10 < 38.60", note);
         Assert.Contains("π_off stays π_ref", note);
         Assert.Contains("-300.00 < -150.00", O2SacRun.AlignedBelowOfflineNote(-150, -300));
+        string aligned = O2SacRun.AlignedBelowOfflineNote(38.6, 37.2, alignedIsReference: true);
+        Assert.Contains("37.20 < 38.60", aligned);
+        Assert.Contains("π_ref all the same (initial_reference=aligned)", aligned);
+        Assert.DoesNotContain("π_off stays", aligned);
     }
 
     [Fact]

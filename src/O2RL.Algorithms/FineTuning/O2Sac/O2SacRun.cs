@@ -245,17 +245,21 @@ public static class O2SacRun
         context.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"o2sac: offline score {scores["offline_score"]:F2}, aligned score {scores["aligned_score"]:F2}"));
         context.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"o2sac: aligned policy entropy {policyEntropy:F2}, target entropy {learner.Sac.TargetEntropy:F2} ({Describe(entropySource, learner.Sac.ActionDim, config.TargetEntropyMargin)})"));
         if (!(scores["aligned_score"] >= scores["offline_score"]))
-            context.Progress?.WriteLine(AlignedBelowOfflineNote(scores["offline_score"], scores["aligned_score"]));
+            context.Progress?.WriteLine(AlignedBelowOfflineNote(scores["offline_score"], scores["aligned_score"], config.InitialReference == O2SacConfig.InitialReferenceAligned));
         return (scores["offline_score"], scores["aligned_score"]);
     }
 
     /// <summary>
     /// What a run whose aligned actor scores under the offline one should know: stage C starts from the aligned actor
     /// with π_off kept as π_ref (§1.6), so its first evaluations measure the aligned actor, not the one it was given.
+    /// With initial_reference = aligned the aligned actor is π_ref all the same, and the note says so.
     /// </summary>
-    internal static string AlignedBelowOfflineNote(double offlineScore, double alignedScore) =>
+    internal static string AlignedBelowOfflineNote(double offlineScore, double alignedScore, bool alignedIsReference = false) =>
         string.Create(CultureInfo.InvariantCulture,
-            $"o2sac: the aligned actor scores under the offline one ({alignedScore:F2} < {offlineScore:F2}): π_off stays π_ref and stage C starts from the aligned actor");
+            $"o2sac: the aligned actor scores under the offline one ({alignedScore:F2} < {offlineScore:F2}): ") +
+        (alignedIsReference
+            ? "it is π_ref all the same (initial_reference=aligned), and stage C starts from it"
+            : "π_off stays π_ref and stage C starts from the aligned actor");
 
     /// <summary>The naive and scratch baselines: plain SAC online (UTD, warm-up and buffer mode of the config).</summary>
     static RunResult RunBaseline(RunContext context, O2SacConfig config, string configJson, string mode, TanhGaussianActor? startingActor,
