@@ -121,6 +121,23 @@ public sealed class ConstrainedFineTuningTests
     }
 
     [Fact]
+    public void Reference_ToleranceTakesAnAlignedActorAtMostThatFractionWorse()
+    {
+        var tracker = new ReferencePolicyTracker(ReferenceRule.BestSoFar, 1, 1000);
+        // 10 % of |38.6| = 3.86: 37.2 is within it, 34.6 is not; with a negative score the fraction is of its magnitude.
+        Assert.True(tracker.ChooseInitial(offlineScore: 38.6, alignedScore: 37.2, tolerance: 0.1));
+        Assert.Equal(37.2, tracker.BestScore);
+        Assert.False(tracker.ChooseInitial(offlineScore: 38.6, alignedScore: 34.6, tolerance: 0.1));
+        Assert.Equal(38.6, tracker.BestScore);
+        Assert.True(tracker.ChooseInitial(offlineScore: -124.5, alignedScore: -130, tolerance: 0.1));
+        Assert.False(tracker.ChooseInitial(offlineScore: -124.5, alignedScore: -341.7, tolerance: 0.1));
+        Assert.False(tracker.ChooseInitial(offlineScore: 38.6, alignedScore: double.NaN, tolerance: 0.1));
+        Assert.False(tracker.ChooseInitial(offlineScore: 38.6, alignedScore: 37.2, tolerance: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => tracker.ChooseInitial(1, 1, tolerance: -0.1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => tracker.ChooseInitial(1, 1, tolerance: double.NaN));
+    }
+
+    [Fact]
     public void Reference_BestSoFarReplacesOnlyOnStrictImprovement()
     {
         var tracker = new ReferencePolicyTracker(ReferenceRule.BestSoFar, 1, 1000);

@@ -89,7 +89,7 @@ public sealed class O2SacTests
         Assert.Contains("-300.00 < -150.00", O2SacRun.AlignedBelowOfflineNote(-150, -300));
         string aligned = O2SacRun.AlignedBelowOfflineNote(38.6, 37.2, alignedIsReference: true);
         Assert.Contains("37.20 < 38.60", aligned);
-        Assert.Contains("π_ref all the same (initial_reference=aligned)", aligned);
+        Assert.Contains("π_ref all the same (initial_reference, initial_reference_tolerance)", aligned);
         Assert.DoesNotContain("π_off stays", aligned);
     }
 
@@ -661,6 +661,11 @@ public sealed class O2SacTests
         var aligned = InitialChoice("alignment_steps=1", "alpha=5", "initial_reference=aligned");
         Assert.Equal((release.Offline, release.Aligned), (aligned.Offline, aligned.Aligned));
         Assert.Equal(1, aligned.Chosen);
+        // A tolerance wide enough to cover the gap takes it as well (the fraction is of |π_off's score|).
+        double gap = (release.Offline - release.Aligned) / Math.Abs(release.Offline);
+        Assert.True(gap < 0.9, $"precondition: the gap ({gap}) must leave room for a tolerance in [0, 1]");
+        Assert.Equal(1, InitialChoice("alignment_steps=1", "alpha=5", FormattableString.Invariant($"initial_reference_tolerance={gap + 0.05}")).Chosen);
+        Assert.Throws<ArgumentException>(() => (new O2SacConfig() with { InitialReferenceTolerance = -0.5f }).Validate());
         var error = Assert.Throws<ArgumentException>(() => (new O2SacConfig() with { InitialReference = "align" }).Validate());
         Assert.Contains("initial_reference 'align'", error.Message, StringComparison.Ordinal);
     }

@@ -109,6 +109,13 @@ public sealed record O2SacConfig
     /// the chosen reference's score.
     /// </summary>
     public string InitialReference { get; init; } = InitialReferenceBest;
+    /// <summary>
+    /// With initial_reference = best: the aligned actor becomes π_ref also when it scores at most this fraction of
+    /// |π_off's score| under π_off (0, the release's strict comparison; our switch). A converted actor that stage B
+    /// moved far in distribution but not in score (HalfCheetah mr: 37.2 against 38.6) then becomes the reference it is
+    /// already close to, while one that stage B lowered far (Hopper m: 34.6 against 61.6) is pulled back to π_off.
+    /// </summary>
+    public float InitialReferenceTolerance { get; init; }
     /// <summary>update_n of the ablation rule (1; the hopper "expert" tasks use 10 with actor gradient clipping 0.25).</summary>
     public int UpdateN { get; init; } = 1;
     /// <summary>Evaluate every this many environment steps in stage C (1,000; AntMaze 5,000).</summary>
@@ -136,6 +143,7 @@ public sealed record O2SacConfig
         if (AlignmentActorLr is float alignmentActorLr) SettingChecks.NotNegative(nameof(AlignmentActorLr), alignmentActorLr);
         SettingChecks.Positive(nameof(DeterministicSourceStd), DeterministicSourceStd);
         SettingChecks.Positive(nameof(Lambda), Lambda);
+        SettingChecks.Fraction(nameof(InitialReferenceTolerance), InitialReferenceTolerance);
         if (InitialReference is not (InitialReferenceBest or InitialReferenceAligned))
             throw new ArgumentException($"initial_reference '{InitialReference}' is not one of {InitialReferenceBest}, {InitialReferenceAligned}");
         if (ReferenceLogDensity is not (ReferenceAtAction or ReferenceAtPreImage))

@@ -53,11 +53,17 @@ public sealed class ReferencePolicyTracker
     /// initial_reference = aligned (our switch, not the release's): the aligned actor becomes π_ref whatever its score,
     /// and best_score is its score, so the first online policy that beats it replaces it.
     /// </param>
+    /// <param name="tolerance">
+    /// initial_reference_tolerance (our switch; 0 = the release's strict comparison): the aligned actor is also chosen
+    /// when it scores above offline − tolerance·|offline|, i.e. when it is at most that fraction worse than π_off.
+    /// </param>
     /// <returns>True when π_ref must be replaced by a snapshot of the aligned actor.</returns>
-    public bool ChooseInitial(double offlineScore, double alignedScore, bool alwaysAligned = false)
+    public bool ChooseInitial(double offlineScore, double alignedScore, bool alwaysAligned = false, double tolerance = 0)
     {
         if (double.IsNaN(offlineScore)) throw new ArgumentOutOfRangeException(nameof(offlineScore), offlineScore, "offline score must be a number");
-        bool aligned = alwaysAligned || alignedScore > offlineScore; // NaN aligned score compares false: keep π_off
+        if (!(tolerance >= 0) || double.IsInfinity(tolerance)) throw new ArgumentOutOfRangeException(nameof(tolerance), tolerance, "tolerance must be a finite number ≥ 0");
+        // NaN aligned score compares false: keep π_off.
+        bool aligned = alwaysAligned || alignedScore > offlineScore - tolerance * Math.Abs(offlineScore);
         BestScore = aligned ? alignedScore : offlineScore;
         return aligned;
     }

@@ -112,7 +112,7 @@ public static class O2SacRun
         var (offlineScore, alignedScore) = ReconstructCritic(context, learner, transitions!, NewEvaluator, configJson, entropySource, logCurveStart: !resumingStageC, normalizer);
 
         // §3.5 / §1.6: the reference starts as the aligned actor only if it scored strictly better than π_off
-        // (initial_reference = aligned: always).
+        // (initial_reference = aligned: always; initial_reference_tolerance: also when at most that fraction worse).
         string task = (context.ScoreTaskId ?? $"{context.EnvironmentId}-{datasetName}").ToLowerInvariant();
         int updateN = config.UpdateN;
         if (!config.ReferToOptimalPolicy && task.Contains("hopper", StringComparison.Ordinal) && task.Contains("expert", StringComparison.Ordinal))
@@ -122,8 +122,10 @@ public static class O2SacRun
             learner.Sac.ActorOptimizer.MaxGradientNorm = 0.25f;
         }
         var tracker = new ReferencePolicyTracker(config.ReferToOptimalPolicy ? ReferenceRule.BestSoFar : ReferenceRule.EveryN, updateN, config.EvalEvery);
-        bool alignedIsReference = tracker.ChooseInitial(offlineScore, alignedScore, config.InitialReference == O2SacConfig.InitialReferenceAligned);
+        bool alignedIsReference = tracker.ChooseInitial(offlineScore, alignedScore, config.InitialReference == O2SacConfig.InitialReferenceAligned,
+            config.InitialReferenceTolerance);
         if (alignedIsReference) learner.ReplaceReference();
+        if (!(alignedScore >= offlineScore)) context.Progress?.WriteLine(AlignedBelowOfflineNote(offlineScore, alignedScore, alignedIsReference));
         if (!resumingStageC)
         {
             context.Metrics.Log(0, "charts/reference_replaced", alignedIsReference ? 1 : 0);
@@ -244,21 +246,20 @@ public static class O2SacRun
         }
         context.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"o2sac: offline score {scores["offline_score"]:F2}, aligned score {scores["aligned_score"]:F2}"));
         context.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"o2sac: aligned policy entropy {policyEntropy:F2}, target entropy {learner.Sac.TargetEntropy:F2} ({Describe(entropySource, learner.Sac.ActionDim, config.TargetEntropyMargin)})"));
-        if (!(scores["aligned_score"] >= scores["offline_score"]))
-            context.Progress?.WriteLine(AlignedBelowOfflineNote(scores["offline_score"], scores["aligned_score"], config.InitialReference == O2SacConfig.InitialReferenceAligned));
         return (scores["offline_score"], scores["aligned_score"]);
     }
 
     /// <summary>
     /// What a run whose aligned actor scores under the offline one should know: stage C starts from the aligned actor
     /// with π_off kept as π_ref (§1.6), so its first evaluations measure the aligned actor, not the one it was given.
-    /// With initial_reference = aligned the aligned actor is π_ref all the same, and the note says so.
+    /// With initial_reference = aligned, or within initial_reference_tolerance, the aligned actor is π_ref all the same,
+    /// and the note says so.
     /// </summary>
     internal static string AlignedBelowOfflineNote(double offlineScore, double alignedScore, bool alignedIsReference = false) =>
         string.Create(CultureInfo.InvariantCulture,
             $"o2sac: the aligned actor scores under the offline one ({alignedScore:F2} < {offlineScore:F2}): ") +
         (alignedIsReference
-            ? "it is π_ref all the same (initial_reference=aligned), and stage C starts from it"
+            ? "it is π_ref all the same (initial_reference, initial_reference_tolerance), and stage C starts from it"
             : "π_off stays π_ref and stage C starts from the aligned actor");
 
     /// <summary>The naive and scratch baselines: plain SAC online (UTD, warm-up and buffer mode of the config).</summary>
