@@ -121,7 +121,7 @@ public sealed class ConstrainedFineTuningTests
     }
 
     [Fact]
-    public void Reference_ToleranceTakesAnAlignedActorAtMostThatFractionWorse()
+    public void Reference_ToleranceTakesAnAlignedActorLessThanThatFractionWorse()
     {
         var tracker = new ReferencePolicyTracker(ReferenceRule.BestSoFar, 1, 1000);
         // 10 % of |38.6| = 3.86: 37.2 is within it, 34.6 is not; with a negative score the fraction is of its magnitude.

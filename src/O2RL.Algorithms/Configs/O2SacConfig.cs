@@ -110,7 +110,7 @@ public sealed record O2SacConfig
     /// </summary>
     public string InitialReference { get; init; } = InitialReferenceBest;
     /// <summary>
-    /// With initial_reference = best: the aligned actor becomes π_ref also when it scores at most this fraction of
+    /// With initial_reference = best: the aligned actor becomes π_ref also when it scores less than this fraction of
     /// |π_off's score| under π_off (0, the release's strict comparison; our switch). A converted actor that stage B
     /// moved far in distribution but not in score (HalfCheetah mr: 37.2 against 38.6) then becomes the reference it is
     /// already close to, while one that stage B lowered far (Hopper m: 34.6 against 61.6) is pulled back to π_off.

@@ -55,7 +55,7 @@ public sealed class ReferencePolicyTracker
     /// </param>
     /// <param name="tolerance">
     /// initial_reference_tolerance (our switch; 0 = the release's strict comparison): the aligned actor is also chosen
-    /// when it scores above offline − tolerance·|offline|, i.e. when it is at most that fraction worse than π_off.
+    /// when it scores above offline − tolerance·|offline|, i.e. when it is less than that fraction worse than π_off.
     /// </param>
     /// <returns>True when π_ref must be replaced by a snapshot of the aligned actor.</returns>
     public bool ChooseInitial(double offlineScore, double alignedScore, bool alwaysAligned = false, double tolerance = 0)

@@ -112,7 +112,7 @@ public static class O2SacRun
         var (offlineScore, alignedScore) = ReconstructCritic(context, learner, transitions!, NewEvaluator, configJson, entropySource, logCurveStart: !resumingStageC, normalizer);
 
         // §3.5 / §1.6: the reference starts as the aligned actor only if it scored strictly better than π_off
-        // (initial_reference = aligned: always; initial_reference_tolerance: also when at most that fraction worse).
+        // (initial_reference = aligned: always; initial_reference_tolerance: also when less than that fraction worse).
         string task = (context.ScoreTaskId ?? $"{context.EnvironmentId}-{datasetName}").ToLowerInvariant();
         int updateN = config.UpdateN;
         if (!config.ReferToOptimalPolicy && task.Contains("hopper", StringComparison.Ordinal) && task.Contains("expert", StringComparison.Ordinal))
