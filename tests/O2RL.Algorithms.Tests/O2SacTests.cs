@@ -750,6 +750,39 @@ public sealed class O2SacTests
     }
 
     [Fact]
+    public void AConvertedDeterministicStartNamesTheEvidenceAndSuggestsTheSettingThatHeldUnlessItIsSet()
+    {
+        string Progress(string checkpoint, params string[] extra)
+        {
+            using var backend = new CpuBackend(1);
+            var progress = new StringWriter();
+            O2SacRun.Run(new RunContext
+            {
+                Backend = backend, EnvironmentId = "Pendulum-v1", DatasetName = "medium", Seed = 5, DatasetPath = PendulumDataset("medium"),
+                InitialCheckpoint = checkpoint, Metrics = new MemoryMetrics(), Progress = progress, Overrides = [.. SmallRun, "online_steps=0", .. extra],
+            });
+            return progress.ToString();
+        }
+        const string Pointer = "the paper's release never starts O2SAC from a deterministic actor";
+        string defaults = Progress(SmallTd3BcCheckpoint.Value);
+        Assert.Contains(Pointer, defaults);
+        Assert.Contains("converted-deterministic-o2sac.md", defaults);
+        Assert.Contains(O2SacRun.ConvertedDeterministicSuggestion, defaults);
+        // Part of the setting is not the setting: the suggestion stays.
+        Assert.Contains(O2SacRun.ConvertedDeterministicSuggestion, Progress(SmallTd3BcCheckpoint.Value, "alpha=0.001", "reference_log_density=pre-image"));
+        // A run that uses it (the tolerance, or the aligned reference it widens to) gets the pointer alone.
+        foreach (string reference in new[] { "initial_reference_tolerance=0.1", "initial_reference=aligned" })
+        {
+            string suggested = Progress(SmallTd3BcCheckpoint.Value, "alpha=0.001", "reference_log_density=pre-image", reference);
+            Assert.Contains(Pointer, suggested);
+            Assert.DoesNotContain(O2SacRun.ConvertedDeterministicSuggestion, suggested);
+        }
+        // The paper's pairing (a CQL tanh-Gaussian actor) and the baselines print nothing of it.
+        Assert.DoesNotContain(Pointer, Progress(SmallCqlCheckpoint.Value));
+        Assert.DoesNotContain(Pointer, Progress(SmallTd3BcCheckpoint.Value, "mode=naive", "warmup_steps=1000"));
+    }
+
+    [Fact]
     public void NaiveBaselineLoadsCompatibleCriticsAndScratchStartsFresh()
     {
         string root = Path.Combine(Path.GetTempPath(), "o2rl-o2sac-naive-" + Guid.NewGuid().ToString("N"));
