@@ -266,7 +266,8 @@ public static class O2SacRun
     /// <summary>
     /// Printed before stage A when O2SAC starts from a converted deterministic actor (TD3+BC's). The paper's release never
     /// pairs one with O2SAC, so its defaults were not made for it; the line says what they did on our sets and where the
-    /// evidence is, and suggests the setting that held every task there unless the run already uses it.
+    /// evidence is, and suggests the setting that held HalfCheetah medium-replay there, with what it cost on Hopper medium,
+    /// unless the run already uses it.
     /// </summary>
     internal static string ConvertedDeterministicNote(O2SacConfig config)
     {
